@@ -1,0 +1,97 @@
+"""Trading values: sides, signals, order intents, fills, positions, trade statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
+
+
+class Side(Enum):
+    """Direction of a signal or a position; the value is the signal sign (+1 buy, −1 sell)."""
+
+    BUY = 1
+    SELL = -1
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class TradeStatus(StrEnum):
+    """States of a trade's lifecycle, as stored in ``trades.status``."""
+
+    INTENT = "intent"
+    SUBMITTED = "submitted"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A strategy's decision on a closed bar: enter ``side`` at about ``entry``.
+
+    ``sl`` and ``tp`` are absolute prices; ``confidence`` is in [0, 1]; ``reason`` says in words
+    why the rule fired, for the trade record and the trader reading it.
+    """
+
+    strategy: str
+    symbol: str
+    timeframe: str
+    side: Side
+    entry: float
+    sl: float
+    tp: float
+    confidence: float
+    reason: str
+    bar_time: int
+    risk_multiplier: float = 1.0
+    market_condition: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """A sized, risk-approved order about to be sent, with its client order id."""
+
+    client_order_id: str
+    signal: Signal
+    volume: float
+    risk_amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """An open position as the terminal reports it (times in UTC epoch seconds)."""
+
+    ticket: int
+    symbol: str
+    side: Side
+    volume: float
+    price_open: float
+    sl: float
+    tp: float
+    price_current: float
+    profit: float
+    swap: float
+    time: float
+    magic: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """The account figures the risk manager sizes against."""
+
+    currency: str
+    balance: float
+    equity: float
+    margin: float
+    margin_free: float
+    leverage: int

@@ -1,0 +1,1 @@
+"""Typed events and the in-process event bus."""

@@ -1,0 +1,245 @@
+"""The in-process event bus.
+
+Rules it enforces (each has a test in ``tests/events/``):
+
+* **Publishing never blocks and never waits for a subscriber.** :meth:`EventBus.publish` is a
+  plain function: it puts the event on each matching subscriber's own queue and returns.
+* **Each subscriber has its own queue and its own task**, so a slow or failing subscriber delays
+  nobody else, and each subscriber sees events in publication order.
+* **A handler exception is isolated**: it is logged with the event and counted in
+  :attr:`SubscriberStats.failed`; the subscriber goes on with the next event.
+* **Bounded queues.** A subscription made with ``coalesce_by`` (market data: quotes) keeps at most
+  one pending event per key (the latest tick per symbol) once its queue holds ``maxsize`` events,
+  so its memory stays bounded whatever the publication rate. A lossless subscription (orders,
+  trades: the default) never drops: past ``maxsize`` it is marked *lagging*, a warning is logged
+  and counted, and events are still kept, because losing a fill is worse than using memory.
+* **Clean shutdown.** :meth:`EventBus.close` stops accepting events, lets every subscriber drain
+  its queue within a deadline, then cancels what is left and reports per subscriber how many
+  events were still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import structlog
+
+from forexbot.events.types import Event
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[E], Awaitable[None]]
+
+_log = structlog.get_logger("forexbot.events")
+
+
+@dataclass(slots=True)
+class SubscriberStats:
+    """Counters of one subscription, read by metrics and tests."""
+
+    name: str
+    delivered: int = 0
+    failed: int = 0
+    coalesced: int = 0
+    lagging_episodes: int = 0
+    pending: int = 0
+    max_pending: int = 0
+
+
+class _Subscription(Generic[E]):
+    """One subscriber: its queue, its task and its counters."""
+
+    def __init__(
+        self,
+        name: str,
+        event_type: type[E],
+        handler: Handler[E],
+        maxsize: int,
+        coalesce_by: Callable[[E], Hashable] | None,
+    ) -> None:
+        self.name = name
+        self.event_type = event_type
+        self.handler = handler
+        self.maxsize = maxsize
+        self.coalesce_by = coalesce_by
+        self.stats = SubscriberStats(name=name)
+        # Plain FIFO of events not yet handled.
+        self._fifo: deque[E] = deque()
+        # Once the FIFO is full, a coalescing subscriber parks the latest event per key here.
+        self._latest: OrderedDict[Hashable, E] = OrderedDict()
+        self._ready = asyncio.Event()
+        self._lagging = False
+        self._busy = False
+        self.task: asyncio.Task[None] | None = None
+
+    def pending(self) -> int:
+        return len(self._fifo) + len(self._latest)
+
+    def offer(self, event: E) -> None:
+        if len(self._fifo) < self.maxsize and not self._latest:
+            self._fifo.append(event)
+        elif self.coalesce_by is not None:
+            key = self.coalesce_by(event)
+            if key in self._latest:
+                self.stats.coalesced += 1
+                # Keep the key's place in line but replace its value by the newest.
+                self._latest[key] = event
+            else:
+                self._latest[key] = event
+        else:
+            self._fifo.append(event)
+            if not self._lagging:
+                self._lagging = True
+                self.stats.lagging_episodes += 1
+                _log.warning(
+                    "subscriber lagging",
+                    subscriber=self.name,
+                    pending=len(self._fifo),
+                    maxsize=self.maxsize,
+                )
+        depth = self.pending()
+        self.stats.pending = depth
+        self.stats.max_pending = max(self.stats.max_pending, depth)
+        self._ready.set()
+
+    def _next(self) -> E | None:
+        if self._fifo:
+            event = self._fifo.popleft()
+            if self._lagging and len(self._fifo) < self.maxsize // 2:
+                self._lagging = False
+            return event
+        if self._latest:
+            _, event = self._latest.popitem(last=False)
+            return event
+        return None
+
+    async def run(self) -> None:
+        while True:
+            event = self._next()
+            if event is None:
+                self.stats.pending = 0
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            self.stats.pending = self.pending()
+            self._busy = True
+            try:
+                await self.handler(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.failed += 1
+                _log.exception(
+                    "event handler failed",
+                    subscriber=self.name,
+                    event_type=type(event).__name__,
+                )
+            else:
+                self.stats.delivered += 1
+            finally:
+                self._busy = False
+
+    def is_idle(self) -> bool:
+        return not self._busy and self.pending() == 0
+
+    def undelivered(self) -> int:
+        """Events queued plus the one being handled, if any."""
+        return self.pending() + (1 if self._busy else 0)
+
+
+class EventBus:
+    """Publish/subscribe of typed events inside the event loop.
+
+    Subscriptions are by exact event class. ``start`` must run inside the loop before events
+    flow; subscriptions made after ``start`` start their task at once.
+    """
+
+    def __init__(self, default_maxsize: int = 10_000) -> None:
+        self._default_maxsize = default_maxsize
+        self._subscriptions: dict[type[Event], list[_Subscription[Any]]] = {}
+        self._all: list[_Subscription[Any]] = []
+        self._started = False
+        self._closed = False
+        self.published = 0
+        self.rejected_after_close = 0
+
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Handler[E],
+        *,
+        name: str,
+        maxsize: int | None = None,
+        coalesce_by: Callable[[E], Hashable] | None = None,
+    ) -> SubscriberStats:
+        """Deliver every published ``event_type`` to ``handler``; returns its live counters."""
+        if self._closed:
+            raise RuntimeError("the event bus is closed")
+        size = maxsize if maxsize is not None else self._default_maxsize
+        if size < 1:
+            raise ValueError(f"maxsize must be ≥ 1, got {size}")
+        sub = _Subscription(name, event_type, handler, size, coalesce_by)
+        self._subscriptions.setdefault(event_type, []).append(sub)
+        self._all.append(sub)
+        if self._started:
+            self._start_task(sub)
+        return sub.stats
+
+    def unsubscribe(self, stats: SubscriberStats) -> None:
+        """Remove the subscription whose counters are ``stats``; pending events are discarded."""
+        for sub in list(self._all):
+            if sub.stats is stats:
+                self._all.remove(sub)
+                self._subscriptions[sub.event_type].remove(sub)
+                if sub.task is not None:
+                    sub.task.cancel()
+
+    def publish(self, event: Event) -> None:
+        """Queue ``event`` for every subscriber of its class. Never blocks, never raises for a
+        subscriber's sake; after :meth:`close` the event is counted and ignored."""
+        if self._closed:
+            self.rejected_after_close += 1
+            return
+        self.published += 1
+        for sub in self._subscriptions.get(type(event), ()):
+            sub.offer(event)
+
+    def start(self) -> None:
+        """Start a task per subscriber. Must be called from inside the running loop."""
+        self._started = True
+        for sub in self._all:
+            if sub.task is None:
+                self._start_task(sub)
+
+    def _start_task(self, sub: _Subscription[Any]) -> None:
+        sub.task = asyncio.get_running_loop().create_task(
+            sub.run(), name=f"bus-subscriber:{sub.name}"
+        )
+
+    def stats(self) -> list[SubscriberStats]:
+        """Counters of every subscription."""
+        return [sub.stats for sub in self._all]
+
+    async def close(self, timeout: float = 5.0) -> dict[str, int]:
+        """Stop accepting events, drain each subscriber for up to ``timeout`` seconds, cancel the
+        rest. Returns ``{subscriber: events left undelivered}`` (empty when everything drained)
+        and logs the leftovers, so a shutdown never hides lost work."""
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        while any(not s.is_idle() for s in self._all) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        leftover = {s.name: s.undelivered() for s in self._all if s.undelivered()}
+        tasks = [s.task for s in self._all if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if leftover:
+            _log.error("event bus closed with undelivered events", undelivered=leftover)
+        return leftover

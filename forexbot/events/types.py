@@ -1,0 +1,89 @@
+"""Domain events carried by the :class:`~forexbot.events.bus.EventBus`.
+
+Events are frozen dataclasses with slots: cheap to create on the tick path and impossible to
+mutate after publication, so every subscriber sees the same facts. ``time`` fields are UTC
+epoch seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from forexbot.domain.market import Bar, Tick
+from forexbot.domain.trading import OrderIntent, Signal, TradeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event; subscribers subscribe by event class."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickEvent(Event):
+    """A new quote from the terminal."""
+
+    tick: Tick
+
+    @property
+    def symbol(self) -> str:
+        return self.tick.symbol
+
+
+@dataclass(frozen=True, slots=True)
+class BarEvent(Event):
+    """A bar has closed: its values are final."""
+
+    bar: Bar
+
+
+@dataclass(frozen=True, slots=True)
+class SignalEvent(Event):
+    """A strategy produced an entry signal."""
+
+    signal: Signal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntentEvent(Event):
+    """The risk manager approved and sized a signal; execution should send it."""
+
+    intent: OrderIntent
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRejectedEvent(Event):
+    """The risk manager refused a signal. ``code`` is machine-readable, ``message`` for people."""
+
+    signal: Signal
+    code: str
+    message: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent(Event):
+    """A trade changed state (opened, rejected, closed...). ``trade`` is its API representation."""
+
+    trade_id: int
+    status: TradeStatus
+    trade: dict[str, Any] = field(default_factory=dict)
+
+
+class ConnectionState(StrEnum):
+    """The connector's view of the terminal."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStateEvent(Event):
+    """The terminal connection changed state."""
+
+    state: ConnectionState
+    detail: str
+    time: float
