@@ -95,3 +95,47 @@ class AccountState:
     margin: float
     margin_free: float
     leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """What the terminal answered to ``order_send`` (MetaTrader's ``OrderSendResult``)."""
+
+    retcode: int
+    order: int
+    deal: int
+    volume: float
+    price: float
+    bid: float
+    ask: float
+    comment: str
+
+    @property
+    def done(self) -> bool:
+        """10009 (DONE) and 10010 (DONE_PARTIAL) mean a deal happened."""
+        return self.retcode in (10009, 10010)
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """One deal of the account history (times in UTC epoch seconds).
+
+    ``entry`` is MetaTrader's DEAL_ENTRY (0 in, 1 out, 2 in/out reversal, 3 out by);
+    ``reason`` its DEAL_REASON (3 expert, 4 stop-loss, 5 take-profit...).
+    """
+
+    ticket: int
+    order: int
+    position_id: int
+    symbol: str
+    time: float
+    type: int
+    entry: int
+    volume: float
+    price: float
+    profit: float
+    swap: float
+    commission: float
+    reason: int
+    magic: int
+    comment: str

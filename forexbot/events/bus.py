@@ -231,7 +231,7 @@ class EventBus:
         and logs the leftovers, so a shutdown never hides lost work."""
         self._closed = True
         deadline = time.monotonic() + timeout
-        while any(not s.is_idle() for s in self._all) and time.monotonic() < deadline:
+        while any(not s.is_idle() for s in self._all) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         leftover = {s.name: s.undelivered() for s in self._all if s.undelivered()}
         tasks = [s.task for s in self._all if s.task is not None]

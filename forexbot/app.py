@@ -1,0 +1,291 @@
+"""The composition root: builds every component with its collaborators and runs the daemon.
+
+Start order follows the dependencies — database (embedded or ``DATABASE_URL``) and migrations,
+event bus, clock and terminal, connector, strategies, risk, execution, positions, API — and stop
+order is the reverse, so that on SIGTERM:
+
+1. systemd is told ``STOPPING=1`` and ``/api/health`` turns unhealthy;
+2. polling stops, so no new bar and no new signal is produced;
+3. the event bus drains: signals already approved are executed and recorded (no trade lost);
+4. a last position sync records what the terminal closed;
+5. the API, the terminal (the simulated account saves itself), the worker thread and the
+   database close, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from forexbot.api.app import create_app
+from forexbot.api.jwt_secret import load_or_create_jwt_secret
+from forexbot.api.server import ApiServer
+from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.clock import AcceleratedClock, Clock, RealtimeClock
+from forexbot.config import Settings
+from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.worker import TerminalWorker
+from forexbot.database.embedded import EmbeddedPostgres
+from forexbot.database.engine import Database, to_async_url
+from forexbot.database.market_data import MarketDataRepository
+from forexbot.database.migrate import upgrade
+from forexbot.database.system_logs import SystemLogRepository
+from forexbot.database.trades import TradeRepository
+from forexbot.database.users import UserRepository
+from forexbot.database.writers import BarWriter
+from forexbot.domain.market import Timeframe
+from forexbot.engine.execution import ExecutionManager
+from forexbot.engine.positions import PositionManager
+from forexbot.engine.risk import RiskManager
+from forexbot.events.bus import EventBus
+from forexbot.monitoring.status import DaemonStatus
+from forexbot.sdnotify import SystemdNotifier
+from forexbot.strategies import create
+from forexbot.strategies.manager import StrategyInstance, StrategyManager
+
+_log = structlog.get_logger("forexbot.app")
+
+DEFAULT_SIM_SEED = 20240101
+
+
+@dataclass(slots=True)
+class ProvisionedDatabase:
+    """A database URL, and the embedded server behind it when there is one."""
+
+    url: str
+    embedded: EmbeddedPostgres | None
+
+    @property
+    def description(self) -> str:
+        return "embedded" if self.embedded is not None else "external"
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def provision_database(data_dir: Path, environ: Mapping[str, str]) -> ProvisionedDatabase:
+    """``DATABASE_URL`` when set, else the embedded PostgreSQL in the data directory (started
+    here; blocking). Migrations are applied either way, so the schema is always current."""
+    url = environ.get("DATABASE_URL")
+    embedded = None
+    if url:
+        url = to_async_url(url)
+    else:
+        embedded = EmbeddedPostgres(data_dir)
+        url = embedded.start()
+    try:
+        upgrade(url)
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    return ProvisionedDatabase(url, embedded)
+
+
+def build_clock(settings: Settings, resume_at: float | None) -> Clock:
+    """The trading clock: the wall clock, or the accelerated simulator clock in paper mode.
+
+    An accelerated clock resumes where the simulated account stopped when that is later than
+    now (time must never run backwards for a paper account).
+    """
+    speed = settings.terminal.sim_speed
+    if speed == 1.0 and (resume_at is None or resume_at <= time.time()):
+        return RealtimeClock()
+    start = max(time.time(), resume_at or 0.0)
+    return AcceleratedClock(start=start, speed=speed)
+
+
+class Daemon:
+    """The whole trading daemon in one object; :meth:`run` runs it until asked to stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._data_dir = data_dir
+        self._environ = dict(os.environ if environ is None else environ)
+        self._stop = asyncio.Event()
+        self.notifier = SystemdNotifier(self._environ)
+
+    def request_stop(self) -> None:
+        """Ask the daemon to stop gracefully (what SIGTERM and SIGINT do)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start everything, run until stopped, stop everything. Raises on a failed start."""
+        s = self._settings
+        self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+
+        _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
+        provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
+        database = Database(provisioned.url, pool_size=s.database.pool_size)
+        stack = contextlib.AsyncExitStack()
+        try:
+            stack.callback(provisioned.stop)
+            await database.connect()
+            stack.push_async_callback(database.close)
+            await self._run_with_database(database, provisioned, stack)
+        finally:
+            await stack.aclose()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            _log.info("stopped")
+
+    async def _run_with_database(
+        self,
+        database: Database,
+        provisioned: ProvisionedDatabase,
+        stack: contextlib.AsyncExitStack,
+    ) -> None:
+        s = self._settings
+        engine = database.engine
+        trades = TradeRepository(engine)
+        users = UserRepository(engine)
+        system_logs = SystemLogRepository(engine)
+        market_data = MarketDataRepository(engine)
+        bus = EventBus()
+
+        sim_state = self._data_dir / "sim" / "account.json"
+        sim_state.parent.mkdir(parents=True, exist_ok=True)
+        seed = s.terminal.sim_seed
+        if seed is None:
+            seed = int(self._environ.get("FOREXBOT_SIM_SEED", DEFAULT_SIM_SEED))
+        clock = build_clock(s, SimulatedTerminal.saved_clock_time(sim_state))
+        terminal = SimulatedTerminal(
+            seed=seed,
+            clock=clock,
+            balance=s.terminal.sim_balance,
+            leverage=s.terminal.sim_leverage,
+            currency=s.terminal.sim_currency,
+            hedging=s.terminal.sim_hedging,
+            state_path=sim_state,
+        )
+        worker = TerminalWorker(default_timeout=s.terminal.call_timeout_seconds)
+        worker.start()
+        stack.push_async_callback(worker.stop)
+
+        timeframe = Timeframe.parse(s.strategy.timeframe)
+        instances = [
+            StrategyInstance(create(s.strategy.name, **s.strategy.params), symbol, timeframe)
+            for symbol in s.watchlist
+        ]
+        connector = MT5Connector(
+            terminal=terminal,
+            worker=worker,
+            bus=bus,
+            clock=clock,
+            symbols=s.watchlist,
+            timeframes=sorted({timeframe, Timeframe.M1}, key=lambda tf: tf.seconds),
+            poll_interval=s.terminal.poll_interval_ms / 1000,
+        )
+        strategies = StrategyManager(instances, connector, bus)
+        positions = PositionManager(
+            connector, trades, bus, clock, magic=s.terminal.magic, sync_interval=1.0
+        )
+        risk = RiskManager(s.risk, connector, positions, bus, clock, system_logs)
+        execution = ExecutionManager(
+            connector,
+            trades,
+            bus,
+            clock,
+            magic=s.terminal.magic,
+            deviation_points=s.risk.deviation_points,
+        )
+        bar_writer = BarWriter(
+            market_data, bus, flush_interval=s.database.batch_interval_ms / 1000
+        )
+        status = DaemonStatus(
+            mode=s.mode,
+            clock=clock,
+            connector=connector,
+            positions=positions,
+            strategies=strategies,
+            bus=bus,
+            sim_speed=s.terminal.sim_speed,
+            database=provisioned.description,
+        )
+        for component in (strategies, risk, execution, positions, bar_writer):
+            component.subscribe()
+
+        api_settings = ApiSettings(
+            host=s.api.host,
+            port=s.api.port,
+            jwt_secret=load_or_create_jwt_secret(self._data_dir, self._environ),
+            access_token_ttl_seconds=s.api.access_token_ttl_seconds,
+            max_body_bytes=s.api.max_body_bytes,
+        )
+        services = ApiServices(
+            users=users,
+            trades=trades,
+            system_logs=system_logs,
+            positions=positions,
+            status=status,
+            bus=bus,
+            clock=clock,
+        )
+        api = ApiServer(create_app(services, api_settings), api_settings)
+
+        bus.start()
+        await connector.start()
+        stack.push_async_callback(connector.close)
+        await strategies.warm_up()
+        await positions.start()
+        await api.start()
+        _log.info(
+            "forexbot ready",
+            api=f"http://{s.api.host}:{api.bound_port}",
+            symbols=list(s.watchlist),
+            strategy=s.strategy.name,
+            timeframe=timeframe.name,
+            sim_speed=s.terminal.sim_speed,
+            database=provisioned.description,
+        )
+        self.notifier.ready(f"trading {len(s.watchlist)} symbols")
+        watchdog = self._start_watchdog(status)
+        await self._stop.wait()
+
+        _log.info("stopping")
+        status.stopping = True
+        self.notifier.stopping()
+        if watchdog is not None:
+            watchdog.cancel()
+        await connector.stop_polling()
+        await bar_writer.flush()
+        undelivered = await bus.close(timeout=5.0)
+        if undelivered:
+            _log.error("events left undelivered at shutdown", undelivered=undelivered)
+        await positions.stop()
+        with contextlib.suppress(Exception):
+            await positions.sync()
+        await bar_writer.flush()
+        await api.stop()
+
+    def _start_watchdog(self, status: DaemonStatus) -> asyncio.Task[None] | None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return None
+
+        async def ping() -> None:
+            while True:
+                healthy, _ = status.is_healthy()
+                if healthy:
+                    self.notifier.watchdog()
+                await asyncio.sleep(interval)
+
+        return asyncio.get_running_loop().create_task(ping(), name="watchdog")

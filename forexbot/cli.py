@@ -1,0 +1,183 @@
+"""The ``forexbot`` command line.
+
+Exit codes: 0 success; 1 a runtime failure (terminal, database...) with a one-line reason;
+2 bad configuration or bad arguments, with a message naming the key, the value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from forexbot import __version__
+from forexbot.config import Settings, load_settings, resolve_data_dir
+from forexbot.errors import ConfigError, ForexbotError
+from forexbot.logging import configure_logging
+
+T = TypeVar("T")
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+ROLES = ("admin", "trader", "viewer")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forexbot", description="Automated trading daemon for MetaTrader 5."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the trading daemon (paper trading by default)")
+    _add_common(run)
+    run.add_argument("--api-host", help="address of the REST/WebSocket API (127.0.0.1)")
+    run.add_argument("--api-port", type=int, help="port of the API (8080; 0 picks a free one)")
+    run.add_argument(
+        "--sim-speed",
+        type=float,
+        help="run the simulated terminal's clock X times faster than real time",
+    )
+
+    user = sub.add_parser("user", help="manage API users")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    create = user_sub.add_parser("create", help="create a user")
+    _add_common(create)
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (first line) instead of prompting",
+    )
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    _add_common(migrate)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_sub.add_parser("check", help="validate the configuration and print it")
+    check.add_argument("--config", type=Path, help="configuration file (YAML)")
+
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="configuration file (YAML)")
+    parser.add_argument("--data-dir", help="data directory (FOREXBOT_DATA_DIR)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"forexbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ForexbotError as exc:
+        print(f"forexbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "version":
+        print(f"forexbot {__version__}")
+        return EXIT_OK
+    if args.command == "config":
+        settings = load_settings(args.config)
+        print("configuration is valid")
+        print(settings.model_dump_json(indent=2))
+        return EXIT_OK
+
+    overrides: dict[str, Any] = {}
+    if args.command == "run":
+        if args.api_host is not None:
+            overrides["api.host"] = args.api_host
+        if args.api_port is not None:
+            overrides["api.port"] = args.api_port
+        if args.sim_speed is not None:
+            overrides["terminal.sim_speed"] = args.sim_speed
+    settings = load_settings(args.config, overrides=overrides)
+    configure_logging(settings.logging.level, settings.logging.format, stream=sys.stderr
+                      if args.command != "run" else None)
+    data_dir = resolve_data_dir(args.data_dir)
+    if args.command == "run":
+        return _run_daemon(settings, data_dir)
+    if args.command == "migrate":
+        return _migrate(data_dir)
+    if args.command == "user":
+        password = _read_password(args.password_stdin)
+        return _run(_create_user(data_dir, args.username, args.role, password))
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop  # noqa: PLC0415  (optional speed-up, Linux only)
+    except ImportError:
+        return asyncio.run(coro)
+    result: T = uvloop.run(coro)
+    return result
+
+
+def _run_daemon(settings: Settings, data_dir: Path) -> int:
+    from forexbot.app import Daemon  # noqa: PLC0415  (heavy imports only for `run`)
+
+    daemon = Daemon(settings, data_dir)
+    _run(daemon.run())
+    return EXIT_OK
+
+
+def _migrate(data_dir: Path) -> int:
+    from forexbot.app import provision_database  # noqa: PLC0415
+
+    database = provision_database(data_dir, os.environ)
+    database.stop()
+    structlog.get_logger("forexbot.cli").info("database migrated", database=database.description)
+    print("database is at the latest schema")
+    return EXIT_OK
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise ConfigError("the passwords do not match")
+    else:
+        raise ConfigError("no terminal to prompt for a password: use --password-stdin")
+    if len(password) < 8:
+        raise ConfigError("the password must have at least 8 characters")
+    return password
+
+
+async def _create_user(data_dir: Path, username: str, role: str, password: str) -> int:
+    from forexbot.api.passwords import hash_password  # noqa: PLC0415
+    from forexbot.app import provision_database  # noqa: PLC0415
+    from forexbot.database.engine import Database  # noqa: PLC0415
+    from forexbot.database.users import UserRepository  # noqa: PLC0415
+
+    if not username.strip() or len(username) > 64:
+        raise ConfigError("the username must have 1 to 64 characters")
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    provisioned = await asyncio.to_thread(provision_database, data_dir, os.environ)
+    database = Database(provisioned.url)
+    try:
+        await database.connect()
+        user = await UserRepository(database.engine).create(
+            username, hash_password(password), role
+        )
+    finally:
+        await database.close()
+        await asyncio.to_thread(provisioned.stop)
+    print(f"user {user.username!r} created with role {user.role}")
+    return EXIT_OK

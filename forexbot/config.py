@@ -1,0 +1,227 @@
+"""Configuration: YAML files validated by pydantic, overridable by environment variables.
+
+Rules this module enforces:
+
+* The file (``config/forexbot.yaml`` by default, or ``--config PATH``) is optional: every key
+  has a sane default, so ``forexbot run`` needs no configuration at all.
+* ``FOREXBOT_<SECTION>__<KEY>=value`` overrides ``section.key`` (e.g.
+  ``FOREXBOT_RISK__RISK_PER_TRADE_PERCENT=0.5``); values are parsed as YAML scalars, so
+  ``true``, ``2`` and ``[EURUSD, GBPUSD]`` mean what they look like.
+* Unknown keys are errors, in the file and in ``FOREXBOT_*__*`` variables alike: a typo must
+  never be silently ignored when money is at stake.
+* Every error names the key, the bad value and what is allowed, and is raised as
+  :class:`~forexbot.errors.ConfigError` (the CLI turns it into exit code 2).
+* Secrets (database URL with password, JWT secret) come from the environment, never the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from forexbot.domain.market import Timeframe
+from forexbot.errors import ConfigError
+
+ENV_PREFIX = "FOREXBOT_"
+DEFAULT_CONFIG_FILE = Path("config/forexbot.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TerminalSettings(_Section):
+    """Which MetaTrader 5 terminal to talk to, and how."""
+
+    backend: Literal["simulator"] = "simulator"
+    call_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    poll_interval_ms: int = Field(100, ge=10, le=10_000)
+    magic: int = Field(2_026_001, ge=1, le=2**31 - 1)
+    sim_speed: float = Field(1.0, gt=0, le=100_000)
+    sim_seed: int | None = None
+    sim_balance: float = Field(10_000.0, gt=0)
+    sim_leverage: int = Field(100, ge=1, le=3000)
+    sim_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    sim_hedging: bool = True
+
+
+class StrategySettings(_Section):
+    """The strategy the daemon runs on every watched symbol (more come with the manager)."""
+
+    name: Literal["ma_rsi"] = "ma_rsi"
+    timeframe: str = "M15"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, value: str) -> str:
+        return Timeframe.parse(value).name
+
+
+class RiskSettings(_Section):
+    """Limits the risk manager enforces on every order."""
+
+    risk_per_trade_percent: float = Field(1.0, gt=0, le=10)
+    max_open_positions: int = Field(5, ge=1, le=500)
+    max_positions_per_symbol: int = Field(1, ge=1, le=50)
+    deviation_points: int = Field(20, ge=0, le=10_000)
+
+
+class DatabaseSettings(_Section):
+    """Where trades are stored. No URL means the embedded PostgreSQL in the data directory."""
+
+    pool_size: int = Field(5, ge=1, le=100)
+    batch_interval_ms: int = Field(500, ge=10, le=60_000)
+
+
+class ApiSettingsModel(_Section):
+    """The embedded REST/WebSocket server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    access_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+
+
+class LoggingSettings(_Section):
+    """Log level and format (``auto``: JSON lines when stdout is not a terminal)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    mode: Literal["paper"] = "paper"
+    watchlist: tuple[str, ...] = (
+        "EURUSD",
+        "GBPUSD",
+        "USDJPY",
+        "XAUUSD",
+        "Volatility 75 Index",
+    )
+    terminal: TerminalSettings = TerminalSettings()
+    strategy: StrategySettings = StrategySettings()
+    risk: RiskSettings = RiskSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    api: ApiSettingsModel = ApiSettingsModel()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("watchlist")
+    @classmethod
+    def _non_empty_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("the watchlist needs at least one symbol")
+        if len(set(value)) != len(value):
+            raise ValueError("the watchlist lists a symbol twice")
+        return value
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the file (when given or when the default file exists), apply ``FOREXBOT_*__*``
+    variables, then ``overrides`` (dotted keys from the command line), and validate."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        data = _read_yaml(path)
+    elif DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+        data = _read_yaml(path)
+    for dotted in _flatten(data):
+        source[dotted] = str(path)
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        _assign(data, dotted, _parse_scalar(raw))
+        source[dotted] = name
+    for dotted, value in (overrides or {}).items():
+        _assign(data, dotted, value)
+        source[dotted] = "command line"
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {loaded!r}")
+    return loaded
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _assign(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config key {dotted!r}: {part!r} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and key != "params":
+            keys.extend(_flatten(value, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _describe(exc: ValidationError, source: Mapping[str, str]) -> str:
+    lines = []
+    for error in exc.errors():
+        dotted = ".".join(str(part) for part in error["loc"])
+        origin = source.get(dotted)
+        where = f" (from {origin})" if origin else ""
+        if error["type"] == "extra_forbidden":
+            lines.append(f"unknown config key {dotted!r}{where}")
+            continue
+        allowed = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error":
+            allowed = "must be one of " + str(error.get("ctx", {}).get("expected", ""))
+        value = error.get("input")
+        lines.append(f"config key {dotted} = {value!r} is not allowed: {allowed}{where}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def resolve_data_dir(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The data directory: ``--data-dir``, else ``FOREXBOT_DATA_DIR``, else
+    ``$XDG_DATA_HOME/forexbot`` (``~/.local/share/forexbot``)."""
+    env = os.environ if environ is None else environ
+    if cli_value:
+        return Path(cli_value).expanduser().resolve()
+    if env.get("FOREXBOT_DATA_DIR"):
+        return Path(env["FOREXBOT_DATA_DIR"]).expanduser().resolve()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return (Path(base).expanduser() / "forexbot").resolve()

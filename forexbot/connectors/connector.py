@@ -1,0 +1,470 @@
+"""The async MetaTrader 5 connector.
+
+It owns the conversation with a terminal (real, bridged or simulated) and turns it into domain
+values and events:
+
+* every call runs on the :class:`~forexbot.connectors.worker.TerminalWorker` thread;
+* ticks are polled with ``copy_ticks_from`` from the last tick seen, so no tick is missed
+  between two polls (``symbol_info_tick`` alone would skip them), and deduplicated by their
+  millisecond time;
+* bars are built from those ticks (:mod:`~forexbot.connectors.bar_builder`) and published when
+  they close;
+* broker server time is converted to UTC with an offset learned from fresh ticks: nothing past
+  the connector sees server time;
+* when the terminal fails, the connector reports ``DISCONNECTED``, reconnects with exponential
+  backoff and jitter, selects its symbols again and goes on polling from the last tick seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from forexbot.clock import Clock
+from forexbot.connectors.bar_builder import BarBuilder
+from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors.terminal_api import TerminalApi
+from forexbot.connectors.worker import TerminalWorker
+from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
+from forexbot.domain.trading import AccountState, Deal, OrderResult, Position, Side
+from forexbot.errors import TerminalError
+from forexbot.events.bus import EventBus
+from forexbot.events.types import BarEvent, ConnectionState, ConnectionStateEvent, TickEvent
+
+_log = structlog.get_logger("forexbot.connector")
+
+_OFFSET_GRANULARITY = 1800  # brokers run on whole or half-hour offsets from UTC
+_MAX_TICKS_PER_POLL = 100_000
+
+
+class MT5Connector:
+    """Polls a terminal for ticks, builds bars, and exposes the terminal to the engine."""
+
+    def __init__(
+        self,
+        terminal: TerminalApi,
+        worker: TerminalWorker,
+        bus: EventBus,
+        clock: Clock,
+        symbols: Sequence[str],
+        timeframes: Sequence[Timeframe],
+        poll_interval: float,
+        reconnect_max_delay: float = 30.0,
+    ) -> None:
+        self._terminal = terminal
+        self._worker = worker
+        self._bus = bus
+        self._clock = clock
+        self.symbols = tuple(symbols)
+        self._timeframes = tuple(timeframes)
+        self._poll_interval = poll_interval
+        self._reconnect_max_delay = reconnect_max_delay
+        self._specs: dict[str, SymbolSpec] = {}
+        self._builders: dict[str, BarBuilder] = {}
+        self._last_msc: dict[str, int] = {}
+        self._seen_at_last_msc: dict[str, int] = {}
+        self._last_tick: dict[str, Tick] = {}
+        self._server_offset = 0
+        self._task: asyncio.Task[None] | None = None
+        self.state = ConnectionState.STOPPED
+        self.ticks_published = 0
+        self.bars_published = 0
+        self.reconnects = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, select the watchlist, learn the server offset, seed the bar builders and
+        start polling. Raises :class:`TerminalError` when the terminal cannot be reached."""
+        self._set_state(ConnectionState.CONNECTING, "starting")
+        await self._connect()
+        await self._seed_builders()
+        self._set_state(ConnectionState.CONNECTED, "polling")
+        self._task = asyncio.get_running_loop().create_task(self._poll_forever(), name="poller")
+
+    async def stop_polling(self) -> None:
+        """Stop producing ticks and bars; the terminal stays usable for orders in flight."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def close(self) -> None:
+        """Stop polling and shut the terminal connection down."""
+        await self.stop_polling()
+        with contextlib.suppress(TerminalError):
+            await self._worker.call(self._terminal.shutdown)
+        self._set_state(ConnectionState.STOPPED, "stopped")
+
+    async def _connect(self) -> None:
+        ok = await self._worker.call(self._terminal.initialize)
+        if not ok:
+            raise self._error(
+                "initialize failed", await self._worker.call(self._terminal.last_error)
+            )
+        for symbol in self.symbols:
+            selected = await self._worker.call(self._terminal.symbol_select, symbol, True)
+            if not selected:
+                error = await self._worker.call(self._terminal.last_error)
+                raise self._error(f"cannot select symbol {symbol!r}", error)
+            if symbol not in self._specs:
+                self._specs[symbol] = await self._load_spec(symbol)
+        await self._learn_server_offset()
+
+    async def _load_spec(self, symbol: str) -> SymbolSpec:
+        info = await self._worker.call(self._terminal.symbol_info, symbol)
+        if info is None:
+            raise self._error(f"no symbol_info for {symbol!r}", (-4, "Not found"))
+        return SymbolSpec(
+            name=info.name,
+            digits=int(info.digits),
+            point=float(info.point),
+            tick_size=float(info.trade_tick_size),
+            tick_value=float(info.trade_tick_value_loss or info.trade_tick_value),
+            contract_size=float(info.trade_contract_size),
+            volume_min=float(info.volume_min),
+            volume_max=float(info.volume_max),
+            volume_step=float(info.volume_step),
+            stops_level=int(info.trade_stops_level),
+            freeze_level=int(info.trade_freeze_level),
+            filling_mode=int(info.filling_mode),
+            currency_base=str(info.currency_base),
+            currency_profit=str(info.currency_profit),
+            currency_margin=str(info.currency_margin),
+        )
+
+    async def _learn_server_offset(self) -> None:
+        """Server time = UTC + offset. Learned from the freshest tick: a tick is at most a few
+        seconds old, and brokers' offsets are whole or half hours, so rounding is exact."""
+        now = self._clock.time()
+
+        def freshest() -> float | None:
+            times = []
+            for symbol in self.symbols:
+                tick = self._terminal.symbol_info_tick(symbol)
+                if tick is not None:
+                    times.append(tick.time_msc / 1000.0)
+            return max(times) if times else None
+
+        latest = await self._worker.call(freshest)
+        if latest is None:
+            _log.warning("no tick to learn the server time offset from; assuming UTC")
+            return
+        offset = round((latest - now) / _OFFSET_GRANULARITY) * _OFFSET_GRANULARITY
+        if abs(latest - now - offset) > 600:
+            _log.warning(
+                "the freshest tick is stale; server time offset kept",
+                offset=self._server_offset,
+            )
+            return
+        if offset != self._server_offset:
+            _log.info("server time offset learned", offset_seconds=offset)
+        self._server_offset = offset
+
+    async def _seed_builders(self) -> None:
+        """Seed each builder with the terminal's forming bars and the last closed ones, and set
+        the tick cursor to the current tick, so live bars continue the terminal's exactly."""
+        symbols, timeframes = self.symbols, self._timeframes
+
+        def snapshot() -> dict[str, tuple[Any, dict[int, Any]]]:
+            out: dict[str, tuple[Any, dict[int, Any]]] = {}
+            for symbol in symbols:
+                tick = self._terminal.symbol_info_tick(symbol)
+                rates = {
+                    tf.mt5_value: self._terminal.copy_rates_from_pos(symbol, tf.mt5_value, 0, 2)
+                    for tf in timeframes
+                }
+                out[symbol] = (tick, rates)
+            return out
+
+        data = await self._worker.call(snapshot)
+        for symbol, (tick, rates) in data.items():
+            builder = BarBuilder(symbol, self._specs[symbol].point, timeframes)
+            for tf in timeframes:
+                array = rates[tf.mt5_value]
+                if array is None or len(array) == 0:
+                    continue
+                bars = [self._bar(symbol, tf, row) for row in array]
+                forming = bars[-1]
+                if forming.time + tf.seconds > self._clock.time():
+                    builder.seed(forming)
+                    if len(bars) > 1:
+                        builder.mark_closed(tf, bars[-2].time)
+                else:
+                    builder.mark_closed(tf, forming.time)
+            self._builders[symbol] = builder
+            if tick is not None:
+                self._last_msc[symbol] = int(tick.time_msc)
+                self._seen_at_last_msc[symbol] = 1
+                self._last_tick[symbol] = self._tick(
+                    symbol, tick.time_msc, tick.bid, tick.ask, tick.last, tick.volume
+                )
+
+    # -- polling --------------------------------------------------------------------------------
+
+    async def _poll_forever(self) -> None:
+        delay = self._poll_interval
+        while True:
+            try:
+                await self.poll_once()
+                delay = self._poll_interval
+            except asyncio.CancelledError:
+                raise
+            except TerminalError as exc:
+                await self._recover(exc)
+                continue
+            await asyncio.sleep(delay)
+
+    async def poll_once(self) -> int:
+        """Fetch every new tick, publish ticks and closed bars; returns the number of ticks."""
+        started_at = self._clock.time()
+        cursors = {
+            s: self._last_msc.get(s, int((started_at + self._server_offset) * 1000))
+            for s in self.symbols
+        }
+
+        def fetch() -> dict[str, Any]:
+            out = {}
+            for symbol, msc in cursors.items():
+                out[symbol] = self._terminal.copy_ticks_from(
+                    symbol, msc // 1000, _MAX_TICKS_PER_POLL, mt5c.COPY_TICKS_ALL
+                )
+            return out
+
+        batches = await self._worker.call(fetch)
+        count = 0
+        for symbol, ticks in batches.items():
+            if ticks is None:
+                error = await self._worker.call(self._terminal.last_error)
+                raise self._error(f"copy_ticks_from({symbol!r}) failed", error)
+            count += self._ingest(symbol, ticks)
+        for symbol, builder in self._builders.items():
+            for bar in builder.close_due(started_at):
+                self._publish_bar(bar)
+            del symbol
+        return count
+
+    def _ingest(self, symbol: str, ticks: Any) -> int:
+        if len(ticks) == 0:
+            return 0
+        last_msc = self._last_msc.get(symbol, -1)
+        skip_same = self._seen_at_last_msc.get(symbol, 0)
+        builder = self._builders[symbol]
+        published = 0
+        times = ticks["time_msc"].tolist()
+        bids = ticks["bid"].tolist()
+        asks = ticks["ask"].tolist()
+        lasts = ticks["last"].tolist()
+        volumes = ticks["volume"].tolist()
+        for i, msc in enumerate(times):
+            if msc < last_msc:
+                continue
+            if msc == last_msc:
+                if skip_same > 0:
+                    skip_same -= 1
+                    continue
+                self._seen_at_last_msc[symbol] = self._seen_at_last_msc.get(symbol, 0) + 1
+            else:
+                last_msc = msc
+                self._seen_at_last_msc[symbol] = 1
+                skip_same = 0
+            tick = self._tick(symbol, msc, bids[i], asks[i], lasts[i], volumes[i])
+            self._last_tick[symbol] = tick
+            for bar in builder.on_tick(tick):
+                self._publish_bar(bar)
+            self._bus.publish(TickEvent(tick))
+            published += 1
+        self._last_msc[symbol] = last_msc
+        self.ticks_published += published
+        return published
+
+    def _publish_bar(self, bar: Bar) -> None:
+        self.bars_published += 1
+        self._bus.publish(BarEvent(bar))
+
+    async def _recover(self, exc: TerminalError) -> None:
+        """Reconnect with exponential backoff and jitter until the terminal answers again."""
+        self._set_state(ConnectionState.DISCONNECTED, str(exc))
+        attempt = 0
+        while True:
+            delay = min(self._reconnect_max_delay, 0.5 * 2**attempt)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            attempt += 1
+            try:
+                with contextlib.suppress(TerminalError):
+                    await self._worker.call(self._terminal.shutdown)
+                await self._connect()
+            except TerminalError as retry_exc:
+                _log.warning("reconnect failed", attempt=attempt, error=str(retry_exc))
+                continue
+            self.reconnects += 1
+            self._set_state(ConnectionState.CONNECTED, f"reconnected after {attempt} attempt(s)")
+            return
+
+    def _set_state(self, state: ConnectionState, detail: str) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        log = _log.warning if state is ConnectionState.DISCONNECTED else _log.info
+        log("terminal connection", state=state.value, detail=detail)
+        self._bus.publish(ConnectionStateEvent(state, detail, self._clock.time()))
+
+    # -- conversions ----------------------------------------------------------------------------
+
+    def to_utc(self, server_epoch: float) -> float:
+        """Broker server time → UTC epoch seconds."""
+        return server_epoch - self._server_offset
+
+    def to_server(self, utc_epoch: float) -> float:
+        """UTC epoch seconds → broker server time."""
+        return utc_epoch + self._server_offset
+
+    @property
+    def server_offset(self) -> int:
+        return self._server_offset
+
+    def _tick(
+        self, symbol: str, msc: int, bid: float, ask: float, last: float, volume: float
+    ) -> Tick:
+        return Tick(
+            symbol, self.to_utc(msc / 1000.0), float(bid), float(ask), float(last), float(volume)
+        )
+
+    def _bar(self, symbol: str, tf: Timeframe, row: Any) -> Bar:
+        return Bar(
+            symbol=symbol,
+            timeframe=tf,
+            time=int(self.to_utc(int(row["time"]))),
+            open=float(row["open"]),
+            high=float(row["high"]),
+            low=float(row["low"]),
+            close=float(row["close"]),
+            tick_volume=int(row["tick_volume"]),
+            spread=int(row["spread"]),
+            real_volume=int(row["real_volume"]),
+        )
+
+    @staticmethod
+    def _error(message: str, error: tuple[int, str]) -> TerminalError:
+        code, description = error
+        return TerminalError(f"{message}: {code} {description}", code=code, description=description)
+
+    # -- queries for the engine -----------------------------------------------------------------
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's specification (loaded at start)."""
+        return self._specs[symbol]
+
+    def last_tick(self, symbol: str) -> Tick | None:
+        """The newest tick polled for ``symbol``."""
+        return self._last_tick.get(symbol)
+
+    async def history(self, symbol: str, timeframe: Timeframe, count: int) -> list[Bar]:
+        """The last ``count`` *closed* bars, oldest first (position 0 is the forming bar)."""
+        rates = await self._worker.call(
+            self._terminal.copy_rates_from_pos, symbol, timeframe.mt5_value, 1, count
+        )
+        if rates is None:
+            error = await self._worker.call(self._terminal.last_error)
+            raise self._error(f"copy_rates_from_pos({symbol!r}, {timeframe.name}) failed", error)
+        return [self._bar(symbol, timeframe, row) for row in rates]
+
+    async def account(self) -> AccountState:
+        info = await self._worker.call(self._terminal.account_info)
+        if info is None:
+            raise self._error(
+                "account_info failed", await self._worker.call(self._terminal.last_error)
+            )
+        return AccountState(
+            currency=str(info.currency),
+            balance=float(info.balance),
+            equity=float(info.equity),
+            margin=float(info.margin),
+            margin_free=float(info.margin_free),
+            leverage=int(info.leverage),
+        )
+
+    async def positions(self, magic: int | None = None) -> list[Position]:
+        """Open positions, optionally only those carrying ``magic``."""
+        raw = await self._worker.call(self._terminal.positions_get)
+        if raw is None:
+            raise self._error(
+                "positions_get failed", await self._worker.call(self._terminal.last_error)
+            )
+        return [
+            Position(
+                ticket=int(p.ticket),
+                symbol=str(p.symbol),
+                side=Side.BUY if p.type == mt5c.POSITION_TYPE_BUY else Side.SELL,
+                volume=float(p.volume),
+                price_open=float(p.price_open),
+                sl=float(p.sl),
+                tp=float(p.tp),
+                price_current=float(p.price_current),
+                profit=float(p.profit),
+                swap=float(p.swap),
+                time=self.to_utc(p.time_msc / 1000.0),
+                magic=int(p.magic),
+                comment=str(p.comment),
+            )
+            for p in raw
+            if magic is None or p.magic == magic
+        ]
+
+    async def deals_for_position(self, position_ticket: int) -> list[Deal]:
+        """Every deal of a position (entry and exits), oldest first."""
+        raw = await self._worker.call(self._terminal.history_deals_get, position=position_ticket)
+        if raw is None:
+            raise self._error(
+                "history_deals_get failed", await self._worker.call(self._terminal.last_error)
+            )
+        deals = [
+            Deal(
+                ticket=int(d.ticket),
+                order=int(d.order),
+                position_id=int(d.position_id),
+                symbol=str(d.symbol),
+                time=self.to_utc(d.time_msc / 1000.0),
+                type=int(d.type),
+                entry=int(d.entry),
+                volume=float(d.volume),
+                price=float(d.price),
+                profit=float(d.profit),
+                swap=float(d.swap),
+                commission=float(d.commission),
+                reason=int(d.reason),
+                magic=int(d.magic),
+                comment=str(d.comment),
+            )
+            for d in raw
+        ]
+        deals.sort(key=lambda d: (d.time, d.ticket))
+        return deals
+
+    async def order_send(
+        self, request: dict[str, Any], timeout: float | None = None
+    ) -> OrderResult:
+        """Send a trade request. Raises :class:`TerminalError` when the terminal refused the
+        request itself (None + last_error), and :class:`TerminalTimeout` when the outcome is
+        unknown; a trade-server answer, accepted or not, comes back as the result."""
+        result = await self._worker.call(self._terminal.order_send, request, timeout=timeout)
+        if result is None:
+            raise self._error(
+                "order_send refused", await self._worker.call(self._terminal.last_error)
+            )
+        return OrderResult(
+            retcode=int(result.retcode),
+            order=int(result.order),
+            deal=int(result.deal),
+            volume=float(result.volume),
+            price=float(result.price),
+            bid=float(result.bid),
+            ask=float(result.ask),
+            comment=str(result.comment),
+        )

@@ -1,0 +1,1 @@
+"""The trading engine: risk manager, execution manager and position manager."""

@@ -1,0 +1,1 @@
+"""Monitoring: the daemon's status and health."""

@@ -1,0 +1,24 @@
+"""Strategies: the interface, the strategies themselves and :func:`create`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forexbot.errors import ConfigError
+from forexbot.strategies.base_strategy import Strategy
+from forexbot.strategies.ma_rsi_strategy import MaRsiStrategy
+
+STRATEGIES: dict[str, type[Strategy]] = {MaRsiStrategy.name: MaRsiStrategy}
+
+
+def create(name: str, **params: Any) -> Strategy:
+    """Build a strategy by its name with validated parameters (``ConfigError`` otherwise)."""
+    try:
+        cls = STRATEGIES[name]
+    except KeyError:
+        known = ", ".join(sorted(STRATEGIES))
+        raise ConfigError(f"unknown strategy {name!r}; known strategies: {known}") from None
+    return cls(**params)
+
+
+__all__ = ["STRATEGIES", "Strategy", "create"]

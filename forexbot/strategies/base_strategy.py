@@ -1,0 +1,136 @@
+"""The strategy interface: one rule, two faces that must agree.
+
+* :meth:`Strategy.signals` is the vectorised face: over a DataFrame of bars with the columns of
+  MetaTrader's ``copy_rates_*`` (``time`` tz-aware UTC, ``open``, ``high``, ``low``, ``close``,
+  ``tick_volume``, ``spread``, ``real_volume``) it returns one row per bar with ``signal``
+  (1 buy, −1 sell, 0 none), ``entry``, ``sl``, ``tp``, ``confidence`` and ``reason``. Used by
+  backtests and analysis.
+* :meth:`Strategy.on_bar` is the incremental face, called once per closed bar in live trading.
+  It keeps a rolling window of bars and evaluates the same vectorised rule on it, so by
+  construction it returns what :meth:`signals` says for the last bar of that window.
+
+No look-ahead: a signal at bar *t* depends only on bars ≤ *t* (every indicator is causal), so
+appending future bars never changes a past signal.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from forexbot.domain.market import Bar
+from forexbot.domain.trading import Side, Signal
+from forexbot.errors import ConfigError
+
+SIGNAL_COLUMNS = ("signal", "entry", "sl", "tp", "confidence", "reason")
+BAR_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameter model: unknown parameters are errors."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+
+class Strategy(ABC):
+    """A trading rule over closed bars."""
+
+    name: ClassVar[str]
+    params_model: ClassVar[type[StrategyParams]]
+
+    def __init__(self, **params: Any) -> None:
+        try:
+            self.params = self.params_model.model_validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'params'}: "
+                f"{e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise ConfigError(
+                f"invalid parameters for strategy {self.name!r}: {problems}"
+            ) from None
+        self._window: deque[Bar] = deque(maxlen=self.window_bars)
+
+    @property
+    @abstractmethod
+    def warmup_bars(self) -> int:
+        """How many closed bars the rule needs before its first signal."""
+
+    @property
+    def window_bars(self) -> int:
+        """How many bars the incremental face keeps (a margin over the warm-up so smoothed
+        indicators settle)."""
+        return max(3 * self.warmup_bars, 300)
+
+    @abstractmethod
+    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """The vectorised face: one row of :data:`SIGNAL_COLUMNS` per bar of ``bars``."""
+
+    def warm_up(self, bars: list[Bar]) -> None:
+        """Load history (oldest first) without producing signals."""
+        for bar in bars:
+            self._window.append(bar)
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        """The incremental face: add a closed bar, return the signal on it if any."""
+        if self._window and bar.time <= self._window[-1].time:
+            return None  # a bar already seen (history overlap on reconnect)
+        self._window.append(bar)
+        if len(self._window) < self.warmup_bars:
+            return None
+        frame = bars_to_frame(list(self._window))
+        row = self.signals(frame).iloc[-1]
+        if int(row["signal"]) == 0:
+            return None
+        return Signal(
+            strategy=self.name,
+            symbol=bar.symbol,
+            timeframe=bar.timeframe.name,
+            side=Side(int(row["signal"])),
+            entry=float(row["entry"]),
+            sl=float(row["sl"]),
+            tp=float(row["tp"]),
+            confidence=float(row["confidence"]),
+            reason=str(row["reason"]),
+            bar_time=bar.time,
+        )
+
+
+def bars_to_frame(bars: list[Bar]) -> pd.DataFrame:
+    """Bars (oldest first) → the DataFrame :meth:`Strategy.signals` takes."""
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(
+                np.array([b.time for b in bars], dtype="int64"), unit="s", utc=True
+            ),
+            "open": np.array([b.open for b in bars], dtype="float64"),
+            "high": np.array([b.high for b in bars], dtype="float64"),
+            "low": np.array([b.low for b in bars], dtype="float64"),
+            "close": np.array([b.close for b in bars], dtype="float64"),
+            "tick_volume": np.array([b.tick_volume for b in bars], dtype="int64"),
+            "spread": np.array([b.spread for b in bars], dtype="int64"),
+            "real_volume": np.array([b.real_volume for b in bars], dtype="int64"),
+        }
+    )
+
+
+def empty_signals(index: pd.Index) -> pd.DataFrame:
+    """A signals frame with no signal on any bar."""
+    n = len(index)
+    return pd.DataFrame(
+        {
+            "signal": np.zeros(n, dtype="int8"),
+            "entry": np.full(n, np.nan),
+            "sl": np.full(n, np.nan),
+            "tp": np.full(n, np.nan),
+            "confidence": np.zeros(n),
+            "reason": np.full(n, "", dtype=object),
+        },
+        index=index,
+    )
