@@ -166,7 +166,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections, not {loaded!r}")
-    return loaded
+    # A section whose keys are all commented out reads as null: it means "all defaults".
+    return {key: value for key, value in loaded.items() if value is not None}
 
 
 def _parse_scalar(raw: str) -> Any:
@@ -202,7 +203,9 @@ def _describe(exc: ValidationError, source: Mapping[str, str]) -> str:
     lines = []
     for error in exc.errors():
         dotted = ".".join(str(part) for part in error["loc"])
-        origin = source.get(dotted)
+        origin = source.get(dotted) or next(
+            (src for key, src in source.items() if key.startswith(dotted + ".")), None
+        )
         where = f" (from {origin})" if origin else ""
         if error["type"] == "extra_forbidden":
             lines.append(f"unknown config key {dotted!r}{where}")

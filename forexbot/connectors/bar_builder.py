@@ -83,6 +83,8 @@ class BarBuilder:
             if open_time <= self._last_closed.get(tf, -1):
                 continue  # a late tick of a bar already final
             bar = self._forming.get(tf)
+            if bar is not None and open_time < bar.time:
+                continue  # out of order: older than the forming bar
             if bar is not None and bar.time != open_time:
                 closed.append(self._close(tf, bar))
                 bar = None

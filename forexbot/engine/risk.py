@@ -3,8 +3,8 @@
 Rules enforced, in this order (the first that fails rejects the signal):
 
 1. a current quote exists for the symbol;
-2. the stop-loss is on the losing side of the expected fill (ask for buys, bid for sells) and
-   at least the symbol's stops level away from it;
+2. the stop-loss is on the losing side of the price that triggers it — the bid for a buy, the
+   ask for a sell, as MetaTrader measures it — and at least the symbol's stops level away;
 3. open positions plus orders in flight stay below ``max_open_positions``, and below
    ``max_positions_per_symbol`` for the symbol;
 4. the volume from :func:`~forexbot.engine.sizing.size_position` is at least the symbol's
@@ -137,13 +137,14 @@ class RiskManager:
             return "no_quote", f"no quote for {signal.symbol} yet"
         spec = self._market.spec(signal.symbol)
         entry = tick.ask if signal.side is Side.BUY else tick.bid
-        distance = (entry - signal.sl) * signal.side.value
+        trigger = tick.bid if signal.side is Side.BUY else tick.ask
+        distance = (trigger - signal.sl) * signal.side.value
         min_distance = spec.stops_level * spec.point
         if distance <= 0:
+            where = "below the bid" if signal.side is Side.BUY else "above the ask"
             return (
                 "invalid_stop",
-                f"stop-loss {signal.sl} is not below/above the fill price {entry} "
-                f"of a {signal.side.label}",
+                f"stop-loss {signal.sl} of a {signal.side.label} must be {where} ({trigger})",
             )
         if distance < min_distance:
             return (

@@ -110,7 +110,7 @@ class _Subscription(Generic[E]):
     def _next(self) -> E | None:
         if self._fifo:
             event = self._fifo.popleft()
-            if self._lagging and len(self._fifo) < self.maxsize // 2:
+            if self._lagging and len(self._fifo) <= self.maxsize // 2:
                 self._lagging = False
             return event
         if self._latest:
