@@ -1,0 +1,90 @@
+"""The aiohttp application: middlewares, routes and lifecycle hooks, wired from collaborators.
+
+Middleware order (outermost first) and why:
+
+1. request logging: sees the final status of everything, including errors;
+2. errors: turns every exception below into the JSON error body;
+3. CORS preflight: answered before authentication (a preflight carries no token);
+4. authentication/roles: decides before any handler (and before a WebSocket upgrade).
+
+Security and CORS headers are added in ``on_response_prepare`` so every response gets them.
+The WebSocket broadcaster subscribes to the bus on start-up and closes its clients (1001) on
+shutdown, before aiohttp waits for in-flight handlers, so stopping is prompt.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from forexbot.api.auth import auth_middleware
+from forexbot.api.cors import Cors
+from forexbot.api.errors import error_middleware
+from forexbot.api.middleware import add_security_headers, logging_middleware
+from forexbot.api.routes.login import LoginRoutes
+from forexbot.api.routes.streams import StreamRoutes
+from forexbot.api.routes.system import SystemRoutes
+from forexbot.api.routes.trading import TradingRoutes
+from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.tokens import TokenService
+from forexbot.api.websockets import Broadcaster
+
+BROADCASTER_KEY = web.AppKey("forexbot_broadcaster", Broadcaster)
+TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
+
+
+def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
+    """Build the API application. Does no I/O; start-up work runs in ``on_startup``."""
+    tokens = TokenService(
+        settings.jwt_secret, settings.access_token_ttl_seconds, services.wall_clock
+    )
+    cors = Cors(settings.cors_allow_origins)
+    broadcaster = Broadcaster(
+        services.bus,
+        queue_size=settings.ws_queue_size,
+        trade_backlog=settings.ws_trade_backlog,
+        close_timeout=settings.ws_close_timeout_seconds,
+        max_clients=settings.ws_max_clients,
+    )
+    login = LoginRoutes(
+        services.users,
+        services.system_logs,
+        tokens,
+        services.wall_clock,
+        lock_after=settings.login_lock_after,
+        lock_for=timedelta(seconds=settings.login_lock_seconds),
+    )
+
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            logging_middleware,
+            error_middleware,
+            cors.middleware(),
+            auth_middleware(tokens),
+        ],
+    )
+    app[BROADCASTER_KEY] = broadcaster
+    app[TOKENS_KEY] = tokens
+    for group in (
+        SystemRoutes(services.status),
+        login,
+        TradingRoutes(services.trades, services.positions),
+        StreamRoutes(broadcaster, settings),
+    ):
+        app.add_routes(group.routes())
+
+    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(cors.on_response_prepare)
+    app.on_startup.append(login.on_startup)
+
+    async def start_broadcaster(_: web.Application) -> None:
+        broadcaster.start()
+
+    async def stop_broadcaster(_: web.Application) -> None:
+        await broadcaster.stop()
+
+    app.on_startup.append(start_broadcaster)
+    app.on_shutdown.append(stop_broadcaster)
+    return app

@@ -1,0 +1,129 @@
+"""Who may call what: bearer-token authentication and per-route role requirements.
+
+Rules:
+
+* **Authenticated by default.** Every route requires a valid access token unless its handler
+  is marked :func:`public`; forgetting a decorator therefore fails closed.
+* The token comes from ``Authorization: Bearer <jwt>``. Only handlers marked
+  :func:`allow_query_token` (the WebSocket endpoints, because browsers cannot set headers on a
+  WebSocket) also accept ``?token=``; REST routes refuse it, so tokens do not end up in URLs,
+  proxies' logs and browser history.
+* A missing, invalid or expired token is 401 with ``WWW-Authenticate: Bearer``, decided before
+  the handler runs (so before a WebSocket upgrade). A token whose role is not among those the
+  route allows (:func:`requires_role`) is 403.
+* Unknown routes and wrong methods are answered 404/405 without asking for a token.
+* The verified :class:`~forexbot.api.tokens.Claims` are available to the handler through
+  :func:`claims_of`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+
+from forexbot.api.errors import ApiError, unauthenticated
+from forexbot.api.roles import Role
+from forexbot.api.tokens import Claims, TokenService
+from forexbot.errors import AuthError
+
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+CLAIMS_KEY = web.RequestKey("forexbot_claims", Claims)
+_POLICY_ATTR = "__forexbot_auth_policy__"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    """A route's access rule. ``roles`` ``None`` means any authenticated user."""
+
+    public: bool = False
+    roles: frozenset[Role] | None = None
+    query_token: bool = False
+
+
+def policy_of(handler: Callable[..., Any]) -> AuthPolicy:
+    """The policy declared on ``handler``; the default requires authentication."""
+    policy = getattr(handler, _POLICY_ATTR, None)
+    return policy if isinstance(policy, AuthPolicy) else AuthPolicy()
+
+
+def _with_policy(handler: H, **changes: Any) -> H:
+    policy = dataclasses.replace(policy_of(handler), **changes)
+    # Bound methods read attributes from their function, so decorating a method works too.
+    setattr(handler, _POLICY_ATTR, policy)
+    return handler
+
+
+def public(handler: H) -> H:
+    """Mark a handler as callable without a token (health, login)."""
+    return _with_policy(handler, public=True)
+
+
+def requires_role(*roles: Role) -> Callable[[H], H]:
+    """Allow only tokens whose role is one of ``roles`` (others get 403)."""
+    if not roles:
+        raise ValueError("requires_role needs at least one role")
+    allowed = frozenset(roles)
+
+    def decorate(handler: H) -> H:
+        return _with_policy(handler, roles=allowed)
+
+    return decorate
+
+
+def allow_query_token(handler: H) -> H:
+    """Also accept the token as ``?token=`` (WebSocket endpoints only)."""
+    return _with_policy(handler, query_token=True)
+
+
+def claims_of(request: web.Request) -> Claims:
+    """The verified claims of the request's token (authenticated routes only)."""
+    return request[CLAIMS_KEY]
+
+
+def _bearer_token(request: web.Request, policy: AuthPolicy) -> str | None:
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthenticated("the Authorization header must be 'Bearer <token>'")
+        return token.strip()
+    if policy.query_token:
+        return request.query.get("token") or None
+    return None
+
+
+def auth_middleware(tokens: TokenService) -> Middleware:
+    """The middleware enforcing each route's :class:`AuthPolicy` with ``tokens``."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        match = request.match_info
+        if match.http_exception is not None:
+            return await handler(request)  # 404/405: nothing to protect
+        policy = policy_of(match.handler)
+        if policy.public:
+            return await handler(request)
+        token = _bearer_token(request, policy)
+        if token is None:
+            raise unauthenticated("authentication required")
+        try:
+            claims = tokens.verify(token)
+        except AuthError as exc:
+            raise unauthenticated(str(exc), invalid_token=True) from None
+        if policy.roles is not None and claims.role not in policy.roles:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"role {claims.role.value!r} may not use this endpoint",
+                details={"allowed_roles": sorted(role.value for role in policy.roles)},
+            )
+        request[CLAIMS_KEY] = claims
+        return await handler(request)
+
+    return authenticate

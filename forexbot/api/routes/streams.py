@@ -1,0 +1,126 @@
+"""``/ws/quotes`` and ``/ws/trades``: the WebSocket endpoints.
+
+Rules:
+
+* Authentication happens before the upgrade (the auth middleware; the token may come as
+  ``?token=`` because browsers cannot set headers on a WebSocket). Without a valid token the
+  client gets a 401 JSON response, never a socket.
+* Beyond ``ws_max_clients`` connections a new client gets 503 before the upgrade.
+* Clients may send one message, on ``/ws/quotes`` only:
+  ``{"action": "subscribe", "symbols": ["EURUSD", ...]}`` (1..200 symbols of letters, digits
+  and ``._#-``), which replaces the symbol filter and is acknowledged with
+  ``{"channel": "quotes", "event": "subscribed", "symbols": [...]}``. Anything else (bad JSON,
+  unknown action, invalid symbols, binary frames) is answered with
+  ``{"channel": ..., "error": {"code", "message", "details"}}`` on the socket; the connection
+  stays open.
+* Outgoing compression is off: quotes are small and many, and compressing each one per
+  client would cost more CPU than bandwidth it saves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from forexbot.api.auth import allow_query_token
+from forexbot.api.errors import ApiError
+from forexbot.api.responses import dumps_str, error_body
+from forexbot.api.services import ApiSettings
+from forexbot.api.validation import validation_problems
+from forexbot.api.websockets import Broadcaster, Channel, WsClient
+
+Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._#-]{1,32}$")]
+
+
+class SubscribeMessage(BaseModel):
+    """``{"action": "subscribe", "symbols": [...]}`` on ``/ws/quotes``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    action: Literal["subscribe"]
+    symbols: list[Symbol] = Field(min_length=1, max_length=200)
+
+
+def _error(channel: Channel, code: str, message: str, details: Any = None) -> str:
+    return dumps_str({"channel": channel.value, **error_body(code, message, details)})
+
+
+class StreamRoutes:
+    """The WebSocket endpoints, fed by the :class:`Broadcaster`."""
+
+    def __init__(self, broadcaster: Broadcaster, settings: ApiSettings) -> None:
+        self._broadcaster = broadcaster
+        self._settings = settings
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/ws/quotes", self.quotes, allow_head=False),
+            web.get("/ws/trades", self.trades, allow_head=False),
+        ]
+
+    @allow_query_token
+    async def quotes(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, Channel.QUOTES)
+
+    @allow_query_token
+    async def trades(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, Channel.TRADES)
+
+    async def _serve(self, request: web.Request, channel: Channel) -> web.StreamResponse:
+        if self._broadcaster.is_full():
+            raise ApiError(
+                503, "too_many_connections", "too many WebSocket clients, try again later"
+            )
+        ws = web.WebSocketResponse(
+            heartbeat=self._settings.ws_heartbeat_seconds,
+            timeout=self._settings.ws_close_timeout_seconds,
+            max_msg_size=self._settings.ws_max_message_bytes,
+            compress=False,
+        )
+        if not ws.can_prepare(request).ok:
+            raise ApiError(400, "websocket_required", "this endpoint needs a WebSocket upgrade")
+        await ws.prepare(request)
+        client = self._broadcaster.connect(ws, channel, request)
+        try:
+            async for message in ws:
+                if message.type is WSMsgType.TEXT:
+                    self._handle(client, message.data)
+                elif message.type is WSMsgType.BINARY:
+                    client.offer(_error(channel, "unsupported", "only text messages are read"))
+        finally:
+            await self._broadcaster.disconnect(client, WSCloseCode.OK, "")
+        return ws
+
+    def _handle(self, client: WsClient, text: str) -> None:
+        channel = client.channel
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            client.offer(_error(channel, "malformed_json", "the message is not valid JSON"))
+            return
+        action = data.get("action") if isinstance(data, dict) else None
+        if channel is not Channel.QUOTES or action != "subscribe":
+            allowed = ["subscribe"] if channel is Channel.QUOTES else []
+            client.offer(
+                _error(
+                    channel,
+                    "unknown_action",
+                    f"unknown action on the {channel.value} channel",
+                    {"allowed_actions": allowed},
+                )
+            )
+            return
+        try:
+            subscribe = SubscribeMessage.model_validate(data)
+        except ValidationError as exc:
+            problems = validation_problems(exc)
+            client.offer(_error(channel, "validation_error", "invalid subscribe", problems))
+            return
+        symbols = frozenset(subscribe.symbols)
+        client.set_symbols(symbols)
+        client.offer(
+            dumps_str({"channel": channel.value, "event": "subscribed", "symbols": sorted(symbols)})
+        )

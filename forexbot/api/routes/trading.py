@@ -1,0 +1,75 @@
+"""``/api/trades``, ``/api/trades/{id}`` and ``/api/positions``: read-only trading data.
+
+Rules: trades are listed newest first with the total for the filter, ``limit`` 1..500
+(default 50), ``offset`` ≥ 0, optional exact filters ``symbol``, ``status`` (one of the trade
+statuses) and ``strategy``; anything else in the query string is refused (400, naming the
+parameter). A trade id that is not a positive 63-bit integer, or that does not exist, is 404.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from forexbot.api.errors import ApiError
+from forexbot.api.responses import json_response
+from forexbot.api.services import PositionQuery, TradeStore
+from forexbot.api.validation import parse_query
+from forexbot.domain.trading import TradeStatus
+
+_MAX_BIGINT = 2**63 - 1
+
+
+class TradeListQuery(BaseModel):
+    """The query string of ``GET /api/trades``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=_MAX_BIGINT)
+    symbol: str | None = Field(default=None, min_length=1, max_length=32)
+    status: TradeStatus | None = None
+    strategy: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class TradingRoutes:
+    """Trades from the database, open positions from the engine."""
+
+    def __init__(self, trades: TradeStore, positions: PositionQuery) -> None:
+        self._trades = trades
+        self._positions = positions
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/trades", self.list_trades),
+            web.get(r"/api/trades/{trade_id:\d{1,19}}", self.get_trade),
+            web.get("/api/positions", self.list_positions),
+        ]
+
+    async def list_trades(self, request: web.Request) -> web.Response:
+        query = parse_query(request, TradeListQuery)
+        records, total = await self._trades.list(
+            limit=query.limit,
+            offset=query.offset,
+            symbol=query.symbol,
+            status=query.status.value if query.status is not None else None,
+            strategy=query.strategy,
+        )
+        return json_response(
+            {
+                "items": [record.to_api() for record in records],
+                "total": total,
+                "limit": query.limit,
+                "offset": query.offset,
+            }
+        )
+
+    async def get_trade(self, request: web.Request) -> web.Response:
+        trade_id = int(request.match_info["trade_id"])
+        record = await self._trades.get(trade_id) if 0 < trade_id <= _MAX_BIGINT else None
+        if record is None:
+            raise ApiError(404, "not_found", f"trade {trade_id} does not exist")
+        return json_response(record.to_api())
+
+    async def list_positions(self, request: web.Request) -> web.Response:
+        return json_response({"items": await self._positions.open_positions()})

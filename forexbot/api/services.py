@@ -1,0 +1,217 @@
+"""What the API needs from the rest of the daemon, and its settings.
+
+The API owns no state of its own: it reads users, trades and logs through repositories, asks
+the trading engine for positions and status through the two Protocols below, and listens to
+the event bus for its WebSocket channels. The composition root passes all of them in an
+:class:`ApiServices`; tests pass small in-test implementations of :class:`PositionQuery` and
+:class:`StatusProvider`.
+
+The repository Protocols (:class:`UserStore`, :class:`TradeStore`, :class:`SystemLogStore`)
+describe the subset of ``forexbot.database``'s repositories the API calls, so this package
+depends on a contract rather than on the database package's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from forexbot.api.tokens import MIN_SECRET_LENGTH
+from forexbot.clock import Clock, RealtimeClock
+from forexbot.errors import ConfigError
+from forexbot.events.bus import EventBus
+
+
+class PositionQuery(Protocol):
+    """The trading engine's open positions."""
+
+    async def open_positions(self) -> list[dict[str, Any]]:
+        """The open positions, as JSON-ready dicts."""
+        ...
+
+
+class StatusProvider(Protocol):
+    """The daemon's state, for ``/api/system/status`` and ``/api/health``."""
+
+    async def status(self) -> dict[str, Any]:
+        """Mode, connection state, account balance/equity, uptime, strategies...; JSON-ready."""
+        ...
+
+    def is_healthy(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the daemon is healthy, and JSON-ready details.
+
+        Must be cheap and non-blocking (load balancers and systemd poll it), and the details
+        must contain nothing sensitive: ``/api/health`` is served without authentication.
+        """
+        ...
+
+
+class LoginUser(Protocol):
+    """The fields of a user record the login route reads."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def password_hash(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+    @property
+    def locked_until(self) -> datetime | None: ...
+
+
+class UserStore(Protocol):
+    """``forexbot.database.users.UserRepository`` as the API uses it."""
+
+    async def get_by_username(self, username: str) -> LoginUser | None: ...
+
+    async def record_login_success(self, user_id: int) -> object: ...
+
+    async def record_login_failure(
+        self, user_id: int, *, lock_after: int | None = None, lock_for: timedelta | None = None
+    ) -> object:
+        """Count a failure; from ``lock_after`` consecutive ones, lock the account ``lock_for``."""
+        ...
+
+
+class ApiTrade(Protocol):
+    """A trade record that knows its API representation."""
+
+    def to_api(self) -> dict[str, Any]: ...
+
+
+class TradeStore(Protocol):
+    """``forexbot.database.trades.TradeRepository`` as the API uses it."""
+
+    async def get(self, trade_id: int) -> ApiTrade | None: ...
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        symbol: str | None = None,
+        status: str | None = None,
+        strategy: str | None = None,
+    ) -> tuple[Sequence[ApiTrade], int]:
+        """One page of trades, newest first, and the total matching the filter."""
+        ...
+
+
+class SystemLogStore(Protocol):
+    """``forexbot.database.system_logs.SystemLogRepository``: the audit trail."""
+
+    async def add(
+        self,
+        *,
+        level: str,
+        component: str,
+        event: str,
+        message: str,
+        context: dict[str, Any],
+        actor: str | None = None,
+        source_ip: str | None = None,
+    ) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    """The API's collaborators.
+
+    Two clocks, on purpose: ``clock`` is the trading clock (simulated time in paper trading,
+    possibly hundreds of times faster than real time), for anything that speaks of market
+    time; ``wall_clock`` is real time and times token expiry and account lock-outs, which must
+    not speed up with the simulation. Tests pass a :class:`~forexbot.clock.ManualClock` as
+    ``wall_clock`` to expire tokens without sleeping.
+    """
+
+    users: UserStore
+    trades: TradeStore
+    system_logs: SystemLogStore
+    positions: PositionQuery
+    status: StatusProvider
+    bus: EventBus
+    clock: Clock
+    wall_clock: Clock = field(default_factory=RealtimeClock)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiSettings:
+    """How the API listens and what it tolerates (keyword-only; checked on construction).
+
+    * ``host``/``port``: where to listen; loopback by default (put a TLS reverse proxy in front
+      to expose it). Port 0 picks a free port (see ``ApiServer.bound_port``).
+    * ``jwt_secret``: HS256 key, at least 32 characters; never shown in ``repr``.
+    * ``max_body_bytes``: larger request bodies get 413.
+    * ``cors_allow_origins``: browser origins allowed to call the API (exact match, e.g.
+      ``https://dash.example.com``); empty means same-origin only.
+    * ``shutdown_timeout_seconds``: how long ``ApiServer.stop`` waits for in-flight requests.
+    * ``ws_heartbeat_seconds``: ping interval; a client not answering is disconnected.
+    * ``ws_close_timeout_seconds``: how long a close handshake may take before the connection
+      is dropped.
+    * ``ws_max_clients``: connections beyond it get 503 (each client costs a task and a queue).
+    * ``ws_queue_size``: per-client quotes buffered before coalescing to the latest per symbol.
+    * ``ws_trade_backlog``: trade messages a client may have pending before it is disconnected
+      (trades are never dropped, so a client that cannot keep up must reconnect and reload).
+    * ``ws_max_message_bytes``: largest message a client may send (only small control
+      messages are expected).
+    * ``login_lock_after``/``login_lock_seconds``: after that many consecutive wrong
+      passwords an account is locked for that long (slows down password guessing).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jwt_secret: str = field(repr=False)
+    access_token_ttl_seconds: int = 3600
+    max_body_bytes: int = 1024 * 1024
+    cors_allow_origins: tuple[str, ...] = ()
+    shutdown_timeout_seconds: float = 5.0
+    ws_heartbeat_seconds: float = 20.0
+    ws_close_timeout_seconds: float = 2.0
+    ws_max_clients: int = 200
+    ws_queue_size: int = 256
+    ws_trade_backlog: int = 1000
+    ws_max_message_bytes: int = 16 * 1024
+    login_lock_after: int = 5
+    login_lock_seconds: int = 900
+
+    def __post_init__(self) -> None:
+        if len(self.jwt_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"api.jwt_secret must be at least {MIN_SECRET_LENGTH} characters, "
+                f"got {len(self.jwt_secret)}"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"api.port must be in 0..65535, got {self.port}")
+        positive: Mapping[str, float] = {
+            "access_token_ttl_seconds": self.access_token_ttl_seconds,
+            "max_body_bytes": self.max_body_bytes,
+            "shutdown_timeout_seconds": self.shutdown_timeout_seconds,
+            "ws_heartbeat_seconds": self.ws_heartbeat_seconds,
+            "ws_close_timeout_seconds": self.ws_close_timeout_seconds,
+            "ws_max_clients": self.ws_max_clients,
+            "ws_queue_size": self.ws_queue_size,
+            "ws_trade_backlog": self.ws_trade_backlog,
+            "ws_max_message_bytes": self.ws_max_message_bytes,
+            "login_lock_after": self.login_lock_after,
+            "login_lock_seconds": self.login_lock_seconds,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"api.{name} must be > 0, got {value}")
+        for origin in self.cors_allow_origins:
+            if origin == "*" or "://" not in origin:
+                raise ConfigError(
+                    f"api.cors_allow_origins entries must be full origins such as "
+                    f"'https://dash.example.com', got {origin!r}"
+                )

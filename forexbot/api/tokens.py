@@ -1,0 +1,163 @@
+"""Access tokens: JWT signed with HS256 (pyjwt).
+
+Rules:
+
+* Only HS256 is accepted when verifying (the algorithm list is fixed, never read from the
+  token), with a secret of at least 32 characters.
+* A token names its issuer and audience (``forexbot`` / ``forexbot-api``) and must carry
+  ``sub``, ``username``, ``role``, ``exp``, ``iat`` and ``jti``; anything missing, malformed,
+  badly signed, expired, issued in the future or with an unknown role is an
+  :class:`~forexbot.errors.AuthError`.
+* Expiry is checked against the injected clock, which must be the **wall clock**: in paper
+  trading the trading clock may run hundreds of times faster, and a token must not expire in
+  seconds because simulated hours pass. pyjwt's own expiry check (``time.time``) is turned off
+  so that tests can move a :class:`~forexbot.clock.ManualClock` instead of sleeping.
+* A token is valid from ``iat`` until strictly before ``exp`` (RFC 7519 §4.1.4).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jwt
+
+from forexbot.api.roles import Role
+from forexbot.clock import Clock
+from forexbot.errors import AuthError
+
+ALGORITHM = "HS256"
+ISSUER = "forexbot"
+AUDIENCE = "forexbot-api"
+MIN_SECRET_LENGTH = 32
+# Tolerated clock difference for ``iat`` in the future (several processes may issue tokens).
+_IAT_LEEWAY_SECONDS = 30
+_REQUIRED = ["sub", "username", "role", "exp", "iat", "jti", "iss", "aud"]
+
+
+class TokenSubject(Protocol):
+    """What a token is issued for: a user record."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """The verified content of an access token.
+
+    ``sub`` is the user id as a string (JWT requires a string subject); :attr:`user_id` gives
+    it as an integer. ``exp`` and ``iat`` are UTC epoch seconds.
+    """
+
+    sub: str
+    username: str
+    role: Role
+    exp: int
+    iat: int
+    jti: str
+
+    @property
+    def user_id(self) -> int:
+        return int(self.sub)
+
+
+class TokenService:
+    """Issues and verifies access tokens.
+
+    ``clock`` must be the wall clock (see the module docstring); ``ttl_seconds`` is how long an
+    issued token stays valid.
+    """
+
+    def __init__(self, secret: str, ttl_seconds: int, clock: Clock) -> None:
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"the JWT secret must be at least {MIN_SECRET_LENGTH} characters, got {len(secret)}"
+            )
+        if ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be > 0, got {ttl_seconds}")
+        self._secret = secret
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        # Never show the secret, even in a debug dump.
+        return f"TokenService(ttl_seconds={self._ttl})"
+
+    def issue(self, user: TokenSubject) -> tuple[str, int]:
+        """A signed token for ``user`` and its lifetime in seconds (the ``expires_in`` field)."""
+        role = Role(user.role)  # a user with an unknown role gets no token
+        iat = int(self._clock.time())
+        payload = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(user.id),
+            "username": user.username,
+            "role": role.value,
+            "iat": iat,
+            "exp": iat + self._ttl,
+            "jti": secrets.token_hex(16),
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), self._ttl
+
+    def verify(self, token: str) -> Claims:
+        """The claims of ``token``; :class:`AuthError` when it is invalid or expired."""
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={
+                    "require": _REQUIRED,
+                    "verify_exp": False,  # checked below against the injected clock
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        try:
+            claims = Claims(
+                sub=_user_id(payload["sub"]),
+                username=_str(payload["username"]),
+                role=Role(payload["role"]),
+                exp=_int(payload["exp"]),
+                iat=_int(payload["iat"]),
+                jti=_str(payload["jti"]),
+            )
+        except (TypeError, ValueError):
+            raise AuthError("invalid token: malformed claims") from None
+        now = self._clock.time()
+        if now >= claims.exp:
+            raise AuthError("token expired")
+        if claims.iat > now + _IAT_LEEWAY_SECONDS:
+            raise AuthError("invalid token: issued in the future")
+        return claims
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError("expected a non-empty string")
+    return value
+
+
+def _user_id(value: object) -> str:
+    text = _str(value)
+    if not text.isascii() or not text.isdigit():
+        raise ValueError("the subject must be a user id")
+    return text
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return value

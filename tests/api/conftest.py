@@ -1,0 +1,93 @@
+"""Fixtures for the API tests: a real server on 127.0.0.1:0 over a real PostgreSQL.
+
+``make_api`` starts a server with settings overrides (and extra routes, for tests of the
+middleware rules); ``api`` is one with the default test settings. Everything is stopped at
+teardown, in the test's own event loop (the database engine belongs to it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest_asyncio
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from forexbot.api.app import create_app
+from forexbot.api.server import ApiServer
+from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.clock import ManualClock
+from forexbot.database.system_logs import SystemLogRepository
+from forexbot.database.trades import TradeRepository
+from forexbot.database.users import UserRepository
+from forexbot.events.bus import EventBus
+
+from ._support import JWT_SECRET, Api, FakePositions, FakeStatus, MakeApi
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
+    """Start servers with settings overrides and optional extra routes; stopped at teardown."""
+    started: list[Api] = []
+
+    async def make(routes: list[web.RouteDef] | None = None, **overrides: Any) -> Api:
+        bus = EventBus()
+        bus.start()
+        status, positions = FakeStatus(), FakePositions()
+        wall_clock = ManualClock(time.time())
+        users = UserRepository(db_engine)
+        trades = TradeRepository(db_engine)
+        system_logs = SystemLogRepository(db_engine)
+        services = ApiServices(
+            users=users,
+            trades=trades,
+            system_logs=system_logs,
+            positions=positions,
+            status=status,
+            bus=bus,
+            clock=ManualClock(1_700_000_000.0),
+            wall_clock=wall_clock,
+        )
+        options: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": 0,
+            "jwt_secret": JWT_SECRET,
+            "max_body_bytes": 4096,
+            "shutdown_timeout_seconds": 2.0,
+            "ws_close_timeout_seconds": 1.0,
+        }
+        settings = ApiSettings(**(options | overrides))
+        app = create_app(services, settings)
+        app.add_routes(routes or [])
+        server = ApiServer(app, settings)
+        await server.start()
+        api = Api(
+            server=server,
+            session=aiohttp.ClientSession(),
+            bus=bus,
+            status=status,
+            positions=positions,
+            wall_clock=wall_clock,
+            users=users,
+            trades=trades,
+            system_logs=system_logs,
+            engine=db_engine,
+            settings=settings,
+        )
+        started.append(api)
+        return api
+
+    yield make
+    for api in started:
+        await api.session.close()
+        await api.server.stop()
+        await api.bus.close(timeout=1.0)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def api(make_api: MakeApi) -> Api:
+    """A server with the default test settings."""
+    return await make_api()

@@ -1,0 +1,140 @@
+"""GET /api/trades and /api/trades/{id} over real trades in PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from forexbot.database.trades import TradeRepository
+
+from ._support import Api
+
+pytestmark = pytest.mark.db
+
+SIGNAL_TIME = datetime(2024, 1, 2, 3, 0, tzinfo=UTC)
+
+
+async def add_trade(
+    trades: TradeRepository,
+    n: int,
+    *,
+    symbol: str = "EURUSD",
+    strategy: str = "trend_following",
+    fill: bool = False,
+) -> int:
+    trade_id = await trades.create_intent(
+        client_order_id=f"fx-{n:04d}",
+        strategy=strategy,
+        symbol=symbol,
+        timeframe="H1",
+        side="buy",
+        volume=0.1,
+        requested_price=1.1,
+        sl=1.09,
+        tp=1.12,
+        signal_time=SIGNAL_TIME,
+        confidence=0.7,
+        reason="ema cross",
+        market_condition={"trend": "up"},
+    )
+    if fill:
+        await trades.mark_open(
+            trade_id,
+            mt5_order=1000 + n,
+            mt5_position=2000 + n,
+            entry_price=1.10012,
+            volume=0.1,
+            open_time=SIGNAL_TIME,
+            execution_details={"retcode": 10009},
+        )
+    return trade_id
+
+
+async def get(api: Api, path: str) -> tuple[int, Any]:
+    async with api.session.get(api.url(path), headers=api.auth()) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_trades_are_listed_newest_first_with_the_total(api: Api) -> None:
+    ids = [await add_trade(api.trades, n) for n in range(3)]
+    status, body = await get(api, "/api/trades")
+    assert status == 200
+    assert [item["id"] for item in body["items"]] == ids[::-1]
+    assert (body["total"], body["limit"], body["offset"]) == (3, 50, 0)
+
+
+async def test_trade_items_are_the_records_api_representation(api: Api) -> None:
+    trade_id = await add_trade(api.trades, 1, fill=True)
+    record = await api.trades.get(trade_id)
+    assert record is not None
+    _, body = await get(api, "/api/trades")
+    assert body["items"] == [record.to_api()]
+    assert body["items"][0]["entry_price"] == 1.10012
+    assert body["items"][0]["status"] == "open"
+
+
+async def test_trades_are_paginated_with_limit_and_offset(api: Api) -> None:
+    ids = [await add_trade(api.trades, n) for n in range(5)]
+    _, body = await get(api, "/api/trades?limit=2&offset=1")
+    assert [item["id"] for item in body["items"]] == [ids[3], ids[2]]
+    assert (body["total"], body["limit"], body["offset"]) == (5, 2, 1)
+
+
+async def test_trades_past_the_last_page_is_an_empty_page_with_the_total(api: Api) -> None:
+    await add_trade(api.trades, 1)
+    _, body = await get(api, "/api/trades?offset=10")
+    assert (body["items"], body["total"]) == ([], 1)
+
+
+async def test_trades_are_filtered_by_symbol_status_and_strategy(api: Api) -> None:
+    eur = await add_trade(api.trades, 1, symbol="EURUSD", fill=True)
+    await add_trade(api.trades, 2, symbol="GBPUSD", fill=True)
+    await add_trade(api.trades, 3, symbol="EURUSD")
+    await add_trade(api.trades, 4, symbol="EURUSD", strategy="mean_reversion", fill=True)
+    _, body = await get(api, "/api/trades?symbol=EURUSD&status=open&strategy=trend_following")
+    assert [item["id"] for item in body["items"]] == [eur]
+    assert body["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("status=lost", "status"),
+        ("symbol=", "symbol"),
+        ("colour=red", "colour"),
+        ("limit=5&limit=6", "limit"),
+    ],
+)
+async def test_invalid_query_parameters_are_400_naming_the_parameter(
+    api: Api, query: str, parameter: str
+) -> None:
+    status, body = await get(api, f"/api/trades?{query}")
+    assert status == 400
+    assert body["error"]["code"] == "invalid_parameter"
+    assert f"'{parameter}'" in body["error"]["message"]
+    assert body["error"]["details"][0]["field"] == parameter
+
+
+async def test_limit_500_is_allowed(api: Api) -> None:
+    status, body = await get(api, "/api/trades?limit=500")
+    assert (status, body["limit"]) == (200, 500)
+
+
+async def test_trade_by_id_is_the_records_api_representation(api: Api) -> None:
+    trade_id = await add_trade(api.trades, 1, fill=True)
+    record = await api.trades.get(trade_id)
+    assert record is not None
+    assert await get(api, f"/api/trades/{trade_id}") == (200, record.to_api())
+
+
+@pytest.mark.parametrize("trade_id", ["999", "0", "99999999999999999999", "abc"])
+async def test_unknown_or_impossible_trade_id_is_404(api: Api, trade_id: str) -> None:
+    status, body = await get(api, f"/api/trades/{trade_id}")
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
