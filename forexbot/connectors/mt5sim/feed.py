@@ -1,0 +1,167 @@
+"""The market-data source behind the simulated terminal.
+
+:class:`PriceFeed` is the small interface the terminal needs: a server day's complete M1 bars,
+the ticks of a run of minutes, and whether a symbol trades at a time. Everything else (higher
+timeframes, "now" truncation, tick queries) is derived from it in :mod:`series`, so a replay
+feed reading MetaTrader CSV exports only has to implement these three methods.
+
+:class:`GeneratedFeed` implements it with the deterministic models of :mod:`models`. It caches
+generated days (bars plus the :class:`DayPlan` that regenerates any minute) and generated
+minutes in bounded LRU caches, so polling the last minutes of thirty symbols costs almost
+nothing and memory stays bounded however long a backtest runs.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, Protocol, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .models import DayPlan, PriceModel, model_for
+from .structures import RATES_DTYPE, TICKS_DTYPE
+from .symbols import Catalogue
+from .timeutil import MINUTES_PER_DAY
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PriceFeed(Protocol):
+    """Market data in server time; every array is MetaTrader's structured dtype."""
+
+    def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:
+        """All M1 bars of server day ``day`` (days since 1970-01-01), complete, in order."""
+        ...
+
+    def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
+        """Every tick of minutes ``first`` to ``stop - 1`` (server epoch // 60), in order."""
+        ...
+
+    def is_open(self, symbol: str, server_seconds: float) -> bool:
+        """Whether the symbol's market is open (quoting and tradable) at that time."""
+        ...
+
+
+class LRU(Generic[K, V]):
+    """A small bounded least-recently-used cache."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._capacity:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_EMPTY_BARS = np.zeros(0, dtype=RATES_DTYPE)
+_EMPTY_TICKS = np.zeros(0, dtype=TICKS_DTYPE)
+_EMPTY_BARS.flags.writeable = False
+_EMPTY_TICKS.flags.writeable = False
+
+
+class GeneratedFeed:
+    """Deterministic generated history for the catalogue's symbols, for any date.
+
+    Two feeds with the same seed return identical data; arrays handed out are read-only
+    views of the caches (copy before modifying). Memory stays bounded: about 80 KB per cached
+    day (256 days) and 1.5-3 KB per cached minute of ticks (4,096 minutes). Not thread-safe:
+    the terminal serialises access.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        catalogue: Catalogue,
+        *,
+        day_cache: int = 256,
+        minute_cache: int = 4_096,
+    ) -> None:
+        self.seed = seed
+        self._catalogue = catalogue
+        self._models: dict[str, PriceModel] = {}
+        self._days: LRU[tuple[str, int], tuple[DayPlan, NDArray[np.void]]] = LRU(day_cache)
+        self._minutes: LRU[tuple[str, int], NDArray[np.void]] = LRU(minute_cache)
+
+    def model(self, symbol: str) -> PriceModel:
+        model = self._models.get(symbol)
+        if model is None:
+            spec = self._catalogue.get(symbol)
+            if spec is None:
+                raise KeyError(symbol)
+            model = self._models[symbol] = model_for(spec, self.seed)
+        return model
+
+    def is_open(self, symbol: str, server_seconds: float) -> bool:
+        return self.model(symbol).is_open(server_seconds)
+
+    def _day(self, symbol: str, day: int) -> tuple[DayPlan, NDArray[np.void]] | None:
+        model = self.model(symbol)
+        if not model.trades_on(day):
+            return None
+        cached = self._days.get((symbol, day))
+        if cached is None:
+            plan, grid = model.plan(day)
+            bars = grid.bars()
+            bars.flags.writeable = False
+            cached = (plan, bars)
+            self._days.put((symbol, day), cached)
+        return cached
+
+    def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:
+        cached = self._day(symbol, day)
+        return _EMPTY_BARS if cached is None else cached[1]
+
+    def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
+        parts: list[NDArray[np.void]] = []
+        minute = first
+        while minute < stop:
+            day = minute // MINUTES_PER_DAY
+            day_stop = min(stop, (day + 1) * MINUTES_PER_DAY)
+            parts.extend(self._ticks_in_day(symbol, day, minute, day_stop))
+            minute = day_stop
+        if not parts:
+            return _EMPTY_TICKS
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _ticks_in_day(self, symbol: str, day: int, first: int, stop: int) -> list[NDArray[np.void]]:
+        cached = self._day(symbol, day)
+        if cached is None:
+            return []
+        plan = cached[0]
+        parts: list[NDArray[np.void]] = []
+        minute = first
+        while minute < stop:
+            ticks = self._minutes.get((symbol, minute))
+            if ticks is not None:
+                parts.append(ticks)
+                minute += 1
+                continue
+            # Generate the run of uncached minutes in one vectorised call.
+            run_end = minute + 1
+            while run_end < stop and self._minutes.get((symbol, run_end)) is None:
+                run_end += 1
+            grid = self.model(symbol).grid(plan, minute - day * MINUTES_PER_DAY, run_end - minute)
+            generated = grid.ticks()
+            generated.flags.writeable = False
+            bounds = np.concatenate(([0], np.cumsum(grid.counts())))
+            for i, m in enumerate(range(minute, run_end)):
+                chunk = generated[bounds[i] : bounds[i + 1]]
+                chunk.flags.writeable = False
+                self._minutes.put((symbol, m), chunk)
+            parts.append(generated)
+            minute = run_end
+        return parts

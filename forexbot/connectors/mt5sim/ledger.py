@@ -1,0 +1,258 @@
+"""Quotes, valuation and the execution of deals against the paper account.
+
+:meth:`Ledger.apply_deal` is the one place where a fill changes the account, whatever caused
+it (a market order, a triggered pending order, a stop loss): it records the filled order and
+the deal, moves the balance and opens, grows, reduces, closes or reverses a position.
+
+* **Hedging**: a deal without a target position opens a new position (ticket = the order's
+  ticket); with a target (``position=`` in the request, or a triggered SL/TP) it closes that
+  much of the target (entry OUT, profit on the closed volume).
+* **Netting**: one position per symbol. A same-side deal adds to it (entry IN, volume-weighted
+  open price); an opposite deal reduces or closes it (entry OUT) or, when larger, reverses it
+  (entry INOUT: profit on the old volume, the rest opens the other way at the fill price; the
+  position keeps its ticket and identifier).
+
+Commission, when configured, is charged per lot on every deal, as a negative amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .account import AccountState
+from .constants import (
+    DEAL_ENTRY_IN,
+    DEAL_ENTRY_INOUT,
+    DEAL_ENTRY_OUT,
+    DEAL_TYPE_BUY,
+    DEAL_TYPE_SELL,
+    ORDER_STATE_FILLED,
+    ORDER_TYPE_BUY,
+    ORDER_TYPE_SELL,
+    POSITION_REASON_EXPERT,
+    POSITION_TYPE_BUY,
+    POSITION_TYPE_SELL,
+)
+from .money import CURRENCY_DIGITS, Money
+from .series import MarketData
+from .structures import TradeDeal, TradeOrder, TradePosition
+from .symbols import Catalogue, SymbolSpec
+
+VOLUME_DIGITS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What one execution produced: the order and deal tickets, volume and price."""
+
+    order: int
+    deal: int
+    volume: float
+    price: float
+    position: int
+
+
+def opposite(order_type: int) -> int:
+    return ORDER_TYPE_SELL if order_type == ORDER_TYPE_BUY else ORDER_TYPE_BUY
+
+
+class Ledger:
+    """The account plus what it needs to value itself: quotes at ``now_msc`` and money rules."""
+
+    def __init__(
+        self,
+        state: AccountState,
+        catalogue: Catalogue,
+        market: MarketData,
+        *,
+        commission_per_lot: float = 0.0,
+    ) -> None:
+        self.state = state
+        self.catalogue = catalogue
+        self.market = market
+        self.commission_per_lot = commission_per_lot
+        self.now_msc = state.processed_msc
+        self.money = Money(catalogue, state.currency, state.leverage, self.quote)
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        spec = self.catalogue.get(symbol)
+        if spec is None:
+            raise KeyError(symbol)
+        return spec
+
+    def quote(self, symbol: str) -> tuple[float, float] | None:
+        """(bid, ask) of the last tick at or before ``now_msc``."""
+        tick = self.market.last_tick(symbol, self.now_msc)
+        if tick is None:
+            return None
+        return float(tick["bid"][0]), float(tick["ask"][0])
+
+    # --- valuation --------------------------------------------------------------------
+    def valued(self, position: TradePosition) -> TradePosition:
+        """``position`` with ``price_current`` and ``profit`` at the current quote."""
+        quote = self.quote(position.symbol)
+        if quote is None:
+            return position
+        price = quote[0] if position.type == POSITION_TYPE_BUY else quote[1]
+        profit = self.money.profit(
+            position.type,
+            self.spec(position.symbol),
+            position.volume,
+            position.price_open,
+            price,
+        )
+        return position._replace(price_current=price, profit=profit or 0.0)
+
+    def position_margin(self, position: TradePosition) -> float:
+        spec = self.spec(position.symbol)
+        return self.money.margin(position.type, spec, position.volume, position.price_open) or 0.0
+
+    def totals(self) -> tuple[float, float]:
+        """(floating profit, used margin) of all open positions, in account currency."""
+        profit = margin = 0.0
+        for position in self.state.positions.values():
+            profit += self.valued(position).profit
+            margin += self.position_margin(position)
+        return round(profit, CURRENCY_DIGITS), round(margin, CURRENCY_DIGITS)
+
+    def equity(self) -> float:
+        return round(self.state.balance + self.state.credit + self.totals()[0], CURRENCY_DIGITS)
+
+    # --- execution --------------------------------------------------------------------
+    def apply_deal(
+        self,
+        order: TradeOrder,
+        side: int,
+        volume: float,
+        price: float,
+        time_msc: int,
+        *,
+        target: TradePosition | None,
+        deal_reason: int,
+        sl: float = 0.0,
+        tp: float = 0.0,
+    ) -> Fill:
+        """Fill ``order`` (already ticketed) for ``volume`` at ``price`` on side ``side``.
+
+        ``target`` is the position to close (hedging) or None to open one; on a netting
+        account the symbol's position is the target whatever is passed.
+        """
+        state = self.state
+        spec = self.spec(order.symbol)
+        if not state.hedging:
+            target = target or state.position_on(order.symbol)
+        commission = 0.0
+        if self.commission_per_lot:
+            commission = -round(self.commission_per_lot * volume, CURRENCY_DIGITS)
+        profit = 0.0
+        entry = DEAL_ENTRY_IN
+        if target is None:
+            position_id = order.ticket
+            state.positions[order.ticket] = TradePosition(
+                ticket=order.ticket,
+                time=time_msc // 1000,
+                time_msc=time_msc,
+                time_update=time_msc // 1000,
+                time_update_msc=time_msc,
+                type=POSITION_TYPE_BUY if side == ORDER_TYPE_BUY else POSITION_TYPE_SELL,
+                magic=order.magic,
+                identifier=order.ticket,
+                reason=POSITION_REASON_EXPERT,
+                volume=volume,
+                price_open=price,
+                sl=sl,
+                tp=tp,
+                price_current=price,
+                swap=0.0,
+                profit=0.0,
+                symbol=order.symbol,
+                comment=order.comment,
+                external_id="",
+            )
+        else:
+            position_id = target.identifier
+            entry, profit = self._change_position(
+                target, spec, side, volume, price, time_msc, sl, tp
+            )
+        state.history_orders.append(
+            order._replace(
+                time_done=time_msc // 1000,
+                time_done_msc=time_msc,
+                state=ORDER_STATE_FILLED,
+                position_id=position_id,
+                volume_current=0.0,
+                price_current=price,
+            )
+        )
+        deal = TradeDeal(
+            ticket=state.deal_ticket(),
+            order=order.ticket,
+            time=time_msc // 1000,
+            time_msc=time_msc,
+            type=DEAL_TYPE_BUY if side == ORDER_TYPE_BUY else DEAL_TYPE_SELL,
+            entry=entry,
+            magic=order.magic,
+            position_id=position_id,
+            reason=deal_reason,
+            volume=volume,
+            price=price,
+            commission=commission,
+            swap=0.0,
+            profit=profit,
+            fee=0.0,
+            symbol=order.symbol,
+            comment=order.comment,
+            external_id="",
+        )
+        state.deals.append(deal)
+        state.balance = round(state.balance + profit + commission, CURRENCY_DIGITS)
+        return Fill(order.ticket, deal.ticket, volume, price, position_id)
+
+    def _change_position(
+        self,
+        position: TradePosition,
+        spec: SymbolSpec,
+        side: int,
+        volume: float,
+        price: float,
+        time_msc: int,
+        sl: float,
+        tp: float,
+    ) -> tuple[int, float]:
+        """Apply a deal to an existing position; returns (deal entry, realised profit)."""
+        positions = self.state.positions
+        seconds = time_msc // 1000
+        same_side = (position.type == POSITION_TYPE_BUY) == (side == ORDER_TYPE_BUY)
+        if same_side:  # netting add
+            total = round(position.volume + volume, VOLUME_DIGITS)
+            average = (position.price_open * position.volume + price * volume) / total
+            positions[position.ticket] = position._replace(
+                volume=total,
+                price_open=round(average, spec.digits + 3),
+                sl=sl or position.sl,
+                tp=tp or position.tp,
+                time_update=seconds,
+                time_update_msc=time_msc,
+            )
+            return DEAL_ENTRY_IN, 0.0
+        closed = min(volume, position.volume)
+        profit = self.money.profit(position.type, spec, closed, position.price_open, price) or 0.0
+        remaining = round(position.volume - volume, VOLUME_DIGITS)
+        if remaining > 0:
+            positions[position.ticket] = position._replace(
+                volume=remaining, time_update=seconds, time_update_msc=time_msc
+            )
+            return DEAL_ENTRY_OUT, profit
+        if remaining == 0:
+            del positions[position.ticket]
+            return DEAL_ENTRY_OUT, profit
+        positions[position.ticket] = position._replace(
+            type=POSITION_TYPE_BUY if side == ORDER_TYPE_BUY else POSITION_TYPE_SELL,
+            volume=-remaining,
+            price_open=price,
+            sl=sl,
+            tp=tp,
+            time_update=seconds,
+            time_update_msc=time_msc,
+        )
+        return DEAL_ENTRY_INOUT, profit

@@ -1,0 +1,320 @@
+"""Replaying the market against stops, pending orders and expirations, lazily.
+
+The simulated market does not run in the background: before answering any call the terminal
+replays what happened between the last processed time and now, in time order:
+
+* a buy position's SL triggers when Bid <= sl, its TP when Bid >= tp; a sell's SL when
+  Ask >= sl, its TP when Ask <= tp;
+* BuyLimit fills when Ask <= price, SellLimit when Bid >= price, BuyStop when Ask >= price,
+  SellStop when Bid <= price; a stop-limit order becomes a limit order at its stop-limit price
+  when its stop price is reached;
+* a pending order with an expiry is removed (state EXPIRED) when that time comes.
+
+Gaps of up to a day are replayed **tick by tick**: a trigger fills at that tick's price (so a
+gap through a stop fills at the worse price, like a real stop). Longer gaps (a restart after a
+weekend, a backtest jump) are replayed on **M1 bars**: the bar's bid low/high, and its ask
+low/high as bid + the bar's (minimum) spread, decide the trigger; the fill is the trigger level,
+or the bar's open when the bar opened beyond it. **Intrabar rule:** when a bar reaches both
+the SL and the TP of a position, the level nearer to the bar's open is taken as hit first.
+The first and last partial minutes of a long gap are still replayed on ticks.
+
+Something created by an event (a position from a filled order, a limit order from a triggered
+stop-limit) is only checked against quotes strictly after that event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .constants import (
+    DEAL_REASON_EXPERT,
+    DEAL_REASON_SL,
+    DEAL_REASON_TP,
+    ORDER_REASON_SL,
+    ORDER_REASON_TP,
+    ORDER_STATE_EXPIRED,
+    ORDER_STATE_FILLED,
+    ORDER_STATE_REJECTED,
+    ORDER_TYPE_BUY,
+    ORDER_TYPE_BUY_LIMIT,
+    ORDER_TYPE_BUY_STOP,
+    ORDER_TYPE_BUY_STOP_LIMIT,
+    ORDER_TYPE_SELL,
+    ORDER_TYPE_SELL_LIMIT,
+    ORDER_TYPE_SELL_STOP_LIMIT,
+    POSITION_TYPE_BUY,
+)
+from .ledger import Ledger, opposite
+from .money import is_buy
+from .structures import TradeOrder, TradePosition
+from .timeutil import DAY
+
+BAR_WALK_AFTER_MS = DAY * 1000
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class PricePath:
+    """Quotes of one symbol over a window: ticks (open = low = high) or M1 bars."""
+
+    t: NDArray[np.int64]  # event time of each step, server msc
+    bid_open: F64
+    bid_low: F64
+    bid_high: F64
+    ask_open: F64
+    ask_low: F64
+    ask_high: F64
+
+    @classmethod
+    def from_ticks(cls, ticks: NDArray[np.void]) -> PricePath:
+        bid, ask = ticks["bid"], ticks["ask"]
+        return cls(ticks["time_msc"], bid, bid, bid, ask, ask, ask)
+
+    @classmethod
+    def from_bars(cls, bars: NDArray[np.void], point: float) -> PricePath:
+        spread = bars["spread"] * point
+        return cls(
+            bars["time"] * 1000,
+            bars["open"],
+            bars["low"],
+            bars["high"],
+            bars["open"] + spread,
+            bars["low"] + spread,
+            bars["high"] + spread,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    time_msc: int
+    ticket: int
+    kind: str  # "sl", "tp", "fill", "activate", "expire"
+    price: float
+
+
+def _first(mask: NDArray[np.bool_]) -> int | None:
+    index = int(np.argmax(mask))
+    return index if mask.size and mask[index] else None
+
+
+def _level_fill(opened: float, level: float, past: bool) -> float:
+    """Fill at the level, or at the open when the step opened beyond it (a gap)."""
+    return opened if past else level
+
+
+def position_event(position: TradePosition, path: PricePath, since: int) -> Event | None:
+    """The first SL/TP trigger of ``position`` on ``path`` strictly after ``since``."""
+    after = path.t > since
+    buy = position.type == POSITION_TYPE_BUY
+    if buy:
+        opened, low, high = path.bid_open, path.bid_low, path.bid_high
+        sl_hit = (low <= position.sl) if position.sl else np.zeros_like(after)
+        tp_hit = (high >= position.tp) if position.tp else np.zeros_like(after)
+    else:
+        opened, low, high = path.ask_open, path.ask_low, path.ask_high
+        sl_hit = (high >= position.sl) if position.sl else np.zeros_like(after)
+        tp_hit = (low <= position.tp) if position.tp else np.zeros_like(after)
+    i = _first(after & (sl_hit | tp_hit))
+    if i is None:
+        return None
+    kind = "sl" if sl_hit[i] else "tp"
+    if sl_hit[i] and tp_hit[i]:  # one bar reached both: the level nearer the open first
+        nearer_sl = abs(opened[i] - position.sl) <= abs(opened[i] - position.tp)
+        kind = "sl" if nearer_sl else "tp"
+    level = position.sl if kind == "sl" else position.tp
+    sign = 1.0 if buy else -1.0
+    # Past the level at the open: below a buy's SL / above its TP, mirrored for a sell.
+    past = sign * (opened[i] - level) <= 0 if kind == "sl" else sign * (opened[i] - level) >= 0
+    return Event(int(path.t[i]), position.ticket, kind, float(_level_fill(opened[i], level, past)))
+
+
+def order_event(order: TradeOrder, path: PricePath, since: int, until: int) -> Event | None:
+    """The first trigger, or the expiry, of pending ``order`` in ``(since, until]``."""
+    after = path.t > since
+    kind = "fill"
+    if order.type == ORDER_TYPE_BUY_LIMIT:
+        opened, hit, past_if = path.ask_open, path.ask_low <= order.price_open, -1
+    elif order.type == ORDER_TYPE_SELL_LIMIT:
+        opened, hit, past_if = path.bid_open, path.bid_high >= order.price_open, 1
+    elif order.type in (ORDER_TYPE_BUY_STOP, ORDER_TYPE_BUY_STOP_LIMIT):
+        opened, hit, past_if = path.ask_open, path.ask_high >= order.price_open, 1
+    else:  # SELL_STOP, SELL_STOP_LIMIT
+        opened, hit, past_if = path.bid_open, path.bid_low <= order.price_open, -1
+    if order.type in (ORDER_TYPE_BUY_STOP_LIMIT, ORDER_TYPE_SELL_STOP_LIMIT):
+        kind = "activate"
+    i = _first(after & hit)
+    event = None
+    if i is not None:
+        past = past_if * (opened[i] - order.price_open) >= 0
+        price = float(_level_fill(opened[i], order.price_open, past))
+        event = Event(int(path.t[i]), order.ticket, kind, price)
+    if order.time_expiration:
+        expiry = max(order.time_expiration * 1000, since + 1)
+        if (event is None or expiry <= event.time_msc) and expiry <= until:
+            return Event(expiry, order.ticket, "expire", 0.0)
+    return event
+
+
+class Matcher:
+    """Advances the account from ``processed_msc`` to now; see the module docstring."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def _watched(self) -> bool:
+        state = self.ledger.state
+        return bool(state.orders) or any(p.sl or p.tp for p in state.positions.values())
+
+    def process(self, now_msc: int) -> bool:
+        """Replay up to ``now_msc``; True when the account changed."""
+        state = self.ledger.state
+        start = state.processed_msc
+        if now_msc <= start:
+            return False
+        changed = False
+        if self._watched():
+            if now_msc - start > BAR_WALK_AFTER_MS:
+                first_full = (start // 60_000 + 1) * 60_000
+                last_full = (now_msc // 60_000) * 60_000
+                changed |= self._walk(start, first_full - 1, bars=False)
+                changed |= self._walk(first_full - 1, last_full - 1, bars=True)
+                changed |= self._walk(last_full - 1, now_msc, bars=False)
+            else:
+                changed = self._walk(start, now_msc, bars=False)
+        state.processed_msc = now_msc
+        self.ledger.now_msc = now_msc
+        return changed
+
+    def _path(self, symbol: str, low: int, high: int, *, bars: bool) -> PricePath:
+        market = self.ledger.market
+        if bars:
+            m1 = market.m1_between(symbol, (low + 1) // 1000, (high + 1) // 1000, high + 1)
+            return PricePath.from_bars(m1, self.ledger.spec(symbol).point)
+        return PricePath.from_ticks(market.ticks_between(symbol, low + 1, high, high))
+
+    def _walk(self, low: int, high: int, *, bars: bool) -> bool:
+        """Apply every event in ``(low, high]`` in time order."""
+        if high <= low:
+            return False
+        state = self.ledger.state
+        paths: dict[str, PricePath] = {}
+        since: dict[int, int] = {}
+        changed = False
+        while True:
+            events: list[Event] = []
+            for position in state.positions.values():
+                if position.sl or position.tp:
+                    path = paths.get(position.symbol)
+                    if path is None:
+                        path = paths[position.symbol] = self._path(
+                            position.symbol, low, high, bars=bars
+                        )
+                    found = position_event(position, path, since.get(position.ticket, low))
+                    if found:
+                        events.append(found)
+            for order in state.orders.values():
+                path = paths.get(order.symbol)
+                if path is None:
+                    path = paths[order.symbol] = self._path(order.symbol, low, high, bars=bars)
+                found = order_event(order, path, since.get(order.ticket, low), high)
+                if found:
+                    events.append(found)
+            if not events:
+                return changed
+            event = min(events, key=lambda e: (e.time_msc, e.ticket))
+            self.ledger.now_msc = event.time_msc
+            touched = self._apply(event)
+            since.update(dict.fromkeys(touched, event.time_msc))
+            changed = True
+
+    def _apply(self, event: Event) -> list[int]:
+        """Apply one event; returns the tickets whose next check starts after it."""
+        state = self.ledger.state
+        if event.kind in ("sl", "tp"):
+            position = state.positions[event.ticket]
+            spec = self.ledger.spec(position.symbol)
+            level = position.sl if event.kind == "sl" else position.tp
+            order = TradeOrder(
+                ticket=state.order_ticket(),
+                time_setup=event.time_msc // 1000,
+                time_setup_msc=event.time_msc,
+                time_done=0,
+                time_done_msc=0,
+                time_expiration=0,
+                type=opposite(position.type),
+                type_time=0,
+                type_filling=0,
+                state=ORDER_STATE_FILLED,
+                magic=position.magic,
+                position_id=position.identifier,
+                position_by_id=0,
+                reason=ORDER_REASON_SL if event.kind == "sl" else ORDER_REASON_TP,
+                volume_initial=position.volume,
+                volume_current=position.volume,
+                price_open=level,
+                sl=position.sl,
+                tp=position.tp,
+                price_current=event.price,
+                price_stoplimit=0.0,
+                symbol=position.symbol,
+                comment=f"[{event.kind} {level:.{spec.digits}f}]",
+                external_id="",
+            )
+            self.ledger.apply_deal(
+                order,
+                opposite(position.type),
+                position.volume,
+                event.price,
+                event.time_msc,
+                target=position,
+                deal_reason=DEAL_REASON_SL if event.kind == "sl" else DEAL_REASON_TP,
+            )
+            return [position.ticket]
+        order = state.orders.pop(event.ticket)
+        if event.kind == "expire":
+            state.history_orders.append(
+                order._replace(
+                    state=ORDER_STATE_EXPIRED,
+                    time_done=event.time_msc // 1000,
+                    time_done_msc=event.time_msc,
+                )
+            )
+            return []
+        if event.kind == "activate":
+            limit = ORDER_TYPE_BUY_LIMIT if is_buy(order.type) else ORDER_TYPE_SELL_LIMIT
+            state.orders[order.ticket] = order._replace(
+                type=limit, price_open=order.price_stoplimit, price_stoplimit=0.0
+            )
+            return [order.ticket]
+        return self._fill(order, event)
+
+    def _fill(self, order: TradeOrder, event: Event) -> list[int]:
+        state = self.ledger.state
+        spec = self.ledger.spec(order.symbol)
+        side = ORDER_TYPE_BUY if is_buy(order.type) else ORDER_TYPE_SELL
+        need = self.ledger.money.margin(side, spec, order.volume_current, event.price) or 0.0
+        profit, used = self.ledger.totals()
+        if need > state.balance + state.credit + profit - used:
+            state.history_orders.append(
+                order._replace(
+                    state=ORDER_STATE_REJECTED,
+                    time_done=event.time_msc // 1000,
+                    time_done_msc=event.time_msc,
+                )
+            )
+            return []
+        fill = self.ledger.apply_deal(
+            order,
+            side,
+            order.volume_current,
+            event.price,
+            event.time_msc,
+            target=None,
+            deal_reason=DEAL_REASON_EXPERT,
+            sl=order.sl,
+            tp=order.tp,
+        )
+        return [fill.position, order.ticket]

@@ -1,0 +1,368 @@
+"""The simulated broker's symbol catalogue and MetaTrader's ``group`` filter.
+
+Specs follow what a retail MT5 broker publishes: 5-digit majors (3 for JPY pairs), 100,000
+units per lot, 0.01-lot steps, instant execution with FOK filling (the captured EURJPY spec of
+the reference), and Deriv-style synthetic indices (CFDLEVERAGE, market execution, 24/7).
+Synthetic contract specs are third-party figures (reference section 7): replace them with a
+real ``symbol_info()`` capture when one is available.
+
+Besides MetaTrader's fields a spec carries what the price model needs: the price level on
+2024-01-01 (``ref_price``), the annualised volatility and the typical spread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from fnmatch import fnmatchcase
+
+from .constants import (
+    SYMBOL_CALC_MODE_CFDLEVERAGE,
+    SYMBOL_CALC_MODE_FOREX,
+    SYMBOL_SWAP_MODE_POINTS,
+    SYMBOL_TRADE_EXECUTION_INSTANT,
+    SYMBOL_TRADE_EXECUTION_MARKET,
+    SYMBOL_TRADE_MODE_FULL,
+)
+
+#: ``filling_mode`` bits (MetaTrader's SYMBOL_FILLING_FOK/IOC, deliberately not exported).
+FILLING_FOK_BIT = 1
+FILLING_IOC_BIT = 2
+
+
+class SymbolKind(Enum):
+    """Which price model and trading schedule a symbol follows."""
+
+    FOREX = "forex"  # Monday 00:00 - Friday 24:00 server time; session seasonality
+    VOLATILITY = "volatility"  # driftless GBM, one tick every 2 s, 24/7
+    BOOM = "boom"  # slow drift down, rare upward spikes, 1 tick/s, 24/7
+    CRASH = "crash"  # slow drift up, rare downward spikes, 1 tick/s, 24/7
+    STEP = "step"  # +/-0.1 per second with p = 0.5, 24/7
+
+    @property
+    def trades_24_7(self) -> bool:
+        return self is not SymbolKind.FOREX
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """One tradable symbol: MetaTrader's contract fields plus the price model's parameters."""
+
+    name: str
+    description: str
+    path: str
+    kind: SymbolKind
+    digits: int
+    contract_size: float
+    volume_min: float
+    volume_max: float
+    volume_step: float
+    currency_base: str
+    currency_profit: str
+    currency_margin: str
+    calc_mode: int
+    ref_price: float  # level on 2024-01-01 00:00 server time
+    annual_vol: float  # sigma per year (log returns); the index's number for Volatility N
+    spread_points: int  # typical spread in liquid hours (forex) / fixed spread (Step)
+    spread_pct: float = 0.0  # synthetics other than Step: spread as a fraction of price
+    model_n: int = 0  # N of Boom N / Crash N
+    stops_level: int = 0
+    freeze_level: int = 0
+    filling_mode: int = FILLING_FOK_BIT
+    exemode: int = SYMBOL_TRADE_EXECUTION_INSTANT
+    trade_mode: int = SYMBOL_TRADE_MODE_FULL
+    swap_mode: int = SYMBOL_SWAP_MODE_POINTS
+    swap_long: float = 0.0
+    swap_short: float = 0.0
+    swap_rollover3days: int = 3
+    margin_hedged: float = 0.0
+    margin_rate: float = 1.0
+    volume_limit: float = 0.0
+    expiration_mode: int = 15  # GTC | DAY | SPECIFIED | SPECIFIED_DAY
+    order_mode: int = 127  # market, limit, stop, stop-limit, SL, TP, close-by
+    in_market_watch: bool = False  # in the default Market Watch
+
+    @property
+    def point(self) -> float:
+        return round(10.0**-self.digits, self.digits)
+
+    @property
+    def tick_size(self) -> float:
+        return self.point
+
+
+def _fx(
+    name: str,
+    description: str,
+    group: str,
+    price: float,
+    vol: float,
+    spread: int,
+    swaps: tuple[float, float],
+    *,
+    major: bool = False,
+    stops: int = 0,
+) -> SymbolSpec:
+    base, quote = name[:3], name[3:]
+    return SymbolSpec(
+        name=name,
+        description=description,
+        path=f"Forex\\{group}\\{name}",
+        kind=SymbolKind.FOREX,
+        digits=3 if quote == "JPY" else 5,
+        contract_size=100_000.0,
+        volume_min=0.01,
+        volume_max=500.0,
+        volume_step=0.01,
+        currency_base=base,
+        currency_profit=quote,
+        currency_margin=base,
+        calc_mode=SYMBOL_CALC_MODE_FOREX,
+        ref_price=price,
+        annual_vol=vol,
+        spread_points=spread,
+        stops_level=stops,
+        swap_long=swaps[0],
+        swap_short=swaps[1],
+        margin_hedged=100_000.0,
+        in_market_watch=major,
+    )
+
+
+def _synthetic(
+    name: str,
+    kind: SymbolKind,
+    group: str,
+    *,
+    digits: int,
+    price: float,
+    vol: float,
+    volume: tuple[float, float, float],
+    contract: float = 1.0,
+    spread_pct: float = 0.0,
+    spread_points: int = 0,
+    n: int = 0,
+) -> SymbolSpec:
+    return SymbolSpec(
+        name=name,
+        description=name,
+        path=f"Derived\\{group}\\{name}",
+        kind=kind,
+        digits=digits,
+        contract_size=contract,
+        volume_min=volume[0],
+        volume_max=volume[1],
+        volume_step=volume[2],
+        currency_base="USD",
+        currency_profit="USD",
+        currency_margin="USD",
+        calc_mode=SYMBOL_CALC_MODE_CFDLEVERAGE,
+        ref_price=price,
+        annual_vol=vol,
+        spread_points=spread_points,
+        spread_pct=spread_pct,
+        model_n=n,
+        filling_mode=FILLING_FOK_BIT | FILLING_IOC_BIT,
+        exemode=SYMBOL_TRADE_EXECUTION_MARKET,
+        swap_long=-7.5,
+        swap_short=-7.5,
+        swap_rollover3days=5,
+    )
+
+
+def _volatility(
+    n: int, digits: int, price: float, volume: tuple[float, float, float]
+) -> SymbolSpec:
+    # Spread ~110 % of the expected move over one 2 s tick (reference section 7).
+    two_second_move = n / 100 * math.sqrt(2 / (365 * 86_400))
+    return _synthetic(
+        f"Volatility {n} Index",
+        SymbolKind.VOLATILITY,
+        "Volatility Indices",
+        digits=digits,
+        price=price,
+        vol=n / 100,
+        volume=volume,
+        spread_pct=1.1 * two_second_move,
+    )
+
+
+def _boom_crash(kind: SymbolKind, n: int, price: float) -> SymbolSpec:
+    label = "Boom" if kind is SymbolKind.BOOM else "Crash"
+    spread_pct = {1000: 0.0010, 500: 0.0014, 300: 0.0050}[n] / 100
+    return _synthetic(
+        f"{label} {n} Index",
+        kind,
+        "Crash Boom Indices",
+        digits=3,
+        price=price,
+        vol=0.0,
+        volume=(0.2, 50.0, 0.01),
+        spread_pct=spread_pct,
+        n=n,
+    )
+
+
+_CATALOGUE: tuple[SymbolSpec, ...] = (
+    _fx("EURUSD", "Euro vs US Dollar", "Majors", 1.10400, 0.07, 8, (-7.2, 1.9), major=True),
+    _fx(
+        "GBPUSD",
+        "Great Britain Pound vs US Dollar",
+        "Majors",
+        1.27300,
+        0.08,
+        12,
+        (-4.5, -1.1),
+        major=True,
+    ),
+    _fx(
+        "USDJPY",
+        "US Dollar vs Japanese Yen",
+        "Majors",
+        141.000,
+        0.09,
+        10,
+        (14.6, -27.3),
+        major=True,
+    ),
+    _fx(
+        "USDCHF", "US Dollar vs Swiss Franc", "Majors", 0.84100, 0.07, 14, (9.8, -18.4), major=True
+    ),
+    _fx(
+        "AUDUSD",
+        "Australian Dollar vs US Dollar",
+        "Majors",
+        0.68100,
+        0.10,
+        10,
+        (-3.9, -0.9),
+        major=True,
+    ),
+    _fx(
+        "USDCAD",
+        "US Dollar vs Canadian Dollar",
+        "Majors",
+        1.32500,
+        0.06,
+        15,
+        (1.2, -7.7),
+        major=True,
+    ),
+    _fx(
+        "NZDUSD",
+        "New Zealand Dollar vs US Dollar",
+        "Majors",
+        0.63200,
+        0.10,
+        16,
+        (-2.1, -1.9),
+        major=True,
+    ),
+    _fx("EURGBP", "Euro vs Great Britain Pound", "Minors", 0.86700, 0.06, 14, (-6.1, 0.8)),
+    _fx("EURJPY", "Euro vs Japanese Yen", "Minors", 155.700, 0.09, 17, (-0.2, -1.2)),
+    _fx(
+        "GBPJPY",
+        "Great Britain Pound vs Japanese Yen",
+        "Minors",
+        179.500,
+        0.11,
+        28,
+        (6.4, -21.5),
+        stops=10,
+    ),
+    SymbolSpec(
+        name="XAUUSD",
+        description="Gold vs US Dollar",
+        path="Metals\\XAUUSD",
+        kind=SymbolKind.FOREX,
+        digits=2,
+        contract_size=100.0,
+        volume_min=0.01,
+        volume_max=100.0,
+        volume_step=0.01,
+        currency_base="XAU",
+        currency_profit="USD",
+        currency_margin="XAU",
+        calc_mode=SYMBOL_CALC_MODE_FOREX,
+        ref_price=2063.00,
+        annual_vol=0.15,
+        spread_points=25,
+        stops_level=20,
+        freeze_level=5,
+        swap_long=-38.5,
+        swap_short=19.3,
+        margin_hedged=50.0,
+    ),
+    _volatility(10, 3, 6_500.0, (0.5, 200.0, 0.01)),
+    _volatility(25, 3, 3_000.0, (0.5, 200.0, 0.01)),
+    _volatility(50, 4, 250.0, (3.0, 700.0, 0.01)),
+    _volatility(75, 2, 400_000.0, (0.001, 5.0, 0.001)),
+    _volatility(100, 2, 1_500.0, (0.5, 100.0, 0.01)),
+    _boom_crash(SymbolKind.BOOM, 500, 5_500.0),
+    _boom_crash(SymbolKind.BOOM, 1000, 12_000.0),
+    _boom_crash(SymbolKind.CRASH, 500, 4_500.0),
+    _boom_crash(SymbolKind.CRASH, 1000, 6_000.0),
+    _synthetic(
+        "Step Index",
+        SymbolKind.STEP,
+        "Step Indices",
+        digits=1,
+        price=8_000.0,
+        vol=0.0,
+        volume=(0.1, 50.0, 0.01),
+        contract=10.0,
+        spread_points=1,
+    ),
+)
+
+
+class Catalogue:
+    """The symbols a terminal offers, in catalogue order, with currency lookups."""
+
+    def __init__(self, specs: tuple[SymbolSpec, ...] = _CATALOGUE) -> None:
+        self._specs: dict[str, SymbolSpec] = {spec.name: spec for spec in specs}
+        self._pairs: dict[tuple[str, str], SymbolSpec] = {
+            (spec.currency_base, spec.currency_profit): spec
+            for spec in specs
+            if spec.kind is SymbolKind.FOREX
+        }
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def get(self, name: str) -> SymbolSpec | None:
+        return self._specs.get(name)
+
+    def all(self) -> tuple[SymbolSpec, ...]:
+        return tuple(self._specs.values())
+
+    def currencies(self) -> frozenset[str]:
+        return frozenset(c for pair in self._pairs for c in pair)
+
+    def pair(self, base: str, quote: str) -> SymbolSpec | None:
+        """The symbol quoting ``base`` in ``quote`` (EURUSD for EUR, USD), if listed."""
+        return self._pairs.get((base, quote))
+
+
+def match_group(name: str, group: str) -> bool:
+    """MetaTrader's ``group`` filter: comma-separated masks, ``*`` wildcards, ``!`` negation.
+
+    Conditions apply left to right and the last one matching the name decides, so
+    ``"*,!*EUR*"`` selects everything without EUR and ``"*EUR*,!EURGBP"`` the EUR symbols but
+    EURGBP. A filter made only of negations starts from "everything". Case-insensitive.
+    """
+    masks = [part.strip() for part in group.split(",") if part.strip()]
+    if not masks:
+        return True
+    selected = all(mask.startswith("!") for mask in masks)
+    upper = name.upper()
+    for mask in masks:
+        negated = mask.startswith("!")
+        pattern = mask[1:] if negated else mask
+        if fnmatchcase(upper, pattern.upper()):
+            selected = not negated
+    return selected

@@ -1,0 +1,199 @@
+"""MetaTrader's trading functions: orders, positions, margin/profit, requests, history."""
+
+from __future__ import annotations
+
+from .constants import (
+    ORDER_TYPE_BUY,
+    ORDER_TYPE_SELL,
+)
+from .core import TerminalCore, numbers_ok
+from .errors import (
+    CALL_FAILED,
+    INVALID_PARAMS,
+    NOT_FOUND,
+)
+from .queries import in_window, select_open, window
+from .requests import InvalidRequest, parse_request
+from .structures import (
+    OrderCheckResult,
+    OrderSendResult,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+)
+from .symbols import match_group
+from .trading import UnknownSymbol
+
+
+class TradingAPI(TerminalCore):
+    """orders_*, positions_*, order_calc_*, order_check/send, history_*."""
+
+    def orders_total(self) -> int | None:
+        with self._lock:
+            return len(self._state.orders) if self._begin() else None
+
+    def orders_get(
+        self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradeOrder, ...] | None:
+        with self._lock:
+            if not self._begin():
+                return None
+            orders = select_open(self._state.orders.values(), symbol, group, ticket)
+            return tuple(self._priced_order(order) for order in orders)
+
+    def _priced_order(self, order: TradeOrder) -> TradeOrder:
+        quote = self._ledger.quote(order.symbol)
+        if quote is None:
+            return order
+        return order._replace(price_current=quote[1] if order.type % 2 == 0 else quote[0])
+
+    def positions_total(self) -> int | None:
+        with self._lock:
+            return len(self._state.positions) if self._begin() else None
+
+    def positions_get(
+        self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradePosition, ...] | None:
+        with self._lock:
+            if not self._begin():
+                return None
+            positions = select_open(self._state.positions.values(), symbol, group, ticket)
+            return tuple(self._ledger.valued(p) for p in positions)
+
+    def order_calc_margin(
+        self, action: int, symbol: str, volume: float, price: float
+    ) -> float | None:
+        with self._lock:
+            if not self._begin() or (spec := self._spec(symbol)) is None:
+                return None
+            if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL) or not numbers_ok(volume, price):
+                self._fail(INVALID_PARAMS)
+                return None
+            margin = self._ledger.money.margin(action, spec, float(volume), float(price))
+            if margin is None:
+                self._fail(CALL_FAILED)
+            return margin
+
+    def order_calc_profit(
+        self, action: int, symbol: str, volume: float, price_open: float, price_close: float
+    ) -> float | None:
+        with self._lock:
+            if not self._begin() or (spec := self._spec(symbol)) is None:
+                return None
+            valid = numbers_ok(volume, price_open, price_close)
+            if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL) or not valid:
+                self._fail(INVALID_PARAMS)
+                return None
+            profit = self._ledger.money.profit(
+                action, spec, float(volume), float(price_open), float(price_close)
+            )
+            if profit is None:
+                self._fail(CALL_FAILED)
+            return profit
+
+    def order_check(self, request: dict[str, object]) -> OrderCheckResult | None:
+        with self._lock:
+            if not self._begin():
+                return None
+            try:
+                return self._desk.check(parse_request(request))
+            except InvalidRequest as refused:
+                self._fail(refused.error)
+            except UnknownSymbol:
+                self._fail(NOT_FOUND)
+            return None
+
+    def order_send(self, request: dict[str, object]) -> OrderSendResult | None:
+        with self._lock:
+            if not self._begin():
+                return None
+            try:
+                result = self._desk.send(parse_request(request))
+            except InvalidRequest as refused:
+                self._fail(refused.error)
+                return None
+            except UnknownSymbol:
+                self._fail(NOT_FOUND)
+                return None
+            self._save()
+            return result
+
+    # --- history ----------------------------------------------------------------------
+    def _history_filter(
+        self,
+        date_from: object,
+        date_to: object,
+        group: str | None,
+        ticket: int | None,
+        position: int | None,
+    ) -> tuple[tuple[int, int] | None, bool]:
+        """(window or None, valid): a window unless ``ticket``/``position`` select instead."""
+        if ticket is not None or position is not None:
+            return None, True
+        bounds = window(date_from, date_to)
+        return bounds, bounds is not None and (group is None or isinstance(group, str))
+
+    def history_orders_total(self, date_from: object, date_to: object) -> int | None:
+        orders = self.history_orders_get(date_from, date_to)
+        return None if orders is None else len(orders)
+
+    def history_orders_get(
+        self,
+        date_from: object = None,
+        date_to: object = None,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ) -> tuple[TradeOrder, ...] | None:
+        """Finished orders: by setup time in the window, by ``ticket`` or by ``position``."""
+        with self._lock:
+            if not self._begin():
+                return None
+            bounds, valid = self._history_filter(date_from, date_to, group, ticket, position)
+            if not valid:
+                self._fail(INVALID_PARAMS)
+                return None
+            orders = self._state.history_orders
+            if ticket is not None:
+                return tuple(o for o in orders if o.ticket == ticket)
+            if position is not None:
+                return tuple(o for o in orders if o.position_id == position)
+            assert bounds is not None
+            return tuple(
+                o
+                for o in orders
+                if in_window(o.time_setup, bounds)
+                and (group is None or match_group(o.symbol, group))
+            )
+
+    def history_deals_total(self, date_from: object, date_to: object) -> int | None:
+        deals = self.history_deals_get(date_from, date_to)
+        return None if deals is None else len(deals)
+
+    def history_deals_get(
+        self,
+        date_from: object = None,
+        date_to: object = None,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ) -> tuple[TradeDeal, ...] | None:
+        """Deals: by time in the window, by the ``ticket`` of their order, or by ``position``."""
+        with self._lock:
+            if not self._begin():
+                return None
+            bounds, valid = self._history_filter(date_from, date_to, group, ticket, position)
+            if not valid:
+                self._fail(INVALID_PARAMS)
+                return None
+            deals = self._state.deals
+            if ticket is not None:
+                return tuple(d for d in deals if d.order == ticket)
+            if position is not None:
+                return tuple(d for d in deals if d.position_id == position)
+            assert bounds is not None
+            return tuple(
+                d
+                for d in deals
+                if in_window(d.time, bounds) and (group is None or match_group(d.symbol, group))
+            )
