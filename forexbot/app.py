@@ -207,9 +207,7 @@ class Daemon:
             magic=s.terminal.magic,
             deviation_points=s.risk.deviation_points,
         )
-        bar_writer = BarWriter(
-            market_data, bus, flush_interval=s.database.batch_interval_ms / 1000
-        )
+        bar_writer = BarWriter(market_data, bus, flush_interval=s.database.batch_interval_ms / 1000)
         status = DaemonStatus(
             mode=s.mode,
             clock=clock,

@@ -106,14 +106,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.sim_speed is not None:
             overrides["terminal.sim_speed"] = args.sim_speed
     settings = load_settings(args.config, overrides=overrides)
-    configure_logging(settings.logging.level, settings.logging.format, stream=sys.stderr
-                      if args.command != "run" else None)
+    configure_logging(
+        settings.logging.level,
+        settings.logging.format,
+        stream=sys.stderr if args.command != "run" else None,
+    )
     data_dir = resolve_data_dir(args.data_dir)
     if args.command == "run":
         return _run_daemon(settings, data_dir)
     if args.command == "migrate":
         return _migrate(data_dir)
     if args.command == "user":
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         password = _read_password(args.password_stdin)
         return _run(_create_user(data_dir, args.username, args.role, password))
     raise AssertionError(f"unhandled command {args.command}")
@@ -168,14 +172,11 @@ async def _create_user(data_dir: Path, username: str, role: str, password: str) 
 
     if not username.strip() or len(username) > 64:
         raise ConfigError("the username must have 1 to 64 characters")
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     provisioned = await asyncio.to_thread(provision_database, data_dir, os.environ)
     database = Database(provisioned.url)
     try:
         await database.connect()
-        user = await UserRepository(database.engine).create(
-            username, hash_password(password), role
-        )
+        user = await UserRepository(database.engine).create(username, hash_password(password), role)
     finally:
         await database.close()
         await asyncio.to_thread(provisioned.stop)

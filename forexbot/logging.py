@@ -63,5 +63,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiohttp's access log duplicates our request log line.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiohttp's access log duplicates our request log line; alembic and pgserver narrate every
+    # step of a routine start at INFO.
+    for noisy in ("aiohttp.access", "alembic", "pgserver"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

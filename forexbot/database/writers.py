@@ -75,8 +75,9 @@ class BarWriter:
                 self.written += await self._store.upsert_bars(batch)
             except Exception:
                 self.failures += 1
-                _log.exception("could not write bars; keeping them for the next flush",
-                               bars=len(batch))
+                _log.exception(
+                    "could not write bars; keeping them for the next flush", bars=len(batch)
+                )
                 self._pending = batch + self._pending
                 overflow = len(self._pending) - self._max_backlog
                 if overflow > 0:

@@ -25,6 +25,7 @@ import structlog
 
 from forexbot.clock import Clock
 from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import OrderIntent, OrderResult, Position, Side, TradeStatus
 from forexbot.errors import TerminalError, TerminalTimeout
@@ -50,20 +51,6 @@ class OrderGateway(Protocol):
     async def positions(self, magic: int | None = None) -> list[Position]: ...
 
 
-class TradeStore(Protocol):
-    """The part of the trade repository execution needs."""
-
-    async def create_intent(self, **fields: Any) -> int: ...
-
-    async def mark_submitted(self, trade_id: int) -> None: ...
-
-    async def mark_open(self, trade_id: int, **fields: Any) -> None: ...
-
-    async def mark_rejected(self, trade_id: int, **fields: Any) -> None: ...
-
-    async def get(self, trade_id: int) -> Any: ...
-
-
 def filling_type(spec: SymbolSpec) -> int:
     """An ORDER_FILLING value the symbol allows: FOK (bit 1), else IOC (bit 2), else RETURN."""
     if spec.filling_mode & 1:
@@ -83,7 +70,7 @@ class ExecutionManager:
     def __init__(
         self,
         gateway: OrderGateway,
-        trades: TradeStore,
+        trades: TradeRepository,
         bus: EventBus,
         clock: Clock,
         magic: int,

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import structlog
 
 from forexbot.clock import Clock
+from forexbot.database.records import TradeRecord
+from forexbot.database.trades import TradeRepository
 from forexbot.domain.trading import AccountState, Deal, Position, TradeStatus
 from forexbot.errors import TerminalError
 from forexbot.events.bus import EventBus
@@ -51,23 +53,13 @@ class PositionSource(Protocol):
     async def account(self) -> AccountState: ...
 
 
-class OpenTradeStore(Protocol):
-    """The part of the trade repository the position manager needs."""
-
-    async def open_trades(self) -> list[Any]: ...
-
-    async def mark_closed(self, trade_id: int, **fields: Any) -> None: ...
-
-    async def get(self, trade_id: int) -> Any: ...
-
-
 class PositionManager:
     """Tracks open trades and settles the ones the terminal closed."""
 
     def __init__(
         self,
         source: PositionSource,
-        trades: OpenTradeStore,
+        trades: TradeRepository,
         bus: EventBus,
         clock: Clock,
         magic: int,
@@ -157,8 +149,10 @@ class PositionManager:
                     )
             return closed
 
-    async def _close_from_deals(self, trade: Any) -> bool:
-        deals = await self._source.deals_for_position(int(trade.mt5_position))
+    async def _close_from_deals(self, trade: TradeRecord) -> bool:
+        if trade.mt5_position is None:
+            return False
+        deals = await self._source.deals_for_position(trade.mt5_position)
         exits = [d for d in deals if d.entry in _DEAL_ENTRY_OUT]
         if not exits:
             _log.error(

@@ -1,0 +1,237 @@
+"""The trading path, wired as the daemon wires it: simulated terminal (manual clock) →
+connector → risk → execution → position manager, with the real PostgreSQL behind.
+
+Each test drives one behaviour through the real components and checks the database against
+what the terminal itself reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from forexbot.clock import ManualClock
+from forexbot.config import RiskSettings
+from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.worker import TerminalWorker
+from forexbot.database.system_logs import SystemLogRepository
+from forexbot.database.trades import TradeRepository
+from forexbot.domain.market import Timeframe
+from forexbot.domain.trading import Side, Signal, TradeStatus
+from forexbot.engine.execution import ExecutionManager
+from forexbot.engine.positions import PositionManager
+from forexbot.engine.risk import RiskManager
+from forexbot.engine.sizing import loss_per_lot
+from forexbot.events.bus import EventBus
+from forexbot.events.types import BarEvent, SignalEvent, TickEvent, TradeEvent
+
+MAGIC = 777
+# A Tuesday in London hours: forex is open.
+START = datetime(2026, 3, 10, 10, 0, tzinfo=UTC).timestamp()
+
+
+@dataclass
+class Rig:
+    clock: ManualClock
+    terminal: SimulatedTerminal
+    bus: EventBus
+    connector: MT5Connector
+    trades: TradeRepository
+    logs: SystemLogRepository
+    risk: RiskManager
+    positions: PositionManager
+    events: list[TradeEvent]
+
+    async def settle(self) -> None:
+        """Let every subscriber finish what was published."""
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if all(s.pending == 0 for s in self.bus.stats()):
+                await asyncio.sleep(0.02)
+                return
+
+    async def wait_for(self, status: TradeStatus, timeout: float = 10.0) -> TradeEvent:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            for event in self.events:
+                if event.status is status:
+                    return event
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no {status} trade event; got {[e.status for e in self.events]}")
+
+    def signal(self, side: Side, sl_points: float, tp_points: float) -> Signal:
+        spec = self.connector.spec("EURUSD")
+        tick = self.connector.last_tick("EURUSD")
+        assert tick is not None
+        entry = tick.ask if side is Side.BUY else tick.bid
+        sign = side.value
+        return Signal(
+            strategy="ma_rsi",
+            symbol="EURUSD",
+            timeframe="M1",
+            side=side,
+            entry=entry,
+            sl=entry - sign * sl_points * spec.point,
+            tp=entry + sign * tp_points * spec.point,
+            confidence=0.8,
+            reason="test signal",
+            bar_time=int(self.clock.time()) // 60 * 60,
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def rig(db_engine: AsyncEngine) -> AsyncIterator[Rig]:
+    clock = ManualClock(START)
+    terminal = SimulatedTerminal(seed=7, clock=clock)
+    bus = EventBus()
+    worker = TerminalWorker(default_timeout=10.0)
+    worker.start()
+    connector = MT5Connector(
+        terminal, worker, bus, clock, ["EURUSD"], [Timeframe.M1], poll_interval=3600.0
+    )
+    trades = TradeRepository(db_engine)
+    logs = SystemLogRepository(db_engine)
+    positions = PositionManager(connector, trades, bus, clock, MAGIC, sync_interval=3600.0)
+    settings = RiskSettings(risk_per_trade_percent=1.0, max_open_positions=2)
+    risk = RiskManager(settings, connector, positions, bus, clock, logs)
+    execution = ExecutionManager(connector, trades, bus, clock, MAGIC, deviation_points=20)
+    events: list[TradeEvent] = []
+
+    async def record(event: TradeEvent) -> None:
+        events.append(event)
+
+    for component in (risk, execution, positions):
+        component.subscribe()
+    bus.subscribe(TradeEvent, record, name="test-recorder")
+    bus.start()
+    await connector.start()
+    await positions.start()
+    try:
+        yield Rig(clock, terminal, bus, connector, trades, logs, risk, positions, events)
+    finally:
+        await positions.stop()
+        await bus.close(timeout=2.0)
+        await connector.close()
+        await worker.stop()
+
+
+async def test_approved_signal_opens_one_position_recorded_with_the_terminals_fill(
+    rig: Rig,
+) -> None:
+    signal = rig.signal(Side.BUY, sl_points=200, tp_points=400)
+    rig.bus.publish(SignalEvent(signal))
+    event = await rig.wait_for(TradeStatus.OPEN)
+
+    record = await rig.trades.get(event.trade_id)
+    assert record is not None
+    positions = rig.terminal.positions_get()
+    assert len(positions) == 1
+    position = positions[0]
+    assert record.status is TradeStatus.OPEN
+    assert record.mt5_position == position.ticket
+    assert float(record.entry_price or 0) == position.price_open
+    assert float(record.volume) == position.volume
+    assert position.magic == MAGIC
+    assert position.comment == record.client_order_id
+    assert record.execution_details["retcode"] == 10009
+
+
+async def test_volume_risks_at_most_the_configured_percent_of_equity(rig: Rig) -> None:
+    signal = rig.signal(Side.SELL, sl_points=150, tp_points=300)
+    rig.bus.publish(SignalEvent(signal))
+    event = await rig.wait_for(TradeStatus.OPEN)
+    record = await rig.trades.get(event.trade_id)
+    assert record is not None
+
+    spec = rig.connector.spec("EURUSD")
+    at_risk = float(record.volume) * loss_per_lot(float(record.entry_price or 0), signal.sl, spec)
+    assert at_risk <= 10_000 * 0.01 + 1e-6
+    # Rounded down to the step, not far below: one more step would exceed the limit.
+    one_more = (float(record.volume) + spec.volume_step) * loss_per_lot(
+        float(record.entry_price or 0), signal.sl, spec
+    )
+    assert one_more > 10_000 * 0.01
+
+
+async def test_take_profit_hit_at_the_terminal_closes_the_trade_from_the_deals(rig: Rig) -> None:
+    rig.bus.publish(SignalEvent(rig.signal(Side.BUY, sl_points=3000, tp_points=30)))
+    opened = await rig.wait_for(TradeStatus.OPEN)
+    ticket = rig.terminal.positions_get()[0].ticket
+
+    for _ in range(24 * 60):
+        rig.clock.advance(60)
+        if not rig.terminal.positions_get():
+            break
+    assert not rig.terminal.positions_get(), "the take-profit was never reached"
+    closed_count = await rig.positions.sync()
+    assert closed_count == 1
+
+    record = await rig.trades.get(opened.trade_id)
+    assert record is not None
+    deals = rig.terminal.history_deals_get(position=ticket)
+    exit_deal = next(d for d in deals if d.entry == 1)
+    assert record.status is TradeStatus.CLOSED
+    assert record.close_reason == "take_profit"
+    assert float(record.exit_price or 0) == exit_deal.price
+    assert float(record.profit or 0) == round(exit_deal.profit, 2)
+    assert float(record.profit or 0) > 0
+    await rig.wait_for(TradeStatus.CLOSED)
+    assert rig.positions.open_count() == 0
+
+
+async def test_signal_over_the_position_limit_is_rejected_and_recorded(rig: Rig) -> None:
+    rig.bus.publish(SignalEvent(rig.signal(Side.BUY, sl_points=200, tp_points=400)))
+    await rig.wait_for(TradeStatus.OPEN)
+    # One per symbol by default: the second EURUSD signal is refused.
+    rig.bus.publish(SignalEvent(rig.signal(Side.BUY, sl_points=200, tp_points=400)))
+    await rig.settle()
+
+    assert rig.risk.rejections["max_positions_per_symbol"] == 1
+    rows = await rig.logs.recent(10, component="risk")
+    assert len(rows) == 1
+    assert rows[0].event == "signal_rejected"
+    assert rows[0].context["code"] == "max_positions_per_symbol"
+    assert len(rig.terminal.positions_get()) == 1
+
+
+async def test_polled_ticks_build_the_terminals_own_m1_bars(rig: Rig) -> None:
+    bars: list[BarEvent] = []
+    ticks: list[TickEvent] = []
+
+    async def on_bar(event: BarEvent) -> None:
+        bars.append(event)
+
+    async def on_tick(event: TickEvent) -> None:
+        ticks.append(event)
+
+    rig.bus.subscribe(BarEvent, on_bar, name="test-bars")
+    rig.bus.subscribe(TickEvent, on_tick, name="test-ticks")
+    for _ in range(12):
+        rig.clock.advance(30)
+        await rig.connector.poll_once()
+    await rig.settle()
+
+    tick_times = [t.tick.time for t in ticks]
+    assert tick_times == sorted(tick_times)
+    assert len(set(tick_times)) == len(tick_times)
+    assert len(bars) >= 4
+    offset = rig.connector.server_offset
+    for event in bars[1:]:  # the first may have been seeded mid-bar
+        bar = event.bar
+        rates = rig.terminal.copy_rates_range("EURUSD", 1, bar.time + offset, bar.time + offset)
+        assert len(rates) == 1
+        row = rates[0]
+        assert (bar.open, bar.high, bar.low, bar.close) == (
+            row["open"],
+            row["high"],
+            row["low"],
+            row["close"],
+        )
+        assert bar.tick_volume == int(row["tick_volume"])
