@@ -75,6 +75,7 @@ class MT5Connector:
         self.ticks_published = 0
         self.bars_published = 0
         self.reconnects = 0
+        self.poll_failures = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -218,6 +219,13 @@ class MT5Connector:
                 raise
             except TerminalError as exc:
                 await self._recover(exc)
+                continue
+            except Exception as exc:
+                # A bug must not silently end polling: report it, then treat the terminal as
+                # failed and reconnect, which resynchronises everything.
+                self.poll_failures += 1
+                _log.exception("tick poll failed unexpectedly")
+                await self._recover(TerminalError(f"poll failed: {exc!r}"))
                 continue
             await asyncio.sleep(delay)
 

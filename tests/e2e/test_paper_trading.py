@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +189,18 @@ def _drain(sock: socket.socket) -> list[str]:
             return messages
 
 
-async def test_paper_trading_end_to_end(tmp_path: Path) -> None:
-    workdir = tmp_path
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A scratch directory outside pytest's ``tmp_path``: as root, the embedded PostgreSQL runs
+    as the ``pgserver`` user, and pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 whenever
+    another session starts, which would lock the server out of its own files."""
+    path = Path(tempfile.mkdtemp(prefix="forexbot-e2e-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_paper_trading_end_to_end(workdir: Path) -> None:
     data_dir = workdir / "data"
     notify_path = workdir / "notify.sock"
     notify = _bind_notify_socket(notify_path)

@@ -96,8 +96,10 @@ class Event:
 
 
 def _first(mask: NDArray[np.bool_]) -> int | None:
+    if not mask.size:
+        return None
     index = int(np.argmax(mask))
-    return index if mask.size and mask[index] else None
+    return index if mask[index] else None
 
 
 def _level_fill(opened: float, level: float, past: bool) -> float:

@@ -197,3 +197,24 @@ def test_sell_stops_on_bars_use_bid_plus_spread() -> None:
     assert event is not None
     assert event.kind == "sl"
     assert abs(event.price - 1.1000) < 1e-12
+
+
+def test_a_replay_step_without_ticks_leaves_open_positions_alone(
+    terminal: SimulatedTerminal, clock: ManualClock, send: Send
+) -> None:
+    """Regression: a step shorter than the gap between two ticks has an empty price path, and
+    looking for the first trigger on it must not fail (it once raised from numpy's argmax)."""
+    tick = terminal.symbol_info_tick("EURUSD")
+    result = send("EURUSD", BUY, 0.1, sl=tick.bid - 0.0100, tp=tick.bid + 0.0100)
+    assert result.retcode == mt5.TRADE_RETCODE_DONE
+    for _ in range(20):
+        clock.advance(0.001)
+        assert terminal.positions_total() == 1
+
+
+def test_position_event_on_an_empty_path_is_none() -> None:
+    position = TradePosition(*([0] * len(TradePosition._fields)))._replace(
+        type=mt5.POSITION_TYPE_BUY, sl=1.0, tp=2.0
+    )
+    empty = PricePath.from_bars(np.zeros(0, dtype=RATES_DTYPE), 0.0)
+    assert position_event(position, empty, since=0) is None
