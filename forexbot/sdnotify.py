@@ -38,14 +38,19 @@ class SystemdNotifier:
         return self._address is not None
 
     def notify(self, message: str) -> bool:
-        """Send one message (``"READY=1"``, ``"STATUS=..."``). Returns whether it was sent;
-        a failure is logged, never raised: systemd trouble must not stop trading."""
+        """Send one message (``"READY=1"``, ``"STATUS=..."``). Returns whether it was sent.
+
+        Never blocks and never raises: the send is non-blocking (a unix datagram socket whose
+        reader is stuck fills after ~10 messages, and a blocking send would then freeze the
+        event loop), and a failure is logged — systemd trouble must not stop trading.
+        """
         if self._address is None:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.setblocking(False)
                 sock.connect(self._address)
-                sock.sendall(message.encode())
+                sock.send(message.encode())
         except OSError as exc:
             _log.warning("sd_notify failed", message=message, error=str(exc))
             return False

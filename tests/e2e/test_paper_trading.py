@@ -180,13 +180,12 @@ def _bind_notify_socket(path: Path) -> socket.socket:
     return sock
 
 
-def _drain(sock: socket.socket) -> list[str]:
-    messages = []
+async def _listen(sock: socket.socket, messages: list[str]) -> None:
+    """Read sd_notify datagrams as systemd would, for as long as the daemon runs."""
+    loop = asyncio.get_running_loop()
     while True:
-        try:
-            messages.append(sock.recv(4096).decode())
-        except BlockingIOError:
-            return messages
+        data = await loop.sock_recv(sock, 4096)
+        messages.append(data.decode())
 
 
 @pytest.fixture
@@ -204,6 +203,8 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
     data_dir = workdir / "data"
     notify_path = workdir / "notify.sock"
     notify = _bind_notify_socket(notify_path)
+    sent: list[str] = []
+    listener = asyncio.create_task(_listen(notify, sent))
     env = _daemon_env(data_dir, notify_path)
     await _create_user(data_dir, env)
 
@@ -238,7 +239,7 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
         code, took = await daemon.terminate()
         assert code == 0, daemon.log()
         assert took < 10.0
-        sent = _drain(notify)
+        await asyncio.sleep(0.1)
         assert any("READY=1" in m for m in sent)
         assert "WATCHDOG=1" in sent
         assert "STOPPING=1" in sent
@@ -257,5 +258,6 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
         code, _ = await daemon.terminate()
         assert code == 0, daemon.log()
     finally:
+        listener.cancel()
         daemon.kill()
         notify.close()

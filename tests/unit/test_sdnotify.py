@@ -144,3 +144,14 @@ def test_no_valid_watchdog_usec_means_no_watchdog(
 
 def test_watchdog_usec_without_notify_socket_means_no_watchdog() -> None:
     assert SystemdNotifier({"WATCHDOG_USEC": "30000000"}).watchdog_interval is None
+
+
+def test_a_reader_that_stopped_reading_never_blocks_the_sender(
+    listener: tuple[socket.socket, str],
+) -> None:
+    """A full datagram queue (systemd stuck) makes sends fail fast instead of blocking."""
+    _, path = listener
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": path})
+    results = [notifier.watchdog() for _ in range(500)]
+    assert results[0] is True
+    assert results[-1] is False
