@@ -257,6 +257,9 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
         assert ids_before.items() <= ids_after.items()
         code, _ = await daemon.terminate()
         assert code == 0, daemon.log()
+    except BaseException:
+        print(f"daemon log (tail):\n{daemon.log()}")
+        raise
     finally:
         listener.cancel()
         daemon.kill()
