@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
 from .constants import (
     ORDER_TYPE_BUY,
     ORDER_TYPE_SELL,
@@ -23,6 +26,17 @@ from .structures import (
 )
 from .symbols import match_group
 from .trading import UnknownSymbol
+
+
+class _HistoryRecord(Protocol):
+    @property
+    def position_id(self) -> int: ...
+
+    @property
+    def symbol(self) -> str: ...
+
+
+_H = TypeVar("_H", bound=_HistoryRecord)
 
 
 class TradingAPI(TerminalCore):
@@ -149,21 +163,11 @@ class TradingAPI(TerminalCore):
         with self._lock:
             if not self._begin():
                 return None
-            bounds, valid = self._history_filter(date_from, date_to, group, ticket, position)
-            if not valid:
-                self._fail(INVALID_PARAMS)
-                return None
-            orders = self._state.history_orders
-            if ticket is not None:
-                return tuple(o for o in orders if o.ticket == ticket)
-            if position is not None:
-                return tuple(o for o in orders if o.position_id == position)
-            assert bounds is not None
-            return tuple(
-                o
-                for o in orders
-                if in_window(o.time_setup, bounds)
-                and (group is None or match_group(o.symbol, group))
+            return self._select_history(
+                self._state.history_orders,
+                (date_from, date_to, group, ticket, position),
+                order_of=lambda o: o.ticket,
+                time_of=lambda o: o.time_setup,
             )
 
     def history_deals_total(self, date_from: object, date_to: object) -> int | None:
@@ -182,18 +186,35 @@ class TradingAPI(TerminalCore):
         with self._lock:
             if not self._begin():
                 return None
-            bounds, valid = self._history_filter(date_from, date_to, group, ticket, position)
-            if not valid:
-                self._fail(INVALID_PARAMS)
-                return None
-            deals = self._state.deals
-            if ticket is not None:
-                return tuple(d for d in deals if d.order == ticket)
-            if position is not None:
-                return tuple(d for d in deals if d.position_id == position)
-            assert bounds is not None
-            return tuple(
-                d
-                for d in deals
-                if in_window(d.time, bounds) and (group is None or match_group(d.symbol, group))
+            return self._select_history(
+                self._state.deals,
+                (date_from, date_to, group, ticket, position),
+                order_of=lambda d: d.order,
+                time_of=lambda d: d.time,
             )
+
+    def _select_history(
+        self,
+        records: Sequence[_H],
+        query: tuple[object, object, str | None, int | None, int | None],
+        *,
+        order_of: Callable[[_H], int],
+        time_of: Callable[[_H], int],
+    ) -> tuple[_H, ...] | None:
+        """MetaTrader's history selection: ``ticket`` (the order's ticket) wins, then
+        ``position``, else the time window with an optional ``group`` filter."""
+        date_from, date_to, group, ticket, position = query
+        bounds, valid = self._history_filter(date_from, date_to, group, ticket, position)
+        if not valid:
+            self._fail(INVALID_PARAMS)
+            return None
+        if ticket is not None:
+            return tuple(r for r in records if order_of(r) == ticket)
+        if position is not None:
+            return tuple(r for r in records if r.position_id == position)
+        assert bounds is not None
+        return tuple(
+            r
+            for r in records
+            if in_window(time_of(r), bounds) and (group is None or match_group(r.symbol, group))
+        )
