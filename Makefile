@@ -33,6 +33,7 @@ test: install-dev lint typecheck
 
 bench: install
 	$(BIN)/python bench/bus_latency.py
+	$(BIN)/python bench/mt5sim.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Speed figures of the simulated terminal (run: python tests/connectors/mt5sim/bench_mt5sim.py).
+"""Speed figures of the simulated terminal (run: .venv/bin/python bench/mt5sim.py).
 
 Not a test: it prints figures. Targets from the simulator's issue: copy_rates_from_pos(M15,
 500) well under 50 ms warm; replaying 10 simulated minutes for 5 symbols with open positions
