@@ -4,6 +4,9 @@ Rules:
 
 * A bar covers ``[open_time, open_time + period)``; its open, high, low and close are bid
   prices, ``tick_volume`` counts ticks and ``spread`` is the smallest spread seen, in points.
+* Periods are aligned on broker *server* time, as the terminal aligns them: with a server at
+  UTC+2, a D1 bar opens at 22:00 UTC and H4 bars at 22:00, 02:00, 06:00… UTC. Bar times are
+  still reported in UTC.
 * A period without ticks has no bar (MetaTrader shows no bar for a closed market).
 * A bar is final — and reported once — when a tick of a later period arrives or when the clock
   passes its end (:meth:`BarBuilder.close_due`), whichever comes first, so a quiet market does not
@@ -49,9 +52,16 @@ class _FormingBar:
 class BarBuilder:
     """Aggregates one symbol's ticks into bars of several timeframes."""
 
-    def __init__(self, symbol: str, point: float, timeframes: Iterable[Timeframe]) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        point: float,
+        timeframes: Iterable[Timeframe],
+        server_offset: int = 0,
+    ) -> None:
         self.symbol = symbol
         self._point = point
+        self.server_offset = server_offset
         self._timeframes = tuple(timeframes)
         self._forming: dict[Timeframe, _FormingBar] = {}
         self._last_closed: dict[Timeframe, int] = {}
@@ -79,7 +89,7 @@ class BarBuilder:
         closed: list[Bar] = []
         spread = round((tick.ask - tick.bid) / self._point)
         for tf in self._timeframes:
-            open_time = tf.open_time(tick.time)
+            open_time = self.open_time(tf, tick.time)
             if open_time <= self._last_closed.get(tf, -1):
                 continue  # a late tick of a bar already final
             bar = self._forming.get(tf)
@@ -101,6 +111,10 @@ class BarBuilder:
             bar.real_volume += int(tick.volume)
         closed.sort(key=lambda b: (b.time, b.timeframe.seconds))
         return closed
+
+    def open_time(self, timeframe: Timeframe, utc: float) -> int:
+        """UTC open time of the ``timeframe`` bar containing ``utc``, aligned on server time."""
+        return timeframe.open_time(utc + self.server_offset) - self.server_offset
 
     def close_due(self, now: float) -> list[Bar]:
         """Close every forming bar whose period ended at or before ``now``."""

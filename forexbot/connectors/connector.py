@@ -186,7 +186,9 @@ class MT5Connector:
 
         data = await self._worker.call(snapshot)
         for symbol, (tick, rates) in data.items():
-            builder = BarBuilder(symbol, self._specs[symbol].point, timeframes)
+            builder = BarBuilder(
+                symbol, self._specs[symbol].point, timeframes, self._server_offset
+            )
             for tf in timeframes:
                 array = rates[tf.mt5_value]
                 if array is None or len(array) == 0:
@@ -246,6 +248,7 @@ class MT5Connector:
             return out
 
         batches = await self._worker.call(fetch)
+        self._observe_server_time(batches, started_at)
         count = 0
         for symbol, ticks in batches.items():
             if ticks is None:
@@ -257,6 +260,24 @@ class MT5Connector:
                 self._publish_bar(bar)
             del symbol
         return count
+
+    def _observe_server_time(self, batches: dict[str, Any], now: float) -> None:
+        """Follow the broker's offset through daylight-saving changes: the freshest tick of a
+        poll is at most one poll interval old, well inside the rounding to half hours."""
+        latest = max(
+            (int(t["time_msc"][-1]) for t in batches.values() if t is not None and len(t)),
+            default=None,
+        )
+        if latest is None:
+            return
+        raw = latest / 1000.0 - now
+        offset = round(raw / _OFFSET_GRANULARITY) * _OFFSET_GRANULARITY
+        if offset == self._server_offset or abs(raw - offset) > 600:
+            return
+        _log.info("server time offset changed", old=self._server_offset, new=offset)
+        self._server_offset = offset
+        for builder in self._builders.values():
+            builder.server_offset = offset
 
     def _ingest(self, symbol: str, ticks: Any) -> int:
         if len(ticks) == 0:

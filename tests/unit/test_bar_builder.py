@@ -258,3 +258,23 @@ def test_bar_open_time_is_aligned_to_the_timeframe(tf: Timeframe) -> None:
     [bar] = b.close_due(T + 10 * tf.seconds)
 
     assert bar.time == T + tf.seconds
+
+
+def test_d1_and_h4_bars_align_on_server_midnight_not_utc() -> None:
+    """A server at UTC+2 opens its day at 22:00 UTC; H4 bars at 22:00, 02:00, 06:00 UTC."""
+    b = BarBuilder("EURUSD", POINT, (Timeframe.H4, Timeframe.D1), server_offset=7200)
+    feed(b, [tick(T - 2 * 3600 + 1, 1.1), tick(T + 3600, 1.2)])  # 22:00:01 and 01:00 UTC
+
+    closed = b.on_tick(tick(T + 2 * 3600, 1.3))  # 02:00 UTC = 04:00 server: next H4 bar
+
+    assert [(bar.timeframe, bar.time) for bar in closed] == [(Timeframe.H4, T - 2 * 3600)]
+    assert closed[0].open == 1.1
+    assert closed[0].close == 1.2
+    assert b.open_time(Timeframe.D1, T + 3600) == T - 2 * 3600
+    assert b.open_time(Timeframe.D1, T - 2 * 3600 - 1) == T - 26 * 3600
+
+
+def test_a_half_hour_server_offset_shifts_h1_bars_too() -> None:
+    b = BarBuilder("EURUSD", POINT, (Timeframe.H1,), server_offset=1800)
+    assert b.open_time(Timeframe.H1, T + 10) == T - 1800
+    assert b.open_time(Timeframe.H1, T + 1800) == T + 1800
