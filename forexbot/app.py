@@ -47,6 +47,7 @@ from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager
 from forexbot.events.bus import EventBus
+from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.status import DaemonStatus
 from forexbot.sdnotify import SystemdNotifier
 from forexbot.strategies import create
@@ -218,6 +219,16 @@ class Daemon:
             sim_speed=s.terminal.sim_speed,
             database=provisioned.description,
         )
+        metrics = Metrics(
+            DaemonCollector(
+                connector=connector,
+                worker=worker,
+                bus=bus,
+                risk=risk,
+                execution=execution,
+                positions=positions,
+            )
+        )
         for component in (strategies, risk, execution, positions, bar_writer):
             component.subscribe()
 
@@ -236,6 +247,7 @@ class Daemon:
             status=status,
             bus=bus,
             clock=clock,
+            metrics=metrics,
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 

@@ -23,6 +23,7 @@ from forexbot.api.cors import Cors
 from forexbot.api.errors import error_middleware
 from forexbot.api.middleware import add_security_headers, logging_middleware
 from forexbot.api.routes.login import LoginRoutes
+from forexbot.api.routes.metrics import MetricsRoutes
 from forexbot.api.routes.streams import StreamRoutes
 from forexbot.api.routes.system import SystemRoutes
 from forexbot.api.routes.trading import TradingRoutes
@@ -74,6 +75,8 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         StreamRoutes(broadcaster, settings),
     ):
         app.add_routes(group.routes())
+    if services.metrics is not None:
+        app.add_routes(MetricsRoutes(services.metrics).routes())
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)

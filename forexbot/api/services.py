@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.errors import ConfigError
@@ -143,6 +144,7 @@ class ApiServices:
     bus: EventBus
     clock: Clock
     wall_clock: Clock = field(default_factory=RealtimeClock)
+    metrics: MetricsSource | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

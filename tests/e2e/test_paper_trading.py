@@ -234,6 +234,13 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
                 assert resp.status == 200
                 status = await resp.json()
             assert status["terminal"]["state"] == "connected"
+            async with http.get(f"{base}/metrics") as resp:  # public, for Prometheus
+                assert resp.status == 200
+                exposition = await resp.text()
+            ticks_line = next(
+                line for line in exposition.splitlines() if line.startswith("forexbot_ticks_total")
+            )
+            assert float(ticks_line.split()[-1]) > 0
 
         await asyncio.sleep(1.5)  # at least one watchdog period
         code, took = await daemon.terminate()

@@ -1,0 +1,35 @@
+"""``GET /metrics``: Prometheus' text exposition.
+
+Public like ``/api/health`` (a scraper has no user), which is why the daemon exports only
+operational figures there — counts, states, queue depths — never money.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+
+from forexbot.api.auth import public
+
+
+class MetricsSource(Protocol):
+    content_type: str
+
+    def render(self) -> bytes: ...
+
+
+class MetricsRoutes:
+    """Serves the metrics of a :class:`MetricsSource`."""
+
+    def __init__(self, source: MetricsSource) -> None:
+        self._source = source
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/metrics", self.metrics)]
+
+    @public
+    async def metrics(self, request: web.Request) -> web.Response:
+        response = web.Response(body=self._source.render())
+        response.headers["Content-Type"] = self._source.content_type
+        return response

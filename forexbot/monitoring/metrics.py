@@ -1,0 +1,151 @@
+"""Prometheus metrics, collected at scrape time from the components' own counters.
+
+Why pull-based: the components already count what matters (ticks, bars, reconnects, orders,
+rejections, bus deliveries and failures); reading those counters when Prometheus scrapes puts
+nothing on the tick or order path. The registry is private to the daemon (no global
+``prometheus_client.REGISTRY``), so two daemons in one test process never collide.
+
+What is exported is operational only — counts, states, latencies — never balances or
+positions' money: ``/metrics`` is public on the API's (loopback by default) address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from forexbot.events.bus import EventBus
+from forexbot.events.types import ConnectionState
+
+
+class ConnectorCounters(Protocol):
+    state: ConnectionState
+    ticks_published: int
+    bars_published: int
+    reconnects: int
+    poll_failures: int
+
+
+class WorkerCounters(Protocol):
+    calls: int
+    timeouts: int
+
+
+class RiskCounters(Protocol):
+    approved: int
+
+    @property
+    def rejections(self) -> Mapping[str, int]: ...
+
+
+class ExecutionCounters(Protocol):
+    sent: int
+    filled: int
+    rejected: int
+
+
+class PositionCounters(Protocol):
+    closed_from_terminal: int
+
+    def open_count(self, symbol: str | None = None) -> int: ...
+
+
+class DaemonCollector(Collector):
+    """Turns the components' counters into Prometheus metric families."""
+
+    def __init__(
+        self,
+        *,
+        connector: ConnectorCounters,
+        worker: WorkerCounters,
+        bus: EventBus,
+        risk: RiskCounters,
+        execution: ExecutionCounters,
+        positions: PositionCounters,
+    ) -> None:
+        self._connector = connector
+        self._worker = worker
+        self._bus = bus
+        self._risk = risk
+        self._execution = execution
+        self._positions = positions
+
+    def collect(self) -> Iterator[Metric]:
+        c = self._connector
+        yield _counter("forexbot_ticks", "Ticks received from the terminal.", c.ticks_published)
+        yield _counter("forexbot_bars", "Bars closed and published.", c.bars_published)
+        yield _counter("forexbot_terminal_reconnects", "Reconnections.", c.reconnects)
+        yield _counter(
+            "forexbot_terminal_poll_failures", "Polls that failed unexpectedly.", c.poll_failures
+        )
+        state = GaugeMetricFamily(
+            "forexbot_terminal_state", "1 for the connection's current state.", labels=["state"]
+        )
+        for candidate in ConnectionState:
+            state.add_metric([candidate.value], 1.0 if c.state is candidate else 0.0)
+        yield state
+        yield _counter("forexbot_terminal_calls", "Terminal calls.", self._worker.calls)
+        yield _counter(
+            "forexbot_terminal_call_timeouts", "Terminal calls timed out.", self._worker.timeouts
+        )
+
+        yield _counter("forexbot_signals_approved", "Signals approved.", self._risk.approved)
+        rejected = CounterMetricFamily(
+            "forexbot_signals_rejected", "Signals rejected by the risk manager.", labels=["code"]
+        )
+        for code, count in sorted(self._risk.rejections.items()):
+            rejected.add_metric([code], count)
+        yield rejected
+        e = self._execution
+        yield _counter("forexbot_orders_sent", "Orders sent to the terminal.", e.sent)
+        yield _counter("forexbot_orders_filled", "Orders filled.", e.filled)
+        yield _counter("forexbot_orders_rejected", "Orders rejected.", e.rejected)
+        yield GaugeMetricFamily(
+            "forexbot_open_positions", "Open positions.", value=self._positions.open_count()
+        )
+        yield _counter(
+            "forexbot_trades_closed_at_terminal",
+            "Trades closed at the terminal (SL/TP/manual) and settled from its deals.",
+            self._positions.closed_from_terminal,
+        )
+
+        delivered = CounterMetricFamily(
+            "forexbot_bus_delivered", "Events handled per subscriber.", labels=["subscriber"]
+        )
+        failed = CounterMetricFamily(
+            "forexbot_bus_handler_failures", "Handler exceptions.", labels=["subscriber"]
+        )
+        coalesced = CounterMetricFamily(
+            "forexbot_bus_coalesced", "Quotes replaced by newer ones.", labels=["subscriber"]
+        )
+        pending = GaugeMetricFamily(
+            "forexbot_bus_pending", "Events queued per subscriber.", labels=["subscriber"]
+        )
+        for stats in self._bus.stats():
+            delivered.add_metric([stats.name], stats.delivered)
+            failed.add_metric([stats.name], stats.failed)
+            coalesced.add_metric([stats.name], stats.coalesced)
+            pending.add_metric([stats.name], stats.pending)
+        yield from (delivered, failed, coalesced, pending)
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)
+
+
+class Metrics:
+    """The daemon's registry and its text exposition."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, collector: Collector) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(collector)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,108 @@
+"""Prometheus exposition of the components' counters (read at scrape time)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from forexbot.events.bus import EventBus
+from forexbot.events.types import ConnectionState, TickEvent
+from forexbot.monitoring.metrics import DaemonCollector, Metrics
+
+
+@dataclass
+class Connector:
+    state: ConnectionState = ConnectionState.CONNECTED
+    ticks_published: int = 1234
+    bars_published: int = 56
+    reconnects: int = 2
+    poll_failures: int = 1
+
+
+@dataclass
+class Worker:
+    calls: int = 900
+    timeouts: int = 3
+
+
+@dataclass
+class Risk:
+    approved: int = 7
+    rejections: Counter[str] = field(
+        default_factory=lambda: Counter({"max_open_positions": 4, "invalid_stop": 1})
+    )
+
+
+@dataclass
+class Execution:
+    sent: int = 7
+    filled: int = 6
+    rejected: int = 1
+
+
+@dataclass
+class Positions:
+    closed_from_terminal: int = 5
+
+    def open_count(self, symbol: str | None = None) -> int:
+        return 2
+
+
+def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def _metrics(connector: Connector | None = None) -> Metrics:
+    bus = EventBus()
+    bus.subscribe(TickEvent, _noop, name="risk")
+    return Metrics(
+        DaemonCollector(
+            connector=connector or Connector(),
+            worker=Worker(),
+            bus=bus,
+            risk=Risk(),
+            execution=Execution(),
+            positions=Positions(),
+        )
+    )
+
+
+async def _noop(event: TickEvent) -> None:
+    return None
+
+
+def test_counters_are_read_from_the_components_at_scrape_time() -> None:
+    connector = Connector()
+    metrics = _metrics(connector)
+    assert _samples(metrics)[("forexbot_ticks_total", ())] == 1234
+    connector.ticks_published = 2000
+    assert _samples(metrics)[("forexbot_ticks_total", ())] == 2000
+
+
+def test_exported_figures() -> None:
+    s = _samples(_metrics())
+    assert s[("forexbot_bars_total", ())] == 56
+    assert s[("forexbot_terminal_reconnects_total", ())] == 2
+    assert s[("forexbot_terminal_call_timeouts_total", ())] == 3
+    assert s[("forexbot_signals_rejected_total", (("code", "max_open_positions"),))] == 4
+    assert s[("forexbot_orders_filled_total", ())] == 6
+    assert s[("forexbot_open_positions", ())] == 2
+    assert s[("forexbot_bus_delivered_total", (("subscriber", "risk"),))] == 0
+
+
+def test_connection_state_is_one_hot() -> None:
+    s = _samples(_metrics(Connector(state=ConnectionState.DISCONNECTED)))
+    assert s[("forexbot_terminal_state", (("state", "disconnected"),))] == 1
+    assert s[("forexbot_terminal_state", (("state", "connected"),))] == 0
+
+
+def test_no_money_is_exported() -> None:
+    text = _metrics().render().decode()
+    for word in ("balance", "equity", "profit", "margin"):
+        assert word not in text
