@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError
@@ -36,9 +43,23 @@ class _Section(BaseModel):
 
 
 class TerminalSettings(_Section):
-    """Which MetaTrader 5 terminal to talk to, and how."""
+    """Which MetaTrader 5 terminal to talk to, and how.
 
-    backend: Literal["simulator"] = "simulator"
+    ``simulator``: the built-in simulated terminal. ``native``: the ``MetaTrader5`` module
+    (Windows, or Python under Wine). ``bridge``: a ``forexbot bridge-server`` (or, with
+    ``bridge_classic``, an mt5linux classic server) reached over rpyc. Passwords and the
+    bridge secret come from the environment (``FOREXBOT_MT5_PASSWORD``,
+    ``FOREXBOT_BRIDGE_SECRET``), never from this file.
+    """
+
+    backend: Literal["simulator", "native", "bridge"] = "simulator"
+    path: str | None = None
+    login: int | None = Field(None, ge=1)
+    server: str | None = None
+    bridge_host: str = "127.0.0.1"
+    bridge_port: int = Field(18812, ge=1, le=65535)
+    bridge_classic: bool = False
+    health_interval_seconds: float = Field(5.0, gt=0, le=3600)
     call_timeout_seconds: float = Field(10.0, gt=0, le=300)
     poll_interval_ms: int = Field(100, ge=10, le=10_000)
     magic: int = Field(2_026_001, ge=1, le=2**31 - 1)
@@ -98,7 +119,7 @@ class LoggingSettings(_Section):
 class Settings(_Section):
     """The whole configuration."""
 
-    mode: Literal["paper"] = "paper"
+    mode: Literal["paper", "live"] = "paper"
     watchlist: tuple[str, ...] = (
         "EURUSD",
         "GBPUSD",
@@ -112,6 +133,15 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettingsModel = ApiSettingsModel()
     logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _live_needs_a_real_terminal(self) -> Settings:
+        if self.mode == "live" and self.terminal.backend == "simulator":
+            raise ValueError(
+                "mode 'live' needs terminal.backend 'native' or 'bridge'; the simulator is "
+                "for paper trading"
+            )
+        return self
 
     @field_validator("watchlist")
     @classmethod
@@ -211,6 +241,9 @@ def _describe(exc: ValidationError, source: Mapping[str, str]) -> str:
             lines.append(f"unknown config key {dotted!r}{where}")
             continue
         allowed = error["msg"].removeprefix("Value error, ")
+        if not dotted:  # a rule across keys
+            lines.append(allowed)
+            continue
         if error["type"] == "literal_error":
             allowed = "must be one of " + str(error.get("ctx", {}).get("expected", ""))
         value = error.get("input")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -55,6 +55,8 @@ class MT5Connector:
         timeframes: Sequence[Timeframe],
         poll_interval: float,
         reconnect_max_delay: float = 30.0,
+        health_interval: float = 5.0,
+        initialize_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self._terminal = terminal
         self._worker = worker
@@ -64,6 +66,8 @@ class MT5Connector:
         self._timeframes = tuple(timeframes)
         self._poll_interval = poll_interval
         self._reconnect_max_delay = reconnect_max_delay
+        self._health_interval = health_interval
+        self._initialize_kwargs = dict(initialize_kwargs or {})
         self._specs: dict[str, SymbolSpec] = {}
         self._builders: dict[str, BarBuilder] = {}
         self._last_msc: dict[str, int] = {}
@@ -104,7 +108,7 @@ class MT5Connector:
         self._set_state(ConnectionState.STOPPED, "stopped")
 
     async def _connect(self) -> None:
-        ok = await self._worker.call(self._terminal.initialize)
+        ok = await self._worker.call(self._terminal.initialize, **self._initialize_kwargs)
         if not ok:
             raise self._error(
                 "initialize failed", await self._worker.call(self._terminal.last_error)
@@ -212,11 +216,14 @@ class MT5Connector:
     # -- polling --------------------------------------------------------------------------------
 
     async def _poll_forever(self) -> None:
-        delay = self._poll_interval
+        loop = asyncio.get_running_loop()
+        next_health_check = loop.time() + self._health_interval
         while True:
             try:
+                if loop.time() >= next_health_check:
+                    await self.check_health()
+                    next_health_check = loop.time() + self._health_interval
                 await self.poll_once()
-                delay = self._poll_interval
             except asyncio.CancelledError:
                 raise
             except TerminalError as exc:
@@ -229,7 +236,19 @@ class MT5Connector:
                 _log.exception("tick poll failed unexpectedly")
                 await self._recover(TerminalError(f"poll failed: {exc!r}"))
                 continue
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._poll_interval)
+
+    async def check_health(self) -> None:
+        """Raise :class:`TerminalError` unless the terminal answers and is connected to its
+        trade server. Polls alone do not tell: a terminal that lost its broker still answers
+        ``copy_ticks_from`` — with nothing new."""
+        info = await self._worker.call(self._terminal.terminal_info)
+        if info is None:
+            raise self._error(
+                "terminal_info failed", await self._worker.call(self._terminal.last_error)
+            )
+        if not info.connected:
+            raise TerminalError("the terminal is not connected to its trade server")
 
     async def poll_once(self) -> int:
         """Fetch every new tick, publish ticks and closed bars; returns the number of ticks."""

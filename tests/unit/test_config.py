@@ -259,3 +259,16 @@ def test_section_with_every_key_commented_out_means_its_defaults(tmp_path: Path)
 
     assert settings.risk == Settings().risk
     assert settings.api.port == 8081
+
+
+def test_live_mode_on_the_simulator_is_refused_with_the_rule() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(environ={}, overrides={"mode": "live"})
+    assert "mode 'live' needs terminal.backend 'native' or 'bridge'" in str(exc.value)
+
+
+def test_bridge_backend_settings_have_defaults() -> None:
+    settings = load_settings(environ={"FOREXBOT_TERMINAL__BACKEND": "bridge"})
+    assert settings.terminal.backend == "bridge"
+    assert settings.terminal.bridge_host == "127.0.0.1"
+    assert settings.terminal.bridge_port == 18812
