@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,9 @@ from forexbot.api.app import create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
-from forexbot.clock import AcceleratedClock, Clock, RealtimeClock
 from forexbot.config import Settings
+from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
-from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import Database, to_async_url
@@ -54,8 +52,6 @@ from forexbot.strategies import create
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 
 _log = structlog.get_logger("forexbot.app")
-
-DEFAULT_SIM_SEED = 20240101
 
 
 @dataclass(slots=True)
@@ -91,19 +87,6 @@ def provision_database(data_dir: Path, environ: Mapping[str, str]) -> Provisione
             embedded.stop()
         raise
     return ProvisionedDatabase(url, embedded)
-
-
-def build_clock(settings: Settings, resume_at: float | None) -> Clock:
-    """The trading clock: the wall clock, or the accelerated simulator clock in paper mode.
-
-    An accelerated clock resumes where the simulated account stopped when that is later than
-    now (time must never run backwards for a paper account).
-    """
-    speed = settings.terminal.sim_speed
-    if speed == 1.0 and (resume_at is None or resume_at <= time.time()):
-        return RealtimeClock()
-    start = max(time.time(), resume_at or 0.0)
-    return AcceleratedClock(start=start, speed=speed)
 
 
 class Daemon:
@@ -162,21 +145,8 @@ class Daemon:
         market_data = MarketDataRepository(engine)
         bus = EventBus()
 
-        sim_state = self._data_dir / "sim" / "account.json"
-        sim_state.parent.mkdir(parents=True, exist_ok=True)
-        seed = s.terminal.sim_seed
-        if seed is None:
-            seed = int(self._environ.get("FOREXBOT_SIM_SEED", DEFAULT_SIM_SEED))
-        clock = build_clock(s, SimulatedTerminal.saved_clock_time(sim_state))
-        terminal = SimulatedTerminal(
-            seed=seed,
-            clock=clock,
-            balance=s.terminal.sim_balance,
-            leverage=s.terminal.sim_leverage,
-            currency=s.terminal.sim_currency,
-            hedging=s.terminal.sim_hedging,
-            state_path=sim_state,
-        )
+        opened = open_terminal(s.terminal, self._data_dir, self._environ)
+        clock = opened.clock
         worker = TerminalWorker(default_timeout=s.terminal.call_timeout_seconds)
         worker.start()
         stack.push_async_callback(worker.stop)
@@ -187,13 +157,15 @@ class Daemon:
             for symbol in s.watchlist
         ]
         connector = MT5Connector(
-            terminal=terminal,
+            terminal=opened.terminal,
             worker=worker,
             bus=bus,
             clock=clock,
             symbols=s.watchlist,
             timeframes=sorted({timeframe, Timeframe.M1}, key=lambda tf: tf.seconds),
             poll_interval=s.terminal.poll_interval_ms / 1000,
+            health_interval=s.terminal.health_interval_seconds,
+            initialize_kwargs=opened.initialize_kwargs,
         )
         strategies = StrategyManager(instances, connector, bus)
         positions = PositionManager(

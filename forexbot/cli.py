@@ -20,6 +20,8 @@ import structlog
 
 from forexbot import __version__
 from forexbot.config import Settings, load_settings, resolve_data_dir
+from forexbot.connectors.bridge.server import add_arguments as add_bridge_arguments
+from forexbot.connectors.bridge.server import run as run_bridge_server
 from forexbot.errors import ConfigError, ForexbotError
 from forexbot.logging import configure_logging
 
@@ -64,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate the configuration and print it")
     check.add_argument("--config", type=Path, help="configuration file (YAML)")
 
+    bridge = sub.add_parser(
+        "bridge-server",
+        help="serve a MetaTrader5 module to a daemon on another machine or Wine prefix",
+        description=(
+            "Serve the MetaTrader5 module (run it with the Python that has it, e.g. under Wine "
+            "next to the terminal) as a restricted rpyc service. The shared secret is read "
+            "from FOREXBOT_BRIDGE_SECRET."
+        ),
+    )
+    add_bridge_arguments(bridge)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -91,6 +104,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "version":
         print(f"forexbot {__version__}")
         return EXIT_OK
+    if args.command == "bridge-server":
+        configure_logging("INFO", "auto")
+        return run_bridge_server(args)
     if args.command == "config":
         settings = load_settings(args.config)
         print("configuration is valid")

@@ -5,7 +5,8 @@ Rules this module enforces:
 * The file (``config/forexbot.yaml`` by default, or ``--config PATH``) is optional: every key
   has a sane default, so ``forexbot run`` needs no configuration at all.
 * ``FOREXBOT_<SECTION>__<KEY>=value`` overrides ``section.key`` (e.g.
-  ``FOREXBOT_RISK__RISK_PER_TRADE_PERCENT=0.5``); values are parsed as YAML scalars, so
+  ``FOREXBOT_RISK__RISK_PER_TRADE_PERCENT=0.5``), and ``FOREXBOT_MODE`` /
+  ``FOREXBOT_WATCHLIST`` the top-level keys; values are parsed as YAML scalars, so
   ``true``, ``2`` and ``[EURUSD, GBPUSD]`` mean what they look like.
 * Unknown keys are errors, in the file and in ``FOREXBOT_*__*`` variables alike: a typo must
   never be silently ignored when money is at stake.
@@ -153,6 +154,9 @@ class Settings(_Section):
         return value
 
 
+_TOP_LEVEL_KEYS = frozenset({"mode", "watchlist"})
+
+
 def load_settings(
     path: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -173,9 +177,11 @@ def load_settings(
     for dotted in _flatten(data):
         source[dotted] = str(path)
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX):
             continue
         dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        if "__" not in name and dotted not in _TOP_LEVEL_KEYS:
+            continue  # FOREXBOT_DATA_DIR, FOREXBOT_JWT_SECRET...: not configuration keys
         _assign(data, dotted, _parse_scalar(raw))
         source[dotted] = name
     for dotted, value in (overrides or {}).items():

@@ -34,6 +34,8 @@ from forexbot.events.types import OrderIntentEvent, TradeEvent
 
 _log = structlog.get_logger("forexbot.execution")
 
+IPC_TIMEOUT = -10005
+
 
 class OrderGateway(Protocol):
     """The part of the connector execution needs."""
@@ -134,12 +136,14 @@ class ExecutionManager:
         started = time.perf_counter()
         try:
             result = await self._gateway.order_send(request)
-        except TerminalTimeout:
-            log.warning("order_send timed out; looking for the order before deciding")
-            await self._resolve_timeout(trade_id, intent, request, started)
-            return
         except TerminalError as exc:
-            await self._reject(trade_id, exc.code, str(exc), request, started, None)
+            # TerminalTimeout is ours; −10005 is the terminal's (or the bridge's) own
+            # "IPC timeout": either way the order may have executed.
+            if isinstance(exc, TerminalTimeout) or exc.code == IPC_TIMEOUT:
+                log.warning("order_send timed out; looking for the order before deciding")
+                await self._resolve_timeout(trade_id, intent, request, started)
+            else:
+                await self._reject(trade_id, exc.code, str(exc), request, started, None)
             return
         if result.done:
             await self._open(trade_id, intent, request, result, started)

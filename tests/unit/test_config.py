@@ -272,3 +272,8 @@ def test_bridge_backend_settings_have_defaults() -> None:
     assert settings.terminal.backend == "bridge"
     assert settings.terminal.bridge_host == "127.0.0.1"
     assert settings.terminal.bridge_port == 18812
+
+
+def test_top_level_keys_have_their_own_variables() -> None:
+    settings = load_settings(environ={"FOREXBOT_WATCHLIST": "[EURUSD, Step Index]"})
+    assert settings.watchlist == ("EURUSD", "Step Index")

@@ -1,0 +1,162 @@
+"""The daemon on a Linux box reaching its terminal through the bridge, as a VPS install does:
+``forexbot bridge-server`` (here serving the simulator) in one process, ``forexbot run`` with
+``terminal.backend: bridge`` in another. Killing the bridge makes the daemon unhealthy; once
+the bridge is back the daemon reconnects by itself and quotes flow again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery staple"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="forexbot-bridge-e2e-"))
+    path.chmod(0o755)  # the embedded PostgreSQL runs as another user when we are root
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-5000:]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOREXBOT_")}
+    env.pop("DATABASE_URL", None)
+    env.pop("NOTIFY_SOCKET", None)
+    env["FOREXBOT_LOGGING__FORMAT"] = "json"
+    env.update(extra)
+    return env
+
+
+async def _start_bridge(port: int, state: Path, log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "forexbot", "bridge-server",
+            "--module", "forexbot.connectors.mt5sim", "--port", str(port),
+            "--sim-state", str(state),
+            stdout=out, stderr=asyncio.subprocess.STDOUT,
+            env=_env(FOREXBOT_SIM_SEED="99", FOREXBOT_BRIDGE_SECRET="s" * 40),
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return process
+    pytest.fail(f"bridge server did not listen:\n{_tail(log)}")
+
+
+async def _health(http: aiohttp.ClientSession, base: str) -> int:
+    try:
+        async with http.get(f"{base}/api/health") as resp:
+            return resp.status
+    except aiohttp.ClientError:
+        return 0
+
+
+async def _wait_health(
+    http: aiohttp.ClientSession, base: str, status: int, within: float, log: Path
+) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await _health(http, base) == status:
+            return
+        await asyncio.sleep(0.2)
+    pytest.fail(f"health never {status} within {within} s:\n{_tail(log)}")
+
+
+async def _quotes(http: aiohttp.ClientSession, base: str, token: str, n: int) -> list[dict]:
+    out = []
+    async with http.ws_connect(f"{base}/ws/quotes?token={token}") as ws:
+        while len(out) < n:
+            out.append(await asyncio.wait_for(ws.receive_json(), 30))
+    return out
+
+
+async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
+    workdir: Path,
+) -> None:
+    bridge_port, api_port = _free_port(), _free_port()
+    bridge_log, daemon_log = workdir / "bridge.log", workdir / "daemon.log"
+    state = workdir / "sim-account.json"
+    data_dir = workdir / "data"
+    daemon_env = _env(
+        FOREXBOT_TERMINAL__BACKEND="bridge",
+        FOREXBOT_TERMINAL__BRIDGE_PORT=str(bridge_port),
+        FOREXBOT_TERMINAL__HEALTH_INTERVAL_SECONDS="0.5",
+        FOREXBOT_BRIDGE_SECRET="s" * 40,
+        FOREXBOT_WATCHLIST="[EURUSD, Volatility 75 Index]",
+        FOREXBOT_STRATEGY__TIMEFRAME="M1",
+    )
+    bridge = await _start_bridge(bridge_port, state, bridge_log)
+    user = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "forexbot", "user", "create", "--username", "ops",
+        "--role", "admin", "--password-stdin", "--data-dir", str(data_dir),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, env=daemon_env,
+    )  # fmt: skip
+    await asyncio.wait_for(user.communicate(PASSWORD.encode() + b"\n"), 120)
+    assert user.returncode == 0
+    with daemon_log.open("ab") as out:
+        daemon = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "forexbot", "run", "--api-port", str(api_port),
+            "--data-dir", str(data_dir), stdout=out, stderr=asyncio.subprocess.STDOUT,
+            env=daemon_env,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _wait_health(http, base, 200, 90, daemon_log)
+            async with http.post(
+                f"{base}/api/auth/login", json={"username": "ops", "password": PASSWORD}
+            ) as resp:
+                token = (await resp.json())["access_token"]
+            quotes = await _quotes(http, base, token, 3)
+            assert {q["data"]["symbol"] for q in quotes} <= {"EURUSD", "Volatility 75 Index"}
+
+            bridge.send_signal(signal.SIGKILL)
+            await bridge.wait()
+            await _wait_health(http, base, 503, 20, daemon_log)
+
+            bridge = await _start_bridge(bridge_port, state, bridge_log)
+            await _wait_health(http, base, 200, 60, daemon_log)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with http.get(f"{base}/api/system/status", headers=headers) as resp:
+                status = await resp.json()
+            assert status["terminal"]["state"] == "connected"
+            assert status["terminal"]["reconnects"] >= 1
+            assert len(await _quotes(http, base, token, 3)) == 3
+
+        daemon.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(daemon.wait(), 30) == 0, _tail(daemon_log)
+    finally:
+        for process in (daemon, bridge):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
