@@ -243,7 +243,7 @@ class ExecutionManager:
                 return
         await self._reject(
             trade_id,
-            -10005,
+            IPC_TIMEOUT,
             "order_send timed out and no position was opened",
             request,
             started,
