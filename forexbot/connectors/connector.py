@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -108,24 +108,17 @@ class MT5Connector:
         self._set_state(ConnectionState.STOPPED, "stopped")
 
     async def _connect(self) -> None:
-        ok = await self._worker.call(self._terminal.initialize, **self._initialize_kwargs)
-        if not ok:
-            raise self._error(
-                "initialize failed", await self._worker.call(self._terminal.last_error)
-            )
+        await self._call("initialize", self._terminal.initialize, **self._initialize_kwargs)
         for symbol in self.symbols:
-            selected = await self._worker.call(self._terminal.symbol_select, symbol, True)
-            if not selected:
-                error = await self._worker.call(self._terminal.last_error)
-                raise self._error(f"cannot select symbol {symbol!r}", error)
+            await self._call(
+                f"symbol_select({symbol!r})", self._terminal.symbol_select, symbol, True
+            )
             if symbol not in self._specs:
                 self._specs[symbol] = await self._load_spec(symbol)
         await self._learn_server_offset()
 
     async def _load_spec(self, symbol: str) -> SymbolSpec:
-        info = await self._worker.call(self._terminal.symbol_info, symbol)
-        if info is None:
-            raise self._error(f"no symbol_info for {symbol!r}", (-4, "Not found"))
+        info = await self._call(f"symbol_info({symbol!r})", self._terminal.symbol_info, symbol)
         return SymbolSpec(
             name=info.name,
             digits=int(info.digits),
@@ -190,9 +183,7 @@ class MT5Connector:
 
         data = await self._worker.call(snapshot)
         for symbol, (tick, rates) in data.items():
-            builder = BarBuilder(
-                symbol, self._specs[symbol].point, timeframes, self._server_offset
-            )
+            builder = BarBuilder(symbol, self._specs[symbol].point, timeframes, self._server_offset)
             for tf in timeframes:
                 array = rates[tf.mt5_value]
                 if array is None or len(array) == 0:
@@ -242,11 +233,7 @@ class MT5Connector:
         """Raise :class:`TerminalError` unless the terminal answers and is connected to its
         trade server. Polls alone do not tell: a terminal that lost its broker still answers
         ``copy_ticks_from`` — with nothing new."""
-        info = await self._worker.call(self._terminal.terminal_info)
-        if info is None:
-            raise self._error(
-                "terminal_info failed", await self._worker.call(self._terminal.last_error)
-            )
+        info = await self._call("terminal_info", self._terminal.terminal_info)
         if not info.connected:
             raise TerminalError("the terminal is not connected to its trade server")
 
@@ -261,30 +248,31 @@ class MT5Connector:
         def fetch() -> dict[str, Any]:
             out = {}
             for symbol, msc in cursors.items():
-                out[symbol] = self._terminal.copy_ticks_from(
+                ticks = self._terminal.copy_ticks_from(
                     symbol, msc // 1000, _MAX_TICKS_PER_POLL, mt5c.COPY_TICKS_ALL
                 )
+                if ticks is None:  # read the error at once, before another call replaces it
+                    raise self._error(
+                        f"copy_ticks_from({symbol!r}) failed", self._terminal.last_error()
+                    )
+                out[symbol] = ticks
             return out
 
         batches = await self._worker.call(fetch)
         self._observe_server_time(batches, started_at)
         count = 0
         for symbol, ticks in batches.items():
-            if ticks is None:
-                error = await self._worker.call(self._terminal.last_error)
-                raise self._error(f"copy_ticks_from({symbol!r}) failed", error)
             count += self._ingest(symbol, ticks)
-        for symbol, builder in self._builders.items():
+        for builder in self._builders.values():
             for bar in builder.close_due(started_at):
                 self._publish_bar(bar)
-            del symbol
         return count
 
     def _observe_server_time(self, batches: dict[str, Any], now: float) -> None:
         """Follow the broker's offset through daylight-saving changes: the freshest tick of a
         poll is at most one poll interval old, well inside the rounding to half hours."""
         latest = max(
-            (int(t["time_msc"][-1]) for t in batches.values() if t is not None and len(t)),
+            (int(t["time_msc"][-1]) for t in batches.values() if len(t)),
             default=None,
         )
         if latest is None:
@@ -398,6 +386,27 @@ class MT5Connector:
             real_volume=int(row["real_volume"]),
         )
 
+    async def _call(
+        self,
+        what: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run a terminal function on the worker; a None or False answer raises
+        :class:`TerminalError` with ``last_error()`` read in the same worker job, before any
+        other call can replace it."""
+
+        def run() -> Any:
+            result = fn(*args, **kwargs)
+            if result is None or result is False:
+                raise self._error(f"{what} failed", self._terminal.last_error())
+            return result
+
+        run.__name__ = what  # named in a timeout's message
+        return await self._worker.call(run, timeout=timeout)
+
     @staticmethod
     def _error(message: str, error: tuple[int, str]) -> TerminalError:
         code, description = error
@@ -415,20 +424,18 @@ class MT5Connector:
 
     async def history(self, symbol: str, timeframe: Timeframe, count: int) -> list[Bar]:
         """The last ``count`` *closed* bars, oldest first (position 0 is the forming bar)."""
-        rates = await self._worker.call(
-            self._terminal.copy_rates_from_pos, symbol, timeframe.mt5_value, 1, count
+        rates = await self._call(
+            f"copy_rates_from_pos({symbol!r}, {timeframe.name})",
+            self._terminal.copy_rates_from_pos,
+            symbol,
+            timeframe.mt5_value,
+            1,
+            count,
         )
-        if rates is None:
-            error = await self._worker.call(self._terminal.last_error)
-            raise self._error(f"copy_rates_from_pos({symbol!r}, {timeframe.name}) failed", error)
         return [self._bar(symbol, timeframe, row) for row in rates]
 
     async def account(self) -> AccountState:
-        info = await self._worker.call(self._terminal.account_info)
-        if info is None:
-            raise self._error(
-                "account_info failed", await self._worker.call(self._terminal.last_error)
-            )
+        info = await self._call("account_info", self._terminal.account_info)
         return AccountState(
             currency=str(info.currency),
             balance=float(info.balance),
@@ -440,11 +447,7 @@ class MT5Connector:
 
     async def positions(self, magic: int | None = None) -> list[Position]:
         """Open positions, optionally only those carrying ``magic``."""
-        raw = await self._worker.call(self._terminal.positions_get)
-        if raw is None:
-            raise self._error(
-                "positions_get failed", await self._worker.call(self._terminal.last_error)
-            )
+        raw = await self._call("positions_get", self._terminal.positions_get)
         return [
             Position(
                 ticket=int(p.ticket),
@@ -467,11 +470,9 @@ class MT5Connector:
 
     async def deals_for_position(self, position_ticket: int) -> list[Deal]:
         """Every deal of a position (entry and exits), oldest first."""
-        raw = await self._worker.call(self._terminal.history_deals_get, position=position_ticket)
-        if raw is None:
-            raise self._error(
-                "history_deals_get failed", await self._worker.call(self._terminal.last_error)
-            )
+        raw = await self._call(
+            "history_deals_get", self._terminal.history_deals_get, position=position_ticket
+        )
         deals = [
             Deal(
                 ticket=int(d.ticket),
@@ -501,11 +502,7 @@ class MT5Connector:
         """Send a trade request. Raises :class:`TerminalError` when the terminal refused the
         request itself (None + last_error), and :class:`TerminalTimeout` when the outcome is
         unknown; a trade-server answer, accepted or not, comes back as the result."""
-        result = await self._worker.call(self._terminal.order_send, request, timeout=timeout)
-        if result is None:
-            raise self._error(
-                "order_send refused", await self._worker.call(self._terminal.last_error)
-            )
+        result = await self._call("order_send", self._terminal.order_send, request, timeout=timeout)
         return OrderResult(
             retcode=int(result.retcode),
             order=int(result.order),
