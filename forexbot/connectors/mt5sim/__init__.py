@@ -7,9 +7,11 @@ plus ``last_error()``; ``(-10004, 'No IPC connection')`` before ``initialize()``
 
 The module-level functions delegate to a default :class:`SimulatedTerminal`, created by the
 first ``initialize()``: a USD hedging demo account with 10,000 balance and leverage 100 on the
-real-time clock, seeded from ``FOREXBOT_SIM_SEED`` (default 20240101). Importing the module
-does no work. The daemon plugs in its own instance (accelerated clock, state file) with
-:func:`set_terminal` and gets it back with :func:`get_terminal`.
+real-time clock, seeded from ``FOREXBOT_SIM_SEED`` (default 20240101); ``FOREXBOT_SIM_STATE``
+keeps its account in a file across processes and ``FOREXBOT_SIM_START`` starts its clock at
+a fixed time (see :mod:`.environment`). Importing the module does no work. The daemon plugs
+in its own instance (accelerated clock, state file) with :func:`set_terminal` and gets it
+back with :func:`get_terminal`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .constants import *  # noqa: F403  (the module surface is MetaTrader's constants)
+from .environment import (
+    REPLAY_ENV,
+    SEED_ENV,
+    SPEED_ENV,
+    START_ENV,
+    STATE_ENV,
+    terminal_from_environment,
+)
 from .errors import INIT_FAILED, NO_IPC, ErrorPair, SimulatorError, SimulatorStateError
+from .faults import FaultInjector, Faults
 from .feed import GeneratedFeed, PriceFeed
+from .mt5csv import ReplayDataError
+from .replay import ReplayFeed
 from .structures import (
     RATES_DTYPE,
     TICKS_DTYPE,
@@ -43,18 +56,25 @@ from .terminal import DEFAULT_SEED, SimulatedTerminal
 __author__ = "forexbot developers (MetaTrader5-compatible simulator)"
 __version__ = "5.0.4755"
 
-SEED_ENV = "FOREXBOT_SIM_SEED"
-
 __all__ = [
+    "DEFAULT_SEED",
     "RATES_DTYPE",
+    "REPLAY_ENV",
     "SEED_ENV",
+    "SPEED_ENV",
+    "START_ENV",
+    "STATE_ENV",
     "TICKS_DTYPE",
     "AccountInfo",
     "BookInfo",
+    "FaultInjector",
+    "Faults",
     "GeneratedFeed",
     "OrderCheckResult",
     "OrderSendResult",
     "PriceFeed",
+    "ReplayDataError",
+    "ReplayFeed",
     "SimulatedTerminal",
     "SimulatorError",
     "SimulatorStateError",
@@ -126,14 +146,11 @@ def get_terminal() -> SimulatedTerminal | None:
 def _default_terminal() -> SimulatedTerminal | None:
     with _Default.lock:
         if _Default.terminal is None:
-            raw = os.environ.get(SEED_ENV, "")
             try:
-                seed = int(raw) if raw.strip() else DEFAULT_SEED
-            except ValueError:
-                reason = f"{INIT_FAILED[1]}, {SEED_ENV}={raw!r} is not an integer"
-                _Default.error = (INIT_FAILED[0], reason)
+                _Default.terminal = terminal_from_environment(os.environ)
+            except SimulatorError as exc:
+                _Default.error = (INIT_FAILED[0], f"{INIT_FAILED[1]}, {exc}")
                 return None
-            _Default.terminal = SimulatedTerminal(seed=seed)
         return _Default.terminal
 
 

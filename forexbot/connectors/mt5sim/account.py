@@ -40,6 +40,8 @@ class AccountState:
     hedging: bool
     balance: float
     processed_msc: int
+    margin_call: float = 100.0  # margin level (%) of the margin call
+    stop_out: float = 50.0  # margin level (%) at which positions are closed
     name: str = "Forexbot Paper Trader"
     company: str = "Forexbot Simulated Broker"
     credit: float = 0.0
@@ -118,6 +120,8 @@ class AccountState:
             "currency": self.currency,
             "leverage": self.leverage,
             "hedging": self.hedging,
+            "margin_call": self.margin_call,
+            "stop_out": self.stop_out,
             "name": self.name,
             "company": self.company,
             "balance": self.balance,
@@ -150,6 +154,8 @@ class AccountState:
                 currency=str(data["currency"]),
                 leverage=int(data["leverage"]),
                 hedging=bool(data["hedging"]),
+                margin_call=float(data.get("margin_call", 100.0)),
+                stop_out=float(data.get("stop_out", 50.0)),
                 name=str(data["name"]),
                 company=str(data["company"]),
                 balance=float(data["balance"]),

@@ -1,8 +1,10 @@
 """The terminal's core: account creation or loading, the clock, the lock, the call protocol.
 
-Every public method of the terminal follows one protocol (:meth:`TerminalCore._begin`): under
-the lock, refuse with ``(-10004, 'No IPC connection')`` when not initialised; otherwise bring
-the market up to the clock's now (stops, pending orders, expiries), then answer, recording
+Every public method of the terminal follows one protocol (:meth:`TerminalCore._begin`): pass
+the fault injector (a slow call sleeps *before* taking the lock; a disconnected terminal or an
+IPC timeout fails the call, see :mod:`faults`), then under the lock refuse with
+``(-10004, 'No IPC connection')`` when not initialised; otherwise bring the market up to the
+clock's now (stops, stop-outs, pending orders, expiries, swaps), then answer, recording
 ``(1, 'Success')`` or the failure in ``last_error()``. The MetaTrader functions themselves live
 in :mod:`market_api` (symbols, quotes, history of prices) and :mod:`trading_api` (orders,
 positions, deals); :class:`~.terminal.SimulatedTerminal` combines them.
@@ -13,6 +15,8 @@ from __future__ import annotations
 import logging
 import pathlib
 import threading
+from collections.abc import Mapping
+from types import TracebackType
 
 import numpy as np
 
@@ -27,10 +31,12 @@ from .errors import (
     ErrorPair,
     SimulatorError,
 )
-from .feed import GeneratedFeed
+from .faults import FaultInjector, Faults
+from .feed import GeneratedFeed, PriceFeed
 from .ledger import Ledger
 from .matching import Matcher
 from .persistence import load_state, save_state
+from .replay import ReplayFeed, ReplaySource
 from .series import MarketData
 from .structures import (
     AccountInfo,
@@ -64,14 +70,24 @@ class TerminalCore:
         state_path: pathlib.Path | None = None,
         requotes: bool = False,
         commission_per_lot: float = 0.0,
+        margin_call: float = 100.0,
+        stop_out: float = 50.0,
+        replay: Mapping[str, ReplaySource] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self._catalogue = Catalogue()
         if currency not in self._catalogue.currencies():
             raise SimulatorError(f"unsupported account currency {currency!r}")
         if leverage < 1 or balance < 0:
             raise SimulatorError(f"invalid account: leverage={leverage}, balance={balance}")
+        if not 0 <= stop_out <= margin_call:
+            raise SimulatorError(
+                f"need 0 <= stop_out <= margin_call, got {stop_out}, {margin_call}"
+            )
         self._clock: Clock = clock or RealtimeClock()
-        self._lock = threading.RLock()
+        self.faults = FaultInjector(faults)
+        self._lock = _CallGate(self.faults)
+        self._lost_reply = False
         self._state_path = state_path
         self._last_now = 0
         self._connected = False
@@ -92,11 +108,19 @@ class TerminalCore:
                 balance=0.0,
                 processed_msc=now,
                 market_watch=[s.name for s in self._catalogue.all() if s.in_market_watch],
+                margin_call=margin_call,
+                stop_out=stop_out,
             )
             if balance:
                 state.deposit(balance, now, "Initial deposit")
         self._state = state
-        self._feed = GeneratedFeed(state.seed, self._catalogue)
+        self._feed: PriceFeed = GeneratedFeed(state.seed, self._catalogue)
+        self._replay: ReplayFeed | None = None
+        if replay:
+            self._replay = ReplayFeed.from_files(
+                replay, catalogue=self._catalogue, fallback=self._feed, seed=state.seed
+            )
+            self._feed = self._replay
         self._market = MarketData(self._feed, self._catalogue)
         self._ledger = Ledger(
             state, self._catalogue, self._market, commission_per_lot=commission_per_lot
@@ -130,6 +154,17 @@ class TerminalCore:
     def state_path(self) -> pathlib.Path | None:
         return self._state_path
 
+    @property
+    def feed(self) -> PriceFeed:
+        """The market data source (generated, or a :class:`ReplayFeed` over it)."""
+        return self._feed
+
+    @property
+    def replay_end(self) -> float | None:
+        """UTC time after which no replayed symbol has data (None without replay)."""
+        end = self._replay.end if self._replay is not None else None
+        return None if end is None else from_server_seconds(end)
+
     def server_offset(self, utc_epoch: float) -> int:
         """Seconds between the broker's server time and UTC at ``utc_epoch`` (7200 or 10800)."""
         return server_offset(utc_epoch)
@@ -142,8 +177,25 @@ class TerminalCore:
         if self._state_path is not None:
             save_state(self._state, self._state_path)
 
-    def _begin(self) -> bool:
+    def _admit(self, call: str) -> bool:
+        """The fault injector's verdict on a call (see :mod:`faults`)."""
+        error, lose_reply = self.faults.admit(call)
+        if error is not None:
+            if self.faults.disconnected:
+                self._connected = False
+            self._error = error
+            return False
+        self._lost_reply = lose_reply
+        return True
+
+    def _take_lost_reply(self) -> bool:
+        lost, self._lost_reply = self._lost_reply, False
+        return lost
+
+    def _begin(self, call: str = "", *, admitted: bool = False) -> bool:
         """Start a call: refuse without a connection, else bring the market up to now."""
+        if not admitted and not self._admit(call):
+            return False
         if not self._connected:
             self._error = NO_IPC
             return False
@@ -174,13 +226,31 @@ class TerminalCore:
         timeout: int | None = None,
         portable: bool = False,
     ) -> bool:
-        """Connect the terminal. Credentials are checked for type only: one paper account."""
+        """Connect the terminal, like a demo account: any password is accepted.
+
+        Credentials are checked for type only; a ``login``/``server`` given becomes the paper
+        account's number and server name (it is the one account this terminal holds).
+        """
         with self._lock:
+            if not self._admit("initialize"):
+                return False
             if not credentials_ok(path, login, password, server, timeout):
                 self._error = INVALID_PARAMS
                 return False
             self._connected = True
-            return self._begin()
+            if not self._begin(admitted=True):
+                return False
+            self._adopt(login, server)
+            return True
+
+    def _adopt(self, login: int | None, server: str | None) -> None:
+        changed = False
+        if login is not None and login != self._state.login:
+            self._state.login, changed = login, True
+        if server is not None and server != self._state.server:
+            self._state.server, changed = server, True
+        if changed:
+            self._save()
 
     def login(
         self,
@@ -195,6 +265,7 @@ class TerminalCore:
             if not credentials_ok(None, login, password, server, timeout) or login is None:
                 self._error = INVALID_PARAMS
                 return False
+            self._adopt(login, server)
             return True
 
     def shutdown(self) -> None:
@@ -211,8 +282,8 @@ class TerminalCore:
             return (500, BUILD, BUILD_DATE) if self._begin() else None
 
     def last_error(self) -> tuple[int, str]:
-        with self._lock:
-            return self._error
+        """Answered locally, like the client library does: never slow, never failing."""
+        return self._error
 
     def account_info(self) -> AccountInfo | None:
         with self._lock:
@@ -243,3 +314,37 @@ def credentials_ok(
 
 def numbers_ok(*values: object) -> bool:
     return all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in values)
+
+
+class _CallGate:
+    """The terminal's re-entrant lock, which first lets a slow-call fault sleep.
+
+    The delay happens only on the outermost entry of a thread and before the lock is taken,
+    so a slow call does not hold the lock while it sleeps (a fault switch or another thread
+    is not blocked by it).
+    """
+
+    def __init__(self, faults: FaultInjector) -> None:
+        self._faults = faults
+        self._lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        if self._owner != me:
+            self._faults.delay()
+            self._lock.acquire()
+            self._owner = me
+        self._depth += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()

@@ -5,7 +5,9 @@ the ticks of a run of minutes, and whether a symbol trades at a time. Everything
 timeframes, "now" truncation, tick queries) is derived from it in :mod:`series`, so a replay
 feed reading MetaTrader CSV exports only has to implement these three methods.
 
-:class:`GeneratedFeed` implements it with the deterministic models of :mod:`models`. It caches
+:class:`GeneratedFeed` implements it with the deterministic models of :mod:`models` (forex
+crosses are built tick by tick from their USD legs, :mod:`cross`, so EURJPY is always
+EURUSD x USDJPY); :class:`~.replay.ReplayFeed` replays MT5 CSV exports over it. It caches
 generated days (bars plus the :class:`DayPlan` that regenerates any minute) and generated
 minutes in bounded LRU caches, so polling the last minutes of thirty symbols costs almost
 nothing and memory stays bounded however long a backtest runs.
@@ -19,6 +21,8 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from .cross import CrossBuilder, cross_legs
+from .grid import MinuteGrid, m1_from_ticks
 from .models import DayPlan, PriceModel, model_for
 from .structures import RATES_DTYPE, TICKS_DTYPE
 from .symbols import Catalogue
@@ -95,6 +99,9 @@ class GeneratedFeed:
         self._models: dict[str, PriceModel] = {}
         self._days: LRU[tuple[str, int], tuple[DayPlan, NDArray[np.void]]] = LRU(day_cache)
         self._minutes: LRU[tuple[str, int], NDArray[np.void]] = LRU(minute_cache)
+        self._crosses: dict[str, CrossBuilder | None] = {}
+        self._cross_bars: LRU[tuple[str, int], NDArray[np.void]] = LRU(day_cache)
+        self._cross_ticks: LRU[tuple[str, int], NDArray[np.void]] = LRU(16)
 
     def model(self, symbol: str) -> PriceModel:
         model = self._models.get(symbol)
@@ -109,33 +116,86 @@ class GeneratedFeed:
         return self.model(symbol).is_open(server_seconds)
 
     def _day(self, symbol: str, day: int) -> tuple[DayPlan, NDArray[np.void]] | None:
+        return self._planned(symbol, day)[0]
+
+    def _planned(
+        self, symbol: str, day: int
+    ) -> tuple[tuple[DayPlan, NDArray[np.void]] | None, MinuteGrid | None]:
+        """((plan, M1 bars) or None when closed, the day's grid if it was just generated)."""
         model = self.model(symbol)
         if not model.trades_on(day):
-            return None
+            return None, None
         cached = self._days.get((symbol, day))
+        grid = None
         if cached is None:
             plan, grid = model.plan(day)
             bars = grid.bars()
             bars.flags.writeable = False
             cached = (plan, bars)
             self._days.put((symbol, day), cached)
-        return cached
+        return cached, grid
 
     def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:
+        if self._cross(symbol) is not None:
+            return self._cross_day(symbol, day)[1]
         cached = self._day(symbol, day)
         return _EMPTY_BARS if cached is None else cached[1]
 
+    # --- crosses (see :mod:`cross`) -------------------------------------------------------
+    def _cross(self, symbol: str) -> CrossBuilder | None:
+        if symbol not in self._crosses:
+            spec = self._catalogue.get(symbol)
+            legs = None if spec is None else cross_legs(spec, self._catalogue)
+            self._crosses[symbol] = (
+                None
+                if spec is None or legs is None
+                else CrossBuilder(spec, legs, self._leg_day_ticks, self.seed)
+            )
+        return self._crosses[symbol]
+
+    def _leg_day_ticks(self, symbol: str, day: int) -> NDArray[np.void]:
+        cached, grid = self._planned(symbol, day)
+        if cached is None:
+            return _EMPTY_TICKS
+        if grid is None:
+            grid = self.model(symbol).grid(cached[0], 0, MINUTES_PER_DAY)
+        return grid.ticks()
+
+    def _cross_day(self, symbol: str, day: int) -> tuple[NDArray[np.void], NDArray[np.void]]:
+        """(ticks, M1 bars) of a cross's day; ticks are cached for a few days, bars longer."""
+        builder = self._cross(symbol)
+        assert builder is not None
+        if not self.model(symbol).trades_on(day):
+            return _EMPTY_TICKS, _EMPTY_BARS
+        ticks = self._cross_ticks.get((symbol, day))
+        bars = self._cross_bars.get((symbol, day))
+        if ticks is None:
+            ticks = builder.day_ticks(day)
+            ticks.flags.writeable = False
+            self._cross_ticks.put((symbol, day), ticks)
+        if bars is None:
+            bars = m1_from_ticks(ticks, builder.spec.point)
+            bars.flags.writeable = False
+            self._cross_bars.put((symbol, day), bars)
+        return ticks, bars
+
     def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
         parts: list[NDArray[np.void]] = []
+        if self._cross(symbol) is not None:
+            for day in range(first // MINUTES_PER_DAY, (stop - 1) // MINUTES_PER_DAY + 1):
+                ticks = self._cross_day(symbol, day)[0]
+                msc = ticks["time_msc"]
+                lo, hi = np.searchsorted(msc, first * 60_000), np.searchsorted(msc, stop * 60_000)
+                if hi > lo:
+                    parts.append(ticks[lo:hi])
+            return _joined(parts)
         minute = first
         while minute < stop:
             day = minute // MINUTES_PER_DAY
             day_stop = min(stop, (day + 1) * MINUTES_PER_DAY)
             parts.extend(self._ticks_in_day(symbol, day, minute, day_stop))
             minute = day_stop
-        if not parts:
-            return _EMPTY_TICKS
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return _joined(parts)
 
     def _ticks_in_day(self, symbol: str, day: int, first: int, stop: int) -> list[NDArray[np.void]]:
         cached = self._day(symbol, day)
@@ -165,3 +225,9 @@ class GeneratedFeed:
             parts.append(generated)
             minute = run_end
         return parts
+
+
+def _joined(parts: list[NDArray[np.void]]) -> NDArray[np.void]:
+    if not parts:
+        return _EMPTY_TICKS
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -123,3 +123,28 @@ def force_one_tick(mask: NDArray[np.bool_], score: NDArray[np.float64]) -> NDArr
     forced[np.arange(mask.shape[0]), np.argmin(score[:, :SECONDS], axis=1)] = True
     result: NDArray[np.bool_] = mask | forced
     return result
+
+
+def m1_from_ticks(ticks: NDArray[np.void], point: float) -> NDArray[np.void]:
+    """M1 bid bars of ``ticks`` (in time order), built the way the terminal builds its own.
+
+    open/close are the minute's first/last bid, high/low its extremes, tick_volume the number
+    of ticks, real_volume the sum of their volumes and spread the minimum spread in points.
+    """
+    if len(ticks) == 0:
+        return np.zeros(0, dtype=RATES_DTYPE)
+    minutes = ticks["time_msc"] // 60_000
+    first = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
+    last = np.concatenate((first[1:], [len(ticks)])) - 1
+    bid = ticks["bid"]
+    out = np.zeros(len(first), dtype=RATES_DTYPE)
+    out["time"] = minutes[first] * 60
+    out["open"] = bid[first]
+    out["close"] = bid[last]
+    out["high"] = np.maximum.reduceat(bid, first)
+    out["low"] = np.minimum.reduceat(bid, first)
+    out["tick_volume"] = last - first + 1
+    out["real_volume"] = np.add.reduceat(ticks["volume"], first)
+    spreads = np.round((ticks["ask"] - bid) / point)
+    out["spread"] = np.minimum.reduceat(spreads, first)
+    return out

@@ -13,6 +13,8 @@ the deal, moves the balance and opens, grows, reduces, closes or reverses a posi
   position keeps its ticket and identifier).
 
 Commission, when configured, is charged per lot on every deal, as a negative amount.
+Swap accrues on the open position (see :mod:`swaps`) and is realised by the deal that closes
+it, in proportion to the volume closed (the deal's ``swap``, added to the balance).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class Ledger:
         """(floating profit, used margin) of all open positions, in account currency."""
         profit = margin = 0.0
         for position in self.state.positions.values():
-            profit += self.valued(position).profit
+            profit += self.valued(position).profit + position.swap
             margin += self.position_margin(position)
         return round(profit, CURRENCY_DIGITS), round(margin, CURRENCY_DIGITS)
 
@@ -144,7 +146,7 @@ class Ledger:
         commission = 0.0
         if self.commission_per_lot:
             commission = -round(self.commission_per_lot * volume, CURRENCY_DIGITS)
-        profit = 0.0
+        profit = swap = 0.0
         entry = DEAL_ENTRY_IN
         if target is None:
             position_id = order.ticket
@@ -171,7 +173,7 @@ class Ledger:
             )
         else:
             position_id = target.identifier
-            entry, profit = self._change_position(
+            entry, profit, swap = self._change_position(
                 target, spec, side, volume, price, time_msc, sl, tp
             )
         state.history_orders.append(
@@ -197,7 +199,7 @@ class Ledger:
             volume=volume,
             price=price,
             commission=commission,
-            swap=0.0,
+            swap=swap,
             profit=profit,
             fee=0.0,
             symbol=order.symbol,
@@ -205,7 +207,7 @@ class Ledger:
             external_id="",
         )
         state.deals.append(deal)
-        state.balance = round(state.balance + profit + commission, CURRENCY_DIGITS)
+        state.balance = round(state.balance + profit + swap + commission, CURRENCY_DIGITS)
         return Fill(order.ticket, deal.ticket, volume, price, position_id)
 
     def _change_position(
@@ -218,8 +220,8 @@ class Ledger:
         time_msc: int,
         sl: float,
         tp: float,
-    ) -> tuple[int, float]:
-        """Apply a deal to an existing position; returns (deal entry, realised profit)."""
+    ) -> tuple[int, float, float]:
+        """Apply a deal to an existing position; returns (entry, realised profit, swap)."""
         positions = self.state.positions
         seconds = time_msc // 1000
         same_side = (position.type == POSITION_TYPE_BUY) == (side == ORDER_TYPE_BUY)
@@ -234,19 +236,21 @@ class Ledger:
                 time_update=seconds,
                 time_update_msc=time_msc,
             )
-            return DEAL_ENTRY_IN, 0.0
+            return DEAL_ENTRY_IN, 0.0, 0.0
         closed = min(volume, position.volume)
         profit = self.money.profit(position.type, spec, closed, position.price_open, price) or 0.0
+        swap, kept_swap = split_swap(position, closed)
         remaining = round(position.volume - volume, VOLUME_DIGITS)
         if remaining > 0:
             positions[position.ticket] = position._replace(
-                volume=remaining, time_update=seconds, time_update_msc=time_msc
+                volume=remaining, swap=kept_swap, time_update=seconds, time_update_msc=time_msc
             )
-            return DEAL_ENTRY_OUT, profit
+            return DEAL_ENTRY_OUT, profit, swap
         if remaining == 0:
             del positions[position.ticket]
-            return DEAL_ENTRY_OUT, profit
+            return DEAL_ENTRY_OUT, profit, swap
         positions[position.ticket] = position._replace(
+            swap=0.0,
             type=POSITION_TYPE_BUY if side == ORDER_TYPE_BUY else POSITION_TYPE_SELL,
             volume=-remaining,
             price_open=price,
@@ -255,4 +259,12 @@ class Ledger:
             time_update=seconds,
             time_update_msc=time_msc,
         )
-        return DEAL_ENTRY_INOUT, profit
+        return DEAL_ENTRY_INOUT, profit, swap
+
+
+def split_swap(position: TradePosition, closed: float) -> tuple[float, float]:
+    """(swap realised by closing ``closed`` lots, swap the rest of the position keeps)."""
+    if not position.swap or closed >= position.volume:
+        return position.swap, 0.0
+    realised = round(position.swap * closed / position.volume, CURRENCY_DIGITS)
+    return realised, round(position.swap - realised, CURRENCY_DIGITS)

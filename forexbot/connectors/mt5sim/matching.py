@@ -8,7 +8,9 @@ replays what happened between the last processed time and now, in time order:
 * BuyLimit fills when Ask <= price, SellLimit when Bid >= price, BuyStop when Ask >= price,
   SellStop when Bid <= price; a stop-limit order becomes a limit order at its stop-limit price
   when its stop price is reached;
-* a pending order with an expiry is removed (state EXPIRED) when that time comes.
+* a pending order with an expiry is removed (state EXPIRED) when that time comes;
+* the margin level is watched at every step and a stop-out closes the most losing position
+  (:mod:`stopout`); swaps accrue at every server midnight (:mod:`swaps`).
 
 Gaps of up to a day are replayed **tick by tick**: a trigger fills at that tick's price (so a
 gap through a stop fills at the worse price, like a real stop). Longer gaps (a restart after a
@@ -32,8 +34,10 @@ from numpy.typing import NDArray
 from .constants import (
     DEAL_REASON_EXPERT,
     DEAL_REASON_SL,
+    DEAL_REASON_SO,
     DEAL_REASON_TP,
     ORDER_REASON_SL,
+    ORDER_REASON_SO,
     ORDER_REASON_TP,
     ORDER_STATE_EXPIRED,
     ORDER_STATE_FILLED,
@@ -49,7 +53,10 @@ from .constants import (
 )
 from .ledger import Ledger, opposite
 from .money import is_buy
+from .pricepath import PricePath
+from .stopout import stop_out
 from .structures import TradeOrder, TradePosition
+from .swaps import charge, next_rollover
 from .timeutil import DAY
 
 BAR_WALK_AFTER_MS = DAY * 1000
@@ -57,42 +64,12 @@ F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
-class PricePath:
-    """Quotes of one symbol over a window: ticks (open = low = high) or M1 bars."""
-
-    t: NDArray[np.int64]  # event time of each step, server msc
-    bid_open: F64
-    bid_low: F64
-    bid_high: F64
-    ask_open: F64
-    ask_low: F64
-    ask_high: F64
-
-    @classmethod
-    def from_ticks(cls, ticks: NDArray[np.void]) -> PricePath:
-        bid, ask = ticks["bid"], ticks["ask"]
-        return cls(ticks["time_msc"], bid, bid, bid, ask, ask, ask)
-
-    @classmethod
-    def from_bars(cls, bars: NDArray[np.void], point: float) -> PricePath:
-        spread = bars["spread"] * point
-        return cls(
-            bars["time"] * 1000,
-            bars["open"],
-            bars["low"],
-            bars["high"],
-            bars["open"] + spread,
-            bars["low"] + spread,
-            bars["high"] + spread,
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Event:
     time_msc: int
     ticket: int
-    kind: str  # "sl", "tp", "fill", "activate", "expire"
+    kind: str  # "sl", "tp", "so", "fill", "activate", "expire", "swap"
     price: float
+    comment: str = ""
 
 
 def _first(mask: NDArray[np.bool_]) -> int | None:
@@ -168,7 +145,7 @@ class Matcher:
 
     def _watched(self) -> bool:
         state = self.ledger.state
-        return bool(state.orders) or any(p.sl or p.tp for p in state.positions.values())
+        return bool(state.orders) or bool(state.positions)
 
     def process(self, now_msc: int) -> bool:
         """Replay up to ``now_msc``; True when the account changed."""
@@ -194,7 +171,8 @@ class Matcher:
         market = self.ledger.market
         if bars:
             m1 = market.m1_between(symbol, (low + 1) // 1000, (high + 1) // 1000, high + 1)
-            return PricePath.from_bars(m1, self.ledger.spec(symbol).point)
+            spec = self.ledger.spec(symbol)
+            return PricePath.from_bars(m1, spec.point, spec.digits)
         return PricePath.from_ticks(market.ticks_between(symbol, low + 1, high, high))
 
     def _walk(self, low: int, high: int, *, bars: bool) -> bool:
@@ -203,78 +181,60 @@ class Matcher:
             return False
         state = self.ledger.state
         paths: dict[str, PricePath] = {}
+        before: dict[str, tuple[float, float]] = {}
+
+        def path(symbol: str) -> PricePath:
+            found = paths.get(symbol)
+            if found is None:
+                found = paths[symbol] = self._path(symbol, low, high, bars=bars)
+                tick = self.ledger.market.last_tick(symbol, low)
+                quote = (0.0, 0.0) if tick is None else (tick["bid"][0], tick["ask"][0])
+                before[symbol] = (float(quote[0]), float(quote[1]))
+            return found
+
         since: dict[int, int] = {}
+        floor = low  # events are applied in time order: nothing is found before the last one
+        rollover_since = low
         changed = False
         while True:
             events: list[Event] = []
             for position in state.positions.values():
-                if position.sl or position.tp:
-                    path = paths.get(position.symbol)
-                    if path is None:
-                        path = paths[position.symbol] = self._path(
-                            position.symbol, low, high, bars=bars
-                        )
-                    found = position_event(position, path, since.get(position.ticket, low))
-                    if found:
-                        events.append(found)
-            for order in state.orders.values():
-                path = paths.get(order.symbol)
-                if path is None:
-                    path = paths[order.symbol] = self._path(order.symbol, low, high, bars=bars)
-                found = order_event(order, path, since.get(order.ticket, low), high)
+                found = position_event(
+                    position, path(position.symbol), max(floor, since.get(position.ticket, low))
+                )
                 if found:
                     events.append(found)
+            for order in state.orders.values():
+                found = order_event(
+                    order, path(order.symbol), max(floor, since.get(order.ticket, low)), high
+                )
+                if found:
+                    events.append(found)
+            stop = stop_out(self.ledger, paths, before, floor)
+            if stop is not None:
+                events.append(Event(stop.time_msc, stop.ticket, "so", stop.price, stop.comment))
+            midnight = next_rollover(rollover_since, high) if state.positions else None
+            if midnight is not None:
+                events.append(Event(midnight, 0, "swap", 0.0))
             if not events:
                 return changed
             event = min(events, key=lambda e: (e.time_msc, e.ticket))
             self.ledger.now_msc = event.time_msc
+            if event.kind == "swap":
+                rollover_since = event.time_msc
+                changed |= charge(self.ledger, event.time_msc)
+                continue
             touched = self._apply(event)
             since.update(dict.fromkeys(touched, event.time_msc))
+            floor = max(floor, event.time_msc - 1)
             changed = True
 
     def _apply(self, event: Event) -> list[int]:
         """Apply one event; returns the tickets whose next check starts after it."""
         state = self.ledger.state
-        if event.kind in ("sl", "tp"):
-            position = state.positions[event.ticket]
-            spec = self.ledger.spec(position.symbol)
-            level = position.sl if event.kind == "sl" else position.tp
-            order = TradeOrder(
-                ticket=state.order_ticket(),
-                time_setup=event.time_msc // 1000,
-                time_setup_msc=event.time_msc,
-                time_done=0,
-                time_done_msc=0,
-                time_expiration=0,
-                type=opposite(position.type),
-                type_time=0,
-                type_filling=0,
-                state=ORDER_STATE_FILLED,
-                magic=position.magic,
-                position_id=position.identifier,
-                position_by_id=0,
-                reason=ORDER_REASON_SL if event.kind == "sl" else ORDER_REASON_TP,
-                volume_initial=position.volume,
-                volume_current=position.volume,
-                price_open=level,
-                sl=position.sl,
-                tp=position.tp,
-                price_current=event.price,
-                price_stoplimit=0.0,
-                symbol=position.symbol,
-                comment=f"[{event.kind} {level:.{spec.digits}f}]",
-                external_id="",
-            )
-            self.ledger.apply_deal(
-                order,
-                opposite(position.type),
-                position.volume,
-                event.price,
-                event.time_msc,
-                target=position,
-                deal_reason=DEAL_REASON_SL if event.kind == "sl" else DEAL_REASON_TP,
-            )
-            return [position.ticket]
+        if event.kind in ("sl", "tp", "so"):
+            self._close(state.positions[event.ticket], event)
+            return [event.ticket]
         order = state.orders.pop(event.ticket)
         if event.kind == "expire":
             state.history_orders.append(
@@ -292,6 +252,53 @@ class Matcher:
             )
             return [order.ticket]
         return self._fill(order, event)
+
+    def _close(self, position: TradePosition, event: Event) -> None:
+        """Close ``position`` entirely for a stop loss, take profit or stop-out."""
+        state = self.ledger.state
+        spec = self.ledger.spec(position.symbol)
+        reasons = {
+            "sl": (ORDER_REASON_SL, DEAL_REASON_SL, position.sl),
+            "tp": (ORDER_REASON_TP, DEAL_REASON_TP, position.tp),
+            "so": (ORDER_REASON_SO, DEAL_REASON_SO, event.price),
+        }
+        order_reason, deal_reason, level = reasons[event.kind]
+        comment = event.comment or f"[{event.kind} {level:.{spec.digits}f}]"
+        order = TradeOrder(
+            ticket=state.order_ticket(),
+            time_setup=event.time_msc // 1000,
+            time_setup_msc=event.time_msc,
+            time_done=0,
+            time_done_msc=0,
+            time_expiration=0,
+            type=opposite(position.type),
+            type_time=0,
+            type_filling=0,
+            state=ORDER_STATE_FILLED,
+            magic=position.magic,
+            position_id=position.identifier,
+            position_by_id=0,
+            reason=order_reason,
+            volume_initial=position.volume,
+            volume_current=position.volume,
+            price_open=level,
+            sl=position.sl,
+            tp=position.tp,
+            price_current=event.price,
+            price_stoplimit=0.0,
+            symbol=position.symbol,
+            comment=comment,
+            external_id="",
+        )
+        self.ledger.apply_deal(
+            order,
+            opposite(position.type),
+            position.volume,
+            event.price,
+            event.time_msc,
+            target=position,
+            deal_reason=deal_reason,
+        )
 
     def _fill(self, order: TradeOrder, event: Event) -> list[int]:
         state = self.ledger.state

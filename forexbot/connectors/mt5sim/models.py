@@ -161,7 +161,7 @@ class PriceModel(ABC):
 _ACTIVITY = (0.35, 0.45, 0.5, 0.55, 0.55, 0.55, 0.55, 0.55, 0.6, 0.8, 1.0, 1.0,
              0.9, 0.9, 1.2, 1.5, 1.6, 1.4, 1.1, 0.9, 0.75, 0.6, 0.5, 0.4)  # fmt: skip
 # Spread multiplier by server hour: widest around the 00:00 rollover, wider in thin hours.
-_SPREAD_FACTOR = (3.5, 2.0, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.2, 1.0, 1.0, 1.0,
+SPREAD_BY_HOUR = (3.5, 2.0, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.2, 1.0, 1.0, 1.0,
                   1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.6, 3.0)  # fmt: skip
 
 
@@ -190,7 +190,7 @@ class ForexModel(PriceModel):
         rel_sigma, self._tick_prob, self._w = _forex_profile()
         self._sigma = self.day_sigma * rel_sigma
         hours = np.arange(MINUTES_PER_DAY) // 60
-        factor = np.asarray(_SPREAD_FACTOR)[hours]
+        factor = np.asarray(SPREAD_BY_HOUR)[hours]
         self._base_spread = np.maximum(1, np.round(spec.spread_points * factor)).astype(np.int32)
 
     def _anchor_path(self, key: int) -> AnchorPath:

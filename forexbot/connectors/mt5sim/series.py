@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from .constants import TIMEFRAME_D1, TIMEFRAME_M1, TIMEFRAME_W1
 from .feed import LRU, PriceFeed
+from .grid import m1_from_ticks
 from .structures import RATES_DTYPE, TICKS_DTYPE
 from .symbols import Catalogue
 from .timeutil import (
@@ -110,16 +111,7 @@ class MarketData:
         if len(ticks) == 0:
             return None
         spec = self._catalogue.get(symbol)
-        point = spec.point if spec is not None else 1.0
-        bar = np.zeros(1, dtype=RATES_DTYPE)
-        bar["time"] = minute * 60
-        bar["open"] = ticks["bid"][0]
-        bar["close"] = ticks["bid"][-1]
-        bar["high"] = ticks["bid"].max()
-        bar["low"] = ticks["bid"].min()
-        bar["tick_volume"] = len(ticks)
-        bar["spread"] = np.round((ticks["ask"] - ticks["bid"]) / point).min()
-        return bar
+        return m1_from_ticks(ticks, spec.point if spec is not None else 1.0)
 
     def rates_until(self, symbol: str, timeframe: int, end: int, count: int, now_msc: int) -> Bars:
         """The last ``count`` bars opening at or before ``end`` (server seconds), oldest first."""

@@ -1,13 +1,15 @@
 """The simulated broker's symbol catalogue and MetaTrader's ``group`` filter.
 
-Specs follow what a retail MT5 broker publishes: 5-digit majors (3 for JPY pairs), 100,000
+The 7 majors, all 21 crosses of EUR/GBP/AUD/NZD/CAD/CHF/JPY, gold and ten Deriv-style synthetic
+indices. Specs follow what a retail MT5 broker publishes: 5-digit pairs (3 for JPY), 100,000
 units per lot, 0.01-lot steps, instant execution with FOK filling (the captured EURJPY spec of
 the reference), and Deriv-style synthetic indices (CFDLEVERAGE, market execution, 24/7).
 Synthetic contract specs are third-party figures (reference section 7): replace them with a
 real ``symbol_info()`` capture when one is available.
 
 Besides MetaTrader's fields a spec carries what the price model needs: the price level on
-2024-01-01 (``ref_price``), the annualised volatility and the typical spread.
+2024-01-01 (``ref_price``; crosses follow their USD legs instead), the annualised volatility
+and the typical spread. Swaps are indicative retail figures in points per lot.
 """
 
 from __future__ import annotations
@@ -270,6 +272,36 @@ _CATALOGUE: tuple[SymbolSpec, ...] = (
         28,
         (6.4, -21.5),
         stops=10,
+    ),
+    *(
+        _fx(name, description, "Minors", price, vol, spread, swaps)
+        for name, description, price, vol, spread, swaps in (
+            ("EURCHF", "Euro vs Swiss Franc", 0.92900, 0.06, 18, (-9.6, 1.8)),
+            ("EURCAD", "Euro vs Canadian Dollar", 1.46000, 0.07, 22, (-8.1, 1.2)),
+            ("EURAUD", "Euro vs Australian Dollar", 1.62000, 0.08, 22, (-7.4, 0.9)),
+            ("EURNZD", "Euro vs New Zealand Dollar", 1.74700, 0.09, 30, (-8.8, 1.1)),
+            ("GBPCHF", "Great Britain Pound vs Swiss Franc", 1.07100, 0.08, 25, (-2.1, -6.0)),
+            ("GBPAUD", "Great Britain Pound vs Australian Dollar", 1.86700, 0.09, 30, (-3.6, -4.2)),
+            ("GBPCAD", "Great Britain Pound vs Canadian Dollar", 1.68300, 0.08, 30, (-2.8, -5.3)),
+            (
+                "GBPNZD",
+                "Great Britain Pound vs New Zealand Dollar",
+                2.01300,
+                0.10,
+                40,
+                (-4.4, -5.0),
+            ),
+            ("AUDJPY", "Australian Dollar vs Japanese Yen", 96.100, 0.11, 18, (3.5, -12.6)),
+            ("AUDCAD", "Australian Dollar vs Canadian Dollar", 0.90100, 0.08, 20, (-1.9, -3.4)),
+            ("AUDCHF", "Australian Dollar vs Swiss Franc", 0.57300, 0.09, 20, (1.1, -5.9)),
+            ("AUDNZD", "Australian Dollar vs New Zealand Dollar", 1.07800, 0.06, 25, (-3.9, -1.6)),
+            ("CADJPY", "Canadian Dollar vs Japanese Yen", 106.400, 0.10, 20, (5.2, -15.1)),
+            ("CHFJPY", "Swiss Franc vs Japanese Yen", 167.700, 0.09, 25, (-4.9, -9.8)),
+            ("NZDJPY", "New Zealand Dollar vs Japanese Yen", 89.100, 0.11, 22, (2.8, -11.3)),
+            ("CADCHF", "Canadian Dollar vs Swiss Franc", 0.63500, 0.07, 20, (1.6, -6.4)),
+            ("NZDCAD", "New Zealand Dollar vs Canadian Dollar", 0.83600, 0.09, 25, (-2.0, -3.1)),
+            ("NZDCHF", "New Zealand Dollar vs Swiss Franc", 0.53200, 0.09, 25, (0.9, -5.6)),
+        )
     ),
     SymbolSpec(
         name="XAUUSD",

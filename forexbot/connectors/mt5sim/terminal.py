@@ -11,6 +11,8 @@ broker. Its methods have the names, arguments, return values and failure behavio
   clock's now (stops, pending orders, expiries: :mod:`matching`); nothing after now is ever
   returned. Server time never runs backwards: in the hour the clocks go back it stands still.
 * **Thread safety.** One re-entrant lock serialises every public call.
+* **Faults.** ``terminal.faults`` disconnects, times out, slows, requotes or rejects on
+  demand (:mod:`faults`); the account side never loses anything.
 * **Persistence.** With ``state_path`` the account is saved atomically after every change and
   on ``shutdown()``, and loaded by the constructor when the file exists: a restarted daemon
   finds its paper account, and stops hit while it was down, like at a broker. A loaded
@@ -33,6 +35,10 @@ class SimulatedTerminal(MarketDataAPI, TradingAPI):
     Keyword-only constructor arguments: ``seed`` (price history), ``clock`` (default: real
     time), ``balance``, ``leverage``, ``currency``, ``hedging`` (False: netting), ``login``,
     ``server``, ``state_path`` (persist the account there), ``requotes`` (instant-execution
-    symbols requote a requested price further than ``deviation`` points; off by default) and
-    ``commission_per_lot`` (charged on every deal; 0 by default).
+    symbols requote a requested price further than ``deviation`` points; off by default),
+    ``commission_per_lot`` (charged on every deal; 0 by default), ``margin_call`` and
+    ``stop_out`` (margin levels in percent, 100 and 50 by default; see :mod:`.stopout`),
+    ``replay`` (symbol -> MT5 CSV export(s) to replay instead of the statistical feed; see
+    :mod:`.replay`) and ``faults`` (the starting :class:`~.faults.Faults`; switch faults at
+    run time through :attr:`faults`).
     """

@@ -46,7 +46,7 @@ from .constants import (
     TRADE_RETCODE_REQUOTE,
 )
 from .desk import EPSILON, Outcome, UnknownSymbol
-from .ledger import Fill
+from .ledger import Fill, split_swap
 from .pending import PendingOrders
 from .retcodes import retcode_comment
 from .structures import OrderCheckResult, OrderSendResult, TradeDeal, TradeRequest
@@ -79,6 +79,31 @@ class TradeDesk(PendingOrders):
             bid=outcome.bid,
             ask=outcome.ask,
             comment=retcode_comment(outcome.retcode),
+            request_id=self.ledger.state.request_id(),
+            retcode_external=0,
+            request=request,
+        )
+
+    def refuse(self, request: TradeRequest, retcode: int) -> OrderSendResult:
+        """A refusal decided before execution (an injected reject or requote).
+
+        A requote carries the current bid/ask, the prices the dealer would now offer.
+        """
+        target = self.ledger.state.positions.get(request.position)
+        symbol = request.symbol or (target.symbol if target else "")
+        quote = None
+        if symbol:
+            self._spec(symbol)  # an unknown symbol fails in the terminal, before the server
+            quote = self._quote(symbol) if retcode == TRADE_RETCODE_REQUOTE else None
+        return OrderSendResult(
+            retcode=retcode,
+            deal=0,
+            order=0,
+            volume=0.0,
+            price=0.0,
+            bid=quote[0] if quote else 0.0,
+            ask=quote[1] if quote else 0.0,
+            comment=retcode_comment(retcode),
             request_id=self.ledger.state.request_id(),
             retcode_external=0,
             request=request,
@@ -269,6 +294,7 @@ class TradeDesk(PendingOrders):
             profit = self.ledger.money.profit(
                 position.type, spec, volume, position.price_open, price
             )
+            swap, kept_swap = split_swap(position, volume)
             deal = TradeDeal(
                 ticket=state.deal_ticket(),
                 order=order.ticket,
@@ -282,7 +308,7 @@ class TradeDesk(PendingOrders):
                 volume=volume,
                 price=price,
                 commission=0.0,
-                swap=0.0,
+                swap=swap,
                 profit=profit or 0.0,
                 fee=0.0,
                 symbol=spec.name,
@@ -291,11 +317,11 @@ class TradeDesk(PendingOrders):
             )
             deals.append(deal)
             state.deals.append(deal)
-            state.balance = round(state.balance + deal.profit, 2)
+            state.balance = round(state.balance + deal.profit + deal.swap, 2)
             remaining = round(position.volume - volume, 8)
             if remaining > 0:
                 state.positions[position.ticket] = position._replace(
-                    volume=remaining, time_update=now // 1000, time_update_msc=now
+                    volume=remaining, swap=kept_swap, time_update=now // 1000, time_update_msc=now
                 )
             else:
                 del state.positions[position.ticket]

@@ -8,6 +8,9 @@ from typing import Protocol, TypeVar
 from .constants import (
     ORDER_TYPE_BUY,
     ORDER_TYPE_SELL,
+    TRADE_ACTION_DEAL,
+    TRADE_RETCODE_REJECT,
+    TRADE_RETCODE_REQUOTE,
 )
 from .core import TerminalCore, numbers_ok
 from .errors import (
@@ -15,6 +18,7 @@ from .errors import (
     INVALID_PARAMS,
     NOT_FOUND,
 )
+from .faults import IPC_TIMEOUT
 from .queries import in_window, select_open, window
 from .requests import InvalidRequest, parse_request
 from .structures import (
@@ -118,19 +122,35 @@ class TradingAPI(TerminalCore):
             return None
 
     def order_send(self, request: dict[str, object]) -> OrderSendResult | None:
+        """Send a trade request. Fault injection may reject or requote it, or execute it and
+        lose the reply (None with -10005): see :mod:`faults`."""
         with self._lock:
-            if not self._begin():
+            if not self._begin("order_send"):
                 return None
-            try:
-                result = self._desk.send(parse_request(request))
-            except InvalidRequest as refused:
-                self._fail(refused.error)
+            lost_reply = self._take_lost_reply()
+            result = self._send(request)
+            if lost_reply:
+                self._fail(IPC_TIMEOUT)
                 return None
-            except UnknownSymbol:
-                self._fail(NOT_FOUND)
-                return None
-            self._save()
             return result
+
+    def _send(self, request: dict[str, object]) -> OrderSendResult | None:
+        try:
+            parsed = parse_request(request)
+            fault = self.faults.trade_fault(parsed.action == TRADE_ACTION_DEAL)
+            if fault == "reject":
+                return self._desk.refuse(parsed, TRADE_RETCODE_REJECT)
+            if fault == "requote":
+                return self._desk.refuse(parsed, TRADE_RETCODE_REQUOTE)
+            result = self._desk.send(parsed)
+        except InvalidRequest as refused:
+            self._fail(refused.error)
+            return None
+        except UnknownSymbol:
+            self._fail(NOT_FOUND)
+            return None
+        self._save()
+        return result
 
     # --- history ----------------------------------------------------------------------
     def _history_filter(

@@ -4,8 +4,12 @@ Rules (reference section 4):
 
 * **Volume** (10014): ``volume_min <= v <= volume_max``, ``v`` a multiple of ``volume_step``,
   and ``v <= volume_limit`` when the symbol has a limit.
-* **Filling** (10030): FOK needs bit 1 of ``filling_mode``, IOC bit 2; RETURN is allowed for
-  pending orders and for market orders in Market/Exchange execution only.
+* **Filling** (10030): in Instant and Request execution a market order is always filled
+  Fill-or-Kill, whatever ``type_filling`` says (MQL5 documentation, "Fill policy"; it is why
+  MetaQuotes' own ``order_send`` example, sending ORDER_FILLING_RETURN for USDJPY, executes
+  on their demo server). Otherwise FOK needs bit 1 of ``filling_mode``, IOC bit 2, and
+  RETURN is allowed for pending orders and in Market/Exchange execution. A value that is
+  not an ORDER_FILLING_* constant is always refused.
 * **Stops** (10016), against the price a position closes at: a buy's SL below Bid by at least
   ``trade_stops_level`` points and its TP above Bid by as much; a sell's SL above Ask and TP
   below Ask. A level of 0 still demands the strict side. Pending orders measure from their
@@ -33,7 +37,9 @@ from .constants import (
     ORDER_TYPE_SELL_STOP,
     ORDER_TYPE_SELL_STOP_LIMIT,
     SYMBOL_TRADE_EXECUTION_EXCHANGE,
+    SYMBOL_TRADE_EXECUTION_INSTANT,
     SYMBOL_TRADE_EXECUTION_MARKET,
+    SYMBOL_TRADE_EXECUTION_REQUEST,
     SYMBOL_TRADE_MODE_CLOSEONLY,
     SYMBOL_TRADE_MODE_DISABLED,
     SYMBOL_TRADE_MODE_LONGONLY,
@@ -62,6 +68,12 @@ def volume_min_ok(spec: SymbolSpec, volume: float) -> bool:
 
 
 def filling_ok(spec: SymbolSpec, type_filling: int, *, pending: bool) -> bool:
+    known = type_filling in (ORDER_FILLING_FOK, ORDER_FILLING_IOC, ORDER_FILLING_RETURN)
+    if not pending and spec.exemode in (
+        SYMBOL_TRADE_EXECUTION_INSTANT,
+        SYMBOL_TRADE_EXECUTION_REQUEST,
+    ):
+        return known
     if type_filling == ORDER_FILLING_FOK:
         return bool(spec.filling_mode & FILLING_FOK_BIT)
     if type_filling == ORDER_FILLING_IOC:

@@ -19,8 +19,6 @@ from .symbols import SymbolSpec
 BUILD = 4755
 BUILD_DATE = "24 Jan 2025"
 MAXBARS = 100_000
-MARGIN_CALL_LEVEL = 50.0
-STOP_OUT_LEVEL = 30.0
 
 
 def account_info(state: AccountState, profit: float, margin: float) -> AccountInfo:
@@ -43,8 +41,8 @@ def account_info(state: AccountState, profit: float, margin: float) -> AccountIn
         margin=margin,
         margin_free=round(equity - margin, CURRENCY_DIGITS),
         margin_level=round(equity / margin * 100, 2) if margin else 0.0,
-        margin_so_call=MARGIN_CALL_LEVEL,
-        margin_so_so=STOP_OUT_LEVEL,
+        margin_so_call=state.margin_call,
+        margin_so_so=state.stop_out,
         margin_initial=0.0,
         margin_maintenance=0.0,
         assets=0.0,

@@ -48,8 +48,11 @@ def send(terminal: SimulatedTerminal) -> Send:
 
 
 @pytest.fixture
-def module_surface() -> Iterator[None]:
-    """Run a test against the module functions with no terminal before and after."""
+def module_surface(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run a test against the module functions with no terminal before and after, and none
+    of the environment variables that configure the module's terminal."""
+    for name in (mt5.STATE_ENV, mt5.START_ENV, mt5.SPEED_ENV, mt5.REPLAY_ENV):
+        monkeypatch.delenv(name, raising=False)
     mt5.set_terminal(None)
     yield
     terminal = mt5.get_terminal()

@@ -133,8 +133,10 @@ def test_symbols_get_applies_the_group_filter_left_to_right(terminal: SimulatedT
     assert no_eur is not None
     assert eur_but_gbp is not None
     assert not [s for s in no_eur if "EUR" in s.name]
-    assert len(no_eur) == 21 - 3  # all but EURUSD, EURGBP, EURJPY
-    assert sorted(s.name for s in eur_but_gbp) == ["EURJPY", "EURUSD"]
+    assert len(no_eur) == 39 - 7  # all but the seven EUR pairs
+    assert sorted(s.name for s in eur_but_gbp) == [
+        "EURAUD", "EURCAD", "EURCHF", "EURJPY", "EURNZD", "EURUSD"
+    ]  # fmt: skip
 
 
 def test_catalogue_lists_forex_gold_and_deriv_synthetics(terminal: SimulatedTerminal) -> None:
@@ -148,7 +150,12 @@ def test_catalogue_lists_forex_gold_and_deriv_synthetics(terminal: SimulatedTerm
         "Crash 1000 Index",
         "Step Index",
     } <= names
-    assert terminal.symbols_total() == 21
+    # 7 majors, 21 minors (every cross of EUR, GBP, AUD, NZD, USD, CAD, CHF, JPY), gold and
+    # 10 synthetic indices.
+    assert terminal.symbols_total() == 39
+    pairs = {s.name for s in terminal.symbols_get(group="*") or () if len(s.name) == 6}
+    currencies = ("EUR", "GBP", "AUD", "NZD", "USD", "CAD", "CHF", "JPY")
+    assert len({frozenset((a, b)) for a in currencies for b in currencies if a + b in pairs}) == 28
 
 
 def test_symbol_info_reports_the_contract_and_quote(terminal: SimulatedTerminal) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ from mt5sim_testkit import SATURDAY, market_request
 
 import forexbot.connectors.mt5sim as mt5
 from forexbot.clock import ManualClock
+from forexbot.connectors.mt5sim.symbols import FILLING_FOK_BIT, Catalogue
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.mt5sim.validation import filling_ok
 
 BUY, SELL = mt5.ORDER_TYPE_BUY, mt5.ORDER_TYPE_SELL
 
@@ -127,14 +130,28 @@ def test_not_enough_free_margin_is_no_money(send: Send) -> None:
     assert send("EURUSD", BUY, 100.0).retcode == mt5.TRADE_RETCODE_NO_MONEY
 
 
-def test_filling_mode_outside_the_symbols_bitmask_is_unsupported(
+def test_instant_execution_fills_market_orders_fill_or_kill_whatever_type_filling(
+    send: Send,
+) -> None:
+    # MQL5 "Fill policy": Instant/Request execution always uses FOK for market orders, which
+    # is why MetaQuotes' order_send example (ORDER_FILLING_RETURN on USDJPY) executes.
+    for filling in (mt5.ORDER_FILLING_FOK, mt5.ORDER_FILLING_IOC, mt5.ORDER_FILLING_RETURN):
+        assert send("EURUSD", BUY, 0.1, type_filling=filling).retcode == 10009
+    assert send("EURUSD", BUY, 0.1, type_filling=7).retcode == 10030  # not a filling type
+
+
+def test_market_execution_needs_the_symbols_filling_bits(
     terminal: SimulatedTerminal, send: Send
 ) -> None:
-    assert send("EURUSD", BUY, 0.1, type_filling=mt5.ORDER_FILLING_IOC).retcode == 10030
-    assert send("EURUSD", BUY, 0.1, type_filling=mt5.ORDER_FILLING_RETURN).retcode == 10030
-    assert send("EURUSD", BUY, 0.1, type_filling=mt5.ORDER_FILLING_FOK).retcode == 10009
     terminal.symbol_select("Boom 500 Index")  # market execution: FOK | IOC, and RETURN
     assert send("Boom 500 Index", BUY, 0.2, type_filling=mt5.ORDER_FILLING_IOC).retcode == 10009
+    assert send("Boom 500 Index", BUY, 0.2, type_filling=5).retcode == 10030
+    boom = Catalogue().get("Boom 500 Index")
+    assert boom is not None
+    fok_only = dataclasses.replace(boom, filling_mode=FILLING_FOK_BIT)
+    assert filling_ok(fok_only, mt5.ORDER_FILLING_IOC, pending=False) is False
+    assert filling_ok(fok_only, mt5.ORDER_FILLING_FOK, pending=False) is True
+    assert filling_ok(fok_only, mt5.ORDER_FILLING_RETURN, pending=False) is True
 
 
 def test_symbol_without_prices_gives_price_off(send: Send) -> None:

@@ -8,7 +8,8 @@ from mt5sim_testkit import advance_until
 
 import forexbot.connectors.mt5sim as mt5
 from forexbot.clock import ManualClock
-from forexbot.connectors.mt5sim.matching import PricePath, position_event
+from forexbot.connectors.mt5sim.matching import position_event
+from forexbot.connectors.mt5sim.pricepath import PricePath
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE, TradePosition
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 
@@ -165,7 +166,7 @@ def _one_bar(open_: float, high: float, low: float, close: float, spread: int = 
     bar = np.zeros(1, dtype=RATES_DTYPE)
     bar["time"], bar["open"], bar["high"], bar["low"], bar["close"] = 60, open_, high, low, close
     bar["spread"] = spread
-    return PricePath.from_bars(bar, POINT)
+    return PricePath.from_bars(bar, POINT, 5)
 
 
 def test_intrabar_rule_takes_the_level_nearer_the_open_first() -> None:
@@ -216,5 +217,5 @@ def test_position_event_on_an_empty_path_is_none() -> None:
     position = TradePosition(*([0] * len(TradePosition._fields)))._replace(
         type=mt5.POSITION_TYPE_BUY, sl=1.0, tp=2.0
     )
-    empty = PricePath.from_bars(np.zeros(0, dtype=RATES_DTYPE), 0.0)
+    empty = PricePath.from_bars(np.zeros(0, dtype=RATES_DTYPE), 0.0, 5)
     assert position_event(position, empty, since=0) is None

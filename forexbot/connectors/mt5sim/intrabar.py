@@ -1,0 +1,120 @@
+"""Filling in what a bars export does not say: M1 bars inside longer bars, ticks inside M1 bars.
+
+A replayed bar must come back *exactly* (same open, high, low, close, volumes, spread) however
+the terminal derives it, so everything synthesised inside a bar is built to aggregate back to
+it. The rules:
+
+* **Path.** Inside a bar the price goes open -> low -> high -> close when the bar closes at or
+  above its open, open -> high -> low -> close otherwise (MetaTrader's tester convention), with
+  a deterministic Brownian-bridge wiggle between those anchors, clamped to [low, high] and
+  rounded to the symbol's digits. The anchors themselves are hit exactly, so the first value is
+  the open, the last the close, the extremes the high and low: a stop loss inside the bar's
+  range triggers, one outside does not.
+* **M1 bars inside a longer bar** (an H1 export, say): as many active minutes as the bar has
+  ticks, up to the period's minutes, spread evenly from the bar's open time. Consecutive M1
+  bars share their boundary price; tick and real volume are split so they sum to the bar's,
+  every M1 bar carries the bar's spread (so the minimum is the bar's). If the path's
+  minute closes do not reach an extreme, the minute where the path passes it gets it as a wick.
+* **Ticks inside an M1 bar**: ``tick_volume`` ticks (at least as many as the path has anchors:
+  a bar with one tick but different open and close gets two), evenly spaced in the minute,
+  bid on the path, ask = bid + the bar's spread. Flags mark what changed (BID 2, ASK 4); the
+  first tick and a repeat carry both.
+
+Everything is a pure function of (key, bar time), so replays are reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .constants import TICK_FLAG_ASK, TICK_FLAG_BID
+from .rng import hash64, normals_from, split_uniforms
+from .structures import RATES_DTYPE, TICKS_DTYPE
+
+F64 = NDArray[np.float64]
+MAX_TICKS_PER_MINUTE = 60_000  # one per millisecond
+_BOTH = TICK_FLAG_BID | TICK_FLAG_ASK
+
+
+def anchors(o: float, h: float, lo: float, c: float) -> list[float]:
+    """The bar's turning points in time order, consecutive repeats removed."""
+    order = [o, lo, h, c] if c >= o else [o, h, lo, c]
+    out = [order[0]]
+    for value in order[1:]:
+        if value != out[-1]:
+            out.append(value)
+    return out
+
+
+def path(
+    points: list[float], n: int, key: int, index: int, bounds: tuple[float, float], digits: int
+) -> F64:
+    """``n >= len(points)`` values through ``points`` (hit exactly), within ``bounds``."""
+    lo, hi = bounds
+    if len(points) == 1 or n == 1:
+        return np.full(n, points[0])
+    positions = np.floor(np.arange(len(points)) * (n - 1) / (len(points) - 1) + 0.5)
+    positions = positions.astype(np.int64)
+    steps = np.arange(n, dtype=np.float64)
+    line = np.interp(steps, positions, points)
+    words = hash64(key, np.uint64(index) * np.uint64(1 << 17) + np.arange(n, dtype=np.uint64))
+    walk = np.cumsum(normals_from(split_uniforms(words)[0]))
+    bridge = walk - np.interp(steps, positions, walk[positions])
+    scale = 0.5 * (hi - lo) / max(1.0, float(np.sqrt(n)))
+    values: F64 = np.clip(np.round(line + scale * bridge, digits), lo, hi)
+    values[positions] = points
+    return values
+
+
+def expand(bar: NDArray[np.void], minutes: int, key: int, digits: int) -> NDArray[np.void]:
+    """The M1 bars of one bar of ``minutes`` minutes (``bar`` is a RATES_DTYPE scalar row)."""
+    o, h, lo, c = (float(bar[f]) for f in ("open", "high", "low", "close"))
+    volume, real = int(bar["tick_volume"]), int(bar["real_volume"])
+    k = min(minutes, max(volume, 1))
+    points = anchors(o, h, lo, c)
+    if len(points) > k + 1:
+        points = [o, c] if o != c else [o]
+    start = int(bar["time"])
+    p = path(points, k + 1, key, start // 60, (lo, h), digits)
+    out = np.zeros(k, dtype=RATES_DTYPE)
+    out["time"] = start + (np.arange(k) * minutes // k) * 60
+    out["open"], out["close"] = p[:-1], p[1:]
+    out["high"] = np.maximum(p[:-1], p[1:])
+    out["low"] = np.minimum(p[:-1], p[1:])
+    rising = c >= o
+    if out["high"].max() < h:
+        out["high"][k - 1 if rising else 0] = h
+    if out["low"].min() > lo:
+        out["low"][0 if rising else k - 1] = lo
+    out["tick_volume"] = _split(volume, k)
+    out["real_volume"] = _split(real, k)
+    out["spread"] = bar["spread"]
+    return out
+
+
+def _split(total: int, parts: int) -> NDArray[np.int64]:
+    shares = np.full(parts, total // parts, dtype=np.int64)
+    shares[: total % parts] += 1
+    return shares
+
+
+def ticks(bar: NDArray[np.void], key: int, digits: int, point: float) -> NDArray[np.void]:
+    """The ticks of one M1 bar (a RATES_DTYPE scalar row)."""
+    o, h, lo, c = (float(bar[f]) for f in ("open", "high", "low", "close"))
+    points = anchors(o, h, lo, c)
+    n = min(max(int(bar["tick_volume"]), len(points)), MAX_TICKS_PER_MINUTE)
+    minute_msc = int(bar["time"]) * 1000
+    bid = path(points, n, key, int(bar["time"]) // 60 + (1 << 40), (lo, h), digits)
+    ask = np.round(bid + int(bar["spread"]) * point, digits)
+    out = np.zeros(n, dtype=TICKS_DTYPE)
+    out["time_msc"] = minute_msc + np.arange(n, dtype=np.int64) * 60_000 // n
+    out["time"] = out["time_msc"] // 1000
+    out["bid"] = bid
+    out["ask"] = ask
+    flags = np.full(n, _BOTH, dtype=np.uint32)
+    if n > 1:
+        changed = (bid[1:] != bid[:-1]) * TICK_FLAG_BID + (ask[1:] != ask[:-1]) * TICK_FLAG_ASK
+        flags[1:] = np.where(changed == 0, _BOTH, changed)
+    out["flags"] = flags
+    return out

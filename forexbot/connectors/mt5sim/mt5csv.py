@@ -1,0 +1,326 @@
+"""Reading MetaTrader 5's CSV exports of bars and ticks.
+
+What the terminal writes (Symbols window, "Bars"/"Ticks" tab, Export):
+
+* **bars**: ``<DATE>\\t<TIME>\\t<OPEN>\\t<HIGH>\\t<LOW>\\t<CLOSE>\\t<TICKVOL>\\t<VOL>\\t<SPREAD>``,
+  dates ``2024.01.02``, times ``00:00`` or ``00:00:00``; D1 and longer exports have no
+  ``<TIME>`` column.
+* **ticks**: ``<DATE>\\t<TIME>\\t<BID>\\t<ASK>\\t<LAST>\\t<VOLUME>\\t<FLAGS>``, times
+  ``00:00:00.123``; a field is *empty* when that value did not change (a tick that moved only
+  the ask has an empty ``<BID>``), so prices are carried forward from the previous tick.
+
+The reader is liberal in what it accepts, because files reach it through spreadsheets and
+scripts: tab, comma or semicolon separators (or runs of spaces), a header with or without the
+angle brackets (or none: the layout is then told by the column count and the time format),
+CRLF or LF line ends, UTF-8 (with or without BOM) or UTF-16 (with BOM, or LE without one),
+dates ``YYYY.MM.DD``/``YYYY-MM-DD``/``YYYY/MM/DD``/``YYYYMMDD``, times with or without seconds
+and milliseconds, MetaTrader 4's ``VOLUME``-only bars. Leading ticks before the first known
+bid or ask take the first known value; a missing ``<FLAGS>`` column is derived from which
+fields are present. Times are broker server time and are kept as they are.
+
+It is strict about content: a bad number, a row with the wrong number of fields, a bar whose
+high is below its open, close or low, times out of order or repeated: each raises
+:class:`ReplayDataError` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import os
+import pathlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .constants import TICK_FLAG_ASK, TICK_FLAG_BID, TICK_FLAG_LAST, TICK_FLAG_VOLUME
+from .errors import SimulatorError
+from .structures import RATES_DTYPE, TICKS_DTYPE
+
+Kind = Literal["bars", "ticks"]
+
+_DATE = re.compile(r"^(\d{4})[.\-/](\d{1,2})[.\-/](\d{1,2})$|^(\d{4})(\d{2})(\d{2})$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$|^(\d{2})(\d{2})(\d{2})?$")
+_NAMES = {
+    "DATE": "date",
+    "TIME": "time",
+    "DATETIME": "datetime",
+    "OPEN": "open",
+    "HIGH": "high",
+    "LOW": "low",
+    "CLOSE": "close",
+    "TICKVOL": "tick_volume",
+    "TICKVOLUME": "tick_volume",
+    "VOL": "real_volume",
+    "REALVOLUME": "real_volume",
+    "VOLUME": "volume",
+    "SPREAD": "spread",
+    "BID": "bid",
+    "ASK": "ask",
+    "LAST": "last",
+    "FLAGS": "flags",
+}
+# Headerless layouts: value columns after the date (and time) columns, by count.
+_HEADERLESS_BARS = {
+    4: ("open", "high", "low", "close"),
+    5: ("open", "high", "low", "close", "tick_volume"),  # MetaTrader 4
+    6: ("open", "high", "low", "close", "tick_volume", "real_volume"),
+    7: ("open", "high", "low", "close", "tick_volume", "real_volume", "spread"),
+}
+_HEADERLESS_TICKS = {
+    2: ("bid", "ask"),
+    3: ("bid", "ask", "last"),
+    4: ("bid", "ask", "last", "volume"),
+    5: ("bid", "ask", "last", "volume", "flags"),
+}
+
+
+class ReplayDataError(SimulatorError):
+    """A replay file cannot be used; the message names the file and, when known, the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One parsed export: bars (RATES_DTYPE, in time order) or ticks (TICKS_DTYPE)."""
+
+    path: pathlib.Path
+    kind: Kind
+    data: NDArray[np.void]
+
+
+def decode(raw: bytes, path: pathlib.Path) -> str:
+    """The file's text: UTF-16 by BOM (or LE by its NUL bytes), else UTF-8."""
+    if raw.startswith(codecs.BOM_UTF16_LE):
+        encoding, raw = "utf-16-le", raw[2:]
+    elif raw.startswith(codecs.BOM_UTF16_BE):
+        encoding, raw = "utf-16-be", raw[2:]
+    elif raw.startswith(codecs.BOM_UTF8):
+        encoding, raw = "utf-8", raw[3:]
+    elif len(raw) >= 4 and raw[1] == 0 and raw[3] == 0 and raw[0] != 0:
+        encoding = "utf-16-le"
+    else:
+        encoding = "utf-8"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ReplayDataError(f"{path}: not UTF-8 or UTF-16 text ({exc})") from exc
+    if "\x00" in text:
+        raise ReplayDataError(f"{path}: binary data, not a CSV export")
+    return text
+
+
+@lru_cache(maxsize=65_536)
+def _day_of(text: str) -> int | None:
+    match = _DATE.match(text)
+    if match is None:
+        return None
+    parts = [g for g in match.groups() if g is not None]
+    try:
+        date = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
+    return date.toordinal() - 719_163  # days since 1970-01-01
+
+
+def _msc_of_time(text: str) -> int | None:
+    match = _TIME.match(text)
+    if match is None:
+        return None
+    g = match.groups()
+    if g[0] is not None:
+        hour, minute, second = int(g[0]), int(g[1]), int(g[2] or 0)
+        millis = int((g[3] or "0").ljust(3, "0")[:3])
+    else:
+        hour, minute, second, millis = int(g[4]), int(g[5]), int(g[6] or 0), 0
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return ((hour * 60 + minute) * 60 + second) * 1000 + millis
+
+
+class _Table:
+    """Rows of one file, split, with their line numbers and column roles."""
+
+    def __init__(self, path: pathlib.Path, text: str, kind: Kind | None) -> None:
+        self.path = path
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if not lines:
+            raise ReplayDataError(f"{path}: empty file")
+        first = lines[0][1]
+        self.sep: str | None = next((s for s in ("\t", ";", ",") if s in first), None)
+        head = self.split(first)
+        if not head[0].strip().strip("<>")[:1].isdigit():
+            self.columns = self._named(head, lines[0][0])
+            self.rows = lines[1:]
+        else:
+            self.columns = self._headerless(head, kind)
+            self.rows = lines
+        if kind is None:
+            kind = "ticks" if "bid" in self.columns else "bars"
+        self.kind: Kind = kind
+        self._check_columns()
+
+    def split(self, line: str) -> list[str]:
+        parts = line.split(self.sep) if self.sep else line.split()
+        return [p.strip() for p in parts]
+
+    def fail(self, line: int | None, reason: str) -> ReplayDataError:
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        return ReplayDataError(f"{where}: {reason}")
+
+    def _named(self, head: list[str], line: int) -> list[str]:
+        names = [h.strip().strip("<>").upper().replace("_", "").replace(" ", "") for h in head]
+        unknown = [h for h, n in zip(head, names, strict=True) if n not in _NAMES]
+        if unknown:
+            raise self.fail(line, f"unknown column {unknown[0]!r} in the header")
+        columns = [_NAMES[n] for n in names]
+        if "volume" in columns and "bid" not in columns:  # bars: MT4's VOLUME is tick volume
+            other = "real_volume" if "tick_volume" in columns else "tick_volume"
+            columns[columns.index("volume")] = other
+        return columns
+
+    def _headerless(self, head: list[str], kind: Kind | None) -> list[str]:
+        has_time = len(head) > 1 and _msc_of_time(head[1]) is not None and ":" in head[1]
+        stamp = ["date", "time"] if has_time else ["date"]
+        values = len(head) - len(stamp)
+        fractional = has_time and "." in head[1]
+        if kind is None:
+            kind = "ticks" if fractional or any(not h for h in head) else "bars"
+        layouts = _HEADERLESS_TICKS if kind == "ticks" else _HEADERLESS_BARS
+        if values not in layouts:
+            raise self.fail(None, f"no header and {len(head)} columns: not an MT5 {kind} export")
+        return stamp + list(layouts[values])
+
+    def _check_columns(self) -> None:
+        needed = ("bid", "ask") if self.kind == "ticks" else ("open", "high", "low", "close")
+        if self.kind == "ticks" and "time" not in self.columns and "datetime" not in self.columns:
+            needed = (*needed, "time")
+        if "date" not in self.columns and "datetime" not in self.columns:
+            needed = (*needed, "date")
+        missing = [c for c in needed if c not in self.columns]
+        if missing:
+            raise self.fail(None, f"not an MT5 {self.kind} export: no <{missing[0].upper()}>")
+
+    def stamp(self, fields: dict[str, str], line: int) -> int:
+        """The row's server time in epoch milliseconds."""
+        date_text = fields.get("date") or fields.get("datetime", "")
+        time_text = fields.get("time", "")
+        if " " in date_text and not time_text:
+            date_text, time_text = date_text.split(None, 1)
+        day = _day_of(date_text)
+        if day is None:
+            raise self.fail(line, f"bad date {date_text!r}")
+        millis = _msc_of_time(time_text) if time_text else 0
+        if millis is None:
+            raise self.fail(line, f"bad time {time_text!r}")
+        return day * 86_400_000 + millis
+
+    def fields(self, line: int, text: str) -> dict[str, str]:
+        parts = self.split(text)
+        if len(parts) < len(self.columns) and self.kind == "ticks":
+            parts += [""] * (len(self.columns) - len(parts))  # trailing empty fields
+        if len(parts) != len(self.columns):
+            raise self.fail(line, f"{len(parts)} fields, the header has {len(self.columns)}")
+        return dict(zip(self.columns, parts, strict=True))
+
+    def number(self, fields: dict[str, str], name: str, line: int) -> float | None:
+        text = fields.get(name, "")
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise self.fail(line, f"<{name.upper()}> is not a number: {text!r}") from None
+
+
+def read_export(path: str | os.PathLike[str], *, kind: Kind | None = None) -> Export:
+    """Parse an MT5 bars or ticks export (``kind`` forces the layout of a headerless file)."""
+    path = pathlib.Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReplayDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    table = _Table(path, decode(raw, path), kind)
+    data = _bars(table) if table.kind == "bars" else _ticks(table)
+    return Export(path, table.kind, data)
+
+
+def _bars(table: _Table) -> NDArray[np.void]:
+    rows = table.rows
+    out = np.zeros(len(rows), dtype=RATES_DTYPE)
+    previous = None
+    for i, (line, text) in enumerate(rows):
+        fields = table.fields(line, text)
+        msc = table.stamp(fields, line)
+        if msc % 1000:
+            raise table.fail(line, "bar times have no milliseconds")
+        if previous is not None and msc <= previous:
+            order = "repeats the previous bar's time" if msc == previous else "is out of order"
+            raise table.fail(line, f"bar time {fields.get('time', '')!r} {order}")
+        previous = msc
+        prices = [table.number(fields, name, line) for name in ("open", "high", "low", "close")]
+        if any(p is None for p in prices):
+            raise table.fail(line, "a bar needs <OPEN>, <HIGH>, <LOW> and <CLOSE>")
+        o, h, lo, c = (float(p) for p in prices if p is not None)
+        if not (lo > 0 and lo <= min(o, c) and h >= max(o, c)):
+            raise table.fail(line, f"inconsistent bar: open {o} high {h} low {lo} close {c}")
+        counts = [table.number(fields, n, line) for n in ("tick_volume", "real_volume", "spread")]
+        if any(v is not None and (v < 0 or v != int(v)) for v in counts):
+            raise table.fail(line, "<TICKVOL>, <VOL> and <SPREAD> must be whole numbers >= 0")
+        tick_volume, real_volume, spread = (int(v or 0) for v in counts)
+        out[i] = (msc // 1000, o, h, lo, c, tick_volume, spread, real_volume)
+    if not len(out):
+        raise table.fail(None, "no bars")
+    return out
+
+
+def _ticks(table: _Table) -> NDArray[np.void]:
+    rows = table.rows
+    out = np.zeros(len(rows), dtype=TICKS_DTYPE)
+    bid = ask = last = None
+    first_bid: int | None = None
+    first_ask: int | None = None
+    previous = -1
+    has_flags = "flags" in table.columns
+    for i, (line, text) in enumerate(rows):
+        fields = table.fields(line, text)
+        msc = table.stamp(fields, line)
+        if msc < previous:
+            raise table.fail(line, f"tick time {fields.get('time', '')!r} is out of order")
+        previous = msc
+        new_bid = table.number(fields, "bid", line)
+        new_ask = table.number(fields, "ask", line)
+        new_last = table.number(fields, "last", line)
+        volume = table.number(fields, "volume", line)
+        if any(p is not None and p <= 0 for p in (new_bid, new_ask)):
+            raise table.fail(line, "bid and ask must be positive")
+        if new_bid is not None:
+            bid = new_bid
+            first_bid = i if first_bid is None else first_bid
+        if new_ask is not None:
+            ask = new_ask
+            first_ask = i if first_ask is None else first_ask
+        last = new_last if new_last is not None else last
+        if has_flags:
+            flags_value = table.number(fields, "flags", line)
+            if flags_value is not None and (flags_value < 0 or flags_value != int(flags_value)):
+                raise table.fail(line, f"bad <FLAGS> {fields['flags']!r}")
+            flags = int(flags_value or 0)
+        else:
+            flags = (
+                (TICK_FLAG_BID if new_bid is not None else 0)
+                | (TICK_FLAG_ASK if new_ask is not None else 0)
+                | (TICK_FLAG_LAST if new_last is not None else 0)
+                | (TICK_FLAG_VOLUME if volume else 0)
+            )
+        volume = volume or 0.0
+        out[i] = (msc // 1000, bid or 0.0, ask or 0.0, last or 0.0, int(volume), msc, flags, volume)
+    if first_bid is None or first_ask is None:
+        missing = "<BID>" if first_bid is None else "<ASK>"
+        raise table.fail(None, f"no tick has a {missing} value")
+    out["bid"][:first_bid] = out["bid"][first_bid]
+    out["ask"][:first_ask] = out["ask"][first_ask]
+    return out

@@ -1,0 +1,286 @@
+"""Replaying MetaTrader 5 CSV exports as the terminal's market data (a :class:`PriceFeed`).
+
+``SimulatedTerminal(replay={"EURUSD": "EURUSD_M1_2024.csv"})``, or
+``ReplayFeed.from_files({...})`` for the feed alone. Each symbol takes one export or a list of
+them (same kind, and for bars the same timeframe; they must not overlap). Rules:
+
+* **A bars export comes back exactly**: ``copy_rates_*`` for the export's timeframe returns its
+  bars (same open, high, low, close, tick_volume, spread, real_volume); longer timeframes are
+  their aggregates; shorter ones and ticks are synthesised inside each bar (:mod:`intrabar`),
+  staying within its range, so SL/TP and pending orders trigger as the bars say. The
+  timeframe is the ``timeframe`` argument, else the MT5 export's file name
+  (``EURUSD_H1_202401020000_202401312300.csv``), else the largest timeframe the bar times are
+  aligned on and spaced by. W1/MN1 exports cannot be replayed (their bars do not divide into
+  days): export D1 or shorter.
+* **A ticks export comes back exactly** through ``copy_ticks_*``, and the M1 bars (so every
+  timeframe) are built from those ticks the way the terminal builds its own.
+* **Times** in the files are broker server time and are used as they are: the simulator's
+  server clock (New York + 7 h) is assumed to be the broker's.
+* **Outside the data** a replayed symbol has no ticks: before its first bar or tick it has no
+  history and no quote; after its last one its quote stays at the last tick (like a weekend)
+  and the market is closed (``order_send`` gets 10018). The clock is not stopped: a backtest
+  reads :attr:`ReplayFeed.end` (or ``SimulatedTerminal.replay_end``) to know when to stop.
+  Within the data, a server day without bars or ticks is closed (weekends, holidays).
+* **Other symbols** keep the statistical feed (``fallback``), so currency conversions and the
+  rest of the catalogue keep working; with ``fallback=None`` they are absent (no quotes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import intrabar
+from .feed import LRU, PriceFeed
+from .grid import m1_from_ticks
+from .mt5csv import Export, ReplayDataError, read_export
+from .rng import derive_key
+from .structures import RATES_DTYPE, TICKS_DTYPE
+from .symbols import Catalogue, SymbolSpec
+from .timeutil import DAY, FIXED_TIMEFRAMES
+
+PathLike = str | os.PathLike[str]
+ReplaySource = PathLike | Sequence[PathLike]
+Array = NDArray[np.void]
+
+_TIMEFRAME_NAMES = {
+    "M1": 60, "M2": 120, "M3": 180, "M4": 240, "M5": 300, "M6": 360, "M10": 600, "M12": 720,
+    "M15": 900, "M20": 1200, "M30": 1800, "H1": 3600, "H2": 7200, "H3": 10800, "H4": 14400,
+    "H6": 21600, "H8": 28800, "H12": 43200, "D1": DAY, "W1": -1, "MN1": -1, "MN": -1,
+}  # fmt: skip
+_NAME_TOKEN = re.compile(r"(?:^|[_\-. ])(" + "|".join(_TIMEFRAME_NAMES) + r")(?=$|[_\-. ])")
+
+
+class ReplaySeries(Protocol):
+    """One symbol's replayed data; ``start``/``end`` bound it in server seconds."""
+
+    start: int
+    end: int
+
+    def day_bars(self, day: int) -> Array: ...
+
+    def minute_ticks(self, first: int, stop: int) -> Array: ...
+
+    def trades_on(self, day: int) -> bool: ...
+
+
+def _frozen(array: Array) -> Array:
+    array.flags.writeable = False
+    return array
+
+
+class BarSeries:
+    """Bars of one timeframe; M1 bars and ticks inside them are synthesised on demand."""
+
+    def __init__(self, bars: Array, period: int, spec: SymbolSpec, key: int) -> None:
+        self._bars = _frozen(bars)
+        self._period = period
+        self._spec = spec
+        self._key = key
+        self._bar_days = bars["time"] // DAY
+        self.start = int(bars["time"][0])
+        self.end = int(bars["time"][-1]) + period
+        self._days: LRU[int, Array] = LRU(256)
+        self._minutes: LRU[int, Array] = LRU(4_096)
+
+    def trades_on(self, day: int) -> bool:
+        return bool(np.searchsorted(self._bar_days, day, side="right") > self._first(day))
+
+    def _first(self, day: int) -> int:
+        return int(np.searchsorted(self._bar_days, day))
+
+    def day_bars(self, day: int) -> Array:
+        lo, hi = self._first(day), int(np.searchsorted(self._bar_days, day, side="right"))
+        if self._period == 60 or lo == hi:
+            return self._bars[lo:hi]
+        cached = self._days.get(day)
+        if cached is None:
+            minutes = self._period // 60
+            parts = [
+                intrabar.expand(self._bars[i], minutes, self._key, self._spec.digits)
+                for i in range(lo, hi)
+            ]
+            cached = _frozen(np.concatenate(parts))
+            self._days.put(day, cached)
+        return cached
+
+    def minute_ticks(self, first: int, stop: int) -> Array:
+        parts: list[Array] = []
+        for day in range(first // 1440, (stop - 1) // 1440 + 1):
+            bars = self.day_bars(day)
+            minutes = bars["time"] // 60
+            lo = int(np.searchsorted(minutes, first))
+            hi = int(np.searchsorted(minutes, stop))
+            for i in range(lo, hi):
+                parts.append(self._ticks(int(minutes[i]), bars[i]))
+        if not parts:
+            return np.zeros(0, dtype=TICKS_DTYPE)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _ticks(self, minute: int, bar: Array) -> Array:
+        cached = self._minutes.get(minute)
+        if cached is None:
+            spec = self._spec
+            cached = _frozen(intrabar.ticks(bar, self._key, spec.digits, spec.point))
+            self._minutes.put(minute, cached)
+        return cached
+
+
+class TickSeries:
+    """Ticks as exported; M1 bars built from them once, at load."""
+
+    def __init__(self, ticks: Array, spec: SymbolSpec) -> None:
+        self._ticks = _frozen(ticks)
+        self._m1 = _frozen(m1_from_ticks(ticks, spec.point))
+        self._bar_days = self._m1["time"] // DAY
+        self.start = int(ticks["time"][0])
+        self.end = int(ticks["time_msc"][-1]) // 1000 + 1
+
+    def trades_on(self, day: int) -> bool:
+        lo = np.searchsorted(self._bar_days, day)
+        return bool(np.searchsorted(self._bar_days, day, side="right") > lo)
+
+    def day_bars(self, day: int) -> Array:
+        lo = int(np.searchsorted(self._bar_days, day))
+        return self._m1[lo : int(np.searchsorted(self._bar_days, day, side="right"))]
+
+    def minute_ticks(self, first: int, stop: int) -> Array:
+        msc = self._ticks["time_msc"]
+        lo = int(np.searchsorted(msc, first * 60_000))
+        return self._ticks[lo : int(np.searchsorted(msc, stop * 60_000))]
+
+
+_EMPTY_BARS = _frozen(np.zeros(0, dtype=RATES_DTYPE))
+_EMPTY_TICKS = _frozen(np.zeros(0, dtype=TICKS_DTYPE))
+
+
+class ReplayFeed:
+    """Replayed symbols over an optional fallback feed; see the module docstring."""
+
+    def __init__(self, series: Mapping[str, ReplaySeries], fallback: PriceFeed | None) -> None:
+        self._series = dict(series)
+        self._fallback = fallback
+
+    @classmethod
+    def from_files(
+        cls,
+        files: Mapping[str, ReplaySource],
+        *,
+        catalogue: Catalogue | None = None,
+        fallback: PriceFeed | None = None,
+        seed: int = 0,
+        timeframe: int | None = None,
+    ) -> ReplayFeed:
+        """Load MT5 exports per symbol; raises :class:`ReplayDataError` on unusable input."""
+        catalogue = catalogue or Catalogue()
+        if timeframe is not None and timeframe not in FIXED_TIMEFRAMES:
+            raise ReplayDataError(f"cannot replay timeframe {timeframe}: use M1 to D1 bars")
+        series: dict[str, ReplaySeries] = {}
+        for symbol, source in files.items():
+            spec = catalogue.get(symbol)
+            if spec is None:
+                raise ReplayDataError(f"cannot replay {symbol!r}: not a symbol of the simulator")
+            paths = [source] if isinstance(source, str | os.PathLike) else list(source)
+            if not paths:
+                raise ReplayDataError(f"no file given for {symbol}")
+            exports = sorted((read_export(p) for p in paths), key=_first_time)
+            series[symbol] = _series(symbol, exports, spec, seed, timeframe)
+        return cls(series, fallback)
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        return frozenset(self._series)
+
+    def span(self, symbol: str) -> tuple[int, int] | None:
+        """(first, end) of a replayed symbol's data in server seconds (end exclusive)."""
+        s = self._series.get(symbol)
+        return None if s is None else (s.start, s.end)
+
+    @property
+    def end(self) -> int | None:
+        """Server time (seconds) after which no replayed symbol has data."""
+        return max((s.end for s in self._series.values()), default=None)
+
+    def day_bars(self, symbol: str, day: int) -> Array:
+        s = self._series.get(symbol)
+        if s is not None:
+            return s.day_bars(day)
+        return self._fallback.day_bars(symbol, day) if self._fallback else _EMPTY_BARS
+
+    def minute_ticks(self, symbol: str, first: int, stop: int) -> Array:
+        s = self._series.get(symbol)
+        if s is not None:
+            return s.minute_ticks(first, stop)
+        return self._fallback.minute_ticks(symbol, first, stop) if self._fallback else _EMPTY_TICKS
+
+    def is_open(self, symbol: str, server_seconds: float) -> bool:
+        s = self._series.get(symbol)
+        if s is None:
+            return self._fallback.is_open(symbol, server_seconds) if self._fallback else False
+        return s.start <= server_seconds < s.end and s.trades_on(int(server_seconds // DAY))
+
+
+def _first_time(export: Export) -> int:
+    return int(export.data["time"][0])
+
+
+def _series(
+    symbol: str, exports: list[Export], spec: SymbolSpec, seed: int, timeframe: int | None
+) -> ReplaySeries:
+    kinds = {e.kind for e in exports}
+    if len(kinds) > 1:
+        names = ", ".join(str(e.path) for e in exports)
+        raise ReplayDataError(f"{symbol}: cannot mix bars and ticks exports ({names})")
+    for before, after in itertools.pairwise(exports):
+        last = before.data["time_msc" if before.kind == "ticks" else "time"][-1]
+        first = after.data["time_msc" if after.kind == "ticks" else "time"][0]
+        if first <= last:
+            raise ReplayDataError(f"{after.path} overlaps {before.path}")
+    data = np.concatenate([e.data for e in exports])
+    if exports[0].kind == "ticks":
+        return TickSeries(data, spec)
+    periods = {_period(e, timeframe) for e in exports}
+    if len(periods) > 1:
+        raise ReplayDataError(f"{symbol}: the exports have different timeframes")
+    return BarSeries(data, periods.pop(), spec, derive_key(seed, symbol, "replay"))
+
+
+def _period(export: Export, timeframe: int | None) -> int:
+    """The bars' period in seconds: the argument, the file name, or the spacing."""
+    times = export.data["time"]
+    if timeframe is not None:
+        period = FIXED_TIMEFRAMES[timeframe]
+    else:
+        tokens = _NAME_TOKEN.findall(export.path.stem)
+        period = _TIMEFRAME_NAMES[tokens[0]] if tokens else _inferred(times)
+        if period < 0:
+            raise ReplayDataError(f"{export.path}: W1/MN1 bars cannot be replayed, export D1")
+    misaligned = np.flatnonzero(times % period)
+    if misaligned.size:
+        when = np.datetime64(int(times[misaligned[0]]), "s")
+        raise ReplayDataError(f"{export.path}: bar at {when} is not on a {period} s boundary")
+    return period
+
+
+def _inferred(times: NDArray[np.int64]) -> int:
+    spacing = int(np.diff(times).min()) if len(times) > 1 else DAY
+    for period in sorted(FIXED_TIMEFRAMES.values(), reverse=True):
+        if period <= spacing and not np.any(times % period):
+            return period
+    return 60
+
+
+__all__ = [
+    "BarSeries",
+    "ReplayDataError",
+    "ReplayFeed",
+    "ReplaySeries",
+    "ReplaySource",
+    "TickSeries",
+]
