@@ -235,3 +235,28 @@ async def test_polled_ticks_build_the_terminals_own_m1_bars(rig: Rig) -> None:
             row["close"],
         )
         assert bar.tick_volume == int(row["tick_volume"])
+
+
+async def test_order_whose_reply_is_lost_opens_exactly_one_position(rig: Rig) -> None:
+    """The terminal executes the order but the call times out (−10005): execution finds the
+    position by its client order id instead of calling it failed or sending it again."""
+    real_order_send = rig.terminal.order_send
+    calls: list[dict[str, object]] = []
+
+    def lose_the_reply(request: dict[str, object]) -> object:
+        calls.append(request)
+        rig.terminal.faults.ipc_timeout(calls=1, order_executes=True)
+        return real_order_send(request)
+
+    rig.terminal.order_send = lose_the_reply  # type: ignore[method-assign]
+    rig.bus.publish(SignalEvent(rig.signal(Side.BUY, sl_points=200, tp_points=400)))
+    event = await rig.wait_for(TradeStatus.OPEN)
+
+    record = await rig.trades.get(event.trade_id)
+    assert record is not None
+    positions = rig.terminal.positions_get()
+    assert len(calls) == 1
+    assert len(positions) == 1
+    assert record.mt5_position == positions[0].ticket
+    assert positions[0].comment == record.client_order_id
+    assert record.execution_details["comment"] == "found after timeout"
