@@ -16,6 +16,7 @@ Run: ``.venv/bin/python bench/ticks.py``.
 from __future__ import annotations
 
 import asyncio
+import resource
 import statistics
 import time
 from datetime import UTC, datetime
@@ -92,6 +93,8 @@ async def main() -> None:
             f"{speed:>7} {r['symbols']:>7.0f} {r['ticks_per_s']:>10,.0f} {r['p50_ms']:>8.1f} "
             f"{r['p99_ms']:>8.1f} {r['tail_ms']:>8.1f}"
         )
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

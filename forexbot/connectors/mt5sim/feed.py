@@ -101,7 +101,10 @@ class GeneratedFeed:
         self._minutes: LRU[tuple[str, int], NDArray[np.void]] = LRU(minute_cache)
         self._crosses: dict[str, CrossBuilder | None] = {}
         self._cross_bars: LRU[tuple[str, int], NDArray[np.void]] = LRU(day_cache)
-        self._cross_ticks: LRU[tuple[str, int], NDArray[np.void]] = LRU(16)
+        # Today's and yesterday's ticks of every cross: a poll visits them all in turn, and an
+        # LRU smaller than that cycle would recompute every cross on every poll (~4 MB each).
+        crosses = sum(1 for spec in catalogue.all() if cross_legs(spec, catalogue) is not None)
+        self._cross_ticks: LRU[tuple[str, int], NDArray[np.void]] = LRU(max(16, 2 * crosses))
 
     def model(self, symbol: str) -> PriceModel:
         model = self._models.get(symbol)
