@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ValidationError
+from numpy.typing import NDArray
+from pydantic import BaseModel, Field, ValidationError
 
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side, Signal
@@ -118,6 +119,35 @@ def bars_to_frame(bars: list[Bar]) -> pd.DataFrame:
             "real_volume": np.array([b.real_volume for b in bars], dtype="int64"),
         }
     )
+
+
+class AtrExitParams(StrategyParams):
+    """The exit parameters of strategies that stop at a multiple of ATR beyond the entry and
+    target a multiple of that risk."""
+
+    atr_period: int = Field(14, ge=1, le=200)
+    atr_multiplier: float = Field(1.5, gt=0, le=20)
+    reward_risk: float = Field(2.0, gt=0, le=20)
+
+
+def fill_atr_exits(
+    out: pd.DataFrame,
+    direction: NDArray[np.int8],
+    close: NDArray[np.float64],
+    atr: NDArray[np.float64],
+    params: AtrExitParams,
+    confidence: NDArray[np.float64],
+) -> None:
+    """Fill ``signal``, ``entry`` (the close), ``sl`` (``atr_multiplier`` × ATR away) and
+    ``tp`` (``reward_risk`` × that distance on the other side) and ``confidence`` on the bars
+    where ``direction`` is ±1."""
+    stop = params.atr_multiplier * atr
+    fired = direction != 0
+    out["signal"] = direction
+    out.loc[fired, "entry"] = close[fired]
+    out.loc[fired, "sl"] = close[fired] - direction[fired] * stop[fired]
+    out.loc[fired, "tp"] = close[fired] + direction[fired] * params.reward_risk * stop[fired]
+    out.loc[fired, "confidence"] = confidence[fired]
 
 
 def empty_signals(index: pd.Index) -> pd.DataFrame:

@@ -25,10 +25,16 @@ import pandas as pd
 import talib
 from pydantic import Field, model_validator
 
-from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.base_strategy import (
+    AtrExitParams,
+    Strategy,
+    StrategyParams,
+    empty_signals,
+    fill_atr_exits,
+)
 
 
-class MaRsiParams(StrategyParams):
+class MaRsiParams(AtrExitParams):
     """Parameters of :class:`MaRsiStrategy`."""
 
     fast_period: int = Field(20, ge=2, le=500)
@@ -36,9 +42,6 @@ class MaRsiParams(StrategyParams):
     rsi_period: int = Field(14, ge=2, le=200)
     rsi_buy_level: float = Field(40.0, gt=0, lt=100)
     rsi_sell_level: float = Field(60.0, gt=0, lt=100)
-    atr_period: int = Field(14, ge=1, le=200)
-    atr_multiplier: float = Field(1.5, gt=0, le=20)
-    reward_risk: float = Field(2.0, gt=0, le=20)
 
     @model_validator(mode="after")
     def _periods_ordered(self) -> MaRsiParams:
@@ -85,13 +88,7 @@ class MaRsiStrategy(Strategy):
             confidence = np.clip(np.abs(fast - slow) / atr, 0.0, 1.0)
 
         direction = buy.astype("int8") - sell.astype("int8")
-        stop = p.atr_multiplier * atr
-        fired = direction != 0
-        out["signal"] = direction
-        out.loc[fired, "entry"] = close[fired]
-        out.loc[fired, "sl"] = close[fired] - direction[fired] * stop[fired]
-        out.loc[fired, "tp"] = close[fired] + direction[fired] * p.reward_risk * stop[fired]
-        out.loc[fired, "confidence"] = confidence[fired]
+        fill_atr_exits(out, direction, close, atr, p, confidence)
         reasons = np.full(len(bars), "", dtype=object)
         for i in np.flatnonzero(buy):
             reasons[i] = (

@@ -35,10 +35,16 @@ import talib
 from pydantic import Field, model_validator
 from talib._ta_lib import MA_Type
 
-from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.base_strategy import (
+    AtrExitParams,
+    Strategy,
+    StrategyParams,
+    empty_signals,
+    fill_atr_exits,
+)
 
 
-class StochasticCrossParams(StrategyParams):
+class StochasticCrossParams(AtrExitParams):
     """Parameters of :class:`StochasticCrossStrategy`."""
 
     fastk_period: int = Field(14, ge=1, le=500)
@@ -47,9 +53,6 @@ class StochasticCrossParams(StrategyParams):
     oversold: float = Field(20.0, gt=0, lt=100)
     overbought: float = Field(80.0, gt=0, lt=100)
     trend_filter_period: int = Field(0, ge=0, le=1000)
-    atr_period: int = Field(14, ge=1, le=200)
-    atr_multiplier: float = Field(1.5, gt=0, le=20)
-    reward_risk: float = Field(2.0, gt=0, le=20)
 
     @model_validator(mode="after")
     def _consistent(self) -> StochasticCrossParams:
@@ -113,13 +116,7 @@ class StochasticCrossStrategy(Strategy):
             sell_conf = np.clip((high_prev - p.overbought) / (100.0 - p.overbought), 0.0, 1.0)
 
         direction = buy.astype("int8") - sell.astype("int8")
-        stop = p.atr_multiplier * atr
-        fired = direction != 0
-        out["signal"] = direction
-        out.loc[fired, "entry"] = close[fired]
-        out.loc[fired, "sl"] = close[fired] - direction[fired] * stop[fired]
-        out.loc[fired, "tp"] = close[fired] + direction[fired] * p.reward_risk * stop[fired]
-        out.loc[fired, "confidence"] = np.where(buy, buy_conf, sell_conf)[fired]
+        fill_atr_exits(out, direction, close, atr, p, np.where(buy, buy_conf, sell_conf))
         stoch = f"STOCH({p.fastk_period},{p.slowk_period},{p.slowd_period})"
         trend_note = f"; close vs SMA{p.trend_filter_period}" if p.trend_filter_period else ""
         reasons = np.full(len(bars), "", dtype=object)
