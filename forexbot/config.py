@@ -75,7 +75,7 @@ class TerminalSettings(_Section):
 class StrategySettings(_Section):
     """The strategy the daemon runs on every watched symbol (more come with the manager)."""
 
-    name: Literal["ma_rsi", "stochastic_cross", "break_and_retest"] = "ma_rsi"
+    name: Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook"] = "ma_rsi"
     timeframe: str = "M15"
     params: dict[str, Any] = Field(default_factory=dict)
 

@@ -1,0 +1,1 @@
+"""Market condition detector: sessions, volatility, trend and liquidity analysers."""

@@ -1,0 +1,178 @@
+"""Market condition detector: trend, volatility, liquidity and sessions on a closed bar.
+
+:func:`detect` takes a DataFrame of bars with the columns of MetaTrader's ``copy_rates_*``
+(``time`` tz-aware UTC open time, ``open``, ``high``, ``low``, ``close``, ``tick_volume``,
+``spread``, ``real_volume``), oldest first, whose **last row is the closed bar** being judged,
+and returns a :class:`MarketCondition`:
+
+* trend (:mod:`~forexbot.market_condition.trend`): bullish / bearish / ranging and a strength;
+* volatility (:mod:`~forexbot.market_condition.volatility`): ATR percentile band;
+* liquidity (:mod:`~forexbot.market_condition.liquidity`): thin / normal / deep;
+* sessions (:mod:`~forexbot.market_condition.sessions`) evaluated at the bar's **close**
+  instant (``time + timeframe``), the moment a decision on that bar is taken.
+
+Everything is causal: only the bars given (≤ the closed bar) are used. At least
+:attr:`DetectorParams.min_bars` bars are needed (``ValueError`` otherwise).
+
+**Favourable rule** — the condition is favourable when all of:
+
+1. the market is open (forex: outside ``[Fri 17:00, Sun 17:00)`` New York; synthetic indices
+   always);
+2. for forex, at least one session is active;
+3. liquidity is not thin;
+4. volatility is not low.
+
+The trend does not enter the verdict (range strategies exist; matching a strategy to the
+regime is the strategy manager's job). ``reasons`` lists the failed checks when the condition
+is unfavourable, and the facts that passed them when it is favourable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from forexbot.domain.market import Timeframe
+from forexbot.market_condition.liquidity import LiquidityLevel, LiquidityParams, analyse_liquidity
+from forexbot.market_condition.sessions import analyse_sessions
+from forexbot.market_condition.trend import TrendDirection, TrendParams, analyse_trend
+from forexbot.market_condition.volatility import (
+    VolatilityBand,
+    VolatilityParams,
+    analyse_volatility,
+)
+
+
+class DetectorParams(BaseModel):
+    """Parameters of the detector: one model per analyser."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    trend: TrendParams = Field(default_factory=TrendParams)
+    volatility: VolatilityParams = Field(default_factory=VolatilityParams)
+    liquidity: LiquidityParams = Field(default_factory=LiquidityParams)
+
+    @property
+    def min_bars(self) -> int:
+        """Bars needed for a condition on the last one."""
+        return max(self.trend.min_bars, self.volatility.min_bars, self.liquidity.min_bars)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketCondition:
+    """The market condition of one symbol and timeframe on one closed bar."""
+
+    symbol: str
+    timeframe: str
+    bar_time: datetime
+    evaluated_at: datetime
+    trend: TrendDirection
+    strength: float
+    adx: float
+    volatility: VolatilityBand
+    atr: float
+    atr_percentile: float
+    liquidity: LiquidityLevel
+    spread_ratio: float
+    volume_ratio: float
+    sessions: tuple[str, ...]
+    overlaps: tuple[str, ...]
+    market_open: bool
+    favourable: bool
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: enums as strings, times as ISO 8601, tuples as lists, ∞ as ``None``."""
+
+        def num(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
+        return {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
+            "bar_time": self.bar_time.isoformat(),
+            "evaluated_at": self.evaluated_at.isoformat(),
+            "trend": self.trend.value,
+            "strength": num(self.strength),
+            "adx": num(self.adx),
+            "volatility": self.volatility.value,
+            "atr": num(self.atr),
+            "atr_percentile": num(self.atr_percentile),
+            "liquidity": self.liquidity.value,
+            "spread_ratio": num(self.spread_ratio),
+            "volume_ratio": num(self.volume_ratio),
+            "sessions": list(self.sessions),
+            "overlaps": list(self.overlaps),
+            "market_open": self.market_open,
+            "favourable": self.favourable,
+            "reasons": list(self.reasons),
+        }
+
+
+def detect(
+    bars: pd.DataFrame,
+    symbol: str,
+    timeframe: Timeframe,
+    params: DetectorParams | None = None,
+    *,
+    synthetic: bool = False,
+    current_spread: float | None = None,
+) -> MarketCondition:
+    """The :class:`MarketCondition` on the last (closed) bar of ``bars``."""
+    p = params or DetectorParams()
+    if len(bars) < p.min_bars:
+        raise ValueError(f"market condition needs at least {p.min_bars} bars, got {len(bars)}")
+    trend = analyse_trend(bars, p.trend)
+    vol = analyse_volatility(bars, p.volatility)
+    liq = analyse_liquidity(bars, p.liquidity, current_spread=current_spread)
+    bar_time = pd.Timestamp(bars["time"].iloc[-1]).to_pydatetime().astimezone(UTC)
+    evaluated_at = bar_time + timedelta(seconds=timeframe.seconds)
+    state = analyse_sessions(evaluated_at, synthetic=synthetic)
+
+    failed: list[str] = []
+    passed: list[str] = []
+    if state.is_open:
+        passed.append("market open" + (" (synthetic, 24/7)" if synthetic else ""))
+    else:
+        failed.append("market closed (forex weekend)")
+    if not synthetic and state.is_open:
+        if state.active:
+            passed.append("sessions: " + ", ".join(state.active))
+        else:
+            failed.append("no session active")
+    liq_text = (
+        f"liquidity {liq.level.value} (spread {liq.spread_ratio:.2f}× typical, "
+        f"volume {liq.volume_ratio:.2f}× typical)"
+    )
+    (failed if liq.level is LiquidityLevel.THIN else passed).append(liq_text)
+    vol_text = f"volatility {vol.band.value} (ATR percentile {vol.percentile:.0f})"
+    (failed if vol.band is VolatilityBand.LOW else passed).append(vol_text)
+    favourable = not failed
+    if favourable:
+        passed.append(f"trend {trend.direction.value} (ADX {trend.adx:.1f})")
+
+    return MarketCondition(
+        symbol=symbol,
+        timeframe=timeframe.name,
+        bar_time=bar_time,
+        evaluated_at=evaluated_at,
+        trend=trend.direction,
+        strength=trend.strength,
+        adx=trend.adx,
+        volatility=vol.band,
+        atr=vol.atr,
+        atr_percentile=vol.percentile,
+        liquidity=liq.level,
+        spread_ratio=liq.spread_ratio,
+        volume_ratio=liq.volume_ratio,
+        sessions=state.active,
+        overlaps=state.overlaps,
+        market_open=state.is_open,
+        favourable=favourable,
+        reasons=tuple(passed if favourable else failed),
+    )
