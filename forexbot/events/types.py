@@ -46,6 +46,13 @@ class SignalEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MarketConditionEvent(Event):
+    """The market condition of a symbol and timeframe on a closed bar (JSON-ready dict)."""
+
+    condition: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class OrderIntentEvent(Event):
     """The risk manager approved and sized a signal; execution should send it."""
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side, Signal
 from forexbot.errors import ConfigError
+from forexbot.strategies.regime import Regime
 
 SIGNAL_COLUMNS = ("signal", "entry", "sl", "tp", "confidence", "reason")
 BAR_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
@@ -43,6 +44,7 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     params_model: ClassVar[type[StrategyParams]]
+    regime: ClassVar[Regime] = Regime()
 
     def __init__(self, **params: Any) -> None:
         try:

@@ -48,6 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, model_validator
 
 from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.regime import TRENDING, Regime
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -166,6 +167,7 @@ class JHookStrategy(Strategy):
     """Impulse, 38.2–61.8 % pullback holding the origin, entry on the hook back."""
 
     name: ClassVar[str] = "jhook"
+    regime: ClassVar[Regime] = Regime(trends=TRENDING)
     params_model: ClassVar[type[StrategyParams]] = JHookParams
     params: JHookParams
 

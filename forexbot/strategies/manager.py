@@ -5,23 +5,33 @@ Rules:
 * Each instance is warmed up from the terminal's history before its first live bar, so the
   first live signal already sees a full indicator window.
 * Closed bars are delivered to the instances of their symbol and timeframe, in order.
+* On every closed bar the market condition of that symbol and timeframe is detected once
+  (:func:`~forexbot.market_condition.detector.detect`) and published as a
+  :class:`~forexbot.events.types.MarketConditionEvent`.
+* A signal produced while the condition is outside its strategy's
+  :class:`~forexbot.strategies.regime.Regime` is suppressed: logged and counted, not traded.
+  A signal that passes carries the condition snapshot (stored with the trade as
+  ``market_condition``) and its instance's ``risk_multiplier``.
 * A strategy that raises is isolated: the exception is logged and counted, the bar is skipped
   for that instance only, and the other instances go on.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+import dataclasses
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import structlog
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
-from forexbot.events.types import BarEvent, SignalEvent
-from forexbot.strategies.base_strategy import Strategy
+from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
+from forexbot.market_condition.detector import DetectorParams, MarketCondition, detect
+from forexbot.strategies.base_strategy import Strategy, bars_to_frame
+from forexbot.strategies.regime import is_synthetic_index
 
 _log = structlog.get_logger("forexbot.strategies")
 
@@ -39,27 +49,48 @@ class StrategyInstance:
     strategy: Strategy
     symbol: str
     timeframe: Timeframe
+    risk_multiplier: float = 1.0
+    enabled: bool = True
     bars_seen: int = 0
     signals: int = 0
+    suppressed: int = 0
     errors: int = 0
+    suppressed_by: Counter[str] = field(default_factory=Counter)
 
     @property
     def key(self) -> str:
         return f"{self.strategy.name}:{self.symbol}:{self.timeframe.name}"
 
 
+@dataclass(slots=True)
+class _Stream:
+    """The bars of one (symbol, timeframe) and its latest condition."""
+
+    bars: deque[Bar]
+    condition: MarketCondition | None = None
+
+
 class StrategyManager:
-    """Feeds closed bars to strategy instances and publishes their signals."""
+    """Feeds closed bars to strategy instances, judges the market and publishes signals."""
 
     def __init__(
-        self, instances: Sequence[StrategyInstance], history: HistorySource, bus: EventBus
+        self,
+        instances: Sequence[StrategyInstance],
+        history: HistorySource,
+        bus: EventBus,
+        detector: DetectorParams | None = None,
+        around_the_clock: Callable[[str], bool] = is_synthetic_index,
     ) -> None:
         self.instances = list(instances)
         self._history = history
         self._bus = bus
+        self._detector = detector or DetectorParams()
+        self._around_the_clock = around_the_clock
         self._by_stream: dict[tuple[str, Timeframe], list[StrategyInstance]] = {}
         for instance in self.instances:
             self._by_stream.setdefault((instance.symbol, instance.timeframe), []).append(instance)
+        window = max([self._detector.min_bars, *(i.strategy.window_bars for i in instances)])
+        self._streams = {key: _Stream(deque(maxlen=window)) for key in self._by_stream}
         self.errors: Counter[str] = Counter()
 
     @property
@@ -70,39 +101,98 @@ class StrategyManager:
         self._bus.subscribe(BarEvent, self.on_bar, name="strategies")
 
     async def warm_up(self) -> None:
-        """Load each instance's warm-up history from the terminal."""
-        for instance in self.instances:
-            bars = await self._history.history(
-                instance.symbol, instance.timeframe, instance.strategy.window_bars
-            )
-            instance.strategy.warm_up(bars)
-            _log.info("strategy warmed up", instance=instance.key, bars=len(bars))
+        """Load each stream's and instance's warm-up history from the terminal."""
+        for (symbol, timeframe), stream in self._streams.items():
+            bars = await self._history.history(symbol, timeframe, stream.bars.maxlen or 0)
+            stream.bars.extend(bars)
+            for instance in self._by_stream[(symbol, timeframe)]:
+                instance.strategy.warm_up(bars)
+                _log.info("strategy warmed up", instance=instance.key, bars=len(bars))
+
+    def condition(self, symbol: str, timeframe: Timeframe) -> MarketCondition | None:
+        """The condition detected on the stream's last closed bar."""
+        stream = self._streams.get((symbol, timeframe))
+        return None if stream is None else stream.condition
+
+    def conditions(self) -> list[MarketCondition]:
+        return [s.condition for s in self._streams.values() if s.condition is not None]
 
     async def on_bar(self, event: BarEvent) -> None:
         bar = event.bar
-        for instance in self._by_stream.get((bar.symbol, bar.timeframe), ()):
-            instance.bars_seen += 1
-            try:
-                signal = instance.strategy.on_bar(bar)
-            except Exception:
-                instance.errors += 1
-                self.errors[instance.key] += 1
-                _log.exception("strategy failed on a bar", instance=instance.key, bar_time=bar.time)
-                continue
-            if signal is not None:
-                instance.signals += 1
-                _log.info(
-                    "signal",
-                    instance=instance.key,
-                    side=signal.side.label,
-                    entry=signal.entry,
-                    sl=signal.sl,
-                    tp=signal.tp,
-                    reason=signal.reason,
-                )
-                self._bus.publish(SignalEvent(signal))
+        key = (bar.symbol, bar.timeframe)
+        stream = self._streams.get(key)
+        if stream is None:
+            return
+        if stream.bars and bar.time <= stream.bars[-1].time:
+            return  # already seen (history overlap on reconnect)
+        stream.bars.append(bar)
+        stream.condition = self._detect(stream, bar)
+        if stream.condition is not None:
+            self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
+        for instance in self._by_stream[key]:
+            self._run(instance, bar, stream.condition)
 
-    def describe(self) -> list[dict[str, object]]:
+    def _detect(self, stream: _Stream, bar: Bar) -> MarketCondition | None:
+        if len(stream.bars) < self._detector.min_bars:
+            return None
+        try:
+            return detect(
+                bars_to_frame(list(stream.bars)),
+                bar.symbol,
+                bar.timeframe,
+                self._detector,
+                synthetic=self._around_the_clock(bar.symbol),
+            )
+        except Exception:
+            self.errors["market_condition"] += 1
+            _log.exception("market condition detection failed", symbol=bar.symbol)
+            return None
+
+    def _run(self, instance: StrategyInstance, bar: Bar, condition: MarketCondition | None) -> None:
+        instance.bars_seen += 1
+        try:
+            signal = instance.strategy.on_bar(bar)
+        except Exception:
+            instance.errors += 1
+            self.errors[instance.key] += 1
+            _log.exception("strategy failed on a bar", instance=instance.key, bar_time=bar.time)
+            return
+        if signal is None or not instance.enabled:
+            return
+        mismatch = (
+            "no market condition yet"
+            if condition is None
+            else instance.strategy.regime.mismatch(condition)
+        )
+        if mismatch is not None:
+            instance.suppressed += 1
+            instance.suppressed_by[mismatch.split(":")[0].split(" ")[0]] += 1
+            _log.info(
+                "signal suppressed by the market condition",
+                instance=instance.key,
+                side=signal.side.label,
+                reason=mismatch,
+            )
+            return
+        assert condition is not None
+        signal = dataclasses.replace(
+            signal,
+            risk_multiplier=instance.risk_multiplier,
+            market_condition=condition.to_dict(),
+        )
+        instance.signals += 1
+        _log.info(
+            "signal",
+            instance=instance.key,
+            side=signal.side.label,
+            entry=signal.entry,
+            sl=signal.sl,
+            tp=signal.tp,
+            reason=signal.reason,
+        )
+        self._bus.publish(SignalEvent(signal))
+
+    def describe(self) -> list[dict[str, Any]]:
         """Instances and their counters, for the status endpoint."""
         return [
             {
@@ -110,8 +200,12 @@ class StrategyManager:
                 "strategy": i.strategy.name,
                 "symbol": i.symbol,
                 "timeframe": i.timeframe.name,
+                "enabled": i.enabled,
+                "risk_multiplier": i.risk_multiplier,
                 "bars_seen": i.bars_seen,
                 "signals": i.signals,
+                "suppressed": i.suppressed,
+                "suppressed_by": dict(i.suppressed_by),
                 "errors": i.errors,
             }
             for i in self.instances

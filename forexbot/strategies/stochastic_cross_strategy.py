@@ -42,6 +42,7 @@ from forexbot.strategies.base_strategy import (
     empty_signals,
     fill_atr_exits,
 )
+from forexbot.strategies.regime import NOT_HIGH, RANGING, Regime
 
 
 class StochasticCrossParams(AtrExitParams):
@@ -69,6 +70,7 @@ class StochasticCrossStrategy(Strategy):
     """%K/%D cross out of oversold/overbought, with an optional SMA trend filter."""
 
     name: ClassVar[str] = "stochastic_cross"
+    regime: ClassVar[Regime] = Regime(trends=RANGING, volatility=NOT_HIGH)
     params_model: ClassVar[type[StrategyParams]] = StochasticCrossParams
     params: StochasticCrossParams
 
