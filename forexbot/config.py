@@ -72,17 +72,71 @@ class TerminalSettings(_Section):
     sim_hedging: bool = True
 
 
-class StrategySettings(_Section):
-    """The strategy the daemon runs on every watched symbol (more come with the manager)."""
+StrategyName = Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook"]
 
-    name: Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook"] = "ma_rsi"
+
+class StrategySettings(_Section):
+    """The strategy run on every watched symbol when there is no strategies file.
+
+    ``file`` names the strategies file (``config/strategies.yaml``); when it exists, its
+    ``instances`` replace this single default.
+    """
+
+    name: StrategyName = "ma_rsi"
     timeframe: str = "M15"
     params: dict[str, Any] = Field(default_factory=dict)
+    file: str = "config/strategies.yaml"
 
     @field_validator("timeframe")
     @classmethod
     def _known_timeframe(cls, value: str) -> str:
         return Timeframe.parse(value).name
+
+
+class StrategyInstanceSettings(_Section):
+    """One entry of the strategies file: a strategy on some symbols and one timeframe."""
+
+    strategy: StrategyName
+    symbols: tuple[str, ...] | None = None  # None: the whole watchlist
+    timeframe: str = "M15"
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk_multiplier: float = Field(1.0, gt=0, le=10)
+    enabled: bool = True
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, value: str) -> str:
+        return Timeframe.parse(value).name
+
+
+class StrategiesFile(_Section):
+    """``config/strategies.yaml``."""
+
+    instances: tuple[StrategyInstanceSettings, ...]
+
+
+def load_strategy_instances(settings: Settings) -> list[StrategyInstanceSettings]:
+    """The strategy instances to run: the strategies file's when it exists, else the
+    ``strategy`` section on the whole watchlist. A symbol outside the watchlist is an error
+    (it would never receive a bar)."""
+    path = Path(settings.strategy.file)
+    if not path.is_file():
+        s = settings.strategy
+        return [StrategyInstanceSettings(strategy=s.name, timeframe=s.timeframe, params=s.params)]
+    data = _read_yaml(path)
+    try:
+        instances = list(StrategiesFile.model_validate(data).instances)
+    except ValidationError as exc:
+        message = _describe(exc, {}).replace("configuration", f"strategies file {path}")
+        raise ConfigError(message) from None
+    for instance in instances:
+        unknown = set(instance.symbols or ()) - set(settings.watchlist)
+        if unknown:
+            raise ConfigError(
+                f"strategies file {path}: {instance.strategy} lists {sorted(unknown)}, which "
+                f"are not in the watchlist {list(settings.watchlist)}"
+            )
+    return instances
 
 
 class RiskSettings(_Section):

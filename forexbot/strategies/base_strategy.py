@@ -60,6 +60,13 @@ class Strategy(ABC):
             ) from None
         self._window: deque[Bar] = deque(maxlen=self.window_bars)
 
+    def with_params(self, **changes: Any) -> Strategy:
+        """A copy with some parameters changed (validated: ``ConfigError`` and no copy when a
+        value is refused) that keeps the bars seen so far, so it can signal on the next bar."""
+        fresh = type(self)(**{**self.params.model_dump(), **changes})
+        fresh._window.extend(self._window)
+        return fresh
+
     @property
     @abstractmethod
     def warmup_bars(self) -> int:

@@ -114,6 +114,11 @@ class StrategyManager:
         stream = self._streams.get((symbol, timeframe))
         return None if stream is None else stream.condition
 
+    def bars(self, symbol: str, timeframe: Timeframe) -> list[Bar]:
+        """The stream's recent closed bars, oldest first."""
+        stream = self._streams.get((symbol, timeframe))
+        return [] if stream is None else list(stream.bars)
+
     def conditions(self) -> list[MarketCondition]:
         return [s.condition for s in self._streams.values() if s.condition is not None]
 

@@ -119,7 +119,7 @@ async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
         sys.executable, "-m", "forexbot", "user", "create", "--username", "ops",
         "--role", "admin", "--password-stdin", "--data-dir", str(data_dir),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL, env=daemon_env,
+        stderr=asyncio.subprocess.DEVNULL, env=daemon_env, cwd=workdir,
     )  # fmt: skip
     await asyncio.wait_for(user.communicate(PASSWORD.encode() + b"\n"), 120)
     assert user.returncode == 0
@@ -127,7 +127,7 @@ async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
         daemon = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "forexbot", "run", "--api-port", str(api_port),
             "--data-dir", str(data_dir), stdout=out, stderr=asyncio.subprocess.STDOUT,
-            env=daemon_env,
+            env=daemon_env, cwd=workdir,
         )  # fmt: skip
     base = f"http://127.0.0.1:{api_port}"
     try:

@@ -83,6 +83,7 @@ class Daemon:
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             env=self.env,
+            cwd=self.data_dir.parent,  # no config/ here: built-in defaults plus the env
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT

@@ -1,0 +1,200 @@
+"""Run-time control of strategy instances: what the API's strategy and market routes call.
+
+Rules:
+
+* A change is validated completely before anything changes: a bad parameter raises
+  :class:`~forexbot.errors.ConfigError` naming it, and the running instance keeps its old
+  parameters.
+* A change is persisted in ``strategy_config`` before it is applied, so a database failure
+  changes nothing, and a change survives a restart (the table wins over the strategies file).
+* A change takes effect on the next closed bar: the instance keeps its bars, so the new
+  parameters need no new warm-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import structlog
+import talib
+
+from forexbot.domain.market import Timeframe
+from forexbot.errors import ConfigError, NotFoundError
+from forexbot.strategies.manager import StrategyInstance, StrategyManager
+
+_log = structlog.get_logger("forexbot.strategies")
+
+MAX_RISK_MULTIPLIER = 10.0
+
+
+class StrategySettingsStore(Protocol):
+    """Where run-time changes are kept (``StrategyConfigRepository``)."""
+
+    async def save(
+        self,
+        *,
+        strategy: str,
+        symbol: str,
+        timeframe: str,
+        enabled: bool,
+        params: dict[str, Any],
+        risk_multiplier: float,
+        updated_by: str | None,
+    ) -> None: ...
+
+
+class StrategyControl:
+    """Lists, changes and toggles the manager's instances; reports market analysis."""
+
+    def __init__(self, manager: StrategyManager, store: StrategySettingsStore) -> None:
+        self._manager = manager
+        self._store = store
+
+    def _instance(self, strategy_id: str) -> StrategyInstance:
+        for instance in self._manager.instances:
+            if instance.key == strategy_id:
+                return instance
+        raise NotFoundError(f"no strategy instance {strategy_id!r}")
+
+    @staticmethod
+    def _describe(instance: StrategyInstance) -> dict[str, Any]:
+        regime = instance.strategy.regime
+        return {
+            "id": instance.key,
+            "strategy": instance.strategy.name,
+            "symbol": instance.symbol,
+            "timeframe": instance.timeframe.name,
+            "enabled": instance.enabled,
+            "params": instance.strategy.params.model_dump(),
+            "risk_multiplier": instance.risk_multiplier,
+            "regime": {
+                "trends": sorted(t.value for t in regime.trends),
+                "volatility": sorted(v.value for v in regime.volatility),
+                "require_favourable": regime.require_favourable,
+            },
+            "bars_seen": instance.bars_seen,
+            "signals": instance.signals,
+            "suppressed": instance.suppressed,
+            "suppressed_by": dict(instance.suppressed_by),
+            "errors": instance.errors,
+        }
+
+    def list_strategies(self) -> list[dict[str, Any]]:
+        return [self._describe(i) for i in self._manager.instances]
+
+    def get_strategy(self, strategy_id: str) -> dict[str, Any] | None:
+        try:
+            return self._describe(self._instance(strategy_id))
+        except NotFoundError:
+            return None
+
+    async def update_strategy(
+        self,
+        strategy_id: str,
+        *,
+        params: dict[str, Any] | None,
+        risk_multiplier: float | None,
+        enabled: bool | None,
+        actor: str,
+    ) -> dict[str, Any]:
+        instance = self._instance(strategy_id)
+        strategy = instance.strategy.with_params(**params) if params else instance.strategy
+        multiplier = instance.risk_multiplier if risk_multiplier is None else risk_multiplier
+        if not 0 < multiplier <= MAX_RISK_MULTIPLIER:
+            raise ConfigError(
+                f"risk_multiplier = {multiplier!r} is not allowed: must be > 0 and "
+                f"≤ {MAX_RISK_MULTIPLIER:g}"
+            )
+        active = instance.enabled if enabled is None else enabled
+        await self._store.save(
+            strategy=instance.strategy.name,
+            symbol=instance.symbol,
+            timeframe=instance.timeframe.name,
+            enabled=active,
+            params=strategy.params.model_dump(),
+            risk_multiplier=multiplier,
+            updated_by=actor,
+        )
+        instance.strategy, instance.risk_multiplier, instance.enabled = (
+            strategy,
+            multiplier,
+            active,
+        )
+        _log.info(
+            "strategy changed",
+            instance=strategy_id,
+            actor=actor,
+            params=params,
+            risk_multiplier=multiplier,
+            enabled=active,
+        )
+        return self._describe(instance)
+
+    async def toggle_strategy(self, strategy_id: str, *, actor: str) -> dict[str, Any]:
+        instance = self._instance(strategy_id)
+        return await self.update_strategy(
+            strategy_id, params=None, risk_multiplier=None, enabled=not instance.enabled,
+            actor=actor,
+        )  # fmt: skip
+
+    def market_conditions(self) -> list[dict[str, Any]]:
+        return [condition.to_dict() for condition in self._manager.conditions()]
+
+    def market_analysis(self, symbol: str) -> dict[str, Any] | None:
+        """Per timeframe the daemon watches for ``symbol``: the latest condition, indicator
+        values on the last closed bar, and support/resistance from confirmed swing points."""
+        timeframes = sorted(
+            {i.timeframe for i in self._manager.instances if i.symbol == symbol},
+            key=lambda tf: tf.seconds,
+        )
+        if not timeframes:
+            return None
+        return {
+            "symbol": symbol,
+            "timeframes": {tf.name: self._analysis(symbol, tf) for tf in timeframes},
+        }
+
+    def _analysis(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:
+        condition = self._manager.condition(symbol, timeframe)
+        bars = self._manager.bars(symbol, timeframe)
+        out: dict[str, Any] = {
+            "condition": None if condition is None else condition.to_dict(),
+            "bars": len(bars),
+            "indicators": {},
+            "levels": {"resistance": [], "support": []},
+        }
+        if len(bars) < 60:
+            return out
+        close = np.array([b.close for b in bars])
+        high = np.array([b.high for b in bars])
+        low = np.array([b.low for b in bars])
+
+        def last(values: np.ndarray[Any, Any]) -> float | None:
+            value = float(values[-1])
+            return None if np.isnan(value) else value
+
+        out["indicators"] = {
+            "close": float(close[-1]),
+            "sma_20": last(talib.SMA(close, 20)),
+            "sma_50": last(talib.SMA(close, 50)),
+            "rsi_14": last(talib.RSI(close, 14)),
+            "atr_14": last(talib.ATR(high, low, close, 14)),
+            "adx_14": last(talib.ADX(high, low, close, 14)),
+        }
+        out["levels"] = {
+            "resistance": swing_levels(high, np.greater_equal)[-3:],
+            "support": swing_levels(low, np.less_equal)[-3:],
+        }
+        return out
+
+
+def swing_levels(values: np.ndarray[Any, Any], better: Any, strength: int = 5) -> list[float]:
+    """Prices of confirmed swing points: a value that is the extreme of the ``strength`` bars
+    on each side (so the newest ``strength`` bars cannot confirm one yet), oldest first."""
+    found: list[float] = []
+    for i in range(strength, len(values) - strength):
+        window = values[i - strength : i + strength + 1]
+        if all(better(values[i], v) for v in window):
+            found.append(float(values[i]))
+    return found

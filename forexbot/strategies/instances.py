@@ -1,0 +1,76 @@
+"""Which strategy instances run: the strategies file, overridden by run-time changes.
+
+Rules:
+
+* Each file entry becomes one instance per symbol (its ``symbols``, else the watchlist).
+* A ``strategy_config`` row for the same (strategy, symbol, timeframe) wins: its parameters,
+  risk multiplier and enabled flag replace the file's (a change made from the API survives a
+  restart). A row for an instance the file does not have adds it, if its symbol is watched.
+* A stored row that no longer validates (a parameter renamed by an upgrade, say) is reported
+  and the file's settings are used: a stale row must not stop the daemon from starting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from forexbot.config import StrategyInstanceSettings
+from forexbot.database.strategy_configs import StrategyConfigRecord
+from forexbot.domain.market import Timeframe
+from forexbot.errors import ConfigError
+from forexbot.strategies import create
+from forexbot.strategies.manager import StrategyInstance
+
+_log = structlog.get_logger("forexbot.strategies")
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    strategy: str
+    symbol: str
+    timeframe: str
+    params: dict[str, Any]
+    risk_multiplier: float
+    enabled: bool
+
+
+def build_instances(
+    configured: Sequence[StrategyInstanceSettings],
+    stored: Sequence[StrategyConfigRecord],
+    watchlist: Sequence[str],
+) -> list[StrategyInstance]:
+    """The instances to run, in file order, then stored-only ones."""
+    wanted: dict[tuple[str, str, str], _Wanted] = {}
+    for entry in configured:
+        for symbol in entry.symbols or watchlist:
+            key: tuple[str, str, str] = (str(entry.strategy), symbol, entry.timeframe)
+            wanted[key] = _Wanted(*key, dict(entry.params), entry.risk_multiplier, entry.enabled)
+    instances: dict[tuple[str, str, str], StrategyInstance] = {}
+    for key, want in wanted.items():
+        instances[key] = _instance(want)
+    for row in stored:
+        key = (row.strategy, row.symbol, row.timeframe)
+        if row.symbol not in watchlist:
+            _log.warning("stored strategy settings for an unwatched symbol ignored", key=key)
+            continue
+        want = _Wanted(*key, dict(row.params), float(row.risk_multiplier), bool(row.enabled))
+        try:
+            instances[key] = _instance(want)
+        except (ConfigError, ValueError) as exc:
+            _log.error("stored strategy settings are invalid; using the file's", key=key,
+                       error=str(exc))  # fmt: skip
+    return list(instances.values())
+
+
+def _instance(want: _Wanted) -> StrategyInstance:
+    return StrategyInstance(
+        create(want.strategy, **want.params),
+        want.symbol,
+        Timeframe.parse(want.timeframe),
+        risk_multiplier=want.risk_multiplier,
+        enabled=want.enabled,
+    )
