@@ -28,7 +28,7 @@ from forexbot.api.app import create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
-from forexbot.config import Settings
+from forexbot.config import Settings, load_strategy_instances
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.worker import TerminalWorker
@@ -36,6 +36,7 @@ from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import Database, to_async_url
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.database.migrate import upgrade
+from forexbot.database.strategy_configs import StrategyConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
@@ -48,8 +49,9 @@ from forexbot.events.bus import EventBus
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.status import DaemonStatus
 from forexbot.sdnotify import SystemdNotifier
-from forexbot.strategies import create
-from forexbot.strategies.manager import StrategyInstance, StrategyManager
+from forexbot.strategies.control import StrategyControl
+from forexbot.strategies.instances import build_instances
+from forexbot.strategies.manager import StrategyManager
 
 _log = structlog.get_logger("forexbot.app")
 
@@ -151,23 +153,24 @@ class Daemon:
         worker.start()
         stack.push_async_callback(worker.stop)
 
-        timeframe = Timeframe.parse(s.strategy.timeframe)
-        instances = [
-            StrategyInstance(create(s.strategy.name, **s.strategy.params), symbol, timeframe)
-            for symbol in s.watchlist
-        ]
+        strategy_configs = StrategyConfigRepository(engine)
+        instances = build_instances(
+            load_strategy_instances(s), await strategy_configs.all(), s.watchlist
+        )
+        timeframes = {i.timeframe for i in instances} | {Timeframe.M1}
         connector = MT5Connector(
             terminal=opened.terminal,
             worker=worker,
             bus=bus,
             clock=clock,
             symbols=s.watchlist,
-            timeframes=sorted({timeframe, Timeframe.M1}, key=lambda tf: tf.seconds),
+            timeframes=sorted(timeframes, key=lambda tf: tf.seconds),
             poll_interval=s.terminal.poll_interval_ms / 1000,
             health_interval=s.terminal.health_interval_seconds,
             initialize_kwargs=opened.initialize_kwargs,
         )
         strategies = StrategyManager(instances, connector, bus)
+        strategy_control = StrategyControl(strategies, strategy_configs)
         positions = PositionManager(
             connector, trades, bus, clock, magic=s.terminal.magic, sync_interval=1.0
         )
@@ -220,6 +223,7 @@ class Daemon:
             bus=bus,
             clock=clock,
             metrics=metrics,
+            strategies=strategy_control,
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 
@@ -233,8 +237,7 @@ class Daemon:
             "forexbot ready",
             api=f"http://{s.api.host}:{api.bound_port}",
             symbols=list(s.watchlist),
-            strategy=s.strategy.name,
-            timeframe=timeframe.name,
+            strategies=[i.key for i in instances if i.enabled],
             sim_speed=s.terminal.sim_speed,
             database=provisioned.description,
         )

@@ -23,7 +23,9 @@ from forexbot.api.cors import Cors
 from forexbot.api.errors import error_middleware
 from forexbot.api.middleware import add_security_headers, logging_middleware
 from forexbot.api.routes.login import LoginRoutes
+from forexbot.api.routes.market import MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
+from forexbot.api.routes.strategies import StrategyRoutes
 from forexbot.api.routes.streams import StreamRoutes
 from forexbot.api.routes.system import SystemRoutes
 from forexbot.api.routes.trading import TradingRoutes
@@ -77,6 +79,9 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         app.add_routes(group.routes())
     if services.metrics is not None:
         app.add_routes(MetricsRoutes(services.metrics).routes())
+    if services.strategies is not None:
+        app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
+        app.add_routes(MarketRoutes(services.strategies).routes())
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)

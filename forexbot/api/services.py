@@ -3,8 +3,8 @@
 The API owns no state of its own: it reads users, trades and logs through repositories, asks
 the trading engine for positions and status through the two Protocols below, and listens to
 the event bus for its WebSocket channels. The composition root passes all of them in an
-:class:`ApiServices`; tests pass small in-test implementations of :class:`PositionQuery` and
-:class:`StatusProvider`.
+:class:`ApiServices`; tests pass small in-test implementations of :class:`PositionQuery`,
+:class:`StatusProvider` and :class:`StrategyControl`.
 
 The repository Protocols (:class:`UserStore`, :class:`TradeStore`, :class:`SystemLogStore`)
 describe the subset of ``forexbot.database``'s repositories the API calls, so this package
@@ -46,6 +46,57 @@ class StatusProvider(Protocol):
         Must be cheap and non-blocking (load balancers and systemd poll it), and the details
         must contain nothing sensitive: ``/api/health`` is served without authentication.
         """
+        ...
+
+
+class StrategyControl(Protocol):
+    """The strategy manager and market condition detector, as the API reads and tunes them.
+
+    The API never holds strategy state itself: it asks this object and shows what it answers,
+    so what the dashboard displays is what the engine runs. Every dict returned is JSON-ready.
+
+    A strategy is identified by ``"<strategy>:<symbol>:<timeframe>"`` (e.g.
+    ``"ma_rsi:EURUSD:M15"``); symbols may contain spaces (``"Volatility 75 Index"``) but not
+    ``/``, which would split the URL path.
+    """
+
+    def list_strategies(self) -> list[dict[str, Any]]:
+        """Every strategy instance: at least ``id``, ``strategy``, ``symbol``, ``timeframe``,
+        ``enabled``, ``params``, ``risk_multiplier`` and its counters."""
+        ...
+
+    def get_strategy(self, strategy_id: str) -> dict[str, Any] | None:
+        """One strategy instance as in :meth:`list_strategies`, or ``None`` if unknown."""
+        ...
+
+    async def update_strategy(
+        self,
+        strategy_id: str,
+        *,
+        params: dict[str, Any] | None,
+        risk_multiplier: float | None,
+        enabled: bool | None,
+        actor: str,
+    ) -> dict[str, Any]:
+        """Apply the given changes (``None`` leaves a field as it is) and return the result.
+
+        All or nothing: raises :class:`~forexbot.errors.NotFoundError` for an unknown id and
+        :class:`~forexbot.errors.ConfigError` (naming the parameter and what is allowed) for
+        an invalid value, in which case nothing is changed. ``actor`` is the user, for the
+        manager's own records (e.g. ``strategy_config.updated_by``).
+        """
+        ...
+
+    async def toggle_strategy(self, strategy_id: str, *, actor: str) -> dict[str, Any]:
+        """Flip ``enabled`` and return the result; :class:`NotFoundError` for an unknown id."""
+        ...
+
+    def market_conditions(self) -> list[dict[str, Any]]:
+        """The latest market condition per symbol and timeframe."""
+        ...
+
+    def market_analysis(self, symbol: str) -> dict[str, Any] | None:
+        """Indicator values, levels and condition for ``symbol``; ``None`` if it is not watched."""
         ...
 
 
@@ -134,6 +185,9 @@ class ApiServices:
     time; ``wall_clock`` is real time and times token expiry and account lock-outs, which must
     not speed up with the simulation. Tests pass a :class:`~forexbot.clock.ManualClock` as
     ``wall_clock`` to expire tokens without sleeping.
+
+    ``metrics`` and ``strategies`` are optional so the API can run (and be tested) without the
+    parts of the daemon behind them; their routes are registered only when they are given.
     """
 
     users: UserStore
@@ -145,6 +199,7 @@ class ApiServices:
     clock: Clock
     wall_clock: Clock = field(default_factory=RealtimeClock)
     metrics: MetricsSource | None = None
+    strategies: StrategyControl | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Live quotes and trades for WebSocket clients: one bus subscription per channel, fanned out.
+"""Live quotes, trades and signals for WebSocket clients: one bus subscription per channel.
 
 Rules:
 
@@ -11,13 +11,17 @@ Rules:
 
   - **quotes**: up to ``queue_size`` messages wait in order; past that only the latest
     message per symbol is kept (a slow client sees fewer, but always the newest, prices);
-  - **trades** (and control replies) are never coalesced or dropped; a client with more than
-    ``trade_backlog`` of them pending is disconnected with code 1013 (try again later) and a
-    log line, since silently skipping a fill would leave its view wrong.
+  - **trades** and **signals** (and control replies) are never coalesced or dropped; a client
+    with more than ``trade_backlog`` of them pending is disconnected with code 1013 (try again
+    later) and a log line, since silently skipping a fill or a signal would leave its view
+    wrong.
 
 * Quote messages are ``{"channel": "quotes", "data": {"symbol", "bid", "ask", "time"}}``
   with ``time`` ISO-8601 UTC (``2024-01-02T03:04:05.123Z``); trade messages are
-  ``{"channel": "trades", "data": <TradeEvent.trade> + {"id", "status"}}``.
+  ``{"channel": "trades", "data": <TradeEvent.trade> + {"id", "status"}}``; signal messages
+  are ``{"channel": "signals", "data": {"strategy", "symbol", "timeframe", "side", "entry",
+  "sl", "tp", "confidence", "reason", "bar_time", "market_condition"}}`` with ``side``
+  ``"buy"``/``"sell"`` and ``bar_time`` ISO-8601 UTC like quote times.
 * Closing a client (it left, it lagged, the server stops with 1001) clears its queue and sends
   the close frame; a client that has not completed the close handshake within
   ``close_timeout`` seconds (typically one that reads nothing) has its connection aborted, so
@@ -37,8 +41,9 @@ from aiohttp import web
 
 from forexbot.api.responses import dumps_str
 from forexbot.domain.market import Tick
+from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
-from forexbot.events.types import TickEvent, TradeEvent
+from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
 
 _log = structlog.get_logger("forexbot.api.websockets")
 
@@ -52,6 +57,7 @@ class Channel(StrEnum):
 
     QUOTES = "quotes"
     TRADES = "trades"
+    SIGNALS = "signals"
 
 
 def iso_utc(epoch: float) -> str:
@@ -70,6 +76,24 @@ def trade_message(event: TradeEvent) -> str:
     """The trades-channel message for ``event``."""
     data = {**event.trade, "id": event.trade_id, "status": event.status.value}
     return dumps_str({"channel": Channel.TRADES.value, "data": data})
+
+
+def signal_message(signal: Signal) -> str:
+    """The signals-channel message for ``signal``."""
+    data = {
+        "strategy": signal.strategy,
+        "symbol": signal.symbol,
+        "timeframe": signal.timeframe,
+        "side": signal.side.label,
+        "entry": signal.entry,
+        "sl": signal.sl,
+        "tp": signal.tp,
+        "confidence": signal.confidence,
+        "reason": signal.reason,
+        "bar_time": iso_utc(signal.bar_time),
+        "market_condition": signal.market_condition,
+    }
+    return dumps_str({"channel": Channel.SIGNALS.value, "data": data})
 
 
 @dataclass(slots=True)
@@ -270,6 +294,7 @@ class Broadcaster:
                 coalesce_by=lambda event: event.tick.symbol,
             ),
             self._bus.subscribe(TradeEvent, self._on_trade, name="api-ws-trades"),
+            self._bus.subscribe(SignalEvent, self._on_signal, name="api-ws-signals"),
         ]
 
     async def stop(self) -> None:
@@ -334,5 +359,12 @@ class Broadcaster:
         clients = self._clients[Channel.TRADES]
         if clients:
             message = trade_message(event)
+            for client in list(clients):
+                client.offer(message)
+
+    async def _on_signal(self, event: SignalEvent) -> None:
+        clients = self._clients[Channel.SIGNALS]
+        if clients:
+            message = signal_message(event.signal)
             for client in list(clients):
                 client.offer(message)

@@ -1,7 +1,8 @@
 """Helpers for the API tests: a running server's handle and the engine-side stand-ins.
 
-The engine side is not part of these tests: :class:`FakeStatus` and :class:`FakePositions`
-are small in-test implementations of the two Protocols the API asks the engine through.
+The engine side is not part of these tests: :class:`FakeStatus`, :class:`FakePositions` and
+:class:`FakeStrategies` are small in-test implementations of the Protocols the API asks the
+engine through.
 Users, trades and the audit log are the real repositories on ``db_engine`` (root conftest).
 The wall clock is a :class:`ManualClock` starting at the real time, so tests can expire tokens.
 """
@@ -9,6 +10,7 @@ The wall clock is a :class:`ManualClock` starting at the real time, so tests can
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +31,7 @@ from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.tables import users as users_table
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
+from forexbot.errors import ConfigError, NotFoundError
 from forexbot.events.bus import EventBus
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -65,6 +68,113 @@ class FakePositions:
         return list(self.items)
 
 
+def strategy_entry(strategy: str, symbol: str, timeframe: str, **changes: Any) -> dict[str, Any]:
+    """A strategy as :class:`FakeStrategies` lists it (what a real manager would answer)."""
+    entry: dict[str, Any] = {
+        "id": f"{strategy}:{symbol}:{timeframe}",
+        "strategy": strategy,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "enabled": True,
+        "params": {"fast": 20, "slow": 50, "rsi_period": 14},
+        "risk_multiplier": 1.0,
+        "signals": 3,
+        "suppressed": 1,
+        "errors": 0,
+    }
+    return entry | changes
+
+
+class FakeStrategies:
+    """A :class:`~forexbot.api.services.StrategyControl` over a dict, validating like the engine.
+
+    ``params`` may only name the strategy's existing parameters, each a positive integer, with
+    ``fast < slow``; a bad change raises :class:`ConfigError` and changes nothing. ``calls``
+    records the mutating calls with their actor.
+    """
+
+    def __init__(self) -> None:
+        self.strategies: dict[str, dict[str, Any]] = {
+            s["id"]: s
+            for s in (
+                strategy_entry("ma_rsi", "EURUSD", "M15"),
+                strategy_entry("ma_rsi", "Volatility 75 Index", "M15", enabled=False),
+            )
+        }
+        self.conditions: list[dict[str, Any]] = [
+            {
+                "symbol": "EURUSD",
+                "timeframe": "M15",
+                "trend": "bullish",
+                "volatility": "normal",
+                "favourable": True,
+                "time": "2024-01-02T03:00:00Z",
+            }
+        ]
+        self.analyses: dict[str, dict[str, Any]] = {
+            "EURUSD": {
+                "symbol": "EURUSD",
+                "indicators": {"M15": {"adx": 27.5, "atr": 0.0012}},
+                "levels": {"M15": [1.095, 1.1]},
+                "conditions": self.conditions,
+            }
+        }
+        self.calls: list[tuple[str, str, str]] = []
+
+    def list_strategies(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(s) for s in self.strategies.values()]
+
+    def get_strategy(self, strategy_id: str) -> dict[str, Any] | None:
+        strategy = self.strategies.get(strategy_id)
+        return copy.deepcopy(strategy) if strategy is not None else None
+
+    async def update_strategy(
+        self,
+        strategy_id: str,
+        *,
+        params: dict[str, Any] | None,
+        risk_multiplier: float | None,
+        enabled: bool | None,
+        actor: str,
+    ) -> dict[str, Any]:
+        current = self._get(strategy_id)
+        new_params = dict(current["params"])
+        for name, value in (params or {}).items():
+            if name not in new_params:
+                allowed = ", ".join(sorted(new_params))
+                raise ConfigError(f"unknown parameter {name!r} (allowed: {allowed})")
+            if type(value) is not int or value <= 0:
+                raise ConfigError(f"parameter {name!r} must be a positive integer, got {value!r}")
+            new_params[name] = value
+        if new_params["fast"] >= new_params["slow"]:
+            raise ConfigError("parameter 'fast' must be less than 'slow'")
+        current["params"] = new_params
+        if risk_multiplier is not None:
+            current["risk_multiplier"] = risk_multiplier
+        if enabled is not None:
+            current["enabled"] = enabled
+        self.calls.append(("update", strategy_id, actor))
+        return copy.deepcopy(current)
+
+    async def toggle_strategy(self, strategy_id: str, *, actor: str) -> dict[str, Any]:
+        current = self._get(strategy_id)
+        current["enabled"] = not current["enabled"]
+        self.calls.append(("toggle", strategy_id, actor))
+        return copy.deepcopy(current)
+
+    def market_conditions(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.conditions)
+
+    def market_analysis(self, symbol: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.analyses.get(symbol))
+
+    def _get(self, strategy_id: str) -> dict[str, Any]:
+        try:
+            return self.strategies[strategy_id]
+        except KeyError:
+            raise NotFoundError(f"no strategy {strategy_id}") from None
+
+
 @dataclass
 class Api:
     """A running API server and what a test needs to talk to it."""
@@ -80,6 +190,7 @@ class Api:
     system_logs: SystemLogRepository
     engine: AsyncEngine
     settings: ApiSettings
+    strategies: FakeStrategies
 
     @property
     def base_url(self) -> str:

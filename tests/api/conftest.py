@@ -1,8 +1,9 @@
 """Fixtures for the API tests: a real server on 127.0.0.1:0 over a real PostgreSQL.
 
 ``make_api`` starts a server with settings overrides (and extra routes, for tests of the
-middleware rules); ``api`` is one with the default test settings. Everything is stopped at
-teardown, in the test's own event loop (the database engine belongs to it).
+middleware rules; ``with_strategies=False`` leaves the optional strategy control out); ``api``
+is one with the default test settings. Everything is stopped at teardown, in the test's own
+event loop (the database engine belongs to it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
 from forexbot.events.bus import EventBus
 
-from ._support import JWT_SECRET, Api, FakePositions, FakeStatus, MakeApi
+from ._support import JWT_SECRET, Api, FakePositions, FakeStatus, FakeStrategies, MakeApi
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -33,10 +34,15 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
     """Start servers with settings overrides and optional extra routes; stopped at teardown."""
     started: list[Api] = []
 
-    async def make(routes: list[web.RouteDef] | None = None, **overrides: Any) -> Api:
+    async def make(
+        routes: list[web.RouteDef] | None = None,
+        *,
+        with_strategies: bool = True,
+        **overrides: Any,
+    ) -> Api:
         bus = EventBus()
         bus.start()
-        status, positions = FakeStatus(), FakePositions()
+        status, positions, strategies = FakeStatus(), FakePositions(), FakeStrategies()
         wall_clock = ManualClock(time.time())
         users = UserRepository(db_engine)
         trades = TradeRepository(db_engine)
@@ -50,6 +56,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             bus=bus,
             clock=ManualClock(1_700_000_000.0),
             wall_clock=wall_clock,
+            strategies=strategies if with_strategies else None,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",
@@ -76,6 +83,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             system_logs=system_logs,
             engine=db_engine,
             settings=settings,
+            strategies=strategies,
         )
         started.append(api)
         return api

@@ -1,4 +1,4 @@
-"""/ws/quotes and /ws/trades end to end: real sockets, events published on the bus."""
+"""/ws/quotes, /ws/trades and /ws/signals end to end: real sockets, events published on the bus."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import structlog
 
 from forexbot.domain.market import Tick
-from forexbot.domain.trading import TradeStatus
-from forexbot.events.types import TickEvent, TradeEvent
+from forexbot.domain.trading import Side, Signal, TradeStatus
+from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
 
 from ._support import Api, MakeApi, until
 
@@ -114,7 +114,7 @@ async def test_trades_channel_does_not_receive_quotes(api: Api) -> None:
     assert await receive(ws) == {"channel": "trades", "data": {"id": 1, "status": "closed"}}
 
 
-@pytest.mark.parametrize("channel", ["quotes", "trades"])
+@pytest.mark.parametrize("channel", ["quotes", "trades", "signals"])
 async def test_websocket_without_a_token_is_401_json_before_any_upgrade(
     api: Api, channel: str
 ) -> None:
@@ -127,7 +127,7 @@ async def test_websocket_without_a_token_is_401_json_before_any_upgrade(
     assert raised.value.status == 401
 
 
-@pytest.mark.parametrize("channel", ["quotes", "trades"])
+@pytest.mark.parametrize("channel", ["quotes", "trades", "signals"])
 async def test_websocket_with_an_expired_token_is_401(api: Api, channel: str) -> None:
     token = api.token()
     api.wall_clock.advance(api.settings.access_token_ttl_seconds + 1)
@@ -147,6 +147,64 @@ async def test_clients_beyond_ws_max_clients_get_503(make_api: MakeApi) -> None:
         assert resp.status == 503
         assert (await resp.json())["error"]["code"] == "too_many_connections"
     assert not first.closed
+
+
+def signal(n: int = 0, *, side: Side = Side.BUY) -> Signal:
+    return Signal(
+        strategy="ma_rsi",
+        symbol="Volatility 75 Index",
+        timeframe="M15",
+        side=side,
+        entry=1.10012 + n,
+        sl=1.0985,
+        tp=1.1035,
+        confidence=0.75,
+        reason="RSI recovered above 40 in an uptrend",
+        bar_time=1_704_164_400,
+        risk_multiplier=0.5,
+        market_condition={"trend": "bullish", "favourable": True},
+    )
+
+
+async def test_signals_are_sent_in_exactly_the_documented_format(api: Api) -> None:
+    ws = await connect(api, "signals")
+    api.bus.publish(SignalEvent(signal()))
+    async with _timeout():
+        text = await ws.receive_str()
+    assert text == (
+        '{"channel":"signals","data":{"strategy":"ma_rsi","symbol":"Volatility 75 Index",'
+        '"timeframe":"M15","side":"buy","entry":1.10012,"sl":1.0985,"tp":1.1035,'
+        '"confidence":0.75,"reason":"RSI recovered above 40 in an uptrend",'
+        '"bar_time":"2024-01-02T03:00:00.000Z",'
+        '"market_condition":{"trend":"bullish","favourable":true}}}'
+    )
+    api.bus.publish(SignalEvent(signal(side=Side.SELL)))
+    assert (await receive(ws))["data"]["side"] == "sell"
+
+
+async def test_signals_are_never_coalesced_and_only_signals_are_sent(api: Api) -> None:
+    ws = await connect(api, "signals")
+    api.bus.publish(tick("EURUSD", 1))
+    api.bus.publish(TradeEvent(trade_id=1, status=TradeStatus.OPEN, trade={}))
+    for n in range(500):
+        api.bus.publish(SignalEvent(signal(n)))
+    entries = [(await receive(ws))["data"]["entry"] for _ in range(500)]
+    assert entries == [1.10012 + n for n in range(500)]
+    [bus_side] = [s for s in api.bus.stats() if s.name == "api-ws-signals"]
+    assert bus_side.coalesced == 0
+
+
+async def test_signals_channel_answers_any_action_with_an_error(api: Api) -> None:
+    ws = await connect(api, "signals")
+    await ws.send_json({"action": "subscribe", "symbols": ["EURUSD"]})
+    assert await receive(ws) == {
+        "channel": "signals",
+        "error": {
+            "code": "unknown_action",
+            "message": "unknown action on the signals channel",
+            "details": {"allowed_actions": []},
+        },
+    }
 
 
 def small_receive_buffer(addr_info: Any) -> socket.socket:
@@ -235,10 +293,11 @@ async def test_client_with_too_large_a_trade_backlog_is_closed_with_1013(
 async def test_server_stop_closes_websockets_with_1001_promptly(api: Api) -> None:
     quotes = await connect(api, "quotes")
     trades = await connect(api, "trades")
+    signals = await connect(api, "signals")
     started = time.monotonic()
     await api.server.stop()
     elapsed = time.monotonic() - started
-    for ws in (quotes, trades):
+    for ws in (quotes, trades, signals):
         message = await ws.receive()
         assert message.type is aiohttp.WSMsgType.CLOSE
         assert (message.data, message.extra) == (1001, "server shutting down")

@@ -1,4 +1,4 @@
-"""``/ws/quotes`` and ``/ws/trades``: the WebSocket endpoints.
+"""``/ws/quotes``, ``/ws/trades`` and ``/ws/signals``: the WebSocket endpoints.
 
 Rules:
 
@@ -59,6 +59,7 @@ class StreamRoutes:
         return [
             web.get("/ws/quotes", self.quotes, allow_head=False),
             web.get("/ws/trades", self.trades, allow_head=False),
+            web.get("/ws/signals", self.signals, allow_head=False),
         ]
 
     @allow_query_token
@@ -68,6 +69,10 @@ class StreamRoutes:
     @allow_query_token
     async def trades(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, Channel.TRADES)
+
+    @allow_query_token
+    async def signals(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, Channel.SIGNALS)
 
     async def _serve(self, request: web.Request, channel: Channel) -> web.StreamResponse:
         if self._broadcaster.is_full():

@@ -1,0 +1,155 @@
+"""``/api/strategies``: read and tune the strategy instances at run time, without a restart.
+
+Rules:
+
+* Anyone authenticated may read; changing a strategy needs the ``trader`` or ``admin`` role
+  (a viewer gets 403), since it changes what the bot trades.
+* A strategy id is ``"<strategy>:<symbol>:<timeframe>"``. Symbols may contain spaces, so
+  clients percent-encode the id in the URL (``ma_rsi:Volatility%2075%20Index:M15``); aiohttp
+  matches on the decoded path. An unknown id is 404.
+* ``PUT /api/strategies/{id}`` takes ``{"params": {...}, "risk_multiplier": x, "enabled": b}``,
+  each optional but at least one present; unknown fields and ``risk_multiplier`` outside
+  ``(0, 10]`` are 422 before the engine is asked. The engine validates ``params`` itself (only
+  it knows each strategy's parameters): a :class:`~forexbot.errors.ConfigError` from it is 422
+  with its message, and the strategy is left as it was.
+* ``PUT /api/strategies/{id}/toggle`` flips ``enabled`` (no body).
+* Every accepted change is audited in ``system_logs`` (events ``strategy_updated`` and
+  ``strategy_toggled``, with the user and source IP), as a change to live trading must be
+  traceable to a person.
+
+``ConfigError`` is turned into 422 here rather than in the error middleware: elsewhere it means
+the *server* is misconfigured, which must stay a 500, not be blamed on the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from forexbot.api.auth import claims_of, requires_role
+from forexbot.api.errors import ApiError
+from forexbot.api.responses import json_response
+from forexbot.api.roles import Role
+from forexbot.api.services import StrategyControl, SystemLogStore
+from forexbot.api.validation import read_json
+from forexbot.errors import ConfigError, NotFoundError
+
+_log = structlog.get_logger("forexbot.api")
+
+MAX_RISK_MULTIPLIER = 10.0
+
+
+class StrategyUpdate(BaseModel):
+    """The body of ``PUT /api/strategies/{id}``: the fields to change, at least one."""
+
+    # Strict: "2" is not a risk multiplier and "yes" is not a boolean (an int is a float).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    params: dict[str, Any] | None = Field(default=None, max_length=100)
+    risk_multiplier: float | None = Field(default=None, gt=0, le=MAX_RISK_MULTIPLIER)
+    enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> StrategyUpdate:
+        if self.params is None and self.risk_multiplier is None and self.enabled is None:
+            raise ValueError("give at least one of params, risk_multiplier, enabled")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, for the audit trail."""
+        fields = {
+            "params": self.params,
+            "risk_multiplier": self.risk_multiplier,
+            "enabled": self.enabled,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+def _not_found(strategy_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"strategy {strategy_id!r} does not exist")
+
+
+class StrategyRoutes:
+    """The strategy endpoints, answered by the engine's :class:`StrategyControl`."""
+
+    def __init__(self, control: StrategyControl, system_logs: SystemLogStore) -> None:
+        self._control = control
+        self._audit = system_logs
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/strategies", self.list_strategies),
+            web.get("/api/strategies/{strategy_id}", self.get_strategy),
+            web.put("/api/strategies/{strategy_id}", self.update_strategy),
+            web.put("/api/strategies/{strategy_id}/toggle", self.toggle_strategy),
+        ]
+
+    async def list_strategies(self, request: web.Request) -> web.Response:
+        return json_response({"items": self._control.list_strategies()})
+
+    async def get_strategy(self, request: web.Request) -> web.Response:
+        strategy_id = request.match_info["strategy_id"]
+        strategy = self._control.get_strategy(strategy_id)
+        if strategy is None:
+            raise _not_found(strategy_id)
+        return json_response(strategy)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def update_strategy(self, request: web.Request) -> web.Response:
+        strategy_id = request.match_info["strategy_id"]
+        update = await read_json(request, StrategyUpdate)
+        actor = claims_of(request).username
+        try:
+            strategy = await self._control.update_strategy(
+                strategy_id,
+                params=update.params,
+                risk_multiplier=update.risk_multiplier,
+                enabled=update.enabled,
+                actor=actor,
+            )
+        except NotFoundError:
+            raise _not_found(strategy_id) from None
+        except ConfigError as exc:
+            raise ApiError(422, "validation_error", str(exc)) from None
+        await self._record(
+            request,
+            "strategy_updated",
+            "strategy updated",
+            {"strategy_id": strategy_id, "changes": update.changes()},
+        )
+        return json_response(strategy)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def toggle_strategy(self, request: web.Request) -> web.Response:
+        strategy_id = request.match_info["strategy_id"]
+        actor = claims_of(request).username
+        try:
+            strategy = await self._control.toggle_strategy(strategy_id, actor=actor)
+        except NotFoundError:
+            raise _not_found(strategy_id) from None
+        await self._record(
+            request,
+            "strategy_toggled",
+            "strategy enabled" if strategy.get("enabled") else "strategy disabled",
+            {"strategy_id": strategy_id, "enabled": strategy.get("enabled")},
+        )
+        return json_response(strategy)
+
+    async def _record(
+        self, request: web.Request, event: str, message: str, context: dict[str, Any]
+    ) -> None:
+        actor = claims_of(request).username
+        source_ip = request.remote
+        _log.info(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
+        await self._audit.add(
+            level="info",
+            component="api",
+            event=event,
+            message=message,
+            context=context,
+            actor=actor,
+            source_ip=source_ip,
+        )
