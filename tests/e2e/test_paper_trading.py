@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -25,6 +26,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery staple"
+STRATEGY_ID = "ma_rsi:EURUSD:M1"
 START_TIMEOUT = 90.0
 TRADE_TIMEOUT = 240.0
 
@@ -243,6 +245,16 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
             )
             assert float(ticks_line.split()[-1]) > 0
 
+            # Strategies steered at run time: a bad parameter changes nothing, a toggle sticks.
+            url = f"{base}/api/strategies/{quote(STRATEGY_ID)}"
+            async with http.put(url, json={"params": {"fast_period": 80}}, headers=headers) as r:
+                assert r.status == 422
+            async with http.get(url, headers=headers) as resp:
+                assert (await resp.json())["params"]["fast_period"] == 20
+            async with http.put(f"{url}/toggle", headers=headers) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["enabled"] is False
+
         await asyncio.sleep(1.5)  # at least one watchdog period
         code, took = await daemon.terminate()
         assert code == 0, daemon.log()
@@ -260,6 +272,9 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
             headers = {"Authorization": f"Bearer {token}"}
             async with http.get(f"{daemon.base}/api/trades?limit=500", headers=headers) as resp:
                 after = await resp.json()
+            url = f"{daemon.base}/api/strategies/{quote(STRATEGY_ID)}"
+            async with http.get(url, headers=headers) as resp:
+                assert (await resp.json())["enabled"] is False  # the stored change won
         ids_before = {t["id"]: t["client_order_id"] for t in before["items"]}
         ids_after = {t["id"]: t["client_order_id"] for t in after["items"]}
         assert ids_before.items() <= ids_after.items()
