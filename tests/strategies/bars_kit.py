@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from forexbot.domain.market import Bar, Timeframe
+from forexbot.domain.trading import Side, Signal
+from forexbot.strategies.base_strategy import Strategy, bars_to_frame
 
 T0 = 1_700_000_100 - 1_700_000_100 % 900
 WICK = 0.25
@@ -100,3 +102,110 @@ def random_walk(seed: int, n: int, step: float = 0.0008, wick: float = 0.0003) -
 def fired(frame: pd.DataFrame) -> list[int]:
     """Indices of the bars with a signal."""
     return [int(i) for i in np.flatnonzero(frame["signal"].to_numpy() != 0)]
+
+
+def noisy_walk(seed: int, n: int) -> list[Bar]:
+    """Like :func:`random_walk` but drawing each bar's wicks, tick volume and spread in turn
+    (the walk the MA+RSI and J-Hook property cases were tuned on)."""
+    rng = np.random.default_rng(seed)
+    close = 1.1 + np.cumsum(rng.normal(0.0, 0.0008, n))
+    bars = []
+    prev = 1.1
+    for i in range(n):
+        c = float(close[i])
+        bars.append(
+            Bar(
+                symbol="EURUSD",
+                timeframe=Timeframe.M15,
+                time=T0 + 900 * i,
+                open=prev,
+                high=max(prev, c) + abs(float(rng.normal(0.0, 0.0003))),
+                low=min(prev, c) - abs(float(rng.normal(0.0, 0.0003))),
+                close=c,
+                tick_volume=int(rng.integers(1, 500)),
+                spread=int(rng.integers(0, 20)),
+            )
+        )
+        prev = c
+    return bars
+
+
+# --- the two properties every strategy must have ----------------------------------------------
+
+PREFIX_CUTS = (1, 2, 5, 12, 40, 60, 500, 1234)
+
+
+def assert_no_look_ahead(
+    strategy: Strategy,
+    bars: list[Bar],
+    *,
+    minimum: int,
+    minimum_each_side: int = 0,
+    signal_cuts: int = 12,
+) -> None:
+    """Signals on every prefix of ``bars`` equal the prefix of the signals on all of them.
+
+    Cuts are taken at fixed lengths, at the last bar, and on and just after each of the first
+    ``signal_cuts`` signals (a rule peeking one bar ahead changes exactly those rows). At least
+    ``minimum`` signals, and ``minimum_each_side`` of each side, must fire so that the check
+    cannot pass vacuously.
+    """
+    frame = bars_to_frame(bars)
+    whole = strategy.signals(frame)
+    hits = fired(whole)
+    side = whole["signal"].to_numpy()
+    assert len(hits) >= minimum, (
+        f"the walk gave {len(hits)} signals (< {minimum}): the test would mean nothing"
+    )
+    assert (side == 1).sum() >= minimum_each_side, "too few buys for the test to mean anything"
+    assert (side == -1).sum() >= minimum_each_side, "too few sells for the test to mean anything"
+
+    n_bars = len(frame)
+    cuts = {c for c in PREFIX_CUTS if c < n_bars} | {n_bars - 1}
+    cuts |= set(hits[:signal_cuts]) | {h + 1 for h in hits[:signal_cuts]}
+    for n in sorted(cuts):
+        prefix = strategy.signals(frame.iloc[:n])
+        pd.testing.assert_frame_equal(prefix, whole.iloc[:n], check_exact=True)
+
+
+def assert_faces_agree(
+    live: Strategy, reference: Strategy, bars: list[Bar], *, minimum: int
+) -> None:
+    """``live.on_bar`` (after ``warm_up`` on the first ``window_bars`` bars) gives, bar by bar,
+    exactly what ``reference.signals`` gives on the last row of the same trailing window.
+
+    RSI and ATR are Wilder-smoothed: their value depends slightly on where the series starts,
+    so the comparison is with the same trailing window, which is what ``on_bar`` promises to
+    equal — not with the whole history. At least ``minimum`` signals must fire.
+    """
+    window = live.window_bars
+    assert len(bars) > window, "need bars beyond the warm-up window"
+    live.warm_up(bars[:window])
+
+    got: dict[int, Signal] = {}
+    expected: dict[int, pd.Series] = {}
+    for t in range(window, len(bars)):
+        sig = live.on_bar(bars[t])
+        if sig is not None:
+            got[t] = sig
+        row = reference.signals(bars_to_frame(bars[t - window + 1 : t + 1])).iloc[-1]
+        if int(row["signal"]) != 0:
+            expected[t] = row
+
+    assert len(expected) >= minimum, (
+        f"the walk gave {len(expected)} signals (< {minimum}): the test would mean nothing"
+    )
+    assert sorted(got) == sorted(expected), (
+        f"on_bar fired on bars {sorted(got)}, the vectorised face on {sorted(expected)}"
+    )
+    for t, sig in got.items():
+        row = expected[t]
+        assert sig.strategy == live.name
+        assert sig.symbol == bars[t].symbol
+        assert sig.side is Side(int(row["signal"]))
+        assert sig.bar_time == bars[t].time
+        assert sig.entry == float(row["entry"])
+        assert sig.sl == float(row["sl"])
+        assert sig.tp == float(row["tp"])
+        assert sig.confidence == float(row["confidence"])
+        assert sig.reason == row["reason"]

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import talib
-from bars_kit import bars_from_ohlc, fired, mirrored, random_walk
+from bars_kit import bars_from_ohlc, fired, mirrored
 
 from forexbot.domain.market import Bar
-from forexbot.domain.trading import Side, Signal
+from forexbot.domain.trading import Side
 from forexbot.errors import ConfigError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
@@ -175,69 +175,6 @@ def test_on_bar_returns_the_buy_on_its_bar_only() -> None:
     assert sig.side is Side.BUY
     assert sig.strategy == "break_and_retest"
     assert sig.entry == 107.5
-
-
-# --- random walks: causality and the two faces ------------------------------------------------
-
-PARAM_SETS = [
-    pytest.param({}, 7, 20, id="defaults"),
-    pytest.param(
-        {"swing_strength": 2, "atr_period": 5, "max_retest_bars": 15, "retest_tolerance_atr": 0.3},
-        8,
-        50,
-        id="fast",
-    ),
-]
-
-
-@pytest.mark.parametrize(("params", "seed", "minimum"), PARAM_SETS)
-def test_no_look_ahead_signals_on_a_prefix_equal_the_prefix_of_signals(
-    params: dict[str, Any], seed: int, minimum: int
-) -> None:
-    strategy = BreakAndRetestStrategy(**params)
-    frame = bars_to_frame(random_walk(seed, 3000))
-    whole = strategy.signals(frame)
-    hits = fired(whole)
-    assert len(hits) >= minimum, "the walk must produce signals for the test to mean anything"
-    assert set(whole["signal"].iloc[hits]) == {-1, 1}
-
-    cuts = sorted({1, 5, 12, 40, 500, 1234, 2999, *(h + 1 for h in hits[:12]), *hits[:12]})
-    for n in cuts:
-        prefix = strategy.signals(frame.iloc[:n])
-        pd.testing.assert_frame_equal(prefix, whole.iloc[:n], check_exact=True)
-
-
-@pytest.mark.parametrize(("params", "seed", "minimum"), PARAM_SETS)
-def test_incremental_face_matches_the_vectorised_face_over_its_window(
-    params: dict[str, Any], seed: int, minimum: int
-) -> None:
-    strategy = BreakAndRetestStrategy(**params)
-    reference = BreakAndRetestStrategy(**params)
-    window = strategy.window_bars
-    bars = random_walk(seed, window + 600)
-    strategy.warm_up(bars[:window])
-
-    live: dict[int, Signal] = {}
-    expected: dict[int, pd.Series] = {}
-    for t in range(window, len(bars)):
-        sig = strategy.on_bar(bars[t])
-        if sig is not None:
-            live[t] = sig
-        row = reference.signals(bars_to_frame(bars[t - window + 1 : t + 1])).iloc[-1]
-        if int(row["signal"]) != 0:
-            expected[t] = row
-
-    assert len(expected) >= minimum // 5, "the walk must produce signals to mean anything"
-    assert sorted(live) == sorted(expected)
-    for t, sig in live.items():
-        row = expected[t]
-        assert sig.side is Side(int(row["signal"]))
-        assert sig.bar_time == bars[t].time
-        assert sig.entry == float(row["entry"])
-        assert sig.sl == float(row["sl"])
-        assert sig.tp == float(row["tp"])
-        assert sig.confidence == float(row["confidence"])
-        assert sig.reason == row["reason"]
 
 
 # --- parameters -------------------------------------------------------------------------------

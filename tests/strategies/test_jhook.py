@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import talib
+from bars_kit import noisy_walk
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Side
@@ -294,94 +295,7 @@ def test_no_signal_before_the_warm_up() -> None:
     assert fired(run(HALF[: strategy.warmup_bars - 1])) == []
 
 
-# --- random walks: causality and the two faces --------------------------------------------------
-
-
-def random_walk(seed: int, n: int) -> list[Bar]:
-    rng = np.random.default_rng(seed)
-    close = 1.1 + np.cumsum(rng.normal(0.0, 0.0008, n))
-    bars = []
-    prev = 1.1
-    for i in range(n):
-        c = float(close[i])
-        bars.append(
-            Bar(
-                symbol="EURUSD",
-                timeframe=Timeframe.M15,
-                time=T0 + 900 * i,
-                open=prev,
-                high=max(prev, c) + abs(float(rng.normal(0.0, 0.0003))),
-                low=min(prev, c) - abs(float(rng.normal(0.0, 0.0003))),
-                close=c,
-                tick_volume=int(rng.integers(1, 500)),
-                spread=int(rng.integers(0, 20)),
-            )
-        )
-        prev = c
-    return bars
-
-
-PARAM_SETS = [
-    pytest.param({}, 4, id="defaults"),
-    pytest.param(
-        {"atr_period": 5, "impulse_atr": 3.0, "impulse_bars": 4, "max_pullback_bars": 5},
-        1,
-        id="tight",
-    ),
-]
-
-
-@pytest.mark.parametrize(("params", "seed"), PARAM_SETS)
-def test_no_look_ahead_signals_on_a_prefix_equal_the_prefix_of_signals(
-    params: dict[str, float], seed: int
-) -> None:
-    strategy = JHookStrategy(**params)
-    frame = bars_to_frame(random_walk(seed, 3000))
-    whole = strategy.signals(frame)
-    hits = fired(whole)
-    assert len(hits) >= 20, "the walk must produce signals for the test to mean anything"
-    assert (whole["signal"] == 1).sum() >= 5
-    assert (whole["signal"] == -1).sum() >= 5
-
-    cuts = sorted({40, 500, 1234, 2999, *(h + 1 for h in hits[:10]), *(h for h in hits[:10])})
-    for n in cuts:
-        prefix = strategy.signals(frame.iloc[:n])
-        pd.testing.assert_frame_equal(prefix, whole.iloc[:n], check_exact=True)
-
-
-@pytest.mark.parametrize(("params", "seed"), PARAM_SETS)
-def test_incremental_face_matches_the_vectorised_face_over_its_window(
-    params: dict[str, float], seed: int
-) -> None:
-    """``on_bar`` equals the vectorised rule over the same trailing window (ATR is
-    Wilder-smoothed, so its value depends slightly on where the series starts)."""
-    strategy = JHookStrategy(**params)
-    reference = JHookStrategy(**params)
-    window = strategy.window_bars
-    bars = random_walk(seed, window + 600)
-    strategy.warm_up(bars[:window])
-
-    live = {}
-    expected = {}
-    for t in range(window, len(bars)):
-        sig = strategy.on_bar(bars[t])
-        if sig is not None:
-            live[t] = sig
-        row = reference.signals(bars_to_frame(bars[t - window + 1 : t + 1])).iloc[-1]
-        if int(row["signal"]) != 0:
-            expected[t] = row
-
-    assert len(expected) >= 5, "the walk must produce signals for the test to mean anything"
-    assert sorted(live) == sorted(expected)
-    for t, sig in live.items():
-        row = expected[t]
-        assert sig.side is Side(int(row["signal"]))
-        assert sig.bar_time == bars[t].time
-        assert sig.entry == float(row["entry"])
-        assert sig.sl == float(row["sl"])
-        assert sig.tp == float(row["tp"])
-        assert sig.confidence == float(row["confidence"])
-        assert sig.reason == row["reason"]
+# --- random walks: the trailing window vs the whole history ---------------------------------------
 
 
 def test_whole_history_and_windowed_signals_agree_on_most_bars() -> None:
@@ -389,7 +303,7 @@ def test_whole_history_and_windowed_signals_agree_on_most_bars() -> None:
     signal of the whole history is also given by the trailing window."""
     strategy = JHookStrategy()
     window = strategy.window_bars
-    bars = random_walk(11, window + 600)
+    bars = noisy_walk(11, window + 600)
     whole = fired(strategy.signals(bars_to_frame(bars)))
     windowed = [
         t

@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import talib
 from bars_kit import bars_from_closes, fired, mirrored, random_walk
 
 from forexbot.domain.market import Bar
-from forexbot.domain.trading import Side, Signal
+from forexbot.domain.trading import Side
 from forexbot.errors import ConfigError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
@@ -176,76 +175,6 @@ def test_on_bar_returns_the_signals_on_their_bars() -> None:
     assert sig.strategy == "stochastic_cross"
     assert sig.bar_time == PULLBACK[BUY].time
     assert sig.entry == PULLBACK[BUY].close
-
-
-# --- random walks: causality and the two faces ------------------------------------------------
-
-PARAM_SETS = [
-    pytest.param({}, 4, id="defaults"),
-    pytest.param({"trend_filter_period": 50}, 5, id="trend-filter"),
-    pytest.param(
-        {
-            "fastk_period": 5,
-            "slowk_period": 2,
-            "slowd_period": 2,
-            "oversold": 25,
-            "overbought": 75,
-            "atr_period": 5,
-        },
-        6,
-        id="fast",
-    ),
-]
-
-
-@pytest.mark.parametrize(("params", "seed"), PARAM_SETS)
-def test_no_look_ahead_signals_on_a_prefix_equal_the_prefix_of_signals(
-    params: dict[str, Any], seed: int
-) -> None:
-    strategy = StochasticCrossStrategy(**params)
-    frame = bars_to_frame(random_walk(seed, 3000))
-    whole = strategy.signals(frame)
-    hits = fired(whole)
-    assert len(hits) >= 20, "the walk must produce signals for the test to mean anything"
-    assert set(whole["signal"].iloc[hits]) == {-1, 1}
-
-    cuts = sorted({1, 2, 40, 500, 1234, 2999, *(h + 1 for h in hits[:10]), *hits[:10]})
-    for n in cuts:
-        prefix = strategy.signals(frame.iloc[:n])
-        pd.testing.assert_frame_equal(prefix, whole.iloc[:n], check_exact=True)
-
-
-@pytest.mark.parametrize(("params", "seed"), PARAM_SETS)
-def test_incremental_face_matches_the_vectorised_face_over_its_window(
-    params: dict[str, Any], seed: int
-) -> None:
-    strategy = StochasticCrossStrategy(**params)
-    reference = StochasticCrossStrategy(**params)
-    window = strategy.window_bars
-    bars = random_walk(seed, window + 500)
-    strategy.warm_up(bars[:window])
-
-    live: dict[int, Signal] = {}
-    expected: dict[int, pd.Series] = {}
-    for t in range(window, len(bars)):
-        sig = strategy.on_bar(bars[t])
-        if sig is not None:
-            live[t] = sig
-        row = reference.signals(bars_to_frame(bars[t - window + 1 : t + 1])).iloc[-1]
-        if int(row["signal"]) != 0:
-            expected[t] = row
-
-    assert len(expected) >= 10, "the walk must produce signals for the test to mean anything"
-    assert sorted(live) == sorted(expected)
-    for t, sig in live.items():
-        row = expected[t]
-        assert sig.side is Side(int(row["signal"]))
-        assert sig.bar_time == bars[t].time
-        assert sig.entry == float(row["entry"])
-        assert sig.sl == float(row["sl"])
-        assert sig.tp == float(row["tp"])
-        assert sig.confidence == float(row["confidence"])
-        assert sig.reason == row["reason"]
 
 
 # --- parameters -------------------------------------------------------------------------------
