@@ -23,13 +23,15 @@ NOT_HIGH = frozenset({VolatilityBand.LOW, VolatilityBand.NORMAL})
 
 @dataclass(frozen=True, slots=True)
 class Regime:
-    """Trend directions and volatility bands a strategy trades in; with
+    """Trend directions, volatility bands and sessions a strategy trades in; with
     ``require_favourable`` the detector's verdict (open market, active session, liquidity not
-    thin, volatility not low) must be favourable too."""
+    thin, volatility not low) must be favourable too. ``sessions`` (e.g. ``{"London",
+    "New York"}``) requires one of them to be active; None accepts any."""
 
     trends: frozenset[TrendDirection] = ANY_TREND
     volatility: frozenset[VolatilityBand] = NOT_LOW
     require_favourable: bool = True
+    sessions: frozenset[str] | None = None
 
     def mismatch(self, condition: MarketCondition) -> str | None:
         """Why ``condition`` is outside this regime, or None when it suits."""
@@ -40,6 +42,9 @@ class Regime:
         if condition.volatility not in self.volatility:
             suits = sorted(v.value for v in self.volatility)
             return f"volatility {condition.volatility.value} not in {suits}"
+        if self.sessions is not None and not self.sessions & set(condition.sessions):
+            active = list(condition.sessions) or "none"
+            return f"sessions {active} not in {sorted(self.sessions)}"
         return None
 
 
