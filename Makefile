@@ -33,7 +33,7 @@ test: install-dev lint typecheck
 
 bench: install
 	$(BIN)/python bench/bus_latency.py
-	$(BIN)/python bench/mt5sim.py
+	$(BIN)/python bench/ticks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
