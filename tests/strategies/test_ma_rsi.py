@@ -11,55 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import talib
+from bars_kit import bars_from_closes, mirrored
 
-from forexbot.domain.market import Bar, Timeframe
+from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side
 from forexbot.errors import ConfigError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
 from forexbot.strategies.ma_rsi_strategy import MaRsiStrategy
-
-T0 = 1_700_000_100 - 1_700_000_100 % 900
-WICK = 0.25
-
-
-def bars_from_closes(closes: list[float] | np.ndarray, symbol: str = "TEST") -> list[Bar]:
-    """M15 bars whose open is the previous close and whose wicks stick out by ``WICK``."""
-    bars = []
-    prev = float(closes[0])
-    for i, raw in enumerate(closes):
-        c = float(raw)
-        bars.append(
-            Bar(
-                symbol=symbol,
-                timeframe=Timeframe.M15,
-                time=T0 + 900 * i,
-                open=prev,
-                high=max(prev, c) + WICK,
-                low=min(prev, c) - WICK,
-                close=c,
-                tick_volume=10,
-            )
-        )
-        prev = c
-    return bars
-
-
-def mirrored(bars: list[Bar], pivot: float = 500.0) -> list[Bar]:
-    """Price reflected around ``pivot``: RSI becomes 100 − RSI, ATR is unchanged."""
-    return [
-        Bar(
-            symbol=b.symbol,
-            timeframe=b.timeframe,
-            time=b.time,
-            open=pivot - b.open,
-            high=pivot - b.low,
-            low=pivot - b.high,
-            close=pivot - b.close,
-            tick_volume=b.tick_volume,
-        )
-        for b in bars
-    ]
 
 
 def pullback_closes(dip: float, n_dips: int, recovery: tuple[float, ...]) -> list[float]:
