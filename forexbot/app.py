@@ -5,7 +5,7 @@ event bus, clock and terminal, connector, strategies, risk, execution, positions
 order is the reverse, so that on SIGTERM:
 
 1. systemd is told ``STOPPING=1`` and ``/api/health`` turns unhealthy;
-2. polling stops, so no new bar and no new signal is produced;
+2. polling stops and the strategies stop reading bars, so no new (or stale) signal appears;
 3. the event bus drains: signals already approved are executed and recorded (no trade lost);
 4. a last position sync records what the terminal closed;
 5. the API, the terminal (the simulated account saves itself), the worker thread and the
@@ -251,6 +251,7 @@ class Daemon:
         if watchdog is not None:
             watchdog.cancel()
         await connector.stop_polling()
+        strategies.stop()  # bars still queued would only produce stale signals
         await bar_writer.flush()
         undelivered = await bus.close(timeout=5.0)
         if undelivered:

@@ -146,6 +146,7 @@ class RiskSettings(_Section):
     max_open_positions: int = Field(5, ge=1, le=500)
     max_positions_per_symbol: int = Field(1, ge=1, le=50)
     deviation_points: int = Field(20, ge=0, le=10_000)
+    signal_grace_seconds: float = Field(120.0, gt=0, le=86_400)
 
 
 class DatabaseSettings(_Section):

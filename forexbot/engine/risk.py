@@ -2,6 +2,8 @@
 
 Rules enforced, in this order (the first that fails rejects the signal):
 
+0. the signal is fresh: acted on within one bar period plus ``signal_grace_seconds`` of its
+   bar's close (a lagging daemon must not trade yesterday's setup at today's price);
 1. a current quote exists for the symbol;
 2. the stop-loss is on the losing side of the price that triggers it — the bid for a buy, the
    ask for a sell, as MetaTrader measures it — and at least the symbol's stops level away;
@@ -25,7 +27,7 @@ import structlog
 
 from forexbot.clock import Clock
 from forexbot.config import RiskSettings
-from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.market import SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
 from forexbot.engine.sizing import size_position
 from forexbot.events.bus import EventBus
@@ -132,6 +134,14 @@ class RiskManager:
     async def evaluate(self, signal: Signal) -> OrderIntent | tuple[str, str]:
         """Apply the rules; an intent, or ``(code, message)`` of the first rule that failed."""
         s = self._settings
+        period = Timeframe.parse(signal.timeframe).seconds
+        age = self._clock.time() - (signal.bar_time + period)
+        if age > period + s.signal_grace_seconds:
+            return (
+                "stale_signal",
+                f"the {signal.timeframe} bar closed {age:.0f} s ago; signals are acted on "
+                f"within {period + s.signal_grace_seconds:.0f} s",
+            )
         tick = self._market.last_tick(signal.symbol)
         if tick is None:
             return "no_quote", f"no quote for {signal.symbol} yet"

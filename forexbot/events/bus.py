@@ -13,6 +13,8 @@ Rules it enforces (each has a test in ``tests/events/``):
   so its memory stays bounded whatever the publication rate. A lossless subscription (orders,
   trades: the default) never drops: past ``maxsize`` it is marked *lagging*, a warning is logged
   and counted, and events are still kept, because losing a fill is worse than using memory.
+* **Fair to the loop.** A subscriber yields to the event loop after every event, so one with a
+  backlog of CPU-bound work cannot starve the others, the API or shutdown.
 * **Clean shutdown.** :meth:`EventBus.close` stops accepting events, lets every subscriber drain
   its queue within a deadline, then cancels what is left and reports per subscriber how many
   events were still pending.
@@ -143,6 +145,9 @@ class _Subscription(Generic[E]):
                 self.stats.delivered += 1
             finally:
                 self._busy = False
+            # A handler that never awaits (CPU work on a bar) would otherwise run its whole
+            # backlog without letting the loop breathe: the API, the poller and shutdown wait.
+            await asyncio.sleep(0)
 
     def is_idle(self) -> bool:
         return not self._busy and self.pending() == 0
@@ -190,14 +195,19 @@ class EventBus:
             self._start_task(sub)
         return sub.stats
 
-    def unsubscribe(self, stats: SubscriberStats) -> None:
-        """Remove the subscription whose counters are ``stats``; pending events are discarded."""
+    def unsubscribe(self, stats: SubscriberStats) -> int:
+        """Remove the subscription whose counters are ``stats``; its pending events are
+        discarded and their number returned (the caller decides whether that is worth a log
+        line: stale market data at shutdown is, silently, not)."""
+        discarded = 0
         for sub in list(self._all):
             if sub.stats is stats:
                 self._all.remove(sub)
                 self._subscriptions[sub.event_type].remove(sub)
+                discarded += sub.pending()
                 if sub.task is not None:
                     sub.task.cancel()
+        return discarded
 
     def publish(self, event: Event) -> None:
         """Queue ``event`` for every subscriber of its class. Never blocks, never raises for a

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import structlog
 
 from forexbot.domain.market import Bar, Timeframe
-from forexbot.events.bus import EventBus
+from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
 from forexbot.market_condition.detector import DetectorParams, MarketCondition, detect
 from forexbot.strategies.base_strategy import Strategy, bars_to_frame
@@ -92,13 +92,24 @@ class StrategyManager:
         window = max([self._detector.min_bars, *(i.strategy.window_bars for i in instances)])
         self._streams = {key: _Stream(deque(maxlen=window)) for key in self._by_stream}
         self.errors: Counter[str] = Counter()
+        self._subscription: SubscriberStats | None = None
 
     @property
     def timeframes(self) -> set[Timeframe]:
         return {i.timeframe for i in self.instances}
 
     def subscribe(self) -> None:
-        self._bus.subscribe(BarEvent, self.on_bar, name="strategies")
+        self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name="strategies")
+
+    def stop(self) -> int:
+        """Stop taking bars (at shutdown: no new signals); returns the bars left unread."""
+        if self._subscription is None:
+            return 0
+        left = self._bus.unsubscribe(self._subscription)
+        self._subscription = None
+        if left:
+            _log.info("strategies stopped with bars unread", bars=left)
+        return left
 
     async def warm_up(self) -> None:
         """Load each stream's and instance's warm-up history from the terminal."""

@@ -445,3 +445,36 @@ def test_bus_default_maxsize_below_one_is_refused_at_subscription() -> None:
 
     with pytest.raises(ValueError, match="maxsize"):
         bus.subscribe(Ping, recorder([]), name="bad")
+
+
+async def test_a_cpu_bound_subscriber_with_a_backlog_lets_other_tasks_run(bus: EventBus) -> None:
+    """Its handler never awaits; the bus still yields between events, so a concurrent task
+    (the API, the poller, shutdown) runs while the backlog drains, not only after it."""
+    handled = 0
+    progress_seen_by_other_task: list[int] = []
+
+    async def busy(event: TickEvent) -> None:
+        nonlocal handled
+        handled += 1  # no await inside: pure CPU work
+
+    async def other_task() -> None:
+        for _ in range(5):
+            progress_seen_by_other_task.append(handled)
+            await asyncio.sleep(0)
+
+    bus.subscribe(TickEvent, busy, name="busy")
+    for i in range(1000):
+        bus.publish(TickEvent(Tick("EURUSD", float(i), 1.1, 1.1001)))
+    bus.start()
+    await asyncio.gather(asyncio.sleep(0), other_task())
+    assert progress_seen_by_other_task[-1] < 1000
+
+
+async def test_unsubscribe_reports_the_events_it_discards(bus: EventBus) -> None:
+    async def never_runs(event: TickEvent) -> None:
+        raise AssertionError("not started")
+
+    stats = bus.subscribe(TickEvent, never_runs, name="late")
+    for i in range(7):
+        bus.publish(TickEvent(Tick("EURUSD", float(i), 1.1, 1.1001)))
+    assert bus.unsubscribe(stats) == 7
