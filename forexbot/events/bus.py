@@ -13,8 +13,9 @@ Rules it enforces (each has a test in ``tests/events/``):
   so its memory stays bounded whatever the publication rate. A lossless subscription (orders,
   trades: the default) never drops: past ``maxsize`` it is marked *lagging*, a warning is logged
   and counted, and events are still kept, because losing a fill is worse than using memory.
-* **Fair to the loop.** A subscriber yields to the event loop after every event, so one with a
-  backlog of CPU-bound work cannot starve the others, the API or shutdown.
+* **Fair to the loop.** A subscriber yields to the event loop at least once per millisecond of
+  handling, so one with a backlog of CPU-bound work cannot starve the others, the API or
+  shutdown.
 * **Clean shutdown.** :meth:`EventBus.close` stops accepting events, lets every subscriber drain
   its queue within a deadline, then cancels what is left and reports per subscriber how many
   events were still pending.
@@ -38,6 +39,8 @@ E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Awaitable[None]]
 
 _log = structlog.get_logger("forexbot.events")
+
+_MAX_RUN_WITHOUT_YIELD = 0.001  # seconds a subscriber may keep the loop between events
 
 
 @dataclass(slots=True)
@@ -121,12 +124,14 @@ class _Subscription(Generic[E]):
         return None
 
     async def run(self) -> None:
+        last_yield = time.perf_counter()
         while True:
             event = self._next()
             if event is None:
                 self.stats.pending = 0
                 self._ready.clear()
                 await self._ready.wait()
+                last_yield = time.perf_counter()
                 continue
             self.stats.pending = self.pending()
             self._busy = True
@@ -147,7 +152,11 @@ class _Subscription(Generic[E]):
                 self._busy = False
             # A handler that never awaits (CPU work on a bar) would otherwise run its whole
             # backlog without letting the loop breathe: the API, the poller and shutdown wait.
-            await asyncio.sleep(0)
+            # Yielding once per millisecond of work bounds that, at no cost for quick events.
+            now = time.perf_counter()
+            if now - last_yield > _MAX_RUN_WITHOUT_YIELD:
+                await asyncio.sleep(0)
+                last_yield = time.perf_counter()
 
     def is_idle(self) -> bool:
         return not self._busy and self.pending() == 0

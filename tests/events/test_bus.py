@@ -455,7 +455,10 @@ async def test_a_cpu_bound_subscriber_with_a_backlog_lets_other_tasks_run(bus: E
 
     async def busy(event: TickEvent) -> None:
         nonlocal handled
-        handled += 1  # no await inside: pure CPU work
+        handled += 1
+        deadline = time.perf_counter() + 0.0002
+        while time.perf_counter() < deadline:  # 0.2 ms of CPU work, no await
+            pass
 
     async def other_task() -> None:
         for _ in range(5):
