@@ -253,13 +253,14 @@ class Daemon:
         await connector.stop_polling()
         strategies.stop()  # bars still queued would only produce stale signals
         await bar_writer.flush()
-        undelivered = await bus.close(timeout=5.0)
+        # Orders in flight settle within this; the whole stop stays under systemd's 10 s goal.
+        undelivered = await bus.close(timeout=8.0)
         if undelivered:
             _log.error("events left undelivered at shutdown", undelivered=undelivered)
         await positions.stop()
         with contextlib.suppress(Exception):
             await positions.sync()
-        await bar_writer.flush()
+        await bar_writer.close()
         await api.stop()
 
     def _start_watchdog(self, status: DaemonStatus) -> asyncio.Task[None] | None:
@@ -268,10 +269,13 @@ class Daemon:
             return None
 
         async def ping() -> None:
+            # The watchdog proves the event loop is alive, nothing more: a broker outage is
+            # not a reason for systemd to kill the daemon mid-order (health reports it).
             while True:
-                healthy, _ = status.is_healthy()
-                if healthy:
-                    self.notifier.watchdog()
+                healthy, details = status.is_healthy()
+                self.notifier.watchdog()
+                if not healthy:
+                    self.notifier.status(f"unhealthy: terminal {details.get('terminal')}")
                 await asyncio.sleep(interval)
 
         return asyncio.get_running_loop().create_task(ping(), name="watchdog")

@@ -121,6 +121,11 @@ def load_strategy_instances(settings: Settings) -> list[StrategyInstanceSettings
     (it would never receive a bar)."""
     path = Path(settings.strategy.file)
     if not path.is_file():
+        if "file" in settings.strategy.model_fields_set:
+            raise ConfigError(
+                f"strategy.file = {settings.strategy.file!r}: no such file (relative paths are "
+                f"taken from the working directory {Path.cwd()})"
+            )
         s = settings.strategy
         return [StrategyInstanceSettings(strategy=s.name, timeframe=s.timeframe, params=s.params)]
     data = _read_yaml(path)

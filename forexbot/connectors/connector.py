@@ -163,7 +163,13 @@ class MT5Connector:
             return
         if offset != self._server_offset:
             _log.info("server time offset learned", offset_seconds=offset)
+        self._set_offset(offset)
+
+    def _set_offset(self, offset: int) -> None:
+        """One place changes the offset, so the bar builders always align with it."""
         self._server_offset = offset
+        for builder in self._builders.values():
+            builder.server_offset = offset
 
     async def _seed_builders(self) -> None:
         """Seed each builder with the terminal's forming bars and the last closed ones, and set
@@ -282,9 +288,7 @@ class MT5Connector:
         if offset == self._server_offset or abs(raw - offset) > 600:
             return
         _log.info("server time offset changed", old=self._server_offset, new=offset)
-        self._server_offset = offset
-        for builder in self._builders.values():
-            builder.server_offset = offset
+        self._set_offset(offset)
 
     def _ingest(self, symbol: str, ticks: Any) -> int:
         if len(ticks) == 0:

@@ -123,13 +123,16 @@ class PositionManager:
         """Compare with the terminal; close in the database what the terminal closed.
         Returns the number of trades closed."""
         async with self._lock:
+            # Trades first, then positions: a fill recorded in between then shows up as a
+            # live position, never as a position that vanished.
+            open_trades = await self._trades.open_trades()
             positions = await self._source.positions(self._magic)
             self._positions = positions
             self._account = await self._source.account()
             live = {p.ticket for p in positions}
             closed = 0
             known: set[int] = set()
-            for trade in await self._trades.open_trades():
+            for trade in open_trades:
                 ticket = trade.mt5_position
                 if ticket is None:
                     continue  # still being sent; execution settles it

@@ -2,8 +2,8 @@
 
 Rules enforced, in this order (the first that fails rejects the signal):
 
-0. the signal is fresh: acted on within one bar period plus ``signal_grace_seconds`` of its
-   bar's close (a lagging daemon must not trade yesterday's setup at today's price);
+0. the signal is fresh: acted on within ``signal_grace_seconds`` of its bar's close (a
+   lagging daemon must not trade yesterday's setup at today's price);
 1. a current quote exists for the symbol;
 2. the stop-loss is on the losing side of the price that triggers it — the bid for a buy, the
    ask for a sell, as MetaTrader measures it — and at least the symbol's stops level away;
@@ -136,11 +136,11 @@ class RiskManager:
         s = self._settings
         period = Timeframe.parse(signal.timeframe).seconds
         age = self._clock.time() - (signal.bar_time + period)
-        if age > period + s.signal_grace_seconds:
+        if age > s.signal_grace_seconds:
             return (
                 "stale_signal",
                 f"the {signal.timeframe} bar closed {age:.0f} s ago; signals are acted on "
-                f"within {period + s.signal_grace_seconds:.0f} s",
+                f"within {s.signal_grace_seconds:.0f} s",
             )
         tick = self._market.last_tick(signal.symbol)
         if tick is None:

@@ -138,7 +138,17 @@ class _Subscription(Generic[E]):
             try:
                 await self.handler(event)
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this subscriber is being stopped
+                # Something the handler awaited was cancelled: a failure of that event, not
+                # the end of the subscriber (which would silently stop, e.g., execution).
+                self.stats.failed += 1
+                _log.error(
+                    "event handler was cancelled from inside",
+                    subscriber=self.name,
+                    event_type=type(event).__name__,
+                )
             except Exception:
                 self.stats.failed += 1
                 _log.exception(
@@ -245,13 +255,18 @@ class EventBus:
         return [sub.stats for sub in self._all]
 
     async def close(self, timeout: float = 5.0) -> dict[str, int]:
-        """Stop accepting events, drain each subscriber for up to ``timeout`` seconds, cancel the
-        rest. Returns ``{subscriber: events left undelivered}`` (empty when everything drained)
-        and logs the leftovers, so a shutdown never hides lost work."""
-        self._closed = True
+        """Drain each subscriber for up to ``timeout`` seconds, then stop accepting events and
+        cancel what is left. Returns ``{subscriber: events left undelivered}`` (empty when
+        everything drained) and logs the leftovers, so a shutdown never hides lost work.
+
+        Events that handlers publish *while draining* (an approved signal becoming an order
+        intent, a fill becoming a trade event) are still delivered: the caller stops the
+        outside sources (the poller) before closing.
+        """
         deadline = time.monotonic() + timeout
         while any(not s.is_idle() for s in self._all) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
+        self._closed = True
         leftover = {s.name: s.undelivered() for s in self._all if s.undelivered()}
         tasks = [s.task for s in self._all if s.task is not None]
         for task in tasks:

@@ -1,8 +1,8 @@
 """The daemon's status, as the API and systemd's watchdog see it.
 
 ``status()`` is the full picture for ``GET /api/system/status`` (a person checking on the bot);
-``is_healthy()`` is the cheap verdict for ``GET /api/health`` and the watchdog: healthy while
-the terminal connection is up and the database answered its last write.
+``is_healthy()`` is the cheap verdict for ``GET /api/health``: healthy while the terminal
+connection is up and the daemon is not stopping.
 """
 
 from __future__ import annotations

@@ -83,9 +83,12 @@ class Strategy(ABC):
         """The vectorised face: one row of :data:`SIGNAL_COLUMNS` per bar of ``bars``."""
 
     def warm_up(self, bars: list[Bar]) -> None:
-        """Load history (oldest first) without producing signals."""
-        for bar in bars:
-            self._window.append(bar)
+        """Load history (oldest first) without producing signals. Bars already received live
+        (a bar that closed while history was loading) stay, after the older history."""
+        live = list(self._window)
+        older = [b for b in bars if not live or b.time < live[0].time]
+        self._window.clear()
+        self._window.extend(older + live)
 
     def on_bar(self, bar: Bar) -> Signal | None:
         """The incremental face: add a closed bar, return the signal on it if any."""

@@ -8,7 +8,7 @@ Rules:
 * A change is persisted in ``strategy_config`` before it is applied, so a database failure
   changes nothing, and a change survives a restart (the table wins over the strategies file).
 * A change takes effect on the next closed bar: the instance keeps its bars, so the new
-  parameters need no new warm-up.
+  parameters need no new warm-up as long as they need no more bars than the window holds.
 """
 
 from __future__ import annotations
@@ -116,6 +116,9 @@ class StrategyControl:
             risk_multiplier=multiplier,
             updated_by=actor,
         )
+        if params:
+            # Built again now: a bar that closed during the save is in the current window.
+            strategy = instance.strategy.with_params(**params)
         instance.strategy, instance.risk_multiplier, instance.enabled = (
             strategy,
             multiplier,

@@ -115,7 +115,9 @@ class StrategyManager:
         """Load each stream's and instance's warm-up history from the terminal."""
         for (symbol, timeframe), stream in self._streams.items():
             bars = await self._history.history(symbol, timeframe, stream.bars.maxlen or 0)
-            stream.bars.extend(bars)
+            live = list(stream.bars)  # bars that closed while history was loading
+            stream.bars.clear()
+            stream.bars.extend([b for b in bars if not live or b.time < live[0].time] + live)
             for instance in self._by_stream[(symbol, timeframe)]:
                 instance.strategy.warm_up(bars)
                 _log.info("strategy warmed up", instance=instance.key, bars=len(bars))

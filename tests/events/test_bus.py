@@ -12,8 +12,9 @@ import pytest
 import pytest_asyncio
 
 from forexbot.domain.market import Tick
+from forexbot.domain.trading import TradeStatus
 from forexbot.events.bus import EventBus
-from forexbot.events.types import Event, TickEvent
+from forexbot.events.types import Event, TickEvent, TradeEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,3 +482,42 @@ async def test_unsubscribe_reports_the_events_it_discards(bus: EventBus) -> None
     for i in range(7):
         bus.publish(TickEvent(Tick("EURUSD", float(i), 1.1, 1.1001)))
     assert bus.unsubscribe(stats) == 7
+
+
+async def test_events_published_by_handlers_while_draining_are_delivered(bus: EventBus) -> None:
+    """A signal approved during shutdown becomes an order intent, and that intent is handled."""
+    second: list[TradeEvent] = []
+
+    async def first(event: TickEvent) -> None:
+        await asyncio.sleep(0.01)
+        bus.publish(TradeEvent(1, TradeStatus.OPEN, {}))
+
+    async def on_trade(event: TradeEvent) -> None:
+        second.append(event)
+
+    bus.subscribe(TickEvent, first, name="first")
+    bus.subscribe(TradeEvent, on_trade, name="second")
+    bus.start()
+    for i in range(3):
+        bus.publish(TickEvent(Tick("EURUSD", float(i), 1.1, 1.1001)))
+    assert await bus.close(timeout=2.0) == {}
+    assert len(second) == 3
+
+
+async def test_a_cancelled_await_inside_a_handler_fails_that_event_only(bus: EventBus) -> None:
+    handled: list[float] = []
+
+    async def handler(event: TickEvent) -> None:
+        if event.tick.time == 0.0:
+            never = asyncio.get_running_loop().create_future()
+            never.cancel()
+            await never  # raises CancelledError, but nobody is stopping this subscriber
+        handled.append(event.tick.time)
+
+    stats = bus.subscribe(TickEvent, handler, name="h")
+    bus.start()
+    for i in range(3):
+        bus.publish(TickEvent(Tick("EURUSD", float(i), 1.1, 1.1001)))
+    await asyncio.sleep(0.05)
+    assert handled == [1.0, 2.0]
+    assert stats.failed == 1

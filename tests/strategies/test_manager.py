@@ -177,3 +177,19 @@ async def test_a_bar_already_seen_is_ignored(bus: EventBus) -> None:
     await run(manager, bus, [bars[299], bars[300], bars[300], bars[301]])
     assert instance.bars_seen == 2
     assert len(recorder.conditions) == 2
+
+
+async def test_a_bar_that_closes_while_history_loads_stays_after_the_history(
+    bus: EventBus,
+) -> None:
+    bars = trending_bars(302)
+    instance = StrategyInstance(AlwaysBuy(), "EURUSD", TF)
+    manager = StrategyManager([instance], History(bars[:301]), bus)
+    await manager.on_bar(BarEvent(bars[301]))  # live, before the warm-up has run
+    await manager.warm_up()
+    window = [b.time for b in instance.strategy._window]
+    assert window == sorted(window)
+    assert window[-1] == bars[301].time
+    stream = [b.time for b in manager.bars("EURUSD", TF)]
+    assert stream == sorted(stream)
+    assert stream[-1] == bars[301].time

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forexbot.config import Settings, load_settings, resolve_data_dir
+from forexbot.config import Settings, load_settings, load_strategy_instances, resolve_data_dir
 from forexbot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -277,3 +277,19 @@ def test_bridge_backend_settings_have_defaults() -> None:
 def test_top_level_keys_have_their_own_variables() -> None:
     settings = load_settings(environ={"FOREXBOT_WATCHLIST": "[EURUSD, Step Index]"})
     assert settings.watchlist == ("EURUSD", "Step Index")
+
+
+def test_a_strategies_file_named_but_missing_is_an_error(tmp_path: Path) -> None:
+
+    settings = load_settings(environ={"FOREXBOT_STRATEGY__FILE": str(tmp_path / "nope.yaml")})
+    with pytest.raises(ConfigError, match="no such file"):
+        load_strategy_instances(settings)
+
+
+def test_without_a_strategies_file_the_strategy_section_runs_on_the_watchlist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.chdir(tmp_path)
+    [instance] = load_strategy_instances(load_settings(environ={}))
+    assert (instance.strategy, instance.symbols, instance.timeframe) == ("ma_rsi", None, "M15")
