@@ -361,10 +361,6 @@ class MT5Connector:
         """Broker server time → UTC epoch seconds."""
         return server_epoch - self._server_offset
 
-    def to_server(self, utc_epoch: float) -> float:
-        """UTC epoch seconds → broker server time."""
-        return utc_epoch + self._server_offset
-
     @property
     def server_offset(self) -> int:
         return self._server_offset

@@ -30,7 +30,6 @@ from forexbot.errors import ConfigError
 from forexbot.strategies.regime import Regime
 
 SIGNAL_COLUMNS = ("signal", "entry", "sl", "tp", "confidence", "reason")
-BAR_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
 
 
 class StrategyParams(BaseModel):

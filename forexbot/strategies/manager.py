@@ -94,10 +94,6 @@ class StrategyManager:
         self.errors: Counter[str] = Counter()
         self._subscription: SubscriberStats | None = None
 
-    @property
-    def timeframes(self) -> set[Timeframe]:
-        return {i.timeframe for i in self.instances}
-
     def subscribe(self) -> None:
         self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name="strategies")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import talib
-from bars_kit import noisy_walk
+from bars_kit import mirrored, noisy_walk
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Side
@@ -75,22 +75,6 @@ def jhook_rows(retracement: float, step: float = 1.5) -> list[Ohlc]:
 
 def jhook_bars(retracement: float, step: float = 1.5) -> list[Bar]:
     return to_bars(jhook_rows(retracement, step))
-
-
-def mirrored(bars: list[Bar], pivot: float = 500.0) -> list[Bar]:
-    return [
-        Bar(
-            symbol=b.symbol,
-            timeframe=b.timeframe,
-            time=b.time,
-            open=pivot - b.open,
-            high=pivot - b.low,
-            low=pivot - b.high,
-            close=pivot - b.close,
-            tick_volume=b.tick_volume,
-        )
-        for b in bars
-    ]
 
 
 def atr14(bars: list[Bar]) -> np.ndarray:
