@@ -37,14 +37,13 @@ from forexbot.database.engine import Database, to_async_url
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.database.migrate import upgrade
 from forexbot.database.strategy_configs import StrategyConfigRepository
+from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
 from forexbot.domain.market import Timeframe
-from forexbot.engine.execution import ExecutionManager
-from forexbot.engine.positions import PositionManager
-from forexbot.engine.risk import RiskManager
+from forexbot.engine.assembly import build_engine
 from forexbot.events.bus import EventBus
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.status import DaemonStatus
@@ -171,18 +170,19 @@ class Daemon:
         )
         strategies = StrategyManager(instances, connector, bus)
         strategy_control = StrategyControl(strategies, strategy_configs)
-        positions = PositionManager(
-            connector, trades, bus, clock, magic=s.terminal.magic, sync_interval=1.0
-        )
-        risk = RiskManager(s.risk, connector, positions, bus, clock, system_logs)
-        execution = ExecutionManager(
-            connector,
-            trades,
-            bus,
-            clock,
+        trading = build_engine(
+            connector=connector,
+            trades=trades,
+            audit=system_logs,
+            store=SystemConfigRepository(engine),
+            bus=bus,
+            clock=clock,
             magic=s.terminal.magic,
-            deviation_points=s.risk.deviation_points,
+            risk=s.risk,
+            execution=lambda: s.execution,
+            management=strategies.management,
         )
+        risk, execution, positions = trading.risk, trading.execution, trading.positions
         bar_writer = BarWriter(market_data, bus, flush_interval=s.database.batch_interval_ms / 1000)
         status = DaemonStatus(
             mode=s.mode,
@@ -204,7 +204,7 @@ class Daemon:
                 positions=positions,
             )
         )
-        for component in (strategies, risk, execution, positions, bar_writer):
+        for component in (strategies, trading, bar_writer):
             component.subscribe()
 
         api_settings = ApiSettings(
@@ -224,6 +224,7 @@ class Daemon:
             clock=clock,
             metrics=metrics,
             strategies=strategy_control,
+            trading=trading.control,
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 
@@ -231,7 +232,7 @@ class Daemon:
         await connector.start()
         stack.push_async_callback(connector.close)
         await strategies.warm_up()
-        await positions.start()
+        await trading.start()
         await api.start()
         _log.info(
             "forexbot ready",

@@ -5,9 +5,11 @@ Rules this module enforces:
 * The file (``config/forexbot.yaml`` by default, or ``--config PATH``) is optional: every key
   has a sane default, so ``forexbot run`` needs no configuration at all.
 * ``FOREXBOT_<SECTION>__<KEY>=value`` overrides ``section.key`` (e.g.
-  ``FOREXBOT_RISK__RISK_PER_TRADE_PERCENT=0.5``), and ``FOREXBOT_MODE`` /
-  ``FOREXBOT_WATCHLIST`` the top-level keys; values are parsed as YAML scalars, so
-  ``true``, ``2`` and ``[EURUSD, GBPUSD]`` mean what they look like.
+  ``FOREXBOT_RISK__RISK_PER_TRADE_PERCENT=0.5``), and ``FOREXBOT_MODE``,
+  ``FOREXBOT_WATCHLIST`` and ``FOREXBOT_RISK_FILE`` the top-level keys; values are parsed
+  as YAML scalars, so ``true``, ``2`` and ``[EURUSD, GBPUSD]`` mean what they look like.
+* The risk limits live in their own file, ``config/risk_config.yaml`` (``risk_file`` names
+  another); keys of a ``risk:`` section in the main file, then the environment, win over it.
 * Unknown keys are errors, in the file and in ``FOREXBOT_*__*`` variables alike: a typo must
   never be silently ignored when money is at stake.
 * Every error names the key, the bad value and what is allowed, and is raised as
@@ -37,10 +39,25 @@ from forexbot.errors import ConfigError
 
 ENV_PREFIX = "FOREXBOT_"
 DEFAULT_CONFIG_FILE = Path("config/forexbot.yaml")
+DEFAULT_RISK_FILE = Path("config/risk_config.yaml")
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimFaultSettings(_Section):
+    """Faults the simulated terminal injects, for recovery drills in paper trading.
+
+    All off by default. ``order_reply_delay_seconds`` makes every ``order_send`` execute at
+    once but answer late (a slow broker confirmation): a crash or a timeout in that window is
+    the case reconciliation exists for.
+    """
+
+    requote_probability: float = Field(0.0, ge=0, le=1)
+    reject_probability: float = Field(0.0, ge=0, le=1)
+    order_reply_delay_seconds: float = Field(0.0, ge=0, le=600)
+    seed: int = 0
 
 
 class TerminalSettings(_Section):
@@ -70,6 +87,7 @@ class TerminalSettings(_Section):
     sim_leverage: int = Field(100, ge=1, le=3000)
     sim_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     sim_hedging: bool = True
+    sim_faults: SimFaultSettings = SimFaultSettings()
 
 
 StrategyName = Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook"]
@@ -93,6 +111,31 @@ class StrategySettings(_Section):
         return Timeframe.parse(value).name
 
 
+class TradeManagement(_Section):
+    """How the position manager moves a trade's stop-loss once the trade is in profit.
+
+    Distances are in R, the trade's initial risk (the distance from entry to its first
+    stop-loss), so one setting fits every symbol:
+
+    * ``break_even_at_r``: once the price has moved this many R in the trade's favour, the
+      stop goes to the entry price plus ``break_even_offset_points`` (covering costs);
+    * ``trailing_start_r``: from this many R in profit, the stop trails the best price at
+      ``trailing_distance_r`` behind it.
+
+    Both off (``null``) by default. The stop only ever moves in the trade's favour, and never
+    closer to the market than the symbol's stops level.
+    """
+
+    break_even_at_r: float | None = Field(None, gt=0, le=100)
+    break_even_offset_points: int = Field(0, ge=0, le=100_000)
+    trailing_start_r: float | None = Field(None, gt=0, le=100)
+    trailing_distance_r: float = Field(1.0, gt=0, le=100)
+
+    @property
+    def active(self) -> bool:
+        return self.break_even_at_r is not None or self.trailing_start_r is not None
+
+
 class StrategyInstanceSettings(_Section):
     """One entry of the strategies file: a strategy on some symbols and one timeframe."""
 
@@ -102,6 +145,7 @@ class StrategyInstanceSettings(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
     risk_multiplier: float = Field(1.0, gt=0, le=10)
     enabled: bool = True
+    management: TradeManagement = TradeManagement()
 
     @field_validator("timeframe")
     @classmethod
@@ -144,14 +188,70 @@ def load_strategy_instances(settings: Settings) -> list[StrategyInstanceSettings
     return instances
 
 
+SessionName = Literal["Sydney", "Tokyo", "London", "New York"]
+LiquidityName = Literal["thin", "normal", "deep"]
+VolatilityName = Literal["low", "normal", "high"]
+
+
 class RiskSettings(_Section):
-    """Limits the risk manager enforces on every order."""
+    """Limits the risk manager enforces on every order (``config/risk_config.yaml``).
+
+    Percentages are of the account's equity unless said otherwise. The whole model can be
+    replaced at run time (``PUT /api/risk/limits``); what is stored there wins over the file.
+    """
 
     risk_per_trade_percent: float = Field(1.0, gt=0, le=10)
     max_open_positions: int = Field(5, ge=1, le=500)
     max_positions_per_symbol: int = Field(1, ge=1, le=50)
+    # Net exposure to one currency (EUR long through EURUSD and EURGBP counts together), as
+    # the notional in account currency; 3000 % is 30:1, the EU retail cap for majors.
+    max_exposure_per_currency_percent: float = Field(3000.0, gt=0, le=100_000)
+    # Margin in use after the order, as a share of equity.
+    max_margin_usage_percent: float = Field(50.0, gt=0, le=100)
+    # The spread may be at most this share of the stop distance...
+    max_spread_stop_percent: float = Field(30.0, gt=0, le=100)
+    # ...and at most this many points on the symbols listed.
+    max_spread_points: dict[str, int] = Field(default_factory=dict)
+    # Loss over the trading day (broker server day) that stops new trades until the next day.
+    max_daily_loss_percent: float = Field(5.0, gt=0, le=100)
+    # Drop from the highest equity that trips the kill switch (close all, halt, resume by hand).
+    max_drawdown_percent: float = Field(20.0, gt=0, le=100)
+    # After this many losing trades in a row, no new trade for cooldown_minutes.
+    cooldown_after_losses: int = Field(3, ge=1, le=1000)
+    cooldown_minutes: float = Field(60.0, ge=0, le=7 * 24 * 60)
+    # Trade only while one of these sessions is open (null: any time the market is open).
+    allowed_sessions: tuple[SessionName, ...] | None = None
+    blocked_liquidity: tuple[LiquidityName, ...] = ()
+    blocked_volatility: tuple[VolatilityName, ...] = ()
     deviation_points: int = Field(20, ge=0, le=10_000)
     signal_grace_seconds: float = Field(120.0, gt=0, le=86_400)
+
+    @field_validator("max_spread_points")
+    @classmethod
+    def _positive_spreads(cls, value: dict[str, int]) -> dict[str, int]:
+        for symbol, points in value.items():
+            if points <= 0:
+                raise ValueError(f"max_spread_points[{symbol!r}] must be > 0, got {points}")
+        return value
+
+
+class ExecutionSettings(_Section):
+    """How orders are sent and positions followed.
+
+    * ``max_retries``: resends of an order the server answered with a retryable code
+      (requote, price changed, no prices, server timeout, too many requests, no connection),
+      each with a fresh price; fatal codes are never retried.
+    * ``timeout_lookups``: after an ``order_send`` whose answer was lost, how many times the
+      positions and the deal history are searched for the order (``timeout_lookup_ms``
+      apart) before it counts as not executed.
+    * ``sync_interval_seconds``: how often positions are compared with the terminal.
+    """
+
+    max_retries: int = Field(3, ge=0, le=20)
+    retry_delay_ms: int = Field(200, ge=0, le=60_000)
+    timeout_lookups: int = Field(3, ge=1, le=50)
+    timeout_lookup_ms: int = Field(500, ge=0, le=60_000)
+    sync_interval_seconds: float = Field(1.0, gt=0, le=3600)
 
 
 class DatabaseSettings(_Section):
@@ -190,7 +290,9 @@ class Settings(_Section):
     )
     terminal: TerminalSettings = TerminalSettings()
     strategy: StrategySettings = StrategySettings()
+    risk_file: str = "config/risk_config.yaml"
     risk: RiskSettings = RiskSettings()
+    execution: ExecutionSettings = ExecutionSettings()
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettingsModel = ApiSettingsModel()
     logging: LoggingSettings = LoggingSettings()
@@ -214,7 +316,7 @@ class Settings(_Section):
         return value
 
 
-_TOP_LEVEL_KEYS = frozenset({"mode", "watchlist"})
+_TOP_LEVEL_KEYS = frozenset({"mode", "watchlist", "risk_file"})
 
 
 def load_settings(
@@ -236,13 +338,17 @@ def load_settings(
         data = _read_yaml(path)
     for dotted in _flatten(data):
         source[dotted] = str(path)
+    assignments: dict[str, tuple[Any, str]] = {}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX):
             continue
         dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
         if "__" not in name and dotted not in _TOP_LEVEL_KEYS:
             continue  # FOREXBOT_DATA_DIR, FOREXBOT_JWT_SECRET...: not configuration keys
-        _assign(data, dotted, _parse_scalar(raw))
+        assignments[dotted] = (_parse_scalar(raw), name)
+    _merge_risk_file(data, source, assignments.get("risk_file", (None, ""))[0])
+    for dotted, (value, name) in assignments.items():
+        _assign(data, dotted, value)
         source[dotted] = name
     for dotted, value in (overrides or {}).items():
         _assign(data, dotted, value)
@@ -251,6 +357,26 @@ def load_settings(
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+
+
+def _merge_risk_file(data: dict[str, Any], source: dict[str, str], env_value: Any) -> None:
+    """Put the risk file's limits under ``risk``; keys of the main file's ``risk:`` section
+    win over it. A risk file named explicitly must exist; the default one may be absent."""
+    named = env_value if env_value is not None else data.get("risk_file")
+    path = Path(str(named)) if named is not None else DEFAULT_RISK_FILE
+    if not path.is_file():
+        if named is not None:
+            raise ConfigError(f"risk_file = {str(named)!r}: no such file")
+        return
+    limits = _read_yaml(path)
+    if "risk" in limits and len(limits) == 1 and isinstance(limits["risk"], dict):
+        limits = limits["risk"]  # a file written as a ``risk:`` section
+    main = data.get("risk") or {}
+    if not isinstance(main, dict):
+        return  # validation reports the bad section
+    for key in limits:
+        source.setdefault(f"risk.{key}", str(path))
+    data["risk"] = {**limits, **main}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -55,3 +55,26 @@ class AuthError(ForexbotError):
 
 class NotFoundError(ForexbotError):
     """A requested record (trade, user, symbol) does not exist."""
+
+
+class RiskRejection(ForexbotError):
+    """The risk manager refused a trade; ``code`` is machine-readable (``max_open_positions``,
+    ``kill_switch``...), the message says why in words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TradeActionError(ForexbotError):
+    """A manual action on a trade or position that cannot be done.
+
+    ``status`` is the HTTP status it means (404 no such trade or position, 409 not in a state
+    that allows it, 422 invalid values, 502 the terminal refused, 504 the terminal did not
+    answer), ``code`` a machine-readable reason.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

@@ -25,9 +25,11 @@ from forexbot.api.middleware import add_security_headers, logging_middleware
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
+from forexbot.api.routes.risk import RiskRoutes
 from forexbot.api.routes.strategies import StrategyRoutes
 from forexbot.api.routes.streams import StreamRoutes
 from forexbot.api.routes.system import SystemRoutes
+from forexbot.api.routes.trade_actions import TradeActionRoutes
 from forexbot.api.routes.trading import TradingRoutes
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.api.tokens import TokenService
@@ -79,6 +81,9 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         app.add_routes(group.routes())
     if services.metrics is not None:
         app.add_routes(MetricsRoutes(services.metrics).routes())
+    if services.trading is not None:
+        app.add_routes(TradeActionRoutes(services.trading, services.system_logs).routes())
+        app.add_routes(RiskRoutes(services.trading, services.system_logs).routes())
     if services.strategies is not None:
         app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())

@@ -3,8 +3,11 @@
 Rules:
 
 * Handlers signal a client error by raising :class:`ApiError` (status, code, message,
-  details). :class:`~forexbot.errors.NotFoundError` becomes 404 and
-  :class:`~forexbot.errors.AuthError` 401, so lower layers need not know about HTTP.
+  details). :class:`~forexbot.errors.NotFoundError` becomes 404,
+  :class:`~forexbot.errors.AuthError` 401, :class:`~forexbot.errors.RiskRejection` 422
+  (``risk_rejected``, the risk code in ``details.reason``) and
+  :class:`~forexbot.errors.TradeActionError` its own status and code, so lower layers need
+  not know about HTTP.
 * aiohttp's own ``HTTPException``\\ s (unknown route 404, 405 with its ``Allow`` header, 413 from
   ``client_max_size``, a bad WebSocket handshake...) get the same JSON body and keep their
   status and the headers that matter.
@@ -23,7 +26,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from forexbot.api.responses import error_body, json_response
-from forexbot.errors import AuthError, ForexbotError, NotFoundError
+from forexbot.errors import (
+    AuthError,
+    ForexbotError,
+    NotFoundError,
+    RiskRejection,
+    TradeActionError,
+)
 
 _log = structlog.get_logger("forexbot.api")
 
@@ -108,6 +117,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _api_error_response(unauthenticated(str(exc), invalid_token=True))
     except NotFoundError as exc:
         return _api_error_response(ApiError(404, "not_found", str(exc)))
+    except RiskRejection as exc:
+        return _api_error_response(
+            ApiError(422, "risk_rejected", str(exc), details={"reason": exc.code})
+        )
+    except TradeActionError as exc:
+        return _api_error_response(ApiError(exc.status, exc.code, str(exc)))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like are not errors

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.clock import Clock, RealtimeClock
+from forexbot.domain.trading import ManualOrder
 from forexbot.errors import ConfigError
 from forexbot.events.bus import EventBus
 
@@ -77,8 +78,12 @@ class StrategyControl(Protocol):
         risk_multiplier: float | None,
         enabled: bool | None,
         actor: str,
+        management: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Apply the given changes (``None`` leaves a field as it is) and return the result.
+
+        ``management`` holds break-even/trailing-stop settings to change (merged into the
+        instance's current ones).
 
         All or nothing: raises :class:`~forexbot.errors.NotFoundError` for an unknown id and
         :class:`~forexbot.errors.ConfigError` (naming the parameter and what is allowed) for
@@ -98,6 +103,46 @@ class StrategyControl(Protocol):
     def market_analysis(self, symbol: str) -> dict[str, Any] | None:
         """Indicator values, levels and condition for ``symbol``; ``None`` if it is not watched."""
         ...
+
+
+class TradingActions(Protocol):
+    """The trading engine's actions (``forexbot.engine.control.TradingControl``).
+
+    Refusals are exceptions the routes map to statuses:
+    :class:`~forexbot.errors.RiskRejection` (422 with the risk code) and
+    :class:`~forexbot.errors.TradeActionError` (its own status and code).
+    Every dict returned is JSON-ready; trades are in ``TradeRecord.to_api()`` form.
+    """
+
+    async def open_trade(self, order: ManualOrder, *, actor: str) -> dict[str, Any]: ...
+
+    async def close_trade(
+        self, trade_id: int, *, volume: float | None, actor: str
+    ) -> dict[str, Any]: ...
+
+    async def modify_trade(
+        self, trade_id: int, *, sl: float | None, tp: float | None, actor: str
+    ) -> dict[str, Any]: ...
+
+    async def close_position(
+        self, ticket: int, *, volume: float | None, actor: str
+    ) -> dict[str, Any]: ...
+
+    async def modify_position(
+        self, ticket: int, *, sl: float | None, tp: float | None, actor: str
+    ) -> dict[str, Any]: ...
+
+    async def trade_history(self, trade_id: int) -> list[dict[str, Any]] | None: ...
+
+    def risk_state(self) -> dict[str, Any]: ...
+
+    async def update_risk_limits(
+        self, changes: dict[str, Any], *, actor: str
+    ) -> dict[str, Any]: ...
+
+    async def trip_kill_switch(self, reason: str, *, actor: str) -> dict[str, Any]: ...
+
+    async def resume_trading(self, *, actor: str) -> dict[str, Any]: ...
 
 
 class LoginUser(Protocol):
@@ -186,8 +231,9 @@ class ApiServices:
     not speed up with the simulation. Tests pass a :class:`~forexbot.clock.ManualClock` as
     ``wall_clock`` to expire tokens without sleeping.
 
-    ``metrics`` and ``strategies`` are optional so the API can run (and be tested) without the
-    parts of the daemon behind them; their routes are registered only when they are given.
+    ``metrics``, ``strategies`` and ``trading`` are optional so the API can run (and be tested)
+    without the parts of the daemon behind them; their routes are registered only when they
+    are given.
     """
 
     users: UserStore
@@ -200,6 +246,7 @@ class ApiServices:
     wall_clock: Clock = field(default_factory=RealtimeClock)
     metrics: MetricsSource | None = None
     strategies: StrategyControl | None = None
+    trading: TradingActions | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

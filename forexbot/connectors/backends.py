@@ -25,6 +25,7 @@ from typing import Any
 from forexbot.clock import AcceleratedClock, Clock, RealtimeClock
 from forexbot.config import TerminalSettings
 from forexbot.connectors.bridge.client import create_bridge_terminal
+from forexbot.connectors.mt5sim.faults import Faults
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.native import load_native_terminal
 from forexbot.connectors.terminal_api import TerminalApi
@@ -106,6 +107,12 @@ def _simulator(
         currency=settings.sim_currency,
         hedging=settings.sim_hedging,
         state_path=state,
+        faults=Faults(
+            requote_probability=settings.sim_faults.requote_probability,
+            reject_probability=settings.sim_faults.reject_probability,
+            order_reply_delay_seconds=settings.sim_faults.order_reply_delay_seconds,
+            seed=settings.sim_faults.seed,
+        ),
     )
     return OpenedTerminal(terminal, clock, {}, "simulator")
 

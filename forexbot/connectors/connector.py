@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -265,13 +266,14 @@ class MT5Connector:
             return out
 
         batches = await self._worker.call(fetch)
+        received = time.perf_counter()
         self._observe_server_time(batches, started_at)
         count = 0
         for symbol, ticks in batches.items():
-            count += self._ingest(symbol, ticks)
+            count += self._ingest(symbol, ticks, received)
         for builder in self._builders.values():
             for bar in builder.close_due(started_at):
-                self._publish_bar(bar)
+                self._publish_bar(bar, received)
         return count
 
     def _observe_server_time(self, batches: dict[str, Any], now: float) -> None:
@@ -290,7 +292,7 @@ class MT5Connector:
         _log.info("server time offset changed", old=self._server_offset, new=offset)
         self._set_offset(offset)
 
-    def _ingest(self, symbol: str, ticks: Any) -> int:
+    def _ingest(self, symbol: str, ticks: Any, received: float) -> int:
         if len(ticks) == 0:
             return 0
         last_msc = self._last_msc.get(symbol, -1)
@@ -317,16 +319,16 @@ class MT5Connector:
             tick = self._tick(symbol, msc, bids[i], asks[i], lasts[i], volumes[i])
             self._last_tick[symbol] = tick
             for bar in builder.on_tick(tick):
-                self._publish_bar(bar)
+                self._publish_bar(bar, received)
             self._bus.publish(TickEvent(tick))
             published += 1
         self._last_msc[symbol] = last_msc
         self.ticks_published += published
         return published
 
-    def _publish_bar(self, bar: Bar) -> None:
+    def _publish_bar(self, bar: Bar, received: float) -> None:
         self.bars_published += 1
-        self._bus.publish(BarEvent(bar))
+        self._bus.publish(BarEvent(bar, received))
 
     async def _recover(self, exc: TerminalError) -> None:
         """Reconnect with exponential backoff and jitter until the terminal answers again."""
@@ -443,6 +445,8 @@ class MT5Connector:
             margin=float(info.margin),
             margin_free=float(info.margin_free),
             leverage=int(info.leverage),
+            profit=float(info.profit),
+            hedging=int(info.margin_mode) == mt5c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
         )
 
     async def positions(self, magic: int | None = None) -> list[Position]:
@@ -473,6 +477,26 @@ class MT5Connector:
         raw = await self._call(
             "history_deals_get", self._terminal.history_deals_get, position=position_ticket
         )
+        return self._deals(raw)
+
+    async def deals_of_order(self, order_ticket: int) -> list[Deal]:
+        """The deals an order produced (MetaTrader selects deals by their order's ticket)."""
+        raw = await self._call(
+            "history_deals_get", self._terminal.history_deals_get, ticket=order_ticket
+        )
+        return self._deals(raw)
+
+    async def deals_between(self, utc_from: float, utc_to: float) -> list[Deal]:
+        """Every deal from ``utc_from`` to ``utc_to`` (UTC epoch seconds), oldest first."""
+        raw = await self._call(
+            "history_deals_get",
+            self._terminal.history_deals_get,
+            int(utc_from + self._server_offset),
+            int(utc_to + self._server_offset) + 1,
+        )
+        return self._deals(raw)
+
+    def _deals(self, raw: Any) -> list[Deal]:
         deals = [
             Deal(
                 ticket=int(d.ticket),
@@ -495,6 +519,28 @@ class MT5Connector:
         ]
         deals.sort(key=lambda d: (d.time, d.ticket))
         return deals
+
+    async def order_calc_margin(
+        self, side: Side, symbol: str, volume: float, price: float
+    ) -> float:
+        """Margin (account currency) an order would need, as the terminal computes it."""
+        order_type = mt5c.ORDER_TYPE_BUY if side is Side.BUY else mt5c.ORDER_TYPE_SELL
+        margin = await self._call(
+            f"order_calc_margin({symbol!r})",
+            self._terminal.order_calc_margin,
+            order_type,
+            symbol,
+            float(volume),
+            float(price),
+        )
+        return float(margin)
+
+    async def fresh_tick(self, symbol: str) -> Tick:
+        """The terminal's current quote for ``symbol`` (for a resend at a fresh price)."""
+        raw = await self._call(
+            f"symbol_info_tick({symbol!r})", self._terminal.symbol_info_tick, symbol
+        )
+        return self._tick(symbol, raw.time_msc, raw.bid, raw.ask, raw.last, raw.volume)
 
     async def order_send(
         self, request: dict[str, Any], timeout: float | None = None

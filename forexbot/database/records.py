@@ -37,6 +37,7 @@ class TradeRecord:
     side: Side
     status: TradeStatus
     volume: Decimal
+    closed_volume: Decimal
     requested_price: Decimal | None
     entry_price: Decimal | None
     sl: Decimal | None
@@ -60,6 +61,11 @@ class TradeRecord:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def open_volume(self) -> Decimal:
+        """The volume still open: ``volume`` less what partial closes took."""
+        return self.volume - self.closed_volume
+
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> TradeRecord:
         return cls(
@@ -71,6 +77,7 @@ class TradeRecord:
             side=_SIDES[row["side"]],
             status=TradeStatus(row["status"]),
             volume=row["volume"],
+            closed_volume=row["closed_volume"],
             requested_price=row["requested_price"],
             entry_price=row["entry_price"],
             sl=row["sl"],
@@ -106,6 +113,8 @@ class TradeRecord:
             "side": self.side.label,
             "status": self.status.value,
             "volume": decimal_to_float(self.volume),
+            "closed_volume": decimal_to_float(self.closed_volume),
+            "open_volume": decimal_to_float(self.open_volume),
             "requested_price": decimal_to_float(self.requested_price),
             "entry_price": decimal_to_float(self.entry_price),
             "sl": decimal_to_float(self.sl),

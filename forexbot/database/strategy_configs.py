@@ -8,7 +8,7 @@ phone is not undone by the next restart. Writes are upserts on that triple.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,7 @@ class StrategyConfigRecord:
     risk_multiplier: Decimal
     updated_at: datetime | None
     updated_by: str | None
+    management: dict[str, Any] = field(default_factory=dict)
 
 
 class StrategyConfigRepository:
@@ -57,6 +58,7 @@ class StrategyConfigRepository:
                 risk_multiplier=Decimal(row["risk_multiplier"]),
                 updated_at=as_utc(row["updated_at"]),
                 updated_by=row["updated_by"],
+                management=dict(row["management"] or {}),
             )
             for row in rows
         ]
@@ -71,8 +73,10 @@ class StrategyConfigRepository:
         params: Mapping[str, Any],
         risk_multiplier: float | Decimal,
         updated_by: str | None,
+        management: Mapping[str, Any] | None = None,
     ) -> None:
-        """Insert or replace the settings of one instance."""
+        """Insert or replace the settings of one instance (``management``: its break-even and
+        trailing-stop settings; ``None`` stores none, so the file's apply)."""
         values = {
             "strategy": strategy,
             "symbol": symbol,
@@ -81,6 +85,7 @@ class StrategyConfigRepository:
             "params": dict(params),
             "risk_multiplier": to_decimal(risk_multiplier, name="risk_multiplier"),
             "updated_by": updated_by,
+            "management": dict(management or {}),
         }
         stmt = insert(strategy_config).values(values)
         stmt = stmt.on_conflict_do_update(
@@ -89,6 +94,7 @@ class StrategyConfigRepository:
                 "enabled": stmt.excluded.enabled,
                 "params": stmt.excluded.params,
                 "risk_multiplier": stmt.excluded.risk_multiplier,
+                "management": stmt.excluded.management,
                 "updated_by": stmt.excluded.updated_by,
                 "updated_at": func.now(),
             },

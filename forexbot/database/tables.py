@@ -34,6 +34,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Double,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -95,6 +96,8 @@ trades = Table(
     Column("side", Text, nullable=False),
     Column("status", Text, nullable=False, server_default=text("'intent'")),
     Column("volume", Numeric, nullable=False),
+    # Volume closed so far by partial closes; all of ``volume`` once the trade is closed.
+    Column("closed_volume", Numeric, nullable=False, server_default=text("0")),
     Column("requested_price", Numeric),
     Column("entry_price", Numeric),
     Column("sl", Numeric),
@@ -121,6 +124,7 @@ trades = Table(
     CheckConstraint(sql_in("side", TRADE_SIDES), name="side"),
     CheckConstraint(sql_in("status", TRADE_STATUSES), name="status"),
     CheckConstraint("volume > 0", name="volume_positive"),
+    CheckConstraint("closed_volume >= 0 AND closed_volume <= volume", name="closed_volume_range"),
     CheckConstraint(
         "confidence IS NULL OR (confidence >= 0 AND confidence <= 1)", name="confidence_range"
     ),
@@ -130,6 +134,22 @@ Index("ix_trades_symbol_open_time", trades.c.symbol, trades.c.open_time.desc())
 Index("ix_trades_strategy", trades.c.strategy)
 Index("ix_trades_created_at", trades.c.created_at.desc())
 Index("ix_trades_mt5_position", trades.c.mt5_position)
+
+trade_transitions = Table(
+    "trade_transitions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("trade_id", BigInteger, ForeignKey("trades.id", ondelete="CASCADE"), nullable=False),
+    Column("from_status", Text),  # NULL: the trade was created in ``to_status``
+    Column("to_status", Text, nullable=False),
+    _tstz("time", nullable=False, now=True),
+    Column("details", JSONB, nullable=False, server_default=_EMPTY_JSONB),
+    CheckConstraint(
+        "from_status IS NULL OR " + sql_in("from_status", TRADE_STATUSES), name="from_status"
+    ),
+    CheckConstraint(sql_in("to_status", TRADE_STATUSES), name="to_status"),
+)
+Index("ix_trade_transitions_trade_id", trade_transitions.c.trade_id, trade_transitions.c.id)
 
 performance_metrics = Table(
     "performance_metrics",
@@ -212,6 +232,8 @@ strategy_config = Table(
     Column("risk_multiplier", Numeric, nullable=False, server_default=text("1")),
     _tstz("updated_at", nullable=False, now=True),
     Column("updated_by", Text),
+    # Break-even and trailing-stop settings (``engine.management.TradeManagement``).
+    Column("management", JSONB, nullable=False, server_default=_EMPTY_JSONB),
     UniqueConstraint("strategy", "symbol", "timeframe"),
     CheckConstraint("risk_multiplier >= 0", name="risk_multiplier_not_negative"),
 )

@@ -7,23 +7,17 @@ Rules enforced:
   NOTHING``, so it holds under concurrent retries too). Reusing an id for a *different* order
   (another strategy, symbol, side or volume) is refused with :class:`ClientOrderIdConflict`:
   fills would otherwise be attached to the wrong trade.
-* **Transitions are checked by the database, atomically**: each ``mark_*`` is one
-  ``UPDATE … WHERE id = :id AND status IN (<allowed previous states>)``; when no row matches,
-  :class:`IllegalTransition` (or :class:`~forexbot.errors.NotFoundError` for an unknown id) is
-  raised and nothing changes. Two racing writers cannot both move the same trade.
-
-  ============  =============================  =============================================
-  target        allowed from                   why
-  ============  =============================  =============================================
-  submitted     intent                         ``order_send`` is about to be called
-  open          intent, submitted              a crash may fall between send and ``submitted``;
-                                               reconciliation then finds the position
-  rejected      intent, submitted              the terminal or the server refused the order
-  cancelled     intent, submitted              never sent, or a pending order withdrawn
-  closing       open                           a close order was sent
-  closed        open, closing                  closed by us, by SL/TP or found closed in history
-  ============  =============================  =============================================
-
+* **Transitions are checked by the database, atomically**: each ``mark_*`` locks the row
+  (``SELECT … FOR UPDATE``), checks the move against the lifecycle
+  (:data:`forexbot.domain.lifecycle.TRANSITIONS`), updates it and appends the move to
+  ``trade_transitions``, all in one transaction. An illegal move raises
+  :class:`IllegalTransition` (or :class:`~forexbot.errors.NotFoundError` for an unknown id)
+  and changes nothing; two racing writers cannot both move the same trade.
+* **Every change is in the history.** Creation (intent, or an adopted position) and every
+  transition, partial closes included, add a ``trade_transitions`` row with its details.
+* **Volume is conserved.** ``closed_volume`` never exceeds ``volume`` (a database ``CHECK``);
+  a partial close records the totals recomputed from the terminal's deals, so recording the
+  same deals twice changes nothing, and a closed trade has closed its whole volume.
 * ``execution_details`` accumulate: each step merges its keys into the stored JSON object.
 * Money and prices are written as exact ``Decimal`` (floats through their shortest repr) and
   read back as ``Decimal``.
@@ -33,46 +27,43 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from forexbot.database._convert import require_aware, to_decimal, to_decimal_or_none
+from forexbot.database._convert import require_aware, to_decimal, to_decimal_or_none, utc
 from forexbot.database._errors import database_errors
 from forexbot.database.records import TradeRecord
-from forexbot.database.tables import trades
+from forexbot.database.tables import trade_transitions, trades
+from forexbot.domain.lifecycle import LIVE_STATUSES, allowed_from, can_move
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.errors import DatabaseError, NotFoundError
 
 Number = float | Decimal
 
-#: For each target status, the statuses a trade may move to it from.
-TRANSITIONS: Mapping[TradeStatus, tuple[TradeStatus, ...]] = {
-    TradeStatus.SUBMITTED: (TradeStatus.INTENT,),
-    TradeStatus.OPEN: (TradeStatus.INTENT, TradeStatus.SUBMITTED),
-    TradeStatus.REJECTED: (TradeStatus.INTENT, TradeStatus.SUBMITTED),
-    TradeStatus.CANCELLED: (TradeStatus.INTENT, TradeStatus.SUBMITTED),
-    TradeStatus.CLOSING: (TradeStatus.OPEN,),
-    TradeStatus.CLOSED: (TradeStatus.OPEN, TradeStatus.CLOSING),
-}
-
-#: Statuses of a trade that holds, or may hold, a position at the terminal.
-LIVE_STATUSES = (TradeStatus.SUBMITTED, TradeStatus.OPEN, TradeStatus.CLOSING)
+__all__ = [
+    "LIVE_STATUSES",
+    "ClientOrderIdConflict",
+    "IllegalTransition",
+    "TradeRepository",
+    "TransitionRecord",
+]
 
 
 class IllegalTransition(DatabaseError):
     """A trade was asked to move to a status its current status does not allow."""
 
     def __init__(self, trade_id: int, current: TradeStatus, target: TradeStatus) -> None:
-        allowed = ", ".join(status.value for status in TRANSITIONS[target])
+        allowed = ", ".join(status.value for status in allowed_from(target))
         super().__init__(
             f"trade {trade_id} cannot become {target.value!r} from {current.value!r} "
-            f"(allowed from: {allowed})"
+            f"(allowed from: {allowed or 'nothing'})"
         )
         self.trade_id = trade_id
         self.current = current
@@ -81,6 +72,26 @@ class IllegalTransition(DatabaseError):
 
 class ClientOrderIdConflict(DatabaseError):
     """A client order id already belongs to a different order."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRecord:
+    """One row of ``trade_transitions``: a move of a trade, with what came with it."""
+
+    id: int
+    trade_id: int
+    from_status: TradeStatus | None
+    to_status: TradeStatus
+    time: datetime
+    details: dict[str, Any]
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "from": None if self.from_status is None else self.from_status.value,
+            "to": self.to_status.value,
+            "time": utc(self.time).isoformat().replace("+00:00", "Z"),
+            "details": self.details,
+        }
 
 
 def _side(value: Side | str) -> Side:
@@ -111,6 +122,33 @@ def _details(value: Mapping[str, Any]) -> ColumnElement[Any]:
     """``execution_details || :value`` (merge, later keys win)."""
     return trades.c.execution_details.op("||", return_type=JSONB)(
         bindparam(None, dict(value), type_=JSONB)
+    )
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Transition details: the plain values of a change (expressions and Decimals as text)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, ColumnElement):
+            continue
+        out[key] = str(value) if isinstance(value, Decimal) else value
+    return out
+
+
+async def _log_transition(
+    conn: AsyncConnection,
+    trade_id: int,
+    from_status: TradeStatus | None,
+    to_status: TradeStatus,
+    details: Mapping[str, Any],
+) -> None:
+    await conn.execute(
+        insert(trade_transitions).values(
+            trade_id=trade_id,
+            from_status=None if from_status is None else from_status.value,
+            to_status=to_status.value,
+            details=dict(details),
+        )
     )
 
 
@@ -163,7 +201,7 @@ class TradeRepository:
             "reason": reason,
             "market_condition": dict(market_condition),
         }
-        insert = (
+        insert_ = (
             pg_insert(trades)
             .values(values)
             .on_conflict_do_nothing(index_elements=[trades.c.client_order_id])
@@ -171,8 +209,11 @@ class TradeRepository:
         )
         with database_errors(f"writing the order intent {client_order_id!r}"):
             async with self._engine.begin() as conn:
-                new_id = (await conn.execute(insert)).scalar_one_or_none()
+                new_id = (await conn.execute(insert_)).scalar_one_or_none()
                 if new_id is not None:
+                    await _log_transition(
+                        conn, int(new_id), None, TradeStatus.INTENT, {"volume": str(volume_)}
+                    )
                     return int(new_id)
                 existing = (
                     (
@@ -198,9 +239,54 @@ class TradeRepository:
             )
         return int(existing["id"])
 
-    async def mark_submitted(self, trade_id: int) -> None:
+    async def adopt_position(
+        self,
+        *,
+        client_order_id: str,
+        strategy: str,
+        symbol: str,
+        side: Side | str,
+        volume: Number,
+        entry_price: Number,
+        sl: Number | None,
+        tp: Number | None,
+        mt5_position: int,
+        open_time: datetime,
+        details: Mapping[str, Any],
+    ) -> TradeRecord:
+        """Record a position the terminal has and the database did not (reconciliation): a
+        trade created directly ``open``, with no signal."""
+        volume_ = _positive_volume(volume)
+        values = {
+            "client_order_id": client_order_id,
+            "strategy": strategy,
+            "symbol": symbol,
+            "timeframe": None,
+            "side": _side(side).label,
+            "status": TradeStatus.OPEN.value,
+            "volume": volume_,
+            "entry_price": to_decimal(entry_price, name="entry_price"),
+            "sl": to_decimal_or_none(sl, name="sl"),
+            "tp": to_decimal_or_none(tp, name="tp"),
+            "mt5_order": mt5_position,
+            "mt5_position": mt5_position,
+            "open_time": require_aware(open_time, name="open_time"),
+            "reason": "adopted by reconciliation",
+            "execution_details": dict(details),
+        }
+        with database_errors(f"adopting position {mt5_position}"):
+            async with self._engine.begin() as conn:
+                row = (
+                    (await conn.execute(insert(trades).values(values).returning(*trades.c)))
+                    .mappings()
+                    .one()
+                )
+                await _log_transition(conn, int(row["id"]), None, TradeStatus.OPEN, dict(details))
+        return TradeRecord.from_row(row)
+
+    async def mark_submitted(self, trade_id: int) -> TradeRecord:
         """``intent`` → ``submitted``: the order is being handed to the terminal."""
-        await self._transition(trade_id, TradeStatus.SUBMITTED, {})
+        return await self._transition(trade_id, TradeStatus.SUBMITTED, {})
 
     async def mark_open(
         self,
@@ -212,9 +298,9 @@ class TradeRepository:
         volume: Number,
         open_time: datetime,
         execution_details: Mapping[str, Any],
-    ) -> None:
+    ) -> TradeRecord:
         """→ ``open`` with the fill: tickets, filled price and volume, open time."""
-        await self._transition(
+        return await self._transition(
             trade_id,
             TradeStatus.OPEN,
             {
@@ -225,6 +311,7 @@ class TradeRepository:
                 "open_time": require_aware(open_time, name="open_time"),
                 "execution_details": _details(execution_details),
             },
+            from_statuses=(TradeStatus.INTENT, TradeStatus.SUBMITTED),
         )
 
     async def mark_rejected(
@@ -234,9 +321,9 @@ class TradeRepository:
         reject_code: int,
         reject_message: str,
         execution_details: Mapping[str, Any],
-    ) -> None:
+    ) -> TradeRecord:
         """→ ``rejected`` with MetaTrader's retcode and message."""
-        await self._transition(
+        return await self._transition(
             trade_id,
             TradeStatus.REJECTED,
             {
@@ -246,13 +333,68 @@ class TradeRepository:
             },
         )
 
-    async def mark_cancelled(self, trade_id: int, *, reason: str) -> None:
+    async def mark_cancelled(
+        self, trade_id: int, *, reason: str, execution_details: Mapping[str, Any] | None = None
+    ) -> TradeRecord:
         """→ ``cancelled``: the order was never executed; ``reason`` goes to ``close_reason``."""
-        await self._transition(trade_id, TradeStatus.CANCELLED, {"close_reason": reason})
+        values: dict[str, Any] = {"close_reason": reason}
+        if execution_details:
+            values["execution_details"] = _details(execution_details)
+        return await self._transition(trade_id, TradeStatus.CANCELLED, values)
 
-    async def mark_closing(self, trade_id: int) -> None:
-        """``open`` → ``closing``: a close order has been sent."""
-        await self._transition(trade_id, TradeStatus.CLOSING, {})
+    async def mark_closing(
+        self, trade_id: int, *, details: Mapping[str, Any] | None = None
+    ) -> TradeRecord:
+        """``open`` → ``closing``: a close order is about to be sent."""
+        return await self._transition(trade_id, TradeStatus.CLOSING, {}, log=details or {})
+
+    async def reopen(self, trade_id: int, *, reason: str) -> TradeRecord:
+        """``closing`` → ``open``: the close order was refused or did not execute."""
+        return await self._transition(
+            trade_id,
+            TradeStatus.OPEN,
+            {},
+            from_statuses=(TradeStatus.CLOSING,),
+            log={"reason": reason},
+        )
+
+    async def record_partial_close(
+        self,
+        trade_id: int,
+        *,
+        closed_volume: Number,
+        exit_price: Number,
+        profit: Number,
+        swap: Number,
+        commission: Number,
+    ) -> TradeRecord | None:
+        """``open``/``closing`` → ``open`` with the totals of the closes so far (recomputed
+        from the deals by the caller); returns ``None``, changing nothing, when the stored
+        closed volume is already ``closed_volume`` (the same deals recorded twice)."""
+        closed = _positive_volume(closed_volume)
+        current = await self.get(trade_id)
+        if current is None:
+            raise NotFoundError(f"trade {trade_id} does not exist")
+        if current.closed_volume == closed:
+            return None
+        if closed >= current.volume:
+            raise ValueError(
+                f"a partial close of trade {trade_id} must leave volume open: "
+                f"{closed} of {current.volume} closed"
+            )
+        return await self._transition(
+            trade_id,
+            TradeStatus.OPEN,
+            {
+                "closed_volume": closed,
+                "exit_price": to_decimal(exit_price, name="exit_price"),
+                "profit": to_decimal(profit, name="profit"),
+                "swap": to_decimal(swap, name="swap"),
+                "commission": to_decimal(commission, name="commission"),
+            },
+            from_statuses=(TradeStatus.OPEN, TradeStatus.CLOSING),
+            log={"event": "partial_close", "closed_volume": str(closed)},
+        )
 
     async def mark_closed(
         self,
@@ -264,12 +406,13 @@ class TradeRepository:
         swap: Number,
         commission: Number,
         close_reason: str,
-    ) -> None:
-        """→ ``closed`` with the exit and the money it made or lost."""
-        await self._transition(
+    ) -> TradeRecord:
+        """→ ``closed`` with the exit and the money it made or lost (its whole volume)."""
+        return await self._transition(
             trade_id,
             TradeStatus.CLOSED,
             {
+                "closed_volume": trades.c.volume,
                 "exit_price": to_decimal(exit_price, name="exit_price"),
                 "close_time": require_aware(close_time, name="close_time"),
                 "profit": to_decimal(profit, name="profit"),
@@ -279,26 +422,59 @@ class TradeRepository:
             },
         )
 
-    async def _transition(
-        self, trade_id: int, target: TradeStatus, values: Mapping[str, Any]
-    ) -> None:
-        allowed = [status.value for status in TRANSITIONS[target]]
+    async def update_stops(self, trade_id: int, *, sl: Number | None, tp: Number | None) -> None:
+        """Store the SL/TP the terminal now has for the trade's position (0 or None: none)."""
         stmt = (
             update(trades)
-            .where(trades.c.id == trade_id, trades.c.status.in_(allowed))
-            .values(status=target.value, updated_at=func.now(), **values)
-            .returning(trades.c.id)
+            .where(trades.c.id == trade_id)
+            .values(
+                sl=to_decimal_or_none(sl or None, name="sl"),
+                tp=to_decimal_or_none(tp or None, name="tp"),
+                updated_at=func.now(),
+            )
         )
+        with database_errors(f"updating the stops of trade {trade_id}"):
+            async with self._engine.begin() as conn:
+                await conn.execute(stmt)
+
+    async def _transition(
+        self,
+        trade_id: int,
+        target: TradeStatus,
+        values: Mapping[str, Any],
+        *,
+        from_statuses: tuple[TradeStatus, ...] | None = None,
+        log: Mapping[str, Any] | None = None,
+    ) -> TradeRecord:
+        allowed = from_statuses or allowed_from(target)
         with database_errors(f"marking trade {trade_id} {target.value}"):
             async with self._engine.begin() as conn:
-                if (await conn.execute(stmt)).scalar_one_or_none() is not None:
-                    return
-                current = (
-                    await conn.execute(select(trades.c.status).where(trades.c.id == trade_id))
+                current_raw = (
+                    await conn.execute(
+                        select(trades.c.status).where(trades.c.id == trade_id).with_for_update()
+                    )
                 ).scalar_one_or_none()
-        if current is None:
-            raise NotFoundError(f"trade {trade_id} does not exist")
-        raise IllegalTransition(trade_id, TradeStatus(current), target)
+                if current_raw is None:
+                    raise NotFoundError(f"trade {trade_id} does not exist")
+                current = TradeStatus(current_raw)
+                if current not in allowed or not can_move(current, target):
+                    raise IllegalTransition(trade_id, current, target)
+                row = (
+                    (
+                        await conn.execute(
+                            update(trades)
+                            .where(trades.c.id == trade_id)
+                            .values(status=target.value, updated_at=func.now(), **values)
+                            .returning(*trades.c)
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                await _log_transition(
+                    conn, trade_id, current, target, {**_jsonable(values), **(log or {})}
+                )
+        return TradeRecord.from_row(row)
 
     async def get(self, trade_id: int) -> TradeRecord | None:
         """The trade with this id, or ``None``."""
@@ -307,6 +483,38 @@ class TradeRepository:
     async def get_by_client_order_id(self, client_order_id: str) -> TradeRecord | None:
         """The trade with this client order id (the one in the MT5 order comment), or ``None``."""
         return await self._one(select(trades).where(trades.c.client_order_id == client_order_id))
+
+    async def get_by_position(self, mt5_position: int) -> TradeRecord | None:
+        """The newest trade holding (or having held) the terminal position ``mt5_position``."""
+        stmt = (
+            select(trades)
+            .where(trades.c.mt5_position == mt5_position)
+            .order_by(trades.c.id.desc())
+            .limit(1)
+        )
+        return await self._one(stmt)
+
+    async def transitions(self, trade_id: int) -> builtins.list[TransitionRecord]:
+        """The trade's history, oldest first."""
+        stmt = (
+            select(trade_transitions)
+            .where(trade_transitions.c.trade_id == trade_id)
+            .order_by(trade_transitions.c.id)
+        )
+        with database_errors(f"reading the history of trade {trade_id}"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).mappings().all()
+        return [
+            TransitionRecord(
+                id=row["id"],
+                trade_id=row["trade_id"],
+                from_status=None if row["from_status"] is None else TradeStatus(row["from_status"]),
+                to_status=TradeStatus(row["to_status"]),
+                time=utc(row["time"]),
+                details=dict(row["details"]),
+            )
+            for row in rows
+        ]
 
     async def list(
         self,
@@ -340,16 +548,35 @@ class TradeRepository:
         return [TradeRecord.from_row(row) for row in rows], int(total)
 
     async def open_trades(self) -> builtins.list[TradeRecord]:
-        """Trades that hold or may hold a position (submitted, open, closing), oldest first.
-
-        What reconciliation compares with the terminal's positions.
-        """
+        """Trades that hold or may hold a position (intent, submitted, open, closing), oldest
+        first: what reconciliation compares with the terminal's positions."""
         stmt = (
             select(trades)
             .where(trades.c.status.in_([status.value for status in LIVE_STATUSES]))
             .order_by(trades.c.id)
         )
         return await self._many(stmt)
+
+    async def recent_closed(self, limit: int) -> builtins.list[TradeRecord]:
+        """The last ``limit`` closed trades, most recently closed first (loss streaks)."""
+        stmt = (
+            select(trades)
+            .where(trades.c.status == TradeStatus.CLOSED.value)
+            .order_by(trades.c.close_time.desc().nulls_last(), trades.c.id.desc())
+            .limit(limit)
+        )
+        return await self._many(stmt)
+
+    async def counts_by_status(self) -> dict[TradeStatus, int]:
+        """How many trades are in each status (every status present, 0 when none)."""
+        stmt = select(trades.c.status, func.count()).group_by(trades.c.status)
+        with database_errors("counting trades"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        counts = dict.fromkeys(TradeStatus, 0)
+        for status, count in rows:
+            counts[TradeStatus(status)] = int(count)
+        return counts
 
     async def _one(self, stmt: Select[Any]) -> TradeRecord | None:
         with database_errors("reading a trade"):

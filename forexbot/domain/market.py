@@ -105,6 +105,20 @@ class SymbolSpec:
         """Round a price to the symbol's digits (what the terminal accepts)."""
         return round(price, self.digits)
 
+    def volume_problem(self, volume: float) -> str | None:
+        """Why the terminal would refuse ``volume`` (10014), or ``None`` when it is valid:
+        within ``volume_min``..``volume_max`` and a multiple of ``volume_step``."""
+        if not math.isfinite(volume) or volume <= 0:
+            return f"volume must be a positive number, got {volume!r}"
+        if volume < self.volume_min - 1e-9:
+            return f"volume {volume:g} is below the minimum {self.volume_min:g} of {self.name}"
+        if volume > self.volume_max + 1e-9:
+            return f"volume {volume:g} is above the maximum {self.volume_max:g} of {self.name}"
+        steps = volume / self.volume_step
+        if abs(steps - round(steps)) > 1e-6:
+            return f"volume {volume:g} is not a multiple of the step {self.volume_step:g}"
+        return None
+
     def floor_volume(self, volume: float) -> float:
         """Round a volume *down* to a multiple of the volume step.
 

@@ -54,6 +54,9 @@ class Signal:
     bar_time: int
     risk_multiplier: float = 1.0
     market_condition: dict[str, Any] = field(default_factory=dict)
+    # ``time.perf_counter()`` when the tick that closed the bar reached the connector (0:
+    # unknown, e.g. a manual trade): execution measures tick-to-order latency from it.
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,11 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """The account figures the risk manager sizes against."""
+    """The account figures the risk manager sizes against.
+
+    ``hedging`` is MetaTrader's margin mode: on a hedging account every deal opens its own
+    position; on a netting account there is one position per symbol.
+    """
 
     currency: str
     balance: float
@@ -95,6 +102,8 @@ class AccountState:
     margin: float
     margin_free: float
     leverage: int
+    profit: float = 0.0
+    hedging: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,9 @@ class OrderResult:
     bid: float
     ask: float
     comment: str
+    # The position the deal opened or changed, when known (found after a lost answer, or
+    # read from the deal); 0 when the terminal did not say (``order`` on a hedging account).
+    position: int = 0
 
     @property
     def done(self) -> bool:
@@ -139,3 +151,16 @@ class Deal:
     reason: int
     magic: int
     comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManualOrder:
+    """A market order a person asked for (``POST /api/trades``): a stop-loss is required, so
+    the risk of every trade is bounded; without a volume the risk manager sizes it."""
+
+    symbol: str
+    side: Side
+    sl: float
+    tp: float | None = None
+    volume: float | None = None
+    comment: str | None = None

@@ -1,82 +1,126 @@
-"""The execution manager: turns approved intents into orders on the terminal.
+"""The execution manager: turns approved intents into positions on the terminal.
 
 Rules:
 
+* **Halted means halted.** An intent approved just before the kill switch tripped is recorded
+  and cancelled, never sent.
 * **Persist before sending.** The intent row (with its client order id) is written, and marked
-  submitted, before ``order_send``: a crash after sending leaves a row that reconciliation can
-  match to the terminal's position by the order comment.
+  ``submitted``, before ``order_send``: a crash after sending leaves a row that reconciliation
+  matches to the terminal's position (or deal) by the order comment.
 * The request carries the bot's magic number and the client order id as comment; prices are
-  rounded to the symbol's digits; the filling mode is one the symbol allows (``filling_mode`` is
-  a bitmask, not an ORDER_FILLING value: passing it through is the classic 10030 bug).
-* **A timeout is not a rejection.** When ``order_send`` times out, the outcome is unknown: the
-  manager looks for a position carrying the client order id before deciding anything, and never
-  sends the same intent twice.
+  rounded to the symbol's digits, SL/TP kept outside the stops level, the filling mode is one
+  the symbol allows (:mod:`~forexbot.engine.orders`).
+* **Retries** follow :mod:`~forexbot.engine.sender`: only retryable codes, at a fresh price,
+  bounded — and a resend is abandoned when the fresh price would make the stop-loss cost more
+  than 10 % over the risk the risk manager approved.
+* **A timeout is not a rejection.** When the answer to ``order_send`` is lost, the order is
+  looked for among the positions and in the deal history by its client order id before
+  anything else; found, the trade is open with the terminal's fill. When even the lookup is
+  impossible (terminal gone), the trade stays ``submitted`` and reconciliation settles it.
+* The position ticket is read from the fill's deal (on a netting account it is not the order
+  ticket).
 * Every outcome is stored with its execution details (requested and filled price, slippage in
-  points, retcode, latency) and published as a :class:`~forexbot.events.types.TradeEvent`.
+  points, retcodes of every attempt, latency of ``order_send``, and the latency from the tick
+  that closed the signal's bar to the first ``order_send``) and published as a
+  :class:`~forexbot.events.types.TradeEvent`.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 
 from forexbot.clock import Clock
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.config import ExecutionSettings
+from forexbot.database.records import TradeRecord
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec, Tick
-from forexbot.domain.trading import OrderIntent, OrderResult, Position, Side, TradeStatus
-from forexbot.errors import TerminalError, TerminalTimeout
+from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position
+from forexbot.engine import retcodes
+from forexbot.engine.latency import LatencyWindow
+from forexbot.engine.orders import entry_price, market_order, normalise_stops
+from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
+from forexbot.engine.sizing import loss_per_lot
+from forexbot.errors import TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import OrderIntentEvent, TradeEvent
 
 _log = structlog.get_logger("forexbot.execution")
 
-IPC_TIMEOUT = -10005
+#: A resend may cost at most this much more than the approved risk if its stop is hit.
+RISK_TOLERANCE_ON_RESEND = 1.10
+#: How far back the deal history is searched for an order whose answer was lost (seconds).
+LOOKUP_WINDOW = 3 * 86_400
 
 
-class OrderGateway(Protocol):
+class ExecutionGateway(OrderTerminal, Protocol):
     """The part of the connector execution needs."""
 
     def spec(self, symbol: str) -> SymbolSpec: ...
 
     def last_tick(self, symbol: str) -> Tick | None: ...
 
-    def to_utc(self, server_epoch: float) -> float: ...
-
-    async def order_send(
-        self, request: dict[str, Any], timeout: float | None = None
-    ) -> OrderResult: ...
-
     async def positions(self, magic: int | None = None) -> list[Position]: ...
 
+    async def deals_between(self, utc_from: float, utc_to: float) -> list[Deal]: ...
 
-def filling_type(spec: SymbolSpec) -> int:
-    """An ORDER_FILLING value the symbol allows: FOK (bit 1), else IOC (bit 2), else RETURN."""
-    if spec.filling_mode & 1:
-        return mt5c.ORDER_FILLING_FOK
-    if spec.filling_mode & 2:
-        return mt5c.ORDER_FILLING_IOC
-    return mt5c.ORDER_FILLING_RETURN
+    async def deals_of_order(self, order_ticket: int) -> list[Deal]: ...
 
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+async def find_order(
+    gateway: ExecutionGateway, magic: int, client_order_id: str, now: float
+) -> OrderResult | None:
+    """The fill of the order whose comment is ``client_order_id``, if it executed: its open
+    position, else its entry deal in the history (the position may be closed already)."""
+    for position in await gateway.positions(magic):
+        if position.comment == client_order_id:
+            return OrderResult(
+                retcode=retcodes.DONE,
+                order=position.ticket,
+                deal=0,
+                volume=position.volume,
+                price=position.price_open,
+                bid=0.0,
+                ask=0.0,
+                comment="found after a lost answer",
+                position=position.ticket,
+            )
+    for deal in await gateway.deals_between(now - LOOKUP_WINDOW, now + 3600):
+        if deal.comment == client_order_id and deal.entry == 0 and deal.magic == magic:
+            return OrderResult(
+                retcode=retcodes.DONE,
+                order=deal.order,
+                deal=deal.ticket,
+                volume=deal.volume,
+                price=deal.price,
+                bid=0.0,
+                ask=0.0,
+                comment="found in the deal history after a lost answer",
+                position=deal.position_id,
+            )
+    return None
+
+
 class ExecutionManager:
-    """Sends approved intents, one at a time, and records what happened."""
+    """Sends approved intents and records what happened."""
 
     def __init__(
         self,
-        gateway: OrderGateway,
+        gateway: ExecutionGateway,
         trades: TradeRepository,
         bus: EventBus,
         clock: Clock,
         magic: int,
-        deviation_points: int,
+        deviation_points: Callable[[], int],
+        settings: Callable[[], ExecutionSettings],
+        halted: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._gateway = gateway
         self._trades = trades
@@ -84,99 +128,154 @@ class ExecutionManager:
         self._clock = clock
         self._magic = magic
         self._deviation = deviation_points
+        self._sender = OrderSender(gateway, settings)
+        self._halted = halted
+        self._in_flight: set[str] = set()
         self.sent = 0
         self.filled = 0
         self.rejected = 0
+        self.unknown = 0
+        self.retries = 0
+        self.tick_to_order = LatencyWindow()
+        self.order_latency = LatencyWindow()
 
     def subscribe(self) -> None:
         self._bus.subscribe(OrderIntentEvent, self.on_intent, name="execution")
 
+    def in_flight(self) -> frozenset[str]:
+        """Client order ids being executed right now (reconciliation leaves them alone)."""
+        return frozenset(self._in_flight)
+
     async def on_intent(self, event: OrderIntentEvent) -> None:
-        intent = event.intent
+        await self.execute(event.intent)
+
+    async def execute(self, intent: OrderIntent) -> int:
+        """Write the intent, send it, record the outcome; returns the trade id."""
+        self._in_flight.add(intent.client_order_id)
+        try:
+            return await self._execute(intent)
+        finally:
+            self._in_flight.discard(intent.client_order_id)
+
+    async def _execute(self, intent: OrderIntent) -> int:
         signal = intent.signal
         spec = self._gateway.spec(signal.symbol)
         tick = self._gateway.last_tick(signal.symbol)
-        price = 0.0
-        if tick is not None:
-            price = tick.ask if signal.side is Side.BUY else tick.bid
+        requested = entry_price(signal.side, tick) if tick is not None else 0.0
         trade_id = await self._trades.create_intent(
             client_order_id=intent.client_order_id,
             strategy=signal.strategy,
             symbol=signal.symbol,
-            timeframe=signal.timeframe,
+            timeframe=signal.timeframe or None,
             side=signal.side.label,
             volume=intent.volume,
-            requested_price=spec.round_price(price),
+            requested_price=spec.round_price(requested),
             sl=spec.round_price(signal.sl),
-            tp=spec.round_price(signal.tp),
+            tp=spec.round_price(signal.tp) if signal.tp else None,
             signal_time=_utc(signal.bar_time),
             confidence=signal.confidence,
             reason=signal.reason,
             market_condition=dict(signal.market_condition),
         )
-        await self._trades.mark_submitted(trade_id)
-        request = {
-            "action": mt5c.TRADE_ACTION_DEAL,
-            "symbol": signal.symbol,
-            "volume": float(intent.volume),
-            "type": mt5c.ORDER_TYPE_BUY if signal.side is Side.BUY else mt5c.ORDER_TYPE_SELL,
-            "price": spec.round_price(price),
-            "sl": spec.round_price(signal.sl),
-            "tp": spec.round_price(signal.tp),
-            "deviation": self._deviation,
-            "magic": self._magic,
-            "comment": intent.client_order_id,
-            "type_time": mt5c.ORDER_TIME_GTC,
-            "type_filling": filling_type(spec),
-        }
+        halt = self._halted()
+        if halt is not None:
+            # Approved before the kill switch tripped: recorded, never sent.
+            self._publish(await self._trades.mark_cancelled(trade_id, reason=halt))
+            _log.warning("intent cancelled: trading is halted", trade_id=trade_id, reason=halt)
+            return trade_id
+        self._publish(await self._trades.mark_submitted(trade_id))
+        first_price: list[float] = []
+        moved: dict[str, bool] = {}
+
+        def build(fresh: Tick | None) -> dict[str, Any] | str:
+            quote = fresh or self._gateway.last_tick(signal.symbol)
+            if quote is None:
+                return f"no quote for {signal.symbol}"
+            price = entry_price(signal.side, quote)
+            if fresh is not None:
+                at_risk = intent.volume * loss_per_lot(price, signal.sl, spec)
+                if at_risk > intent.risk_amount * RISK_TOLERANCE_ON_RESEND:
+                    return (
+                        f"the price moved to {price}: the stop-loss would now cost "
+                        f"{at_risk:.2f}, more than the approved {intent.risk_amount:.2f}"
+                    )
+                self.retries += 1
+            stops = normalise_stops(signal.side, signal.sl, signal.tp, quote, spec)
+            moved.update(sl_moved=stops.sl_moved, tp_moved=stops.tp_moved)
+            if not first_price:
+                first_price.append(spec.round_price(price))
+            self.sent += 1
+            return market_order(
+                symbol=signal.symbol,
+                side=signal.side,
+                volume=intent.volume,
+                price=price,
+                stops=stops,
+                spec=spec,
+                deviation=self._deviation(),
+                magic=self._magic,
+                comment=intent.client_order_id,
+            )
+
+        async def lookup() -> OrderResult | None:
+            return await find_order(
+                self._gateway, self._magic, intent.client_order_id, self._clock.time()
+            )
+
+        report = await self._sender.send(signal.symbol, build, lookup)
+        details = report.details()
+        details["requested_price"] = first_price[0] if first_price else None
+        details.update({k: v for k, v in moved.items() if v})
+        if report.attempts and signal.received_at:
+            tick_to_order = report.first_sent_at - signal.received_at
+            self.tick_to_order.add(tick_to_order)
+            details["tick_to_order_ms"] = round(tick_to_order * 1000, 3)
+        if report.attempts:
+            self.order_latency.add(report.latency_ms / 1000)
         log = _log.bind(
             trade_id=trade_id, client_order_id=intent.client_order_id, symbol=signal.symbol
         )
-        self.sent += 1
-        started = time.perf_counter()
-        try:
-            result = await self._gateway.order_send(request)
-        except TerminalError as exc:
-            # TerminalTimeout is ours; −10005 is the terminal's (or the bridge's) own
-            # "IPC timeout": either way the order may have executed.
-            if isinstance(exc, TerminalTimeout) or exc.code == IPC_TIMEOUT:
-                log.warning("order_send timed out; looking for the order before deciding")
-                await self._resolve_timeout(trade_id, intent, request, started)
-            else:
-                await self._reject(trade_id, exc.code, str(exc), request, started, None)
-            return
-        if result.done:
-            await self._open(trade_id, intent, request, result, started)
+        if report.done:
+            assert report.result is not None
+            await self._open(trade_id, intent, report, details, spec)
+        elif report.unknown:
+            self.unknown += 1
+            log.error(
+                "order outcome unknown: the terminal cannot be asked; reconciliation will "
+                "settle the trade",
+                error=str(report.error),
+            )
         else:
-            await self._reject(trade_id, result.retcode, result.comment, request, started, result)
+            await self._reject(trade_id, report, details, log)
+        return trade_id
 
     async def _open(
         self,
         trade_id: int,
         intent: OrderIntent,
-        request: dict[str, Any],
-        result: OrderResult,
-        started: float,
+        report: SendReport,
+        details: dict[str, Any],
+        spec: SymbolSpec,
     ) -> None:
-        spec = self._gateway.spec(intent.signal.symbol)
-        requested = float(request["price"])
-        slippage = (result.price - requested) * intent.signal.side.value / spec.point
-        details = {
-            "requested_price": requested,
-            "filled_price": result.price,
-            "slippage_points": round(slippage, 1) if requested else None,
-            "retcode": result.retcode,
-            "comment": result.comment,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            "order": result.order,
-            "deal": result.deal,
-            "bid": result.bid,
-            "ask": result.ask,
-        }
-        await self._trades.mark_open(
+        result = report.result
+        assert result is not None
+        signal = intent.signal
+        position = result.position or await self._position_of(result)
+        requested = details.get("requested_price")
+        if requested:
+            slippage = (result.price - requested) * signal.side.value / spec.point
+            details["slippage_points"] = round(slippage, 1)
+        details.update(
+            filled_price=result.price,
+            order=result.order,
+            deal=result.deal,
+            initial_sl=spec.round_price(signal.sl),
+            initial_tp=spec.round_price(signal.tp) if signal.tp else None,
+        )
+        record = await self._trades.mark_open(
             trade_id,
             mt5_order=result.order,
-            mt5_position=result.order,
+            mt5_position=position,
             entry_price=result.price,
             volume=result.volume,
             open_time=_utc(self._clock.time()),
@@ -186,71 +285,49 @@ class ExecutionManager:
         _log.info(
             "order filled",
             trade_id=trade_id,
-            symbol=intent.signal.symbol,
-            side=intent.signal.side.label,
+            symbol=signal.symbol,
+            side=signal.side.label,
             volume=result.volume,
             price=result.price,
-            ticket=result.order,
+            ticket=position,
+            attempts=report.attempts,
             latency_ms=details["latency_ms"],
+            slippage_points=details.get("slippage_points"),
         )
-        await self._publish(trade_id, TradeStatus.OPEN)
+        self._publish(record)
+
+    async def _position_of(self, result: OrderResult) -> int:
+        """The position the fill belongs to: its deal's ``position_id`` (the order ticket on a
+        hedging account, the symbol's position on a netting one)."""
+        try:
+            for deal in await self._gateway.deals_of_order(result.order):
+                if deal.position_id:
+                    return deal.position_id
+        except TerminalError as exc:
+            _log.warning("cannot read the fill's deal; using the order ticket", error=str(exc))
+        return result.order
 
     async def _reject(
         self,
         trade_id: int,
-        code: int,
-        message: str,
-        request: dict[str, Any],
-        started: float,
-        result: OrderResult | None,
+        report: SendReport,
+        details: dict[str, Any],
+        log: Any,
     ) -> None:
-        details: dict[str, Any] = {
-            "requested_price": request["price"],
-            "retcode": code,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        if result is not None:
-            details.update(bid=result.bid, ask=result.ask)
-        await self._trades.mark_rejected(
+        if report.result is not None:
+            code, message = report.result.retcode, retcodes.describe(report.result.retcode)
+        elif report.error is not None:
+            code, message = report.error.code, str(report.error)
+        else:
+            code, message = 0, report.stopped or "not sent"
+        if report.error is not None and report.retcodes[-1:] == [retcodes.IPC_TIMEOUT]:
+            message = "order_send timed out and the order was not found at the terminal"
+        record = await self._trades.mark_rejected(
             trade_id, reject_code=code, reject_message=message, execution_details=details
         )
         self.rejected += 1
-        _log.warning("order rejected", trade_id=trade_id, retcode=code, reason=message)
-        await self._publish(trade_id, TradeStatus.REJECTED)
+        log.warning("order rejected", retcode=code, reason=message, attempts=report.attempts)
+        self._publish(record)
 
-    async def _resolve_timeout(
-        self, trade_id: int, intent: OrderIntent, request: dict[str, Any], started: float
-    ) -> None:
-        try:
-            positions = await self._gateway.positions(self._magic)
-        except TerminalError as exc:
-            # Still unknown: leave the trade 'submitted'; reconciliation settles it.
-            _log.error("cannot check positions after a timeout", trade_id=trade_id, error=str(exc))
-            return
-        for position in positions:
-            if position.comment == intent.client_order_id:
-                result = OrderResult(
-                    retcode=mt5c.TRADE_RETCODE_DONE,
-                    order=position.ticket,
-                    deal=0,
-                    volume=position.volume,
-                    price=position.price_open,
-                    bid=0.0,
-                    ask=0.0,
-                    comment="found after timeout",
-                )
-                await self._open(trade_id, intent, request, result, started)
-                return
-        await self._reject(
-            trade_id,
-            IPC_TIMEOUT,
-            "order_send timed out and no position was opened",
-            request,
-            started,
-            None,
-        )
-
-    async def _publish(self, trade_id: int, status: TradeStatus) -> None:
-        record = await self._trades.get(trade_id)
-        payload = record.to_api() if record is not None else {"id": trade_id}
-        self._bus.publish(TradeEvent(trade_id, status, payload))
+    def _publish(self, record: TradeRecord) -> None:
+        self._bus.publish(TradeEvent(record.id, record.status, record.to_api()))

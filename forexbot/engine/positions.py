@@ -1,60 +1,108 @@
-"""The position manager: keeps the database in step with the terminal's positions.
+"""The position manager: keeps the database in step with the terminal and acts on positions.
 
 Rules:
 
 * It knows which trades are open (from the database at start, then from trade events) and
-  answers :meth:`PositionManager.open_count` for the risk manager without a query.
-* Every ``sync_interval`` seconds, and at start, it compares the bot's open trades with the
-  terminal's positions carrying the bot's magic number. A trade whose position is gone was
-  closed at the terminal (stop-loss, take-profit, by hand): its close price, profit, swap and
-  commission come from the deal history, never from a guess.
-* A position with our magic number that the database does not know is reported (adoption comes
-  with full reconciliation).
+  answers :meth:`PositionManager.open_count` and :meth:`PositionManager.holdings` for the
+  risk manager without a query.
+* At start, every ``sync_interval`` seconds and after every reconnect it reconciles the
+  database with the terminal (:mod:`~forexbot.engine.reconcile`): SL/TP hits, closes by hand,
+  partial closes, orders whose answer was lost, positions unknown to the database. After each
+  pass it publishes the account (:class:`~forexbot.events.types.AccountEvent`) for the risk
+  manager's equity limits.
+* Manual actions (close, partial close, SL/TP), the kill switch's close-all and trailing stops
+  go through :mod:`~forexbot.engine.position_actions`. Everything that changes positions —
+  these actions and reconciliation — holds one lock, so a sync never sees a close halfway.
+* Trailing stop and break-even: on each quote of a symbol with open trades, a trade whose
+  strategy instance has :class:`~forexbot.config.TradeManagement` gets its stop moved when
+  :func:`~forexbot.engine.management.managed_stop` says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 
 from forexbot.clock import Clock
+from forexbot.config import ExecutionSettings, TradeManagement
 from forexbot.database.records import TradeRecord
 from forexbot.database.trades import TradeRepository
-from forexbot.domain.trading import AccountState, Deal, Position, TradeStatus
-from forexbot.errors import TerminalError
+from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.trading import AccountState, Deal, Position, Side, TradeStatus
+from forexbot.engine.exposure import Holding
+from forexbot.engine.management import managed_stop
+from forexbot.engine.orders import exit_price
+from forexbot.engine.position_actions import PositionActions
+from forexbot.engine.reconcile import AuditLog, Reconciler, ReconcileReport
+from forexbot.engine.sender import OrderSender, OrderTerminal
+from forexbot.errors import DatabaseError, TerminalError, TradeActionError
 from forexbot.events.bus import EventBus
-from forexbot.events.types import TradeEvent
+from forexbot.events.types import (
+    AccountEvent,
+    ConnectionState,
+    ConnectionStateEvent,
+    TickEvent,
+    TradeEvent,
+)
 
 _log = structlog.get_logger("forexbot.positions")
 
-_DEAL_ENTRY_OUT = (1, 2, 3)  # OUT, INOUT, OUT_BY
-_CLOSE_REASONS = {
-    4: "stop_loss",
-    5: "take_profit",
-    6: "stop_out",
-    0: "manual",
-    1: "manual",
-    2: "manual",
-    3: "expert",
-}
+_LIVE = (TradeStatus.OPEN, TradeStatus.CLOSING)
 
 
-class PositionSource(Protocol):
+class PositionSource(OrderTerminal, Protocol):
     """The part of the connector the position manager needs."""
+
+    def spec(self, symbol: str) -> SymbolSpec: ...
+
+    def last_tick(self, symbol: str) -> Tick | None: ...
 
     async def positions(self, magic: int | None = None) -> list[Position]: ...
 
     async def deals_for_position(self, position_ticket: int) -> list[Deal]: ...
 
+    async def deals_between(self, utc_from: float, utc_to: float) -> list[Deal]: ...
+
     async def account(self) -> AccountState: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OpenTrade:
+    """What the manager keeps in memory about an open trade."""
+
+    id: int
+    instance: str
+    symbol: str
+    side: Side
+    ticket: int | None
+    entry: float | None
+    initial_sl: float | None
+    sl: float | None
+
+    @classmethod
+    def from_api(cls, trade: dict[str, Any]) -> OpenTrade:
+        details = trade.get("execution_details") or {}
+        initial = details.get("initial_sl", trade.get("sl"))
+        return cls(
+            id=int(trade["id"]),
+            instance=f"{trade.get('strategy')}:{trade.get('symbol')}:{trade.get('timeframe')}",
+            symbol=str(trade.get("symbol", "")),
+            side=Side.BUY if trade.get("side") == "buy" else Side.SELL,
+            ticket=trade.get("mt5_position"),
+            entry=trade.get("entry_price"),
+            initial_sl=None if initial is None else float(initial),
+            sl=trade.get("sl"),
+        )
+
+
 class PositionManager:
-    """Tracks open trades and settles the ones the terminal closed."""
+    """Tracks open trades, reconciles them with the terminal, and acts on positions."""
 
     def __init__(
         self,
@@ -63,30 +111,58 @@ class PositionManager:
         bus: EventBus,
         clock: Clock,
         magic: int,
-        sync_interval: float,
+        *,
+        audit: AuditLog,
+        settings: Callable[[], ExecutionSettings] = ExecutionSettings,
+        deviation_points: Callable[[], int] = lambda: 20,
+        in_flight: Callable[[], frozenset[str]] = frozenset,
+        management: Callable[[str], TradeManagement | None] = lambda _key: None,
     ) -> None:
         self._source = source
         self._trades = trades
         self._bus = bus
         self._clock = clock
         self._magic = magic
-        self._sync_interval = sync_interval
-        self._open: dict[int, str] = {}  # trade id → symbol
+        self._settings = settings
+        self._management = management
+        self._actions = PositionActions(
+            source, trades, bus, clock, magic, OrderSender(source, settings), deviation_points
+        )
+        self._reconciler = Reconciler(
+            source, trades, bus, clock, magic, audit, in_flight, self._actions.reason_of
+        )
+        self._open: dict[int, OpenTrade] = {}
         self._positions: list[Position] = []
         self._account: AccountState | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._managing: set[int] = set()
+        self._was_disconnected = False
         self.closed_from_terminal = 0
-        self.unknown_positions: set[int] = set()
+        self.syncs = 0
+        self.sync_failures = 0
+        self.trailing_moves = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
 
     def subscribe(self) -> None:
         self._bus.subscribe(TradeEvent, self.on_trade, name="positions")
+        self._bus.subscribe(ConnectionStateEvent, self.on_connection, name="positions-reconnect")
+        self._bus.subscribe(TickEvent, self.on_tick, name="positions-ticks")
 
-    async def start(self) -> None:
+    async def start(self) -> ReconcileReport:
+        """Load the open trades, reconcile with the terminal, start the periodic sync."""
         for trade in await self._trades.open_trades():
-            self._open[int(trade.id)] = str(trade.symbol)
-        await self.sync()
+            if trade.status in _LIVE:
+                self._open[trade.id] = OpenTrade.from_api(trade.to_api())
+        report = await self.reconcile()
+        _log.info(
+            "reconciled with the terminal at start",
+            positions=len(report.positions),
+            corrections=len(report.corrections),
+        )
         self._task = asyncio.get_running_loop().create_task(self._run(), name="position-sync")
+        return report
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -97,104 +173,86 @@ class PositionManager:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._sync_interval)
+            await asyncio.sleep(self._settings().sync_interval_seconds)
             try:
                 await self.sync()
             except TerminalError as exc:
+                self.sync_failures += 1
                 _log.warning("position sync skipped: terminal unavailable", error=str(exc))
+            except DatabaseError as exc:
+                self.sync_failures += 1
+                _log.error("position sync failed: database unavailable", error=str(exc))
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    async def reconcile(self) -> ReconcileReport:
+        """One reconciliation pass under the lock; publishes the account afterwards."""
+        async with self._lock:
+            report = await self._reconciler.run()
+        self.syncs += 1
+        self.closed_from_terminal += report.closed
+        self._positions = report.positions
+        if report.account is not None:
+            self._account = report.account
+            self._bus.publish(AccountEvent(report.account, self._clock.time()))
+        return report
+
+    async def sync(self) -> int:
+        """Reconcile; returns the number of trades found closed at the terminal."""
+        return (await self.reconcile()).closed
+
+    async def on_connection(self, event: ConnectionStateEvent) -> None:
+        """After a reconnect, reconcile at once: the terminal may have closed positions (SL/TP)
+        while it was unreachable."""
+        if event.state is ConnectionState.DISCONNECTED:
+            self._was_disconnected = True
+            return
+        if event.state is ConnectionState.CONNECTED and self._was_disconnected:
+            self._was_disconnected = False
+            try:
+                report = await self.reconcile()
+            except TerminalError as exc:
+                _log.warning("reconciliation after reconnect failed", error=str(exc))
+                return
+            _log.info(
+                "reconciled after reconnect",
+                positions=len(report.positions),
+                corrections=len(report.corrections),
+            )
 
     async def on_trade(self, event: TradeEvent) -> None:
-        if event.status is TradeStatus.OPEN:
-            self._open[event.trade_id] = str(event.trade.get("symbol", ""))
+        if event.status in _LIVE and event.trade.get("mt5_position") is not None:
+            self._open[event.trade_id] = OpenTrade.from_api({**event.trade, "id": event.trade_id})
         elif event.status in (TradeStatus.CLOSED, TradeStatus.REJECTED, TradeStatus.CANCELLED):
             self._open.pop(event.trade_id, None)
+
+    # -- queries ----------------------------------------------------------------------------
 
     def open_count(self, symbol: str | None = None) -> int:
         if symbol is None:
             return len(self._open)
-        return sum(1 for s in self._open.values() if s == symbol)
+        return sum(1 for t in self._open.values() if t.symbol == symbol)
+
+    def holdings(self) -> list[Holding]:
+        """The bot's positions as of the last sync, for the exposure limit."""
+        return [Holding(p.symbol, p.side, p.volume, p.price_open) for p in self._positions]
 
     @property
     def account(self) -> AccountState | None:
         """The account as of the last sync."""
         return self._account
 
-    async def sync(self) -> int:
-        """Compare with the terminal; close in the database what the terminal closed.
-        Returns the number of trades closed."""
-        async with self._lock:
-            # Trades first, then positions: a fill recorded in between then shows up as a
-            # live position, never as a position that vanished.
-            open_trades = await self._trades.open_trades()
-            positions = await self._source.positions(self._magic)
-            self._positions = positions
-            self._account = await self._source.account()
-            live = {p.ticket for p in positions}
-            closed = 0
-            known: set[int] = set()
-            for trade in open_trades:
-                ticket = trade.mt5_position
-                if ticket is None:
-                    continue  # still being sent; execution settles it
-                known.add(int(ticket))
-                if trade.status != TradeStatus.OPEN or int(ticket) in live:
-                    continue
-                if await self._close_from_deals(trade):
-                    closed += 1
-            for position in positions:
-                if position.ticket not in known and position.ticket not in self.unknown_positions:
-                    self.unknown_positions.add(position.ticket)
-                    _log.warning(
-                        "position with our magic number unknown to the database",
-                        ticket=position.ticket,
-                        symbol=position.symbol,
-                        comment=position.comment,
-                    )
-            return closed
-
-    async def _close_from_deals(self, trade: TradeRecord) -> bool:
-        if trade.mt5_position is None:
-            return False
-        deals = await self._source.deals_for_position(trade.mt5_position)
-        exits = [d for d in deals if d.entry in _DEAL_ENTRY_OUT]
-        if not exits:
-            _log.error(
-                "position gone from the terminal but no closing deal in history",
-                trade_id=trade.id,
-                ticket=trade.mt5_position,
-            )
-            return False
-        volume = sum(d.volume for d in exits)
-        exit_price = sum(d.price * d.volume for d in exits) / volume if volume else exits[-1].price
-        last = exits[-1]
-        await self._trades.mark_closed(
-            int(trade.id),
-            exit_price=exit_price,
-            close_time=datetime.fromtimestamp(last.time, tz=UTC),
-            profit=sum(d.profit for d in exits),
-            swap=sum(d.swap for d in deals),
-            commission=sum(d.commission for d in deals),
-            close_reason=_CLOSE_REASONS.get(last.reason, f"reason_{last.reason}"),
-        )
-        self.closed_from_terminal += 1
-        self._open.pop(int(trade.id), None)
-        record = await self._trades.get(int(trade.id))
-        payload = record.to_api() if record is not None else {"id": trade.id}
-        _log.info(
-            "trade closed at the terminal",
-            trade_id=trade.id,
-            symbol=trade.symbol,
-            reason=payload.get("close_reason"),
-            profit=payload.get("profit"),
-        )
-        self._bus.publish(TradeEvent(int(trade.id), TradeStatus.CLOSED, payload))
-        return True
+    @property
+    def corrections(self) -> int:
+        return self._reconciler.corrections
 
     async def open_positions(self) -> list[dict[str, Any]]:
         """Open positions as of the last sync, JSON-ready (the API's ``GET /api/positions``)."""
+        trade_of = {t.ticket: t.id for t in self._open.values() if t.ticket is not None}
         return [
             {
                 "ticket": p.ticket,
+                "trade_id": trade_of.get(p.ticket),
                 "symbol": p.symbol,
                 "side": p.side.label,
                 "volume": p.volume,
@@ -209,3 +267,103 @@ class PositionManager:
             }
             for p in self._positions
         ]
+
+    # -- actions ----------------------------------------------------------------------------
+
+    async def close_trade(
+        self, trade_id: int, *, volume: float | None, reason: str, actor: str | None
+    ) -> TradeRecord:
+        """Close a trade, or ``volume`` lots of it; :class:`TradeActionError` when it cannot."""
+        async with self._lock:
+            trade = await self._trade(trade_id)
+            return await self._actions.close(trade, volume, reason, actor)
+
+    async def close_position(
+        self, ticket: int, *, volume: float | None, reason: str, actor: str | None
+    ) -> TradeRecord:
+        """Close (part of) the bot's position ``ticket``."""
+        return await self.close_trade(
+            await self._trade_id_of(ticket), volume=volume, reason=reason, actor=actor
+        )
+
+    async def modify_trade(
+        self, trade_id: int, *, sl: float | None, tp: float | None, actor: str | None
+    ) -> TradeRecord:
+        """Change a trade's SL and/or TP (``None`` keeps, 0 removes)."""
+        async with self._lock:
+            trade = await self._trade(trade_id)
+            return await self._actions.modify(trade, sl, tp, actor)
+
+    async def modify_position(
+        self, ticket: int, *, sl: float | None, tp: float | None, actor: str | None
+    ) -> TradeRecord:
+        return await self.modify_trade(await self._trade_id_of(ticket), sl=sl, tp=tp, actor=actor)
+
+    async def close_all(self, reason: str) -> int:
+        """Close every open trade (the kill switch); returns how many were closed. A failure
+        on one does not stop the others; it is logged, and the next call tries again."""
+        closed = 0
+        async with self._lock:
+            for trade in await self._trades.open_trades():
+                if trade.status is not TradeStatus.OPEN:
+                    continue
+                try:
+                    record = await self._actions.close(trade, None, reason, actor=None)
+                except (TradeActionError, TerminalError, DatabaseError) as exc:
+                    _log.error("could not close a trade", trade_id=trade.id, error=str(exc))
+                    continue
+                closed += record.status is TradeStatus.CLOSED
+        _log.warning("close all done", reason=reason, closed=closed)
+        return closed
+
+    async def _trade(self, trade_id: int) -> TradeRecord:
+        trade = await self._trades.get(trade_id)
+        if trade is None:
+            raise TradeActionError(404, "not_found", f"trade {trade_id} does not exist")
+        return trade
+
+    async def _trade_id_of(self, ticket: int) -> int:
+        for trade in self._open.values():
+            if trade.ticket == ticket:
+                return trade.id
+        record = await self._trades.get_by_position(ticket)
+        if record is None or record.status not in _LIVE:
+            raise TradeActionError(
+                404, "not_found", f"position {ticket} is not an open position of this bot"
+            )
+        return record.id
+
+    # -- trailing stops ---------------------------------------------------------------------
+
+    async def on_tick(self, event: TickEvent) -> None:
+        tick = event.tick
+        for trade in list(self._open.values()):
+            if trade.symbol != tick.symbol or trade.id in self._managing:
+                continue
+            settings = self._management(trade.instance)
+            if settings is None or not settings.active:
+                continue
+            if trade.entry is None or trade.initial_sl is None:
+                continue
+            target = managed_stop(
+                side=trade.side,
+                entry=trade.entry,
+                initial_sl=trade.initial_sl,
+                current_sl=trade.sl or 0.0,
+                price=exit_price(trade.side, tick),
+                spec=self._source.spec(trade.symbol),
+                settings=settings,
+            )
+            if target is None:
+                continue
+            self._managing.add(trade.id)
+            try:
+                async with self._lock:
+                    record = await self._trade(trade.id)
+                    if record.status is TradeStatus.OPEN:
+                        await self._actions.modify(record, target, None, actor="trailing")
+                        self.trailing_moves += 1
+            except (TradeActionError, TerminalError, DatabaseError) as exc:
+                _log.info("stop not moved", trade_id=trade.id, target=target, error=str(exc))
+            finally:
+                self._managing.discard(trade.id)

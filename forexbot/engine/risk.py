@@ -1,41 +1,80 @@
-"""The risk manager: every signal passes here before it can become an order.
+"""The risk manager: every signal and every manual trade passes here before it can be sent.
 
-Rules enforced, in this order (the first that fails rejects the signal):
+Rules enforced, in this order (the first that fails rejects, with its code):
 
-0. the signal is fresh: acted on within ``signal_grace_seconds`` of its bar's close (a
-   lagging daemon must not trade yesterday's setup at today's price);
-1. a current quote exists for the symbol;
-2. the stop-loss is on the losing side of the price that triggers it — the bid for a buy, the
-   ask for a sell, as MetaTrader measures it — and at least the symbol's stops level away;
-3. open positions plus orders in flight stay below ``max_open_positions``, and below
-   ``max_positions_per_symbol`` for the symbol;
-4. the volume from :func:`~forexbot.engine.sizing.size_position` is at least the symbol's
-   minimum.
+1. ``kill_switch``, ``daily_loss_limit``, ``cooldown``: the account-level limits of
+   :mod:`~forexbot.engine.guard` (drawdown kill switch, loss of the trading day, losing
+   streak) are not in force;
+2. ``stale_signal``: the signal is acted on within ``signal_grace_seconds`` of its bar's close
+   (a lagging daemon must not trade yesterday's setup at today's price);
+3. ``market_closed``, ``session_not_allowed``, ``liquidity_blocked``, ``volatility_blocked``:
+   the signal's market condition passes the filter (manual trades carry none);
+4. ``no_quote``: a current quote exists;
+5. ``spread_too_wide``: the spread is within the symbol's ``max_spread_points`` and within
+   ``max_spread_stop_percent`` of the stop distance;
+6. ``invalid_stop``, ``stop_too_close``: the stop-loss is on the losing side of the price that
+   triggers it (the bid for a buy, the ask for a sell, as MetaTrader measures it) and at least
+   the symbol's stops level away;
+7. ``max_open_positions``, ``max_positions_per_symbol``: positions plus orders in flight stay
+   below the limits (one per symbol on a netting account, whatever the setting);
+8. sizing: the volume from :func:`~forexbot.engine.sizing.size_position` (fixed-fractional
+   risk of equity by stop distance and tick value, scaled by the strategy's risk multiplier)
+   is at least the symbol's minimum; a manual trade's own volume must be valid for the symbol
+   (``invalid_volume``) and risk no more than that (``risk_per_trade_exceeded``);
+9. ``max_currency_exposure``: no currency's net exposure (:mod:`~forexbot.engine.exposure`),
+   counting open positions and orders in flight, grows beyond its limit;
+10. ``margin_limit``, ``insufficient_margin``: the margin the terminal computes for the order
+    (``order_calc_margin``) fits the free margin and keeps the margin in use within
+    ``max_margin_usage_percent`` of equity.
 
 An accepted signal becomes an :class:`~forexbot.events.types.OrderIntentEvent`; a rejected one a
-:class:`~forexbot.events.types.RiskRejectedEvent` with a machine-readable code, a log line, a
-counter, and a row in ``system_logs`` so the trader can see why nothing was traded.
+:class:`~forexbot.events.types.RiskRejectedEvent` with its code, a log line, a counter, and a
+row in ``system_logs`` so the trader can see why nothing was traded.
+
+Equity observations (:class:`~forexbot.events.types.AccountEvent`) feed the guard: reaching
+the daily loss stops opening for the day (an error log line, a ``RiskLimitEvent``, a
+``system_logs`` row); reaching the drawdown trips the kill switch — a critical log line, a
+:class:`~forexbot.events.types.KillSwitchEvent`, and every position closed. The guard's state
+and run-time limits are persisted, so they survive a restart.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from pydantic import ValidationError
 
 from forexbot.clock import Clock
 from forexbot.config import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
-from forexbot.engine.sizing import size_position
+from forexbot.engine.exposure import Holding, breaches, currency_exposure
+from forexbot.engine.guard import EquityGuard, GuardState, Trip, TripKind
+from forexbot.engine.orders import entry_price, exit_price, new_client_order_id
+from forexbot.engine.sizing import loss_per_lot, size_position
+from forexbot.errors import ConfigError, RiskRejection, TerminalError
 from forexbot.events.bus import EventBus
-from forexbot.events.types import OrderIntentEvent, RiskRejectedEvent, SignalEvent, TradeEvent
+from forexbot.events.types import (
+    AccountEvent,
+    KillSwitchEvent,
+    OrderIntentEvent,
+    RiskLimitEvent,
+    RiskRejectedEvent,
+    SignalEvent,
+    TradeEvent,
+)
+
+__all__ = ["RiskManager", "RiskRejection", "new_client_order_id"]
 
 _log = structlog.get_logger("forexbot.risk")
 
 _SETTLED = {TradeStatus.OPEN, TradeStatus.REJECTED, TradeStatus.CANCELLED, TradeStatus.CLOSED}
+LIMITS_KEY = "risk.limits"
+STATE_KEY = "risk.state"
 
 
 class MarketAccess(Protocol):
@@ -47,15 +86,27 @@ class MarketAccess(Protocol):
 
     async def account(self) -> AccountState: ...
 
+    async def order_calc_margin(
+        self, side: Side, symbol: str, volume: float, price: float
+    ) -> float: ...
+
 
 class OpenPositions(Protocol):
-    """How many positions the bot has open (the position manager provides it)."""
+    """The bot's open positions (the position manager provides it)."""
 
     def open_count(self, symbol: str | None = None) -> int: ...
 
+    def holdings(self) -> list[Holding]: ...
+
+
+class PositionCloser(Protocol):
+    """Closes every position of the bot (the kill switch's hand)."""
+
+    async def close_all(self, reason: str) -> int: ...
+
 
 class RejectionLog(Protocol):
-    """Where rejections are recorded (``system_logs``)."""
+    """Where rejections and limit trips are recorded (``system_logs``)."""
 
     async def add(
         self,
@@ -70,9 +121,17 @@ class RejectionLog(Protocol):
     ) -> int: ...
 
 
-def new_client_order_id() -> str:
-    """A short unique id that fits MetaTrader's comment field (≤ 31 characters)."""
-    return "fxb-" + uuid.uuid4().hex[:20]
+class RiskStateStore(Protocol):
+    """Where limits changed at run time and the guard's state are kept (``system_config``)."""
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None: ...
+
+
+def server_day(utc_epoch: float, server_offset: float) -> str:
+    """The broker's trading day (its server date) at ``utc_epoch``, as ``YYYY-MM-DD``."""
+    return datetime.fromtimestamp(utc_epoch + server_offset, tz=UTC).date().isoformat()
 
 
 class RiskManager:
@@ -86,6 +145,10 @@ class RiskManager:
         bus: EventBus,
         clock: Clock,
         rejection_log: RejectionLog,
+        *,
+        store: RiskStateStore | None = None,
+        closer: PositionCloser | None = None,
+        trading_day: Callable[[float], str] | None = None,
     ) -> None:
         self._settings = settings
         self._market = market
@@ -93,105 +156,385 @@ class RiskManager:
         self._bus = bus
         self._clock = clock
         self._rejection_log = rejection_log
-        self._in_flight: dict[str, str] = {}  # client order id → symbol
+        self._store = store
+        self._closer = closer
+        self._trading_day = trading_day or (lambda t: server_day(t, 0))
+        self._guard = EquityGuard()
+        self._saved_state: dict[str, Any] = {}
+        self._in_flight: dict[str, Holding] = {}  # client order id → what it will hold
         self.rejections: Counter[str] = Counter()
         self.approved = 0
+        self.kill_switch_trips = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
 
     def subscribe(self) -> None:
         self._bus.subscribe(SignalEvent, self.on_signal, name="risk")
         self._bus.subscribe(TradeEvent, self.on_trade, name="risk-trades")
+        self._bus.subscribe(AccountEvent, self.on_account, name="risk-account")
+
+    async def start(self) -> None:
+        """Load the limits changed at run time (they win over the file) and the guard state."""
+        if self._store is None:
+            return
+        stored = await self._store.get(LIMITS_KEY)
+        if stored:
+            try:
+                self._settings = RiskSettings.model_validate(stored)
+                _log.info("risk limits changed at run time are in force", limits=stored)
+            except ValidationError as exc:
+                _log.error("stored risk limits are invalid; using the file's", error=str(exc))
+        state = await self._store.get(STATE_KEY)
+        if state:
+            self._guard = EquityGuard(GuardState.from_dict(state))
+            self._saved_state = self._guard.state.to_dict()
+            if self._guard.state.kill_switch:
+                _log.critical(
+                    "the kill switch is on: trading halted until resumed",
+                    reason=self._guard.state.kill_reason,
+                )
+
+    @property
+    def settings(self) -> RiskSettings:
+        return self._settings
+
+    @property
+    def guard_state(self) -> GuardState:
+        return self._guard.state
+
+    def halted(self) -> str | None:
+        """Why nothing may be sent right now (the kill switch), or ``None``."""
+        state = self._guard.state
+        return f"kill switch: {state.kill_reason}" if state.kill_switch else None
+
+    # -- events -----------------------------------------------------------------------------
 
     async def on_trade(self, event: TradeEvent) -> None:
-        """Forget an in-flight intent once execution has settled it."""
+        """Forget an in-flight intent once execution settled it; count closed trades in the
+        losing streak."""
         if event.status in _SETTLED:
             self._in_flight.pop(str(event.trade.get("client_order_id", "")), None)
+        if event.status is TradeStatus.CLOSED:
+            trade = event.trade
+            net = sum(float(trade.get(k) or 0.0) for k in ("profit", "swap", "commission"))
+            if self._guard.record_close(net, self._clock.time(), self._settings):
+                message = (
+                    f"{self._guard.state.loss_streak} losing trades in a row: no new trade "
+                    f"for {self._settings.cooldown_minutes:g} min"
+                )
+                _log.warning("cooldown started", streak=self._guard.state.loss_streak)
+                self._bus.publish(RiskLimitEvent("cooldown", message, self._clock.time()))
+                await self._record("warning", "cooldown_started", message, {})
+            await self._save_state()
 
-    def in_flight(self, symbol: str | None = None) -> int:
-        if symbol is None:
-            return len(self._in_flight)
-        return sum(1 for s in self._in_flight.values() if s == symbol)
+    async def on_account(self, event: AccountEvent) -> None:
+        now = event.time
+        trips = self._guard.observe(
+            event.account.equity, self._trading_day(now), now, self._settings
+        )
+        for trip in trips:
+            await self._on_trip(trip)
+        await self._save_state()
+
+    async def _on_trip(self, trip: Trip) -> None:
+        context = {"equity": trip.equity, "threshold": round(trip.threshold, 2)}
+        if trip.kind is TripKind.DAILY_LOSS:
+            _log.error("daily loss limit reached", reason=trip.message, **context)
+            self._bus.publish(RiskLimitEvent(trip.kind.value, trip.message, self._clock.time()))
+            await self._record("error", "daily_loss_limit", trip.message, context)
+            return
+        await self._kill(trip.kind.value, trip.message, actor=None, context=context)
 
     async def on_signal(self, event: SignalEvent) -> None:
         signal = event.signal
         decision = await self.evaluate(signal)
         if isinstance(decision, OrderIntent):
-            self._in_flight[decision.client_order_id] = signal.symbol
-            self.approved += 1
-            _log.info(
-                "signal approved",
-                symbol=signal.symbol,
-                strategy=signal.strategy,
-                side=signal.side.label,
-                volume=decision.volume,
-                risk=round(decision.risk_amount, 2),
-                client_order_id=decision.client_order_id,
-            )
+            self._approve(decision)
             self._bus.publish(OrderIntentEvent(decision))
             return
         code, message = decision
         await self._reject(signal, code, message)
 
-    async def evaluate(self, signal: Signal) -> OrderIntent | tuple[str, str]:
+    # -- the kill switch --------------------------------------------------------------------
+
+    async def trip_kill_switch(self, reason: str, *, actor: str | None) -> int:
+        """Trip the kill switch by hand: close everything and halt. Returns positions closed."""
+        return await self._kill("manual", reason, actor=actor, context={})
+
+    async def _kill(
+        self, code: str, reason: str, *, actor: str | None, context: dict[str, Any]
+    ) -> int:
+        now = self._clock.time()
+        self._guard.trip(code, reason, now)
+        self.kill_switch_trips += 1
+        await self._save_state(force=True)
+        _log.critical("KILL SWITCH: closing every position and halting", reason=reason, actor=actor)
+        self._bus.publish(KillSwitchEvent(True, code, reason, now, actor))
+        await self._record("critical", "kill_switch", reason, {"code": code, **context}, actor)
+        if self._closer is None:
+            return 0
+        return await self._closer.close_all("kill_switch")
+
+    async def resume(self, *, actor: str) -> None:
+        """Release the kill switch (only a person does this)."""
+        if not self._guard.state.kill_switch:
+            raise ConfigError("the kill switch is not on")
+        self._guard.resume()
+        await self._save_state(force=True)
+        now = self._clock.time()
+        _log.warning("kill switch released: trading resumes", actor=actor)
+        self._bus.publish(KillSwitchEvent(False, "resumed", f"resumed by {actor}", now, actor))
+        await self._record("warning", "kill_switch_released", f"resumed by {actor}", {}, actor)
+
+    async def ensure_flat_if_halted(self) -> int:
+        """At start: with the kill switch on, close what is still open (a crash may have
+        stopped the closing halfway)."""
+        if self._guard.state.kill_switch and self._closer is not None:
+            return await self._closer.close_all("kill_switch")
+        return 0
+
+    # -- run-time limits --------------------------------------------------------------------
+
+    async def update_limits(self, changes: Mapping[str, Any], *, actor: str) -> RiskSettings:
+        """Validate ``changes`` against the whole model, persist, then apply (all or nothing:
+        :class:`ConfigError` naming the key leaves everything as it was)."""
+        merged = {**self._settings.model_dump(), **dict(changes)}
+        try:
+            settings = RiskSettings.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"invalid risk limits: {problems}") from None
+        if self._store is not None:
+            await self._store.put(LIMITS_KEY, settings.model_dump(mode="json"), updated_by=actor)
+        self._settings = settings
+        _log.info("risk limits changed", actor=actor, changes=dict(changes))
+        return settings
+
+    # -- the rules --------------------------------------------------------------------------
+
+    def in_flight(self, symbol: str | None = None) -> int:
+        if symbol is None:
+            return len(self._in_flight)
+        return sum(1 for h in self._in_flight.values() if h.symbol == symbol)
+
+    def _approve(self, intent: OrderIntent) -> None:
+        signal = intent.signal
+        tick = self._market.last_tick(signal.symbol)
+        price = entry_price(signal.side, tick) if tick is not None else signal.entry
+        self._in_flight[intent.client_order_id] = Holding(
+            signal.symbol, signal.side, intent.volume, price
+        )
+        self.approved += 1
+        _log.info(
+            "signal approved",
+            symbol=signal.symbol,
+            strategy=signal.strategy,
+            side=signal.side.label,
+            volume=intent.volume,
+            risk=round(intent.risk_amount, 2),
+            client_order_id=intent.client_order_id,
+        )
+
+    async def approve_manual(self, signal: Signal, volume: float | None) -> OrderIntent:
+        """The same rules for a trade a person asked for; raises :class:`RiskRejection`
+        (recorded and published like any rejection) or returns the intent, in flight."""
+        decision = await self.evaluate(signal, volume=volume, manual=True)
+        if isinstance(decision, OrderIntent):
+            self._approve(decision)
+            return decision
+        code, message = decision
+        await self._reject(signal, code, message)
+        raise RiskRejection(code, message)
+
+    async def evaluate(
+        self, signal: Signal, *, volume: float | None = None, manual: bool = False
+    ) -> OrderIntent | tuple[str, str]:
         """Apply the rules; an intent, or ``(code, message)`` of the first rule that failed."""
         s = self._settings
-        period = Timeframe.parse(signal.timeframe).seconds
-        age = self._clock.time() - (signal.bar_time + period)
-        if age > s.signal_grace_seconds:
-            return (
-                "stale_signal",
-                f"the {signal.timeframe} bar closed {age:.0f} s ago; signals are acted on "
-                f"within {s.signal_grace_seconds:.0f} s",
-            )
+        now = self._clock.time()
+        blocked = self._guard.blocked(now)
+        if blocked is not None:
+            return blocked
+        if not manual:
+            period = Timeframe.parse(signal.timeframe).seconds
+            age = now - (signal.bar_time + period)
+            if age > s.signal_grace_seconds:
+                return (
+                    "stale_signal",
+                    f"the {signal.timeframe} bar closed {age:.0f} s ago; signals are acted on "
+                    f"within {s.signal_grace_seconds:.0f} s",
+                )
+        refused = self._condition_filter(signal.market_condition)
+        if refused is not None:
+            return refused
         tick = self._market.last_tick(signal.symbol)
         if tick is None:
             return "no_quote", f"no quote for {signal.symbol} yet"
         spec = self._market.spec(signal.symbol)
-        entry = tick.ask if signal.side is Side.BUY else tick.bid
-        trigger = tick.bid if signal.side is Side.BUY else tick.ask
+        entry = entry_price(signal.side, tick)
+        refused = self._stop_and_spread(signal, tick, spec)
+        if refused is not None:
+            return refused
+        account = await self._market.account()
+        refused = self._position_counts(signal.symbol, account)
+        if refused is not None:
+            return refused
+        max_risk = account.equity * s.risk_per_trade_percent / 100.0 * signal.risk_multiplier
+        if volume is None:
+            sizing = size_position(
+                account.equity,
+                s.risk_per_trade_percent,
+                entry,
+                signal.sl,
+                spec,
+                signal.risk_multiplier,
+            )
+            if not sizing.accepted:
+                return str(sizing.refusal_code), str(sizing.refusal)
+            volume, risk_amount = sizing.volume, sizing.risk_amount
+        else:
+            problem = spec.volume_problem(volume)
+            if problem is not None:
+                return "invalid_volume", problem
+            risk_amount = volume * loss_per_lot(entry, signal.sl, spec)
+            if risk_amount > max_risk + 1e-9:
+                return (
+                    "risk_per_trade_exceeded",
+                    f"{volume:g} lots would lose {risk_amount:.2f} at the stop-loss, more than "
+                    f"{s.risk_per_trade_percent:g} % of equity ({max_risk:.2f})",
+                )
+        refused = self._exposure(Holding(signal.symbol, signal.side, volume, entry), account)
+        if refused is not None:
+            return refused
+        refused = await self._margin(signal, volume, entry, account)
+        if refused is not None:
+            return refused
+        return OrderIntent(
+            client_order_id=new_client_order_id(),
+            signal=signal,
+            volume=volume,
+            risk_amount=risk_amount,
+        )
+
+    def _condition_filter(self, condition: Mapping[str, Any]) -> tuple[str, str] | None:
+        if not condition:
+            return None
+        s = self._settings
+        if condition.get("market_open") is False:
+            return "market_closed", "the market is closed"
+        sessions = [str(x) for x in condition.get("sessions") or []]
+        if s.allowed_sessions is not None and not set(sessions) & set(s.allowed_sessions):
+            return (
+                "session_not_allowed",
+                f"open sessions {sessions or 'none'}; trading is allowed in "
+                f"{list(s.allowed_sessions)}",
+            )
+        liquidity = condition.get("liquidity")
+        if liquidity in s.blocked_liquidity:
+            return "liquidity_blocked", f"liquidity is {liquidity}, which is blocked"
+        volatility = condition.get("volatility")
+        if volatility in s.blocked_volatility:
+            return "volatility_blocked", f"volatility is {volatility}, which is blocked"
+        return None
+
+    def _stop_and_spread(
+        self, signal: Signal, tick: Tick, spec: SymbolSpec
+    ) -> tuple[str, str] | None:
+        s = self._settings
+        spread_points = (tick.ask - tick.bid) / spec.point
+        limit = s.max_spread_points.get(signal.symbol)
+        if limit is not None and spread_points > limit + 1e-6:
+            return (
+                "spread_too_wide",
+                f"the spread is {spread_points:.0f} points; {signal.symbol} allows {limit}",
+            )
+        trigger = exit_price(signal.side, tick)
         distance = (trigger - signal.sl) * signal.side.value
-        min_distance = spec.stops_level * spec.point
         if distance <= 0:
             where = "below the bid" if signal.side is Side.BUY else "above the ask"
             return (
                 "invalid_stop",
                 f"stop-loss {signal.sl} of a {signal.side.label} must be {where} ({trigger})",
             )
-        if distance < min_distance:
+        if distance < spec.stops_level * spec.point:
             return (
                 "stop_too_close",
                 f"stop-loss {distance / spec.point:.0f} points away, the symbol requires "
                 f"{spec.stops_level}",
             )
+        stop_points = abs(entry_price(signal.side, tick) - signal.sl) / spec.point
+        share = spread_points / stop_points * 100 if stop_points else 100.0
+        if share > s.max_spread_stop_percent:
+            return (
+                "spread_too_wide",
+                f"the spread ({spread_points:.0f} points) is {share:.0f} % of the stop distance "
+                f"({stop_points:.0f} points); at most {s.max_spread_stop_percent:g} % allowed",
+            )
+        return None
+
+    def _position_counts(self, symbol: str, account: AccountState) -> tuple[str, str] | None:
+        s = self._settings
         total = self._positions.open_count() + self.in_flight()
         if total >= s.max_open_positions:
             return (
                 "max_open_positions",
                 f"{total} positions open or in flight, the limit is {s.max_open_positions}",
             )
-        per_symbol = self._positions.open_count(signal.symbol) + self.in_flight(signal.symbol)
-        if per_symbol >= s.max_positions_per_symbol:
+        per_symbol_limit = s.max_positions_per_symbol if account.hedging else 1
+        per_symbol = self._positions.open_count(symbol) + self.in_flight(symbol)
+        if per_symbol >= per_symbol_limit:
+            why = "" if account.hedging else " (a netting account holds one position per symbol)"
             return (
                 "max_positions_per_symbol",
-                f"{per_symbol} positions on {signal.symbol}, the limit is "
-                f"{s.max_positions_per_symbol}",
+                f"{per_symbol} positions on {symbol}, the limit is {per_symbol_limit}{why}",
             )
-        account = await self._market.account()
-        sizing = size_position(
-            account.equity,
-            s.risk_per_trade_percent,
-            entry,
-            signal.sl,
-            spec,
-            signal.risk_multiplier,
+        return None
+
+    def _exposure(self, new: Holding, account: AccountState) -> tuple[str, str] | None:
+        held = [*self._positions.holdings(), *self._in_flight.values()]
+        spec_of = self._market.spec
+        before = currency_exposure(held, spec_of, account.currency)
+        after = currency_exposure([*held, new], spec_of, account.currency)
+        limit = account.equity * self._settings.max_exposure_per_currency_percent / 100
+        found = breaches(before, after, limit)
+        if not found:
+            return None
+        currency, value = found[0]
+        return (
+            "max_currency_exposure",
+            f"{currency} exposure would be {value:,.0f} {account.currency} "
+            f"({abs(value) / account.equity * 100:.0f} % of equity); the limit is "
+            f"{self._settings.max_exposure_per_currency_percent:g} %",
         )
-        if not sizing.accepted:
-            return str(sizing.refusal_code), str(sizing.refusal)
-        return OrderIntent(
-            client_order_id=new_client_order_id(),
-            signal=signal,
-            volume=sizing.volume,
-            risk_amount=sizing.risk_amount,
-        )
+
+    async def _margin(
+        self, signal: Signal, volume: float, entry: float, account: AccountState
+    ) -> tuple[str, str] | None:
+        try:
+            required = await self._market.order_calc_margin(
+                signal.side, signal.symbol, volume, entry
+            )
+        except TerminalError as exc:
+            return "margin_unknown", f"the terminal could not compute the margin: {exc}"
+        if required > account.margin_free:
+            return (
+                "insufficient_margin",
+                f"{volume:g} lots need {required:.2f} {account.currency} of margin; "
+                f"{account.margin_free:.2f} is free",
+            )
+        usage_limit = account.equity * self._settings.max_margin_usage_percent / 100
+        if account.margin + required > usage_limit:
+            return (
+                "margin_limit",
+                f"margin in use would be {account.margin + required:.2f} "
+                f"{account.currency}, above {self._settings.max_margin_usage_percent:g} % "
+                f"of equity ({usage_limit:.2f})",
+            )
+        return None
+
+    # -- records ----------------------------------------------------------------------------
 
     async def _reject(self, signal: Signal, code: str, message: str) -> None:
         self.rejections[code] += 1
@@ -204,25 +547,81 @@ class RiskManager:
             reason=message,
         )
         self._bus.publish(RiskRejectedEvent(signal, code, message, self._clock.time()))
+        await self._record(
+            "info",
+            "signal_rejected",
+            message,
+            {
+                "code": code,
+                "symbol": signal.symbol,
+                "strategy": signal.strategy,
+                "timeframe": signal.timeframe,
+                "side": signal.side.label,
+                "entry": signal.entry,
+                "sl": signal.sl,
+                "tp": signal.tp,
+                "bar_time": signal.bar_time,
+            },
+        )
+
+    async def _record(
+        self,
+        level: str,
+        event: str,
+        message: str,
+        context: dict[str, Any],
+        actor: str | None = None,
+    ) -> None:
         try:
             await self._rejection_log.add(
-                level="INFO",
+                level=level.upper(),
                 component="risk",
-                event="signal_rejected",
+                event=event,
                 message=message,
-                context={
-                    "code": code,
-                    "symbol": signal.symbol,
-                    "strategy": signal.strategy,
-                    "timeframe": signal.timeframe,
-                    "side": signal.side.label,
-                    "entry": signal.entry,
-                    "sl": signal.sl,
-                    "tp": signal.tp,
-                    "bar_time": signal.bar_time,
-                },
+                context=context,
+                actor=actor,
             )
         except Exception:
-            # The rejection stands; only its record failed. Logged, counted by the bus.
-            _log.exception("could not record a risk rejection", code=code)
+            # The decision stands; only its record failed. Logged, and counted by the bus.
+            _log.exception("could not record a risk event", event=event)
             raise
+
+    async def _save_state(self, *, force: bool = False) -> None:
+        if self._store is None:
+            return
+        state = self._guard.state.to_dict()
+        unchanged = {**state, "last_equity": None} == {**self._saved_state, "last_equity": None}
+        if unchanged and not force:
+            return
+        await self._store.put(STATE_KEY, state, updated_by="risk")
+        self._saved_state = state
+
+    def describe(self) -> dict[str, Any]:
+        """Limits, guard state, orders in flight and rejection counts (``GET /api/risk``)."""
+        g = self._guard.state
+        return {
+            "limits": self._settings.model_dump(mode="json"),
+            "kill_switch": {
+                "active": g.kill_switch,
+                "code": g.kill_code,
+                "reason": g.kill_reason,
+                "since": None
+                if g.kill_time is None
+                else datetime.fromtimestamp(g.kill_time, tz=UTC).isoformat(),
+            },
+            "trading_day": {
+                "day": g.day,
+                "start_equity": g.day_start_equity,
+                "halted": g.daily_halt,
+            },
+            "peak_equity": g.peak_equity,
+            "equity": g.last_equity,
+            "loss_streak": g.loss_streak,
+            "cooldown_until": None
+            if g.cooldown_until is None
+            else datetime.fromtimestamp(g.cooldown_until, tz=UTC).isoformat(),
+            "blocked": None if (b := self._guard.blocked(self._clock.time())) is None else b[0],
+            "in_flight": len(self._in_flight),
+            "approved": self.approved,
+            "rejections": dict(self.rejections),
+        }

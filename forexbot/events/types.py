@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from forexbot.domain.market import Bar, Tick
-from forexbot.domain.trading import OrderIntent, Signal, TradeStatus
+from forexbot.domain.trading import AccountState, OrderIntent, Signal, TradeStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +33,14 @@ class TickEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class BarEvent(Event):
-    """A bar has closed: its values are final."""
+    """A bar has closed: its values are final.
+
+    ``received_at`` is ``time.perf_counter()`` when the tick that closed it reached the
+    connector, so the order path can measure its latency from the market's side.
+    """
 
     bar: Bar
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,54 @@ class TradeEvent(Event):
     trade_id: int
     status: TradeStatus
     trade: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent(Event):
+    """The account as the position manager last read it (after every sync)."""
+
+    account: AccountState
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchEvent(Event):
+    """The kill switch was tripped (``active``) or released by a person.
+
+    ``reason`` says why in words; ``code`` is machine-readable (``max_drawdown``,
+    ``manual``, ``resumed``).
+    """
+
+    active: bool
+    code: str
+    reason: str
+    time: float
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimitEvent(Event):
+    """An account-level limit started holding trades back (``daily_loss_limit``,
+    ``cooldown``); ``message`` says until when."""
+
+    code: str
+    message: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationEvent(Event):
+    """Reconciliation changed the database to agree with the terminal.
+
+    ``kind`` names the correction (``adopted``, ``closed_from_history``, ``opened``,
+    ``cancelled``, ``partial_close``, ``reopened``); ``details`` is JSON-ready.
+    """
+
+    kind: str
+    trade_id: int | None
+    message: str
+    details: dict[str, Any]
+    time: float
 
 
 class ConnectionState(StrEnum):

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 import talib
+from pydantic import ValidationError
 
+from forexbot.config import TradeManagement
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError, NotFoundError
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
@@ -41,6 +43,7 @@ class StrategySettingsStore(Protocol):
         params: dict[str, Any],
         risk_multiplier: float,
         updated_by: str | None,
+        management: dict[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -68,6 +71,7 @@ class StrategyControl:
             "enabled": instance.enabled,
             "params": instance.strategy.params.model_dump(),
             "risk_multiplier": instance.risk_multiplier,
+            "management": instance.management.model_dump(),
             "regime": {
                 "trends": sorted(t.value for t in regime.trends),
                 "volatility": sorted(v.value for v in regime.volatility),
@@ -97,8 +101,21 @@ class StrategyControl:
         risk_multiplier: float | None,
         enabled: bool | None,
         actor: str,
+        management: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         instance = self._instance(strategy_id)
+        managed = instance.management
+        if management is not None:
+            try:
+                managed = TradeManagement.model_validate(
+                    {**instance.management.model_dump(), **management}
+                )
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"management.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise ConfigError(problems) from None
         strategy = instance.strategy.with_params(**params) if params else instance.strategy
         multiplier = instance.risk_multiplier if risk_multiplier is None else risk_multiplier
         if not 0 < multiplier <= MAX_RISK_MULTIPLIER:
@@ -115,6 +132,7 @@ class StrategyControl:
             params=strategy.params.model_dump(),
             risk_multiplier=multiplier,
             updated_by=actor,
+            management=managed.model_dump(),
         )
         if params:
             # Built again now: a bar that closed during the save is in the current window.
@@ -124,6 +142,7 @@ class StrategyControl:
             multiplier,
             active,
         )
+        instance.management = managed
         _log.info(
             "strategy changed",
             instance=strategy_id,
@@ -131,6 +150,7 @@ class StrategyControl:
             params=params,
             risk_multiplier=multiplier,
             enabled=active,
+            management=managed.model_dump() if management is not None else None,
         )
         return self._describe(instance)
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
-from forexbot.config import StrategyInstanceSettings
+from forexbot.config import StrategyInstanceSettings, TradeManagement
 from forexbot.database.strategy_configs import StrategyConfigRecord
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError
@@ -36,6 +37,7 @@ class _Wanted:
     params: dict[str, Any]
     risk_multiplier: float
     enabled: bool
+    management: dict[str, Any]
 
 
 def build_instances(
@@ -48,7 +50,13 @@ def build_instances(
     for entry in configured:
         for symbol in entry.symbols or watchlist:
             key: tuple[str, str, str] = (str(entry.strategy), symbol, entry.timeframe)
-            wanted[key] = _Wanted(*key, dict(entry.params), entry.risk_multiplier, entry.enabled)
+            wanted[key] = _Wanted(
+                *key,
+                dict(entry.params),
+                entry.risk_multiplier,
+                entry.enabled,
+                entry.management.model_dump(),
+            )
     instances: dict[tuple[str, str, str], StrategyInstance] = {}
     for key, want in wanted.items():
         instances[key] = _instance(want)
@@ -57,10 +65,17 @@ def build_instances(
         if row.symbol not in watchlist:
             _log.warning("stored strategy settings for an unwatched symbol ignored", key=key)
             continue
-        want = _Wanted(*key, dict(row.params), float(row.risk_multiplier), bool(row.enabled))
+        configured_management = wanted[key].management if key in wanted else {}
+        want = _Wanted(
+            *key,
+            dict(row.params),
+            float(row.risk_multiplier),
+            bool(row.enabled),
+            dict(row.management) or configured_management,
+        )
         try:
             instances[key] = _instance(want)
-        except (ConfigError, ValueError) as exc:
+        except (ConfigError, ValueError, ValidationError) as exc:
             _log.error("stored strategy settings are invalid; using the file's", key=key,
                        error=str(exc))  # fmt: skip
     return list(instances.values())
@@ -73,4 +88,5 @@ def _instance(want: _Wanted) -> StrategyInstance:
         Timeframe.parse(want.timeframe),
         risk_multiplier=want.risk_multiplier,
         enabled=want.enabled,
+        management=TradeManagement.model_validate(want.management),
     )

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from forexbot.config import TradeManagement
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
@@ -51,6 +52,7 @@ class StrategyInstance:
     timeframe: Timeframe
     risk_multiplier: float = 1.0
     enabled: bool = True
+    management: TradeManagement = field(default_factory=TradeManagement)
     bars_seen: int = 0
     signals: int = 0
     suppressed: int = 0
@@ -86,6 +88,7 @@ class StrategyManager:
         self._bus = bus
         self._detector = detector or DetectorParams()
         self._around_the_clock = around_the_clock
+        self._by_key = {instance.key: instance for instance in self.instances}
         self._by_stream: dict[tuple[str, Timeframe], list[StrategyInstance]] = {}
         for instance in self.instances:
             self._by_stream.setdefault((instance.symbol, instance.timeframe), []).append(instance)
@@ -144,7 +147,7 @@ class StrategyManager:
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
         for instance in self._by_stream[key]:
-            self._run(instance, bar, stream.condition)
+            self._run(instance, bar, stream.condition, event.received_at)
 
     def _detect(self, stream: _Stream, bar: Bar) -> MarketCondition | None:
         if len(stream.bars) < self._detector.min_bars:
@@ -162,7 +165,13 @@ class StrategyManager:
             _log.exception("market condition detection failed", symbol=bar.symbol)
             return None
 
-    def _run(self, instance: StrategyInstance, bar: Bar, condition: MarketCondition | None) -> None:
+    def _run(
+        self,
+        instance: StrategyInstance,
+        bar: Bar,
+        condition: MarketCondition | None,
+        received_at: float = 0.0,
+    ) -> None:
         instance.bars_seen += 1
         try:
             signal = instance.strategy.on_bar(bar)
@@ -193,6 +202,7 @@ class StrategyManager:
             signal,
             risk_multiplier=instance.risk_multiplier,
             market_condition=condition.to_dict(),
+            received_at=received_at,
         )
         instance.signals += 1
         _log.info(
@@ -205,6 +215,12 @@ class StrategyManager:
             reason=signal.reason,
         )
         self._bus.publish(SignalEvent(signal))
+
+    def management(self, key: str) -> TradeManagement | None:
+        """The trade management settings of the instance ``key``
+        (``strategy:symbol:timeframe``), or ``None`` for a trade no instance owns."""
+        instance = self._by_key.get(key)
+        return None if instance is None else instance.management
 
     def describe(self) -> list[dict[str, Any]]:
         """Instances and their counters, for the status endpoint."""

@@ -136,6 +136,7 @@ class FakeStrategies:
         risk_multiplier: float | None,
         enabled: bool | None,
         actor: str,
+        management: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         current = self._get(strategy_id)
         new_params = dict(current["params"])

@@ -31,6 +31,7 @@ TABLES = {
     "strategy_config",
     "system_logs",
     "users",
+    "trade_transitions",
 }
 
 INDEXES = {
@@ -39,6 +40,7 @@ INDEXES = {
     "ix_trades_strategy",
     "ix_trades_created_at",
     "ix_trades_mt5_position",
+    "ix_trade_transitions_trade_id",
     "uq_trades_client_order_id",
     "uq_performance_metrics_key",
     "uq_strategy_config_strategy_symbol_timeframe",
@@ -63,11 +65,14 @@ def index_definitions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0001"
+HEAD = "0002"
 
 
-def test_upgrade_creates_the_seven_tables_and_their_indexes(empty_database_url: str) -> None:
+def test_head_is_the_trade_lifecycle_revision() -> None:
+    assert head_revision() == HEAD
+
+
+def test_upgrade_creates_the_tables_and_their_indexes(empty_database_url: str) -> None:
     assert current_revision(empty_database_url) is None
     run_blocking(lambda: upgrade(empty_database_url))
     assert tables_of(empty_database_url) == TABLES | {"alembic_version"}
@@ -77,12 +82,12 @@ def test_upgrade_creates_the_seven_tables_and_their_indexes(empty_database_url: 
     assert "lower(username)" in indexes["uq_users_username_lower"]
     assert indexes["uq_users_username_lower"].startswith("CREATE UNIQUE INDEX")
     assert "COALESCE(strategy, ''::text)" in indexes["uq_performance_metrics_key"]
-    assert current_revision(empty_database_url) == "0001"
+    assert current_revision(empty_database_url) == HEAD
 
 
 def test_upgrade_twice_is_a_no_op(migrated_database_url: str) -> None:
     run_blocking(lambda: upgrade(migrated_database_url))
-    assert current_revision(migrated_database_url) == "0001"
+    assert current_revision(migrated_database_url) == HEAD
     assert tables_of(migrated_database_url) == TABLES | {"alembic_version"}
 
 
@@ -96,7 +101,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_works_again(
     assert current_revision(url) is None
     run_blocking(lambda: upgrade(url))
     assert tables_of(url) == TABLES | {"alembic_version"}
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == HEAD
 
 
 def test_tables_module_matches_the_migrated_schema(migrated_database_url: str) -> None:
@@ -136,6 +141,32 @@ async def test_check_constraint_refuses_an_unknown_trade_status(db_engine: Async
                 text(
                     "INSERT INTO trades (client_order_id, strategy, symbol, side, status, volume)"
                     " VALUES ('c1', 's', 'EURUSD', 'buy', 'lost', 0.1)"
+                )
+            )
+
+
+def test_downgrade_of_the_lifecycle_revision_keeps_the_initial_schema(
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    run_blocking(lambda: upgrade(url))
+    run_blocking(lambda: downgrade(url, "0001"))
+    assert tables_of(url) == (TABLES - {"trade_transitions"}) | {"alembic_version"}
+    columns = on_connection(
+        url, lambda conn: {c["name"] for c in inspect(conn).get_columns("trades")}
+    )
+    assert "closed_volume" not in columns
+    run_blocking(lambda: upgrade(url))
+    assert current_revision(url) == HEAD
+
+
+async def test_closed_volume_cannot_exceed_the_volume(db_engine: AsyncEngine) -> None:
+    with pytest.raises(IntegrityError, match="ck_trades_closed_volume_range"):
+        async with db_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO trades (client_order_id, strategy, symbol, side, volume,"
+                    " closed_volume) VALUES ('c1', 's', 'EURUSD', 'buy', 0.3, 0.30000000000000004)"
                 )
             )
 

@@ -18,6 +18,7 @@ from forexbot.clock import ManualClock
 from forexbot.config import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
+from forexbot.engine.exposure import Holding
 from forexbot.engine.risk import RiskManager, new_client_order_id
 from forexbot.events.bus import EventBus
 from forexbot.events.types import OrderIntentEvent, RiskRejectedEvent, SignalEvent, TradeEvent
@@ -56,10 +57,19 @@ class FakeMarket:
     async def account(self) -> AccountState:
         return AccountState("USD", self.equity, self.equity, 0.0, self.equity, 100)
 
+    async def order_calc_margin(
+        self, side: Side, symbol: str, volume: float, price: float
+    ) -> float:
+        return volume * self.specs[symbol].contract_size * price / 100
+
 
 class FakePositions:
     def __init__(self) -> None:
         self.by_symbol: dict[str, int] = {}
+        self.held: list[Holding] = []
+
+    def holdings(self) -> list[Holding]:
+        return list(self.held)
 
     def open_count(self, symbol: str | None = None) -> int:
         if symbol is None:

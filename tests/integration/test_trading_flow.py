@@ -7,123 +7,26 @@ what the terminal itself reports.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
+from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 
-from forexbot.clock import ManualClock
-from forexbot.config import RiskSettings
-from forexbot.connectors.connector import MT5Connector
-from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
-from forexbot.connectors.worker import TerminalWorker
-from forexbot.database.system_logs import SystemLogRepository
-from forexbot.database.trades import TradeRepository
-from forexbot.domain.market import Timeframe
-from forexbot.domain.trading import Side, Signal, TradeStatus
-from forexbot.engine.execution import ExecutionManager
-from forexbot.engine.positions import PositionManager
-from forexbot.engine.risk import RiskManager
+from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine.sizing import loss_per_lot
-from forexbot.events.bus import EventBus
-from forexbot.events.types import BarEvent, SignalEvent, TickEvent, TradeEvent
-
-MAGIC = 777
-# A Tuesday in London hours: forex is open.
-START = datetime(2026, 3, 10, 10, 0, tzinfo=UTC).timestamp()
-
-
-@dataclass
-class Rig:
-    clock: ManualClock
-    terminal: SimulatedTerminal
-    bus: EventBus
-    connector: MT5Connector
-    trades: TradeRepository
-    logs: SystemLogRepository
-    risk: RiskManager
-    positions: PositionManager
-    events: list[TradeEvent]
-
-    async def settle(self) -> None:
-        """Let every subscriber finish what was published."""
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if all(s.pending == 0 for s in self.bus.stats()):
-                await asyncio.sleep(0.02)
-                return
-
-    async def wait_for(self, status: TradeStatus, timeout: float = 10.0) -> TradeEvent:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            for event in self.events:
-                if event.status is status:
-                    return event
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no {status} trade event; got {[e.status for e in self.events]}")
-
-    def signal(self, side: Side, sl_points: float, tp_points: float) -> Signal:
-        spec = self.connector.spec("EURUSD")
-        tick = self.connector.last_tick("EURUSD")
-        assert tick is not None
-        entry = tick.ask if side is Side.BUY else tick.bid
-        sign = side.value
-        return Signal(
-            strategy="ma_rsi",
-            symbol="EURUSD",
-            timeframe="M1",
-            side=side,
-            entry=entry,
-            sl=entry - sign * sl_points * spec.point,
-            tp=entry + sign * tp_points * spec.point,
-            confidence=0.8,
-            reason="test signal",
-            bar_time=int(self.clock.time()) // 60 * 60,
-        )
+from forexbot.events.types import BarEvent, SignalEvent, TickEvent
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def rig(db_engine: AsyncEngine) -> AsyncIterator[Rig]:
-    clock = ManualClock(START)
-    terminal = SimulatedTerminal(seed=7, clock=clock)
-    bus = EventBus()
-    worker = TerminalWorker(default_timeout=10.0)
-    worker.start()
-    connector = MT5Connector(
-        terminal, worker, bus, clock, ["EURUSD"], [Timeframe.M1], poll_interval=3600.0
-    )
-    trades = TradeRepository(db_engine)
-    logs = SystemLogRepository(db_engine)
-    positions = PositionManager(connector, trades, bus, clock, MAGIC, sync_interval=3600.0)
-    settings = RiskSettings(risk_per_trade_percent=1.0, max_open_positions=2)
-    risk = RiskManager(settings, connector, positions, bus, clock, logs)
-    execution = ExecutionManager(connector, trades, bus, clock, MAGIC, deviation_points=20)
-    events: list[TradeEvent] = []
-
-    async def record(event: TradeEvent) -> None:
-        events.append(event)
-
-    for component in (risk, execution, positions):
-        component.subscribe()
-    bus.subscribe(TradeEvent, record, name="test-recorder")
-    bus.start()
-    await connector.start()
-    await positions.start()
-    try:
-        yield Rig(clock, terminal, bus, connector, trades, logs, risk, positions, events)
-    finally:
-        await positions.stop()
-        await bus.close(timeout=2.0)
-        await connector.close()
-        await worker.stop()
+async def rig(db_engine: AsyncEngine) -> AsyncIterator[TradingRig]:
+    limits = OPEN_LIMITS.model_copy(update={"max_open_positions": 2, "max_positions_per_symbol": 1})
+    async with trading_rig(db_engine, risk=limits) as rig:
+        yield rig
 
 
 async def test_approved_signal_opens_one_position_recorded_with_the_terminals_fill(
-    rig: Rig,
+    rig: TradingRig,
 ) -> None:
     signal = rig.signal(Side.BUY, sl_points=200, tp_points=400)
     rig.bus.publish(SignalEvent(signal))
@@ -143,7 +46,7 @@ async def test_approved_signal_opens_one_position_recorded_with_the_terminals_fi
     assert record.execution_details["retcode"] == 10009
 
 
-async def test_volume_risks_at_most_the_configured_percent_of_equity(rig: Rig) -> None:
+async def test_volume_risks_at_most_the_configured_percent_of_equity(rig: TradingRig) -> None:
     signal = rig.signal(Side.SELL, sl_points=150, tp_points=300)
     rig.bus.publish(SignalEvent(signal))
     event = await rig.wait_for(TradeStatus.OPEN)
@@ -160,7 +63,9 @@ async def test_volume_risks_at_most_the_configured_percent_of_equity(rig: Rig) -
     assert one_more > 10_000 * 0.01
 
 
-async def test_take_profit_hit_at_the_terminal_closes_the_trade_from_the_deals(rig: Rig) -> None:
+async def test_take_profit_hit_at_the_terminal_closes_the_trade_from_the_deals(
+    rig: TradingRig,
+) -> None:
     rig.bus.publish(SignalEvent(rig.signal(Side.BUY, sl_points=3000, tp_points=30)))
     opened = await rig.wait_for(TradeStatus.OPEN)
     ticket = rig.terminal.positions_get()[0].ticket
@@ -186,7 +91,7 @@ async def test_take_profit_hit_at_the_terminal_closes_the_trade_from_the_deals(r
     assert rig.positions.open_count() == 0
 
 
-async def test_signal_over_the_position_limit_is_rejected_and_recorded(rig: Rig) -> None:
+async def test_signal_over_the_position_limit_is_rejected_and_recorded(rig: TradingRig) -> None:
     rig.bus.publish(SignalEvent(rig.signal(Side.BUY, sl_points=200, tp_points=400)))
     await rig.wait_for(TradeStatus.OPEN)
     # One per symbol by default: the second EURUSD signal is refused.
@@ -201,7 +106,7 @@ async def test_signal_over_the_position_limit_is_rejected_and_recorded(rig: Rig)
     assert len(rig.terminal.positions_get()) == 1
 
 
-async def test_polled_ticks_build_the_terminals_own_m1_bars(rig: Rig) -> None:
+async def test_polled_ticks_build_the_terminals_own_m1_bars(rig: TradingRig) -> None:
     bars: list[BarEvent] = []
     ticks: list[TickEvent] = []
 
@@ -237,7 +142,7 @@ async def test_polled_ticks_build_the_terminals_own_m1_bars(rig: Rig) -> None:
         assert bar.tick_volume == int(row["tick_volume"])
 
 
-async def test_order_whose_reply_is_lost_opens_exactly_one_position(rig: Rig) -> None:
+async def test_order_whose_reply_is_lost_opens_exactly_one_position(rig: TradingRig) -> None:
     """The terminal executes the order but the call times out (−10005): execution finds the
     position by its client order id instead of calling it failed or sending it again."""
     real_order_send = rig.terminal.order_send
@@ -259,4 +164,5 @@ async def test_order_whose_reply_is_lost_opens_exactly_one_position(rig: Rig) ->
     assert len(positions) == 1
     assert record.mt5_position == positions[0].ticket
     assert positions[0].comment == record.client_order_id
-    assert record.execution_details["comment"] == "found after timeout"
+    assert record.execution_details["found_after_timeout"] is True
+    assert record.execution_details["retcodes"] == [-10005]

@@ -7,11 +7,13 @@ Rules:
 * A strategy id is ``"<strategy>:<symbol>:<timeframe>"``. Symbols may contain spaces, so
   clients percent-encode the id in the URL (``ma_rsi:Volatility%2075%20Index:M15``); aiohttp
   matches on the decoded path. An unknown id is 404.
-* ``PUT /api/strategies/{id}`` takes ``{"params": {...}, "risk_multiplier": x, "enabled": b}``,
-  each optional but at least one present; unknown fields and ``risk_multiplier`` outside
-  ``(0, 10]`` are 422 before the engine is asked. The engine validates ``params`` itself (only
-  it knows each strategy's parameters): a :class:`~forexbot.errors.ConfigError` from it is 422
-  with its message, and the strategy is left as it was.
+* ``PUT /api/strategies/{id}`` takes ``{"params": {...}, "risk_multiplier": x, "enabled": b,
+  "management": {...}}``, each optional but at least one present (``management``: the
+  break-even and trailing-stop settings, validated by the engine like ``params``); unknown
+  fields and ``risk_multiplier`` outside ``(0, 10]`` are 422 before the engine is asked. The
+  engine validates ``params`` itself (only it knows each strategy's parameters): a
+  :class:`~forexbot.errors.ConfigError` from it is 422 with its message, and the strategy is
+  left as it was.
 * ``PUT /api/strategies/{id}/toggle`` flips ``enabled`` (no body).
 * Every accepted change is audited in ``system_logs`` (events ``strategy_updated`` and
   ``strategy_toggled``, with the user and source IP), as a change to live trading must be
@@ -25,10 +27,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
 from forexbot.api.responses import json_response
@@ -36,8 +38,6 @@ from forexbot.api.roles import Role
 from forexbot.api.services import StrategyControl, SystemLogStore
 from forexbot.api.validation import read_json
 from forexbot.errors import ConfigError, NotFoundError
-
-_log = structlog.get_logger("forexbot.api")
 
 MAX_RISK_MULTIPLIER = 10.0
 
@@ -51,11 +51,17 @@ class StrategyUpdate(BaseModel):
     params: dict[str, Any] | None = Field(default=None, max_length=100)
     risk_multiplier: float | None = Field(default=None, gt=0, le=MAX_RISK_MULTIPLIER)
     enabled: bool | None = None
+    management: dict[str, Any] | None = Field(default=None, max_length=10)
 
     @model_validator(mode="after")
     def _something_to_change(self) -> StrategyUpdate:
-        if self.params is None and self.risk_multiplier is None and self.enabled is None:
-            raise ValueError("give at least one of params, risk_multiplier, enabled")
+        if (
+            self.params is None
+            and self.risk_multiplier is None
+            and self.enabled is None
+            and self.management is None
+        ):
+            raise ValueError("give at least one of params, risk_multiplier, enabled, management")
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -64,6 +70,7 @@ class StrategyUpdate(BaseModel):
             "params": self.params,
             "risk_multiplier": self.risk_multiplier,
             "enabled": self.enabled,
+            "management": self.management,
         }
         return {name: value for name, value in fields.items() if value is not None}
 
@@ -109,12 +116,14 @@ class StrategyRoutes:
                 risk_multiplier=update.risk_multiplier,
                 enabled=update.enabled,
                 actor=actor,
+                management=update.management,
             )
         except NotFoundError:
             raise _not_found(strategy_id) from None
         except ConfigError as exc:
             raise ApiError(422, "validation_error", str(exc)) from None
-        await self._record(
+        await audit(
+            self._audit,
             request,
             "strategy_updated",
             "strategy updated",
@@ -130,26 +139,11 @@ class StrategyRoutes:
             strategy = await self._control.toggle_strategy(strategy_id, actor=actor)
         except NotFoundError:
             raise _not_found(strategy_id) from None
-        await self._record(
+        await audit(
+            self._audit,
             request,
             "strategy_toggled",
             "strategy enabled" if strategy.get("enabled") else "strategy disabled",
             {"strategy_id": strategy_id, "enabled": strategy.get("enabled")},
         )
         return json_response(strategy)
-
-    async def _record(
-        self, request: web.Request, event: str, message: str, context: dict[str, Any]
-    ) -> None:
-        actor = claims_of(request).username
-        source_ip = request.remote
-        _log.info(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
-        await self._audit.add(
-            level="info",
-            component="api",
-            event=event,
-            message=message,
-            context=context,
-            actor=actor,
-            source_ip=source_ip,
-        )

@@ -16,6 +16,9 @@ its starting probabilities and seed. What each fault does, as MetaTrader does it
   orders.
 * :meth:`~FaultInjector.slow_calls`: each call sleeps (a real ``time.sleep``, outside the
   terminal's lock) before answering, for ``calls`` calls or until cleared.
+* ``order_reply_delay_seconds``: every ``order_send`` is executed (and the account saved) at
+  once, but answers that many seconds later: a slow confirmation from the broker. A client
+  that dies or times out in that window has an order it does not know about.
 * ``requote_probability``: a TRADE_ACTION_DEAL request is answered 10004 (Requote) with the
   current bid/ask in the result, whatever the execution mode, and nothing is executed.
 * ``reject_probability``: any ``order_send`` is answered 10006 (Request rejected).
@@ -46,6 +49,7 @@ class Faults:
     requote_probability: float = 0.0
     reject_probability: float = 0.0
     slow_call_seconds: float = 0.0
+    order_reply_delay_seconds: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -53,8 +57,9 @@ class Faults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise SimulatorError(f"{name} must be within [0, 1], got {value}")
-        if self.slow_call_seconds < 0:
-            raise SimulatorError(f"slow_call_seconds must be >= 0, got {self.slow_call_seconds}")
+        for name in ("slow_call_seconds", "order_reply_delay_seconds"):
+            if getattr(self, name) < 0:
+                raise SimulatorError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(slots=True)
@@ -160,13 +165,23 @@ class FaultInjector:
         """Switch every fault off (the connection comes back too)."""
         with self._lock:
             self._config = replace(
-                self._config, requote_probability=0.0, reject_probability=0.0, slow_call_seconds=0
+                self._config,
+                requote_probability=0.0,
+                reject_probability=0.0,
+                slow_call_seconds=0,
+                order_reply_delay_seconds=0,
             )
             self._down = False
             self._timeout = None
             self._slow = None
 
     # --- used by the terminal -------------------------------------------------------------
+    def reply_delay(self) -> None:
+        """Sleep before answering an executed ``order_send`` (called outside the lock)."""
+        seconds = self._config.order_reply_delay_seconds
+        if seconds:
+            time.sleep(seconds)
+
     def delay(self) -> None:
         """Sleep before a call when calls are slow (called outside the terminal's lock)."""
         with self._lock:

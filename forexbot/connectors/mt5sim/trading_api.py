@@ -123,7 +123,7 @@ class TradingAPI(TerminalCore):
 
     def order_send(self, request: dict[str, object]) -> OrderSendResult | None:
         """Send a trade request. Fault injection may reject or requote it, or execute it and
-        lose the reply (None with -10005): see :mod:`faults`."""
+        lose the reply (None with -10005), or answer it late: see :mod:`faults`."""
         with self._lock:
             if not self._begin("order_send"):
                 return None
@@ -132,7 +132,9 @@ class TradingAPI(TerminalCore):
             if lost_reply:
                 self._fail(IPC_TIMEOUT)
                 return None
-            return result
+        # Executed and saved; the answer is late (outside the lock, like a slow call).
+        self.faults.reply_delay()
+        return result
 
     def _send(self, request: dict[str, object]) -> OrderSendResult | None:
         try:

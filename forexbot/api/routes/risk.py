@@ -1,0 +1,103 @@
+"""``/api/risk``: the risk manager's limits and state, the kill switch, and resuming.
+
+Rules:
+
+* ``GET /api/risk``: limits in force, kill switch, trading day (start equity, daily halt),
+  peak equity, losing streak and cooldown, orders in flight, rejection counts. Any role.
+* ``PUT /api/risk/limits`` (admin): a JSON object of limits to change, e.g.
+  ``{"max_daily_loss_percent": 3}``. The engine validates the whole set (422 naming the key
+  otherwise, and nothing changes), stores it (it wins over ``config/risk_config.yaml`` from
+  then on, also after a restart) and applies it to the next signal.
+* ``POST /api/risk/kill-switch`` (trader or admin) ``{"reason": "..."}``: closes every
+  position and halts trading — the big red button.
+* ``POST /api/risk/resume`` (admin): releases the kill switch; 409 when it is not on.
+* Each change is audited in ``system_logs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from forexbot.api.audit import audit
+from forexbot.api.auth import claims_of, requires_role
+from forexbot.api.errors import ApiError
+from forexbot.api.responses import json_response
+from forexbot.api.roles import Role
+from forexbot.api.services import SystemLogStore, TradingActions
+from forexbot.api.validation import read_json
+from forexbot.errors import ConfigError
+
+
+class LimitChanges(BaseModel):
+    """Limits to change: any subset of the risk settings (the engine validates values)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def changes(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class KillSwitchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RiskRoutes:
+    """Risk state and controls, answered by the engine's :class:`TradingActions`."""
+
+    def __init__(self, trading: TradingActions, system_logs: SystemLogStore) -> None:
+        self._trading = trading
+        self._audit = system_logs
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/risk", self.state),
+            web.put("/api/risk/limits", self.update_limits),
+            web.post("/api/risk/kill-switch", self.kill_switch),
+            web.post("/api/risk/resume", self.resume),
+        ]
+
+    async def state(self, request: web.Request) -> web.Response:
+        return json_response(self._trading.risk_state())
+
+    @requires_role(Role.ADMIN)
+    async def update_limits(self, request: web.Request) -> web.Response:
+        changes = (await read_json(request, LimitChanges)).changes()
+        if not changes:
+            raise ApiError(422, "validation_error", "give at least one limit to change")
+        try:
+            state = await self._trading.update_risk_limits(
+                changes, actor=claims_of(request).username
+            )
+        except ConfigError as exc:
+            raise ApiError(422, "validation_error", str(exc)) from None
+        await audit(
+            self._audit, request, "risk_limits_changed", "risk limits changed", {"changes": changes}
+        )
+        return json_response(state)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def kill_switch(self, request: web.Request) -> web.Response:
+        body = await read_json(request, KillSwitchBody)
+        state = await self._trading.trip_kill_switch(body.reason, actor=claims_of(request).username)
+        await audit(
+            self._audit,
+            request,
+            "kill_switch_tripped",
+            f"kill switch tripped: {body.reason}",
+            {"reason": body.reason, "closed": state.get("closed")},
+        )
+        return json_response(state)
+
+    @requires_role(Role.ADMIN)
+    async def resume(self, request: web.Request) -> web.Response:
+        try:
+            state = await self._trading.resume_trading(actor=claims_of(request).username)
+        except ConfigError as exc:
+            raise ApiError(409, "not_halted", str(exc)) from None
+        await audit(self._audit, request, "trading_resumed", "trading resumed", {})
+        return json_response(state)

@@ -1,0 +1,227 @@
+"""Acting on trades and positions: open a manual trade, close, partially close, move SL/TP.
+
+Rules:
+
+* Every route here needs the ``trader`` or ``admin`` role (a viewer gets 403): it moves money.
+* ``POST /api/trades`` takes ``{"symbol", "side": "buy"|"sell", "sl", "tp"?, "volume"?,
+  "comment"?}``. The order goes through the same risk checks as a strategy's signal; a refusal
+  is 422 ``risk_rejected`` with the risk code in ``details.reason``. The answer is the trade:
+  201 when it opened, 422 ``order_rejected`` (the trade in ``details``) when the terminal
+  refused it, 202 when the terminal's answer was lost and reconciliation will settle it.
+* ``PUT /api/trades/{id}`` takes ``{"sl"?, "tp"?}`` (at least one; 0 removes a level);
+  ``DELETE /api/trades/{id}`` closes the trade (``?volume=`` closes part of it).
+* ``PUT /api/positions/{ticket}/sl`` takes ``{"sl": price}``, ``.../tp`` ``{"tp": price}``
+  (0 removes), ``POST /api/positions/{ticket}/close`` ``{"volume"?}``; ``ticket`` is the
+  terminal's position ticket of a position the bot holds (others are 404).
+* Values are checked the way the terminal would (volume step and limits, side of the price,
+  stops and freeze levels) and refused with 422 and a message naming the problem; a state
+  that does not allow the action (a trade still being sent, already closed) is 409; the
+  terminal refusing anyway is 502.
+* ``GET /api/trades/{id}/history`` lists the trade's transitions (any role).
+* Every accepted change is audited in ``system_logs`` with the user and source address.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from forexbot.api.audit import audit
+from forexbot.api.auth import claims_of, requires_role
+from forexbot.api.errors import ApiError
+from forexbot.api.responses import json_response
+from forexbot.api.roles import Role
+from forexbot.api.services import SystemLogStore, TradingActions
+from forexbot.api.validation import parse_query, read_json
+from forexbot.domain.trading import ManualOrder, Side
+
+_MAX_BIGINT = 2**63 - 1
+_ID = r"{%s:\d{1,19}}"
+
+Price = float  # a price; rounded to the symbol's digits by the engine
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class ManualTradeBody(BaseModel):
+    """The body of ``POST /api/trades``."""
+
+    model_config = _STRICT
+
+    symbol: str = Field(min_length=1, max_length=32)
+    side: Literal["buy", "sell"]
+    sl: Price = Field(gt=0)
+    tp: Price | None = Field(default=None, gt=0)
+    volume: float | None = Field(default=None, gt=0, le=100_000)
+    comment: str | None = Field(default=None, max_length=200)
+
+
+class StopsBody(BaseModel):
+    """The body of ``PUT /api/trades/{id}``: new SL and/or TP (0 removes one)."""
+
+    model_config = _STRICT
+
+    sl: Price | None = Field(default=None, ge=0)
+    tp: Price | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StopsBody:
+        if self.sl is None and self.tp is None:
+            raise ValueError("give sl, tp or both")
+        return self
+
+
+class SlBody(BaseModel):
+    model_config = _STRICT
+
+    sl: Price = Field(ge=0)
+
+
+class TpBody(BaseModel):
+    model_config = _STRICT
+
+    tp: Price = Field(ge=0)
+
+
+class CloseBody(BaseModel):
+    """The body of ``POST /api/positions/{ticket}/close``: all of it without a volume."""
+
+    model_config = _STRICT
+
+    volume: float | None = Field(default=None, gt=0, le=100_000)
+
+
+class CloseQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    volume: float | None = Field(default=None, gt=0, le=100_000)
+
+
+def _number(request: web.Request, name: str) -> int:
+    value = int(request.match_info[name])
+    if not 0 < value <= _MAX_BIGINT:
+        raise ApiError(404, "not_found", f"{name.replace('_', ' ')} {value} does not exist")
+    return value
+
+
+async def _close_body(request: web.Request) -> CloseBody:
+    """An empty body means "close it all"."""
+    if not request.can_read_body:
+        return CloseBody()
+    return await read_json(request, CloseBody)
+
+
+class TradeActionRoutes:
+    """The write side of trading, answered by the engine's :class:`TradingActions`."""
+
+    def __init__(self, trading: TradingActions, system_logs: SystemLogStore) -> None:
+        self._trading = trading
+        self._audit = system_logs
+
+    def routes(self) -> list[web.RouteDef]:
+        trade = "/api/trades/" + _ID % "trade_id"
+        position = "/api/positions/" + _ID % "ticket"
+        return [
+            web.post("/api/trades", self.open_trade),
+            web.put(trade, self.modify_trade),
+            web.delete(trade, self.close_trade),
+            web.get(trade + "/history", self.trade_history),
+            web.put(position + "/sl", self.set_position_sl),
+            web.put(position + "/tp", self.set_position_tp),
+            web.post(position + "/close", self.close_position),
+        ]
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def open_trade(self, request: web.Request) -> web.Response:
+        body = await read_json(request, ManualTradeBody)
+        order = ManualOrder(
+            symbol=body.symbol,
+            side=Side.BUY if body.side == "buy" else Side.SELL,
+            sl=body.sl,
+            tp=body.tp,
+            volume=body.volume,
+            comment=body.comment,
+        )
+        trade = await self._trading.open_trade(order, actor=claims_of(request).username)
+        await audit(
+            self._audit,
+            request,
+            "trade_opened",
+            f"manual {body.side} {body.symbol}: trade {trade['id']} is {trade['status']}",
+            {"trade_id": trade["id"], "order": body.model_dump(), "status": trade["status"]},
+        )
+        if trade["status"] == "rejected":
+            raise ApiError(
+                422,
+                "order_rejected",
+                f"the terminal refused the order: {trade.get('reject_message')}",
+                details=trade,
+            )
+        status = 201 if trade["status"] == "open" else 202
+        return json_response(trade, status=status)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def modify_trade(self, request: web.Request) -> web.Response:
+        trade_id = _number(request, "trade_id")
+        body = await read_json(request, StopsBody)
+        trade = await self._trading.modify_trade(
+            trade_id, sl=body.sl, tp=body.tp, actor=claims_of(request).username
+        )
+        await self._changed(request, "trade_modified", trade, body.model_dump(exclude_none=True))
+        return json_response(trade)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def close_trade(self, request: web.Request) -> web.Response:
+        trade_id = _number(request, "trade_id")
+        query = parse_query(request, CloseQuery)
+        trade = await self._trading.close_trade(
+            trade_id, volume=query.volume, actor=claims_of(request).username
+        )
+        await self._changed(request, "trade_closed", trade, {"volume": query.volume})
+        return json_response(trade)
+
+    async def trade_history(self, request: web.Request) -> web.Response:
+        trade_id = _number(request, "trade_id")
+        history = await self._trading.trade_history(trade_id)
+        if history is None:
+            raise ApiError(404, "not_found", f"trade {trade_id} does not exist")
+        return json_response({"items": history})
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def set_position_sl(self, request: web.Request) -> web.Response:
+        ticket = _number(request, "ticket")
+        body = await read_json(request, SlBody)
+        trade = await self._trading.modify_position(
+            ticket, sl=body.sl, tp=None, actor=claims_of(request).username
+        )
+        await self._changed(request, "position_sl_set", trade, {"ticket": ticket, "sl": body.sl})
+        return json_response(trade)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def set_position_tp(self, request: web.Request) -> web.Response:
+        ticket = _number(request, "ticket")
+        body = await read_json(request, TpBody)
+        trade = await self._trading.modify_position(
+            ticket, sl=None, tp=body.tp, actor=claims_of(request).username
+        )
+        await self._changed(request, "position_tp_set", trade, {"ticket": ticket, "tp": body.tp})
+        return json_response(trade)
+
+    @requires_role(Role.TRADER, Role.ADMIN)
+    async def close_position(self, request: web.Request) -> web.Response:
+        ticket = _number(request, "ticket")
+        body = await _close_body(request)
+        trade = await self._trading.close_position(
+            ticket, volume=body.volume, actor=claims_of(request).username
+        )
+        await self._changed(
+            request, "position_closed", trade, {"ticket": ticket, "volume": body.volume}
+        )
+        return json_response(trade)
+
+    async def _changed(
+        self, request: web.Request, event: str, trade: dict[str, Any], change: dict[str, Any]
+    ) -> None:
+        message = f"{event.replace('_', ' ')}: trade {trade['id']} is {trade['status']}"
+        await audit(self._audit, request, event, message, {"trade_id": trade["id"], **change})

@@ -1,0 +1,107 @@
+"""Wiring the trading engine: risk, execution and position managers and their control.
+
+The three managers refer to each other (risk counts positions and closes them on a kill
+switch; positions leave alone what execution is sending; execution asks risk whether trading
+is halted), so they are built together here, through small callables read only after all
+three exist. The daemon, the integration tests and the benchmarks use this one function, so
+they run the same engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from forexbot.clock import Clock
+from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
+from forexbot.connectors.connector import MT5Connector
+from forexbot.database.trades import TradeRepository
+from forexbot.engine.control import TradingControl
+from forexbot.engine.execution import ExecutionManager
+from forexbot.engine.positions import PositionManager
+from forexbot.engine.reconcile import AuditLog
+from forexbot.engine.risk import RiskManager, RiskStateStore, server_day
+from forexbot.events.bus import EventBus
+
+
+@dataclass(frozen=True, slots=True)
+class TradingEngine:
+    """The engine's components, subscribed to the bus by :meth:`subscribe`."""
+
+    risk: RiskManager
+    execution: ExecutionManager
+    positions: PositionManager
+    control: TradingControl
+
+    def subscribe(self) -> None:
+        for component in (self.risk, self.execution, self.positions):
+            component.subscribe()
+
+    async def start(self) -> None:
+        """Load the risk state, reconcile with the terminal, and finish a kill switch's
+        close-all that a crash interrupted. The bus must be running."""
+        await self.risk.start()
+        await self.positions.start()
+        await self.risk.ensure_flat_if_halted()
+
+    async def stop(self) -> None:
+        await self.positions.stop()
+
+
+def build_engine(
+    *,
+    connector: MT5Connector,
+    trades: TradeRepository,
+    audit: AuditLog,
+    store: RiskStateStore | None,
+    bus: EventBus,
+    clock: Clock,
+    magic: int,
+    risk: RiskSettings,
+    execution: Callable[[], ExecutionSettings],
+    management: Callable[[str], TradeManagement | None] = lambda _key: None,
+) -> TradingEngine:
+    """Build the engine around a connector (see the module docstring)."""
+    positions = PositionManager(
+        connector,
+        trades,
+        bus,
+        clock,
+        magic,
+        audit=audit,
+        settings=execution,
+        deviation_points=lambda: risk_manager.settings.deviation_points,
+        in_flight=lambda: execution_manager.in_flight(),  # noqa: PLW0108 - built below
+        management=management,
+    )
+    risk_manager = RiskManager(
+        risk,
+        connector,
+        positions,
+        bus,
+        clock,
+        audit,
+        store=store,
+        closer=positions,
+        trading_day=lambda t: server_day(t, connector.server_offset),
+    )
+    execution_manager = ExecutionManager(
+        connector,
+        trades,
+        bus,
+        clock,
+        magic,
+        deviation_points=lambda: risk_manager.settings.deviation_points,
+        settings=execution,
+        halted=risk_manager.halted,
+    )
+    control = TradingControl(
+        risk_manager,
+        execution_manager,
+        positions,
+        trades,
+        clock,
+        connector.symbols,
+        connector.spec,
+    )
+    return TradingEngine(risk_manager, execution_manager, positions, control)

@@ -1,0 +1,327 @@
+"""Closing and modifying positions: the bot's own actions on what it holds.
+
+Used by the position manager (under its lock) for manual actions from the API, the kill
+switch and trailing stops. Every action is validated the way the terminal would validate it,
+before anything is sent, so a person gets a clear error rather than a MetaTrader code:
+
+* a close: the trade is open, its position exists, the volume is valid for the symbol (minimum,
+  maximum, step: 10014) and at most the position's volume (10038);
+* a new SL/TP: on the right side of the price the position closes at (Bid for a buy, Ask for
+  a sell), at least the stops level away (10016), and neither the old nor the new level inside
+  the freeze level (10029).
+
+A close moves the trade to ``closing`` first, then sends the opposite deal with
+``position=<ticket>`` and a comment of its own (``fxc-…``), then settles the trade from the
+deals (:mod:`~forexbot.engine.settlement`): closed, or partially closed and open again. A
+refused close reopens the trade; a close whose answer was lost and cannot be found is left
+``closing`` for reconciliation, which sees whether the position is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from forexbot.clock import Clock
+from forexbot.database.records import TradeRecord
+from forexbot.database.trades import TradeRepository
+from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.trading import Deal, OrderResult, Position, TradeStatus
+from forexbot.engine import retcodes
+from forexbot.engine.orders import (
+    Stops,
+    exit_price,
+    market_order,
+    modify_stops,
+    new_client_order_id,
+)
+from forexbot.engine.sender import OrderSender, OrderTerminal
+from forexbot.engine.settlement import settle
+from forexbot.errors import TradeActionError
+from forexbot.events.bus import EventBus
+from forexbot.events.types import TradeEvent
+
+_log = structlog.get_logger("forexbot.positions")
+
+
+class ActionTerminal(OrderTerminal, Protocol):
+    """What the actions need from the connector."""
+
+    def spec(self, symbol: str) -> SymbolSpec: ...
+
+    def last_tick(self, symbol: str) -> Tick | None: ...
+
+    async def positions(self, magic: int | None = None) -> list[Position]: ...
+
+    async def deals_for_position(self, position_ticket: int) -> list[Deal]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StopsChange:
+    """A validated SL/TP change: the values to send (0.0 = none)."""
+
+    sl: float
+    tp: float
+
+
+def validate_stops(
+    position: Position, sl: float, tp: float, tick: Tick, spec: SymbolSpec
+) -> StopsChange:
+    """Check a new SL/TP as the server would; :class:`TradeActionError` (422) names the
+    problem. ``sl``/``tp`` of 0 remove the level."""
+    reference = exit_price(position.side, tick)
+    sign = position.side.value
+    minimum = spec.stops_level * spec.point
+    tolerance = spec.point * 1e-3
+    sl, tp = spec.round_price(sl) if sl else 0.0, spec.round_price(tp) if tp else 0.0
+    which = "bid" if sign > 0 else "ask"
+    for name, level, direction in (("sl", sl, -1), ("tp", tp, 1)):
+        if not level:
+            continue
+        if level < 0:
+            raise TradeActionError(422, "invalid_stops", f"{name} must not be negative")
+        distance = (level - reference) * sign * direction
+        if distance <= tolerance:
+            side = "below" if direction * sign < 0 else "above"
+            raise TradeActionError(
+                422,
+                "invalid_stops",
+                f"{name} {level} of a {position.side.label} must be {side} the {which} "
+                f"({reference})",
+            )
+        if distance < minimum - tolerance:
+            raise TradeActionError(
+                422,
+                "invalid_stops",
+                f"{name} {level} is {distance / spec.point:.0f} points from the {which}; "
+                f"{spec.name} requires at least {spec.stops_level}",
+            )
+    freeze = spec.freeze_level * spec.point
+    if freeze:
+        for name, level in (("sl", position.sl), ("tp", position.tp), ("sl", sl), ("tp", tp)):
+            if level and abs(reference - level) <= freeze + tolerance:
+                raise TradeActionError(
+                    422,
+                    "frozen",
+                    f"{name} {level} is within the freeze level ({spec.freeze_level} points) "
+                    f"of the {which} {reference}: it cannot be changed now",
+                )
+    return StopsChange(sl, tp)
+
+
+class PositionActions:
+    """Close and modify; callers hold the position manager's lock."""
+
+    def __init__(
+        self,
+        terminal: ActionTerminal,
+        trades: TradeRepository,
+        bus: EventBus,
+        clock: Clock,
+        magic: int,
+        sender: OrderSender,
+        deviation_points: Callable[[], int],
+    ) -> None:
+        self._terminal = terminal
+        self._trades = trades
+        self._bus = bus
+        self._clock = clock
+        self._magic = magic
+        self._sender = sender
+        self._deviation = deviation_points
+        self._close_reasons: dict[str, str] = {}
+        self.closes_sent = 0
+        self.modifications = 0
+
+    def reason_of(self, deal: Deal | None) -> str | None:
+        """The bot's reason for the close that produced ``deal``, when the bot sent it."""
+        if deal is None:
+            return None
+        return self._close_reasons.get(deal.comment)
+
+    async def position_of(self, trade: TradeRecord) -> Position | None:
+        if trade.mt5_position is None:
+            return None
+        for position in await self._terminal.positions(self._magic):
+            if position.ticket == trade.mt5_position:
+                return position
+        return None
+
+    async def close(
+        self, trade: TradeRecord, volume: float | None, reason: str, actor: str | None
+    ) -> TradeRecord:
+        """Close ``volume`` lots of the trade (all of it when ``None``); the updated trade."""
+        if trade.status is not TradeStatus.OPEN:
+            raise TradeActionError(
+                409, "not_open", f"trade {trade.id} is {trade.status.value}, not open"
+            )
+        position = await self.position_of(trade)
+        if position is None:
+            # Closed at the terminal already: record that instead.
+            settled = await self._settle(trade, None)
+            if settled is not None:
+                return settled
+            raise TradeActionError(
+                409, "no_position", f"trade {trade.id} has no open position at the terminal"
+            )
+        spec = self._terminal.spec(position.symbol)
+        volume = position.volume if volume is None else volume
+        problem = spec.volume_problem(volume)
+        if problem is not None:
+            raise TradeActionError(422, "invalid_volume", problem)
+        if volume > position.volume + 1e-9:
+            raise TradeActionError(
+                422,
+                "invalid_close_volume",
+                f"cannot close {volume:g} lots: position {position.ticket} holds "
+                f"{position.volume:g}",
+            )
+        comment = new_client_order_id("fxc")
+        self._close_reasons[comment] = reason
+        closing = await self._trades.mark_closing(
+            trade.id, details={"volume": volume, "reason": reason, "actor": actor}
+        )
+        self._publish(closing)
+        side = position.side.opposite
+
+        def build(fresh: Tick | None) -> dict[str, Any] | str:
+            tick = fresh or self._terminal.last_tick(position.symbol)
+            if tick is None:
+                return f"no quote for {position.symbol}"
+            self.closes_sent += 1
+            return market_order(
+                symbol=position.symbol,
+                side=side,
+                volume=volume,
+                price=exit_price(position.side, tick),
+                stops=Stops(0.0, 0.0),
+                spec=spec,
+                deviation=self._deviation(),
+                magic=self._magic,
+                comment=comment,
+                position=position.ticket,
+            )
+
+        async def lookup() -> OrderResult | None:
+            for deal in await self._terminal.deals_for_position(position.ticket):
+                if deal.comment == comment:
+                    return OrderResult(
+                        retcodes.DONE,
+                        deal.order,
+                        deal.ticket,
+                        deal.volume,
+                        deal.price,
+                        0.0,
+                        0.0,
+                        "found after a lost answer",
+                        position.ticket,
+                    )
+            return None
+
+        report = await self._sender.send(position.symbol, build, lookup)
+        if report.done:
+            settled = await self._settle(closing, reason)
+            if settled is not None:
+                _log.info(
+                    "trade closed" if settled.status is TradeStatus.CLOSED else "trade reduced",
+                    trade_id=trade.id,
+                    volume=volume,
+                    reason=reason,
+                    actor=actor,
+                    profit=None if settled.profit is None else float(settled.profit),
+                )
+                return settled
+            return await self._reopen(closing, "the close executed but no deal is visible yet")
+        if report.unknown:
+            _log.error(
+                "close outcome unknown; reconciliation will settle the trade",
+                trade_id=trade.id,
+                error=str(report.error),
+            )
+            raise TradeActionError(
+                504,
+                "outcome_unknown",
+                f"the terminal did not answer the close of trade {trade.id}; it stays "
+                f"'closing' until the terminal is reachable",
+            )
+        why = (
+            retcodes.describe(report.result.retcode)
+            if report.result is not None
+            else str(report.error or report.stopped)
+        )
+        await self._reopen(closing, f"close refused: {why}")
+        raise TradeActionError(502, "close_refused", f"the terminal refused the close: {why}")
+
+    async def modify(
+        self, trade: TradeRecord, sl: float | None, tp: float | None, actor: str | None
+    ) -> TradeRecord:
+        """Set the position's SL and/or TP (``None`` keeps a level, 0 removes it)."""
+        if trade.status is not TradeStatus.OPEN:
+            raise TradeActionError(
+                409, "not_open", f"trade {trade.id} is {trade.status.value}, not open"
+            )
+        position = await self.position_of(trade)
+        if position is None:
+            raise TradeActionError(
+                409, "no_position", f"trade {trade.id} has no open position at the terminal"
+            )
+        spec = self._terminal.spec(position.symbol)
+        tick = await self._terminal.fresh_tick(position.symbol)
+        change = validate_stops(
+            position,
+            position.sl if sl is None else sl,
+            position.tp if tp is None else tp,
+            tick,
+            spec,
+        )
+        if (change.sl, change.tp) == (position.sl, position.tp):
+            return trade
+        request = modify_stops(
+            symbol=position.symbol,
+            position=position.ticket,
+            sl=change.sl,
+            tp=change.tp,
+            magic=self._magic,
+            comment=trade.client_order_id,
+        )
+
+        async def lookup() -> OrderResult | None:
+            for now in await self._terminal.positions(self._magic):
+                if now.ticket == position.ticket and (now.sl, now.tp) == (change.sl, change.tp):
+                    return OrderResult(retcodes.DONE, 0, 0, 0.0, 0.0, 0.0, 0.0, "found", 0)
+            return None
+
+        report = await self._sender.send(position.symbol, lambda _: request, lookup)
+        if not report.done:
+            code = report.result.retcode if report.result is not None else None
+            if code == retcodes.NO_CHANGES:
+                return trade
+            why = retcodes.describe(code) if code is not None else str(report.error)
+            raise TradeActionError(502, "modify_refused", f"the terminal refused: {why}")
+        self.modifications += 1
+        await self._trades.update_stops(trade.id, sl=change.sl, tp=change.tp)
+        updated = await self._trades.get(trade.id)
+        assert updated is not None
+        _log.info("stops changed", trade_id=trade.id, sl=change.sl, tp=change.tp, actor=actor)
+        self._publish(updated)
+        return updated
+
+    async def _settle(self, trade: TradeRecord, reason: str | None) -> TradeRecord | None:
+        if trade.mt5_position is None:
+            return None
+        deals = await self._terminal.deals_for_position(trade.mt5_position)
+        settled = await settle(self._trades, trade, deals, reason=reason)
+        if settled is not None:
+            self._publish(settled)
+        return settled
+
+    async def _reopen(self, trade: TradeRecord, why: str) -> TradeRecord:
+        record = await self._trades.reopen(trade.id, reason=why)
+        self._publish(record)
+        return record
+
+    def _publish(self, record: TradeRecord) -> None:
+        self._bus.publish(TradeEvent(record.id, record.status, record.to_api()))
