@@ -8,8 +8,9 @@ Rules this module enforces:
   ``FOREXBOT_RISK__RISK_PER_TRADE_PERCENT=0.5``), and ``FOREXBOT_MODE``,
   ``FOREXBOT_WATCHLIST`` and ``FOREXBOT_RISK_FILE`` the top-level keys; values are parsed
   as YAML scalars, so ``true``, ``2`` and ``[EURUSD, GBPUSD]`` mean what they look like.
-* The risk limits live in their own file, ``config/risk_config.yaml`` (``risk_file`` names
-  another); keys of a ``risk:`` section in the main file, then the environment, win over it.
+* The risk limits live in their own file, ``risk_config.yaml`` next to the main file
+  (``config/risk_config.yaml`` without one; ``risk_file`` names another); keys of a ``risk:``
+  section in the main file, then the environment, win over it.
 * Unknown keys are errors, in the file and in ``FOREXBOT_*__*`` variables alike: a typo must
   never be silently ignored when money is at stake.
 * Every error names the key, the bad value and what is allowed, and is raised as
@@ -290,7 +291,7 @@ class Settings(_Section):
     )
     terminal: TerminalSettings = TerminalSettings()
     strategy: StrategySettings = StrategySettings()
-    risk_file: str = "config/risk_config.yaml"
+    risk_file: str | None = None
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -346,7 +347,7 @@ def load_settings(
         if "__" not in name and dotted not in _TOP_LEVEL_KEYS:
             continue  # FOREXBOT_DATA_DIR, FOREXBOT_JWT_SECRET...: not configuration keys
         assignments[dotted] = (_parse_scalar(raw), name)
-    _merge_risk_file(data, source, assignments.get("risk_file", (None, ""))[0])
+    _merge_risk_file(data, source, assignments.get("risk_file", (None, ""))[0], path)
     for dotted, (value, name) in assignments.items():
         _assign(data, dotted, value)
         source[dotted] = name
@@ -359,14 +360,28 @@ def load_settings(
         raise ConfigError(_describe(exc, source)) from None
 
 
-def _merge_risk_file(data: dict[str, Any], source: dict[str, str], env_value: Any) -> None:
+def _merge_risk_file(
+    data: dict[str, Any], source: dict[str, str], env_value: Any, main_file: Path | None
+) -> None:
     """Put the risk file's limits under ``risk``; keys of the main file's ``risk:`` section
-    win over it. A risk file named explicitly must exist; the default one may be absent."""
-    named = env_value if env_value is not None else data.get("risk_file")
-    path = Path(str(named)) if named is not None else DEFAULT_RISK_FILE
+    win over it.
+
+    Which file: ``FOREXBOT_RISK_FILE``, else the main file's ``risk_file`` (relative to the
+    main file's directory), else ``risk_config.yaml`` next to the main file, else
+    ``config/risk_config.yaml``. A file named explicitly must exist; the default may not."""
+    base = main_file.parent if main_file is not None else Path()
+    if env_value is not None:
+        named: Any = env_value
+        path = Path(str(named))
+    elif data.get("risk_file") is not None:
+        named = data["risk_file"]
+        path = base / str(named)
+    else:
+        named = None
+        path = base / DEFAULT_RISK_FILE.name if main_file is not None else DEFAULT_RISK_FILE
     if not path.is_file():
         if named is not None:
-            raise ConfigError(f"risk_file = {str(named)!r}: no such file")
+            raise ConfigError(f"risk_file = {str(named)!r}: no such file ({path})")
         return
     limits = _read_yaml(path)
     if "risk" in limits and len(limits) == 1 and isinstance(limits["risk"], dict):
