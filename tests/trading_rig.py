@@ -89,13 +89,14 @@ class TradingRig:
         return self.engine.positions
 
     async def settle(self) -> None:
-        """Let every subscriber finish what was published."""
-        for _ in range(500):
+        """Let every subscriber finish what was published (and what that published)."""
+        for _ in range(2000):
             await asyncio.sleep(0.005)
-            if all(s.pending == 0 for s in self.bus.stats()):
+            if self.bus.idle():
                 await asyncio.sleep(0.01)
-                if all(s.pending == 0 for s in self.bus.stats()):
+                if self.bus.idle():
                     return
+        raise AssertionError("the bus did not settle within 10 s")
 
     async def wait_for(
         self, status: TradeStatus, trade_id: int | None = None, timeout: float = 10.0
@@ -168,6 +169,7 @@ async def trading_rig(
     management: Callable[[str], TradeManagement | None] = lambda _key: None,
     start_engine: bool = True,
     hedging: bool = True,
+    poll_interval: float = 3600.0,
 ) -> AsyncIterator[TradingRig]:
     clock = clock or ManualClock(start)
     terminal = SimulatedTerminal(
@@ -177,7 +179,14 @@ async def trading_rig(
     worker = TerminalWorker(default_timeout=10.0)
     worker.start()
     connector = MT5Connector(
-        terminal, worker, bus, clock, list(symbols), [Timeframe.M1], poll_interval=3600.0
+        terminal,
+        worker,
+        bus,
+        clock,
+        list(symbols),
+        [Timeframe.M1],
+        poll_interval=poll_interval,
+        reconnect_max_delay=0.5,
     )
     trades = TradeRepository(db_engine)
     logs = SystemLogRepository(db_engine)

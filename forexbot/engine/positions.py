@@ -148,7 +148,14 @@ class PositionManager:
     def subscribe(self) -> None:
         self._bus.subscribe(TradeEvent, self.on_trade, name="positions")
         self._bus.subscribe(ConnectionStateEvent, self.on_connection, name="positions-reconnect")
-        self._bus.subscribe(TickEvent, self.on_tick, name="positions-ticks")
+        # Only the latest quote per symbol matters to a trailing stop.
+        self._bus.subscribe(
+            TickEvent,
+            self.on_tick,
+            name="positions-ticks",
+            maxsize=64,
+            coalesce_by=lambda event: event.symbol,
+        )
 
     async def start(self) -> ReconcileReport:
         """Load the open trades, reconcile with the terminal, start the periodic sync."""
@@ -361,8 +368,9 @@ class PositionManager:
                 async with self._lock:
                     record = await self._trade(trade.id)
                     if record.status is TradeStatus.OPEN:
+                        before = self._actions.modifications
                         await self._actions.modify(record, target, None, actor="trailing")
-                        self.trailing_moves += 1
+                        self.trailing_moves += self._actions.modifications - before
             except (TradeActionError, TerminalError, DatabaseError) as exc:
                 _log.info("stop not moved", trade_id=trade.id, target=target, error=str(exc))
             finally:

@@ -6,8 +6,10 @@ cancelled by timeout, too many requests, no connection to the trade server. Ever
 fatal for that order (no money, invalid stops or volume, market closed, trading disabled...):
 resending the same request would only be refused again, or worse, executed twice.
 
-A terminal-side timeout (``-10005 IPC timeout``, or our own worker timeout) is different: the
-order may have executed. It is never retried blindly; the order is looked for first.
+A lost answer (``-10005 IPC timeout``, ``-10002 IPC receive failed``, or our own worker's
+timeout) is different: the order may have executed. It is never retried blindly; the order is
+looked for first. ``-10004 No IPC connection`` and ``-10001 IPC send failed`` mean the request
+never left: a plain failure.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ NO_CHANGES = 10025
 
 #: Terminal (last_error) code of a lost answer: the request may have executed.
 IPC_TIMEOUT = -10005
+#: The request reached the terminal but its answer did not come back (may have executed).
+IPC_RECEIVE = -10002
 
 #: Trade-server codes worth a resend at a fresh price, with what they mean.
 RETRYABLE: dict[int, str] = {

@@ -99,8 +99,12 @@ class SendReport:
 
 
 def is_lost_answer(exc: TerminalError) -> bool:
-    """Our worker timed out, or the terminal said ``-10005 IPC timeout``: it may have run."""
-    return isinstance(exc, TerminalTimeout) or exc.code == retcodes.IPC_TIMEOUT
+    """Our worker timed out, or the terminal lost the answer (``-10005 IPC timeout``,
+    ``-10002 IPC receive failed``): the request may have run."""
+    return isinstance(exc, TerminalTimeout) or exc.code in (
+        retcodes.IPC_TIMEOUT,
+        retcodes.IPC_RECEIVE,
+    )
 
 
 class OrderSender:

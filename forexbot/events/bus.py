@@ -254,6 +254,10 @@ class EventBus:
         """Counters of every subscription."""
         return [sub.stats for sub in self._all]
 
+    def idle(self) -> bool:
+        """Whether no subscriber has an event queued or in its handler right now."""
+        return all(sub.is_idle() for sub in self._all)
+
     async def close(self, timeout: float = 5.0) -> dict[str, int]:
         """Drain each subscriber for up to ``timeout`` seconds, then stop accepting events and
         cancel what is left. Returns ``{subscriber: events left undelivered}`` (empty when
@@ -264,7 +268,7 @@ class EventBus:
         outside sources (the poller) before closing.
         """
         deadline = time.monotonic() + timeout
-        while any(not s.is_idle() for s in self._all) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while not self.idle() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         self._closed = True
         leftover = {s.name: s.undelivered() for s in self._all if s.undelivered()}

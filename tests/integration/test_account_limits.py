@@ -1,0 +1,134 @@
+"""The account-level limits on the real engine: the drawdown kill switch closes everything and
+halts until resumed (also across a restart); the daily loss stops opening for the day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from trading_rig import OPEN_LIMITS, TradingRig, trading_rig
+
+from forexbot.clock import ManualClock
+from forexbot.domain.trading import Side, TradeStatus
+from forexbot.events.types import KillSwitchEvent, RiskLimitEvent, RiskRejectedEvent, SignalEvent
+
+pytestmark = pytest.mark.db
+
+
+async def open_two(rig: TradingRig) -> list[int]:
+    ids = []
+    for symbol, side in (("EURUSD", Side.BUY), ("GBPUSD", Side.SELL)):
+        rig.bus.publish(SignalEvent(rig.signal(side, 3000, 3000, symbol=symbol)))
+        await rig.settle()
+        ids.append((await rig.wait_for(TradeStatus.OPEN, len(ids) + 1)).trade_id)
+    return ids
+
+
+async def rejection_codes(rig: TradingRig) -> list[str]:
+    await rig.settle()
+    return [e.code for e in rig.seen_of(RiskRejectedEvent)]
+
+
+async def test_drawdown_trips_the_kill_switch_which_closes_everything_and_halts(
+    db_engine: AsyncEngine,
+) -> None:
+    # 0.001 % below the peak: the spread paid on opening is enough to reach it.
+    limits = OPEN_LIMITS.model_copy(update={"max_drawdown_percent": 0.001})
+    async with trading_rig(db_engine, symbols=("EURUSD", "GBPUSD"), risk=limits) as rig:
+        ids = await open_two(rig)
+        assert len(rig.our_positions()) == 2
+        await rig.positions.sync()  # equity below the peak: the kill switch trips
+        await rig.settle()
+
+        assert rig.our_positions() == []
+        for trade_id in ids:
+            record = await rig.trade(trade_id)
+            assert record.status is TradeStatus.CLOSED
+            assert record.close_reason == "kill_switch"
+        trips = rig.seen_of(KillSwitchEvent)
+        assert [(t.active, t.code) for t in trips] == [(True, "max_drawdown")]
+        logged = [r for r in await rig.logs.recent(20) if r.event == "kill_switch"]
+        assert [r.level for r in logged] == ["critical"]
+
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 3000, 3000)))
+        assert await rejection_codes(rig) == ["kill_switch"]
+        assert rig.our_positions() == []
+
+
+async def test_the_kill_switch_stays_on_across_a_restart_until_resumed(
+    db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    state = tmp_path / "account.json"
+    clock = ManualClock(1_773_136_800.0)
+    async with trading_rig(db_engine, state_path=state, clock=clock) as rig:
+        await rig.risk.trip_kill_switch("going on holiday", actor="me")
+
+    async with trading_rig(db_engine, state_path=state, clock=clock) as rig:
+        assert rig.risk.halted() == "kill switch: going on holiday"
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 3000, 3000)))
+        assert await rejection_codes(rig) == ["kill_switch"]
+
+        await rig.risk.resume(actor="me")
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 3000, 3000)))
+        await rig.wait_for(TradeStatus.OPEN)
+        assert len(rig.our_positions()) == 1
+
+
+async def test_a_restart_finishes_a_close_all_the_crash_interrupted(
+    db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    state = tmp_path / "account.json"
+    async with trading_rig(db_engine, state_path=state) as rig:
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 3000, 3000)))
+        opened = await rig.wait_for(TradeStatus.OPEN)
+        # The switch tripped and was stored, but the process died before closing anything.
+        rig.risk.guard_state.kill_switch = True
+        rig.risk.guard_state.kill_reason = "drawdown"
+        await rig.store.put("risk.state", rig.risk.guard_state.to_dict(), updated_by="test")
+
+    async with trading_rig(db_engine, state_path=state) as rig:
+        assert rig.our_positions() == []
+        record = await rig.trade(opened.trade_id)
+        assert (record.status, record.close_reason) == (TradeStatus.CLOSED, "kill_switch")
+
+
+async def test_an_intent_approved_before_the_kill_switch_is_cancelled_not_sent(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        signal = rig.signal(Side.BUY, 3000, 3000)
+        intent = await rig.risk.evaluate(signal)
+        await rig.risk.trip_kill_switch("stop", actor="me")
+        trade_id = await rig.execution.execute(intent)
+
+        record = await rig.trade(trade_id)
+        assert record.status is TradeStatus.CANCELLED
+        assert "kill switch" in (record.close_reason or "")
+        assert rig.our_positions() == []
+
+
+async def test_daily_loss_stops_opening_for_the_day_and_keeps_the_positions(
+    db_engine: AsyncEngine,
+) -> None:
+    limits = OPEN_LIMITS.model_copy(update={"max_daily_loss_percent": 0.001})
+    async with trading_rig(db_engine, risk=limits) as rig:
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 3000, 3000)))
+        await rig.wait_for(TradeStatus.OPEN)
+        await rig.positions.sync()
+        await rig.settle()
+
+        assert [e.code for e in rig.seen_of(RiskLimitEvent)] == ["daily_loss_limit"]
+        assert len(rig.our_positions()) == 1  # kept: its stop-loss still protects it
+        rig.bus.publish(SignalEvent(rig.signal(Side.SELL, 3000, 3000)))
+        assert await rejection_codes(rig) == ["daily_loss_limit"]
+
+        # The next trading day (the broker's midnight) lifts the halt.
+        rig.clock.advance(24 * 3600)
+        await rig.connector.poll_once()
+        await rig.positions.sync()
+        await rig.settle()
+        assert rig.risk.guard_state.daily_halt is False
+        rig.bus.publish(SignalEvent(rig.signal(Side.SELL, 3000, 3000)))
+        await rig.settle()
+        assert len(rig.our_positions()) == 2
