@@ -7,35 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import socket
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from daemon_kit import PASSWORD, free_port
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "correct horse battery staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="forexbot-bridge-e2e-"))
-    path.chmod(0o755)  # the embedded PostgreSQL runs as another user when we are root
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _tail(log: Path) -> str:
@@ -102,7 +83,7 @@ async def _quotes(http: aiohttp.ClientSession, base: str, token: str, n: int) ->
 async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
     workdir: Path,
 ) -> None:
-    bridge_port, api_port = _free_port(), _free_port()
+    bridge_port, api_port = free_port(), free_port()
     bridge_log, daemon_log = workdir / "bridge.log", workdir / "daemon.log"
     state = workdir / "sim-account.json"
     data_dir = workdir / "data"

@@ -8,148 +8,20 @@ SIGTERM (exit 0, systemd told STOPPING), start it again and find the same trades
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
 import socket
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
+from daemon_kit import Daemon, create_user, daemon_env, free_port, login
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 STRATEGY_ID = "ma_rsi:EURUSD:M1"
-START_TIMEOUT = 90.0
 TRADE_TIMEOUT = 240.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _daemon_env(data_dir: Path, notify_socket: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FOREXBOT_")}
-    env.pop("NOTIFY_SOCKET", None)
-    env["FOREXBOT_DATA_DIR"] = str(data_dir)
-    # M1 bars close every 0.1 s at 600x: signals come within a minute or two.
-    env["FOREXBOT_STRATEGY__TIMEFRAME"] = "M1"
-    env["FOREXBOT_LOGGING__FORMAT"] = "json"
-    test_db = os.environ.get("FOREXBOT_TEST_DATABASE_URL")
-    if test_db and os.environ.get("FOREXBOT_E2E_USE_TEST_DATABASE"):
-        env["DATABASE_URL"] = test_db
-    else:
-        env.pop("DATABASE_URL", None)
-    if notify_socket is not None:
-        env["NOTIFY_SOCKET"] = str(notify_socket)
-        env["WATCHDOG_USEC"] = "1000000"
-    return env
-
-
-class Daemon:
-    """A ``forexbot run`` subprocess and its log file."""
-
-    def __init__(self, data_dir: Path, port: int, log_path: Path, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.log_path = log_path
-        self.env = env
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "forexbot",
-            "run",
-            "--sim-speed",
-            "600",
-            "--api-port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            env=self.env,
-            cwd=self.data_dir.parent,  # no config/ here: built-in defaults plus the env
-        )
-        log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    pytest.fail(f"daemon exited with {self.process.returncode}:\n{self.log()}")
-                try:
-                    async with http.get(f"{self.base}/api/health") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.25)
-        pytest.fail(f"daemon not healthy after {START_TIMEOUT} s:\n{self.log()}")
-
-    async def terminate(self) -> tuple[int, float]:
-        assert self.process is not None
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.process.wait(), 30)
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
-
-
-async def _create_user(data_dir: Path, env: dict[str, str]) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "forexbot",
-        "user",
-        "create",
-        "--username",
-        "trader1",
-        "--role",
-        "admin",
-        "--password-stdin",
-        "--data-dir",
-        str(data_dir),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(PASSWORD.encode() + b"\n"), 120)
-    assert proc.returncode == 0, out.decode()
-    assert "created" in out.decode()
-
-
-async def _login(http: aiohttp.ClientSession, base: str) -> str:
-    async with http.post(
-        f"{base}/api/auth/login", json={"username": "trader1", "password": PASSWORD}
-    ) as resp:
-        assert resp.status == 200, await resp.text()
-        body = await resp.json()
-    assert body["token_type"] == "bearer"
-    assert body["expires_in"] > 0
-    return str(body["access_token"])
 
 
 async def _quotes(http: aiohttp.ClientSession, base: str, token: str, n: int) -> list[Any]:
@@ -191,27 +63,16 @@ async def _listen(sock: socket.socket, messages: list[str]) -> None:
         messages.append(data.decode())
 
 
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """A scratch directory outside pytest's ``tmp_path``: as root, the embedded PostgreSQL runs
-    as the ``pgserver`` user, and pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 whenever
-    another session starts, which would lock the server out of its own files."""
-    path = Path(tempfile.mkdtemp(prefix="forexbot-e2e-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 async def test_paper_trading_end_to_end(workdir: Path) -> None:
     data_dir = workdir / "data"
     notify_path = workdir / "notify.sock"
     notify = _bind_notify_socket(notify_path)
     sent: list[str] = []
     listener = asyncio.create_task(_listen(notify, sent))
-    env = _daemon_env(data_dir, notify_path)
-    await _create_user(data_dir, env)
+    env = daemon_env(data_dir, notify_path)
+    await create_user(data_dir, env)
 
-    daemon = Daemon(data_dir, _free_port(), workdir / "daemon.log", env)
+    daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
         await daemon.start()
         async with aiohttp.ClientSession() as http:
@@ -224,7 +85,7 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
             async with http.get(f"{base}/api/positions") as resp:
                 assert resp.status == 401
 
-            token = await _login(http, base)
+            token = await login(http, base)
             quotes = await _quotes(http, base, token, 5)
             for message in quotes:
                 assert message["channel"] == "quotes"
@@ -268,7 +129,7 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
         daemon.env.pop("NOTIFY_SOCKET")
         await daemon.start()
         async with aiohttp.ClientSession() as http:
-            token = await _login(http, daemon.base)
+            token = await login(http, daemon.base)
             headers = {"Authorization": f"Bearer {token}"}
             async with http.get(f"{daemon.base}/api/trades?limit=500", headers=headers) as resp:
                 after = await resp.json()

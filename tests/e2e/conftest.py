@@ -1,0 +1,21 @@
+"""Fixtures of the end-to-end tests."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A scratch directory outside pytest's ``tmp_path``: as root, the embedded PostgreSQL runs
+    as the ``pgserver`` user, and pytest resets ``/tmp/pytest-of-<user>`` to mode 0700 whenever
+    another session starts, which would lock the server out of its own files."""
+    path = Path(tempfile.mkdtemp(prefix="forexbot-e2e-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
