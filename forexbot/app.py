@@ -43,7 +43,7 @@ from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
 from forexbot.domain.market import Timeframe
-from forexbot.engine.assembly import build_engine
+from forexbot.engine.assembly import ORDER_PATH, build_engine
 from forexbot.events.bus import EventBus
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.status import DaemonStatus
@@ -168,7 +168,9 @@ class Daemon:
             health_interval=s.terminal.health_interval_seconds,
             initialize_kwargs=opened.initialize_kwargs,
         )
-        strategies = StrategyManager(instances, connector, bus)
+        strategies = StrategyManager(
+            instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH)
+        )
         strategy_control = StrategyControl(strategies, strategy_configs)
         trading = build_engine(
             connector=connector,

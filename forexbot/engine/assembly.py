@@ -23,6 +23,9 @@ from forexbot.engine.reconcile import AuditLog
 from forexbot.engine.risk import RiskManager, RiskStateStore, server_day
 from forexbot.events.bus import EventBus
 
+#: The bus subscribers of the order path, which strategies give way to (``defer_to``).
+ORDER_PATH = ("risk", "execution")
+
 
 @dataclass(frozen=True, slots=True)
 class TradingEngine:

@@ -258,6 +258,10 @@ class EventBus:
         """Whether no subscriber has an event queued or in its handler right now."""
         return all(sub.is_idle() for sub in self._all)
 
+    def busy(self, *names: str) -> bool:
+        """Whether any of the named subscribers has an event queued or in its handler."""
+        return any(not sub.is_idle() for sub in self._all if sub.name in names)
+
     async def close(self, timeout: float = 5.0) -> dict[str, int]:
         """Drain each subscriber for up to ``timeout`` seconds, then stop accepting events and
         cancel what is left. Returns ``{subscriber: events left undelivered}`` (empty when

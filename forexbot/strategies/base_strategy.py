@@ -89,14 +89,21 @@ class Strategy(ABC):
         self._window.clear()
         self._window.extend(older + live)
 
-    def on_bar(self, bar: Bar) -> Signal | None:
-        """The incremental face: add a closed bar, return the signal on it if any."""
+    def on_bar(self, bar: Bar, stream: pd.DataFrame | None = None) -> Signal | None:
+        """The incremental face: add a closed bar, return the signal on it if any.
+
+        ``stream`` may be a frame of the stream's recent bars that the caller built anyway
+        (the strategy manager builds one per bar for all the instances of a stream). It is
+        used only when its tail is this strategy's window (same first and last bar, by time and
+        close), so the signal is bit for bit the one the strategy's own window gives;
+        otherwise the strategy builds its own frame.
+        """
         if self._window and bar.time <= self._window[-1].time:
             return None  # a bar already seen (history overlap on reconnect)
         self._window.append(bar)
         if len(self._window) < self.warmup_bars:
             return None
-        frame = bars_to_frame(list(self._window))
+        frame = self._window_frame(stream)
         row = self.signals(frame).iloc[-1]
         if int(row["signal"]) == 0:
             return None
@@ -112,6 +119,20 @@ class Strategy(ABC):
             reason=str(row["reason"]),
             bar_time=bar.time,
         )
+
+    def _window_frame(self, stream: pd.DataFrame | None) -> pd.DataFrame:
+        n = len(self._window)
+        if stream is not None and len(stream) >= n:
+            times, closes = stream["time"].array, stream["close"].array
+            head, tail = self._window[0], self._window[-1]
+            if (
+                int(times[-n].timestamp()) == head.time
+                and int(times[-1].timestamp()) == tail.time
+                and closes[-n] == head.close
+                and closes[-1] == tail.close
+            ):
+                return stream.iloc[-n:].reset_index(drop=True)
+        return bars_to_frame(list(self._window))
 
 
 def bars_to_frame(bars: list[Bar]) -> pd.DataFrame:

@@ -12,18 +12,25 @@ Rules:
   :class:`~forexbot.strategies.regime.Regime` is suppressed: logged and counted, not traded.
   A signal that passes carries the condition snapshot (stored with the trade as
   ``market_condition``) and its instance's ``risk_multiplier``.
+* **Orders before analysis.** Between instances the manager yields to the event loop, and
+  while ``defer_to()`` says the order path is busy (a signal being risk-checked, an order
+  being written or sent) it waits, up to ``max_defer`` seconds per instance: when every
+  symbol's bar closes at once, the first signals' orders go out while the other instances
+  wait, instead of competing with them for the one CPU the loop has.
 * A strategy that raises is isolated: the exception is logged and counted, the bar is skipped
   for that instance only, and the other instances go on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pandas as pd
 import structlog
 
 from forexbot.config import TradeManagement
@@ -82,12 +89,16 @@ class StrategyManager:
         bus: EventBus,
         detector: DetectorParams | None = None,
         around_the_clock: Callable[[str], bool] = is_synthetic_index,
+        defer_to: Callable[[], bool] = lambda: False,
+        max_defer: float = 0.25,
     ) -> None:
         self.instances = list(instances)
         self._history = history
         self._bus = bus
         self._detector = detector or DetectorParams()
         self._around_the_clock = around_the_clock
+        self._defer_to = defer_to
+        self._max_defer = max_defer
         self._by_key = {instance.key: instance for instance in self.instances}
         self._by_stream: dict[tuple[str, Timeframe], list[StrategyInstance]] = {}
         for instance in self.instances:
@@ -143,18 +154,32 @@ class StrategyManager:
         if stream.bars and bar.time <= stream.bars[-1].time:
             return  # already seen (history overlap on reconnect)
         stream.bars.append(bar)
-        stream.condition = self._detect(stream, bar)
+        # One frame of the stream's bars per closed bar, shared by the detector and every
+        # instance (each uses its own window's tail of it).
+        frame = bars_to_frame(list(stream.bars))
+        stream.condition = self._detect(stream, bar, frame)
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
         for instance in self._by_stream[key]:
-            self._run(instance, bar, stream.condition, event.received_at)
+            await self._make_way()
+            self._run(instance, bar, stream.condition, event.received_at, frame)
 
-    def _detect(self, stream: _Stream, bar: Bar) -> MarketCondition | None:
+    async def _make_way(self) -> None:
+        """Let the order path run first (see the module docstring)."""
+        await asyncio.sleep(0)
+        if not self._defer_to():
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_defer
+        while self._defer_to() and loop.time() < deadline:  # noqa: ASYNC110 - bus state
+            await asyncio.sleep(0.0005)
+
+    def _detect(self, stream: _Stream, bar: Bar, frame: pd.DataFrame) -> MarketCondition | None:
         if len(stream.bars) < self._detector.min_bars:
             return None
         try:
             return detect(
-                bars_to_frame(list(stream.bars)),
+                frame,
                 bar.symbol,
                 bar.timeframe,
                 self._detector,
@@ -171,10 +196,11 @@ class StrategyManager:
         bar: Bar,
         condition: MarketCondition | None,
         received_at: float = 0.0,
+        frame: pd.DataFrame | None = None,
     ) -> None:
         instance.bars_seen += 1
         try:
-            signal = instance.strategy.on_bar(bar)
+            signal = instance.strategy.on_bar(bar, frame)
         except Exception:
             instance.errors += 1
             self.errors[instance.key] += 1

@@ -14,7 +14,12 @@ from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
 from forexbot.market_condition.trend import TrendDirection
-from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.base_strategy import (
+    Strategy,
+    StrategyParams,
+    bars_to_frame,
+    empty_signals,
+)
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 from forexbot.strategies.regime import ANY_TREND, RANGING, Regime
 
@@ -193,3 +198,17 @@ async def test_a_bar_that_closes_while_history_loads_stays_after_the_history(
     stream = [b.time for b in manager.bars("EURUSD", TF)]
     assert stream == sorted(stream)
     assert stream[-1] == bars[301].time
+
+
+def test_a_stream_frame_whose_tail_is_not_the_window_is_ignored() -> None:
+    bars = trending_bars(5)
+    own, shared = AlwaysBuy(), AlwaysBuy()
+    for bar in bars[:-1]:
+        own.on_bar(bar)
+        shared.on_bar(bar)
+    doctored = bars_to_frame(bars)
+    doctored.loc[len(doctored) - 1, "close"] += 0.5  # same times, another last price
+    expected = own.on_bar(bars[-1])
+    assert expected is not None
+    assert shared.on_bar(bars[-1], doctored) == expected
+    assert expected.entry == bars[-1].close

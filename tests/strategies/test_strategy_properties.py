@@ -13,6 +13,7 @@ live face that drifts from the vectorised one.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from bars_kit import assert_faces_agree, assert_no_look_ahead, noisy_walk, rando
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Signal
 from forexbot.strategies import STRATEGIES, create
+from forexbot.strategies.base_strategy import bars_to_frame
 from forexbot.strategies.ma_rsi_strategy import MaRsiStrategy
 
 Walk = Callable[[int, int], list[Bar]]
@@ -174,3 +176,19 @@ def test_the_faces_check_catches_a_live_face_that_disagrees() -> None:
     bars = case.walk(case.seed, live.window_bars + case.live_bars)
     with pytest.raises(AssertionError, match="on_bar fired on bars"):
         assert_faces_agree(live, MaRsiStrategy(**case.params), bars, minimum=case.minimum_live)
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_a_shared_stream_frame_gives_the_signals_of_the_strategys_own_window(case: Case) -> None:
+    """The manager builds one frame per closed bar for all the instances of a stream; each
+    uses its window's tail of it. The signals must be the ones the window itself gives."""
+    own = create(case.strategy, **case.params)
+    shared = create(case.strategy, **case.params)
+    stream: deque[Bar] = deque(maxlen=shared.window_bars + 50)
+    fired = 0
+    for bar in case.walk(case.seed, 700):
+        stream.append(bar)
+        signal = shared.on_bar(bar, bars_to_frame(list(stream)))
+        assert signal == own.on_bar(bar)
+        fired += signal is not None
+    assert fired > 0

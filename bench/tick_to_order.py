@@ -1,0 +1,250 @@
+"""Tick-to-order benchmark: from a tick entering the connector to ``order_send`` being called.
+
+The daemon's own components, wired as ``forexbot run`` wires them (connector, event bus,
+strategy manager with the market condition detector, risk manager, execution manager with the
+intent written to PostgreSQL before sending, position manager), on the simulated terminal,
+with **30 symbols × 4 strategies** (ma_rsi, stochastic_cross, break_and_retest, jhook) on M1.
+
+The market runs on a manual clock stepped by ``STEP`` seconds; after each step one poll
+fetches every new tick. The latency of an order is measured by the execution manager itself
+(``execution_details.tick_to_order_ms``): from the moment the poll's ticks reached the
+connector (``time.perf_counter()`` after the terminal call returned) to the first
+``order_send`` call. It covers bar building, the bus, market condition detection, all the
+strategies of the symbol's stream (and of the streams queued before it: every M1 bar of the
+30 symbols closes in the same poll), the risk checks (account and margin from the terminal)
+and the two database writes of the intent. Figures are wall-clock on this machine.
+
+Database: ``FOREXBOT_BENCH_DATABASE_URL`` (a scratch database is created on that server and
+dropped), else an embedded PostgreSQL in a temporary directory.
+
+Run: ``.venv/bin/python bench/tick_to_order.py [--minutes N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from forexbot.clock import ManualClock
+from forexbot.config import ExecutionSettings, RiskSettings
+from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.worker import TerminalWorker
+from forexbot.database.embedded import EmbeddedPostgres
+from forexbot.database.engine import create_engine, to_async_url
+from forexbot.database.migrate import upgrade
+from forexbot.database.system_config import SystemConfigRepository
+from forexbot.database.system_logs import SystemLogRepository
+from forexbot.database.trades import TradeRepository
+from forexbot.domain.market import Timeframe
+from forexbot.engine.assembly import ORDER_PATH, build_engine
+from forexbot.events.bus import EventBus
+from forexbot.events.types import Event, SignalEvent
+from forexbot.strategies import create
+from forexbot.strategies.manager import StrategyInstance, StrategyManager
+
+# A Wednesday at the London/New York overlap: the busiest forex hours.
+START = datetime(2026, 3, 11, 13, 0, tzinfo=UTC).timestamp()
+STRATEGIES = ("ma_rsi", "stochastic_cross", "break_and_retest", "jhook")
+N_SYMBOLS = 30
+STEP = 5.0  # simulated seconds between polls
+LIMITS = RiskSettings(
+    risk_per_trade_percent=0.05,
+    max_open_positions=500,
+    max_positions_per_symbol=50,
+    max_exposure_per_currency_percent=100_000,
+    max_margin_usage_percent=100,
+    max_spread_stop_percent=100,
+    max_daily_loss_percent=100,
+    max_drawdown_percent=100,
+    cooldown_minutes=0,
+)
+
+
+@contextlib.asynccontextmanager
+async def database() -> AsyncIterator[str]:
+    """A migrated scratch database: on ``FOREXBOT_BENCH_DATABASE_URL``'s server, or embedded."""
+    server = os.environ.get("FOREXBOT_BENCH_DATABASE_URL")
+    if server:
+        name = f"fxbench_{secrets.token_hex(4)}"
+        admin = create_async_engine(
+            to_async_url(server), isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(to_async_url(server)).set(database=name).render_as_string(False)
+        try:
+            await asyncio.to_thread(upgrade, url)
+            yield url
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await admin.dispose()
+        return
+    directory = Path(tempfile.mkdtemp(prefix="forexbot-bench-pg-"))
+    os.chmod(directory, 0o755)  # the server runs as another user when we are root
+    embedded = EmbeddedPostgres(directory)
+    try:
+        url = await asyncio.to_thread(embedded.start)
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        await asyncio.to_thread(embedded.stop)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def run(url: str, minutes: float) -> None:
+    clock = ManualClock(START)
+    terminal = SimulatedTerminal(seed=3, clock=clock, balance=10_000_000.0, leverage=500)
+    terminal.initialize()
+    symbols = [s.name for s in terminal.symbols_get()][:N_SYMBOLS]
+    bus = EventBus(default_maxsize=1_000_000)
+    worker = TerminalWorker(default_timeout=30.0)
+    worker.start()
+    connector = MT5Connector(terminal, worker, bus, clock, symbols, [Timeframe.M1], 3600.0)
+    instances = [
+        StrategyInstance(create(name), symbol, Timeframe.M1)
+        for name in STRATEGIES
+        for symbol in symbols
+    ]
+    strategies = StrategyManager(
+        instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH)
+    )
+    db = create_engine(url, pool_size=5)
+    trades = TradeRepository(db)
+    engine = build_engine(
+        connector=connector,
+        trades=trades,
+        audit=SystemLogRepository(db),
+        store=SystemConfigRepository(db),
+        bus=bus,
+        clock=clock,
+        magic=2_026_001,
+        risk=LIMITS,
+        execution=lambda: ExecutionSettings(sync_interval_seconds=3600),
+        management=strategies.management,
+    )
+    # Where the time goes: when each signal left the strategies (keyed by client-visible
+    # facts), so the latency splits into bar → signal and signal → order_send.
+    published: dict[tuple[str, str, int], tuple[float, float]] = {}
+    publish = bus.publish
+
+    def stamping_publish(event: Event) -> None:
+        if isinstance(event, SignalEvent):
+            s = event.signal
+            published[(s.symbol, s.strategy, s.bar_time)] = (s.received_at, time.perf_counter())
+        publish(event)
+
+    bus.publish = stamping_publish  # type: ignore[method-assign]
+    strategies.subscribe()
+    engine.subscribe()
+    bus.start()
+    await connector.start()
+    print(f"warming up {len(instances)} strategy instances on {len(symbols)} symbols...")
+    await strategies.warm_up()
+    await engine.start()
+    steps = int(minutes * 60 / STEP)
+    wall = time.perf_counter()
+    for n in range(steps):
+        clock.advance(STEP)
+        await connector.poll_once()
+        while not bus.idle():  # noqa: ASYNC110 - the order path runs on the bus tasks
+            await asyncio.sleep(0.0005)
+        if n % int(600 / STEP) == 0:
+            print(
+                f"  {n * STEP / 60:5.0f} simulated min: {engine.execution.sent} orders sent, "
+                f"{connector.ticks_published} ticks, {connector.bars_published} bars",
+                flush=True,
+            )
+    elapsed = time.perf_counter() - wall
+    samples = np.array(engine.execution.tick_to_order.samples()) * 1000
+    split = await _split(trades, published)
+    await engine.stop()
+    await bus.close(timeout=5.0)
+    await connector.close()
+    await worker.stop()
+    await db.dispose()
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print()
+    print(f"tick → order_send, {len(symbols)} symbols × {len(STRATEGIES)} strategies (M1)")
+    print(
+        f"  simulated {minutes:g} min in {elapsed:.1f} s wall; {connector.ticks_published} ticks, "
+        f"{connector.bars_published} bars, {strategies.instances[0].bars_seen} bars per instance"
+    )
+    signals = sum(i.signals for i in strategies.instances)
+    print(
+        f"  {signals} signals, {engine.risk.approved} approved, "
+        f"{engine.execution.sent} orders sent, {engine.execution.filled} filled"
+    )
+    if len(samples):
+        print(
+            f"  latency over {len(samples)} orders: p50 {np.percentile(samples, 50):.2f} ms, "
+            f"p90 {np.percentile(samples, 90):.2f} ms, p99 {np.percentile(samples, 99):.2f} ms, "
+            f"max {samples.max():.2f} ms"
+        )
+        strategy_ms, order_ms = split
+        for label, part in (
+            ("bar → signal (bar building, bus, condition, strategies)", strategy_ms),
+            ("signal → order_send (risk, intent written, terminal checks)", order_ms),
+        ):
+            print(
+                f"    {label}: p50 {np.percentile(part, 50):.2f} ms, "
+                f"p99 {np.percentile(part, 99):.2f} ms"
+            )
+    else:
+        print("  no order was sent: run longer (--minutes)")
+    print(f"  peak RSS {rss_mb:.0f} MB")
+
+
+async def _split(
+    trades: TradeRepository, published: dict[tuple[str, str, int], tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per order: (signal published − tick received, tick-to-order − that), in ms."""
+    records, _ = await trades.list(limit=100_000, offset=0)
+    strategy_ms, order_ms = [], []
+    for record in records:
+        total = record.execution_details.get("tick_to_order_ms")
+        if total is None or record.signal_time is None:
+            continue
+        key = (record.symbol, record.strategy, int(record.signal_time.timestamp()))
+        if key not in published:
+            continue
+        received, sent_signal = published[key]
+        to_signal = (sent_signal - received) * 1000
+        strategy_ms.append(to_signal)
+        order_ms.append(total - to_signal)
+    return np.array(strategy_ms), np.array(order_ms)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=240.0, help="simulated minutes")
+    args = parser.parse_args()
+    async with database() as url:
+        await run(url, args.minutes)
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a Linux dependency
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
