@@ -195,6 +195,7 @@ class Daemon:
             bus=bus,
             sim_speed=s.terminal.sim_speed,
             database=provisioned.description,
+            risk=risk,
         )
         metrics = Metrics(
             DaemonCollector(

@@ -38,21 +38,44 @@ class WorkerCounters(Protocol):
 
 class RiskCounters(Protocol):
     approved: int
+    kill_switch_trips: int
 
     @property
     def rejections(self) -> Mapping[str, int]: ...
+
+    def halted(self) -> str | None: ...
+
+
+class LatencyView(Protocol):
+    count: int
+
+    def percentile(self, q: float) -> float | None: ...
 
 
 class ExecutionCounters(Protocol):
     sent: int
     filled: int
     rejected: int
+    unknown: int
+    retries: int
+
+    @property
+    def tick_to_order(self) -> LatencyView: ...
+
+    @property
+    def order_latency(self) -> LatencyView: ...
 
 
 class PositionCounters(Protocol):
     closed_from_terminal: int
+    syncs: int
+    sync_failures: int
+    trailing_moves: int
 
     def open_count(self, symbol: str | None = None) -> int: ...
+
+    @property
+    def corrections(self) -> int: ...
 
 
 class DaemonCollector(Collector):
@@ -95,6 +118,14 @@ class DaemonCollector(Collector):
         )
 
         yield _counter("forexbot_signals_approved", "Signals approved.", self._risk.approved)
+        yield _counter(
+            "forexbot_kill_switch_trips", "Kill switch trips.", self._risk.kill_switch_trips
+        )
+        yield GaugeMetricFamily(
+            "forexbot_trading_halted",
+            "1 while the kill switch halts trading.",
+            value=1.0 if self._risk.halted() else 0.0,
+        )
         rejected = CounterMetricFamily(
             "forexbot_signals_rejected", "Signals rejected by the risk manager.", labels=["code"]
         )
@@ -105,6 +136,22 @@ class DaemonCollector(Collector):
         yield _counter("forexbot_orders_sent", "Orders sent to the terminal.", e.sent)
         yield _counter("forexbot_orders_filled", "Orders filled.", e.filled)
         yield _counter("forexbot_orders_rejected", "Orders rejected.", e.rejected)
+        yield _counter(
+            "forexbot_orders_unknown",
+            "Orders whose outcome the terminal could not tell (settled by reconciliation).",
+            e.unknown,
+        )
+        yield _counter("forexbot_order_retries", "Orders sent again (retryable codes).", e.retries)
+        yield from _latency(
+            "forexbot_tick_to_order_seconds",
+            "From the tick that closed a signal's bar to order_send (recent orders).",
+            e.tick_to_order,
+        )
+        yield from _latency(
+            "forexbot_order_send_seconds",
+            "order_send round trips (recent orders).",
+            e.order_latency,
+        )
         yield GaugeMetricFamily(
             "forexbot_open_positions", "Open positions.", value=self._positions.open_count()
         )
@@ -112,6 +159,21 @@ class DaemonCollector(Collector):
             "forexbot_trades_closed_at_terminal",
             "Trades closed at the terminal (SL/TP/manual) and settled from its deals.",
             self._positions.closed_from_terminal,
+        )
+        p = self._positions
+        yield _counter(
+            "forexbot_reconciliation_corrections",
+            "Corrections made by reconciliation (adopted, closed from history, cancelled...).",
+            p.corrections,
+        )
+        yield _counter("forexbot_position_syncs", "Reconciliation passes.", p.syncs)
+        yield _counter(
+            "forexbot_position_sync_failures",
+            "Syncs skipped (terminal or database).",
+            p.sync_failures,
+        )
+        yield _counter(
+            "forexbot_trailing_stop_moves", "Stops moved by break-even/trailing.", p.trailing_moves
         )
 
         delivered = CounterMetricFamily(
@@ -132,6 +194,17 @@ class DaemonCollector(Collector):
             coalesced.add_metric([stats.name], stats.coalesced)
             pending.add_metric([stats.name], stats.pending)
         yield from (delivered, failed, coalesced, pending)
+
+
+def _latency(name: str, documentation: str, window: LatencyView) -> Iterator[Metric]:
+    """A summary of a latency window: p50/p90/p99 and the count of samples ever taken."""
+    summary = GaugeMetricFamily(name, documentation, labels=["quantile"])
+    for q in (50, 90, 99):
+        value = window.percentile(q)
+        if value is not None:
+            summary.add_metric([f"0.{q}"], value)
+    yield summary
+    yield _counter(name.removesuffix("_seconds") + "_samples", f"Samples of {name}.", window.count)
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:

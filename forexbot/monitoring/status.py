@@ -40,6 +40,10 @@ class StrategiesView(Protocol):
     def describe(self) -> list[dict[str, object]]: ...
 
 
+class RiskView(Protocol):
+    def describe(self) -> dict[str, Any]: ...
+
+
 class DaemonStatus:
     """Collects the components' counters into one status document."""
 
@@ -54,6 +58,7 @@ class DaemonStatus:
         bus: EventBus,
         sim_speed: float,
         database: str,
+        risk: RiskView | None = None,
     ) -> None:
         self._mode = mode
         self._clock = clock
@@ -63,6 +68,7 @@ class DaemonStatus:
         self._bus = bus
         self._sim_speed = sim_speed
         self._database = database
+        self._risk = risk
         self._started = time.monotonic()
         self.stopping = False
 
@@ -103,6 +109,7 @@ class DaemonStatus:
                 "leverage": account.leverage,
             },
             "open_positions": self._positions.open_count(),
+            "risk": None if self._risk is None else self._risk.describe(),
             "strategies": self._strategies.describe(),
             "event_bus": [
                 {

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from forexbot.engine.latency import LatencyWindow
 from forexbot.events.bus import EventBus
 from forexbot.events.types import ConnectionState, TickEvent
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
@@ -30,9 +32,13 @@ class Worker:
 @dataclass
 class Risk:
     approved: int = 7
+    kill_switch_trips: int = 1
     rejections: Counter[str] = field(
         default_factory=lambda: Counter({"max_open_positions": 4, "invalid_stop": 1})
     )
+
+    def halted(self) -> str | None:
+        return "kill switch: drawdown"
 
 
 @dataclass
@@ -40,11 +46,19 @@ class Execution:
     sent: int = 7
     filled: int = 6
     rejected: int = 1
+    unknown: int = 1
+    retries: int = 3
+    tick_to_order: LatencyWindow = field(default_factory=LatencyWindow)
+    order_latency: LatencyWindow = field(default_factory=LatencyWindow)
 
 
 @dataclass
 class Positions:
     closed_from_terminal: int = 5
+    syncs: int = 40
+    sync_failures: int = 2
+    trailing_moves: int = 4
+    corrections: int = 3
 
     def open_count(self, symbol: str | None = None) -> int:
         return 2
@@ -106,3 +120,37 @@ def test_no_money_is_exported() -> None:
     text = _metrics().render().decode()
     for word in ("balance", "equity", "profit", "margin"):
         assert word not in text
+
+
+def test_trading_engine_figures() -> None:
+    s = _samples(_metrics())
+    assert s[("forexbot_kill_switch_trips_total", ())] == 1
+    assert s[("forexbot_trading_halted", ())] == 1
+    assert s[("forexbot_orders_unknown_total", ())] == 1
+    assert s[("forexbot_order_retries_total", ())] == 3
+    assert s[("forexbot_reconciliation_corrections_total", ())] == 3
+    assert s[("forexbot_position_syncs_total", ())] == 40
+    assert s[("forexbot_position_sync_failures_total", ())] == 2
+    assert s[("forexbot_trailing_stop_moves_total", ())] == 4
+
+
+def test_tick_to_order_latency_is_exported_as_quantiles_of_recent_orders() -> None:
+    execution = Execution()
+    for ms in range(1, 101):
+        execution.tick_to_order.add(ms / 1000)
+    bus = EventBus()
+    metrics = Metrics(
+        DaemonCollector(
+            connector=Connector(),
+            worker=Worker(),
+            bus=bus,
+            risk=Risk(),
+            execution=execution,
+            positions=Positions(),
+        )
+    )
+    s = _samples(metrics)
+    assert s[("forexbot_tick_to_order_seconds", (("quantile", "0.50"),))] == 0.0505
+    assert s[("forexbot_tick_to_order_seconds", (("quantile", "0.99"),))] == pytest.approx(0.09901)
+    assert s[("forexbot_tick_to_order_samples_total", ())] == 100
+    assert ("forexbot_order_send_seconds", (("quantile", "0.50"),)) not in s  # no order yet
