@@ -34,12 +34,14 @@ row in ``system_logs`` so the trader can see why nothing was traded.
 Equity observations (:class:`~forexbot.events.types.AccountEvent`) feed the guard: reaching
 the daily loss stops opening for the day (an error log line, a ``RiskLimitEvent``, a
 ``system_logs`` row); reaching the drawdown trips the kill switch — a critical log line, a
-:class:`~forexbot.events.types.KillSwitchEvent`, and every position closed. The guard's state
+:class:`~forexbot.events.types.KillSwitchEvent`, and every position closed (and closed again,
+every 30 s, while any is still open: a close the market refused is retried). The guard's state
 and run-time limits are persisted, so they survive a restart.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -74,6 +76,7 @@ _log = structlog.get_logger("forexbot.risk")
 
 _SETTLED = {TradeStatus.OPEN, TradeStatus.REJECTED, TradeStatus.CANCELLED, TradeStatus.CLOSED}
 LIMITS_KEY = "risk.limits"
+CLOSE_ALL_RETRY = 30.0
 STATE_KEY = "risk.state"
 
 
@@ -162,6 +165,7 @@ class RiskManager:
         self._guard = EquityGuard()
         self._saved_state: dict[str, Any] = {}
         self._in_flight: dict[str, Holding] = {}  # client order id → what it will hold
+        self._last_close_all = -CLOSE_ALL_RETRY
         self.rejections: Counter[str] = Counter()
         self.approved = 0
         self.kill_switch_trips = 0
@@ -235,6 +239,21 @@ class RiskManager:
         for trip in trips:
             await self._on_trip(trip)
         await self._save_state()
+        await self._keep_flat_while_halted()
+
+    async def _keep_flat_while_halted(self) -> None:
+        """With the kill switch on, positions still open (a close the market refused, or a
+        position opened by hand) are closed again, at most every ``CLOSE_ALL_RETRY`` seconds."""
+        if not self._guard.state.kill_switch or self._closer is None:
+            return
+        if self._positions.open_count() == 0:
+            return
+        now = time.monotonic()
+        if now - self._last_close_all < CLOSE_ALL_RETRY:
+            return
+        self._last_close_all = now
+        _log.warning("kill switch on and positions still open: closing them again")
+        await self._closer.close_all("kill_switch")
 
     async def _on_trip(self, trip: Trip) -> None:
         context = {"equity": trip.equity, "threshold": round(trip.threshold, 2)}
@@ -273,6 +292,7 @@ class RiskManager:
         await self._record("critical", "kill_switch", reason, {"code": code, **context}, actor)
         if self._closer is None:
             return 0
+        self._last_close_all = time.monotonic()
         return await self._closer.close_all("kill_switch")
 
     async def resume(self, *, actor: str) -> None:

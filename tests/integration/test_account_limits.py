@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from trading_rig import OPEN_LIMITS, TradingRig, trading_rig
+from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 
 from forexbot.clock import ManualClock
+from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
+from forexbot.engine import risk as risk_module
 from forexbot.events.types import KillSwitchEvent, RiskLimitEvent, RiskRejectedEvent, SignalEvent
 
 pytestmark = pytest.mark.db
@@ -132,3 +134,33 @@ async def test_daily_loss_stops_opening_for_the_day_and_keeps_the_positions(
         rig.bus.publish(SignalEvent(rig.signal(Side.SELL, 3000, 3000)))
         await rig.settle()
         assert len(rig.our_positions()) == 2
+
+
+async def test_while_halted_a_position_still_open_is_closed_again(
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(risk_module, "CLOSE_ALL_RETRY", 0.0)
+    async with trading_rig(db_engine) as rig:
+        await rig.risk.trip_kill_switch("stop", actor="me")
+        # Someone opens a position with the bot's magic number in the terminal meanwhile.
+        tick = rig.terminal.symbol_info_tick("EURUSD")
+        result = rig.terminal.order_send(
+            {
+                "action": mt5c.TRADE_ACTION_DEAL,
+                "symbol": "EURUSD",
+                "volume": 0.1,
+                "type": mt5c.ORDER_TYPE_BUY,
+                "price": tick.ask,
+                "magic": MAGIC,
+                "comment": "by hand",
+                "type_filling": mt5c.ORDER_FILLING_FOK,
+            }
+        )
+        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+        await rig.positions.sync()  # adopted, then the account event closes it
+        await rig.settle()
+
+        assert rig.our_positions() == []
+        adopted = await rig.trades.get_by_position(result.order)
+        assert adopted is not None
+        assert (adopted.status, adopted.close_reason) == (TradeStatus.CLOSED, "kill_switch")

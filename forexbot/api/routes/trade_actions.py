@@ -7,7 +7,8 @@ Rules:
   "comment"?}``. The order goes through the same risk checks as a strategy's signal; a refusal
   is 422 ``risk_rejected`` with the risk code in ``details.reason``. The answer is the trade:
   201 when it opened, 422 ``order_rejected`` (the trade in ``details``) when the terminal
-  refused it, 202 when the terminal's answer was lost and reconciliation will settle it.
+  refused it, 409 ``order_cancelled`` when trading was halted between the risk check and the
+  send, 202 when the terminal's answer was lost and reconciliation will settle it.
 * ``PUT /api/trades/{id}`` takes ``{"sl"?, "tp"?}`` (at least one; 0 removes a level);
   ``DELETE /api/trades/{id}`` closes the trade (``?volume=`` closes part of it).
 * ``PUT /api/positions/{ticket}/sl`` takes ``{"sl": price}``, ``.../tp`` ``{"tp": price}``
@@ -157,6 +158,10 @@ class TradeActionRoutes:
                 "order_rejected",
                 f"the terminal refused the order: {trade.get('reject_message')}",
                 details=trade,
+            )
+        if trade["status"] == "cancelled":
+            raise ApiError(
+                409, "order_cancelled", f"not sent: {trade.get('close_reason')}", details=trade
             )
         status = 201 if trade["status"] == "open" else 202
         return json_response(trade, status=status)
