@@ -22,6 +22,11 @@ class Clock(Protocol):
         ...
 
 
+def iso_utc(epoch: float) -> str:
+    """UTC epoch seconds as ISO 8601 with a ``Z`` (what every API time looks like)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
 def utc_datetime(clock: Clock) -> datetime:
     """The clock's current time as a tz-aware UTC datetime."""
     return datetime.fromtimestamp(clock.time(), tz=UTC)

@@ -41,7 +41,8 @@ def managed_stop(
     if risk <= 0 or not settings.active:
         return None
     sign = side.value
-    profit_r = (price - entry) * sign / risk
+    # A hair of tolerance: 1.10100 − 1.10000 over 0.00100 is 0.99999999999989 in floats.
+    profit_r = (price - entry) * sign / risk + 1e-9
     candidates: list[float] = []
     if settings.break_even_at_r is not None and profit_r >= settings.break_even_at_r:
         candidates.append(entry + sign * settings.break_even_offset_points * spec.point)

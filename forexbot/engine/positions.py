@@ -24,12 +24,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 
-from forexbot.clock import Clock
+from forexbot.clock import Clock, iso_utc
 from forexbot.config import ExecutionSettings, TradeManagement
 from forexbot.database.records import TradeRecord
 from forexbot.database.trades import TradeRepository
@@ -269,7 +268,7 @@ class PositionManager:
                 "tp": p.tp or None,
                 "profit": p.profit,
                 "swap": p.swap,
-                "time": datetime.fromtimestamp(p.time, tz=UTC).isoformat(),
+                "time": iso_utc(p.time),
                 "comment": p.comment,
             }
             for p in self._positions

@@ -10,11 +10,12 @@ Rules enforced, in this order (the first that fails rejects, with its code):
 3. ``market_closed``, ``session_not_allowed``, ``liquidity_blocked``, ``volatility_blocked``:
    the signal's market condition passes the filter (manual trades carry none);
 4. ``no_quote``: a current quote exists;
-5. ``spread_too_wide``: the spread is within the symbol's ``max_spread_points`` and within
-   ``max_spread_stop_percent`` of the stop distance;
-6. ``invalid_stop``, ``stop_too_close``: the stop-loss is on the losing side of the price that
-   triggers it (the bid for a buy, the ask for a sell, as MetaTrader measures it) and at least
-   the symbol's stops level away;
+5. ``spread_too_wide``: the spread is within the symbol's ``max_spread_points``;
+6. ``invalid_stop``, ``stop_too_close``, ``invalid_take_profit``, ``take_profit_too_close``:
+   the stop-loss is on the losing side of the price that triggers it (the bid for a buy, the
+   ask for a sell, as MetaTrader measures it), the take-profit (when there is one) on the
+   winning side, each at least the symbol's stops level away; then ``spread_too_wide`` again
+   when the spread is more than ``max_spread_stop_percent`` of the stop distance;
 7. ``max_open_positions``, ``max_positions_per_symbol``: positions plus orders in flight stay
    below the limits (one per symbol on a netting account, whatever the setting);
 8. sizing: the volume from :func:`~forexbot.engine.sizing.size_position` (fixed-fractional
@@ -47,10 +48,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
 import structlog
 from pydantic import ValidationError
 
-from forexbot.clock import Clock
+from forexbot.clock import Clock, iso_utc
 from forexbot.config import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
@@ -130,6 +132,16 @@ class RiskStateStore(Protocol):
     async def get(self, key: str) -> dict[str, Any] | None: ...
 
     async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None: ...
+
+
+def _epoch(iso: object) -> float | None:
+    """An API time (``…Z``) as epoch seconds, ``None`` when absent or unreadable."""
+    if not isinstance(iso, str):
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def server_day(utc_epoch: float, server_offset: float) -> str:
@@ -221,7 +233,8 @@ class RiskManager:
         if event.status is TradeStatus.CLOSED:
             trade = event.trade
             net = sum(float(trade.get(k) or 0.0) for k in ("profit", "swap", "commission"))
-            if self._guard.record_close(net, self._clock.time(), self._settings):
+            closed_at = _epoch(trade.get("close_time")) or self._clock.time()
+            if self._guard.record_close(net, closed_at, self._settings):
                 message = (
                     f"{self._guard.state.loss_streak} losing trades in a row: no new trade "
                     f"for {self._settings.cooldown_minutes:g} min"
@@ -318,9 +331,12 @@ class RiskManager:
     async def update_limits(self, changes: Mapping[str, Any], *, actor: str) -> RiskSettings:
         """Validate ``changes`` against the whole model, persist, then apply (all or nothing:
         :class:`ConfigError` naming the key leaves everything as it was)."""
-        merged = {**self._settings.model_dump(), **dict(changes)}
+        # Strict, as JSON: "3" is not a number of positions and true is not 1.
+        merged = {**self._settings.model_dump(mode="json"), **dict(changes)}
         try:
-            settings = RiskSettings.model_validate(merged)
+            settings = RiskSettings.model_validate_json(orjson.dumps(merged), strict=True)
+        except orjson.JSONEncodeError as exc:
+            raise ConfigError(f"invalid risk limits: {exc}") from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
@@ -478,12 +494,27 @@ class RiskManager:
                 "invalid_stop",
                 f"stop-loss {signal.sl} of a {signal.side.label} must be {where} ({trigger})",
             )
-        if distance < spec.stops_level * spec.point:
+        tolerance = spec.point * 1e-3
+        if distance < spec.stops_level * spec.point - tolerance:
             return (
                 "stop_too_close",
                 f"stop-loss {distance / spec.point:.0f} points away, the symbol requires "
                 f"{spec.stops_level}",
             )
+        if signal.tp:
+            target = (signal.tp - trigger) * signal.side.value
+            if target <= tolerance:
+                where = "above the bid" if signal.side is Side.BUY else "below the ask"
+                return (
+                    "invalid_take_profit",
+                    f"take-profit {signal.tp} of a {signal.side.label} must be {where} ({trigger})",
+                )
+            if target < spec.stops_level * spec.point - tolerance:
+                return (
+                    "take_profit_too_close",
+                    f"take-profit {target / spec.point:.0f} points away, the symbol requires "
+                    f"{spec.stops_level}",
+                )
         stop_points = abs(entry_price(signal.side, tick) - signal.sl) / spec.point
         share = spread_points / stop_points * 100 if stop_points else 100.0
         if share > s.max_spread_stop_percent:
@@ -625,9 +656,7 @@ class RiskManager:
                 "active": g.kill_switch,
                 "code": g.kill_code,
                 "reason": g.kill_reason,
-                "since": None
-                if g.kill_time is None
-                else datetime.fromtimestamp(g.kill_time, tz=UTC).isoformat(),
+                "since": None if g.kill_time is None else iso_utc(g.kill_time),
             },
             "trading_day": {
                 "day": g.day,
@@ -637,9 +666,7 @@ class RiskManager:
             "peak_equity": g.peak_equity,
             "equity": g.last_equity,
             "loss_streak": g.loss_streak,
-            "cooldown_until": None
-            if g.cooldown_until is None
-            else datetime.fromtimestamp(g.cooldown_until, tz=UTC).isoformat(),
+            "cooldown_until": None if g.cooldown_until is None else iso_utc(g.cooldown_until),
             "blocked": None if (b := self._guard.blocked(self._clock.time())) is None else b[0],
             "in_flight": len(self._in_flight),
             "approved": self.approved,

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import TradeRepository
-from forexbot.domain.trading import Deal
+from forexbot.database.trades import IllegalTransition, TradeRepository
+from forexbot.domain.trading import Deal, TradeStatus
 
 EXIT_ENTRIES = (1, 2, 3)  # DEAL_ENTRY_OUT, INOUT, OUT_BY
 CLOSE_REASONS = {
@@ -94,16 +94,23 @@ async def settle(
     t = totals(deals)
     if t.last_exit is None or t.exit_price is None or t.closed_volume <= 0:
         return None
+    if trade.status is TradeStatus.CLOSED:
+        return None
     if t.closed_volume >= trade.volume:
-        return await trades.mark_closed(
-            trade.id,
-            exit_price=t.exit_price,
-            close_time=datetime.fromtimestamp(t.last_exit.time, tz=UTC),
-            profit=t.profit,
-            swap=t.swap,
-            commission=t.commission,
-            close_reason=reason or t.close_reason,
-        )
+        try:
+            return await trades.mark_closed(
+                trade.id,
+                exit_price=t.exit_price,
+                close_time=datetime.fromtimestamp(t.last_exit.time, tz=UTC),
+                profit=t.profit,
+                swap=t.swap,
+                commission=t.commission,
+                close_reason=reason or t.close_reason,
+            )
+        except IllegalTransition as exc:
+            if exc.current is TradeStatus.CLOSED:
+                return None  # settled already (``trade`` was an older copy)
+            raise
     return await trades.record_partial_close(
         trade.id,
         closed_volume=t.closed_volume,

@@ -413,3 +413,489 @@ async def test_to_api_is_json_ready(repo: TradeRepository) -> None:
     assert api["signal_time"] == "2024-03-04T10:00:00Z"
     assert api["created_at"].endswith("Z")
     assert api["market_condition"] == {"trend": "up", "atr": 0.0012}
+
+
+# --- the transition history ------------------------------------------------------------------
+
+OPEN_TIME = datetime(2024, 3, 4, 10, 0, 1, tzinfo=UTC)
+
+
+async def open_trade(
+    repo: TradeRepository, client_order_id: str = "fx-0001", position: int = 5001
+) -> int:
+    trade_id = await repo.create_intent(**intent(client_order_id=client_order_id))
+    await repo.mark_submitted(trade_id)
+    await repo.mark_open(
+        trade_id,
+        mt5_order=position,
+        mt5_position=position,
+        entry_price=1.08515,
+        volume=0.1,
+        open_time=OPEN_TIME,
+        execution_details={},
+    )
+    return trade_id
+
+
+async def moves(repo: TradeRepository, trade_id: int) -> list[tuple[str | None, str]]:
+    return [
+        (None if t.from_status is None else t.from_status.value, t.to_status.value)
+        for t in await repo.transitions(trade_id)
+    ]
+
+
+async def close(repo: TradeRepository, trade_id: int, **overrides: Any) -> Any:
+    fields: dict[str, Any] = {
+        "exit_price": 1.09,
+        "close_time": datetime(2024, 3, 4, 12, 0, tzinfo=UTC),
+        "profit": 38.5,
+        "swap": 0,
+        "commission": -0.7,
+        "close_reason": "take_profit",
+    }
+    fields.update(overrides)
+    return await repo.mark_closed(trade_id, **fields)
+
+
+async def test_creating_an_intent_records_a_move_from_nothing(repo: TradeRepository) -> None:
+    trade_id = await repo.create_intent(**intent())
+
+    [created] = await repo.transitions(trade_id)
+
+    assert (created.trade_id, created.from_status, created.to_status) == (
+        trade_id,
+        None,
+        TradeStatus.INTENT,
+    )
+    assert created.details == {"volume": "0.1"}
+    assert created.time.tzinfo is UTC
+
+
+async def test_a_repeated_intent_records_no_second_creation(repo: TradeRepository) -> None:
+    trade_id = await repo.create_intent(**intent())
+    await repo.create_intent(**intent())
+
+    assert await moves(repo, trade_id) == [(None, "intent")]
+
+
+async def test_every_transition_appends_a_history_row_in_order(repo: TradeRepository) -> None:
+    trade_id = await open_trade(repo)
+    await repo.mark_closing(trade_id, details={"why": "manual_api"})
+    await repo.reopen(trade_id, reason="requote")
+    await repo.record_partial_close(
+        trade_id, closed_volume=0.04, exit_price=1.086, profit=3.4, swap=0, commission=-0.28
+    )
+    await repo.mark_closing(trade_id)
+    await close(repo, trade_id)
+
+    assert await moves(repo, trade_id) == [
+        (None, "intent"),
+        ("intent", "submitted"),
+        ("submitted", "open"),
+        ("open", "closing"),
+        ("closing", "open"),
+        ("open", "open"),
+        ("open", "closing"),
+        ("closing", "closed"),
+    ]
+
+
+async def test_history_rows_carry_the_details_of_the_change(repo: TradeRepository) -> None:
+    trade_id = await open_trade(repo)
+    await repo.mark_closing(trade_id, details={"why": "manual_api"})
+    await repo.reopen(trade_id, reason="requote")
+
+    history = await repo.transitions(trade_id)
+
+    opened, closing, reopened = history[2], history[3], history[4]
+    assert opened.details["mt5_position"] == 5001
+    assert opened.details["entry_price"] == "1.08515"
+    assert closing.details == {"why": "manual_api"}
+    assert reopened.details == {"reason": "requote"}
+    assert [t.id for t in history] == sorted(t.id for t in history)
+
+
+async def test_rejection_and_cancellation_are_recorded_in_the_history(
+    repo: TradeRepository,
+) -> None:
+    rejected = await repo.create_intent(**intent(client_order_id="a"))
+    cancelled = await repo.create_intent(**intent(client_order_id="b"))
+    await repo.mark_submitted(rejected)
+    await repo.mark_rejected(rejected, reject_code=10006, reject_message="no", execution_details={})
+    await repo.mark_cancelled(cancelled, reason="never sent")
+
+    assert await moves(repo, rejected) == [
+        (None, "intent"),
+        ("intent", "submitted"),
+        ("submitted", "rejected"),
+    ]
+    assert await moves(repo, cancelled) == [(None, "intent"), ("intent", "cancelled")]
+
+
+async def test_an_illegal_transition_writes_no_history_row(repo: TradeRepository) -> None:
+    trade_id = await repo.create_intent(**intent())
+
+    with pytest.raises(IllegalTransition):
+        await close(repo, trade_id)
+    with pytest.raises(IllegalTransition):
+        await repo.mark_closing(trade_id)
+
+    assert await moves(repo, trade_id) == [(None, "intent")]
+
+
+async def test_a_final_trade_refuses_every_move_and_keeps_its_history(
+    repo: TradeRepository,
+) -> None:
+    trade_id = await open_trade(repo)
+    await close(repo, trade_id)
+    before = await repo.transitions(trade_id)
+
+    with pytest.raises(IllegalTransition):
+        await repo.mark_closing(trade_id)
+    with pytest.raises(IllegalTransition):
+        await repo.reopen(trade_id, reason="x")
+    with pytest.raises(IllegalTransition):
+        await close(repo, trade_id)
+
+    assert await repo.transitions(trade_id) == before
+
+
+async def test_history_of_an_unknown_trade_is_empty(repo: TradeRepository) -> None:
+    assert await repo.transitions(424242) == []
+
+
+# --- mark_* return the updated record ---------------------------------------------------------
+
+
+async def test_mark_submitted_returns_the_updated_record(repo: TradeRepository) -> None:
+    trade_id = await repo.create_intent(**intent())
+
+    record = await repo.mark_submitted(trade_id)
+
+    assert record.status is TradeStatus.SUBMITTED
+    assert record == await repo.get(trade_id)
+
+
+async def test_mark_open_returns_the_record_with_the_fill(repo: TradeRepository) -> None:
+    trade_id = await repo.create_intent(**intent())
+
+    record = await repo.mark_open(
+        trade_id,
+        mt5_order=7,
+        mt5_position=8,
+        entry_price=1.08515,
+        volume=0.1,
+        open_time=OPEN_TIME,
+        execution_details={"retcode": 10009},
+    )
+
+    assert record.status is TradeStatus.OPEN
+    assert (record.mt5_order, record.mt5_position) == (7, 8)
+    assert record.entry_price == Decimal("1.08515")
+    assert record.open_time == OPEN_TIME
+    assert record.execution_details == {"retcode": 10009}
+    assert record == await repo.get(trade_id)
+
+
+async def test_mark_closing_reopen_and_closed_return_the_updated_record(
+    repo: TradeRepository,
+) -> None:
+    trade_id = await open_trade(repo)
+
+    closing = await repo.mark_closing(trade_id)
+    assert closing.status is TradeStatus.CLOSING
+    reopened = await repo.reopen(trade_id, reason="refused")
+    assert reopened.status is TradeStatus.OPEN
+    await repo.mark_closing(trade_id)
+    closed = await close(repo, trade_id)
+
+    assert closed.status is TradeStatus.CLOSED
+    assert closed.exit_price == Decimal("1.09")
+    assert closed.profit == Decimal("38.5")
+    assert closed.close_reason == "take_profit"
+    assert closed == await repo.get(trade_id)
+
+
+async def test_mark_rejected_and_mark_cancelled_return_the_updated_record(
+    repo: TradeRepository,
+) -> None:
+    a = await repo.create_intent(**intent(client_order_id="a"))
+    b = await repo.create_intent(**intent(client_order_id="b"))
+
+    rejected = await repo.mark_rejected(
+        a, reject_code=10030, reject_message="filling", execution_details={"retcode": 10030}
+    )
+    cancelled = await repo.mark_cancelled(b, reason="not executed", execution_details={"n": 1})
+
+    assert (rejected.status, rejected.reject_code) == (TradeStatus.REJECTED, 10030)
+    assert (cancelled.status, cancelled.close_reason) == (TradeStatus.CANCELLED, "not executed")
+    assert cancelled.execution_details == {"n": 1}
+    assert rejected == await repo.get(a)
+    assert cancelled == await repo.get(b)
+
+
+async def test_mark_open_of_an_open_trade_is_illegal(repo: TradeRepository) -> None:
+    """open → open is a partial close only; a second fill must not overwrite the first."""
+    trade_id = await open_trade(repo)
+
+    with pytest.raises(IllegalTransition):
+        await repo.mark_open(
+            trade_id,
+            mt5_order=9,
+            mt5_position=9,
+            entry_price=1.2,
+            volume=0.1,
+            open_time=OPEN_TIME,
+            execution_details={},
+        )
+
+    record = await repo.get(trade_id)
+    assert record is not None
+    assert record.mt5_position == 5001
+
+
+async def test_reopen_is_only_from_closing(repo: TradeRepository) -> None:
+    trade_id = await open_trade(repo)
+
+    with pytest.raises(IllegalTransition, match="cannot become 'open' from 'open'"):
+        await repo.reopen(trade_id, reason="nothing to reopen")
+
+
+# --- partial closes ---------------------------------------------------------------------------
+
+
+async def partial(repo: TradeRepository, trade_id: int, closed_volume: Any) -> Any:
+    return await repo.record_partial_close(
+        trade_id,
+        closed_volume=closed_volume,
+        exit_price=1.0862,
+        profit=4.2,
+        swap=-0.05,
+        commission=-0.28,
+    )
+
+
+async def test_a_partial_close_keeps_the_trade_open_with_its_closed_volume(
+    repo: TradeRepository,
+) -> None:
+    trade_id = await open_trade(repo)
+
+    record = await partial(repo, trade_id, 0.04)
+
+    assert record is not None
+    assert record.status is TradeStatus.OPEN
+    assert record.closed_volume == Decimal("0.04")
+    assert record.open_volume == Decimal("0.06")
+    assert record.exit_price == Decimal("1.0862")
+    assert (record.profit, record.swap, record.commission) == (
+        Decimal("4.2"),
+        Decimal("-0.05"),
+        Decimal("-0.28"),
+    )
+    assert record == await repo.get(trade_id)
+    last = (await repo.transitions(trade_id))[-1]
+    assert (last.from_status, last.to_status) == (TradeStatus.OPEN, TradeStatus.OPEN)
+    assert last.details["event"] == "partial_close"
+    assert last.details["closed_volume"] == "0.04"
+
+
+async def test_recording_the_same_closed_volume_again_returns_none_and_writes_nothing(
+    repo: TradeRepository,
+) -> None:
+    trade_id = await open_trade(repo)
+    first = await partial(repo, trade_id, 0.04)
+    history = await repo.transitions(trade_id)
+
+    assert await partial(repo, trade_id, Decimal("0.040")) is None
+    assert await repo.get(trade_id) == first
+    assert await repo.transitions(trade_id) == history
+
+
+async def test_a_larger_partial_close_replaces_the_totals(repo: TradeRepository) -> None:
+    trade_id = await open_trade(repo)
+    await partial(repo, trade_id, 0.04)
+
+    record = await partial(repo, trade_id, 0.07)
+
+    assert record is not None
+    assert record.closed_volume == Decimal("0.07")
+    assert len(await repo.transitions(trade_id)) == 5
+
+
+@pytest.mark.parametrize("closed_volume", [0.1, 0.2])
+async def test_a_partial_close_must_leave_volume_open(
+    repo: TradeRepository, closed_volume: float
+) -> None:
+    trade_id = await open_trade(repo)
+    history = await repo.transitions(trade_id)
+
+    with pytest.raises(ValueError, match="must leave volume open"):
+        await partial(repo, trade_id, closed_volume)
+
+    record = await repo.get(trade_id)
+    assert record is not None
+    assert record.closed_volume == 0
+    assert await repo.transitions(trade_id) == history
+
+
+async def test_a_partial_close_of_a_closing_trade_returns_it_to_open(
+    repo: TradeRepository,
+) -> None:
+    trade_id = await open_trade(repo)
+    await repo.mark_closing(trade_id)
+
+    record = await partial(repo, trade_id, 0.04)
+
+    assert record is not None
+    assert record.status is TradeStatus.OPEN
+    assert (await moves(repo, trade_id))[-1] == ("closing", "open")
+
+
+async def test_a_partial_close_of_an_intent_is_illegal(repo: TradeRepository) -> None:
+    trade_id = await repo.create_intent(**intent())
+
+    with pytest.raises(IllegalTransition):
+        await partial(repo, trade_id, 0.04)
+
+
+async def test_a_partial_close_of_an_unknown_trade_is_not_found(repo: TradeRepository) -> None:
+    with pytest.raises(NotFoundError, match="424242"):
+        await partial(repo, 424242, 0.04)
+
+
+async def test_closing_sets_the_closed_volume_to_the_whole_volume(repo: TradeRepository) -> None:
+    trade_id = await open_trade(repo)
+    await partial(repo, trade_id, 0.04)
+
+    record = await close(repo, trade_id)
+
+    assert record.closed_volume == record.volume == Decimal("0.1")
+    assert record.open_volume == 0
+
+
+async def test_closing_without_a_partial_sets_the_closed_volume_too(
+    repo: TradeRepository,
+) -> None:
+    trade_id = await open_trade(repo)
+
+    record = await close(repo, trade_id)
+
+    assert record.closed_volume == Decimal("0.1")
+
+
+# --- adopted positions ------------------------------------------------------------------------
+
+
+async def test_adopting_a_position_creates_an_open_trade_without_a_signal(
+    repo: TradeRepository,
+) -> None:
+    record = await repo.adopt_position(
+        client_order_id="adopted-777",
+        strategy="manual",
+        symbol="GBPUSD",
+        side=Side.SELL,
+        volume=0.5,
+        entry_price=1.27001,
+        sl=1.28,
+        tp=None,
+        mt5_position=777,
+        open_time=OPEN_TIME,
+        details={"found": "reconciliation"},
+    )
+
+    assert record.status is TradeStatus.OPEN
+    assert (record.strategy, record.symbol, record.side) == ("manual", "GBPUSD", Side.SELL)
+    assert record.timeframe is None
+    assert (record.signal_time, record.confidence) == (None, None)
+    assert record.reason == "adopted by reconciliation"
+    assert (record.volume, record.entry_price) == (Decimal("0.5"), Decimal("1.27001"))
+    assert (record.sl, record.tp) == (Decimal("1.28"), None)
+    assert (record.mt5_order, record.mt5_position) == (777, 777)
+    assert record.open_time == OPEN_TIME
+    assert record.execution_details == {"found": "reconciliation"}
+    assert record == await repo.get(record.id)
+    [created] = await repo.transitions(record.id)
+    assert (created.from_status, created.to_status) == (None, TradeStatus.OPEN)
+    assert created.details == {"found": "reconciliation"}
+
+
+# --- stops, lookups, counts -------------------------------------------------------------------
+
+
+async def test_update_stops_stores_the_new_sl_and_tp(repo: TradeRepository) -> None:
+    trade_id = await open_trade(repo)
+
+    await repo.update_stops(trade_id, sl=1.0855, tp=1.1)
+
+    record = await repo.get(trade_id)
+    assert record is not None
+    assert (record.sl, record.tp) == (Decimal("1.0855"), Decimal("1.1"))
+    assert record.status is TradeStatus.OPEN
+
+
+@pytest.mark.parametrize("none", [0, 0.0, None])
+async def test_update_stops_with_zero_or_none_removes_a_level(
+    repo: TradeRepository, none: float | None
+) -> None:
+    trade_id = await open_trade(repo)
+
+    await repo.update_stops(trade_id, sl=1.0855, tp=none)
+
+    record = await repo.get(trade_id)
+    assert record is not None
+    assert (record.sl, record.tp) == (Decimal("1.0855"), None)
+
+
+async def test_get_by_position_finds_the_trade_of_a_terminal_position(
+    repo: TradeRepository,
+) -> None:
+    first = await open_trade(repo, "a", position=100)
+    await open_trade(repo, "b", position=200)
+
+    record = await repo.get_by_position(100)
+
+    assert record is not None
+    assert record.id == first
+    assert await repo.get_by_position(300) is None
+
+
+async def test_get_by_position_returns_the_newest_trade_of_the_position(
+    repo: TradeRepository,
+) -> None:
+    await open_trade(repo, "a", position=100)
+    newer = await open_trade(repo, "b", position=100)
+
+    record = await repo.get_by_position(100)
+
+    assert record is not None
+    assert record.id == newer
+
+
+async def test_recent_closed_are_the_most_recently_closed_first(repo: TradeRepository) -> None:
+    ids = [await open_trade(repo, f"fx-{n}", position=n + 1) for n in range(4)]
+    hours = [12, 15, 13]  # closed out of id order; ids[3] stays open
+    for trade_id, hour in zip(ids, hours, strict=False):
+        await close(repo, trade_id, close_time=datetime(2024, 3, 4, hour, tzinfo=UTC))
+
+    recent = await repo.recent_closed(10)
+
+    assert [r.id for r in recent] == [ids[1], ids[2], ids[0]]
+    assert [r.id for r in await repo.recent_closed(2)] == [ids[1], ids[2]]
+
+
+async def test_counts_by_status_lists_every_status(repo: TradeRepository) -> None:
+    assert await repo.counts_by_status() == dict.fromkeys(TradeStatus, 0)
+
+    await open_trade(repo, "a", position=1)
+    await open_trade(repo, "b", position=2)
+    closed = await open_trade(repo, "c", position=3)
+    await close(repo, closed)
+    await repo.create_intent(**intent(client_order_id="d"))
+
+    counts = await repo.counts_by_status()
+
+    assert set(counts) == set(TradeStatus)
+    assert counts[TradeStatus.OPEN] == 2
+    assert counts[TradeStatus.CLOSED] == 1
+    assert counts[TradeStatus.INTENT] == 1
+    assert sum(counts.values()) == 4

@@ -6,12 +6,22 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from forexbot.config import Settings, load_settings, load_strategy_instances, resolve_data_dir
+from forexbot.config import (
+    ExecutionSettings,
+    RiskSettings,
+    Settings,
+    SimFaultSettings,
+    load_settings,
+    load_strategy_instances,
+    resolve_data_dir,
+)
 from forexbot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "forexbot.yaml"
+SHIPPED_RISK_FILE = REPO_ROOT / "config" / "risk_config.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -293,3 +303,276 @@ def test_without_a_strategies_file_the_strategy_section_runs_on_the_watchlist(
     monkeypatch.chdir(tmp_path)
     [instance] = load_strategy_instances(load_settings(environ={}))
     assert (instance.strategy, instance.symbols, instance.timeframe) == ("ma_rsi", None, "M15")
+
+
+# --- the risk file --------------------------------------------------------------------------
+
+
+def test_the_risk_file_next_to_the_main_file_is_read(tmp_path: Path) -> None:
+    main = write(tmp_path, "mode: paper\n")
+    write(tmp_path, "max_open_positions: 7\nmax_daily_loss_percent: 3\n", "risk_config.yaml")
+
+    risk = load_settings(path=main, environ={}).risk
+
+    assert (risk.max_open_positions, risk.max_daily_loss_percent) == (7, 3.0)
+
+
+def test_without_a_main_file_config_risk_config_yaml_is_read(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    write(tmp_path / "config", "max_open_positions: 4\n", "risk_config.yaml")
+
+    assert load_settings(environ={}).risk.max_open_positions == 4
+
+
+def test_the_default_main_file_finds_the_risk_file_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    write(tmp_path / "config", "risk:\n  max_open_positions: 3\n")
+    write(tmp_path / "config", "cooldown_minutes: 15\n", "risk_config.yaml")
+
+    risk = load_settings(environ={}).risk
+
+    assert (risk.max_open_positions, risk.cooldown_minutes) == (3, 15.0)
+
+
+def test_risk_keys_of_the_main_file_win_over_the_risk_file(tmp_path: Path) -> None:
+    main = write(tmp_path, "risk:\n  max_open_positions: 3\n")
+    write(tmp_path, "max_open_positions: 7\nrisk_per_trade_percent: 2\n", "risk_config.yaml")
+
+    risk = load_settings(path=main, environ={}).risk
+
+    assert risk.max_open_positions == 3
+    assert risk.risk_per_trade_percent == 2.0  # the rest of the risk file stays
+
+
+def test_the_environment_wins_over_the_main_file_and_the_risk_file(tmp_path: Path) -> None:
+    main = write(tmp_path, "risk:\n  max_open_positions: 3\n")
+    write(tmp_path, "max_open_positions: 7\ncooldown_minutes: 10\n", "risk_config.yaml")
+
+    risk = load_settings(
+        path=main,
+        environ={
+            "FOREXBOT_RISK__MAX_OPEN_POSITIONS": "9",
+            "FOREXBOT_RISK__COOLDOWN_MINUTES": "20",
+        },
+    ).risk
+
+    assert (risk.max_open_positions, risk.cooldown_minutes) == (9, 20.0)
+
+
+def test_a_risk_file_named_in_the_main_file_is_read_relative_to_it(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    main = write(tmp_path / "etc", "risk_file: limits/strict.yaml\n")
+    (tmp_path / "etc" / "limits").mkdir()
+    write(tmp_path / "etc" / "limits", "max_open_positions: 2\n", "strict.yaml")
+    write(tmp_path / "etc", "max_open_positions: 8\n", "risk_config.yaml")
+
+    settings = load_settings(path=main, environ={})
+
+    assert settings.risk.max_open_positions == 2
+    assert settings.risk_file == "limits/strict.yaml"
+
+
+def test_forexbot_risk_file_wins_over_the_main_files_risk_file(tmp_path: Path) -> None:
+    main = write(tmp_path, "risk_file: mine.yaml\n")
+    write(tmp_path, "max_open_positions: 2\n", "mine.yaml")
+    other = write(tmp_path, "max_open_positions: 6\n", "other.yaml")
+
+    settings = load_settings(path=main, environ={"FOREXBOT_RISK_FILE": str(other)})
+
+    assert settings.risk.max_open_positions == 6
+
+
+def test_a_risk_file_named_in_the_main_file_that_does_not_exist_is_an_error(
+    tmp_path: Path,
+) -> None:
+    main = write(tmp_path, "risk_file: strict-limits.yaml\n")
+
+    message = config_error(path=main, environ={})
+
+    assert "risk_file = 'strict-limits.yaml'" in message
+    assert "no such file" in message
+    assert str(tmp_path / "strict-limits.yaml") in message
+
+
+def test_a_risk_file_named_in_the_environment_that_does_not_exist_is_an_error(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "nowhere" / "limits.yaml"
+
+    message = config_error(environ={"FOREXBOT_RISK_FILE": str(missing)})
+
+    assert str(missing) in message
+    assert "no such file" in message
+
+
+def test_a_missing_default_risk_file_means_the_defaults(tmp_path: Path) -> None:
+    main = write(tmp_path, "mode: paper\n")
+
+    assert load_settings(path=main, environ={}).risk == RiskSettings()
+
+
+def test_a_risk_file_written_as_a_risk_section_also_works(tmp_path: Path) -> None:
+    main = write(tmp_path, "mode: paper\n")
+    write(tmp_path, "risk:\n  max_open_positions: 7\n", "risk_config.yaml")
+
+    assert load_settings(path=main, environ={}).risk.max_open_positions == 7
+
+
+def test_an_empty_risk_file_means_the_defaults(tmp_path: Path) -> None:
+    main = write(tmp_path, "mode: paper\n")
+    write(tmp_path, "# every key commented out\n", "risk_config.yaml")
+
+    assert load_settings(path=main, environ={}).risk == RiskSettings()
+
+
+def test_an_invalid_value_in_the_risk_file_names_the_key_and_the_risk_file(
+    tmp_path: Path,
+) -> None:
+    main = write(tmp_path, "mode: paper\n")
+    risk_file = write(tmp_path, "max_open_positions: 0\n", "risk_config.yaml")
+
+    message = config_error(path=main, environ={})
+
+    assert "risk.max_open_positions = 0" in message
+    assert str(risk_file) in message
+
+
+def test_an_unknown_key_in_the_risk_file_is_an_error(tmp_path: Path) -> None:
+    main = write(tmp_path, "mode: paper\n")
+    write(tmp_path, "max_lots: 3\n", "risk_config.yaml")
+
+    message = config_error(path=main, environ={})
+
+    assert "risk.max_lots" in message
+
+
+def test_a_risk_file_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
+    main = write(tmp_path, "mode: paper\n")
+    risk_file = write(tmp_path, "- 1\n- 2\n", "risk_config.yaml")
+
+    message = config_error(path=main, environ={})
+
+    assert str(risk_file) in message
+    assert "mapping" in message
+
+
+def test_the_shipped_risk_file_holds_the_documented_defaults() -> None:
+    limits = yaml.safe_load(SHIPPED_RISK_FILE.read_text(encoding="utf-8"))
+
+    assert RiskSettings.model_validate(limits) == RiskSettings()
+    assert set(limits) == set(RiskSettings.model_fields)
+
+
+def test_the_shipped_configuration_loads_the_default_risk_limits() -> None:
+    settings = load_settings(path=SHIPPED_CONFIG, environ={})
+
+    assert settings.risk == RiskSettings()
+
+
+# --- terminal.sim_faults and execution ------------------------------------------------------
+
+
+def test_sim_faults_are_off_by_default() -> None:
+    faults = load_settings(environ={}).terminal.sim_faults
+
+    assert faults == SimFaultSettings()
+    assert (faults.requote_probability, faults.reject_probability) == (0.0, 0.0)
+    assert faults.order_reply_delay_seconds == 0.0
+
+
+def test_sim_faults_are_read_from_the_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "terminal:\n  sim_faults:\n    requote_probability: 0.1\n"
+        "    reject_probability: 0.05\n    order_reply_delay_seconds: 3\n    seed: 7\n",
+    )
+
+    faults = load_settings(path=path, environ={}).terminal.sim_faults
+
+    assert faults == SimFaultSettings(
+        requote_probability=0.1, reject_probability=0.05, order_reply_delay_seconds=3, seed=7
+    )
+
+
+def test_a_sim_fault_can_be_set_from_the_environment() -> None:
+    settings = load_settings(environ={"FOREXBOT_TERMINAL__SIM_FAULTS__REJECT_PROBABILITY": "0.2"})
+
+    assert settings.terminal.sim_faults.reject_probability == 0.2
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("requote_probability", "1.5"),
+        ("reject_probability", "-0.1"),
+        ("order_reply_delay_seconds", "601"),
+        ("order_reply_delay_seconds", "-1"),
+    ],
+)
+def test_a_sim_fault_out_of_range_is_refused_naming_it(key: str, bad: str) -> None:
+    variable = f"FOREXBOT_TERMINAL__SIM_FAULTS__{key.upper()}"
+
+    message = config_error(environ={variable: bad})
+
+    assert f"terminal.sim_faults.{key}" in message
+    assert bad in message
+    assert variable in message
+
+
+def test_an_unknown_sim_fault_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "terminal:\n  sim_faults:\n    crash_probability: 0.1\n")
+
+    assert "terminal.sim_faults.crash_probability" in config_error(path=path, environ={})
+
+
+def test_execution_defaults() -> None:
+    execution = load_settings(environ={}).execution
+
+    assert execution == ExecutionSettings()
+    assert (execution.max_retries, execution.retry_delay_ms) == (3, 200)
+    assert (execution.timeout_lookups, execution.timeout_lookup_ms) == (3, 500)
+    assert execution.sync_interval_seconds == 1.0
+
+
+def test_execution_settings_are_read_from_the_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "execution:\n  max_retries: 0\n  retry_delay_ms: 50\n  timeout_lookups: 10\n"
+        "  timeout_lookup_ms: 250\n  sync_interval_seconds: 0.5\n",
+    )
+
+    assert load_settings(path=path, environ={}).execution == ExecutionSettings(
+        max_retries=0,
+        retry_delay_ms=50,
+        timeout_lookups=10,
+        timeout_lookup_ms=250,
+        sync_interval_seconds=0.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("max_retries", "21"),
+        ("max_retries", "-1"),
+        ("retry_delay_ms", "60001"),
+        ("timeout_lookups", "0"),
+        ("timeout_lookups", "51"),
+        ("timeout_lookup_ms", "-5"),
+        ("sync_interval_seconds", "0"),
+        ("sync_interval_seconds", "3601"),
+    ],
+)
+def test_an_execution_setting_out_of_range_is_refused_naming_it(key: str, bad: str) -> None:
+    variable = f"FOREXBOT_EXECUTION__{key.upper()}"
+
+    message = config_error(environ={variable: bad})
+
+    assert f"execution.{key}" in message
+    assert bad in message
+
+
+def test_an_unknown_execution_key_is_refused() -> None:
+    message = config_error(environ={"FOREXBOT_EXECUTION__RETRIES": "2"})
+
+    assert "execution.retries" in message

@@ -183,7 +183,8 @@ class TradeActionRoutes:
         trade = await self._trading.close_trade(
             trade_id, volume=query.volume, actor=claims_of(request).username
         )
-        await self._changed(request, "trade_closed", trade, {"volume": query.volume})
+        event = "trade_closed" if trade["status"] == "closed" else "trade_reduced"
+        await self._changed(request, event, trade, {"volume": query.volume})
         return json_response(trade)
 
     async def trade_history(self, request: web.Request) -> web.Response:
@@ -220,9 +221,8 @@ class TradeActionRoutes:
         trade = await self._trading.close_position(
             ticket, volume=body.volume, actor=claims_of(request).username
         )
-        await self._changed(
-            request, "position_closed", trade, {"ticket": ticket, "volume": body.volume}
-        )
+        event = "position_closed" if trade["status"] == "closed" else "position_reduced"
+        await self._changed(request, event, trade, {"ticket": ticket, "volume": body.volume})
         return json_response(trade)
 
     async def _changed(
