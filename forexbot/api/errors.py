@@ -6,8 +6,10 @@ Rules:
   details). :class:`~forexbot.errors.NotFoundError` becomes 404,
   :class:`~forexbot.errors.AuthError` 401, :class:`~forexbot.errors.RiskRejection` 422
   (``risk_rejected``, the risk code in ``details.reason``) and
-  :class:`~forexbot.errors.TradeActionError` its own status and code, so lower layers need
-  not know about HTTP.
+  :class:`~forexbot.errors.TradeActionError` its own status and code,
+  :class:`~forexbot.errors.TerminalError` 503 ``terminal_unavailable`` (nothing was sent: a
+  lost ``order_send`` answer never surfaces as an error), so lower layers need not know about
+  HTTP.
 * aiohttp's own ``HTTPException``\\ s (unknown route 404, 405 with its ``Allow`` header, 413 from
   ``client_max_size``, a bad WebSocket handshake...) get the same JSON body and keep their
   status and the headers that matter.
@@ -31,6 +33,7 @@ from forexbot.errors import (
     ForexbotError,
     NotFoundError,
     RiskRejection,
+    TerminalError,
     TradeActionError,
 )
 
@@ -123,6 +126,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except TradeActionError as exc:
         return _api_error_response(ApiError(exc.status, exc.code, str(exc)))
+    except TerminalError as exc:
+        _log.warning("terminal unavailable for a request", path=request.path, error=str(exc))
+        return _api_error_response(
+            ApiError(503, "terminal_unavailable", f"the trading terminal did not answer: {exc}")
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like are not errors

@@ -591,3 +591,15 @@ async def test_position_times_are_utc_with_a_z_like_every_api_time(api: EngineAp
     (item,) = reply.body["items"]
     assert trade["open_time"] == "2026-03-10T10:00:00Z"
     assert item["time"] == trade["open_time"]
+
+
+async def test_an_unreachable_terminal_is_503_and_nothing_is_written(api: EngineApi) -> None:
+    order = api.order("buy", volume=0.1)
+    api.rig.terminal.faults.disconnect()
+
+    reply = await api.call("POST", "/api/trades", json=order)
+
+    api.rig.terminal.faults.reconnect()
+    assert reply.status == 503
+    assert reply.error["code"] == "terminal_unavailable"
+    assert await api.rig.trades.list(limit=5, offset=0) == ([], 0)
