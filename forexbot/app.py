@@ -251,6 +251,7 @@ class Daemon:
 
         _log.info("stopping")
         status.stopping = True
+        trading.control.stop_accepting()  # the API refuses new orders from now on
         self.notifier.stopping()
         if watchdog is not None:
             watchdog.cancel()

@@ -226,6 +226,8 @@ class RiskSettings(_Section):
     blocked_volatility: tuple[VolatilityName, ...] = ()
     deviation_points: int = Field(20, ge=0, le=10_000)
     signal_grace_seconds: float = Field(120.0, gt=0, le=86_400)
+    # A quote older than this is not traded on (a feed that stalled).
+    max_quote_age_seconds: float = Field(120.0, gt=0, le=86_400)
 
     @field_validator("max_spread_points")
     @classmethod
@@ -250,8 +252,8 @@ class ExecutionSettings(_Section):
 
     max_retries: int = Field(3, ge=0, le=20)
     retry_delay_ms: int = Field(200, ge=0, le=60_000)
-    timeout_lookups: int = Field(3, ge=1, le=50)
-    timeout_lookup_ms: int = Field(500, ge=0, le=60_000)
+    timeout_lookups: int = Field(5, ge=1, le=50)
+    timeout_lookup_ms: int = Field(1000, ge=0, le=60_000)
     sync_interval_seconds: float = Field(1.0, gt=0, le=3600)
 
 

@@ -121,6 +121,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except NotFoundError as exc:
         return _api_error_response(ApiError(404, "not_found", str(exc)))
     except RiskRejection as exc:
+        if exc.code == "terminal_unavailable":  # not the order's fault: try again later
+            return _api_error_response(ApiError(503, "terminal_unavailable", str(exc)))
         return _api_error_response(
             ApiError(422, "risk_rejected", str(exc), details={"reason": exc.code})
         )

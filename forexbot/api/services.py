@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
+from forexbot.audit import AuditLog
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.domain.trading import ManualOrder
 from forexbot.errors import ConfigError
@@ -205,20 +206,8 @@ class TradeStore(Protocol):
         ...
 
 
-class SystemLogStore(Protocol):
-    """``forexbot.database.system_logs.SystemLogRepository``: the audit trail."""
-
-    async def add(
-        self,
-        *,
-        level: str,
-        component: str,
-        event: str,
-        message: str,
-        context: dict[str, Any],
-        actor: str | None = None,
-        source_ip: str | None = None,
-    ) -> object: ...
+#: ``forexbot.database.system_logs.SystemLogRepository``: the audit trail.
+SystemLogStore = AuditLog
 
 
 @dataclass(frozen=True, slots=True)

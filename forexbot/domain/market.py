@@ -119,6 +119,13 @@ class SymbolSpec:
             return f"volume {volume:g} is not a multiple of the step {self.volume_step:g}"
         return None
 
+    def round_volume(self, volume: float) -> float:
+        """``volume`` on the step grid (to the step's decimals): a validated 0.1 + 0.2 is sent
+        as 0.3, not 0.30000000000000004, which a server may refuse (10014)."""
+        steps = round(volume / self.volume_step)
+        decimals = max(0, -math.floor(math.log10(self.volume_step) + 1e-12))
+        return round(steps * self.volume_step, decimals)
+
     def floor_volume(self, volume: float) -> float:
         """Round a volume *down* to a multiple of the volume step.
 

@@ -67,6 +67,7 @@ class OrderIntent:
     signal: Signal
     volume: float
     risk_amount: float
+    margin: float = 0.0  # account-currency margin the terminal said it needs
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from forexbot.audit import AuditLog
 from forexbot.clock import Clock
 from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
@@ -19,7 +20,6 @@ from forexbot.database.trades import TradeRepository
 from forexbot.engine.control import TradingControl
 from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.positions import PositionManager
-from forexbot.engine.reconcile import AuditLog
 from forexbot.engine.risk import RiskManager, RiskStateStore, server_day
 from forexbot.events.bus import EventBus
 
@@ -46,6 +46,7 @@ class TradingEngine:
         await self.risk.start()
         await self.positions.start()
         await self.risk.ensure_flat_if_halted()
+        self.risk.mark_ready()
 
     async def stop(self) -> None:
         await self.positions.stop()
@@ -96,7 +97,9 @@ def build_engine(
         magic,
         deviation_points=lambda: risk_manager.settings.deviation_points,
         settings=execution,
-        halted=risk_manager.halted,
+        halted=risk_manager.sending_blocked,
+        abandon=risk_manager.release,
+        on_open=positions.track,
     )
     control = TradingControl(
         risk_manager,

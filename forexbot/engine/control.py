@@ -51,10 +51,20 @@ class TradingControl:
         self._clock = clock
         self._symbols = symbols
         self._spec_of = spec_of
+        self._stopping = False
+
+    def stop_accepting(self) -> None:
+        """The daemon is shutting down: refuse every new action (503) from now on."""
+        self._stopping = True
+
+    def _check_running(self) -> None:
+        if self._stopping:
+            raise TradeActionError(503, "shutting_down", "the daemon is shutting down")
 
     async def open_trade(self, order: ManualOrder, *, actor: str) -> dict[str, Any]:
         """Risk-check and send a manual market order; the resulting trade (open, rejected, or
         submitted when the terminal's answer was lost)."""
+        self._check_running()
         if order.symbol not in self._symbols:
             raise TradeActionError(
                 422,
@@ -84,6 +94,7 @@ class TradingControl:
     async def close_trade(
         self, trade_id: int, *, volume: float | None, actor: str
     ) -> dict[str, Any]:
+        self._check_running()
         record = await self._positions.close_trade(
             trade_id, volume=volume, reason="manual_api", actor=actor
         )
@@ -92,12 +103,14 @@ class TradingControl:
     async def modify_trade(
         self, trade_id: int, *, sl: float | None, tp: float | None, actor: str
     ) -> dict[str, Any]:
+        self._check_running()
         record = await self._positions.modify_trade(trade_id, sl=sl, tp=tp, actor=actor)
         return record.to_api()
 
     async def close_position(
         self, ticket: int, *, volume: float | None, actor: str
     ) -> dict[str, Any]:
+        self._check_running()
         record = await self._positions.close_position(
             ticket, volume=volume, reason="manual_api", actor=actor
         )
@@ -106,6 +119,7 @@ class TradingControl:
     async def modify_position(
         self, ticket: int, *, sl: float | None, tp: float | None, actor: str
     ) -> dict[str, Any]:
+        self._check_running()
         record = await self._positions.modify_position(ticket, sl=sl, tp=tp, actor=actor)
         return record.to_api()
 
@@ -119,6 +133,7 @@ class TradingControl:
         return self._risk.describe()
 
     async def update_risk_limits(self, changes: dict[str, Any], *, actor: str) -> dict[str, Any]:
+        self._check_running()
         await self._risk.update_limits(changes, actor=actor)
         return self._risk.describe()
 
@@ -127,5 +142,6 @@ class TradingControl:
         return {**self._risk.describe(), "closed": closed}
 
     async def resume_trading(self, *, actor: str) -> dict[str, Any]:
+        self._check_running()
         await self._risk.resume(actor=actor)
         return self._risk.describe()

@@ -2,8 +2,9 @@
 
 Rules:
 
-* **Halted means halted.** An intent approved just before the kill switch tripped is recorded
-  and cancelled, never sent.
+* **Halted means halted.** An intent approved just before the kill switch tripped (or the
+  daily loss limit was reached) is recorded and cancelled, never sent; a resend is not made
+  once trading is halted.
 * **Persist before sending.** The intent row (with its client order id) is written, and marked
   ``submitted``, before ``order_send``: a crash after sending leaves a row that reconciliation
   matches to the terminal's position (or deal) by the order comment.
@@ -52,8 +53,8 @@ _log = structlog.get_logger("forexbot.execution")
 
 #: A resend may cost at most this much more than the approved risk if its stop is hit.
 RISK_TOLERANCE_ON_RESEND = 1.10
-#: How far back the deal history is searched for an order whose answer was lost (seconds).
-LOOKUP_WINDOW = 3 * 86_400
+#: How far around now the deal history is searched for an order whose answer was lost.
+LOOKUP_WINDOW = 3600.0
 
 
 class ExecutionGateway(OrderTerminal, Protocol):
@@ -92,7 +93,7 @@ async def find_order(
                 comment="found after a lost answer",
                 position=position.ticket,
             )
-    for deal in await gateway.deals_between(now - LOOKUP_WINDOW, now + 3600):
+    for deal in await gateway.deals_between(now - LOOKUP_WINDOW, now + LOOKUP_WINDOW):
         if deal.comment == client_order_id and deal.entry == 0 and deal.magic == magic:
             return OrderResult(
                 retcode=retcodes.DONE,
@@ -121,6 +122,8 @@ class ExecutionManager:
         deviation_points: Callable[[], int],
         settings: Callable[[], ExecutionSettings],
         halted: Callable[[], str | None] = lambda: None,
+        abandon: Callable[[str], None] = lambda _coid: None,
+        on_open: Callable[[TradeRecord], None] = lambda _record: None,
     ) -> None:
         self._gateway = gateway
         self._trades = trades
@@ -130,7 +133,10 @@ class ExecutionManager:
         self._deviation = deviation_points
         self._sender = OrderSender(gateway, settings)
         self._halted = halted
+        self._abandon = abandon
+        self._on_open = on_open
         self._in_flight: set[str] = set()
+        self._written: set[str] = set()  # in flight, with its row in the database
         self.sent = 0
         self.filled = 0
         self.rejected = 0
@@ -151,17 +157,24 @@ class ExecutionManager:
 
     async def execute(self, intent: OrderIntent) -> int:
         """Write the intent, send it, record the outcome; returns the trade id."""
-        self._in_flight.add(intent.client_order_id)
+        coid = intent.client_order_id
+        self._in_flight.add(coid)
         try:
             return await self._execute(intent)
+        except BaseException:
+            if coid not in self._written:
+                # No row was written, so nothing will ever settle it: free its reservation.
+                self._abandon(coid)
+            raise
         finally:
-            self._in_flight.discard(intent.client_order_id)
+            self._in_flight.discard(coid)
+            self._written.discard(coid)
 
     async def _execute(self, intent: OrderIntent) -> int:
         signal = intent.signal
         spec = self._gateway.spec(signal.symbol)
         tick = self._gateway.last_tick(signal.symbol)
-        requested = entry_price(signal.side, tick) if tick is not None else 0.0
+        requested = entry_price(signal.side, tick) if tick is not None else None
         trade_id = await self._trades.create_intent(
             client_order_id=intent.client_order_id,
             strategy=signal.strategy,
@@ -169,7 +182,7 @@ class ExecutionManager:
             timeframe=signal.timeframe or None,
             side=signal.side.label,
             volume=intent.volume,
-            requested_price=spec.round_price(requested),
+            requested_price=None if requested is None else spec.round_price(requested),
             sl=spec.round_price(signal.sl),
             tp=spec.round_price(signal.tp) if signal.tp else None,
             signal_time=_utc(signal.bar_time),
@@ -177,6 +190,7 @@ class ExecutionManager:
             reason=signal.reason,
             market_condition=dict(signal.market_condition),
         )
+        self._written.add(intent.client_order_id)
         halt = self._halted()
         if halt is not None:
             # Approved before the kill switch tripped: recorded, never sent.
@@ -188,6 +202,9 @@ class ExecutionManager:
         moved: dict[str, bool] = {}
 
         def build(fresh: Tick | None) -> dict[str, Any] | str:
+            halt = self._halted() if fresh is not None else None
+            if halt is not None:
+                return f"not sent again: {halt}"
             quote = fresh or self._gateway.last_tick(signal.symbol)
             if quote is None:
                 return f"no quote for {signal.symbol}"
@@ -260,7 +277,7 @@ class ExecutionManager:
         result = report.result
         assert result is not None
         signal = intent.signal
-        position = result.position or await self._position_of(result)
+        position, filled_at = await self._position_of(result)
         requested = details.get("requested_price")
         if requested:
             slippage = (result.price - requested) * signal.side.value / spec.point
@@ -278,10 +295,11 @@ class ExecutionManager:
             mt5_position=position,
             entry_price=result.price,
             volume=result.volume,
-            open_time=_utc(self._clock.time()),
+            open_time=_utc(filled_at),
             execution_details=details,
         )
         self.filled += 1
+        self._on_open(record)
         _log.info(
             "order filled",
             trade_id=trade_id,
@@ -296,16 +314,17 @@ class ExecutionManager:
         )
         self._publish(record)
 
-    async def _position_of(self, result: OrderResult) -> int:
-        """The position the fill belongs to: its deal's ``position_id`` (the order ticket on a
-        hedging account, the symbol's position on a netting one)."""
+    async def _position_of(self, result: OrderResult) -> tuple[int, float]:
+        """The position the fill belongs to — its deal's ``position_id`` (the order ticket on a
+        hedging account, the symbol's position on a netting one) — and the deal's time."""
+        position, filled_at = result.position or result.order, self._clock.time()
         try:
             for deal in await self._gateway.deals_of_order(result.order):
-                if deal.position_id:
-                    return deal.position_id
+                if deal.entry == 0:
+                    return deal.position_id or position, deal.time
         except TerminalError as exc:
             _log.warning("cannot read the fill's deal; using the order ticket", error=str(exc))
-        return result.order
+        return position, filled_at
 
     async def _reject(
         self,

@@ -16,8 +16,10 @@ Rules:
   tripped by hand. Resuming re-bases the peak on the equity at that moment (otherwise it would
   trip again at once).
 * **Losing streak.** After ``cooldown_after_losses`` losing trades in a row (net of swap and
-  commission), no new trade until ``cooldown_minutes`` after the last loss. A win (or a
-  break-even trade) ends the streak.
+  commission), no new trade until ``cooldown_minutes`` after the last loss; the cooldown
+  settles the streak, which starts again from zero. A win (or a break-even trade) ends it.
+* **Deposits and withdrawals** move equity like profits and losses do: a withdrawal larger
+  than the drawdown limit trips the kill switch (resume, which re-bases the peak, after one).
 
 Thresholds compare with ``<=``: a limit of 5 % trips at exactly 5 % down.
 """
@@ -60,6 +62,7 @@ class GuardState:
     kill_time: float | None = None
     loss_streak: int = 0
     cooldown_until: float | None = None
+    cooldown_streak: int = 0  # the streak that started the current cooldown
     last_equity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +134,7 @@ class EquityGuard:
         s.loss_streak += 1
         if s.loss_streak >= settings.cooldown_after_losses and settings.cooldown_minutes > 0:
             s.cooldown_until = close_time + settings.cooldown_minutes * 60
+            s.cooldown_streak, s.loss_streak = s.loss_streak, 0  # the pause settles the streak
             return True
         return False
 
@@ -149,7 +153,7 @@ class EquityGuard:
             minutes = (s.cooldown_until - now) / 60
             return (
                 "cooldown",
-                f"{s.loss_streak} losing trades in a row: no new trade for another "
+                f"{s.cooldown_streak} losing trades in a row: no new trade for another "
                 f"{minutes:.0f} min",
             )
         return None

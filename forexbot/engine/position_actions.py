@@ -19,6 +19,7 @@ refused close reopens the trade; a close whose answer was lost and cannot be fou
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,20 +32,34 @@ from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import Deal, OrderResult, Position, TradeStatus
 from forexbot.engine import retcodes
-from forexbot.engine.orders import (
-    Stops,
-    exit_price,
-    market_order,
-    modify_stops,
-    new_client_order_id,
-)
-from forexbot.engine.sender import OrderSender, OrderTerminal
+from forexbot.engine.orders import Stops, exit_price, market_order, modify_stops
+from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
 from forexbot.engine.settlement import settle
-from forexbot.errors import TradeActionError
+from forexbot.errors import DatabaseError, TerminalError, TradeActionError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import TradeEvent
 
 _log = structlog.get_logger("forexbot.positions")
+
+
+#: The bot's close reasons, as short codes in the close order's comment.
+_REASON_CODES = {"manual_api": "api", "kill_switch": "ks", "trailing": "tr"}
+_REASONS = {code: reason for reason, code in _REASON_CODES.items()}
+
+
+def close_comment(reason: str) -> str:
+    """``fxc-<reason code>-<16 hex>``: unique, within MetaTrader's comment length, and
+    telling the reason of the close to whoever reads the deal later (a restarted daemon)."""
+    code = _REASON_CODES.get(reason, "bot")
+    return f"fxc-{code}-{uuid.uuid4().hex[:16]}"
+
+
+def reason_of_comment(comment: str) -> str | None:
+    """The bot's reason from a close comment made by :func:`close_comment`, else ``None``."""
+    parts = comment.split("-")
+    if len(parts) != 3 or parts[0] != "fxc":
+        return None
+    return _REASONS.get(parts[1], "expert")
 
 
 class ActionTerminal(OrderTerminal, Protocol):
@@ -132,15 +147,12 @@ class PositionActions:
         self._magic = magic
         self._sender = sender
         self._deviation = deviation_points
-        self._close_reasons: dict[str, str] = {}
         self.closes_sent = 0
         self.modifications = 0
 
     def reason_of(self, deal: Deal | None) -> str | None:
         """The bot's reason for the close that produced ``deal``, when the bot sent it."""
-        if deal is None:
-            return None
-        return self._close_reasons.get(deal.comment)
+        return None if deal is None else reason_of_comment(deal.comment)
 
     async def position_of(self, trade: TradeRecord) -> Position | None:
         if trade.mt5_position is None:
@@ -179,12 +191,68 @@ class PositionActions:
                 f"cannot close {volume:g} lots: position {position.ticket} holds "
                 f"{position.volume:g}",
             )
-        comment = new_client_order_id("fxc")
-        self._close_reasons[comment] = reason
+        volume = spec.round_volume(volume)
         closing = await self._trades.mark_closing(
             trade.id, details={"volume": volume, "reason": reason, "actor": actor}
         )
         self._publish(closing)
+        report = await self._send_close(position, volume, reason)
+        if report.done:
+            try:
+                settled = await self._settle(closing, reason)
+            except (TerminalError, DatabaseError) as exc:
+                # It executed: reconciliation records it once the deals can be read.
+                _log.error("close executed, settling it failed", trade_id=trade.id, error=str(exc))
+                return closing
+            if settled is not None:
+                _log.info(
+                    "trade closed" if settled.status is TradeStatus.CLOSED else "trade reduced",
+                    trade_id=trade.id,
+                    volume=volume,
+                    reason=reason,
+                    actor=actor,
+                    profit=None if settled.profit is None else float(settled.profit),
+                )
+                return settled
+            return closing  # no deal visible yet: reconciliation settles it
+        if report.unknown:
+            _log.error(
+                "close outcome unknown; reconciliation will settle the trade",
+                trade_id=trade.id,
+                error=str(report.error),
+            )
+            raise TradeActionError(
+                504,
+                "outcome_unknown",
+                f"the terminal did not answer the close of trade {trade.id}; it stays "
+                f"'closing' until the terminal is reachable",
+            )
+        why = (
+            retcodes.describe(report.result.retcode)
+            if report.result is not None
+            else str(report.error or report.stopped)
+        )
+        await self._reopen(closing, f"close refused: {why}")
+        raise TradeActionError(502, "close_refused", f"the terminal refused the close: {why}")
+
+    async def close_at_terminal(self, position: Position, reason: str) -> bool:
+        """Close a whole position without the database (the kill switch when the database is
+        down, or a position no trade holds yet); reconciliation records it afterwards."""
+        report = await self._send_close(position, position.volume, reason)
+        if not report.done:
+            _log.error(
+                "close at the terminal failed",
+                ticket=position.ticket,
+                retcodes=report.retcodes,
+                error=str(report.error or report.stopped or ""),
+            )
+        return report.done
+
+    async def _send_close(self, position: Position, volume: float, reason: str) -> SendReport:
+        """The opposite deal of ``volume`` lots with ``position=<ticket>``; its comment names
+        the bot's reason (:func:`close_comment`), so the close is recognised after a restart."""
+        spec = self._terminal.spec(position.symbol)
+        comment = close_comment(reason)
         side = position.side.opposite
 
         def build(fresh: Tick | None) -> dict[str, Any] | str:
@@ -221,44 +289,23 @@ class PositionActions:
                     )
             return None
 
-        report = await self._sender.send(position.symbol, build, lookup)
-        if report.done:
-            settled = await self._settle(closing, reason)
-            if settled is not None:
-                _log.info(
-                    "trade closed" if settled.status is TradeStatus.CLOSED else "trade reduced",
-                    trade_id=trade.id,
-                    volume=volume,
-                    reason=reason,
-                    actor=actor,
-                    profit=None if settled.profit is None else float(settled.profit),
-                )
-                return settled
-            return await self._reopen(closing, "the close executed but no deal is visible yet")
-        if report.unknown:
-            _log.error(
-                "close outcome unknown; reconciliation will settle the trade",
-                trade_id=trade.id,
-                error=str(report.error),
-            )
-            raise TradeActionError(
-                504,
-                "outcome_unknown",
-                f"the terminal did not answer the close of trade {trade.id}; it stays "
-                f"'closing' until the terminal is reachable",
-            )
-        why = (
-            retcodes.describe(report.result.retcode)
-            if report.result is not None
-            else str(report.error or report.stopped)
-        )
-        await self._reopen(closing, f"close refused: {why}")
-        raise TradeActionError(502, "close_refused", f"the terminal refused the close: {why}")
+        return await self._sender.send(position.symbol, build, lookup)
 
     async def modify(
-        self, trade: TradeRecord, sl: float | None, tp: float | None, actor: str | None
+        self,
+        trade: TradeRecord,
+        sl: float | None,
+        tp: float | None,
+        actor: str | None,
+        *,
+        only_tighten: bool = False,
     ) -> TradeRecord:
-        """Set the position's SL and/or TP (``None`` keeps a level, 0 removes it)."""
+        """Set the position's SL and/or TP (``None`` keeps a level, 0 removes it).
+
+        ``only_tighten`` (trailing stops): the new SL is sent only when it is in the trade's
+        favour against the position's *current* SL, which a person may have moved in the
+        terminal since the last sync.
+        """
         if trade.status is not TradeStatus.OPEN:
             raise TradeActionError(
                 409, "not_open", f"trade {trade.id} is {trade.status.value}, not open"
@@ -269,6 +316,9 @@ class PositionActions:
                 409, "no_position", f"trade {trade.id} has no open position at the terminal"
             )
         spec = self._terminal.spec(position.symbol)
+        gain = 0.0 if sl is None else (sl - position.sl) * position.side.value
+        if only_tighten and position.sl and gain < spec.point - spec.point * 1e-6:
+            return trade  # the stop at the terminal is already at least as tight
         tick = await self._terminal.fresh_tick(position.symbol)
         change = validate_stops(
             position,

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from forexbot.audit import AuditLog
 from forexbot.clock import Clock, iso_utc
 from forexbot.config import ExecutionSettings, TradeManagement
 from forexbot.database.records import TradeRecord
@@ -38,7 +39,7 @@ from forexbot.engine.exposure import Holding
 from forexbot.engine.management import managed_stop
 from forexbot.engine.orders import exit_price
 from forexbot.engine.position_actions import PositionActions
-from forexbot.engine.reconcile import AuditLog, Reconciler, ReconcileReport
+from forexbot.engine.reconcile import Reconciler, ReconcileReport
 from forexbot.engine.sender import OrderSender, OrderTerminal
 from forexbot.errors import DatabaseError, TerminalError, TradeActionError
 from forexbot.events.bus import EventBus
@@ -53,6 +54,9 @@ from forexbot.events.types import (
 _log = structlog.get_logger("forexbot.positions")
 
 _LIVE = (TradeStatus.OPEN, TradeStatus.CLOSING)
+#: Periodic syncs leave a ``submitted`` trade this long (seconds) before settling it: its order
+#: may still be on its way (a slow bridge). At start and after a reconnect there is no wait.
+SUBMITTED_GRACE = 30.0
 
 
 class PositionSource(OrderTerminal, Protocol):
@@ -83,6 +87,7 @@ class OpenTrade:
     entry: float | None
     initial_sl: float | None
     sl: float | None
+    volume: float
 
     @classmethod
     def from_api(cls, trade: dict[str, Any]) -> OpenTrade:
@@ -97,6 +102,7 @@ class OpenTrade:
             entry=trade.get("entry_price"),
             initial_sl=None if initial is None else float(initial),
             sl=trade.get("sl"),
+            volume=float(trade.get("open_volume") or trade.get("volume") or 0.0),
         )
 
 
@@ -128,7 +134,15 @@ class PositionManager:
             source, trades, bus, clock, magic, OrderSender(source, settings), deviation_points
         )
         self._reconciler = Reconciler(
-            source, trades, bus, clock, magic, audit, in_flight, self._actions.reason_of
+            source,
+            trades,
+            bus,
+            clock,
+            magic,
+            audit,
+            in_flight,
+            self._actions.reason_of,
+            track=self.track,
         )
         self._open: dict[int, OpenTrade] = {}
         self._positions: list[Position] = []
@@ -181,20 +195,25 @@ class PositionManager:
         while True:
             await asyncio.sleep(self._settings().sync_interval_seconds)
             try:
-                await self.sync()
+                await self.reconcile(submitted_grace=SUBMITTED_GRACE)
             except TerminalError as exc:
                 self.sync_failures += 1
                 _log.warning("position sync skipped: terminal unavailable", error=str(exc))
             except DatabaseError as exc:
                 self.sync_failures += 1
                 _log.error("position sync failed: database unavailable", error=str(exc))
+            except Exception:
+                # A bug must not end the sync: it is the source of SL/TP detection and of the
+                # equity the account limits watch.
+                self.sync_failures += 1
+                _log.exception("position sync failed unexpectedly")
 
     # -- reconciliation ---------------------------------------------------------------------
 
-    async def reconcile(self) -> ReconcileReport:
+    async def reconcile(self, *, submitted_grace: float = 0.0) -> ReconcileReport:
         """One reconciliation pass under the lock; publishes the account afterwards."""
         async with self._lock:
-            report = await self._reconciler.run()
+            report = await self._reconciler.run(submitted_grace=submitted_grace)
         self.syncs += 1
         self.closed_from_terminal += report.closed
         self._positions = report.positions
@@ -232,6 +251,13 @@ class PositionManager:
         elif event.status in (TradeStatus.CLOSED, TradeStatus.REJECTED, TradeStatus.CANCELLED):
             self._open.pop(event.trade_id, None)
 
+    def track(self, record: TradeRecord) -> None:
+        """Count a trade that just opened at once, before its event goes round the bus: the
+        risk manager releases the order's reservation on that event, and the position must
+        already count by then."""
+        if record.status in _LIVE and record.mt5_position is not None:
+            self._open[record.id] = OpenTrade.from_api(record.to_api())
+
     # -- queries ----------------------------------------------------------------------------
 
     def open_count(self, symbol: str | None = None) -> int:
@@ -240,8 +266,14 @@ class PositionManager:
         return sum(1 for t in self._open.values() if t.symbol == symbol)
 
     def holdings(self) -> list[Holding]:
-        """The bot's positions as of the last sync, for the exposure limit."""
-        return [Holding(p.symbol, p.side, p.volume, p.price_open) for p in self._positions]
+        """The bot's positions for the exposure limit: as of the last sync, plus the trades
+        opened since (not in that snapshot yet)."""
+        held = [Holding(p.symbol, p.side, p.volume, p.price_open) for p in self._positions]
+        synced = {p.ticket for p in self._positions}
+        for trade in self._open.values():
+            if trade.ticket not in synced and trade.entry is not None:
+                held.append(Holding(trade.symbol, trade.side, trade.volume, trade.entry))
+        return held
 
     @property
     def account(self) -> AccountState | None:
@@ -306,19 +338,31 @@ class PositionManager:
         return await self.modify_trade(await self._trade_id_of(ticket), sl=sl, tp=tp, actor=actor)
 
     async def close_all(self, reason: str) -> int:
-        """Close every open trade (the kill switch); returns how many were closed. A failure
-        on one does not stop the others; it is logged, and the next call tries again."""
+        """Close every position of the bot (the kill switch); returns how many were closed.
+
+        Works from the terminal's positions, not the database's trades, so it closes even
+        what the database does not know yet and goes on when the database is down (the
+        closes are then recorded by the next reconciliation). A failure on one position does
+        not stop the others; it is logged, and the next call tries again.
+        """
         closed = 0
         async with self._lock:
-            for trade in await self._trades.open_trades():
-                if trade.status is not TradeStatus.OPEN:
-                    continue
+            for position in await self._source.positions(self._magic):
                 try:
-                    record = await self._actions.close(trade, None, reason, actor=None)
+                    trade = await self._trades.get_by_position(position.ticket)
+                except DatabaseError as exc:
+                    _log.error("database unavailable: closing at the terminal", error=str(exc))
+                    trade = None
+                try:
+                    if trade is not None and trade.status is TradeStatus.OPEN:
+                        record = await self._actions.close(trade, None, reason, actor=None)
+                        closed += record.status is TradeStatus.CLOSED
+                    elif await self._actions.close_at_terminal(position, reason):
+                        closed += 1
                 except (TradeActionError, TerminalError, DatabaseError) as exc:
-                    _log.error("could not close a trade", trade_id=trade.id, error=str(exc))
-                    continue
-                closed += record.status is TradeStatus.CLOSED
+                    _log.error(
+                        "could not close a position", ticket=position.ticket, error=str(exc)
+                    )
         _log.warning("close all done", reason=reason, closed=closed)
         return closed
 
@@ -368,7 +412,9 @@ class PositionManager:
                     record = await self._trade(trade.id)
                     if record.status is TradeStatus.OPEN:
                         before = self._actions.modifications
-                        await self._actions.modify(record, target, None, actor="trailing")
+                        await self._actions.modify(
+                            record, target, None, actor="trailing", only_tighten=True
+                        )
                         self.trailing_moves += self._actions.modifications - before
             except (TradeActionError, TerminalError, DatabaseError) as exc:
                 _log.info("stop not moved", trade_id=trade.id, target=target, error=str(exc))

@@ -35,9 +35,10 @@ from typing import Any, Protocol
 
 import structlog
 
+from forexbot.audit import AuditLog
 from forexbot.clock import Clock
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import IllegalTransition, TradeRepository
+from forexbot.database.trades import LIVE_STATUSES, IllegalTransition, TradeRepository
 from forexbot.domain.trading import AccountState, Deal, Position, TradeStatus
 from forexbot.engine.settlement import settle
 from forexbot.events.bus import EventBus
@@ -59,22 +60,6 @@ class ReconcileSource(Protocol):
     async def deals_between(self, utc_from: float, utc_to: float) -> list[Deal]: ...
 
     async def account(self) -> AccountState: ...
-
-
-class AuditLog(Protocol):
-    """``system_logs``."""
-
-    async def add(
-        self,
-        *,
-        level: str,
-        component: str,
-        event: str,
-        message: str,
-        context: dict[str, Any],
-        actor: str | None = None,
-        source_ip: str | None = None,
-    ) -> int: ...
 
 
 @dataclass(slots=True)
@@ -107,6 +92,8 @@ class Reconciler:
         audit: AuditLog,
         in_flight: Callable[[], frozenset[str]],
         close_reason: Callable[[Deal | None], str | None],
+        *,
+        track: Callable[[TradeRecord], None] = lambda _record: None,
     ) -> None:
         self._source = source
         self._trades = trades
@@ -116,10 +103,16 @@ class Reconciler:
         self._audit = audit
         self._in_flight = in_flight
         self._close_reason = close_reason
+        self._track = track
         self.corrections = 0
 
-    async def run(self) -> ReconcileReport:
-        """Compare and correct (the deal history is read only when a trade needs it)."""
+    async def run(self, *, submitted_grace: float = 0.0) -> ReconcileReport:
+        """Compare and correct (the deal history is read only when a trade needs it).
+
+        ``submitted_grace``: a ``submitted`` trade changed less than that many seconds ago is
+        left alone (its order may still be on its way through a slow bridge); at start and
+        after a reconnect it is 0.
+        """
         report = ReconcileReport()
         # Trades first, then positions: a fill recorded in between shows up as a live
         # position, never as a position that vanished.
@@ -144,6 +137,9 @@ class Reconciler:
                     held.add(position.ticket)
                     await self._open_from_position(report, trade, position)
                     continue
+                age = (datetime.now(UTC) - trade.updated_at).total_seconds()
+                if trade.status is TradeStatus.SUBMITTED and age < submitted_grace:
+                    continue
                 if history is None:
                     history = await self._history()
                 await self._settle_unsent(report, trade, history)
@@ -167,16 +163,41 @@ class Reconciler:
         now = self._clock.time()
         return await self._source.deals_between(now - HISTORY_WINDOW, now + 3600)
 
+    async def _entry(self, position: Position) -> tuple[float, list[Deal]]:
+        """The volume the position was opened with (its entry deals: part of it may have
+        been closed since) and its deals."""
+        deals = await self._source.deals_for_position(position.ticket)
+        entered = sum(d.volume for d in deals if d.entry == 0)
+        return (round(entered, 8) if entered > 0 else position.volume), deals
+
+    async def _settle_partial(
+        self, report: ReconcileReport, record: TradeRecord, deals: list[Deal]
+    ) -> None:
+        """Record the closes a position already had when its trade was found or adopted."""
+        if not any(d.entry != 0 for d in deals):
+            return
+        settled = await self._move(settle(self._trades, record, deals))
+        if settled is not None:
+            await self._correct(
+                report,
+                "partial_close",
+                settled,
+                f"trade {record.id}: {settled.closed_volume} of {settled.volume} had been "
+                f"closed at the terminal",
+                {"ticket": record.mt5_position},
+            )
+
     async def _open_from_position(
         self, report: ReconcileReport, trade: TradeRecord, position: Position
     ) -> None:
+        volume, deals = await self._entry(position)
         record = await self._move(
             self._trades.mark_open(
                 trade.id,
                 mt5_order=position.ticket,
                 mt5_position=position.ticket,
                 entry_price=position.price_open,
-                volume=position.volume,
+                volume=volume,
                 open_time=_utc(position.time),
                 execution_details={
                     "filled_price": position.price_open,
@@ -195,6 +216,7 @@ class Reconciler:
                 f"{position.ticket} at the terminal",
                 {"ticket": position.ticket, "was": trade.status.value},
             )
+            await self._settle_partial(report, record, deals)
 
     async def _settle_unsent(
         self, report: ReconcileReport, trade: TradeRecord, history: list[Deal]
@@ -331,6 +353,9 @@ class Reconciler:
                 sl=sl,
                 tp=tp,
             )
+            updated = await self._trades.get(trade.id)
+            if updated is not None:
+                self._bus.publish(TradeEvent(updated.id, updated.status, updated.to_api()))
 
     async def _adopt(self, report: ReconcileReport, position: Position) -> None:
         existing = (
@@ -338,20 +363,26 @@ class Reconciler:
             if position.comment
             else None
         )
-        if existing is not None and existing.mt5_position == position.ticket:
+        if (
+            existing is not None
+            and existing.mt5_position == position.ticket
+            and existing.status in LIVE_STATUSES
+        ):
             return  # settled by execution while this pass ran
         duplicate_of = existing.id if existing is not None else None
         client_order_id = (
             position.comment
             if position.comment and existing is None
-            else f"adopted-{position.ticket}"
+            else f"adopted-{position.ticket}-{position.time:.0f}"
         )
+        volume, deals = await self._entry(position)
         record = await self._trades.adopt_position(
             client_order_id=client_order_id,
-            strategy="adopted",
+            # A late fill of an order given up as not executed keeps its strategy.
+            strategy=existing.strategy if existing is not None else "adopted",
             symbol=position.symbol,
             side=position.side,
-            volume=position.volume,
+            volume=volume,
             entry_price=position.price_open,
             sl=position.sl or None,
             tp=position.tp or None,
@@ -361,6 +392,7 @@ class Reconciler:
                 "reconciled": "position with our magic number unknown to the database",
                 "comment": position.comment,
                 "duplicate_of": duplicate_of,
+                "initial_sl": position.sl or None,
             },
         )
         message = f"position {position.ticket} ({position.symbol}) adopted as trade {record.id}"
@@ -374,6 +406,7 @@ class Reconciler:
             {"ticket": position.ticket, "duplicate_of": duplicate_of},
             level="warning",
         )
+        await self._settle_partial(report, record, deals)
 
     async def _move(self, step: Any) -> TradeRecord | None:
         """Await a trade change; ``None`` when someone else moved the trade first."""
@@ -398,6 +431,7 @@ class Reconciler:
         context = {"kind": kind, "trade_id": record.id, **_plain(details)}
         report.corrections.append(context)
         self.corrections += 1
+        self._track(record)
         getattr(_log, level)("reconciliation: " + message, **context)
         self._bus.publish(TradeEvent(record.id, record.status, record.to_api()))
         self._bus.publish(ReconciliationEvent(kind, record.id, message, context, now))

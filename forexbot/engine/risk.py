@@ -2,6 +2,7 @@
 
 Rules enforced, in this order (the first that fails rejects, with its code):
 
+0. ``not_ready``: the engine has loaded its state and reconciled with the terminal;
 1. ``kill_switch``, ``daily_loss_limit``, ``cooldown``: the account-level limits of
    :mod:`~forexbot.engine.guard` (drawdown kill switch, loss of the trading day, losing
    streak) are not in force;
@@ -9,7 +10,7 @@ Rules enforced, in this order (the first that fails rejects, with its code):
    (a lagging daemon must not trade yesterday's setup at today's price);
 3. ``market_closed``, ``session_not_allowed``, ``liquidity_blocked``, ``volatility_blocked``:
    the signal's market condition passes the filter (manual trades carry none);
-4. ``no_quote``: a current quote exists;
+4. ``no_quote``, ``stale_quote``: a quote exists, at most ``max_quote_age_seconds`` old;
 5. ``spread_too_wide``: the spread is within the symbol's ``max_spread_points``;
 6. ``invalid_stop``, ``stop_too_close``, ``invalid_take_profit``, ``take_profit_too_close``:
    the stop-loss is on the losing side of the price that triggers it (the bid for a buy, the
@@ -26,7 +27,12 @@ Rules enforced, in this order (the first that fails rejects, with its code):
    counting open positions and orders in flight, grows beyond its limit;
 10. ``margin_limit``, ``insufficient_margin``: the margin the terminal computes for the order
     (``order_calc_margin``) fits the free margin and keeps the margin in use within
-    ``max_margin_usage_percent`` of equity.
+    ``max_margin_usage_percent`` of equity — orders approved and not filled yet counting as
+    margin in use.
+
+``terminal_unavailable`` when the terminal cannot tell the account. Decisions are made one at
+a time (a lock), so two signals (or a double-tapped manual trade) cannot both take the last
+slot of a limit.
 
 An accepted signal becomes an :class:`~forexbot.events.types.OrderIntentEvent`; a rejected one a
 :class:`~forexbot.events.types.RiskRejectedEvent` with its code, a log line, a counter, and a
@@ -42,9 +48,11 @@ and run-time limits are persisted, so they survive a restart.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -52,6 +60,7 @@ import orjson
 import structlog
 from pydantic import ValidationError
 
+from forexbot.audit import AuditLog
 from forexbot.clock import Clock, iso_utc
 from forexbot.config import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick, Timeframe
@@ -110,28 +119,19 @@ class PositionCloser(Protocol):
     async def close_all(self, reason: str) -> int: ...
 
 
-class RejectionLog(Protocol):
-    """Where rejections and limit trips are recorded (``system_logs``)."""
-
-    async def add(
-        self,
-        *,
-        level: str,
-        component: str,
-        event: str,
-        message: str,
-        context: dict[str, Any],
-        actor: str | None = None,
-        source_ip: str | None = None,
-    ) -> int: ...
-
-
 class RiskStateStore(Protocol):
     """Where limits changed at run time and the guard's state are kept (``system_config``)."""
 
     async def get(self, key: str) -> dict[str, Any] | None: ...
 
     async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None: ...
+
+
+def _with(base: RiskSettings, changes: Mapping[str, Any]) -> RiskSettings:
+    """``base`` with ``changes``, validated strictly as JSON: ``"3"`` is not a number of
+    positions and ``true`` is not 1."""
+    merged = {**base.model_dump(mode="json"), **dict(changes)}
+    return RiskSettings.model_validate_json(orjson.dumps(merged), strict=True)
 
 
 def _epoch(iso: object) -> float | None:
@@ -159,7 +159,7 @@ class RiskManager:
         positions: OpenPositions,
         bus: EventBus,
         clock: Clock,
-        rejection_log: RejectionLog,
+        rejection_log: AuditLog,
         *,
         store: RiskStateStore | None = None,
         closer: PositionCloser | None = None,
@@ -177,6 +177,11 @@ class RiskManager:
         self._guard = EquityGuard()
         self._saved_state: dict[str, Any] = {}
         self._in_flight: dict[str, Holding] = {}  # client order id → what it will hold
+        self._reserved_margin: dict[str, float] = {}  # client order id → margin it will use
+        self._deciding = asyncio.Lock()  # one decision at a time: limits see every reservation
+        self._ready = False
+        self._overlay: dict[str, Any] = {}  # limits changed at run time (stored)
+        self._file_settings = settings
         self._last_close_all = -CLOSE_ALL_RETRY
         self.rejections: Counter[str] = Counter()
         self.approved = 0
@@ -196,9 +201,10 @@ class RiskManager:
         stored = await self._store.get(LIMITS_KEY)
         if stored:
             try:
-                self._settings = RiskSettings.model_validate(stored)
-                _log.info("risk limits changed at run time are in force", limits=stored)
-            except ValidationError as exc:
+                self._settings = _with(self._file_settings, stored)
+                self._overlay = dict(stored)
+                _log.info("risk limits changed at run time are in force", changes=stored)
+            except (ValidationError, orjson.JSONEncodeError) as exc:
                 _log.error("stored risk limits are invalid; using the file's", error=str(exc))
         state = await self._store.get(STATE_KEY)
         if state:
@@ -219,9 +225,28 @@ class RiskManager:
         return self._guard.state
 
     def halted(self) -> str | None:
-        """Why nothing may be sent right now (the kill switch), or ``None``."""
+        """Why trading is halted (the kill switch), or ``None``."""
         state = self._guard.state
         return f"kill switch: {state.kill_reason}" if state.kill_switch else None
+
+    def sending_blocked(self) -> str | None:
+        """Why an order approved earlier must not be sent now — the kill switch, or the daily
+        loss limit reached meanwhile — or ``None``."""
+        halted = self.halted()
+        if halted is not None:
+            return halted
+        if self._guard.state.daily_halt:
+            return f"daily loss limit reached on trading day {self._guard.state.day}"
+        return None
+
+    def mark_ready(self) -> None:
+        """The engine has loaded its state and reconciled: signals may be approved."""
+        self._ready = True
+
+    def release(self, client_order_id: str) -> None:
+        """Forget a reservation whose order was never written (execution failed early)."""
+        self._in_flight.pop(client_order_id, None)
+        self._reserved_margin.pop(client_order_id, None)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -229,29 +254,35 @@ class RiskManager:
         """Forget an in-flight intent once execution settled it; count closed trades in the
         losing streak."""
         if event.status in _SETTLED:
-            self._in_flight.pop(str(event.trade.get("client_order_id", "")), None)
+            self.release(str(event.trade.get("client_order_id", "")))
+        if event.status is TradeStatus.OPEN and self._guard.state.kill_switch:
+            # Filled after the switch tripped (an order already at the terminal): close it now.
+            self._last_close_all = time.monotonic()
+            if self._closer is not None:
+                await self._closer.close_all("kill_switch")
         if event.status is TradeStatus.CLOSED:
             trade = event.trade
             net = sum(float(trade.get(k) or 0.0) for k in ("profit", "swap", "commission"))
             closed_at = _epoch(trade.get("close_time")) or self._clock.time()
             if self._guard.record_close(net, closed_at, self._settings):
                 message = (
-                    f"{self._guard.state.loss_streak} losing trades in a row: no new trade "
-                    f"for {self._settings.cooldown_minutes:g} min"
+                    f"{self._guard.state.cooldown_streak} losing trades in a row: no new "
+                    f"trade for {self._settings.cooldown_minutes:g} min"
                 )
-                _log.warning("cooldown started", streak=self._guard.state.loss_streak)
+                _log.warning("cooldown started", streak=self._guard.state.cooldown_streak)
                 self._bus.publish(RiskLimitEvent("cooldown", message, self._clock.time()))
                 await self._record("warning", "cooldown_started", message, {})
-            await self._save_state()
+            await self._save_state_best_effort()
 
     async def on_account(self, event: AccountEvent) -> None:
         now = event.time
         trips = self._guard.observe(
             event.account.equity, self._trading_day(now), now, self._settings
         )
-        for trip in trips:
+        # The kill switch first: nothing (a failing record of the daily limit) may delay it.
+        for trip in sorted(trips, key=lambda t: t.kind is not TripKind.DRAWDOWN):
             await self._on_trip(trip)
-        await self._save_state()
+        await self._save_state_best_effort()
         await self._keep_flat_while_halted()
 
     async def _keep_flat_while_halted(self) -> None:
@@ -279,9 +310,11 @@ class RiskManager:
 
     async def on_signal(self, event: SignalEvent) -> None:
         signal = event.signal
-        decision = await self.evaluate(signal)
+        async with self._deciding:
+            decision = await self.evaluate(signal)
+            if isinstance(decision, OrderIntent):
+                self._approve(decision)
         if isinstance(decision, OrderIntent):
-            self._approve(decision)
             self._bus.publish(OrderIntentEvent(decision))
             return
         code, message = decision
@@ -299,14 +332,19 @@ class RiskManager:
         now = self._clock.time()
         self._guard.trip(code, reason, now)
         self.kill_switch_trips += 1
-        await self._save_state(force=True)
         _log.critical("KILL SWITCH: closing every position and halting", reason=reason, actor=actor)
         self._bus.publish(KillSwitchEvent(True, code, reason, now, actor))
-        await self._record("critical", "kill_switch", reason, {"code": code, **context}, actor)
-        if self._closer is None:
-            return 0
-        self._last_close_all = time.monotonic()
-        return await self._closer.close_all("kill_switch")
+        closed = 0
+        if self._closer is not None:
+            # Closing comes first; the records after it must not be able to prevent it.
+            self._last_close_all = time.monotonic()
+            closed = await self._closer.close_all("kill_switch")
+        await self._save_state_best_effort(force=True)
+        try:
+            await self._record("critical", "kill_switch", reason, {"code": code, **context}, actor)
+        except Exception:
+            _log.exception("the kill switch could not be recorded in system_logs")
+        return closed
 
     async def resume(self, *, actor: str) -> None:
         """Release the kill switch (only a person does this)."""
@@ -330,11 +368,14 @@ class RiskManager:
 
     async def update_limits(self, changes: Mapping[str, Any], *, actor: str) -> RiskSettings:
         """Validate ``changes`` against the whole model, persist, then apply (all or nothing:
-        :class:`ConfigError` naming the key leaves everything as it was)."""
-        # Strict, as JSON: "3" is not a number of positions and true is not 1.
-        merged = {**self._settings.model_dump(mode="json"), **dict(changes)}
+        :class:`ConfigError` naming the key leaves everything as it was).
+
+        Only the keys changed at run time are stored (an overlay on the file's limits), so a
+        later edit of ``risk_config.yaml`` still applies to every key never changed here.
+        """
+        overlay = {**self._overlay, **dict(changes)}
         try:
-            settings = RiskSettings.model_validate_json(orjson.dumps(merged), strict=True)
+            settings = _with(self._file_settings, overlay)
         except orjson.JSONEncodeError as exc:
             raise ConfigError(f"invalid risk limits: {exc}") from None
         except ValidationError as exc:
@@ -343,8 +384,8 @@ class RiskManager:
             )
             raise ConfigError(f"invalid risk limits: {problems}") from None
         if self._store is not None:
-            await self._store.put(LIMITS_KEY, settings.model_dump(mode="json"), updated_by=actor)
-        self._settings = settings
+            await self._store.put(LIMITS_KEY, overlay, updated_by=actor)
+        self._settings, self._overlay = settings, overlay
         _log.info("risk limits changed", actor=actor, changes=dict(changes))
         return settings
 
@@ -357,6 +398,7 @@ class RiskManager:
 
     def _approve(self, intent: OrderIntent) -> None:
         signal = intent.signal
+        self._reserved_margin[intent.client_order_id] = intent.margin
         tick = self._market.last_tick(signal.symbol)
         price = entry_price(signal.side, tick) if tick is not None else signal.entry
         self._in_flight[intent.client_order_id] = Holding(
@@ -376,9 +418,11 @@ class RiskManager:
     async def approve_manual(self, signal: Signal, volume: float | None) -> OrderIntent:
         """The same rules for a trade a person asked for; raises :class:`RiskRejection`
         (recorded and published like any rejection) or returns the intent, in flight."""
-        decision = await self.evaluate(signal, volume=volume, manual=True)
+        async with self._deciding:
+            decision = await self.evaluate(signal, volume=volume, manual=True)
+            if isinstance(decision, OrderIntent):
+                self._approve(decision)
         if isinstance(decision, OrderIntent):
-            self._approve(decision)
             return decision
         code, message = decision
         await self._reject(signal, code, message)
@@ -390,6 +434,8 @@ class RiskManager:
         """Apply the rules; an intent, or ``(code, message)`` of the first rule that failed."""
         s = self._settings
         now = self._clock.time()
+        if not self._ready:
+            return "not_ready", "the trading engine is starting (reconciling with the terminal)"
         blocked = self._guard.blocked(now)
         if blocked is not None:
             return blocked
@@ -408,12 +454,21 @@ class RiskManager:
         tick = self._market.last_tick(signal.symbol)
         if tick is None:
             return "no_quote", f"no quote for {signal.symbol} yet"
+        if now - tick.time > s.max_quote_age_seconds:
+            return (
+                "stale_quote",
+                f"the last quote of {signal.symbol} is {now - tick.time:.0f} s old; at most "
+                f"{s.max_quote_age_seconds:g} s allowed",
+            )
         spec = self._market.spec(signal.symbol)
         entry = entry_price(signal.side, tick)
         refused = self._stop_and_spread(signal, tick, spec)
         if refused is not None:
             return refused
-        account = await self._market.account()
+        try:
+            account = await self._market.account()
+        except TerminalError as exc:
+            return "terminal_unavailable", f"the terminal did not answer: {exc}"
         refused = self._position_counts(signal.symbol, account)
         if refused is not None:
             return refused
@@ -434,6 +489,7 @@ class RiskManager:
             problem = spec.volume_problem(volume)
             if problem is not None:
                 return "invalid_volume", problem
+            volume = spec.round_volume(volume)
             risk_amount = volume * loss_per_lot(entry, signal.sl, spec)
             if risk_amount > max_risk + 1e-9:
                 return (
@@ -444,14 +500,15 @@ class RiskManager:
         refused = self._exposure(Holding(signal.symbol, signal.side, volume, entry), account)
         if refused is not None:
             return refused
-        refused = await self._margin(signal, volume, entry, account)
-        if refused is not None:
-            return refused
+        margin = await self._margin(signal, volume, entry, account)
+        if isinstance(margin, tuple):
+            return margin
         return OrderIntent(
             client_order_id=new_client_order_id(),
             signal=signal,
             volume=volume,
             risk_amount=risk_amount,
+            margin=margin,
         )
 
     def _condition_filter(self, condition: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -562,13 +619,19 @@ class RiskManager:
 
     async def _margin(
         self, signal: Signal, volume: float, entry: float, account: AccountState
-    ) -> tuple[str, str] | None:
+    ) -> tuple[str, str] | float:
+        """The margin the order needs, or why it does not fit. Orders approved and not yet
+        filled count as margin in use (the account does not show them yet)."""
         try:
             required = await self._market.order_calc_margin(
                 signal.side, signal.symbol, volume, entry
             )
         except TerminalError as exc:
             return "margin_unknown", f"the terminal could not compute the margin: {exc}"
+        reserved = sum(self._reserved_margin.values())
+        account = replace(
+            account, margin=account.margin + reserved, margin_free=account.margin_free - reserved
+        )
         if required > account.margin_free:
             return (
                 "insufficient_margin",
@@ -583,7 +646,7 @@ class RiskManager:
                 f"{account.currency}, above {self._settings.max_margin_usage_percent:g} % "
                 f"of equity ({usage_limit:.2f})",
             )
-        return None
+        return required
 
     # -- records ----------------------------------------------------------------------------
 
@@ -636,6 +699,14 @@ class RiskManager:
             # The decision stands; only its record failed. Logged, and counted by the bus.
             _log.exception("could not record a risk event", event=event)
             raise
+
+    async def _save_state_best_effort(self, *, force: bool = False) -> None:
+        """Save the guard state; a database failure is logged (the state in memory stands and
+        the next observation saves it again)."""
+        try:
+            await self._save_state(force=force)
+        except Exception:
+            _log.exception("could not save the risk state")
 
     async def _save_state(self, *, force: bool = False) -> None:
         if self._store is None:

@@ -16,7 +16,9 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, OPEN_LIMITS
 
+from forexbot.domain.trading import TradeStatus
 from forexbot.engine.sizing import loss_per_lot
+from forexbot.errors import TerminalError
 
 from ._engine_api import USERS, EngineApi, engine_api
 
@@ -603,3 +605,34 @@ async def test_an_unreachable_terminal_is_503_and_nothing_is_written(api: Engine
     assert reply.status == 503
     assert reply.error["code"] == "terminal_unavailable"
     assert await api.rig.trades.list(limit=5, offset=0) == ([], 0)
+
+
+async def test_while_the_daemon_shuts_down_every_action_is_503(api: EngineApi) -> None:
+    api.rig.engine.control.stop_accepting()
+
+    reply = await api.call("POST", "/api/trades", json=api.order("buy", volume=0.1))
+
+    assert reply.status == 503
+    assert reply.error["code"] == "shutting_down"
+    assert api.rig.our_positions() == []
+
+
+async def test_a_close_whose_deals_cannot_be_read_yet_is_202_then_recorded(
+    api: EngineApi,
+) -> None:
+    opened = await api.call("POST", "/api/trades", json=api.order("buy", volume=0.1))
+    trade_id = opened.body["id"]
+    real = api.rig.connector.deals_for_position
+
+    async def unreadable(ticket: int) -> Any:
+        raise TerminalError("history_deals_get failed: -10005 IPC timeout", code=-10005)
+
+    api.rig.connector.deals_for_position = unreadable  # type: ignore[method-assign]
+    reply = await api.call("DELETE", f"/api/trades/{trade_id}")
+    api.rig.connector.deals_for_position = real  # type: ignore[method-assign]
+
+    assert reply.status == 202
+    assert reply.body["status"] == "closing"
+    assert api.rig.our_positions() == []
+    await api.rig.positions.sync()
+    assert (await api.rig.trade(trade_id)).status is TradeStatus.CLOSED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,4 +19,5 @@ def workdir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="forexbot-e2e-"))
     path.chmod(0o755)
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("FOREXBOT_KEEP_E2E"):
+        shutil.rmtree(path, ignore_errors=True)

@@ -7,24 +7,12 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from symbol_specs import EURUSD
 
 from forexbot.domain.market import SymbolSpec
 from forexbot.domain.trading import Side
 from forexbot.engine.exposure import Holding, breaches, currency_exposure, legs, notional
 
-EURUSD = SymbolSpec(
-    name="EURUSD",
-    digits=5,
-    point=0.00001,
-    tick_size=0.00001,
-    tick_value=1.0,
-    contract_size=100_000,
-    volume_min=0.01,
-    volume_max=100.0,
-    volume_step=0.01,
-    currency_base="EUR",
-    currency_profit="USD",
-)
 # On a USD account one point of EURGBP is worth 1 GBP per lot, i.e. 1.25 USD at GBPUSD 1.25.
 EURGBP = replace(EURUSD, name="EURGBP", tick_value=1.25, currency_profit="GBP")
 GBPUSD = replace(EURUSD, name="GBPUSD", currency_base="GBP")

@@ -347,8 +347,17 @@ def test_n_losses_in_a_row_start_a_cooldown_from_the_last_close() -> None:
     assert guard.record_close(-0.01, T0 + 100, risk) is False
     assert guard.record_close(-5.0, T0 + 200, risk) is True
 
-    assert guard.state.loss_streak == 3
+    assert guard.state.cooldown_streak == 3
     assert guard.state.cooldown_until == T0 + 200 + 45 * 60
+
+
+def test_a_cooldown_settles_the_streak_so_one_more_loss_does_not_start_another() -> None:
+    guard = EquityGuard()
+    risk = limits(cooldown_after_losses=3, cooldown_minutes=45)
+    decisions = [guard.record_close(-1.0, T0 + n, risk) for n in range(6)]
+
+    assert decisions == [False, False, True, False, False, True]
+    assert guard.state.loss_streak == 0
 
 
 def test_the_cooldown_blocks_until_its_end() -> None:
@@ -418,7 +427,7 @@ def every_limit_on() -> GuardState:
         kill_switch=True,
         kill_code="max_drawdown",
         kill_reason="down 20 %",
-        loss_streak=4,
+        cooldown_streak=4,
         cooldown_until=T0 + 3600,
     )
 
@@ -481,6 +490,7 @@ def test_guard_state_survives_a_round_trip_through_a_dict() -> None:
         "kill_reason",
         "kill_time",
         "loss_streak",
+        "cooldown_streak",
         "cooldown_until",
         "last_equity",
     }

@@ -8,23 +8,13 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from symbol_specs import EURUSD
 
 from forexbot.config import TradeManagement
 from forexbot.domain.market import SymbolSpec
 from forexbot.domain.trading import Side
 from forexbot.engine.management import managed_stop
 
-EURUSD = SymbolSpec(
-    name="EURUSD",
-    digits=5,
-    point=0.00001,
-    tick_size=0.00001,
-    tick_value=1.0,
-    contract_size=100_000,
-    volume_min=0.01,
-    volume_max=100.0,
-    volume_step=0.01,
-)
 ENTRY = 1.10000
 BUY_SL = 1.09900  # 1 R = 100 points
 SELL_SL = 1.10100

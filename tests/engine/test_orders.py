@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from symbol_specs import EURUSD
 
 from forexbot.connectors.mt5sim import constants as mt5c
-from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.market import Tick
 from forexbot.domain.trading import Side
 from forexbot.engine.orders import (
     MAX_COMMENT,
@@ -22,17 +23,6 @@ from forexbot.engine.orders import (
     round_toward,
 )
 
-EURUSD = SymbolSpec(
-    name="EURUSD",
-    digits=5,
-    point=0.00001,
-    tick_size=0.00001,
-    tick_value=1.0,
-    contract_size=100_000,
-    volume_min=0.01,
-    volume_max=100.0,
-    volume_step=0.01,
-)
 LEVEL_50 = replace(EURUSD, stops_level=50)
 USDJPY = replace(EURUSD, name="USDJPY", digits=3, point=0.001, tick_size=0.001)
 

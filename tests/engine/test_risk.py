@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from symbol_specs import EURUSD
 
 from forexbot.clock import ManualClock
 from forexbot.config import RiskSettings
@@ -32,17 +33,6 @@ from forexbot.events.types import (
     TradeEvent,
 )
 
-EURUSD = SymbolSpec(
-    name="EURUSD",
-    digits=5,
-    point=0.00001,
-    tick_size=0.00001,
-    tick_value=1.0,
-    contract_size=100_000,
-    volume_min=0.01,
-    volume_max=100.0,
-    volume_step=0.01,
-)
 GBPUSD = replace(EURUSD, name="GBPUSD")
 
 NOW = 1_767_225_600.0
@@ -57,9 +47,17 @@ class FakeMarket:
         self.margin_free: float | None = None  # None: equity less the margin in use
         self.hedging = True
         self.margin_error: TerminalError | None = None
+        self.account_error: TerminalError | None = None
+        self.now: Callable[[], float] = lambda: NOW
 
     def quote(self, symbol: str, bid: float, ask: float) -> None:
-        self.ticks[symbol] = Tick(symbol=symbol, time=NOW, bid=bid, ask=ask)
+        """A quote at the harness clock's now."""
+        self.ticks[symbol] = Tick(symbol=symbol, time=self.now(), bid=bid, ask=ask)
+
+    def requote(self) -> None:
+        """The same prices, quoted again now (the market ticking on)."""
+        for symbol, tick in list(self.ticks.items()):
+            self.quote(symbol, tick.bid, tick.ask)
 
     def spec(self, symbol: str) -> SymbolSpec:
         return self.specs[symbol]
@@ -68,6 +66,8 @@ class FakeMarket:
         return self.ticks.get(symbol)
 
     async def account(self) -> AccountState:
+        if self.account_error is not None:
+            raise self.account_error
         free = self.equity - self.margin if self.margin_free is None else self.margin_free
         return AccountState(
             "USD", self.equity, self.equity, self.margin, free, 100, hedging=self.hedging
@@ -188,6 +188,7 @@ class Harness:
         self.log = FakeRejectionLog()
         self.bus = EventBus()
         self.clock = ManualClock(NOW)
+        self.market.now = self.clock.time
         self.store = store
         self.closer = closer
         self.risk = RiskManager(
@@ -200,6 +201,7 @@ class Harness:
             store=store,
             closer=closer,
         )
+        self.risk.mark_ready()  # as the engine does once it has reconciled
         self.intents: list[OrderIntentEvent] = []
         self.rejected: list[RiskRejectedEvent] = []
 
@@ -719,6 +721,7 @@ async def test_the_daily_loss_halt_lifts_on_the_next_trading_day() -> None:
     await h.risk.on_account(AccountEvent(account(9_000.0), NOW + 60))
 
     h.clock.set(NOW + 86_400)
+    h.market.requote()
     await h.risk.on_account(AccountEvent(account(9_000.0), NOW + 86_400))
 
     assert (await h.intent(now_signal(h))).volume == 0.20
@@ -757,6 +760,7 @@ async def test_the_cooldown_ends_after_its_minutes() -> None:
     h.clock.advance(30 * 60 - 1)
     assert await h.code(now_signal(h)) == "cooldown"
     h.clock.advance(1)
+    h.market.requote()
     assert (await h.intent(now_signal(h))).volume == 0.20
 
 
@@ -1040,6 +1044,7 @@ async def test_a_manual_trade_without_a_volume_is_sized() -> None:
 async def test_a_manual_trade_is_not_checked_for_staleness() -> None:
     h = Harness(signal_grace_seconds=120)
     h.clock.advance(86_400)
+    h.market.requote()
 
     intent = await h.risk.approve_manual(signal(), 0.1)
 
@@ -1224,3 +1229,84 @@ async def test_changed_limits_are_stored_and_win_after_a_restart() -> None:
     await restarted.risk.start()
 
     assert restarted.risk.settings.max_open_positions == 2
+
+
+async def test_a_quote_older_than_the_limit_is_stale() -> None:
+    h = Harness(max_quote_age_seconds=60)
+    h.clock.advance(61)
+
+    assert await h.code(now_signal(h)) == "stale_quote"
+    h.market.requote()
+    assert (await h.intent(now_signal(h))).volume > 0
+
+
+async def test_nothing_is_approved_before_the_engine_is_ready() -> None:
+    h = Harness()
+    h.risk._ready = False  # as built, before the engine reconciled
+
+    assert await h.code(signal()) == "not_ready"
+
+
+async def test_two_decisions_at_once_cannot_both_take_the_last_slot() -> None:
+    h = Harness(max_open_positions=5, max_positions_per_symbol=1)
+
+    first, second = await asyncio.gather(
+        h.risk.approve_manual(signal(), 0.1),
+        h.risk.approve_manual(signal(), 0.1),
+        return_exceptions=True,
+    )
+
+    assert isinstance(first, OrderIntent)
+    assert isinstance(second, RiskRejection)
+    assert second.code == "max_positions_per_symbol"
+    assert h.risk.in_flight("EURUSD") == 1
+
+
+async def test_orders_in_flight_count_as_margin_in_use() -> None:
+    h = Harness(max_open_positions=50, max_positions_per_symbol=50, max_margin_usage_percent=5)
+    # Each 0.2-lot EURUSD order needs 220 of margin; 5 % of 10,000 is 500: two fit, not three.
+    approved = [await h.risk.approve_manual(signal(), 0.2) for _ in range(2)]
+    assert len(approved) == 2
+
+    with pytest.raises(RiskRejection) as refused:
+        await h.risk.approve_manual(signal(), 0.2)
+
+    assert refused.value.code == "margin_limit"
+
+
+async def test_a_released_reservation_frees_its_slot() -> None:
+    h = Harness(max_open_positions=5, max_positions_per_symbol=1)
+    intent = await h.risk.approve_manual(signal(), 0.1)
+
+    h.risk.release(intent.client_order_id)
+
+    assert h.risk.in_flight() == 0
+    assert isinstance(await h.risk.approve_manual(signal(), 0.1), OrderIntent)
+
+
+async def test_an_unreachable_terminal_is_a_rejection_with_its_code() -> None:
+    h = Harness()
+    h.market.account_error = TerminalError("account_info failed", -10004, "No IPC connection")
+
+    assert await h.code(signal()) == "terminal_unavailable"
+
+
+async def test_limits_changed_at_run_time_overlay_the_file_and_keep_its_other_keys() -> None:
+    store = FakeStore()
+    h = Harness(store=store, max_open_positions=5, max_daily_loss_percent=4)
+
+    await h.risk.update_limits({"max_open_positions": 7}, actor="admin")
+
+    assert store.values[LIMITS_KEY] == {"max_open_positions": 7}
+    file_now = RiskSettings(max_open_positions=5, max_daily_loss_percent=2)  # edited file
+    fresh = RiskManager(file_now, h.market, h.positions, h.bus, h.clock, h.log, store=store)
+    await fresh.start()
+    assert (fresh.settings.max_open_positions, fresh.settings.max_daily_loss_percent) == (7, 2)
+
+
+async def test_a_manual_volume_off_the_step_grid_by_float_error_is_sent_on_the_grid() -> None:
+    h = Harness(risk_per_trade_percent=2)
+
+    intent = await h.risk.approve_manual(signal(), 0.1 + 0.2)
+
+    assert intent.volume == 0.3  # not 0.30000000000000004

@@ -13,21 +13,10 @@ from dataclasses import replace
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from symbol_specs import EURUSD
 
 from forexbot.domain.market import SymbolSpec
 from forexbot.engine.sizing import loss_per_lot, size_position
-
-EURUSD = SymbolSpec(
-    name="EURUSD",
-    digits=5,
-    point=0.00001,
-    tick_size=0.00001,
-    tick_value=1.0,
-    contract_size=100_000,
-    volume_min=0.01,
-    volume_max=100.0,
-    volume_step=0.01,
-)
 
 ENTRY = 1.10000
 

@@ -13,6 +13,7 @@ from forexbot.clock import ManualClock
 from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine import risk as risk_module
+from forexbot.errors import DatabaseError
 from forexbot.events.types import KillSwitchEvent, RiskLimitEvent, RiskRejectedEvent, SignalEvent
 
 pytestmark = pytest.mark.db
@@ -164,3 +165,49 @@ async def test_while_halted_a_position_still_open_is_closed_again(
         adopted = await rig.trades.get_by_position(result.order)
         assert adopted is not None
         assert (adopted.status, adopted.close_reason) == (TradeStatus.CLOSED, "kill_switch")
+
+
+async def test_the_kill_switch_closes_at_the_terminal_when_the_database_is_down(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 3000, 3000)))
+        opened = await rig.wait_for(TradeStatus.OPEN)
+
+        async def database_down(_ticket: int) -> None:
+            raise DatabaseError("connection refused")
+
+        real = rig.trades.get_by_position
+        rig.trades.get_by_position = database_down  # type: ignore[method-assign]
+        closed = await rig.risk.trip_kill_switch("database trouble", actor="me")
+        rig.trades.get_by_position = real  # type: ignore[method-assign]
+
+        assert closed == 1
+        assert rig.our_positions() == []
+        await rig.positions.sync()  # the database is back: the close is recorded
+        record = await rig.trade(opened.trade_id)
+        assert (record.status, record.close_reason) == (TradeStatus.CLOSED, "kill_switch")
+
+
+async def test_an_order_filled_after_the_kill_switch_tripped_is_closed_at_once(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        signal = rig.signal(Side.BUY, 3000, 3000)
+        intent = await rig.risk.evaluate(signal)
+        real = rig.terminal.order_send
+
+        def trip_while_sending(request: dict[str, object]) -> object:
+            result = real(request)
+            rig.risk.guard_state.kill_switch = True  # tripped while the order was on its way
+            rig.risk.guard_state.kill_reason = "drawdown"
+            return result
+
+        rig.terminal.order_send = trip_while_sending  # type: ignore[method-assign]
+        trade_id = await rig.execution.execute(intent)
+        rig.terminal.order_send = real  # type: ignore[method-assign]
+        await rig.settle()
+
+        record = await rig.trade(trade_id)
+        assert (record.status, record.close_reason) == (TradeStatus.CLOSED, "kill_switch")
+        assert rig.our_positions() == []

@@ -174,3 +174,36 @@ async def test_slippage_and_latencies_are_recorded_with_the_fill(db_engine: Asyn
         assert details["latency_ms"] > 0
         assert details["retcodes"] == [10009]
         assert rig.execution.order_latency.count == 1
+
+
+async def test_an_order_that_fails_before_its_row_is_written_frees_its_risk_slot(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        intent = await rig.risk.approve_manual(rig.signal(Side.BUY, 300, 600), 0.1)
+        assert rig.risk.in_flight() == 1
+
+        def no_spec(symbol: str) -> Any:
+            raise KeyError(symbol)  # a bug, before anything is written
+
+        real = rig.connector.spec
+        rig.connector.spec = no_spec  # type: ignore[method-assign]
+        with pytest.raises(KeyError):
+            await rig.execution.execute(intent)
+        rig.connector.spec = real  # type: ignore[method-assign]
+
+        assert rig.risk.in_flight() == 0
+        assert await rig.trades.list(limit=5, offset=0) == ([], 0)
+
+
+async def test_a_fill_counts_in_the_exposure_before_the_next_sync(db_engine: AsyncEngine) -> None:
+    async with trading_rig(db_engine) as rig:
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
+        opened = await rig.wait_for(TradeStatus.OPEN)
+
+        record = await rig.trade(opened.trade_id)
+        held = rig.positions.holdings()
+        assert [(h.symbol, h.side, h.volume) for h in held] == [
+            ("EURUSD", Side.BUY, float(record.volume))
+        ]
+        assert rig.positions.open_count("EURUSD") == 1

@@ -268,3 +268,64 @@ async def test_every_correction_is_one_system_log_row_with_its_kind(
         assert sorted(r.context["kind"] for r in rows) == ["cancelled", "cancelled"]
         assert {r.event for r in rows} == {"reconciliation_correction"}
         assert {r.level for r in rows} == {"warning"}
+
+
+async def test_a_position_partly_closed_while_down_is_adopted_with_its_whole_history(
+    db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    state = tmp_path / "account.json"
+    async with trading_rig(db_engine, state_path=state, start_engine=False) as before:
+        ticket = send_at_terminal(before, "fxb-unknown", volume=0.3)
+        tick = before.terminal.symbol_info_tick("EURUSD")
+        result = before.terminal.order_send(
+            {
+                "action": mt5c.TRADE_ACTION_DEAL,
+                "symbol": "EURUSD",
+                "volume": 0.1,
+                "type": mt5c.ORDER_TYPE_SELL,
+                "position": ticket,
+                "price": tick.bid,
+                "deviation": 20,
+                "type_filling": mt5c.ORDER_FILLING_FOK,
+            }
+        )
+        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+
+    async with trading_rig(db_engine, state_path=state) as rig:
+        record = await rig.trades.get_by_position(ticket)
+        assert record is not None
+        assert record.status is TradeStatus.OPEN
+        assert (float(record.volume), float(record.closed_volume)) == (0.3, 0.1)
+        assert float(record.open_volume) == rig.our_positions()[0].volume
+        kinds = [c["kind"] for c in await corrections(rig)][::-1]
+        assert kinds == ["adopted", "partial_close"]
+
+
+async def test_a_recent_submitted_trade_is_left_to_its_execution_by_the_periodic_sync(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        trade_id = await write_intent(rig.trades, "fxb-on-its-way", submitted=True)
+
+        await rig.positions.reconcile(submitted_grace=30.0)
+        assert (await rig.trade(trade_id)).status is TradeStatus.SUBMITTED
+
+        await rig.positions.reconcile(submitted_grace=0.0)
+        assert (await rig.trade(trade_id)).status is TradeStatus.CANCELLED
+
+
+async def test_a_late_fill_of_an_order_given_up_is_adopted_with_its_strategy(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        trade_id = await write_intent(rig.trades, "fxb-late-fill", submitted=True)
+        await rig.positions.sync()  # nothing at the terminal: given up
+        assert (await rig.trade(trade_id)).status is TradeStatus.CANCELLED
+
+        ticket = send_at_terminal(rig, "fxb-late-fill")  # ...and then it fills after all
+        await rig.positions.sync()
+
+        adopted = await rig.trades.get_by_position(ticket)
+        assert adopted is not None
+        assert (adopted.status, adopted.strategy) == (TradeStatus.OPEN, "ma_rsi")
+        assert adopted.execution_details["duplicate_of"] == trade_id

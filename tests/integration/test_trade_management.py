@@ -125,3 +125,34 @@ async def test_a_close_by_hand_in_the_terminal_closes_the_trade_from_its_deals(
         # The simulator tags API requests EXPERT; a real terminal's hand close is CLIENT.
         assert record.close_reason in ("expert", "manual")
         assert [p for p in rig.terminal.positions_get() if p.magic == MAGIC] == []
+
+
+async def test_a_trailing_stop_never_loosens_a_stop_tightened_in_the_terminal(
+    db_engine: AsyncEngine,
+) -> None:
+    settings = TradeManagement(trailing_start_r=0.1, trailing_distance_r=0.9)
+    async with trading_rig(
+        db_engine, management=lambda key: settings if key == INSTANCE else None
+    ) as rig:
+        trade_id = await open_buy(rig)
+        position = rig.our_positions()[0]
+        tick = rig.terminal.symbol_info_tick("EURUSD")
+        tight = round(tick.bid - 10 * rig.connector.spec("EURUSD").point, 5)
+        result = rig.terminal.order_send(
+            {
+                "action": mt5c.TRADE_ACTION_SLTP,
+                "symbol": "EURUSD",
+                "position": position.ticket,
+                "sl": tight,
+                "tp": 0.0,
+            }
+        )
+        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+        for _ in range(40):
+            await rig.advance(30, step=30)
+            positions = rig.our_positions()
+            if not positions:
+                break
+            assert positions[0].sl >= tight
+        record = await rig.trade(trade_id)
+        assert record.status in (TradeStatus.OPEN, TradeStatus.CLOSED)

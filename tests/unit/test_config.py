@@ -530,7 +530,7 @@ def test_execution_defaults() -> None:
 
     assert execution == ExecutionSettings()
     assert (execution.max_retries, execution.retry_delay_ms) == (3, 200)
-    assert (execution.timeout_lookups, execution.timeout_lookup_ms) == (3, 500)
+    assert (execution.timeout_lookups, execution.timeout_lookup_ms) == (5, 1000)
     assert execution.sync_interval_seconds == 1.0
 
 

@@ -10,7 +10,9 @@ Rules:
   refused it, 409 ``order_cancelled`` when trading was halted between the risk check and the
   send, 202 when the terminal's answer was lost and reconciliation will settle it.
 * ``PUT /api/trades/{id}`` takes ``{"sl"?, "tp"?}`` (at least one; 0 removes a level);
-  ``DELETE /api/trades/{id}`` closes the trade (``?volume=`` closes part of it).
+  ``DELETE /api/trades/{id}`` closes the trade (``?volume=`` closes part of it): 200 with the
+  trade once recorded, 202 when the close executed but its deals could not be read yet
+  (reconciliation records it).
 * ``PUT /api/positions/{ticket}/sl`` takes ``{"sl": price}``, ``.../tp`` ``{"tp": price}``
   (0 removes), ``POST /api/positions/{ticket}/close`` ``{"volume"?}``; ``ticket`` is the
   terminal's position ticket of a position the bot holds (others are 404).
@@ -19,6 +21,7 @@ Rules:
   that does not allow the action (a trade still being sent, already closed) is 409; the
   terminal refusing anyway is 502.
 * ``GET /api/trades/{id}/history`` lists the trade's transitions (any role).
+* While the daemon shuts down every action is 503 ``shutting_down``.
 * Every accepted change is audited in ``system_logs`` with the user and source address.
 """
 
@@ -106,6 +109,11 @@ def _number(request: web.Request, name: str) -> int:
     return value
 
 
+def _settled_status(trade: dict[str, Any]) -> int:
+    """200 once the close is recorded; 202 while it executed but is still being settled."""
+    return 202 if trade["status"] == "closing" else 200
+
+
 async def _close_body(request: web.Request) -> CloseBody:
     """An empty body means "close it all"."""
     if not request.can_read_body:
@@ -185,7 +193,7 @@ class TradeActionRoutes:
         )
         event = "trade_closed" if trade["status"] == "closed" else "trade_reduced"
         await self._changed(request, event, trade, {"volume": query.volume})
-        return json_response(trade)
+        return json_response(trade, status=_settled_status(trade))
 
     async def trade_history(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
@@ -223,7 +231,7 @@ class TradeActionRoutes:
         )
         event = "position_closed" if trade["status"] == "closed" else "position_reduced"
         await self._changed(request, event, trade, {"ticket": ticket, "volume": body.volume})
-        return json_response(trade)
+        return json_response(trade, status=_settled_status(trade))
 
     async def _changed(
         self, request: web.Request, event: str, trade: dict[str, Any], change: dict[str, Any]
