@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import os
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 
@@ -53,6 +56,31 @@ from forexbot.strategies.instances import build_instances
 from forexbot.strategies.manager import StrategyManager
 
 _log = structlog.get_logger("forexbot.app")
+
+#: After this many seconds of stopping, the daemon logs what every task is waiting on.
+STOP_REPORT_AFTER = 10.0
+
+T = TypeVar("T")
+
+
+async def _step(name: str, work: Awaitable[T]) -> T:
+    """Await one step of the shutdown, logging how long it took (debug)."""
+    started = time.monotonic()
+    result = await work
+    _log.debug("shutdown step", step=name, seconds=round(time.monotonic() - started, 3))
+    return result
+
+
+def _report_slow_stop() -> None:
+    """Log the stack of every task: a stop this slow is a bug to find."""
+    stacks = {}
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=8)
+        stacks[task.get_name()] = [
+            f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in frames
+        ]
+    _log.error("the daemon is slow to stop", after_seconds=STOP_REPORT_AFTER, tasks=stacks)
+    faulthandler.dump_traceback(all_threads=True)  # the threads too (the terminal worker)
 
 
 @dataclass(slots=True)
@@ -255,18 +283,23 @@ class Daemon:
         self.notifier.stopping()
         if watchdog is not None:
             watchdog.cancel()
-        await connector.stop_polling()
-        strategies.stop()  # bars still queued would only produce stale signals
-        await bar_writer.flush()
-        # Orders in flight settle within this; the whole stop stays under systemd's 10 s goal.
-        undelivered = await bus.close(timeout=8.0)
-        if undelivered:
-            _log.error("events left undelivered at shutdown", undelivered=undelivered)
-        await positions.stop()
-        with contextlib.suppress(Exception):
-            await positions.sync()
-        await bar_writer.close()
-        await api.stop()
+        # A stop that hangs says where: the stack of every task, once, after this long.
+        slow = asyncio.get_running_loop().call_later(STOP_REPORT_AFTER, _report_slow_stop)
+        try:
+            await _step("polling stopped", connector.stop_polling())
+            strategies.stop()  # bars still queued would only produce stale signals
+            await _step("market data flushed", bar_writer.flush())
+            # Orders in flight settle within this; the whole stop stays under systemd's goal.
+            undelivered = await _step("event bus drained", bus.close(timeout=8.0))
+            if undelivered:
+                _log.error("events left undelivered at shutdown", undelivered=undelivered)
+            await _step("position sync stopped", positions.stop())
+            with contextlib.suppress(Exception):
+                await _step("last reconciliation", positions.sync())
+            await _step("market data writer closed", bar_writer.close())
+            await _step("api stopped", api.stop())
+        finally:
+            slow.cancel()
 
     def _start_watchdog(self, status: DaemonStatus) -> asyncio.Task[None] | None:
         interval = self.notifier.watchdog_interval

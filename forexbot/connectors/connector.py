@@ -36,6 +36,7 @@ from forexbot.domain.trading import AccountState, Deal, OrderResult, Position, S
 from forexbot.errors import TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, ConnectionState, ConnectionStateEvent, TickEvent
+from forexbot.tasks import stop_task
 
 _log = structlog.get_logger("forexbot.connector")
 
@@ -93,13 +94,15 @@ class MT5Connector:
         self._set_state(ConnectionState.CONNECTED, "polling")
         self._task = asyncio.get_running_loop().create_task(self._poll_forever(), name="poller")
 
-    async def stop_polling(self) -> None:
-        """Stop producing ticks and bars; the terminal stays usable for orders in flight."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop_polling(self, timeout: float = 5.0) -> None:
+        """Stop producing ticks and bars; the terminal stays usable for orders in flight.
+
+        The poller is cancelled until it has stopped (a cancellation can be lost by code it
+        awaits), for at most ``timeout`` seconds; past that it is left behind with an error.
+        """
+        task, self._task = self._task, None
+        if task is not None:
+            await stop_task(task, timeout=timeout)
 
     async def close(self) -> None:
         """Stop polling and shut the terminal connection down."""

@@ -55,8 +55,12 @@ class TerminalWorker:
         future = loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
         self.calls += 1
         limit = self._default_timeout if timeout is None else timeout
+        # asyncio.timeout, not wait_for: before Python 3.12, wait_for returns the result when
+        # the call completes in the same loop iteration as a cancellation of the caller, and
+        # the cancellation is lost (a poller that would not stop at shutdown).
         try:
-            return await asyncio.wait_for(asyncio.shield(future), limit)
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(future)
         except TimeoutError:
             self.timeouts += 1
             name = getattr(fn, "__name__", repr(fn))
@@ -72,6 +76,7 @@ class TerminalWorker:
         loop = asyncio.get_running_loop()
         done = loop.run_in_executor(None, functools.partial(executor.shutdown, wait=True))
         try:
-            await asyncio.wait_for(done, timeout)
+            async with asyncio.timeout(timeout):
+                await done
         except TimeoutError:
             executor.shutdown(wait=False, cancel_futures=True)

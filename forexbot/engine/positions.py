@@ -21,7 +21,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,6 +49,7 @@ from forexbot.events.types import (
     TickEvent,
     TradeEvent,
 )
+from forexbot.tasks import stop_task
 
 _log = structlog.get_logger("forexbot.positions")
 
@@ -185,11 +185,9 @@ class PositionManager:
         return report
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await stop_task(task)
 
     async def _run(self) -> None:
         while True:
@@ -360,9 +358,7 @@ class PositionManager:
                     elif await self._actions.close_at_terminal(position, reason):
                         closed += 1
                 except (TradeActionError, TerminalError, DatabaseError) as exc:
-                    _log.error(
-                        "could not close a position", ticket=position.ticket, error=str(exc)
-                    )
+                    _log.error("could not close a position", ticket=position.ticket, error=str(exc))
         _log.warning("close all done", reason=reason, closed=closed)
         return closed
 

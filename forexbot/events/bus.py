@@ -24,7 +24,6 @@ Rules it enforces (each has a test in ``tests/events/``):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -34,6 +33,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from forexbot.events.types import Event
+from forexbot.tasks import stop_task
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Awaitable[None]]
@@ -279,9 +279,7 @@ class EventBus:
         tasks = [s.task for s in self._all if s.task is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*(stop_task(task, timeout=2.0) for task in tasks))
         if leftover:
             _log.error("event bus closed with undelivered events", undelivered=leftover)
         return leftover

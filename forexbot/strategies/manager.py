@@ -107,12 +107,14 @@ class StrategyManager:
         self._streams = {key: _Stream(deque(maxlen=window)) for key in self._by_stream}
         self.errors: Counter[str] = Counter()
         self._subscription: SubscriberStats | None = None
+        self._stopped = False
 
     def subscribe(self) -> None:
         self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name="strategies")
 
     def stop(self) -> int:
         """Stop taking bars (at shutdown: no new signals); returns the bars left unread."""
+        self._stopped = True  # also for a bar being handled right now
         if self._subscription is None:
             return 0
         left = self._bus.unsubscribe(self._subscription)
@@ -146,6 +148,8 @@ class StrategyManager:
         return [s.condition for s in self._streams.values() if s.condition is not None]
 
     async def on_bar(self, event: BarEvent) -> None:
+        if self._stopped:
+            return
         bar = event.bar
         key = (bar.symbol, bar.timeframe)
         stream = self._streams.get(key)
@@ -162,6 +166,8 @@ class StrategyManager:
             self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
         for instance in self._by_stream[key]:
             await self._make_way()
+            if self._stopped:
+                return
             self._run(instance, bar, stream.condition, event.received_at, frame)
 
     async def _make_way(self) -> None:

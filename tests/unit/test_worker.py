@@ -171,3 +171,30 @@ async def test_stop_lets_queued_calls_finish() -> None:
     await asyncio.gather(*pending)
 
     assert done == [0, 1, 2, 3, 4]
+
+
+async def test_cancelling_a_caller_whose_call_just_completed_still_cancels_it(
+    worker: TerminalWorker,
+) -> None:
+    """The call completes, and its caller is cancelled before the loop hears of it: the
+    caller must end cancelled, not go on with the result (what stopped a poller from
+    stopping, with ``asyncio.wait_for`` before Python 3.12)."""
+    started, release = threading.Event(), threading.Event()
+
+    def call() -> int:
+        started.set()
+        release.wait(5)
+        return 42
+
+    caller = asyncio.get_running_loop().create_task(worker.call(call))
+    await asyncio.to_thread(started.wait, 5)
+    release.set()
+    time.sleep(0.1)  # noqa: ASYNC251 - the loop must not run while the thread returns
+    # Two turns of the loop: the result reaches the call's future, then its waiters; the
+    # caller is cancelled just before it resumes with the result.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    caller.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await caller
