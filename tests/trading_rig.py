@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.clock import ManualClock
 from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.connectors.mt5sim.faults import Faults
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker
@@ -150,6 +151,34 @@ class TradingRig:
             done += step
             await self.connector.poll_once()
         await self.settle()
+
+    def at_terminal(self, **request: Any) -> Any:
+        """An order placed at the terminal directly, by hand or by a process that died before
+        recording it; the request's usual fields have defaults. Asserts it executed."""
+        fields: dict[str, Any] = {
+            "symbol": "EURUSD",
+            "deviation": 20,
+            "type_filling": mt5c.ORDER_FILLING_FOK,
+            **request,
+        }
+        result = self.terminal.order_send(fields)
+        assert result.retcode == mt5c.TRADE_RETCODE_DONE, result
+        return result
+
+    def close_at_terminal(self, ticket: int, volume: float, *, magic: int = 0) -> Any:
+        """Close ``volume`` of position ``ticket`` from the terminal (no magic: by hand)."""
+        position = self.terminal.positions_get(ticket=ticket)[0]
+        tick = self.terminal.symbol_info_tick(position.symbol)
+        buy = position.type == mt5c.POSITION_TYPE_BUY
+        return self.at_terminal(
+            action=mt5c.TRADE_ACTION_DEAL,
+            symbol=position.symbol,
+            volume=volume,
+            type=mt5c.ORDER_TYPE_SELL if buy else mt5c.ORDER_TYPE_BUY,
+            position=ticket,
+            price=tick.bid if buy else tick.ask,
+            magic=magic,
+        )
 
     def our_positions(self) -> list[Any]:
         return [p for p in self.terminal.positions_get() or () if p.magic == MAGIC]

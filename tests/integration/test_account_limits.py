@@ -144,20 +144,14 @@ async def test_while_halted_a_position_still_open_is_closed_again(
     async with trading_rig(db_engine) as rig:
         await rig.risk.trip_kill_switch("stop", actor="me")
         # Someone opens a position with the bot's magic number in the terminal meanwhile.
-        tick = rig.terminal.symbol_info_tick("EURUSD")
-        result = rig.terminal.order_send(
-            {
-                "action": mt5c.TRADE_ACTION_DEAL,
-                "symbol": "EURUSD",
-                "volume": 0.1,
-                "type": mt5c.ORDER_TYPE_BUY,
-                "price": tick.ask,
-                "magic": MAGIC,
-                "comment": "by hand",
-                "type_filling": mt5c.ORDER_FILLING_FOK,
-            }
+        result = rig.at_terminal(
+            action=mt5c.TRADE_ACTION_DEAL,
+            volume=0.1,
+            type=mt5c.ORDER_TYPE_BUY,
+            price=rig.terminal.symbol_info_tick("EURUSD").ask,
+            magic=MAGIC,
+            comment="by hand",
         )
-        assert result.retcode == mt5c.TRADE_RETCODE_DONE
         await rig.positions.sync()  # adopted, then the account event closes it
         await rig.settle()
 

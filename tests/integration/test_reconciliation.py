@@ -54,24 +54,19 @@ def send_at_terminal(
     magic: int = MAGIC,
     volume: float = 0.1,
 ) -> int:
-    """An order placed at the terminal directly: what ``order_send`` did before the crash."""
+    """A buy placed at the terminal directly: what ``order_send`` did before the crash."""
     tick = rig.terminal.symbol_info_tick("EURUSD")
     point = rig.terminal.symbol_info("EURUSD").point
-    request: dict[str, Any] = {
-        "action": mt5c.TRADE_ACTION_DEAL,
-        "symbol": "EURUSD",
-        "volume": volume,
-        "type": mt5c.ORDER_TYPE_BUY,
-        "price": tick.ask,
-        "sl": round(tick.bid - 3000 * point, 5),
-        "tp": round(tick.bid + tp_points * point, 5) if tp_points else 0.0,
-        "deviation": 20,
-        "magic": magic,
-        "comment": comment,
-        "type_filling": mt5c.ORDER_FILLING_FOK,
-    }
-    result = rig.terminal.order_send(request)
-    assert result.retcode == mt5c.TRADE_RETCODE_DONE, result
+    result = rig.at_terminal(
+        action=mt5c.TRADE_ACTION_DEAL,
+        volume=volume,
+        type=mt5c.ORDER_TYPE_BUY,
+        price=tick.ask,
+        sl=round(tick.bid - 3000 * point, 5),
+        tp=round(tick.bid + tp_points * point, 5) if tp_points else 0.0,
+        magic=magic,
+        comment=comment,
+    )
     return int(result.order)
 
 
@@ -231,22 +226,7 @@ async def test_a_trade_left_closing_whose_close_executed_is_closed(
         opened = await rig.wait_for(TradeStatus.OPEN)
         record = await rig.trades.mark_closing(opened.trade_id)
         position = rig.our_positions()[0]
-        tick = rig.terminal.symbol_info_tick("EURUSD")
-        result = rig.terminal.order_send(
-            {
-                "action": mt5c.TRADE_ACTION_DEAL,
-                "symbol": "EURUSD",
-                "volume": position.volume,
-                "type": mt5c.ORDER_TYPE_SELL,
-                "position": position.ticket,
-                "price": tick.bid,
-                "deviation": 20,
-                "magic": MAGIC,
-                "comment": "fxc-crashed-close",
-                "type_filling": mt5c.ORDER_FILLING_FOK,
-            }
-        )
-        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+        result = rig.close_at_terminal(position.ticket, position.volume, magic=MAGIC)
 
     async with trading_rig(db_engine, state_path=state) as rig:
         closed = await rig.trade(record.id)
@@ -276,20 +256,7 @@ async def test_a_position_partly_closed_while_down_is_adopted_with_its_whole_his
     state = tmp_path / "account.json"
     async with trading_rig(db_engine, state_path=state, start_engine=False) as before:
         ticket = send_at_terminal(before, "fxb-unknown", volume=0.3)
-        tick = before.terminal.symbol_info_tick("EURUSD")
-        result = before.terminal.order_send(
-            {
-                "action": mt5c.TRADE_ACTION_DEAL,
-                "symbol": "EURUSD",
-                "volume": 0.1,
-                "type": mt5c.ORDER_TYPE_SELL,
-                "position": ticket,
-                "price": tick.bid,
-                "deviation": 20,
-                "type_filling": mt5c.ORDER_FILLING_FOK,
-            }
-        )
-        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+        before.close_at_terminal(ticket, 0.1)
 
     async with trading_rig(db_engine, state_path=state) as rig:
         record = await rig.trades.get_by_position(ticket)

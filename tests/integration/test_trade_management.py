@@ -24,22 +24,7 @@ async def open_buy(rig: TradingRig, sl_points: float = 300) -> int:
 
 def close_by_hand(rig: TradingRig, volume: float) -> float:
     """Close ``volume`` of the bot's position from the terminal (no magic number)."""
-    position = rig.our_positions()[0]
-    tick = rig.terminal.symbol_info_tick("EURUSD")
-    result = rig.terminal.order_send(
-        {
-            "action": mt5c.TRADE_ACTION_DEAL,
-            "symbol": "EURUSD",
-            "volume": volume,
-            "type": mt5c.ORDER_TYPE_SELL,
-            "position": position.ticket,
-            "price": tick.bid,
-            "deviation": 20,
-            "type_filling": mt5c.ORDER_FILLING_FOK,
-        }
-    )
-    assert result.retcode == mt5c.TRADE_RETCODE_DONE, result
-    return float(result.price)
+    return float(rig.close_at_terminal(rig.our_positions()[0].ticket, volume).price)
 
 
 async def test_break_even_moves_the_stop_to_the_entry_once_in_profit(
@@ -138,16 +123,7 @@ async def test_a_trailing_stop_never_loosens_a_stop_tightened_in_the_terminal(
         position = rig.our_positions()[0]
         tick = rig.terminal.symbol_info_tick("EURUSD")
         tight = round(tick.bid - 10 * rig.connector.spec("EURUSD").point, 5)
-        result = rig.terminal.order_send(
-            {
-                "action": mt5c.TRADE_ACTION_SLTP,
-                "symbol": "EURUSD",
-                "position": position.ticket,
-                "sl": tight,
-                "tp": 0.0,
-            }
-        )
-        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+        rig.at_terminal(action=mt5c.TRADE_ACTION_SLTP, position=position.ticket, sl=tight, tp=0.0)
         for _ in range(40):
             await rig.advance(30, step=30)
             positions = rig.our_positions()
