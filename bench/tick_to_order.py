@@ -123,9 +123,7 @@ async def run(url: str, minutes: float) -> None:
         for name in STRATEGIES
         for symbol in symbols
     ]
-    strategies = StrategyManager(
-        instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH)
-    )
+    strategies = StrategyManager(instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH))
     db = create_engine(url, pool_size=5)
     trades = TradeRepository(db)
     engine = build_engine(
