@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -32,6 +33,22 @@ def tick(bid: float, ask: float, symbol: str = "EURUSD") -> Tick:
 
 
 # --- normalise_stops: rounding ---------------------------------------------------------------
+
+
+def order(**changes: Any) -> dict[str, Any]:
+    """A market order request with test defaults (EURUSD buy of 0.1 at 1.1), some changed."""
+    fields: dict[str, Any] = {
+        "symbol": "EURUSD",
+        "side": Side.BUY,
+        "volume": 0.1,
+        "price": 1.1,
+        "stops": Stops(0.0, 0.0),
+        "spec": EURUSD,
+        "deviation": 10,
+        "magic": 7,
+        "comment": "x",
+    }
+    return market_order(**{**fields, **changes})
 
 
 def test_sl_and_tp_are_rounded_to_the_symbol_digits() -> None:
@@ -223,9 +240,7 @@ def test_the_filling_bitmask_is_not_passed_through_as_an_order_filling_value() -
 
 
 def test_market_order_for_an_opening_buy_has_every_field() -> None:
-    request = market_order(
-        symbol="EURUSD",
-        side=Side.BUY,
+    request = order(
         volume=0.25,
         price=1.1000149,
         stops=Stops(1.09500, 1.11000),
@@ -252,35 +267,14 @@ def test_market_order_for_an_opening_buy_has_every_field() -> None:
 
 
 def test_market_order_without_a_position_has_no_position_key() -> None:
-    request = market_order(
-        symbol="EURUSD",
-        side=Side.SELL,
-        volume=1,
-        price=1.1,
-        stops=Stops(0.0, 0.0),
-        spec=EURUSD,
-        deviation=10,
-        magic=7,
-        comment="x",
-    )
+    request = order(side=Side.SELL, volume=1)
 
     assert "position" not in request
     assert request["type"] == mt5c.ORDER_TYPE_SELL
 
 
 def test_market_order_with_a_position_closes_that_position() -> None:
-    request = market_order(
-        symbol="EURUSD",
-        side=Side.SELL,
-        volume=0.1,
-        price=1.1,
-        stops=Stops(0.0, 0.0),
-        spec=EURUSD,
-        deviation=10,
-        magic=7,
-        comment="close",
-        position=123456789,
-    )
+    request = order(side=Side.SELL, comment="close", position=123456789)
 
     assert request["position"] == 123456789
     assert request["action"] == mt5c.TRADE_ACTION_DEAL
@@ -288,34 +282,14 @@ def test_market_order_with_a_position_closes_that_position() -> None:
 
 
 def test_market_order_volume_is_a_float() -> None:
-    request = market_order(
-        symbol="EURUSD",
-        side=Side.BUY,
-        volume=2,
-        price=1.1,
-        stops=Stops(0.0, 0.0),
-        spec=EURUSD,
-        deviation=10,
-        magic=7,
-        comment="x",
-    )
+    request = order(volume=2)
 
     assert request["volume"] == 2.0
     assert type(request["volume"]) is float
 
 
 def test_market_order_comment_is_truncated_to_the_maximum() -> None:
-    request = market_order(
-        symbol="EURUSD",
-        side=Side.BUY,
-        volume=0.1,
-        price=1.1,
-        stops=Stops(0.0, 0.0),
-        spec=EURUSD,
-        deviation=10,
-        magic=7,
-        comment="c" * 40,
-    )
+    request = order(comment="c" * 40)
 
     assert request["comment"] == "c" * MAX_COMMENT
     assert MAX_COMMENT == 27
