@@ -22,9 +22,11 @@ class Clock(Protocol):
         ...
 
 
-def iso_utc(epoch: float) -> str:
-    """UTC epoch seconds as ISO 8601 with a ``Z`` (what every API time looks like)."""
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+def iso_utc(epoch: float, timespec: str = "auto") -> str:
+    """UTC epoch seconds as ISO 8601 with a ``Z`` (what every API time looks like);
+    ``timespec`` as :meth:`datetime.isoformat` takes it."""
+    stamp = datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec=timespec)
+    return stamp.replace("+00:00", "Z")
 
 
 def utc_datetime(clock: Clock) -> datetime:

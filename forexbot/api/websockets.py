@@ -33,12 +33,12 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
 import structlog
 from aiohttp import web
 
+from forexbot import clock
 from forexbot.api.responses import dumps_str
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Signal
@@ -61,9 +61,8 @@ class Channel(StrEnum):
 
 
 def iso_utc(epoch: float) -> str:
-    """UTC epoch seconds as ISO-8601 with milliseconds and ``Z``."""
-    stamp = datetime.fromtimestamp(round(epoch, 3), tz=UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    """UTC epoch seconds as ISO-8601 with milliseconds (rounded) and ``Z``."""
+    return clock.iso_utc(round(epoch, 3), timespec="milliseconds")
 
 
 def quote_message(tick: Tick) -> str:

@@ -557,27 +557,6 @@ class TradeRepository:
         )
         return await self._many(stmt)
 
-    async def recent_closed(self, limit: int) -> builtins.list[TradeRecord]:
-        """The last ``limit`` closed trades, most recently closed first (loss streaks)."""
-        stmt = (
-            select(trades)
-            .where(trades.c.status == TradeStatus.CLOSED.value)
-            .order_by(trades.c.close_time.desc().nulls_last(), trades.c.id.desc())
-            .limit(limit)
-        )
-        return await self._many(stmt)
-
-    async def counts_by_status(self) -> dict[TradeStatus, int]:
-        """How many trades are in each status (every status present, 0 when none)."""
-        stmt = select(trades.c.status, func.count()).group_by(trades.c.status)
-        with database_errors("counting trades"):
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(stmt)).all()
-        counts = dict.fromkeys(TradeStatus, 0)
-        for status, count in rows:
-            counts[TradeStatus(status)] = int(count)
-        return counts
-
     async def _one(self, stmt: Select[Any]) -> TradeRecord | None:
         with database_errors("reading a trade"):
             async with self._engine.connect() as conn:

@@ -172,20 +172,25 @@ class Reconciler:
 
     async def _settle_partial(
         self, report: ReconcileReport, record: TradeRecord, deals: list[Deal]
-    ) -> None:
-        """Record the closes a position already had when its trade was found or adopted."""
+    ) -> TradeRecord | None:
+        """Record the closes of a position that is still open (by hand, while the daemon was
+        down, before its trade was found or adopted); the updated trade, if anything closed."""
         if not any(d.entry != 0 for d in deals):
-            return
+            return None
         settled = await self._move(settle(self._trades, record, deals))
         if settled is not None:
-            await self._correct(
-                report,
-                "partial_close",
-                settled,
-                f"trade {record.id}: {settled.closed_volume} of {settled.volume} had been "
-                f"closed at the terminal",
-                {"ticket": record.mt5_position},
-            )
+            await self._partial_close(report, settled)
+        return settled
+
+    async def _partial_close(self, report: ReconcileReport, settled: TradeRecord) -> None:
+        await self._correct(
+            report,
+            "partial_close",
+            settled,
+            f"trade {settled.id}: {settled.closed_volume} of {settled.volume} closed at the "
+            f"terminal",
+            {"ticket": settled.mt5_position},
+        )
 
     async def _open_from_position(
         self, report: ReconcileReport, trade: TradeRecord, position: Position
@@ -302,14 +307,7 @@ class Reconciler:
                 level="info" if trade.status is TradeStatus.OPEN else "warning",
             )
         else:
-            await self._correct(
-                report,
-                "partial_close",
-                settled,
-                f"trade {trade.id}: {settled.closed_volume} of {settled.volume} closed at the "
-                f"terminal",
-                {"ticket": trade.mt5_position},
-            )
+            await self._partial_close(report, settled)
 
     async def _check_live(
         self, report: ReconcileReport, trade: TradeRecord, position: Position
@@ -317,17 +315,7 @@ class Reconciler:
         open_volume = Decimal(repr(round(position.volume, 8)))
         if open_volume < trade.open_volume:
             deals = await self._source.deals_for_position(position.ticket)
-            settled = await self._move(settle(self._trades, trade, deals))
-            if settled is not None:
-                await self._correct(
-                    report,
-                    "partial_close",
-                    settled,
-                    f"trade {trade.id}: {settled.closed_volume} of {settled.volume} closed at "
-                    f"the terminal",
-                    {"ticket": position.ticket},
-                )
-                trade = settled
+            trade = await self._settle_partial(report, trade, deals) or trade
         if trade.status is TradeStatus.CLOSING:
             record = await self._move(
                 self._trades.reopen(trade.id, reason="its position is still open")

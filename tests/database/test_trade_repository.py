@@ -869,33 +869,3 @@ async def test_get_by_position_returns_the_newest_trade_of_the_position(
 
     assert record is not None
     assert record.id == newer
-
-
-async def test_recent_closed_are_the_most_recently_closed_first(repo: TradeRepository) -> None:
-    ids = [await open_trade(repo, f"fx-{n}", position=n + 1) for n in range(4)]
-    hours = [12, 15, 13]  # closed out of id order; ids[3] stays open
-    for trade_id, hour in zip(ids, hours, strict=False):
-        await close(repo, trade_id, close_time=datetime(2024, 3, 4, hour, tzinfo=UTC))
-
-    recent = await repo.recent_closed(10)
-
-    assert [r.id for r in recent] == [ids[1], ids[2], ids[0]]
-    assert [r.id for r in await repo.recent_closed(2)] == [ids[1], ids[2]]
-
-
-async def test_counts_by_status_lists_every_status(repo: TradeRepository) -> None:
-    assert await repo.counts_by_status() == dict.fromkeys(TradeStatus, 0)
-
-    await open_trade(repo, "a", position=1)
-    await open_trade(repo, "b", position=2)
-    closed = await open_trade(repo, "c", position=3)
-    await close(repo, closed)
-    await repo.create_intent(**intent(client_order_id="d"))
-
-    counts = await repo.counts_by_status()
-
-    assert set(counts) == set(TradeStatus)
-    assert counts[TradeStatus.OPEN] == 2
-    assert counts[TradeStatus.CLOSED] == 1
-    assert counts[TradeStatus.INTENT] == 1
-    assert sum(counts.values()) == 4

@@ -3,6 +3,8 @@ terminal, and closes done outside the bot (in the terminal, by hand) recorded fr
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, TradingRig, trading_rig
@@ -10,6 +12,8 @@ from trading_rig import MAGIC, TradingRig, trading_rig
 from forexbot.config import TradeManagement
 from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
+from forexbot.engine import positions as positions_module
+from forexbot.engine.management import managed_stop
 from forexbot.events.types import SignalEvent
 
 pytestmark = pytest.mark.db
@@ -113,22 +117,37 @@ async def test_a_close_by_hand_in_the_terminal_closes_the_trade_from_its_deals(
 
 
 async def test_a_trailing_stop_never_loosens_a_stop_tightened_in_the_terminal(
-    db_engine: AsyncEngine,
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = TradeManagement(trailing_start_r=0.1, trailing_distance_r=0.9)
+    targets: list[float] = []
+
+    def recording(**kwargs: Any) -> float | None:
+        target = managed_stop(**kwargs)
+        if target is not None:
+            targets.append(target)
+        return target
+
+    monkeypatch.setattr(positions_module, "managed_stop", recording)
+    # Trailing from 0.01 R at 0.9 R behind the price: 270 points behind, for a 300-point stop.
+    settings = TradeManagement(trailing_start_r=0.01, trailing_distance_r=0.9)
     async with trading_rig(
         db_engine, management=lambda key: settings if key == INSTANCE else None
     ) as rig:
-        trade_id = await open_buy(rig)
+        await open_buy(rig)
+        point = rig.connector.spec("EURUSD").point
         position = rig.our_positions()[0]
-        tick = rig.terminal.symbol_info_tick("EURUSD")
-        tight = round(tick.bid - 10 * rig.connector.spec("EURUSD").point, 5)
+        # Someone tightens the stop by hand to 100 points: tighter than the trailing target.
+        tight = round(rig.terminal.symbol_info_tick("EURUSD").bid - 100 * point, 5)
         rig.at_terminal(action=mt5c.TRADE_ACTION_SLTP, position=position.ticket, sl=tight, tp=0.0)
-        for _ in range(40):
+        for _ in range(60):
             await rig.advance(30, step=30)
             positions = rig.our_positions()
-            if not positions:
+            if not positions or targets:
                 break
-            assert positions[0].sl >= tight
-        record = await rig.trade(trade_id)
-        assert record.status in (TradeStatus.OPEN, TradeStatus.CLOSED)
+            assert positions[0].sl == tight
+        # The trailing rule did want to move the stop (to its looser target)...
+        assert targets, "the price never reached the trailing start: nothing tested"
+        assert max(targets) < tight
+        # ...and the stop at the terminal stayed where the person put it.
+        assert rig.our_positions()[0].sl == tight
+        assert rig.positions.trailing_moves == 0
