@@ -286,9 +286,11 @@ class MT5Connector:
             (int(t["time_msc"][-1]) for t in batches.values() if len(t)),
             default=None,
         )
-        if latest is None:
-            return
-        raw = latest / 1000.0 - now
+        if latest is not None:
+            self._follow_offset(latest, now)
+
+    def _follow_offset(self, latest_msc: int, now: float) -> None:
+        raw = latest_msc / 1000.0 - now
         offset = round(raw / _OFFSET_GRANULARITY) * _OFFSET_GRANULARITY
         if offset == self._server_offset or abs(raw - offset) > 600:
             return
@@ -544,6 +546,18 @@ class MT5Connector:
             f"symbol_info_tick({symbol!r})", self._terminal.symbol_info_tick, symbol
         )
         return self._tick(symbol, raw.time_msc, raw.bid, raw.ask, raw.last, raw.volume)
+
+    async def refresh_quote(self, symbol: str) -> Tick:
+        """Fetch ``symbol``'s current quote, make it the last tick, and follow the server
+        offset from it. For a caller that moves the clock in jumps instead of polling (the
+        backtester): risk checks then see the quote of the simulated now."""
+        raw = await self._call(
+            f"symbol_info_tick({symbol!r})", self._terminal.symbol_info_tick, symbol
+        )
+        self._follow_offset(int(raw.time_msc), self._clock.time())
+        tick = self._tick(symbol, raw.time_msc, raw.bid, raw.ask, raw.last, raw.volume)
+        self._last_tick[symbol] = tick
+        return tick
 
     async def order_send(
         self, request: dict[str, Any], timeout: float | None = None

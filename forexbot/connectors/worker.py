@@ -80,3 +80,29 @@ class TerminalWorker:
                 await done
         except TimeoutError:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+class InlineWorker(TerminalWorker):
+    """Runs each call at once, on the event loop's own thread.
+
+    Only for an in-process simulated terminal that nothing else uses — a backtest, which owns
+    its terminal and its loop: there is nothing to protect the loop from (the simulator does
+    not block) and no other thread to serialise against, and a thread hop per call would be
+    most of a backtest's cost. A call cannot time out.
+    """
+
+    def start(self) -> None:
+        return None
+
+    async def call(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> T:
+        self.calls += 1
+        return fn(*args, **kwargs)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        return None

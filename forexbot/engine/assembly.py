@@ -16,11 +16,11 @@ from forexbot.audit import AuditLog
 from forexbot.clock import Clock
 from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
-from forexbot.database.trades import TradeRepository
 from forexbot.engine.control import TradingControl
 from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager, RiskStateStore, server_day
+from forexbot.engine.trade_store import TradeStore
 from forexbot.events.bus import EventBus
 
 #: The bus subscribers of the order path, which strategies give way to (``defer_to``).
@@ -55,7 +55,7 @@ class TradingEngine:
 def build_engine(
     *,
     connector: MT5Connector,
-    trades: TradeRepository,
+    trades: TradeStore,
     audit: AuditLog,
     store: RiskStateStore | None,
     bus: EventBus,

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 from forexbot.clock import Clock
-from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec
 from forexbot.domain.trading import ManualOrder, Signal
 from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager
+from forexbot.engine.trade_store import TradeStore
 from forexbot.errors import TradeActionError
 
 
@@ -39,7 +39,7 @@ class TradingControl:
         risk: RiskManager,
         execution: ExecutionManager,
         positions: PositionManager,
-        trades: TradeRepository,
+        trades: TradeStore,
         clock: Clock,
         symbols: tuple[str, ...],
         spec_of: Callable[[str], SymbolSpec],

@@ -37,7 +37,6 @@ import structlog
 from forexbot.clock import Clock
 from forexbot.config import ExecutionSettings
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position
 from forexbot.engine import retcodes
@@ -45,6 +44,7 @@ from forexbot.engine.latency import LatencyWindow
 from forexbot.engine.orders import entry_price, market_order, normalise_stops
 from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
 from forexbot.engine.sizing import loss_per_lot
+from forexbot.engine.trade_store import TradeStore
 from forexbot.errors import TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import OrderIntentEvent, TradeEvent
@@ -115,7 +115,7 @@ class ExecutionManager:
     def __init__(
         self,
         gateway: ExecutionGateway,
-        trades: TradeRepository,
+        trades: TradeStore,
         bus: EventBus,
         clock: Clock,
         magic: int,

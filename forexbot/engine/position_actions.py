@@ -28,13 +28,13 @@ import structlog
 
 from forexbot.clock import Clock
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import Deal, OrderResult, Position, TradeStatus
 from forexbot.engine import retcodes
 from forexbot.engine.orders import Stops, exit_price, market_order, modify_stops
 from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
 from forexbot.engine.settlement import settle
+from forexbot.engine.trade_store import TradeStore
 from forexbot.errors import DatabaseError, TerminalError, TradeActionError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import TradeEvent
@@ -43,7 +43,12 @@ _log = structlog.get_logger("forexbot.positions")
 
 
 #: The bot's close reasons, as short codes in the close order's comment.
-_REASON_CODES = {"manual_api": "api", "kill_switch": "ks", "trailing": "tr"}
+_REASON_CODES = {
+    "manual_api": "api",
+    "kill_switch": "ks",
+    "trailing": "tr",
+    "end_of_test": "eot",  # a backtest closes what is still open when its period ends
+}
 _REASONS = {code: reason for reason, code in _REASON_CODES.items()}
 
 
@@ -133,7 +138,7 @@ class PositionActions:
     def __init__(
         self,
         terminal: ActionTerminal,
-        trades: TradeRepository,
+        trades: TradeStore,
         bus: EventBus,
         clock: Clock,
         magic: int,

@@ -31,7 +31,6 @@ from forexbot.audit import AuditLog
 from forexbot.clock import Clock, iso_utc
 from forexbot.config import ExecutionSettings, TradeManagement
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, Deal, Position, Side, TradeStatus
 from forexbot.engine.exposure import Holding
@@ -40,6 +39,7 @@ from forexbot.engine.orders import exit_price
 from forexbot.engine.position_actions import PositionActions
 from forexbot.engine.reconcile import Reconciler, ReconcileReport
 from forexbot.engine.sender import OrderSender, OrderTerminal
+from forexbot.engine.trade_store import TradeStore
 from forexbot.errors import DatabaseError, TerminalError, TradeActionError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
@@ -112,7 +112,7 @@ class PositionManager:
     def __init__(
         self,
         source: PositionSource,
-        trades: TradeRepository,
+        trades: TradeStore,
         bus: EventBus,
         clock: Clock,
         magic: int,

@@ -38,9 +38,10 @@ import structlog
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import LIVE_STATUSES, IllegalTransition, TradeRepository
+from forexbot.database.trades import LIVE_STATUSES, IllegalTransition
 from forexbot.domain.trading import AccountState, Deal, Position, TradeStatus
 from forexbot.engine.settlement import settle
+from forexbot.engine.trade_store import TradeStore
 from forexbot.events.bus import EventBus
 from forexbot.events.types import ReconciliationEvent, TradeEvent
 
@@ -85,7 +86,7 @@ class Reconciler:
     def __init__(
         self,
         source: ReconcileSource,
-        trades: TradeRepository,
+        trades: TradeStore,
         bus: EventBus,
         clock: Clock,
         magic: int,

@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from forexbot.database.records import TradeRecord
-from forexbot.database.trades import IllegalTransition, TradeRepository
+from forexbot.database.trades import IllegalTransition
 from forexbot.domain.trading import Deal, TradeStatus
+from forexbot.engine.trade_store import TradeStore
 
 EXIT_ENTRIES = (1, 2, 3)  # DEAL_ENTRY_OUT, INOUT, OUT_BY
 CLOSE_REASONS = {
@@ -83,7 +84,7 @@ def totals(deals: Sequence[Deal]) -> DealTotals:
 
 
 async def settle(
-    trades: TradeRepository,
+    trades: TradeStore,
     trade: TradeRecord,
     deals: Sequence[Deal],
     *,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -105,20 +106,7 @@ class Strategy(ABC):
             return None
         frame = self._window_frame(stream)
         row = self.signals(frame).iloc[-1]
-        if int(row["signal"]) == 0:
-            return None
-        return Signal(
-            strategy=self.name,
-            symbol=bar.symbol,
-            timeframe=bar.timeframe.name,
-            side=Side(int(row["signal"])),
-            entry=float(row["entry"]),
-            sl=float(row["sl"]),
-            tp=float(row["tp"]),
-            confidence=float(row["confidence"]),
-            reason=str(row["reason"]),
-            bar_time=bar.time,
-        )
+        return signal_on(self.name, bar, row.to_dict())
 
     def _window_frame(self, stream: pd.DataFrame | None) -> pd.DataFrame:
         n = len(self._window)
@@ -133,6 +121,25 @@ class Strategy(ABC):
             ):
                 return stream.iloc[-n:].reset_index(drop=True)
         return bars_to_frame(list(self._window))
+
+
+def signal_on(strategy: str, bar: Bar, row: Mapping[Any, Any]) -> Signal | None:
+    """The :class:`Signal` of one row of a signals frame on ``bar`` (None when it says 0)."""
+    side = int(row["signal"])
+    if side == 0:
+        return None
+    return Signal(
+        strategy=strategy,
+        symbol=bar.symbol,
+        timeframe=bar.timeframe.name,
+        side=Side(side),
+        entry=float(row["entry"]),
+        sl=float(row["sl"]),
+        tp=float(row["tp"]),
+        confidence=float(row["confidence"]),
+        reason=str(row["reason"]),
+        bar_time=bar.time,
+    )
 
 
 def bars_to_frame(bars: list[Bar]) -> pd.DataFrame:

@@ -35,6 +35,7 @@ import structlog
 
 from forexbot.config import TradeManagement
 from forexbot.domain.market import Bar, Timeframe
+from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
 from forexbot.market_condition.detector import DetectorParams, MarketCondition, detect
@@ -214,39 +215,9 @@ class StrategyManager:
             return
         if signal is None or not instance.enabled:
             return
-        mismatch = (
-            "no market condition yet"
-            if condition is None
-            else instance.strategy.regime.mismatch(condition)
-        )
-        if mismatch is not None:
-            instance.suppressed += 1
-            instance.suppressed_by[mismatch.split(":")[0].split(" ")[0]] += 1
-            _log.info(
-                "signal suppressed by the market condition",
-                instance=instance.key,
-                side=signal.side.label,
-                reason=mismatch,
-            )
-            return
-        assert condition is not None
-        signal = dataclasses.replace(
-            signal,
-            risk_multiplier=instance.risk_multiplier,
-            market_condition=condition.to_dict(),
-            received_at=received_at,
-        )
-        instance.signals += 1
-        _log.info(
-            "signal",
-            instance=instance.key,
-            side=signal.side.label,
-            entry=signal.entry,
-            sl=signal.sl,
-            tp=signal.tp,
-            reason=signal.reason,
-        )
-        self._bus.publish(SignalEvent(signal))
+        admitted = admit(instance, signal, condition, received_at)
+        if admitted is not None:
+            self._bus.publish(SignalEvent(admitted))
 
     def management(self, key: str) -> TradeManagement | None:
         """The trade management settings of the instance ``key``
@@ -272,3 +243,48 @@ class StrategyManager:
             }
             for i in self.instances
         ]
+
+
+def admit(
+    instance: StrategyInstance,
+    signal: Signal,
+    condition: MarketCondition | None,
+    received_at: float = 0.0,
+) -> Signal | None:
+    """The signal to trade, or None when the market condition is outside the strategy's
+    regime (suppressed: logged and counted on the instance). A signal that passes carries the
+    condition snapshot and the instance's risk multiplier. Live trading and backtests both
+    screen signals here."""
+    mismatch = (
+        "no market condition yet"
+        if condition is None
+        else instance.strategy.regime.mismatch(condition)
+    )
+    if mismatch is not None:
+        instance.suppressed += 1
+        instance.suppressed_by[mismatch.split(":")[0].split(" ")[0]] += 1
+        _log.info(
+            "signal suppressed by the market condition",
+            instance=instance.key,
+            side=signal.side.label,
+            reason=mismatch,
+        )
+        return None
+    assert condition is not None
+    admitted = dataclasses.replace(
+        signal,
+        risk_multiplier=instance.risk_multiplier,
+        market_condition=condition.to_dict(),
+        received_at=received_at,
+    )
+    instance.signals += 1
+    _log.info(
+        "signal",
+        instance=instance.key,
+        side=admitted.side.label,
+        entry=admitted.entry,
+        sl=admitted.sl,
+        tp=admitted.tp,
+        reason=admitted.reason,
+    )
+    return admitted

@@ -35,7 +35,7 @@ from .errors import INIT_FAILED, NO_IPC, ErrorPair, SimulatorError, SimulatorSta
 from .faults import FaultInjector, Faults
 from .feed import GeneratedFeed, PriceFeed
 from .mt5csv import ReplayDataError
-from .replay import ReplayFeed
+from .replay import ReplayBars, ReplayFeed
 from .structures import (
     RATES_DTYPE,
     TICKS_DTYPE,
@@ -73,6 +73,7 @@ __all__ = [
     "OrderCheckResult",
     "OrderSendResult",
     "PriceFeed",
+    "ReplayBars",
     "ReplayDataError",
     "ReplayFeed",
     "SimulatedTerminal",

@@ -38,6 +38,7 @@ from .matching import Matcher
 from .persistence import load_state, save_state
 from .replay import ReplayFeed, ReplaySource
 from .series import MarketData
+from .spread import FixedSpreadFeed
 from .structures import (
     AccountInfo,
     TerminalInfo,
@@ -74,6 +75,8 @@ class TerminalCore:
         stop_out: float = 50.0,
         replay: Mapping[str, ReplaySource] | None = None,
         faults: Faults | None = None,
+        fixed_spread: Mapping[str, int] | None = None,
+        slippage_points: int = 0,
     ) -> None:
         self._catalogue = Catalogue()
         if currency not in self._catalogue.currencies():
@@ -121,6 +124,8 @@ class TerminalCore:
                 replay, catalogue=self._catalogue, fallback=self._feed, seed=state.seed
             )
             self._feed = self._replay
+        if fixed_spread:
+            self._feed = FixedSpreadFeed(self._feed, self._catalogue, fixed_spread)
         self._market = MarketData(self._feed, self._catalogue)
         self._ledger = Ledger(
             state, self._catalogue, self._market, commission_per_lot=commission_per_lot
@@ -130,6 +135,7 @@ class TerminalCore:
             market_open=lambda symbol: self._feed.is_open(symbol, self._ledger.now_msc / 1000),
             selected=lambda symbol: symbol in self._state.market_watch,
             requotes=requotes,
+            slippage_points=slippage_points,
         )
         self._matcher = Matcher(self._ledger)
         self._save()

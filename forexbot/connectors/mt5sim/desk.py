@@ -47,11 +47,15 @@ class DeskBase:
         market_open: Callable[[str], bool],
         selected: Callable[[str], bool],
         requotes: bool = False,
+        slippage_points: int = 0,
     ) -> None:
+        if slippage_points < 0:
+            raise ValueError(f"slippage must not be negative, got {slippage_points} points")
         self.ledger = ledger
         self._market_open = market_open
         self._selected = selected
         self.requotes = requotes
+        self.slippage_points = slippage_points
 
     # --- helpers ----------------------------------------------------------------------
     def _spec(self, symbol: str) -> SymbolSpec:

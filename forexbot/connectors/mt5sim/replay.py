@@ -31,6 +31,7 @@ import itertools
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -46,7 +47,18 @@ from .symbols import Catalogue, SymbolSpec
 from .timeutil import DAY, FIXED_TIMEFRAMES
 
 PathLike = str | os.PathLike[str]
-ReplaySource = PathLike | Sequence[PathLike]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayBars:
+    """Bars already in memory (``RATES_DTYPE``, server time, in order) of ``period`` seconds:
+    bars read from the database, say, replayed exactly like an export of them."""
+
+    bars: NDArray[np.void]
+    period: int
+
+
+ReplaySource = PathLike | Sequence[PathLike] | ReplayBars
 Array = NDArray[np.void]
 
 _TIMEFRAME_NAMES = {
@@ -186,6 +198,9 @@ class ReplayFeed:
             spec = catalogue.get(symbol)
             if spec is None:
                 raise ReplayDataError(f"cannot replay {symbol!r}: not a symbol of the simulator")
+            if isinstance(source, ReplayBars):
+                series[symbol] = _bar_series(symbol, source, spec, seed)
+                continue
             paths = [source] if isinstance(source, str | os.PathLike) else list(source)
             if not paths:
                 raise ReplayDataError(f"no file given for {symbol}")
@@ -249,6 +264,17 @@ def _series(
     if len(periods) > 1:
         raise ReplayDataError(f"{symbol}: the exports have different timeframes")
     return BarSeries(data, periods.pop(), spec, derive_key(seed, symbol, "replay"))
+
+
+def _bar_series(symbol: str, source: ReplayBars, spec: SymbolSpec, seed: int) -> BarSeries:
+    bars = source.bars
+    if source.period not in FIXED_TIMEFRAMES.values():
+        raise ReplayDataError(f"cannot replay {source.period} s bars of {symbol}: use M1 to D1")
+    if bars.dtype != RATES_DTYPE or not len(bars):
+        raise ReplayDataError(f"no bars of {symbol} to replay")
+    if np.any(np.diff(bars["time"]) <= 0):
+        raise ReplayDataError(f"the bars of {symbol} are not in time order")
+    return BarSeries(bars, source.period, spec, derive_key(seed, symbol, "replay"))
 
 
 def _period(export: Export, timeframe: int | None) -> int:

@@ -39,6 +39,7 @@ class SimulatedTerminal(MarketDataAPI, TradingAPI):
     ``commission_per_lot`` (charged on every deal; 0 by default), ``margin_call`` and
     ``stop_out`` (margin levels in percent, 100 and 50 by default; see :mod:`.stopout`),
     ``replay`` (symbol -> MT5 CSV export(s) to replay instead of the statistical feed; see
-    :mod:`.replay`) and ``faults`` (the starting :class:`~.faults.Faults`; switch faults at
-    run time through :attr:`faults`).
+    :mod:`.replay`), ``faults`` (the starting :class:`~.faults.Faults`; switch faults at
+    run time through :attr:`faults`), ``fixed_spread`` (symbol -> spread in points, replacing
+    the feed's; :mod:`.spread`) and ``slippage_points`` (every market fill that much worse).
     """

@@ -5,7 +5,8 @@ prices, trade mode, session, volume, filling, position, requote, stops, money) a
 to execute, changes the account through the :class:`Ledger`. ``order_check`` runs the same
 handler without executing, so the two can never disagree.
 
-Market orders fill at the current quote: a buy at Ask, a sell at Bid. Requests come from the
+Market orders fill at the current quote: a buy at Ask, a sell at Bid (``slippage_points``
+worse when set: a backtest's cost model). Requests come from the
 Python API, so orders, deals and positions carry reason EXPERT. A request for a symbol that is
 not in Market Watch gets 10021 "No prices": the terminal receives no quotes for it.
 """
@@ -181,6 +182,9 @@ class TradeDesk(PendingOrders):
         price = ask if buy else bid
         if self._requoted(spec, request, price):
             return Outcome(TRADE_RETCODE_REQUOTE, bid=bid, ask=ask)
+        if self.slippage_points:  # a backtest's cost model: every market fill a bit worse
+            slip = self.slippage_points * spec.point
+            price = round(price + slip if buy else price - slip, spec.digits)
         sl, tp = round(request.sl, spec.digits), round(request.tp, spec.digits)
         if opening_volume > 0 and not stops_ok(spec, buy, bid if buy else ask, sl, tp):
             return Outcome(TRADE_RETCODE_INVALID_STOPS)

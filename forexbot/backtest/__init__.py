@@ -1,0 +1,1 @@
+"""Backtesting and optimisation on the live engine: see :mod:`forexbot.backtest.runner`."""

@@ -1,0 +1,145 @@
+"""The bars a backtest runs on, read from the simulated terminal like live history.
+
+Whatever the data source (the generated feed, MT5 CSV exports, the ``market_data`` table), the
+backtest replays it through a :class:`~forexbot.connectors.mt5sim.SimulatedTerminal`, and the
+strategy's bars are read back from that terminal with ``copy_rates_*``: the same bars the live
+connector would build, timeframes derived by the terminal's own rules. Times are converted
+from broker server time to UTC bar by bar (daylight-saving changes included), because
+strategies, the market detector and every stored time speak UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.mt5sim.timeutil import from_server_seconds, to_server_msc
+from forexbot.domain.market import Bar, Timeframe
+from forexbot.errors import ForexbotError
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+class BacktestDataError(ForexbotError):
+    """The data asked for cannot be backtested (no bars in the period, unknown symbol…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSeries:
+    """One symbol's bars of one timeframe, oldest first; ``time`` is the UTC open time.
+
+    ``first`` is the index of the first bar of the tested period: the bars before it are the
+    warm-up history, seen by the strategy but never traded on.
+    """
+
+    symbol: str
+    timeframe: Timeframe
+    time: I64
+    open: F64
+    high: F64
+    low: F64
+    close: F64
+    tick_volume: I64
+    spread: I64
+    real_volume: I64
+    first: int
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    @property
+    def close_time(self) -> I64:
+        """When each bar closes (UTC): the moment a strategy may act on it."""
+        out: I64 = self.time + self.timeframe.seconds
+        return out
+
+    def frame(self) -> pd.DataFrame:
+        """The DataFrame :meth:`~forexbot.strategies.base_strategy.Strategy.signals` takes."""
+        return pd.DataFrame(
+            {
+                "time": pd.to_datetime(self.time, unit="s", utc=True),
+                "open": self.open,
+                "high": self.high,
+                "low": self.low,
+                "close": self.close,
+                "tick_volume": self.tick_volume,
+                "spread": self.spread,
+                "real_volume": self.real_volume,
+            }
+        )
+
+    def bar(self, i: int) -> Bar:
+        return Bar(
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            time=int(self.time[i]),
+            open=float(self.open[i]),
+            high=float(self.high[i]),
+            low=float(self.low[i]),
+            close=float(self.close[i]),
+            tick_volume=int(self.tick_volume[i]),
+            spread=int(self.spread[i]),
+            real_volume=int(self.real_volume[i]),
+        )
+
+
+def server_to_utc(server_times: NDArray[np.int64]) -> I64:
+    """Broker server epochs → UTC epochs, exactly (the offset is looked up once per hour)."""
+    hours = server_times // 3600
+    unique, inverse = np.unique(hours, return_inverse=True)
+    offsets = np.array(
+        [int(h * 3600 - from_server_seconds(float(h * 3600))) for h in unique], dtype=np.int64
+    )
+    out: I64 = server_times.astype(np.int64) - offsets[inverse]
+    return out
+
+
+def read_prices(
+    terminal: SimulatedTerminal,
+    symbol: str,
+    timeframe: Timeframe,
+    start: float,
+    end: float,
+    warmup_bars: int,
+) -> PriceSeries:
+    """The complete bars opening in ``[start, end)`` (UTC) and up to ``warmup_bars`` before.
+
+    ``terminal`` must stand at ``end`` or later (a terminal never shows the future). Raises
+    :class:`BacktestDataError` when the period has no bar.
+    """
+    if terminal.symbol_info(symbol) is None:
+        raise BacktestDataError(f"unknown symbol {symbol!r}")
+    server_start = to_server_msc(start) // 1000
+    server_end = to_server_msc(end) // 1000
+    tf = timeframe.mt5_value
+    body = terminal.copy_rates_range(symbol, tf, server_start, server_end - 1)
+    if body is None or not len(body):
+        raise BacktestDataError(
+            f"no {symbol} {timeframe.name} bars between the start and the end of the test"
+        )
+    body = body[(body["time"] >= server_start) & (body["time"] + timeframe.seconds <= server_end)]
+    if not len(body):
+        raise BacktestDataError(f"no complete {symbol} {timeframe.name} bar in the period")
+    warm = (
+        terminal.copy_rates_from(symbol, tf, server_start - 1, warmup_bars) if warmup_bars else None
+    )
+    warm = warm[warm["time"] < server_start] if warm is not None and len(warm) else body[:0]
+    bars = np.concatenate([warm, body])
+    return PriceSeries(
+        symbol=symbol,
+        timeframe=timeframe,
+        time=server_to_utc(bars["time"].astype(np.int64)),
+        open=bars["open"].astype(np.float64),
+        high=bars["high"].astype(np.float64),
+        low=bars["low"].astype(np.float64),
+        close=bars["close"].astype(np.float64),
+        tick_volume=bars["tick_volume"].astype(np.int64),
+        spread=bars["spread"].astype(np.int64),
+        real_volume=bars["real_volume"].astype(np.int64),
+        first=len(warm),
+    )

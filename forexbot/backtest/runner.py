@@ -1,0 +1,420 @@
+"""The backtester: the live engine on a simulated terminal and a virtual clock.
+
+A backtest is paper trading with time under control. It builds what the daemon builds — the
+simulated terminal, the connector, the event bus, and the risk, execution and position
+managers wired by :func:`~forexbot.engine.assembly.build_engine` — with three substitutions
+that change speed, not behaviour: a :class:`~forexbot.clock.ManualClock` the backtest moves,
+an :class:`~forexbot.connectors.worker.InlineWorker` (no thread hop to an in-process
+simulator), and a :class:`~forexbot.backtest.trade_store.MemoryTradeStore` instead of the
+``trades`` table. Orders are sized, checked, sent, filled, stopped out and settled by the same
+code as in live trading; the terminal fills them by its rules (:mod:`.fill model
+<forexbot.connectors.mt5sim.matching>`).
+
+The loop, and why it is fast:
+
+* The strategy's **vectorised face** runs once over all the bars (warm-up included). It is
+  causal — a signal on bar *t* depends only on bars ≤ *t* — and the incremental face the
+  daemon calls on every closed bar returns the same signals (tested per strategy), so reading
+  the signal of bar *t* from it is not a look-ahead.
+* Time then jumps from one **decision point** to the next: the close of a bar with a signal.
+  There the clock is set to the bar's close (when the daemon's connector closes the bar),
+  the connector takes the terminal's quote, the position manager reconciles (the terminal
+  replays stops, take-profits, stop-outs and swaps up to that moment), the market condition
+  is detected on the same window of bars the daemon keeps, the signal is screened by the
+  strategy's regime (:func:`~forexbot.strategies.manager.admit`) and published on the bus:
+  risk, execution and positions take it from there.
+* While a position is open, the engine also reconciles every ``sync_every`` seconds of market
+  time (so the equity guard sees the account, and the terminal never replays a gap of more
+  than a day on bars), and on every bar close when trade management (break-even, trailing)
+  is on, with that bar's quote as the tick.
+* At the end of the period whatever is still open is closed (reason ``end_of_test``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from forexbot.backtest.equity import mark_to_market
+from forexbot.backtest.journal import Journal
+from forexbot.backtest.prices import PriceSeries, read_prices
+from forexbot.backtest.statistics import (
+    ClosedTrade,
+    EquityCurve,
+    Statistics,
+    compute_statistics,
+)
+from forexbot.backtest.trade_store import MemoryTradeStore
+from forexbot.clock import ManualClock
+from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
+from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.mt5sim.core import DEFAULT_SEED
+from forexbot.connectors.mt5sim.replay import ReplaySource
+from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.worker import InlineWorker
+from forexbot.database.records import TradeRecord
+from forexbot.domain.market import Timeframe
+from forexbot.domain.trading import TradeStatus
+from forexbot.engine.assembly import TradingEngine, build_engine
+from forexbot.errors import ConfigError
+from forexbot.events.bus import EventBus
+from forexbot.events.types import RiskRejectedEvent, SignalEvent, TickEvent
+from forexbot.market_condition.detector import DetectorParams, detect
+from forexbot.strategies import create
+from forexbot.strategies.base_strategy import signal_on
+from forexbot.strategies.manager import StrategyInstance, admit
+from forexbot.strategies.regime import is_synthetic_index
+
+MAGIC = 880_001
+#: Order retries and lookups wait on the virtual clock's terms: not at all.
+BACKTEST_EXECUTION = ExecutionSettings(
+    retry_delay_ms=0, timeout_lookup_ms=0, sync_interval_seconds=3600
+)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestSpec:
+    """One backtest: a strategy with its parameters on one symbol and timeframe, over
+    ``[start, end)`` (UTC epochs), on an account and with the costs to assume.
+
+    ``replay`` maps symbols to the data to replay (MT5 CSV exports or
+    :class:`~forexbot.connectors.mt5sim.ReplayBars`); without it the simulator generates the
+    market (``seed`` chooses which). ``spread_points`` fixes the symbol's spread (else the
+    data's), ``slippage_points`` worsens every market fill, ``commission_per_lot`` is charged
+    on every deal.
+    """
+
+    strategy: str
+    symbol: str
+    timeframe: Timeframe
+    start: float
+    end: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+    replay: Mapping[str, ReplaySource] | None = None
+    seed: int = DEFAULT_SEED
+    balance: float = 10_000.0
+    currency: str = "USD"
+    leverage: int = 100
+    hedging: bool = True
+    spread_points: int | None = None
+    slippage_points: int = 0
+    commission_per_lot: float = 0.0
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    execution: ExecutionSettings = BACKTEST_EXECUTION
+    management: TradeManagement = field(default_factory=TradeManagement)
+    risk_multiplier: float = 1.0
+    detector: DetectorParams = field(default_factory=DetectorParams)
+    sync_every_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ConfigError("the backtest must end after it starts")
+        if self.balance <= 0:
+            raise ConfigError(f"the balance must be positive, got {self.balance}")
+        if not 0 < self.sync_every_seconds <= 43_200:
+            raise ConfigError("sync_every_seconds must be within (0, 43200]")
+        if self.commission_per_lot < 0:
+            raise ConfigError("the commission must not be negative")
+
+    def describe(self) -> dict[str, Any]:
+        """The spec as JSON-ready values (for reports and the API)."""
+        return {
+            "strategy": self.strategy,
+            "symbol": self.symbol,
+            "timeframe": self.timeframe.name,
+            "start": self.start,
+            "end": self.end,
+            "params": dict(self.params),
+            "data": "replay" if self.replay else "sim",
+            "seed": self.seed,
+            "balance": self.balance,
+            "currency": self.currency,
+            "leverage": self.leverage,
+            "hedging": self.hedging,
+            "spread_points": self.spread_points,
+            "slippage_points": self.slippage_points,
+            "commission_per_lot": self.commission_per_lot,
+            "risk_multiplier": self.risk_multiplier,
+            "management": self.management.model_dump(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """What a backtest produced: statistics, trades, the equity curve and counters."""
+
+    spec: BacktestSpec
+    statistics: Statistics
+    trades: tuple[ClosedTrade, ...]
+    records: tuple[TradeRecord, ...]
+    equity: EquityCurve
+    prices: PriceSeries
+    signals: int
+    admitted: int
+    suppressed: dict[str, int]
+    rejected: dict[str, int]
+    events: dict[str, int]
+    elapsed_seconds: float
+
+    @property
+    def bars(self) -> int:
+        """Bars of the tested period (the warm-up not counted)."""
+        return len(self.prices) - self.prices.first
+
+    def summary(self) -> dict[str, Any]:
+        """Statistics and counters, without the trade list and the curve."""
+        statuses = Counter(r.status.value for r in self.records)
+        return {
+            "spec": self.spec.describe(),
+            "statistics": self.statistics.to_dict(),
+            "bars": self.bars,
+            "signals": self.signals,
+            "admitted": self.admitted,
+            "suppressed": self.suppressed,
+            "rejected": self.rejected,
+            "orders": dict(statuses),
+            "events": self.events,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready (``--json``, the API)."""
+        return {
+            **self.summary(),
+            "trades": [t.to_dict() for t in self.trades],
+            "equity": {
+                "time": self.equity.time.tolist(),
+                "equity": np.round(self.equity.equity, 2).tolist(),
+            },
+        }
+
+
+def closed_trade(record: TradeRecord) -> ClosedTrade:
+    """A closed trade record as statistics see it."""
+    assert record.open_time is not None
+    assert record.close_time is not None
+    return ClosedTrade(
+        id=record.id,
+        strategy=record.strategy,
+        symbol=record.symbol,
+        side=record.side.label,
+        volume=float(record.volume),
+        open_time=record.open_time.timestamp(),
+        close_time=record.close_time.timestamp(),
+        entry_price=float(record.entry_price or 0),
+        exit_price=float(record.exit_price or 0),
+        profit=float(record.profit or 0),
+        swap=float(record.swap or 0),
+        commission=float(record.commission or 0),
+        close_reason=record.close_reason or "",
+    )
+
+
+def _terminal(spec: BacktestSpec, clock: ManualClock) -> SimulatedTerminal:
+    return SimulatedTerminal(
+        seed=spec.seed,
+        clock=clock,
+        balance=spec.balance,
+        leverage=spec.leverage,
+        currency=spec.currency,
+        hedging=spec.hedging,
+        commission_per_lot=spec.commission_per_lot,
+        replay=spec.replay,
+        fixed_spread=None if spec.spread_points is None else {spec.symbol: spec.spread_points},
+        slippage_points=spec.slippage_points,
+    )
+
+
+def load_prices(spec: BacktestSpec, warmup_bars: int) -> PriceSeries:
+    """The spec's bars (and warm-up), read from a terminal standing at the end of the test."""
+    reader = _terminal(spec, ManualClock(spec.end))
+    reader.initialize()
+    try:
+        return read_prices(reader, spec.symbol, spec.timeframe, spec.start, spec.end, warmup_bars)
+    finally:
+        reader.shutdown()
+
+
+class Backtest:
+    """One run of a :class:`BacktestSpec` (see the module docstring)."""
+
+    def __init__(self, spec: BacktestSpec, progress: Progress | None = None) -> None:
+        self.spec = spec
+        self._progress = progress or (lambda _done, _total: None)
+        self._strategy = create(spec.strategy, **dict(spec.params))
+        self._instance = StrategyInstance(
+            self._strategy,
+            spec.symbol,
+            spec.timeframe,
+            risk_multiplier=spec.risk_multiplier,
+            management=spec.management,
+        )
+        self._window = max(spec.detector.min_bars, self._strategy.window_bars)
+        self._clock = ManualClock(spec.start)
+        self._bus = EventBus()
+        self._store = MemoryTradeStore(self._clock)
+        self._journal = Journal(self._clock)
+        self._rejected: Counter[str] = Counter()
+        self._last_sync = spec.start
+
+    async def run(self) -> BacktestResult:
+        started = time.perf_counter()
+        spec = self.spec
+        prices = load_prices(spec, self._window)
+        frame = prices.frame()
+        signals = self._strategy.signals(frame)
+        side = signals["signal"].to_numpy()
+        decisions = [int(i) for i in np.flatnonzero(side) if i >= prices.first]
+        terminal = _terminal(spec, self._clock)
+        connector = MT5Connector(
+            terminal,
+            InlineWorker(default_timeout=10.0),
+            self._bus,
+            self._clock,
+            [spec.symbol],
+            [spec.timeframe],
+            poll_interval=86_400.0,
+        )
+        engine = build_engine(
+            connector=connector,
+            trades=self._store,
+            audit=self._journal,
+            store=None,
+            bus=self._bus,
+            clock=self._clock,
+            magic=MAGIC,
+            risk=spec.risk,
+            execution=lambda: spec.execution,
+            management=lambda key: self._instance.management if key == self._instance.key else None,
+        )
+        engine.subscribe()
+        self._bus.subscribe(RiskRejectedEvent, self._count_rejection, name="backtest-rejections")
+        self._bus.start()
+        await connector.start()
+        await connector.stop_polling()  # the backtest moves time and reads quotes itself
+        await engine.start()
+        await engine.positions.stop()  # ...and reconciles at its own simulated times
+        try:
+            total = len(decisions)
+            rows = signals.to_dict("records")
+            synthetic = is_synthetic_index(spec.symbol)
+            for done, i in enumerate(decisions):
+                await self._decide(engine, connector, prices, i, rows[i], frame, synthetic)
+                if done % 16 == 0:
+                    self._progress(done, total)
+            await self._advance(engine, connector, prices, spec.end)
+            await self._finish(engine, connector)
+            self._progress(total, total)
+        finally:
+            await self._bus.close(timeout=5.0)
+            await connector.close()
+        records = tuple(self._store.all())
+        trades = tuple(closed_trade(r) for r in records if r.status is TradeStatus.CLOSED)
+        curve = mark_to_market(
+            prices, trades, connector.spec(spec.symbol), spec.balance, spec.start
+        )
+        statistics = compute_statistics(trades, curve, spec.balance, spec.start, spec.end)
+        return BacktestResult(
+            spec=spec,
+            statistics=statistics,
+            trades=trades,
+            records=records,
+            equity=curve,
+            prices=prices,
+            signals=len(decisions),
+            admitted=self._instance.signals,
+            suppressed=dict(self._instance.suppressed_by),
+            rejected=dict(self._rejected),
+            events=dict(self._journal.counts),
+            elapsed_seconds=time.perf_counter() - started,
+        )
+
+    async def _count_rejection(self, event: RiskRejectedEvent) -> None:
+        self._rejected[event.code] += 1
+
+    async def _drain(self) -> None:
+        while not self._bus.idle():  # noqa: ASYNC110 - bus state, not an event
+            await asyncio.sleep(0)
+
+    async def _decide(
+        self,
+        engine: TradingEngine,
+        connector: MT5Connector,
+        prices: PriceSeries,
+        i: int,
+        row: Mapping[Any, Any],
+        frame: Any,
+        synthetic: bool,
+    ) -> None:
+        decided_at = float(prices.close_time[i])
+        if decided_at > self.spec.end:
+            return
+        await self._advance(engine, connector, prices, decided_at)
+        self._clock.set(max(decided_at, self._clock.time()))
+        await connector.refresh_quote(self.spec.symbol)
+        await engine.positions.sync()
+        self._last_sync = decided_at
+        bar = prices.bar(i)
+        signal = signal_on(self._strategy.name, bar, row)
+        if signal is None:
+            return
+        window = frame.iloc[max(0, i + 1 - self._window) : i + 1].reset_index(drop=True)
+        condition = None
+        if len(window) >= self.spec.detector.min_bars:
+            condition = detect(
+                window, bar.symbol, bar.timeframe, self.spec.detector, synthetic=synthetic
+            )
+        admitted = admit(self._instance, signal, condition)
+        if admitted is not None:
+            self._bus.publish(SignalEvent(admitted))
+            await self._drain()
+
+    async def _advance(
+        self,
+        engine: TradingEngine,
+        connector: MT5Connector,
+        prices: PriceSeries,
+        until: float,
+    ) -> None:
+        """Keep the engine in step with the terminal up to ``until`` while trades are open."""
+        managed = self._instance.management.active
+        closes = prices.close_time
+        while engine.positions.open_count() > 0:
+            if managed:
+                k = int(np.searchsorted(closes, self._last_sync, side="right"))
+                step = float(closes[k]) if k < len(closes) else until
+            else:
+                step = self._last_sync + self.spec.sync_every_seconds
+            if step >= until:
+                return
+            self._clock.set(max(step, self._clock.time()))
+            if managed:
+                tick = await connector.refresh_quote(self.spec.symbol)
+                await engine.positions.on_tick(TickEvent(tick))
+            await engine.positions.sync()
+            await self._drain()
+            self._last_sync = step
+
+    async def _finish(self, engine: TradingEngine, connector: MT5Connector) -> None:
+        """At the end: settle what the terminal did, close what is still open, settle again."""
+        self._clock.set(max(self.spec.end, self._clock.time()))
+        await connector.refresh_quote(self.spec.symbol)
+        await engine.positions.sync()
+        if engine.positions.open_count():
+            await engine.positions.close_all("end_of_test")
+            await self._drain()
+            await engine.positions.sync()
+        await self._drain()
+
+
+def run_backtest(spec: BacktestSpec, progress: Progress | None = None) -> BacktestResult:
+    """Run a backtest in a fresh event loop (a CLI command, a pool worker)."""
+    return asyncio.run(Backtest(spec, progress).run())

@@ -1,0 +1,61 @@
+"""A fixed spread laid over any feed: the backtester's spread assumption.
+
+``SimulatedTerminal(fixed_spread={"EURUSD": 12})`` quotes EURUSD with an ask exactly 12 points
+above the bid, whatever the feed says: every tick's ask is rewritten to ``bid + 12 points``
+(on the price grid) and every M1 bar carries spread 12. The bid path is untouched, so bars and
+signals stay the same and only the cost of trading changes. Symbols not named keep the feed's
+own spread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .feed import LRU, PriceFeed
+from .symbols import Catalogue
+
+
+class FixedSpreadFeed:
+    """``inner`` with the spread of some symbols fixed (see the module docstring)."""
+
+    def __init__(self, inner: PriceFeed, catalogue: Catalogue, spreads: Mapping[str, int]) -> None:
+        for symbol, points in spreads.items():
+            if catalogue.get(symbol) is None:
+                raise ValueError(f"cannot fix the spread of {symbol!r}: unknown symbol")
+            if points < 0:
+                raise ValueError(f"the spread of {symbol} must not be negative, got {points}")
+        self._inner = inner
+        self._catalogue = catalogue
+        self._spreads = dict(spreads)
+        self._days: LRU[tuple[str, int], NDArray[np.void]] = LRU(256)
+
+    def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:
+        bars = self._inner.day_bars(symbol, day)
+        points = self._spreads.get(symbol)
+        if points is None or not len(bars):
+            return bars
+        cached = self._days.get((symbol, day))
+        if cached is None:
+            cached = bars.copy()
+            cached["spread"] = points
+            cached.flags.writeable = False
+            self._days.put((symbol, day), cached)
+        return cached
+
+    def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
+        ticks = self._inner.minute_ticks(symbol, first, stop)
+        points = self._spreads.get(symbol)
+        if points is None or not len(ticks):
+            return ticks
+        spec = self._catalogue.get(symbol)
+        assert spec is not None  # checked in the constructor
+        out = ticks.copy()
+        out["ask"] = np.round(out["bid"] + points * spec.point, spec.digits)
+        out.flags.writeable = False
+        return out
+
+    def is_open(self, symbol: str, server_seconds: float) -> bool:
+        return self._inner.is_open(symbol, server_seconds)
