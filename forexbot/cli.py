@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import structlog
 
 from forexbot import __version__
+from forexbot.cli_backtest import add_backtest_command, run_backtest_command
+from forexbot.cli_data import add_data_commands, run_data_command
 from forexbot.config import Settings, load_settings, resolve_data_dir
 from forexbot.connectors.bridge.server import add_arguments as add_bridge_arguments
 from forexbot.connectors.bridge.server import run as run_bridge_server
@@ -77,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_bridge_arguments(bridge)
 
+    add_backtest_command(sub, _add_common)
+    add_data_commands(sub, _add_common)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -122,8 +127,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.sim_speed is not None:
             overrides["terminal.sim_speed"] = args.sim_speed
     settings = load_settings(args.config, overrides=overrides)
+    level = settings.logging.level
+    if args.command in ("backtest", "data") and level in ("DEBUG", "INFO"):
+        level = "WARNING"  # a tool's output, not a daemon's: only problems are logged
     configure_logging(
-        settings.logging.level,
+        level,
         settings.logging.format,
         stream=sys.stderr if args.command != "run" else None,
     )
@@ -132,6 +140,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_daemon(settings, data_dir)
     if args.command == "migrate":
         return _migrate(data_dir)
+    if args.command == "backtest":
+        return run_backtest_command(args, settings, data_dir)
+    if args.command == "data":
+        return run_data_command(args, data_dir)
     if args.command == "user":
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         password = _read_password(args.password_stdin)

@@ -17,7 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
-from forexbot.connectors.mt5sim.timeutil import from_server_seconds, to_server_msc
+from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_msc
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.errors import ForexbotError
 
@@ -88,17 +88,6 @@ class PriceSeries:
         )
 
 
-def server_to_utc(server_times: NDArray[np.int64]) -> I64:
-    """Broker server epochs → UTC epochs, exactly (the offset is looked up once per hour)."""
-    hours = server_times // 3600
-    unique, inverse = np.unique(hours, return_inverse=True)
-    offsets = np.array(
-        [int(h * 3600 - from_server_seconds(float(h * 3600))) for h in unique], dtype=np.int64
-    )
-    out: I64 = server_times.astype(np.int64) - offsets[inverse]
-    return out
-
-
 def read_prices(
     terminal: SimulatedTerminal,
     symbol: str,
@@ -133,7 +122,7 @@ def read_prices(
     return PriceSeries(
         symbol=symbol,
         timeframe=timeframe,
-        time=server_to_utc(bars["time"].astype(np.int64)),
+        time=from_server_array(bars["time"].astype(np.int64)),
         open=bars["open"].astype(np.float64),
         high=bars["high"].astype(np.float64),
         low=bars["low"].astype(np.float64),

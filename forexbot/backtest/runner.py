@@ -77,6 +77,7 @@ BACKTEST_EXECUTION = ExecutionSettings(
     retry_delay_ms=0, timeout_lookup_ms=0, sync_interval_seconds=3600
 )
 
+#: Called with (bars done, bars in the test) as the backtest moves through time.
 Progress = Callable[[int, int], None]
 
 
@@ -303,13 +304,14 @@ class Backtest:
         await engine.start()
         await engine.positions.stop()  # ...and reconciles at its own simulated times
         try:
-            total = len(decisions)
+            total = len(prices) - prices.first
             rows = signals.to_dict("records")
             synthetic = is_synthetic_index(spec.symbol)
-            for done, i in enumerate(decisions):
+            self._progress(0, total)
+            for n, i in enumerate(decisions):
                 await self._decide(engine, connector, prices, i, rows[i], frame, synthetic)
-                if done % 16 == 0:
-                    self._progress(done, total)
+                if n % 16 == 0:
+                    self._progress(i - prices.first, total)
             await self._advance(engine, connector, prices, spec.end)
             await self._finish(engine, connector)
             self._progress(total, total)

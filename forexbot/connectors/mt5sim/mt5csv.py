@@ -324,3 +324,20 @@ def _ticks(table: _Table) -> NDArray[np.void]:
     out["bid"][:first_bid] = out["bid"][first_bid]
     out["ask"][:first_ask] = out["ask"][first_ask]
     return out
+
+
+def format_bars(bars: NDArray[np.void], digits: int, *, daily: bool = False) -> str:
+    """Bars (``RATES_DTYPE``, server time) as MetaTrader 5 exports them: tab-separated, with
+    the bracketed header, ``YYYY.MM.DD`` dates, ``HH:MM:SS`` times (no ``<TIME>`` column for
+    ``daily`` bars), prices with the symbol's ``digits``; :func:`read_export` reads it back
+    to the same bars."""
+    head = ["<DATE>", *([] if daily else ["<TIME>"]), "<OPEN>", "<HIGH>", "<LOW>", "<CLOSE>",
+            "<TICKVOL>", "<VOL>", "<SPREAD>"]  # fmt: skip
+    lines = ["\t".join(head)]
+    for row in bars:
+        stamp = dt.datetime.fromtimestamp(int(row["time"]), tz=dt.UTC)
+        when = [stamp.strftime("%Y.%m.%d"), *([] if daily else [stamp.strftime("%H:%M:%S")])]
+        prices = [f"{float(row[k]):.{digits}f}" for k in ("open", "high", "low", "close")]
+        counts = [str(int(row[k])) for k in ("tick_volume", "real_volume", "spread")]
+        lines.append("\t".join([*when, *prices, *counts]))
+    return "\r\n".join(lines) + "\r\n"

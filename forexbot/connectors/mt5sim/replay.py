@@ -277,6 +277,12 @@ def _bar_series(symbol: str, source: ReplayBars, spec: SymbolSpec, seed: int) ->
     return BarSeries(bars, source.period, spec, derive_key(seed, symbol, "replay"))
 
 
+def bars_period(export: Export) -> int:
+    """The period in seconds of a bars export, from its file name or else its bar spacing
+    (:class:`ReplayDataError` for W1/MN1 or bars off their period's boundaries)."""
+    return _period(export, None)
+
+
 def _period(export: Export, timeframe: int | None) -> int:
     """The bars' period in seconds: the argument, the file name, or the spacing."""
     times = export.data["time"]

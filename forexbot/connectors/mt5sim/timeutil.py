@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
+from numpy.typing import NDArray
+
 from .constants import (
     TIMEFRAME_D1,
     TIMEFRAME_H1,
@@ -105,6 +108,24 @@ def from_server_seconds(server_epoch: float) -> float:
     """The UTC epoch whose server time is ``server_epoch`` (the later one in the repeated hour)."""
     utc = server_epoch - server_offset(server_epoch - 3 * 3600)
     return server_epoch - server_offset(utc)
+
+
+def from_server_array(server_epochs: NDArray[np.int64]) -> NDArray[np.int64]:
+    """:func:`from_server_seconds` for whole-second arrays (one lookup per hour)."""
+    hours = server_epochs // 3600
+    unique, inverse = np.unique(hours, return_inverse=True)
+    shifts = np.array([int(h * 3600 - from_server_seconds(h * 3600)) for h in unique.tolist()])
+    out: NDArray[np.int64] = server_epochs.astype(np.int64) - shifts.astype(np.int64)[inverse]
+    return out
+
+
+def to_server_array(utc_epochs: NDArray[np.int64]) -> NDArray[np.int64]:
+    """UTC whole-second epochs as server time (one lookup per hour)."""
+    hours = utc_epochs // 3600
+    unique, inverse = np.unique(hours, return_inverse=True)
+    shifts = np.array([server_offset(h * 3600) for h in unique.tolist()], dtype=np.int64)
+    out: NDArray[np.int64] = utc_epochs.astype(np.int64) + shifts[inverse]
+    return out
 
 
 def to_server_msc(utc_epoch: float) -> int:
