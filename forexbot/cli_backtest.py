@@ -54,6 +54,11 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commission", type=float, default=0.0, help="per lot and deal")
     parser.add_argument("--balance", type=float, help="initial balance (terminal.sim_balance)")
     parser.add_argument("--leverage", type=int, help="account leverage (terminal.sim_leverage)")
+    parser.add_argument(
+        "--fill", choices=("bars", "ticks"), default="bars", help="stops on M1 bars or ticks"
+    )
+    parser.add_argument("--swap-free", action="store_true", help="charge no swaps")
+    parser.add_argument("--volume", type=float, help="fixed lots per trade (default: risk)")
     parser.add_argument("--netting", action="store_true", help="a netting account")
     parser.add_argument("--seed", type=int, help="simulator seed for --data sim")
 
@@ -92,6 +97,9 @@ def build_spec(args: argparse.Namespace, settings: Settings, data_dir: Path) -> 
         spread_points=args.spread,
         slippage_points=args.slippage,
         commission_per_lot=args.commission,
+        volume=args.volume,
+        swap_free=args.swap_free,
+        fill_model=args.fill,
         risk=settings.risk,
     )
     from forexbot.strategies import create  # noqa: PLC0415

@@ -91,7 +91,7 @@ class TerminalSettings(_Section):
     sim_faults: SimFaultSettings = SimFaultSettings()
 
 
-StrategyName = Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook"]
+StrategyName = Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook", "sma_cross"]
 
 
 class StrategySettings(_Section):
@@ -145,6 +145,8 @@ class StrategyInstanceSettings(_Section):
     timeframe: str = "M15"
     params: dict[str, Any] = Field(default_factory=dict)
     risk_multiplier: float = Field(1.0, gt=0, le=10)
+    # Fixed lots per trade instead of risk sizing (still checked against risk_per_trade).
+    volume: float | None = Field(None, gt=0, le=1000)
     enabled: bool = True
     management: TradeManagement = TradeManagement()
 

@@ -23,11 +23,13 @@ The loop, and why it is fast:
   is detected on the same window of bars the daemon keeps, the signal is screened by the
   strategy's regime (:func:`~forexbot.strategies.manager.admit`) and published on the bus:
   risk, execution and positions take it from there.
-* While a position is open, the engine also reconciles every ``sync_every`` seconds of market
-  time (so the equity guard sees the account, and the terminal never replays a gap of more
-  than a day on bars), and on every bar close when trade management (break-even, trailing)
-  is on, with that bar's quote as the tick.
-* At the end of the period whatever is still open is closed (reason ``end_of_test``).
+* While a position is open, every ``sync_every`` seconds of market time the terminal is looked
+  at: the position manager reconciles when a position went (stop-loss, take-profit,
+  stop-out), and otherwise the account is published for the equity guard (daily loss, kill
+  switch). With trade management (break-even, trailing) on, this happens on every bar close,
+  with that bar's quote as the tick, and the engine always reconciles.
+* A millisecond before the end of the period whatever is still open is closed (reason
+  ``end_of_test``) at the last quote.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from forexbot.clock import ManualClock
 from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.mt5sim.core import DEFAULT_SEED
+from forexbot.connectors.mt5sim.matching import FILL_MODELS
 from forexbot.connectors.mt5sim.replay import ReplaySource
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import InlineWorker
@@ -64,7 +67,7 @@ from forexbot.domain.trading import TradeStatus
 from forexbot.engine.assembly import TradingEngine, build_engine
 from forexbot.errors import ConfigError
 from forexbot.events.bus import EventBus
-from forexbot.events.types import RiskRejectedEvent, SignalEvent, TickEvent
+from forexbot.events.types import AccountEvent, RiskRejectedEvent, SignalEvent, TickEvent
 from forexbot.market_condition.detector import DetectorParams, detect
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import signal_on
@@ -79,6 +82,9 @@ BACKTEST_EXECUTION = ExecutionSettings(
 
 #: Called with (bars done, bars in the test) as the backtest moves through time.
 Progress = Callable[[int, int], None]
+#: How long before the end of the period open trades are closed: the last tick of the
+#: period (the last bar's close) is then the quote.
+LAST_MOMENT = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +96,9 @@ class BacktestSpec:
     :class:`~forexbot.connectors.mt5sim.ReplayBars`); without it the simulator generates the
     market (``seed`` chooses which). ``spread_points`` fixes the symbol's spread (else the
     data's), ``slippage_points`` worsens every market fill, ``commission_per_lot`` is charged
-    on every deal.
+    on every deal, ``swap_free`` charges no rollover. ``volume`` trades fixed lots instead of
+    sizing by risk. ``fill_model`` is the terminal's (:mod:`~forexbot.connectors.mt5sim.matching`):
+    ``bars`` (M1 OHLC, fast) or ``ticks`` (every tick, as paper trading fills).
     """
 
     strategy: str
@@ -108,10 +116,13 @@ class BacktestSpec:
     spread_points: int | None = None
     slippage_points: int = 0
     commission_per_lot: float = 0.0
+    swap_free: bool = False
+    fill_model: str = "bars"
     risk: RiskSettings = field(default_factory=RiskSettings)
     execution: ExecutionSettings = BACKTEST_EXECUTION
     management: TradeManagement = field(default_factory=TradeManagement)
     risk_multiplier: float = 1.0
+    volume: float | None = None
     detector: DetectorParams = field(default_factory=DetectorParams)
     sync_every_seconds: float = 3600.0
 
@@ -124,6 +135,8 @@ class BacktestSpec:
             raise ConfigError("sync_every_seconds must be within (0, 43200]")
         if self.commission_per_lot < 0:
             raise ConfigError("the commission must not be negative")
+        if self.fill_model not in FILL_MODELS:
+            raise ConfigError(f"fill model must be one of {FILL_MODELS}, not {self.fill_model!r}")
 
     def describe(self) -> dict[str, Any]:
         """The spec as JSON-ready values (for reports and the API)."""
@@ -143,7 +156,10 @@ class BacktestSpec:
             "spread_points": self.spread_points,
             "slippage_points": self.slippage_points,
             "commission_per_lot": self.commission_per_lot,
+            "swap_free": self.swap_free,
+            "fill_model": self.fill_model,
             "risk_multiplier": self.risk_multiplier,
+            "volume": self.volume,
             "management": self.management.model_dump(),
         }
 
@@ -231,6 +247,8 @@ def _terminal(spec: BacktestSpec, clock: ManualClock) -> SimulatedTerminal:
         replay=spec.replay,
         fixed_spread=None if spec.spread_points is None else {spec.symbol: spec.spread_points},
         slippage_points=spec.slippage_points,
+        swap_free=spec.swap_free,
+        fill_model=spec.fill_model,
     )
 
 
@@ -257,6 +275,7 @@ class Backtest:
             spec.timeframe,
             risk_multiplier=spec.risk_multiplier,
             management=spec.management,
+            volume=spec.volume,
         )
         self._window = max(spec.detector.min_bars, self._strategy.window_bars)
         self._clock = ManualClock(spec.start)
@@ -312,7 +331,7 @@ class Backtest:
                 await self._decide(engine, connector, prices, i, rows[i], frame, synthetic)
                 if n % 16 == 0:
                     self._progress(i - prices.first, total)
-            await self._advance(engine, connector, prices, spec.end)
+            await self._advance(engine, connector, prices, spec.end - LAST_MOMENT)
             await self._finish(engine, connector)
             self._progress(total, total)
         finally:
@@ -357,8 +376,8 @@ class Backtest:
         synthetic: bool,
     ) -> None:
         decided_at = float(prices.close_time[i])
-        if decided_at > self.spec.end:
-            return
+        if decided_at >= self.spec.end:
+            return  # a bar closing at the end of the test cannot be traded within it
         await self._advance(engine, connector, prices, decided_at)
         self._clock.set(max(decided_at, self._clock.time()))
         await connector.refresh_quote(self.spec.symbol)
@@ -401,13 +420,23 @@ class Backtest:
             if managed:
                 tick = await connector.refresh_quote(self.spec.symbol)
                 await engine.positions.on_tick(TickEvent(tick))
-            await engine.positions.sync()
+            # A look first (the terminal replays the market up to now): reconcile only when
+            # a position went (stop, target, stop-out); else just show the guard the account.
+            held = await connector.positions(MAGIC)
+            if managed or len(held) != engine.positions.open_count():
+                await engine.positions.sync()
+            else:
+                self._bus.publish(AccountEvent(await connector.account(), step))
             await self._drain()
             self._last_sync = step
 
     async def _finish(self, engine: TradingEngine, connector: MT5Connector) -> None:
-        """At the end: settle what the terminal did, close what is still open, settle again."""
-        self._clock.set(max(self.spec.end, self._clock.time()))
+        """At the end: settle what the terminal did, close what is still open, settle again.
+
+        This happens a millisecond before the end, the last moment of the tested period: the
+        last bar's close is the quote, and the market is still open when the data ends
+        there."""
+        self._clock.set(max(self.spec.end - LAST_MOMENT, self._clock.time()))
         await connector.refresh_quote(self.spec.symbol)
         await engine.positions.sync()
         if engine.positions.open_count():

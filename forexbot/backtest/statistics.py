@@ -151,7 +151,10 @@ def compute_statistics(
     years = (end - start) / SECONDS_PER_YEAR
     cagr = None
     if initial_balance > 0 and final > 0 and years > 0:
-        cagr = ((final / initial_balance) ** (1.0 / years) - 1.0) * 100.0
+        try:
+            cagr = ((final / initial_balance) ** (1.0 / years) - 1.0) * 100.0
+        except OverflowError:  # a large gain over hours: no meaningful annual rate
+            cagr = None
     gross_profit, gross_loss = float(wins.sum()), float(losses.sum())
     sharpe, sortino = _risk_adjusted(curve)
     return Statistics(
@@ -184,11 +187,14 @@ def compute_statistics(
 
 def _longest_underwater(curve: EquityCurve, end: float) -> float:
     longest, peak, peak_time = 0.0, -math.inf, float(curve.time[0])
+    under = False
     for when, value in zip(curve.time.tolist(), curve.equity.tolist(), strict=True):
         if value >= peak:
-            peak, peak_time = value, when
+            if under:  # recovered: it was under water from the peak until now
+                longest = max(longest, when - peak_time)
+            peak, peak_time, under = value, when, False
         else:
-            longest = max(longest, when - peak_time)
+            under = True
     if curve.equity[-1] < peak:
         longest = max(longest, end - peak_time)
     return longest

@@ -65,7 +65,7 @@ def _volume(value: Number) -> Decimal:
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON values, as the database would give them back (Decimals and times as text)."""
+    """JSON values, as the database would give them back."""
     out: dict[str, Any] = json_loads(json_dumps(dict(values)))
     return out
 
@@ -99,7 +99,13 @@ class MemoryTradeStore:
         self._transition_ids += 1
         self._history.setdefault(trade_id, []).append(
             TransitionRecord(
-                self._transition_ids, trade_id, source, target, self._now(), _plain(details)
+                self._transition_ids,
+                trade_id,
+                source,
+                target,
+                self._now(),
+                # Like the repository's history: money and prices as exact text.
+                _plain({k: str(v) if isinstance(v, Decimal) else v for k, v in details.items()}),
             )
         )
 
@@ -134,7 +140,8 @@ class MemoryTradeStore:
     def _store(self, record: TradeRecord) -> None:
         self._trades[record.id] = record
         if record.mt5_position is not None:
-            self._by_position[record.mt5_position] = record.id  # the newest holder wins
+            holder = self._by_position.get(record.mt5_position, 0)
+            self._by_position[record.mt5_position] = max(holder, record.id)  # the newest
         if record.status in LIVE_STATUSES:
             self._live[record.id] = None
         else:

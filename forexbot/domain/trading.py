@@ -57,6 +57,10 @@ class Signal:
     # ``time.perf_counter()`` when the tick that closed the bar reached the connector (0:
     # unknown, e.g. a manual trade): execution measures tick-to-order latency from it.
     received_at: float = 0.0
+    # Fixed lots instead of sizing by risk (the instance's ``volume`` setting).
+    volume: float | None = None
+    # Stop and reverse: the instance's open trades on the other side are closed first.
+    close_opposite: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ _REASON_CODES = {
     "kill_switch": "ks",
     "trailing": "tr",
     "end_of_test": "eot",  # a backtest closes what is still open when its period ends
+    "reversal": "rev",  # a stop-and-reverse signal closes the other side first
 }
 _REASONS = {code: reason for reason, code in _REASON_CODES.items()}
 

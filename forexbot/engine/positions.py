@@ -32,7 +32,7 @@ from forexbot.clock import Clock, iso_utc
 from forexbot.config import ExecutionSettings, TradeManagement
 from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
-from forexbot.domain.trading import AccountState, Deal, Position, Side, TradeStatus
+from forexbot.domain.trading import AccountState, Deal, Position, Side, Signal, TradeStatus
 from forexbot.engine.exposure import Holding
 from forexbot.engine.management import managed_stop
 from forexbot.engine.orders import exit_price
@@ -334,6 +334,24 @@ class PositionManager:
         self, ticket: int, *, sl: float | None, tp: float | None, actor: str | None
     ) -> TradeRecord:
         return await self.modify_trade(await self._trade_id_of(ticket), sl=sl, tp=tp, actor=actor)
+
+    async def close_opposite(self, signal: Signal) -> int:
+        """Close the signal's instance's open trades on the other side (stop and reverse);
+        returns how many closed. A trade that cannot be closed is logged and left open."""
+        instance = f"{signal.strategy}:{signal.symbol}:{signal.timeframe}"
+        closed = 0
+        for trade in list(self._open.values()):
+            if trade.instance != instance or trade.side is signal.side:
+                continue
+            try:
+                record = await self.close_trade(
+                    trade.id, volume=None, reason="reversal", actor=None
+                )
+            except (TradeActionError, TerminalError, DatabaseError) as exc:
+                _log.warning("reversal: trade not closed", trade_id=trade.id, error=str(exc))
+                continue
+            closed += record.status is TradeStatus.CLOSED
+        return closed
 
     async def close_all(self, reason: str) -> int:
         """Close every position of the bot (the kill switch); returns how many were closed.

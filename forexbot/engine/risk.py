@@ -114,9 +114,12 @@ class OpenPositions(Protocol):
 
 
 class PositionCloser(Protocol):
-    """Closes every position of the bot (the kill switch's hand)."""
+    """Closes every position of the bot (the kill switch's hand), or a stop-and-reverse
+    signal's trades on the other side."""
 
     async def close_all(self, reason: str) -> int: ...
+
+    async def close_opposite(self, signal: Signal) -> int: ...
 
 
 class RiskStateStore(Protocol):
@@ -310,8 +313,12 @@ class RiskManager:
 
     async def on_signal(self, event: SignalEvent) -> None:
         signal = event.signal
+        if signal.close_opposite and self._closer is not None and self.halted() is None:
+            # Stop and reverse: out of the other side first, so the new trade's checks see
+            # the position gone (and its margin free).
+            await self._closer.close_opposite(signal)
         async with self._deciding:
-            decision = await self.evaluate(signal)
+            decision = await self.evaluate(signal, volume=signal.volume)
             if isinstance(decision, OrderIntent):
                 self._approve(decision)
         if isinstance(decision, OrderIntent):

@@ -9,11 +9,18 @@ from forexbot.strategies.base_strategy import Strategy
 from forexbot.strategies.break_and_retest_strategy import BreakAndRetestStrategy
 from forexbot.strategies.jhook_pattern_strategy import JHookStrategy
 from forexbot.strategies.ma_rsi_strategy import MaRsiStrategy
+from forexbot.strategies.sma_cross_strategy import SmaCrossStrategy
 from forexbot.strategies.stochastic_cross_strategy import StochasticCrossStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
-    for cls in (MaRsiStrategy, StochasticCrossStrategy, BreakAndRetestStrategy, JHookStrategy)
+    for cls in (
+        MaRsiStrategy,
+        StochasticCrossStrategy,
+        BreakAndRetestStrategy,
+        JHookStrategy,
+        SmaCrossStrategy,
+    )
 }
 
 

@@ -45,6 +45,8 @@ class Strategy(ABC):
     name: ClassVar[str]
     params_model: ClassVar[type[StrategyParams]]
     regime: ClassVar[Regime] = Regime()
+    #: Stop-and-reverse rules: a signal first closes the instance's trades on the other side.
+    closes_on_opposite: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         try:

@@ -38,6 +38,7 @@ class _Wanted:
     risk_multiplier: float
     enabled: bool
     management: dict[str, Any]
+    volume: float | None = None
 
 
 def build_instances(
@@ -56,6 +57,7 @@ def build_instances(
                 entry.risk_multiplier,
                 entry.enabled,
                 entry.management.model_dump(),
+                entry.volume,
             )
     instances: dict[tuple[str, str, str], StrategyInstance] = {}
     for key, want in wanted.items():
@@ -72,6 +74,7 @@ def build_instances(
             float(row.risk_multiplier),
             bool(row.enabled),
             dict(row.management) or configured_management,
+            wanted[key].volume if key in wanted else None,
         )
         try:
             instances[key] = _instance(want)
@@ -89,4 +92,5 @@ def _instance(want: _Wanted) -> StrategyInstance:
         risk_multiplier=want.risk_multiplier,
         enabled=want.enabled,
         management=TradeManagement.model_validate(want.management),
+        volume=want.volume,
     )

@@ -60,6 +60,7 @@ class StrategyInstance:
     timeframe: Timeframe
     risk_multiplier: float = 1.0
     enabled: bool = True
+    volume: float | None = None  # fixed lots; None: sized by the risk manager
     management: TradeManagement = field(default_factory=TradeManagement)
     bars_seen: int = 0
     signals: int = 0
@@ -255,11 +256,11 @@ def admit(
     regime (suppressed: logged and counted on the instance). A signal that passes carries the
     condition snapshot and the instance's risk multiplier. Live trading and backtests both
     screen signals here."""
-    mismatch = (
-        "no market condition yet"
-        if condition is None
-        else instance.strategy.regime.mismatch(condition)
-    )
+    regime = instance.strategy.regime
+    if condition is None:
+        mismatch = None if regime.accepts_anything else "no market condition yet"
+    else:
+        mismatch = regime.mismatch(condition)
     if mismatch is not None:
         instance.suppressed += 1
         instance.suppressed_by[mismatch.split(":")[0].split(" ")[0]] += 1
@@ -270,12 +271,13 @@ def admit(
             reason=mismatch,
         )
         return None
-    assert condition is not None
     admitted = dataclasses.replace(
         signal,
         risk_multiplier=instance.risk_multiplier,
-        market_condition=condition.to_dict(),
+        market_condition={} if condition is None else condition.to_dict(),
         received_at=received_at,
+        volume=instance.volume,
+        close_opposite=instance.strategy.closes_on_opposite,
     )
     instance.signals += 1
     _log.info(

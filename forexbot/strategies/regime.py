@@ -33,6 +33,16 @@ class Regime:
     require_favourable: bool = True
     sessions: frozenset[str] | None = None
 
+    @property
+    def accepts_anything(self) -> bool:
+        """True when no market condition can be outside this regime (no need to know it)."""
+        return (
+            not self.require_favourable
+            and self.trends == ANY_TREND
+            and self.volatility == frozenset(VolatilityBand)
+            and self.sessions is None
+        )
+
     def mismatch(self, condition: MarketCondition) -> str | None:
         """Why ``condition`` is outside this regime, or None when it suits."""
         if self.require_favourable and not condition.favourable:

@@ -16,7 +16,7 @@ from forexbot.strategies import STRATEGIES, create
 # Minimum signals on the 5,000 bars (no look-ahead) and on the last 1,000 (live agreement):
 # what the defaults produce on this data, rounded down, so the checks cannot pass vacuously.
 MINIMUMS = {"ma_rsi": (5, 1), "stochastic_cross": (100, 10), "break_and_retest": (20, 3),
-            "jhook": (20, 3)}  # fmt: skip
+            "jhook": (20, 3), "sma_cross": (200, 40)}  # fmt: skip
 
 
 def eurusd_bars() -> list[Bar]:

@@ -91,6 +91,18 @@ CASES = [
         600,
         "fast",
     ),
+    Case("sma_cross", {}, 4, random_walk, 150, 70, 20, 600),
+    Case(
+        "sma_cross",
+        {"fast_period": 5, "slow_period": 40, "atr_period": 5},
+        5,
+        noisy_walk,
+        50,
+        20,
+        10,
+        600,
+        "wide",
+    ),
     Case("jhook", {}, 4, noisy_walk, 20, 5, 5, 600),
     Case(
         "jhook",

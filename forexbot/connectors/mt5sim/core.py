@@ -77,6 +77,8 @@ class TerminalCore:
         faults: Faults | None = None,
         fixed_spread: Mapping[str, int] | None = None,
         slippage_points: int = 0,
+        swap_free: bool = False,
+        fill_model: str = "ticks",
     ) -> None:
         self._catalogue = Catalogue()
         if currency not in self._catalogue.currencies():
@@ -128,7 +130,11 @@ class TerminalCore:
             self._feed = FixedSpreadFeed(self._feed, self._catalogue, fixed_spread)
         self._market = MarketData(self._feed, self._catalogue)
         self._ledger = Ledger(
-            state, self._catalogue, self._market, commission_per_lot=commission_per_lot
+            state,
+            self._catalogue,
+            self._market,
+            commission_per_lot=commission_per_lot,
+            swap_free=swap_free,
         )
         self._desk = TradeDesk(
             self._ledger,
@@ -137,7 +143,7 @@ class TerminalCore:
             requotes=requotes,
             slippage_points=slippage_points,
         )
-        self._matcher = Matcher(self._ledger)
+        self._matcher = Matcher(self._ledger, fill_model)
         self._save()
 
     # --- plumbing ---------------------------------------------------------------------

@@ -68,11 +68,13 @@ class Ledger:
         market: MarketData,
         *,
         commission_per_lot: float = 0.0,
+        swap_free: bool = False,
     ) -> None:
         self.state = state
         self.catalogue = catalogue
         self.market = market
         self.commission_per_lot = commission_per_lot
+        self.swap_free = swap_free  # a swap-free account: no rollover is ever charged
         self.now_msc = state.processed_msc
         self.money = Money(catalogue, state.currency, state.leverage, self.quote)
 

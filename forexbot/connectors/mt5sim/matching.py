@@ -22,6 +22,13 @@ The first and last partial minutes of a long gap are still replayed on ticks.
 
 Something created by an event (a position from a filled order, a limit order from a triggered
 stop-limit) is only checked against quotes strictly after that event.
+
+**Fill model "bars"** (a backtest's choice, ``SimulatedTerminal(fill_model="bars")``): every
+whole minute is replayed on its M1 bar, whatever the gap, with the rules above; only the last
+partial minute before now is replayed on ticks. A bar's events are stamped at the bar's last
+millisecond (when it triggered inside the minute is unknown), so a position opened at a
+minute's start is checked against that whole minute. Much faster than ticks, and the same
+fills wherever a bar does not reach both levels of a position.
 """
 
 from __future__ import annotations
@@ -137,11 +144,17 @@ def order_event(order: TradeOrder, path: PricePath, since: int, until: int) -> E
     return event
 
 
+FILL_MODELS = ("ticks", "bars")
+
+
 class Matcher:
     """Advances the account from ``processed_msc`` to now; see the module docstring."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, fill_model: str = "ticks") -> None:
+        if fill_model not in FILL_MODELS:
+            raise ValueError(f"fill model must be one of {FILL_MODELS}, got {fill_model!r}")
         self.ledger = ledger
+        self.bar_fills = fill_model == "bars"
 
     def _watched(self) -> bool:
         state = self.ledger.state
@@ -155,7 +168,12 @@ class Matcher:
             return False
         changed = False
         if self._watched():
-            if now_msc - start > BAR_WALK_AFTER_MS:
+            if self.bar_fills:
+                last_full = (now_msc // 60_000) * 60_000
+                changed |= self._walk(start, last_full - 1, bars=True)
+                if now_msc > last_full:  # a partial minute: its ticks so far
+                    changed |= self._walk(max(start, last_full - 1), now_msc, bars=False)
+            elif now_msc - start > BAR_WALK_AFTER_MS:
                 first_full = (start // 60_000 + 1) * 60_000
                 last_full = (now_msc // 60_000) * 60_000
                 changed |= self._walk(start, first_full - 1, bars=False)
@@ -172,7 +190,8 @@ class Matcher:
         if bars:
             m1 = market.m1_between(symbol, (low + 1) // 1000, (high + 1) // 1000, high + 1)
             spec = self.ledger.spec(symbol)
-            return PricePath.from_bars(m1, spec.point, spec.digits)
+            path = PricePath.from_bars(m1, spec.point, spec.digits)
+            return path.stamped_at_bar_end() if self.bar_fills else path
         return PricePath.from_ticks(market.ticks_between(symbol, low + 1, high, high))
 
     def _walk(self, low: int, high: int, *, bars: bool) -> bool:

@@ -27,6 +27,18 @@ class PricePath:
         bid, ask = ticks["bid"], ticks["ask"]
         return cls(ticks["time_msc"], bid, bid, bid, ask, ask, ask)
 
+    def stamped_at_bar_end(self) -> PricePath:
+        """The same M1 steps, each stamped at its minute's last millisecond."""
+        return PricePath(
+            self.t + 59_999,
+            self.bid_open,
+            self.bid_low,
+            self.bid_high,
+            self.ask_open,
+            self.ask_low,
+            self.ask_high,
+        )
+
     @classmethod
     def from_bars(cls, bars: NDArray[np.void], point: float, digits: int) -> PricePath:
         """Bid from the bar; ask = bid + the bar's (minimum) spread, on the price grid."""

@@ -20,7 +20,9 @@ them (same kind, and for bars the same timeframe; they must not overlap). Rules:
   history and no quote; after its last one its quote stays at the last tick (like a weekend)
   and the market is closed (``order_send`` gets 10018). The clock is not stopped: a backtest
   reads :attr:`ReplayFeed.end` (or ``SimulatedTerminal.replay_end``) to know when to stop.
-  Within the data, a server day without bars or ticks is closed (weekends, holidays).
+  Within the data, the market is closed in every hole of at least 15 minutes and one bar
+  (weekends, holidays, session breaks, a missing H1 bar): from the end of the last bar before
+  it to the first bar after it. Shorter holes (quiet minutes in M1 data) stay open.
 * **Other symbols** keep the statistical feed (``fallback``), so currency conversions and the
   rest of the catalogue keep working; with ``fallback=None`` they are absent (no quotes).
 """
@@ -81,6 +83,25 @@ class ReplaySeries(Protocol):
 
     def trades_on(self, day: int) -> bool: ...
 
+    def is_open(self, server_seconds: float) -> bool: ...
+
+
+#: A hole in replayed data at least this long (and at least one bar) is a closed market.
+CLOSED_GAP = 15 * 60
+
+
+def covered(times: NDArray[np.int64], period: int, server_seconds: float) -> bool:
+    """Whether bars opening at ``times`` (each ``period`` long) say the market is open at
+    ``server_seconds``: inside a bar, or in a hole between bars shorter than
+    :data:`CLOSED_GAP` (a quiet minute is not a closed market; a session break is)."""
+    i = int(np.searchsorted(times, server_seconds, side="right")) - 1
+    if i < 0:
+        return False
+    end = int(times[i]) + period
+    if server_seconds < end:
+        return True
+    return i + 1 < len(times) and int(times[i + 1]) - end < CLOSED_GAP
+
 
 def _frozen(array: Array) -> Array:
     array.flags.writeable = False
@@ -103,6 +124,9 @@ class BarSeries:
 
     def trades_on(self, day: int) -> bool:
         return bool(np.searchsorted(self._bar_days, day, side="right") > self._first(day))
+
+    def is_open(self, server_seconds: float) -> bool:
+        return covered(self._bars["time"], self._period, server_seconds)
 
     def _first(self, day: int) -> int:
         return int(np.searchsorted(self._bar_days, day))
@@ -157,6 +181,9 @@ class TickSeries:
     def trades_on(self, day: int) -> bool:
         lo = np.searchsorted(self._bar_days, day)
         return bool(np.searchsorted(self._bar_days, day, side="right") > lo)
+
+    def is_open(self, server_seconds: float) -> bool:
+        return covered(self._m1["time"], 60, server_seconds)
 
     def day_bars(self, day: int) -> Array:
         lo = int(np.searchsorted(self._bar_days, day))
@@ -238,7 +265,7 @@ class ReplayFeed:
         s = self._series.get(symbol)
         if s is None:
             return self._fallback.is_open(symbol, server_seconds) if self._fallback else False
-        return s.start <= server_seconds < s.end and s.trades_on(int(server_seconds // DAY))
+        return s.start <= server_seconds < s.end and s.is_open(server_seconds)
 
 
 def _first_time(export: Export) -> int:

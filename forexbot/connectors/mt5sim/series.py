@@ -175,10 +175,12 @@ class MarketData:
 
     def m1_between(self, symbol: str, start: int, stop: int, now_msc: int) -> Bars:
         """M1 bars opening in ``[start, stop)`` (server seconds)."""
-        chunks = [
-            self.day_bars(symbol, TIMEFRAME_M1, day, now_msc)
-            for day in range(start // DAY, (stop - 1) // DAY + 1)
-        ]
+        days = range(start // DAY, (stop - 1) // DAY + 1)
+        if stop * 1000 <= (now_msc // 60_000) * 60_000:
+            # Only complete minutes: the feed's bars as they are (no forming bar to build).
+            chunks = [self.feed.day_bars(symbol, day) for day in days]
+        else:
+            chunks = [self.day_bars(symbol, TIMEFRAME_M1, day, now_msc) for day in days]
         merged = np.concatenate(chunks) if chunks else np.zeros(0, dtype=RATES_DTYPE)
         return merged[(merged["time"] >= start) & (merged["time"] < stop)]
 

@@ -31,6 +31,7 @@ class FixedSpreadFeed:
         self._catalogue = catalogue
         self._spreads = dict(spreads)
         self._days: LRU[tuple[str, int], NDArray[np.void]] = LRU(256)
+        self._minutes: LRU[tuple[str, int, int], NDArray[np.void]] = LRU(4_096)
 
     def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:
         bars = self._inner.day_bars(symbol, day)
@@ -46,15 +47,19 @@ class FixedSpreadFeed:
         return cached
 
     def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
-        ticks = self._inner.minute_ticks(symbol, first, stop)
         points = self._spreads.get(symbol)
-        if points is None or not len(ticks):
-            return ticks
+        if points is None:
+            return self._inner.minute_ticks(symbol, first, stop)
+        cached = self._minutes.get((symbol, first, stop))
+        if cached is not None:
+            return cached
+        ticks = self._inner.minute_ticks(symbol, first, stop)
         spec = self._catalogue.get(symbol)
         assert spec is not None  # checked in the constructor
         out = ticks.copy()
         out["ask"] = np.round(out["bid"] + points * spec.point, spec.digits)
         out.flags.writeable = False
+        self._minutes.put((symbol, first, stop), out)
         return out
 
     def is_open(self, symbol: str, server_seconds: float) -> bool:

@@ -34,6 +34,8 @@ def next_rollover(since_msc: int, until_msc: int) -> int | None:
 def charge(ledger: Ledger, midnight_msc: int) -> bool:
     """Accrue the rollover at ``midnight_msc`` on every open position; True if any changed."""
     state = ledger.state
+    if ledger.swap_free:
+        return False
     day = midnight_msc // DAY_MS - 1  # the day that ends at this midnight
     triple_day = (weekday(day) + 1) % 7  # MetaTrader's day of week: 0 = Sunday
     feed = ledger.market.feed

@@ -41,5 +41,7 @@ class SimulatedTerminal(MarketDataAPI, TradingAPI):
     ``replay`` (symbol -> MT5 CSV export(s) to replay instead of the statistical feed; see
     :mod:`.replay`), ``faults`` (the starting :class:`~.faults.Faults`; switch faults at
     run time through :attr:`faults`), ``fixed_spread`` (symbol -> spread in points, replacing
-    the feed's; :mod:`.spread`) and ``slippage_points`` (every market fill that much worse).
+    the feed's; :mod:`.spread`), ``slippage_points`` (every market fill that much worse) and
+    ``swap_free`` (no rollover is charged, like an Islamic account) and ``fill_model``
+    (``"ticks"``, or ``"bars"`` for backtests: stops replayed on M1 bars, see :mod:`.matching`).
     """
