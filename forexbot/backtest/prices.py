@@ -2,8 +2,9 @@
 
 Whatever the data source (the generated feed, MT5 CSV exports, the ``market_data`` table), the
 backtest replays it through a :class:`~forexbot.connectors.mt5sim.SimulatedTerminal`, and the
-strategy's bars are read back from that terminal with ``copy_rates_*``: the same bars the live
-connector would build, timeframes derived by the terminal's own rules. Times are converted
+strategy's bars are read back from that terminal (``history_as_of``: what ``copy_rates_range``
+will show at the end of the test): the same bars the live connector would build, timeframes
+derived by the terminal's own rules. Times are converted
 from broker server time to UTC bar by bar (daylight-saving changes included), because
 strategies, the market detector and every stored time speak UTC.
 """
@@ -96,29 +97,29 @@ def read_prices(
     end: float,
     warmup_bars: int,
 ) -> PriceSeries:
-    """The complete bars opening in ``[start, end)`` (UTC) and up to ``warmup_bars`` before.
-
-    ``terminal`` must stand at ``end`` or later (a terminal never shows the future). Raises
-    :class:`BacktestDataError` when the period has no bar.
-    """
+    """The complete bars opening in ``[start, end)`` (UTC) and up to ``warmup_bars`` before,
+    as the terminal will show them once ``end`` has come. Raises :class:`BacktestDataError` when
+    the period has no bar."""
     if terminal.symbol_info(symbol) is None:
         raise BacktestDataError(f"unknown symbol {symbol!r}")
     server_start = to_server_msc(start) // 1000
     server_end = to_server_msc(end) // 1000
+    period = timeframe.seconds
     tf = timeframe.mt5_value
-    body = terminal.copy_rates_range(symbol, tf, server_start, server_end - 1)
-    if body is None or not len(body):
+    # Enough calendar time before the start for the warm-up, weekends and holidays included.
+    lead = int(warmup_bars * period * 1.6) + 5 * 86_400 if warmup_bars else 0
+    bars = terminal.history_as_of(symbol, tf, server_start - lead, server_end - 1, end)
+    if bars is None:
         raise BacktestDataError(
-            f"no {symbol} {timeframe.name} bars between the start and the end of the test"
+            f"cannot read {symbol} {timeframe.name} bars: {terminal.last_error()}"
         )
-    body = body[(body["time"] >= server_start) & (body["time"] + timeframe.seconds <= server_end)]
-    if not len(body):
-        raise BacktestDataError(f"no complete {symbol} {timeframe.name} bar in the period")
-    warm = (
-        terminal.copy_rates_from(symbol, tf, server_start - 1, warmup_bars) if warmup_bars else None
-    )
-    warm = warm[warm["time"] < server_start] if warm is not None and len(warm) else body[:0]
-    bars = np.concatenate([warm, body])
+    bars = bars[bars["time"] + period <= server_end]
+    first = int(np.searchsorted(bars["time"], server_start))
+    if first == len(bars):
+        raise BacktestDataError(
+            f"no complete {symbol} {timeframe.name} bar between the start and the end of the test"
+        )
+    bars = bars[max(0, first - warmup_bars) :]
     return PriceSeries(
         symbol=symbol,
         timeframe=timeframe,
@@ -130,5 +131,5 @@ def read_prices(
         tick_volume=bars["tick_volume"].astype(np.int64),
         spread=bars["spread"].astype(np.int64),
         real_volume=bars["real_volume"].astype(np.int64),
-        first=len(warm),
+        first=min(first, warmup_bars),
     )

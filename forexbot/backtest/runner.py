@@ -236,7 +236,9 @@ def closed_trade(record: TradeRecord) -> ClosedTrade:
 
 
 def _terminal(spec: BacktestSpec, clock: ManualClock) -> SimulatedTerminal:
+    days = int((spec.end - spec.start) // 86_400)
     return SimulatedTerminal(
+        cache_days=days + 64,  # the whole period stays generated/expanded once
         seed=spec.seed,
         clock=clock,
         balance=spec.balance,
@@ -253,8 +255,8 @@ def _terminal(spec: BacktestSpec, clock: ManualClock) -> SimulatedTerminal:
 
 
 def load_prices(spec: BacktestSpec, warmup_bars: int) -> PriceSeries:
-    """The spec's bars (and warm-up), read from a terminal standing at the end of the test."""
-    reader = _terminal(spec, ManualClock(spec.end))
+    """The spec's bars (and warm-up), from a terminal of its own (for tools and tests)."""
+    reader = _terminal(spec, ManualClock(spec.start))
     reader.initialize()
     try:
         return read_prices(reader, spec.symbol, spec.timeframe, spec.start, spec.end, warmup_bars)
@@ -288,12 +290,16 @@ class Backtest:
     async def run(self) -> BacktestResult:
         started = time.perf_counter()
         spec = self.spec
-        prices = load_prices(spec, self._window)
+        terminal = _terminal(spec, self._clock)
+        terminal.initialize()
+        prices = read_prices(
+            terminal, spec.symbol, spec.timeframe, spec.start, spec.end, self._window
+        )
         frame = prices.frame()
         signals = self._strategy.signals(frame)
         side = signals["signal"].to_numpy()
         decisions = [int(i) for i in np.flatnonzero(side) if i >= prices.first]
-        terminal = _terminal(spec, self._clock)
+        rows = dict(zip(decisions, signals.iloc[decisions].to_dict("records"), strict=True))
         connector = MT5Connector(
             terminal,
             InlineWorker(default_timeout=10.0),
@@ -324,7 +330,6 @@ class Backtest:
         await engine.positions.stop()  # ...and reconciles at its own simulated times
         try:
             total = len(prices) - prices.first
-            rows = signals.to_dict("records")
             synthetic = is_synthetic_index(spec.symbol)
             self._progress(0, total)
             for n, i in enumerate(decisions):

@@ -79,6 +79,7 @@ class TerminalCore:
         slippage_points: int = 0,
         swap_free: bool = False,
         fill_model: str = "ticks",
+        cache_days: int = 256,
     ) -> None:
         self._catalogue = Catalogue()
         if currency not in self._catalogue.currencies():
@@ -119,15 +120,19 @@ class TerminalCore:
             if balance:
                 state.deposit(balance, now, "Initial deposit")
         self._state = state
-        self._feed: PriceFeed = GeneratedFeed(state.seed, self._catalogue)
+        self._feed: PriceFeed = GeneratedFeed(state.seed, self._catalogue, day_cache=cache_days)
         self._replay: ReplayFeed | None = None
         if replay:
             self._replay = ReplayFeed.from_files(
-                replay, catalogue=self._catalogue, fallback=self._feed, seed=state.seed
+                replay,
+                catalogue=self._catalogue,
+                fallback=self._feed,
+                seed=state.seed,
+                cache_days=cache_days,
             )
             self._feed = self._replay
         if fixed_spread:
-            self._feed = FixedSpreadFeed(self._feed, self._catalogue, fixed_spread)
+            self._feed = FixedSpreadFeed(self._feed, self._catalogue, fixed_spread, cache_days)
         self._market = MarketData(self._feed, self._catalogue)
         self._ledger = Ledger(
             state,

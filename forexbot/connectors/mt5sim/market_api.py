@@ -30,7 +30,7 @@ from .structures import (
     Tick,
 )
 from .symbols import SymbolSpec, match_group
-from .timeutil import date_argument, is_valid_timeframe
+from .timeutil import FIXED_TIMEFRAMES, date_argument, is_valid_timeframe, to_server_msc
 from .views import symbol_info, tick
 
 
@@ -197,6 +197,23 @@ class MarketDataAPI(TerminalCore):
                 self._fail(INVALID_PARAMS)
                 return None
             return self._market.rates_range(spec.name, timeframe, *bounds, self._ledger.now_msc)
+
+    def history_as_of(
+        self, symbol: str, timeframe: int, date_from: int, date_to: int, as_of: float
+    ) -> NDArray[np.void] | None:
+        """Not a MetaTrader function: the bars (M1 to D1) opening in ``[date_from, date_to]``
+        (server seconds) as ``copy_rates_range`` would return them with the clock at ``as_of``
+        (UTC epoch), without the 100,000-bar chart limit. The backtester reads its whole
+        period with it before the clock starts; the terminal's own time is not moved."""
+        with self._lock:
+            if not self._begin() or (spec := self._rates_args(symbol, timeframe)) is None:
+                return None
+            if timeframe not in FIXED_TIMEFRAMES:
+                self._fail(INVALID_PARAMS)
+                return None
+            return self._market.bars_between(
+                spec.name, timeframe, date_from, date_to, to_server_msc(as_of)
+            )
 
     def _ticks_args(self, symbol: object, flags: object) -> SymbolSpec | None:
         spec = self._spec(symbol)

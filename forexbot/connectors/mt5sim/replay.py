@@ -111,7 +111,9 @@ def _frozen(array: Array) -> Array:
 class BarSeries:
     """Bars of one timeframe; M1 bars and ticks inside them are synthesised on demand."""
 
-    def __init__(self, bars: Array, period: int, spec: SymbolSpec, key: int) -> None:
+    def __init__(
+        self, bars: Array, period: int, spec: SymbolSpec, key: int, cache_days: int = 256
+    ) -> None:
         self._bars = _frozen(bars)
         self._period = period
         self._spec = spec
@@ -119,7 +121,7 @@ class BarSeries:
         self._bar_days = bars["time"] // DAY
         self.start = int(bars["time"][0])
         self.end = int(bars["time"][-1]) + period
-        self._days: LRU[int, Array] = LRU(256)
+        self._days: LRU[int, Array] = LRU(cache_days)
         self._minutes: LRU[int, Array] = LRU(4_096)
 
     def trades_on(self, day: int) -> bool:
@@ -215,6 +217,7 @@ class ReplayFeed:
         fallback: PriceFeed | None = None,
         seed: int = 0,
         timeframe: int | None = None,
+        cache_days: int = 256,
     ) -> ReplayFeed:
         """Load MT5 exports per symbol; raises :class:`ReplayDataError` on unusable input."""
         catalogue = catalogue or Catalogue()
@@ -226,13 +229,13 @@ class ReplayFeed:
             if spec is None:
                 raise ReplayDataError(f"cannot replay {symbol!r}: not a symbol of the simulator")
             if isinstance(source, ReplayBars):
-                series[symbol] = _bar_series(symbol, source, spec, seed)
+                series[symbol] = _bar_series(symbol, source, spec, seed, cache_days)
                 continue
             paths = [source] if isinstance(source, str | os.PathLike) else list(source)
             if not paths:
                 raise ReplayDataError(f"no file given for {symbol}")
             exports = sorted((read_export(p) for p in paths), key=_first_time)
-            series[symbol] = _series(symbol, exports, spec, seed, timeframe)
+            series[symbol] = _series(symbol, exports, spec, seed, timeframe, cache_days)
         return cls(series, fallback)
 
     @property
@@ -273,7 +276,12 @@ def _first_time(export: Export) -> int:
 
 
 def _series(
-    symbol: str, exports: list[Export], spec: SymbolSpec, seed: int, timeframe: int | None
+    symbol: str,
+    exports: list[Export],
+    spec: SymbolSpec,
+    seed: int,
+    timeframe: int | None,
+    cache_days: int = 256,
 ) -> ReplaySeries:
     kinds = {e.kind for e in exports}
     if len(kinds) > 1:
@@ -290,10 +298,13 @@ def _series(
     periods = {_period(e, timeframe) for e in exports}
     if len(periods) > 1:
         raise ReplayDataError(f"{symbol}: the exports have different timeframes")
-    return BarSeries(data, periods.pop(), spec, derive_key(seed, symbol, "replay"))
+    key = derive_key(seed, symbol, "replay")
+    return BarSeries(data, periods.pop(), spec, key, cache_days)
 
 
-def _bar_series(symbol: str, source: ReplayBars, spec: SymbolSpec, seed: int) -> BarSeries:
+def _bar_series(
+    symbol: str, source: ReplayBars, spec: SymbolSpec, seed: int, cache_days: int
+) -> BarSeries:
     bars = source.bars
     if source.period not in FIXED_TIMEFRAMES.values():
         raise ReplayDataError(f"cannot replay {source.period} s bars of {symbol}: use M1 to D1")
@@ -301,7 +312,7 @@ def _bar_series(symbol: str, source: ReplayBars, spec: SymbolSpec, seed: int) ->
         raise ReplayDataError(f"no bars of {symbol} to replay")
     if np.any(np.diff(bars["time"]) <= 0):
         raise ReplayDataError(f"the bars of {symbol} are not in time order")
-    return BarSeries(bars, source.period, spec, derive_key(seed, symbol, "replay"))
+    return BarSeries(bars, source.period, spec, derive_key(seed, symbol, "replay"), cache_days)
 
 
 def bars_period(export: Export) -> int:

@@ -150,20 +150,29 @@ class MarketData:
         chunks: list[Bars] = []
         if timeframe in FIXED_TIMEFRAMES:
             start = max(start, end - MAXBARS * FIXED_TIMEFRAMES[timeframe])
-            for day in range(max(start // DAY, HISTORY_START_DAY), end // DAY + 1):
-                chunks.append(self.day_bars(symbol, timeframe, day, now_msc))
-        else:
-            period = _period_start(timeframe, max(start // DAY, HISTORY_START_DAY))
-            while period * DAY <= end:
-                bar = self._calendar_bar(symbol, timeframe, period, now_msc)
-                if bar is not None:
-                    chunks.append(bar)
-                period = _period_end(timeframe, period)
+            return self.bars_between(symbol, timeframe, start, end, now_msc)
+        period = _period_start(timeframe, max(start // DAY, HISTORY_START_DAY))
+        while period * DAY <= end:
+            bar = self._calendar_bar(symbol, timeframe, period, now_msc)
+            if bar is not None:
+                chunks.append(bar)
+            period = _period_end(timeframe, period)
         if not chunks:
             return np.zeros(0, dtype=RATES_DTYPE)
         merged = np.concatenate(chunks)
         keep = (merged["time"] >= start) & (merged["time"] <= end)
         return merged[keep]
+
+    def bars_between(self, symbol: str, timeframe: int, start: int, end: int, now_msc: int) -> Bars:
+        """Bars of a fixed timeframe with ``start <= open time <= end`` (server seconds), cut
+        at now, however many (no chart limit: a backtest reads its whole period)."""
+        end = min(end, now_msc // 1000)
+        days = range(max(start // DAY, HISTORY_START_DAY), end // DAY + 1)
+        chunks = [self.day_bars(symbol, timeframe, day, now_msc) for day in days]
+        if not chunks:
+            return np.zeros(0, dtype=RATES_DTYPE)
+        merged = np.concatenate(chunks)
+        return merged[(merged["time"] >= start) & (merged["time"] <= end)]
 
     def _calendar_bar(self, symbol: str, timeframe: int, start: int, now_msc: int) -> Bars | None:
         stop = min(_period_end(timeframe, start), now_msc // _DAY_MS + 1)

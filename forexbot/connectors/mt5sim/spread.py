@@ -21,7 +21,13 @@ from .symbols import Catalogue
 class FixedSpreadFeed:
     """``inner`` with the spread of some symbols fixed (see the module docstring)."""
 
-    def __init__(self, inner: PriceFeed, catalogue: Catalogue, spreads: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        inner: PriceFeed,
+        catalogue: Catalogue,
+        spreads: Mapping[str, int],
+        cache_days: int = 256,
+    ) -> None:
         for symbol, points in spreads.items():
             if catalogue.get(symbol) is None:
                 raise ValueError(f"cannot fix the spread of {symbol!r}: unknown symbol")
@@ -30,7 +36,7 @@ class FixedSpreadFeed:
         self._inner = inner
         self._catalogue = catalogue
         self._spreads = dict(spreads)
-        self._days: LRU[tuple[str, int], NDArray[np.void]] = LRU(256)
+        self._days: LRU[tuple[str, int], NDArray[np.void]] = LRU(cache_days)
         self._minutes: LRU[tuple[str, int, int], NDArray[np.void]] = LRU(4_096)
 
     def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:

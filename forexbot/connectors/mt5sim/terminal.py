@@ -43,5 +43,7 @@ class SimulatedTerminal(MarketDataAPI, TradingAPI):
     run time through :attr:`faults`), ``fixed_spread`` (symbol -> spread in points, replacing
     the feed's; :mod:`.spread`), ``slippage_points`` (every market fill that much worse) and
     ``swap_free`` (no rollover is charged, like an Islamic account) and ``fill_model``
-    (``"ticks"``, or ``"bars"`` for backtests: stops replayed on M1 bars, see :mod:`.matching`).
+    (``"ticks"``, or ``"bars"`` for backtests: stops replayed on M1 bars, see :mod:`.matching`);
+    ``cache_days`` bounds the days of generated or replayed bars kept in memory (a backtest
+    keeps its whole period: about 80 KB a day and symbol).
     """
