@@ -19,7 +19,12 @@ from typing import Any, TypeVar
 import structlog
 
 from forexbot import __version__
-from forexbot.cli_backtest import add_backtest_command, run_backtest_command
+from forexbot.cli_backtest import (
+    add_backtest_command,
+    add_optimize_command,
+    run_backtest_command,
+    run_optimize_command,
+)
 from forexbot.cli_data import add_data_commands, run_data_command
 from forexbot.config import Settings, load_settings, resolve_data_dir
 from forexbot.connectors.bridge.server import add_arguments as add_bridge_arguments
@@ -80,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     add_bridge_arguments(bridge)
 
     add_backtest_command(sub, _add_common)
+    add_optimize_command(sub, _add_common)
     add_data_commands(sub, _add_common)
 
     sub.add_parser("version", help="print the version")
@@ -128,7 +134,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             overrides["terminal.sim_speed"] = args.sim_speed
     settings = load_settings(args.config, overrides=overrides)
     level = settings.logging.level
-    if args.command in ("backtest", "data") and level in ("DEBUG", "INFO"):
+    if args.command in ("backtest", "optimize", "data") and level in ("DEBUG", "INFO"):
         level = "WARNING"  # a tool's output, not a daemon's: only problems are logged
     configure_logging(
         level,
@@ -142,6 +148,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _migrate(data_dir)
     if args.command == "backtest":
         return run_backtest_command(args, settings, data_dir)
+    if args.command == "optimize":
+        return run_optimize_command(args, settings, data_dir)
     if args.command == "data":
         return run_data_command(args, data_dir)
     if args.command == "user":

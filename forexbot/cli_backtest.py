@@ -12,8 +12,9 @@ anything else is one or more MT5 CSV exports (comma-separated) replayed exactly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,23 @@ import numpy as np
 import orjson
 import yaml
 
+from forexbot.backtest.optimize import (
+    OBJECTIVES,
+    Progress,
+    Trial,
+    WindowResult,
+    grid,
+    make_executor,
+    params_text,
+    parse_space,
+    random_candidates,
+    rank,
+    run_trials,
+    summarise_walk_forward,
+    walk_forward,
+    window_dict,
+    windows,
+)
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
 from forexbot.cli_data import market_data, parse_timeframe, parse_when, to_server
 from forexbot.config import Settings
@@ -36,6 +54,50 @@ def add_backtest_command(sub: Any, add_common: Callable[[argparse.ArgumentParser
     bt.add_argument("--report", type=Path, help="write a self-contained HTML report there")
     bt.add_argument("--json", action="store_true", help="print the full result as JSON")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_optimize_command(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    opt = sub.add_parser(
+        "optimize",
+        help="search strategy parameters (grid or random), optionally walk-forward",
+        description=(
+            "Backtest every candidate and rank them by an objective. --grid NAME=V1,V2 or "
+            "NAME=LO:HI:STEP (repeat per parameter); with --random N, N draws of the same "
+            "space (NAME=LO:HI draws uniformly). Trials run on a local process pool, or a "
+            "Dask/Ray cluster with --engine (and --address)."
+        ),
+    )
+    add_common(opt)
+    add_spec_arguments(opt)
+    opt.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES")
+    opt.add_argument("--random", type=int, metavar="N", help="N random candidates")
+    opt.add_argument("--random-seed", type=int, default=1)
+    opt.add_argument("--objective", default="sharpe", help=f"one of {', '.join(OBJECTIVES)}")
+    opt.add_argument("--min-trades", type=int, default=10, help="fewer trades rank last")
+    opt.add_argument("--workers", type=int, help="processes (default: one per core)")
+    opt.add_argument("--engine", default="local", choices=("local", "dask", "ray"))
+    opt.add_argument("--address", help="scheduler address of an existing Dask/Ray cluster")
+    opt.add_argument("--walk-forward", action="store_true", help="rolling in/out-of-sample")
+    opt.add_argument("--train", default="180d", help="in-sample length (e.g. 180d, 12w)")
+    opt.add_argument("--test", default="60d", help="out-of-sample length")
+    opt.add_argument("--step", help="how far windows advance (default: --test)")
+    opt.add_argument("--top", type=int, default=10, help="rows to show")
+    opt.add_argument("--json", action="store_true", help="print everything as JSON")
+    opt.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parse_duration(text: str, name: str) -> float:
+    """``90d``, ``12w``, ``36h`` or ``30m`` as seconds."""
+    units = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+    text = text.strip().lower()
+    try:
+        value = float(text[:-1])
+        unit = units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise ConfigError(f"{name}: {text!r} is not a duration like 90d, 12w or 36h") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value * unit
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -220,3 +282,141 @@ def summary_table(result: BacktestResult) -> Any:
     for name, value in statistic_rows(result):
         table.add_row(name, value)
     return table
+
+
+def run_optimize_command(args: argparse.Namespace, settings: Settings, data_dir: Path) -> int:
+    from rich.console import Console  # noqa: PLC0415
+
+    if args.objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {args.objective!r}; known: {', '.join(OBJECTIVES)}")
+    if not args.grid:
+        raise ConfigError("give at least one --grid NAME=VALUES")
+    space = parse_space(args.grid)
+    candidates = (
+        random_candidates(space, args.random, args.random_seed) if args.random else grid(space)
+    )
+    base = build_spec(args, settings, data_dir)
+    err, out = Console(stderr=True), Console()
+    executor = make_executor(args.engine, args.address, args.workers)
+    try:
+        with _progress_bar(err, "optimising", quiet=args.quiet or args.json) as progress:
+            if args.walk_forward:
+                plan = windows(
+                    base.start,
+                    base.end,
+                    parse_duration(args.train, "--train"),
+                    parse_duration(args.test, "--test"),
+                    parse_duration(args.step, "--step") if args.step else None,
+                )
+                results = walk_forward(
+                    base, candidates, plan, executor, args.objective, args.min_trades, progress
+                )
+            else:
+                trials = run_trials(base, candidates, executor, progress)
+    finally:
+        executor.close()
+    if args.walk_forward:
+        summary = summarise_walk_forward(results, base.balance)
+        if args.json:
+            payload = {
+                "objective": args.objective,
+                "windows": [window_dict(r, args.objective, args.min_trades) for r in results],
+                "summary": summary,
+            }
+            sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
+        else:
+            out.print(_walk_forward_table(results, args.objective, summary))
+        return 0
+    ranked = rank(trials, args.objective, args.min_trades)
+    if args.json:
+        payload = {
+            "objective": args.objective,
+            "trials": [t.to_dict(args.objective, args.min_trades) for t in ranked],
+        }
+        sys.stdout.buffer.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        out.print(_trials_table(ranked[: args.top], args.objective, args.min_trades))
+        failed = [t for t in ranked if t.error]
+        if failed:
+            err.print(f"{len(failed)} of {len(ranked)} candidates did not run: {failed[0].error}")
+    return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(console: Any, label: str, *, quiet: bool) -> Iterator[Progress | None]:
+    if quiet:
+        yield None
+        return
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _trials_table(trials: list[Trial], objective: str, min_trades: int) -> Any:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"best by {objective}")
+    for name in ("#", "parameters", objective, "trades", "net profit", "max DD %", "PF"):
+        table.add_column(name, justify="left" if name == "parameters" else "right")
+    for n, trial in enumerate(trials, 1):
+        s = trial.statistics or {}
+        score = trial.score(objective, min_trades)
+        table.add_row(
+            str(n),
+            params_text(trial.params),
+            "—" if score is None else f"{score:,.4f}",
+            str(trial.trades),
+            _fmt(s.get("net_profit")),
+            _fmt(s.get("max_drawdown_pct")),
+            _fmt(s.get("profit_factor")),
+        )
+    return table
+
+
+def _walk_forward_table(
+    results: list[WindowResult], objective: str, summary: dict[str, Any]
+) -> Any:
+    from rich.table import Table  # noqa: PLC0415
+
+    from forexbot.clock import iso_utc  # noqa: PLC0415
+
+    oos = summary["out_of_sample_return_pct"]
+    table = Table(
+        title=(
+            f"walk-forward by {objective}: out-of-sample {oos:.2f} % over "
+            f"{summary['tested']} windows, {summary['out_of_sample_trades']} trades"
+        )
+    )
+    for name in ("test period", "best parameters", "in-sample", "OOS return %", "OOS trades"):
+        table.add_column(name)
+    for r in results:
+        period = f"{iso_utc(r.window.test_start)[:10]} → {iso_utc(r.window.test_end)[:10]}"
+        best = "—" if r.best is None else params_text(r.best.params)
+        score = None if r.best is None else r.best.score(objective, 0)
+        oos = None if r.test is None else r.test.get("return_pct")
+        table.add_row(period, best, _fmt(score), _fmt(oos), str(r.test_trades))
+    return table
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None else f"{float(value):,.2f}"
