@@ -430,16 +430,24 @@ class MT5Connector:
         return self._last_tick.get(symbol)
 
     async def history(self, symbol: str, timeframe: Timeframe, count: int) -> list[Bar]:
-        """The last ``count`` *closed* bars, oldest first (position 0 is the forming bar)."""
+        """The last ``count`` *closed* bars, oldest first.
+
+        Position 0 is the terminal's latest bar: still forming, or — when no tick has come
+        since its period ended (a quiet market, a clock standing on the boundary) — already
+        closed, and then it is history too.
+        """
         rates = await self._call(
             f"copy_rates_from_pos({symbol!r}, {timeframe.name})",
             self._terminal.copy_rates_from_pos,
             symbol,
             timeframe.mt5_value,
-            1,
-            count,
+            0,
+            count + 1,
         )
-        return [self._bar(symbol, timeframe, row) for row in rates]
+        bars = [self._bar(symbol, timeframe, row) for row in rates]
+        if bars and bars[-1].time + timeframe.seconds > self._clock.time():
+            bars.pop()  # forming
+        return bars[-count:] if count > 0 else []
 
     async def account(self) -> AccountState:
         info = await self._call("account_info", self._terminal.account_info)

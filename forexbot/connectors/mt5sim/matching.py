@@ -24,8 +24,9 @@ Something created by an event (a position from a filled order, a limit order fro
 stop-limit) is only checked against quotes strictly after that event.
 
 **Fill model "bars"** (a backtest's choice, ``SimulatedTerminal(fill_model="bars")``): every
-whole minute is replayed on its M1 bar, whatever the gap, with the rules above; only the last
-partial minute before now is replayed on ticks. A bar's events are stamped at the bar's last
+whole minute is replayed on its M1 bar, whatever the gap, with the rules above; only the
+partial minutes at either end (after the last processed time, before now) are replayed on
+ticks. A bar's events are stamped at the bar's last
 millisecond (when it triggered inside the minute is unknown), so a position opened at a
 minute's start is checked against that whole minute. Much faster than ticks, and the same
 fills wherever a bar does not reach both levels of a position.
@@ -169,9 +170,14 @@ class Matcher:
         changed = False
         if self._watched():
             if self.bar_fills:
+                # Whole minutes on bars; the partial minutes at either end on their ticks.
+                first_full = -(-start // 60_000) * 60_000
                 last_full = (now_msc // 60_000) * 60_000
-                changed |= self._walk(start, last_full - 1, bars=True)
-                if now_msc > last_full:  # a partial minute: its ticks so far
+                if start < first_full:
+                    changed |= self._walk(start, min(first_full - 1, now_msc), bars=False)
+                if last_full > first_full:
+                    changed |= self._walk(first_full - 1, last_full - 1, bars=True)
+                if now_msc > last_full >= first_full:
                     changed |= self._walk(max(start, last_full - 1), now_msc, bars=False)
             elif now_msc - start > BAR_WALK_AFTER_MS:
                 first_full = (start // 60_000 + 1) * 60_000
