@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install install-dev lint typecheck bench clean
+.PHONY: run test install install-dev system-deps lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 
+# Headless Chromium renders the backtest report in a test (Debian's package; root or sudo).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 run: install
 	$(BIN)/forexbot run $(ARGS)
 
@@ -28,12 +34,13 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy forexbot
 
-test: install-dev lint typecheck
+test: install-dev system-deps lint typecheck
 	$(BIN)/pytest -q
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/bus_latency.py
 	$(BIN)/python bench/ticks.py
+	$(BIN)/python bench/backtest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -140,7 +140,8 @@ def _axes(frame: _Frame, label: str, decimals: int) -> str:
     for k in range(6):
         t = frame.t0 + (frame.t1 - frame.t0) * k / 5
         x = frame.x(t)
-        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="xlab">'
+        anchor = "start" if k == 0 else "end" if k == 5 else "middle"  # keep inside the chart
+        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="xlab" text-anchor="{anchor}">'
                      f"{_date(t, with_time=False)}</text>")  # fmt: skip
     return "".join(parts)
 
@@ -251,7 +252,7 @@ border-bottom:1px solid #e4e7ee;text-align:right}td:first-child,th:first-child{t
 th{background:#f4f6fa}.chart{width:100%;max-width:1100px;display:block;margin:8px 0}
 .plot{fill:#fbfcfe;stroke:#d5dae5}.grid{stroke:#e8ebf2}.ref{stroke:#9aa3b5;stroke-dasharray:4 4}
 .title{font-size:13px;font-weight:600;fill:#1d2433}.ylab{font-size:11px;text-anchor:end;fill:#5b6477}
-.xlab{font-size:11px;text-anchor:middle;fill:#5b6477}.equity{stroke:#1f6feb;stroke-width:1.6}
+.xlab{font-size:11px;fill:#5b6477}.equity{stroke:#1f6feb;stroke-width:1.6}
 .drawdown{fill:#f8514933;stroke:#d1242f;stroke-width:1}.price{stroke:#57606a;stroke-width:1}
 .trip{stroke-width:1.2;stroke-dasharray:3 2}.trip.win{stroke:#1a7f37}.trip.loss{stroke:#cf222e}
 .entry.buy{fill:#1a7f37}.entry.sell{fill:#cf222e}.exit{stroke:#1d2433;stroke-width:1.6}
