@@ -31,6 +31,8 @@ from forexbot.api.app import create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.backtest.jobs import BacktestJobs
+from forexbot.backtest.service import DaemonBacktests
 from forexbot.config import Settings, load_strategy_instances
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
@@ -245,6 +247,14 @@ class Daemon:
             access_token_ttl_seconds=s.api.access_token_ttl_seconds,
             max_body_bytes=s.api.max_body_bytes,
         )
+        backtests = DaemonBacktests(
+            BacktestJobs(workers=s.backtest.workers, max_active=s.backtest.max_active),
+            strategy_control,
+            lambda: risk.settings,
+            s.terminal,
+            market_data,
+        )
+        stack.push_async_callback(backtests.close)
         services = ApiServices(
             users=users,
             trades=trades,
@@ -256,6 +266,7 @@ class Daemon:
             metrics=metrics,
             strategies=strategy_control,
             trading=trading.control,
+            backtests=backtests,
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import yaml
 
@@ -40,10 +39,10 @@ from forexbot.backtest.optimize import (
     windows,
 )
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
-from forexbot.cli_data import market_data, parse_timeframe, parse_when, to_server
+from forexbot.backtest.stored import stored_bars
+from forexbot.cli_data import market_data, parse_timeframe, parse_when
 from forexbot.config import Settings
 from forexbot.connectors.mt5sim.replay import ReplayBars, ReplaySource
-from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError
 
 
@@ -196,29 +195,10 @@ def _replay(
 
 
 async def _stored_bars(spec: BacktestSpec, warmup: int, data_dir: Path) -> ReplayBars:
-    """The stored bars of the test (and its warm-up), M1 when stored, as server-time bars."""
-    from forexbot.connectors.mt5sim.structures import RATES_DTYPE  # noqa: PLC0415
-
     async with market_data(data_dir) as repository:
-        stored = await repository.timeframes(spec.symbol)
-        timeframe = Timeframe.M1 if "M1" in stored else spec.timeframe
-        if timeframe.name not in stored:
-            have = ", ".join(stored) or "none"
-            raise ConfigError(
-                f"no {spec.symbol} bars in market_data for M1 or {spec.timeframe.name} "
-                f"(stored timeframes: {have}); load some with `forexbot data import`"
-            )
-        lead = max(warmup * spec.timeframe.seconds * 3, 7 * 86_400)
-        bars = await repository.get_bars(
-            spec.symbol, timeframe, int(spec.start - lead), int(spec.end)
+        return await stored_bars(
+            repository, spec.symbol, spec.timeframe, spec.start, spec.end, warmup
         )
-    if not bars:
-        raise ConfigError(f"no stored {spec.symbol} {timeframe.name} bars in the period")
-    out = np.zeros(len(bars), dtype=RATES_DTYPE)
-    for i, b in enumerate(bars):
-        out[i] = (b.time, b.open, b.high, b.low, b.close, b.tick_volume, b.spread, b.real_volume)
-    out["time"] = to_server(out["time"].astype(np.int64), None)
-    return ReplayBars(out, timeframe.seconds)
 
 
 def run_backtest_command(args: argparse.Namespace, settings: Settings, data_dir: Path) -> int:

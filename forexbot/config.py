@@ -259,6 +259,18 @@ class ExecutionSettings(_Section):
     sync_interval_seconds: float = Field(1.0, gt=0, le=3600)
 
 
+class BacktestSettings(_Section):
+    """Backtests the daemon runs for the API (``POST /api/strategies/{id}/test``).
+
+    * ``workers``: processes running them (one keeps a core free for live trading on a
+      two-core VPS);
+    * ``max_active``: backtests queued or running at once; more are refused (429).
+    """
+
+    workers: int = Field(1, ge=1, le=64)
+    max_active: int = Field(4, ge=1, le=100)
+
+
 class DatabaseSettings(_Section):
     """Where trades are stored. No URL means the embedded PostgreSQL in the data directory."""
 
@@ -298,6 +310,7 @@ class Settings(_Section):
     risk_file: str | None = None
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    backtest: BacktestSettings = BacktestSettings()
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettingsModel = ApiSettingsModel()
     logging: LoggingSettings = LoggingSettings()

@@ -22,6 +22,7 @@ from forexbot.api.auth import auth_middleware
 from forexbot.api.cors import Cors
 from forexbot.api.errors import error_middleware
 from forexbot.api.middleware import add_security_headers, logging_middleware
+from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
@@ -87,6 +88,8 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     if services.strategies is not None:
         app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())
+    if services.backtests is not None:
+        app.add_routes(BacktestRoutes(services.backtests, services.system_logs).routes())
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)

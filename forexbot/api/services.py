@@ -146,6 +146,25 @@ class TradingActions(Protocol):
     async def resume_trading(self, *, actor: str) -> dict[str, Any]: ...
 
 
+class BacktestService(Protocol):
+    """Backtests of strategy instances as background jobs
+    (:class:`forexbot.backtest.service.DaemonBacktests`)."""
+
+    async def start(
+        self, strategy_id: str, request: Mapping[str, Any], *, owner: str
+    ) -> dict[str, Any]:
+        """Queue a backtest and return the job; raises :class:`~forexbot.errors.NotFoundError`,
+        :class:`~forexbot.errors.ConfigError` (a request refused) or
+        :class:`~forexbot.backtest.jobs.TooManyJobs`."""
+        ...
+
+    def job(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def jobs(self) -> list[dict[str, Any]]: ...
+
+    def report(self, job_id: str) -> str | None: ...
+
+
 class LoginUser(Protocol):
     """The fields of a user record the login route reads."""
 
@@ -236,6 +255,7 @@ class ApiServices:
     metrics: MetricsSource | None = None
     strategies: StrategyControl | None = None
     trading: TradingActions | None = None
+    backtests: BacktestService | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -74,15 +74,18 @@ class Range:
 Space = dict[str, list[Any] | Range]
 
 
-def _number(text: str) -> int | float:
+def _number(text: str, item: str) -> int | float:
     try:
         return int(text)
     except ValueError:
         pass
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise ConfigError(f"{text!r} is not a number") from None
+        raise ConfigError(f"--grid {item!r}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"--grid {item!r}: {text!r} is not a finite number")
+    return value
 
 
 def parse_space(items: Sequence[str]) -> Space:
@@ -95,7 +98,7 @@ def parse_space(items: Sequence[str]) -> Space:
         if not sep or not name or not spec.strip():
             raise ConfigError(f"--grid {item!r}: expected NAME=V1,V2 or NAME=LO:HI[:STEP]")
         if ":" in spec:
-            parts = [_number(p) for p in spec.split(":")]
+            parts = [_number(p, item) for p in spec.split(":")]
             if len(parts) not in (2, 3) or parts[1] < parts[0]:
                 raise ConfigError(f"--grid {item!r}: expected LO:HI[:STEP] with LO <= HI")
             if len(parts) == 2:
@@ -112,14 +115,17 @@ def parse_space(items: Sequence[str]) -> Space:
             else:
                 space[name] = [round(float(v), 10) for v in values]
         else:
-            space[name] = [_value(v) for v in spec.split(",") if v.strip()]
+            values = [_value(v) for v in spec.split(",") if v.strip()]
+            if not values:
+                raise ConfigError(f"--grid {item!r}: no value given")
+            space[name] = values
     return space
 
 
 def _value(text: str) -> Any:
     text = text.strip()
     try:
-        return _number(text)
+        return _number(text, text)
     except ConfigError:
         return {"true": True, "false": False}.get(text.lower(), text)
 
@@ -199,11 +205,14 @@ def evaluate(spec: BacktestSpec) -> tuple[dict[str, Any] | None, int, str | None
     """Run one trial (in a worker process): (statistics, trades, error)."""
     import logging  # noqa: PLC0415
 
+    previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # a worker's engine logs would drown the progress bar
     try:
         result = run_backtest(spec)
     except ForexbotError as exc:
         return None, 0, str(exc)
+    finally:
+        logging.disable(previous)  # the pool may be this very process (one worker)
     return result.statistics.to_dict(), result.statistics.trades, None
 
 

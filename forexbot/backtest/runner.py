@@ -28,8 +28,8 @@ The loop, and why it is fast:
   stop-out), and otherwise the account is published for the equity guard (daily loss, kill
   switch). With trade management (break-even, trailing) on, this happens on every bar close,
   with that bar's quote as the tick, and the engine always reconciles.
-* A millisecond before the end of the period whatever is still open is closed (reason
-  ``end_of_test``) at the last quote.
+* A millisecond before the close of the period's last bar whatever is still open is closed
+  (reason ``end_of_test``) at that bar's last quote.
 """
 
 from __future__ import annotations
@@ -336,8 +336,9 @@ class Backtest:
                 await self._decide(engine, connector, prices, i, rows[i], frame, synthetic)
                 if n % 16 == 0:
                     self._progress(i - prices.first, total)
-            await self._advance(engine, connector, prices, spec.end - LAST_MOMENT)
-            await self._finish(engine, connector)
+            last = float(prices.close_time[-1]) - LAST_MOMENT
+            await self._advance(engine, connector, prices, last)
+            await self._finish(engine, connector, last)
             self._progress(total, total)
         finally:
             await self._bus.close(timeout=5.0)
@@ -381,8 +382,8 @@ class Backtest:
         synthetic: bool,
     ) -> None:
         decided_at = float(prices.close_time[i])
-        if decided_at >= self.spec.end:
-            return  # a bar closing at the end of the test cannot be traded within it
+        if i == len(prices) - 1:
+            return  # the last bar closes as the test ends: nothing can be traded after it
         await self._advance(engine, connector, prices, decided_at)
         self._clock.set(max(decided_at, self._clock.time()))
         await connector.refresh_quote(self.spec.symbol)
@@ -435,13 +436,13 @@ class Backtest:
             await self._drain()
             self._last_sync = step
 
-    async def _finish(self, engine: TradingEngine, connector: MT5Connector) -> None:
+    async def _finish(self, engine: TradingEngine, connector: MT5Connector, last: float) -> None:
         """At the end: settle what the terminal did, close what is still open, settle again.
 
-        This happens a millisecond before the end, the last moment of the tested period: the
-        last bar's close is the quote, and the market is still open when the data ends
-        there."""
-        self._clock.set(max(self.spec.end - LAST_MOMENT, self._clock.time()))
+        This happens at ``last``, a millisecond before the close of the period's last bar:
+        its close is the quote, and the market is still open even when the period ends on
+        a weekend or where the data ends."""
+        self._clock.set(max(last, self._clock.time()))
         await connector.refresh_quote(self.spec.symbol)
         await engine.positions.sync()
         if engine.positions.open_count():

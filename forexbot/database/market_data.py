@@ -23,9 +23,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import BigInteger, Double, Integer, Text, bindparam, column, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Integer,
+    Text,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,6 +46,7 @@ from forexbot.database._convert import epoch_to_datetime, to_datetime
 from forexbot.database._errors import database_errors
 from forexbot.database.tables import market_data
 from forexbot.domain.market import Bar, Timeframe
+from forexbot.errors import DatabaseError
 
 _VALUE_COLUMNS = ("open", "high", "low", "close", "tick_volume", "spread", "real_volume")
 _ARRAY_TYPES: dict[str, ARRAY[Any]] = {
@@ -146,15 +159,27 @@ class MarketDataRepository:
         if not len(bars):
             return 0
         columns = ("symbol", "timeframe", "time", *_VALUE_COLUMNS)
-        changed = 0
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUE_COLUMNS)
+        distinct = " OR ".join(
+            f"market_data.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _VALUE_COLUMNS
+        )
+        upsert = text(
+            f"INSERT INTO market_data ({', '.join(columns)}) "  # fixed names only
+            f"SELECT {', '.join(columns)} FROM market_data_import "
+            f"ON CONFLICT (symbol, timeframe, time) DO UPDATE SET {updates} WHERE {distinct}"
+        )
         with database_errors(f"importing {len(bars)} {symbol} {timeframe.name} bars"):
             async with self._engine.begin() as conn:
+                # Through SQLAlchemy first: this opens the transaction the staging table
+                # lives in (it is dropped at commit).
+                await conn.execute(
+                    text(
+                        "CREATE TEMP TABLE market_data_import "
+                        "(LIKE market_data INCLUDING DEFAULTS) ON COMMIT DROP"
+                    )
+                )
                 raw = await conn.get_raw_connection()
                 driver: Any = raw.driver_connection
-                await driver.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS market_data_import "
-                    "(LIKE market_data INCLUDING DEFAULTS) ON COMMIT DROP"
-                )
                 for lo in range(0, len(bars), batch):
                     part = bars[lo : lo + batch]
                     times = [datetime.fromtimestamp(int(t), tz=UTC) for t in part["time"]]
@@ -171,21 +196,14 @@ class MarketDataRepository:
                         part["real_volume"].astype(np.int64).tolist(),
                         strict=True,
                     )
-                    await driver.copy_records_to_table(
-                        "market_data_import", records=records, columns=columns
-                    )
-                updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUE_COLUMNS)
-                distinct = " OR ".join(
-                    f"market_data.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _VALUE_COLUMNS
-                )
-                status = await driver.execute(
-                    f"INSERT INTO market_data ({', '.join(columns)}) "  # fixed names only
-                    f"SELECT {', '.join(columns)} FROM market_data_import "
-                    f"ON CONFLICT (symbol, timeframe, time) DO UPDATE SET {updates} "
-                    f"WHERE {distinct}"
-                )
-                changed = int(str(status).rsplit(" ", 1)[-1])
-        return changed
+                    try:
+                        await driver.copy_records_to_table(
+                            "market_data_import", records=records, columns=columns
+                        )
+                    except asyncpg.PostgresError as exc:
+                        raise DatabaseError(f"copying bars failed: {exc}") from exc
+                result = await conn.execute(upsert)
+        return int(result.rowcount)
 
     async def timeframes(self, symbol: str) -> list[str]:
         """The timeframes stored for ``symbol``."""

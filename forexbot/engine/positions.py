@@ -350,7 +350,13 @@ class PositionManager:
             except (TradeActionError, TerminalError, DatabaseError) as exc:
                 _log.warning("reversal: trade not closed", trade_id=trade.id, error=str(exc))
                 continue
-            closed += record.status is TradeStatus.CLOSED
+            if record.status is TradeStatus.CLOSED:
+                closed += 1
+                self._open.pop(trade.id, None)  # before its event goes round the bus
+        if closed:
+            # The risk manager checks the new trade right after: it must see the position
+            # gone from the counts, the exposure and the margin in use.
+            await self.reconcile()
         return closed
 
     async def close_all(self, reason: str) -> int:

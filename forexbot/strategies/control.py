@@ -71,6 +71,7 @@ class StrategyControl:
             "enabled": instance.enabled,
             "params": instance.strategy.params.model_dump(),
             "risk_multiplier": instance.risk_multiplier,
+            "volume": instance.volume,
             "management": instance.management.model_dump(),
             "regime": {
                 "trends": sorted(t.value for t in regime.trends),

@@ -1,7 +1,8 @@
 """Fixtures for the API tests: a real server on 127.0.0.1:0 over a real PostgreSQL.
 
 ``make_api`` starts a server with settings overrides (and extra routes, for tests of the
-middleware rules; ``with_strategies=False`` leaves the optional strategy control out); ``api``
+middleware rules; ``with_strategies=False`` leaves the optional strategy control out;
+``backtests=`` plugs in a backtest service); ``api``
 is one with the default test settings. Everything is stopped at teardown, in the test's own
 event loop (the database engine belongs to it).
 """
@@ -38,6 +39,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         routes: list[web.RouteDef] | None = None,
         *,
         with_strategies: bool = True,
+        backtests: Any = None,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -57,6 +59,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             clock=ManualClock(1_700_000_000.0),
             wall_clock=wall_clock,
             strategies=strategies if with_strategies else None,
+            backtests=backtests,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import numpy as np
 import pytest
 from conftest import execute_autocommit
@@ -177,17 +176,6 @@ def test_backtest_data_file_replays_that_mt5_export(
 
 # --- forexbot data import / export ---------------------------------------------------------
 
-#: MarketDataRepository.import_bars creates its COPY staging table with ``ON COMMIT DROP``
-#: through the raw asyncpg connection before SQLAlchemy has begun the transaction (its asyncpg
-#: adapter sends BEGIN lazily, with its own first statement), so the table is dropped at once
-#: and every import fails — with an asyncpg exception that escapes the CLI as a traceback.
-IMPORT_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=asyncpg.exceptions.UndefinedTableError,
-    reason="data import: the ON COMMIT DROP staging table is created outside a transaction "
-    'and is gone before COPY (relation "market_data_import" does not exist)',
-)
-
 
 def import_file(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
     assert main(["data", "import", str(path), *extra]) == 0
@@ -195,7 +183,6 @@ def import_file(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> 
 
 
 @pytest.mark.db
-@IMPORT_BUG
 def test_data_import_then_export_round_trips_the_bars(
     database: str, export_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -210,7 +197,6 @@ def test_data_import_then_export_round_trips_the_bars(
 
 
 @pytest.mark.db
-@IMPORT_BUG
 def test_importing_the_same_file_twice_changes_nothing_the_second_time(
     database: str, export_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,7 +207,6 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(
 
 
 @pytest.mark.db
-@IMPORT_BUG
 def test_the_symbol_comes_from_an_mt5_file_name(
     database: str, export_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -232,7 +217,6 @@ def test_the_symbol_comes_from_an_mt5_file_name(
 
 
 @pytest.mark.db
-@IMPORT_BUG
 def test_symbol_overrides_the_file_name(
     database: str, export_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -240,9 +224,8 @@ def test_symbol_overrides_the_file_name(
     assert line == f"{EXPORT_NAME}: 240 AUDUSD H1 bars, 240 inserted or changed"
 
 
-@pytest.mark.db
 def test_a_file_name_without_a_symbol_exits_2_asking_for_symbol(
-    database: str, export_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    export_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     renamed = tmp_path / "bars.csv"
     shutil.copy(export_file, renamed)
@@ -252,7 +235,6 @@ def test_a_file_name_without_a_symbol_exits_2_asking_for_symbol(
 
 
 @pytest.mark.db
-@IMPORT_BUG
 def test_backtest_data_db_replays_the_imported_bars(
     database: str, export_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
