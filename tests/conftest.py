@@ -72,6 +72,12 @@ def execute_autocommit(url: str, *statements: str) -> None:
     run_blocking(lambda: asyncio.run(run()))
 
 
+@pytest.fixture
+def autocommit() -> Callable[..., None]:
+    """:func:`execute_autocommit` for a test (a conftest module is not reliably importable)."""
+    return execute_autocommit
+
+
 def _external_server_url() -> str | None:
     for name in TEST_DATABASE_URL_ENV:
         if os.environ.get(name):

@@ -14,14 +14,13 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import execute_autocommit
 from numpy.typing import NDArray
 
 import forexbot.connectors.mt5sim as mt5
@@ -69,9 +68,13 @@ def export_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def database(migrated_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def database(
+    migrated_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    autocommit: Callable[..., None],
+) -> str:
     """``DATABASE_URL`` set to a migrated database with no market data."""
-    execute_autocommit(migrated_database_url, "TRUNCATE market_data")
+    autocommit(migrated_database_url, "TRUNCATE market_data")
     monkeypatch.setenv("DATABASE_URL", migrated_database_url)
     return migrated_database_url
 
