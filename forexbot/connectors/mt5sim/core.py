@@ -17,6 +17,7 @@ import pathlib
 import threading
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +95,8 @@ class TerminalCore:
         self.faults = FaultInjector(faults)
         self._lock = _CallGate(self.faults)
         self._lost_reply = False
+        # Lookups over the account's order and deal history (see :mod:`.history_index`).
+        self._history_indexes: dict[int, Any] = {}
         self._state_path = state_path
         self._last_now = 0
         self._connected = False

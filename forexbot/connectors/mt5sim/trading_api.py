@@ -19,7 +19,8 @@ from .errors import (
     NOT_FOUND,
 )
 from .faults import IPC_TIMEOUT
-from .queries import in_window, select_open, window
+from .history_index import HistoryIndex
+from .queries import select_open, window
 from .requests import InvalidRequest, parse_request
 from .structures import (
     OrderCheckResult,
@@ -230,13 +231,25 @@ class TradingAPI(TerminalCore):
         if not valid:
             self._fail(INVALID_PARAMS)
             return None
+        index = self._history_index(records, order_of, time_of)
         if ticket is not None:
-            return tuple(r for r in records if order_of(r) == ticket)
+            return index.by_order(ticket)
         if position is not None:
-            return tuple(r for r in records if r.position_id == position)
+            return index.by_position(position)
         assert bounds is not None
         return tuple(
-            r
-            for r in records
-            if in_window(time_of(r), bounds) and (group is None or match_group(r.symbol, group))
+            r for r in index.in_window(*bounds) if group is None or match_group(r.symbol, group)
         )
+
+    def _history_index(
+        self,
+        records: Sequence[_H],
+        order_of: Callable[[_H], int],
+        time_of: Callable[[_H], int],
+    ) -> HistoryIndex[_H]:
+        """The index following ``records`` (rebuilt when the list was replaced: a reload)."""
+        index: HistoryIndex[_H] | None = self._history_indexes.get(id(records))
+        if index is None or not index.follows(records):
+            index = HistoryIndex(records, order_of, time_of)
+            self._history_indexes[id(records)] = index
+        return index
