@@ -50,6 +50,7 @@ from forexbot.backtest.statistics import (
     ClosedTrade,
     EquityCurve,
     Statistics,
+    closed_trade,
     compute_statistics,
 )
 from forexbot.backtest.trade_store import MemoryTradeStore
@@ -212,27 +213,6 @@ class BacktestResult:
                 "equity": np.round(self.equity.equity, 2).tolist(),
             },
         }
-
-
-def closed_trade(record: TradeRecord) -> ClosedTrade:
-    """A closed trade record as statistics see it."""
-    assert record.open_time is not None
-    assert record.close_time is not None
-    return ClosedTrade(
-        id=record.id,
-        strategy=record.strategy,
-        symbol=record.symbol,
-        side=record.side.label,
-        volume=float(record.volume),
-        open_time=record.open_time.timestamp(),
-        close_time=record.close_time.timestamp(),
-        entry_price=float(record.entry_price or 0),
-        exit_price=float(record.exit_price or 0),
-        profit=float(record.profit or 0),
-        swap=float(record.swap or 0),
-        commission=float(record.commission or 0),
-        close_reason=record.close_reason or "",
-    )
 
 
 def _terminal(spec: BacktestSpec, clock: ManualClock) -> SimulatedTerminal:

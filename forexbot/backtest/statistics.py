@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from forexbot.database.records import TradeRecord
+
 F64 = NDArray[np.float64]
 TRADING_DAYS_PER_YEAR = 252
 SECONDS_PER_YEAR = 365.25 * 86_400
@@ -119,6 +121,27 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         return None if not math.isfinite(value) else round(value, 6)
     return value
+
+
+def closed_trade(record: TradeRecord) -> ClosedTrade:
+    """A closed trade record (backtest or live) as statistics see it."""
+    if record.open_time is None or record.close_time is None:
+        raise ValueError(f"trade {record.id} has not both opened and closed")
+    return ClosedTrade(
+        id=record.id,
+        strategy=record.strategy,
+        symbol=record.symbol,
+        side=record.side.label,
+        volume=float(record.volume),
+        open_time=record.open_time.timestamp(),
+        close_time=record.close_time.timestamp(),
+        entry_price=float(record.entry_price or 0),
+        exit_price=float(record.exit_price or 0),
+        profit=float(record.profit or 0),
+        swap=float(record.swap or 0),
+        commission=float(record.commission or 0),
+        close_reason=record.close_reason or "",
+    )
 
 
 def balance_curve(
