@@ -8,9 +8,9 @@ in seconds; the Dask test starts a local two-worker cluster.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import logging
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,6 +20,7 @@ from forexbot.backtest.optimize import (
     DaskCluster,
     ProcessPool,
     Range,
+    RayCluster,
     Trial,
     Window,
     WindowResult,
@@ -404,6 +405,17 @@ def test_a_local_dask_cluster_gives_the_same_statistics_as_one_process(
     assert trials == serial_trials
 
 
+def test_a_local_ray_cluster_gives_the_same_statistics_as_one_process(
+    serial_trials: list[Trial],
+) -> None:
+    cluster = RayCluster(workers=2)
+    try:
+        trials = run_trials(BASE, CANDIDATES, cluster)
+    finally:
+        cluster.close()
+    assert trials == serial_trials
+
+
 # --- executors -----------------------------------------------------------------------------
 
 
@@ -413,8 +425,10 @@ def test_the_local_engine_is_a_process_pool_of_the_workers_asked() -> None:
     assert executor.workers == 3
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="ray is installed")
-def test_the_ray_engine_without_ray_is_a_config_error_saying_what_to_install() -> None:
+def test_the_ray_engine_without_ray_is_a_config_error_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(ConfigError) as raised:
         make_executor("ray", None, None)
     assert str(raised.value) == "the ray engine needs ray: pip install 'forexbot[ray]'"
