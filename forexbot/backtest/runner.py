@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from forexbot.backtest.equity import mark_to_market
 from forexbot.backtest.journal import Journal
@@ -181,6 +182,9 @@ class BacktestResult:
     rejected: dict[str, int]
     events: dict[str, int]
     elapsed_seconds: float
+    #: Seconds spent reading the market, computing the signals, running the engine, and
+    #: computing the statistics and the curve.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def bars(self) -> int:
@@ -201,6 +205,7 @@ class BacktestResult:
             "orders": dict(statuses),
             "events": self.events,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,6 +271,7 @@ class Backtest:
         self._journal = Journal(self._clock)
         self._rejected: Counter[str] = Counter()
         self._last_sync = spec.start
+        self._closes: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
     async def run(self) -> BacktestResult:
         started = time.perf_counter()
@@ -275,11 +281,14 @@ class Backtest:
         prices = read_prices(
             terminal, spec.symbol, spec.timeframe, spec.start, spec.end, self._window
         )
+        self._closes = prices.close_time
+        timings = {"data": time.perf_counter() - started}
         frame = prices.frame()
         signals = self._strategy.signals(frame)
         side = signals["signal"].to_numpy()
         decisions = [int(i) for i in np.flatnonzero(side) if i >= prices.first]
         rows = dict(zip(decisions, signals.iloc[decisions].to_dict("records"), strict=True))
+        timings["signals"] = time.perf_counter() - started - timings["data"]
         connector = MT5Connector(
             terminal,
             InlineWorker(default_timeout=10.0),
@@ -316,13 +325,14 @@ class Backtest:
                 await self._decide(engine, connector, prices, i, rows[i], frame, synthetic)
                 if n % 16 == 0:
                     self._progress(i - prices.first, total)
-            last = float(prices.close_time[-1]) - LAST_MOMENT
+            last = float(self._closes[-1]) - LAST_MOMENT
             await self._advance(engine, connector, prices, last)
             await self._finish(engine, connector, last)
             self._progress(total, total)
         finally:
             await self._bus.close(timeout=5.0)
             await connector.close()
+        timings["engine"] = time.perf_counter() - started - sum(timings.values())
         records = tuple(self._store.all())
         trades = tuple(closed_trade(r) for r in records if r.status is TradeStatus.CLOSED)
         curve = mark_to_market(
@@ -342,6 +352,10 @@ class Backtest:
             rejected=dict(self._rejected),
             events=dict(self._journal.counts),
             elapsed_seconds=time.perf_counter() - started,
+            timings={
+                **timings,
+                "statistics": time.perf_counter() - started - sum(timings.values()),
+            },
         )
 
     async def _count_rejection(self, event: RiskRejectedEvent) -> None:
@@ -361,7 +375,7 @@ class Backtest:
         frame: Any,
         synthetic: bool,
     ) -> None:
-        decided_at = float(prices.close_time[i])
+        decided_at = float(self._closes[i])
         if i == len(prices) - 1:
             return  # the last bar closes as the test ends: nothing can be traded after it
         await self._advance(engine, connector, prices, decided_at)
@@ -393,7 +407,7 @@ class Backtest:
     ) -> None:
         """Keep the engine in step with the terminal up to ``until`` while trades are open."""
         managed = self._instance.management.active
-        closes = prices.close_time
+        closes = self._closes
         while engine.positions.open_count() > 0:
             if managed:
                 k = int(np.searchsorted(closes, self._last_sync, side="right"))
