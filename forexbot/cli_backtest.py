@@ -42,6 +42,7 @@ from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
 from forexbot.backtest.stored import stored_bars
 from forexbot.cli_data import market_data, parse_timeframe, parse_when
 from forexbot.config import Settings
+from forexbot.connectors.mt5sim.core import DEFAULT_SEED
 from forexbot.connectors.mt5sim.replay import ReplayBars, ReplaySource
 from forexbot.errors import ConfigError
 
@@ -150,7 +151,7 @@ def build_spec(args: argparse.Namespace, settings: Settings, data_dir: Path) -> 
         start=start,
         end=end,
         params=parse_params(args.param),
-        seed=args.seed if args.seed is not None else (terminal.sim_seed or 20240101),
+        seed=next(s for s in (args.seed, terminal.sim_seed, DEFAULT_SEED) if s is not None),
         balance=args.balance if args.balance is not None else terminal.sim_balance,
         leverage=args.leverage if args.leverage is not None else terminal.sim_leverage,
         currency=terminal.sim_currency,

@@ -1,22 +1,25 @@
 """Backtests as background jobs of the daemon (``POST /api/strategies/{id}/test``).
 
 A backtest is CPU work for seconds to minutes; the daemon's event loop must keep trading
-meanwhile. So jobs run in worker *processes* (a process pool, ``workers`` of them, one by
-default: live trading keeps the other core), and the loop only waits on their futures.
+meanwhile. So each job runs in a process of its own, at most ``workers`` at a time (one by
+default: live trading keeps the other core), and the loop only waits on a pipe.
 
 Rules:
 
-* A job moves ``queued`` → ``running`` (its worker reported the first progress) → ``done`` or
-  ``failed`` (with the error's message; a strategy or data error is the client's, anything
-  else is logged with its traceback).
-* Progress (bars done of bars in the test) is written by the worker into a shared dict
-  (a ``multiprocessing`` manager) and read when a client polls.
-* At most ``max_active`` jobs are queued or running; more is refused
-  (:class:`TooManyJobs`), as a client looping on the endpoint must not queue hours of work.
+* A job moves ``queued`` → ``running`` (its process started) → ``done`` or ``failed`` (with
+  the error's message: a strategy or data error is the client's; anything else is logged with
+  its traceback). A process that dies without an answer (killed, out of memory) fails its job
+  with its exit code, and frees its place.
+* Progress (bars done of bars in the test) comes back over the job's pipe as the backtest
+  moves through time.
+* At most ``max_active`` jobs are queued or running; more is refused (:class:`TooManyJobs`),
+  as a client looping on the endpoint must not queue hours of work.
 * The last ``keep`` finished jobs are kept in memory with their results; older ones are
   forgotten. A daemon restart forgets them all (a report can be saved by the client).
 * A result holds the summary, the trades (at most ``MAX_TRADES``), the equity curve reduced to
   at most :data:`~forexbot.backtest.report.MAX_POINTS` points, and the HTML report.
+* Logs of a job's engine go to its standard error at warning level and above, marked with the
+  job: a backtest's "order filled" must never read like live trading.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import multiprocessing
+import sys
 import time
+import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -46,23 +52,31 @@ class TooManyJobs(ForexbotError):
     """As many backtests as allowed are queued or running already."""
 
 
-def run_job(spec: BacktestSpec, job_id: str, progress: Any) -> dict[str, Any]:
-    """Run one backtest in a worker process and return what the API serves."""
-    import logging  # noqa: PLC0415
+def run_job(spec: BacktestSpec, job_id: str, pipe: Connection) -> None:
+    """A job's process: run the backtest, send progress and then the outcome over ``pipe``."""
+    from forexbot.logging import configure_logging  # noqa: PLC0415
 
-    logging.disable(logging.WARNING)
+    configure_logging("WARNING", "json", stream=sys.stderr)
+    structlog.contextvars.bind_contextvars(backtest_job=job_id)
 
     def report(done: int, total: int) -> None:
-        progress[job_id] = (done, total)
+        pipe.send(("progress", done, total))
 
-    result = run_backtest(spec, report)
-    times, values = decimate(result.equity.time, result.equity.equity)
-    payload = result.summary()
-    payload["trades"] = [t.to_dict() for t in result.trades[:MAX_TRADES]]
-    payload["trades_truncated"] = len(result.trades) > MAX_TRADES
-    payload["equity"] = {"time": times.tolist(), "equity": np.round(values, 2).tolist()}
-    payload["report_html"] = render(result)
-    return payload
+    try:
+        result = run_backtest(spec, report)
+        times, values = decimate(result.equity.time, result.equity.equity)
+        payload = result.summary()
+        payload["trades"] = [t.to_dict() for t in result.trades[:MAX_TRADES]]
+        payload["trades_truncated"] = len(result.trades) > MAX_TRADES
+        payload["equity"] = {"time": times.tolist(), "equity": np.round(values, 2).tolist()}
+        payload["report_html"] = render(result)
+        pipe.send(("done", payload))
+    except ForexbotError as exc:
+        pipe.send(("failed", str(exc)))
+    except Exception as exc:
+        pipe.send(("crashed", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    finally:
+        pipe.close()
 
 
 @dataclass(slots=True)
@@ -110,22 +124,14 @@ class BacktestJobs:
     def __init__(self, workers: int = 1, max_active: int = 4, keep: int = 50) -> None:
         if workers < 1 or max_active < 1 or keep < 1:
             raise ValueError("workers, max_active and keep must be at least 1")
-        self._workers = workers
         self._max_active = max_active
         self._keep = keep
+        self._slots = asyncio.Semaphore(workers)
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._ids = itertools.count(1)
-        self._pool: Any = None  # a multiprocessing pool: it can be terminated
-        self._manager: Any = None
-        self._progress: Any = None
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def _start_pool(self) -> None:
-        if self._pool is None:
-            context = multiprocessing.get_context("spawn")
-            self._manager = context.Manager()
-            self._progress = self._manager.dict()
-            self._pool = context.Pool(processes=self._workers)
 
     def active(self) -> int:
         return sum(1 for j in self._jobs.values() if j.state in ("queued", "running"))
@@ -139,42 +145,18 @@ class BacktestJobs:
                 f"{self._max_active} backtests are queued or running; try again when one "
                 "has finished"
             )
-        self._start_pool()
-        assert self._pool is not None
         job = Job(f"bt-{next(self._ids)}", strategy_id, request, owner, time.time())
         self._jobs[job.id] = job
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
-
-        def settle(outcome: Any, *, failed: bool) -> None:  # on the pool's result thread
-            def apply() -> None:
-                if future.done():
-                    return
-                if failed:
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-
-            loop.call_soon_threadsafe(apply)
-
-        self._pool.apply_async(
-            run_job,
-            (spec, job.id, self._progress),
-            callback=lambda value: settle(value, failed=False),
-            error_callback=lambda exc: settle(exc, failed=True),
-        )
-        task = loop.create_task(self._follow(job, future))
+        task = asyncio.get_running_loop().create_task(self._run(job, spec), name=job.id)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         self._forget_old()
         return job
 
-    async def _follow(self, job: Job, future: asyncio.Future[dict[str, Any]]) -> None:
+    async def _run(self, job: Job, spec: BacktestSpec) -> None:
         try:
-            job.result = await future
-            job.state = "done"
-        except ForexbotError as exc:
-            job.state, job.error = "failed", str(exc)
+            async with self._slots:
+                await self._in_process(job, spec)
         except asyncio.CancelledError:
             job.state, job.error = "failed", "cancelled: the daemon is stopping"
             raise
@@ -183,34 +165,54 @@ class BacktestJobs:
             _log.exception("backtest job failed", job=job.id)
         finally:
             job.finished_at = time.time()
-            self._refresh(job)
-            if self._progress is not None:
-                self._progress.pop(job.id, None)
-        _log.info("backtest job finished", job=job.id, state=job.state, error=job.error)
+            _log.info("backtest job finished", job=job.id, state=job.state, error=job.error)
 
-    def _refresh(self, job: Job) -> None:
-        """Read the worker's progress; the first one marks the job running."""
-        if self._progress is None:
-            return
-        reported = self._progress.get(job.id)
-        if reported is not None:
-            job.progress = (int(reported[0]), int(reported[1]))
-            if job.state == "queued":
-                job.state, job.started_at = "running", time.time()
-        if job.state == "done" and job.progress[1]:
+    async def _in_process(self, job: Job, spec: BacktestSpec) -> None:
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=run_job, args=(spec, job.id, sender), name=f"forexbot-{job.id}", daemon=True
+        )
+        process.start()
+        sender.close()  # the child holds the only writing end: EOF when it is gone
+        self._processes[job.id] = process
+        job.state, job.started_at = "running", time.time()
+        outcome: tuple[Any, ...] | None = None
+        try:
+            while True:
+                message = await asyncio.to_thread(_receive, receiver)
+                if message is None:
+                    break
+                if message[0] == "progress":
+                    job.progress = (int(message[1]), int(message[2]))
+                else:
+                    outcome = message
+            await asyncio.to_thread(process.join)
+        finally:
+            receiver.close()
+            self._processes.pop(job.id, None)
+            if process.is_alive():
+                process.terminate()
+        self._settle(job, outcome, process.exitcode)
+
+    def _settle(self, job: Job, outcome: tuple[Any, ...] | None, exitcode: int | None) -> None:
+        if outcome is None:
+            job.state = "failed"
+            job.error = f"the backtest process ended without an answer (exit code {exitcode})"
+            _log.error("backtest process died", job=job.id, exitcode=exitcode)
+        elif outcome[0] == "done":
+            job.state, job.result = "done", outcome[1]
             job.progress = (job.progress[1], job.progress[1])
+        elif outcome[0] == "failed":
+            job.state, job.error = "failed", str(outcome[1])
+        else:
+            job.state, job.error = "failed", str(outcome[1])
+            _log.error("backtest crashed", job=job.id, traceback=outcome[2])
 
     def get(self, job_id: str) -> Job | None:
-        job = self._jobs.get(job_id)
-        if job is not None and job.state in ("queued", "running"):
-            self._refresh(job)
-        return job
+        return self._jobs.get(job_id)
 
     def jobs(self) -> list[Job]:
         """Newest first."""
-        for job in self._jobs.values():
-            if job.state in ("queued", "running"):
-                self._refresh(job)
         return list(reversed(self._jobs.values()))
 
     def report(self, job_id: str) -> str | None:
@@ -227,13 +229,19 @@ class BacktestJobs:
             del self._jobs[job_id]
 
     async def close(self) -> None:
-        """Cancel queued jobs, stop the workers (a running backtest is abandoned)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            await asyncio.to_thread(pool.join)
-        for task in list(self._tasks):
+        """Stop every job: running processes are terminated, queued jobs never start."""
+        for process in list(self._processes.values()):
+            process.terminate()
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        if self._manager is not None:
-            self._manager.shutdown()
-            self._manager = None
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _receive(pipe: Connection) -> tuple[Any, ...] | None:
+    """The next message, or None once the child has closed its end (finished or died)."""
+    try:
+        message: tuple[Any, ...] = pipe.recv()
+    except (EOFError, OSError):
+        return None
+    return message

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import importlib
 import itertools
 import math
+import multiprocessing
 import os
 import random
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -201,18 +204,27 @@ def rank(trials: Sequence[Trial], objective: str, min_trades: int) -> list[Trial
     return [t for _, t in sorted(enumerate(trials), key=key)]
 
 
-def evaluate(spec: BacktestSpec) -> tuple[dict[str, Any] | None, int, str | None]:
-    """Run one trial (in a worker process): (statistics, trades, error)."""
-    import logging  # noqa: PLC0415
+@functools.cache
+def _quiet_worker() -> None:
+    """In a worker process: only warnings and errors, on standard error (the parent's
+    standard output may be the ``--json`` result; engine chatter would drown the progress
+    bar). Once per process."""
+    from forexbot.logging import configure_logging  # noqa: PLC0415
 
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)  # a worker's engine logs would drown the progress bar
+    configure_logging("WARNING", "json", stream=sys.stderr)
+
+
+def evaluate(spec: BacktestSpec) -> tuple[dict[str, Any] | None, int, str | None]:
+    """Run one trial: (statistics, trades, error). A failing trial is reported, never
+    raised: the other trials go on."""
+    if multiprocessing.parent_process() is not None:
+        _quiet_worker()
     try:
         result = run_backtest(spec)
     except ForexbotError as exc:
         return None, 0, str(exc)
-    finally:
-        logging.disable(previous)  # the pool may be this very process (one worker)
+    except Exception as exc:
+        return None, 0, f"{type(exc).__name__}: {exc}"
     return result.statistics.to_dict(), result.statistics.trades, None
 
 
@@ -241,8 +253,6 @@ class ProcessPool:
                 yield i, evaluate(spec)
             return
         if self._pool is None:
-            import multiprocessing  # noqa: PLC0415
-
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
             )

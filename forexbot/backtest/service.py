@@ -82,7 +82,7 @@ class DaemonBacktests:
             start=start.timestamp(),
             end=end.timestamp(),
             params=params,
-            seed=request.get("seed") or t.sim_seed or DEFAULT_SEED,
+            seed=_first_given(request.get("seed"), t.sim_seed, DEFAULT_SEED),
             balance=request.get("balance") or t.sim_balance,
             currency=t.sim_currency,
             leverage=request.get("leverage") or t.sim_leverage,
@@ -129,3 +129,11 @@ def _plain(request: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in request.items():
         out[key] = value.isoformat() if isinstance(value, datetime) else value
     return out
+
+
+def _first_given(*values: int | None) -> int:
+    """The first value that is not None (0 is a value)."""
+    for value in values:
+        if value is not None:
+            return value
+    raise ValueError("no value given")

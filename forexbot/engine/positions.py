@@ -356,7 +356,10 @@ class PositionManager:
         if closed:
             # The risk manager checks the new trade right after: it must see the position
             # gone from the counts, the exposure and the margin in use.
-            await self.reconcile()
+            try:
+                await self.reconcile()
+            except (TerminalError, DatabaseError) as exc:
+                _log.warning("reconciliation after a reversal failed", error=str(exc))
         return closed
 
     async def close_all(self, reason: str) -> int:

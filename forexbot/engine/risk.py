@@ -313,9 +313,14 @@ class RiskManager:
 
     async def on_signal(self, event: SignalEvent) -> None:
         signal = event.signal
-        if signal.close_opposite and self._closer is not None and self.halted() is None:
+        if signal.close_opposite and self._closer is not None:
             # Stop and reverse: out of the other side first, so the new trade's checks see
-            # the position gone (and its margin free).
+            # the position gone (and its margin free) — but only for a signal that passes
+            # the rules not about positions: a stale or halted signal closes nothing.
+            refused = self._precheck(signal, manual=False)
+            if refused is not None:
+                await self._reject(signal, *refused)
+                return
             await self._closer.close_opposite(signal)
         async with self._deciding:
             decision = await self.evaluate(signal, volume=signal.volume)
@@ -435,10 +440,9 @@ class RiskManager:
         await self._reject(signal, code, message)
         raise RiskRejection(code, message)
 
-    async def evaluate(
-        self, signal: Signal, *, volume: float | None = None, manual: bool = False
-    ) -> OrderIntent | tuple[str, str]:
-        """Apply the rules; an intent, or ``(code, message)`` of the first rule that failed."""
+    def _precheck(self, signal: Signal, *, manual: bool) -> tuple[str, str] | None:
+        """The rules that do not depend on the positions held: readiness, the account guard,
+        a stale signal, the market-condition filter and the quote."""
         s = self._settings
         now = self._clock.time()
         if not self._ready:
@@ -467,6 +471,19 @@ class RiskManager:
                 f"the last quote of {signal.symbol} is {now - tick.time:.0f} s old; at most "
                 f"{s.max_quote_age_seconds:g} s allowed",
             )
+        return None
+
+    async def evaluate(
+        self, signal: Signal, *, volume: float | None = None, manual: bool = False
+    ) -> OrderIntent | tuple[str, str]:
+        """Apply the rules; an intent, or ``(code, message)`` of the first rule that failed."""
+        refused = self._precheck(signal, manual=manual)
+        if refused is not None:
+            return refused
+        s = self._settings
+        tick = self._market.last_tick(signal.symbol)
+        if tick is None:  # the precheck saw one; a quote never goes away, but be explicit
+            return "no_quote", f"no quote for {signal.symbol} yet"
         spec = self._market.spec(signal.symbol)
         entry = entry_price(signal.side, tick)
         refused = self._stop_and_spread(signal, tick, spec)

