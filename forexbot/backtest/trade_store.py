@@ -28,12 +28,10 @@ from decimal import Decimal
 from typing import Any
 
 from forexbot.clock import Clock
+from forexbot.database import trade_changes as changes
 from forexbot.database._convert import (
     json_dumps,
     json_loads,
-    require_aware,
-    to_decimal,
-    to_decimal_or_none,
 )
 from forexbot.database.records import TradeRecord
 from forexbot.database.trades import (
@@ -46,22 +44,6 @@ from forexbot.domain.trading import Side, TradeStatus
 from forexbot.errors import NotFoundError
 
 Number = float | Decimal
-
-
-def _side(value: Side | str) -> Side:
-    if isinstance(value, Side):
-        return value
-    try:
-        return Side[value.upper()]
-    except KeyError:
-        raise ValueError(f"side must be 'buy' or 'sell', got {value!r}") from None
-
-
-def _volume(value: Number) -> Decimal:
-    volume = to_decimal(value, name="volume")
-    if volume <= 0:
-        raise ValueError(f"volume must be positive, got {value!r}")
-    return volume
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,41 +147,35 @@ class MemoryTradeStore:
         market_condition: Mapping[str, Any],
     ) -> int:
         """An ``intent`` trade; idempotent on ``client_order_id`` like the repository."""
-        if not client_order_id:
-            raise ValueError("client_order_id must not be empty")
-        if not 0.0 <= confidence <= 1.0:
-            raise ValueError(f"confidence must be within [0, 1], got {confidence!r}")
-        side_, volume_ = _side(side), _volume(volume)
+        values = changes.intent_values(
+            client_order_id=client_order_id,
+            strategy=strategy,
+            symbol=symbol,
+            timeframe=timeframe,
+            side=side,
+            volume=volume,
+            requested_price=requested_price,
+            sl=sl,
+            tp=tp,
+            signal_time=signal_time,
+            confidence=confidence,
+            reason=reason,
+            market_condition=market_condition,
+        )
         existing_id = self._by_client_id.get(client_order_id)
         if existing_id is not None:
             existing = self._trades[existing_id]
             theirs = (existing.strategy, existing.symbol, existing.side.label, existing.volume)
-            ours = (strategy, symbol, side_.label, volume_)
+            ours = (strategy, symbol, values["side"].label, values["volume"])
             if theirs != ours:
                 raise ClientOrderIdConflict(
                     f"client order id {client_order_id!r} already belongs to trade "
                     f"{existing_id} (strategy, symbol, side, volume = {theirs}), not {ours}"
                 )
             return existing_id
-        record = self._insert(
-            TradeStatus.INTENT,
-            {
-                "client_order_id": client_order_id,
-                "strategy": strategy,
-                "symbol": symbol,
-                "timeframe": timeframe,
-                "side": side_,
-                "volume": volume_,
-                "requested_price": to_decimal_or_none(requested_price, name="requested_price"),
-                "sl": to_decimal_or_none(sl, name="sl"),
-                "tp": to_decimal_or_none(tp, name="tp"),
-                "signal_time": require_aware(signal_time, name="signal_time"),
-                "confidence": confidence,
-                "reason": reason,
-                "market_condition": _plain(market_condition),
-            },
-        )
-        self._log(record.id, None, TradeStatus.INTENT, {"volume": str(volume_)})
+        values["market_condition"] = _plain(values["market_condition"])
+        record = self._insert(TradeStatus.INTENT, values)
+        self._log(record.id, None, TradeStatus.INTENT, {"volume": str(values["volume"])})
         return record.id
 
     async def adopt_position(
@@ -219,29 +195,26 @@ class MemoryTradeStore:
     ) -> TradeRecord:
         if client_order_id in self._by_client_id:
             raise ClientOrderIdConflict(f"client order id {client_order_id!r} exists")
-        record = self._insert(
-            TradeStatus.OPEN,
-            {
-                "client_order_id": client_order_id,
-                "strategy": strategy,
-                "symbol": symbol,
-                "side": _side(side),
-                "volume": _volume(volume),
-                "entry_price": to_decimal(entry_price, name="entry_price"),
-                "sl": to_decimal_or_none(sl, name="sl"),
-                "tp": to_decimal_or_none(tp, name="tp"),
-                "mt5_order": mt5_position,
-                "mt5_position": mt5_position,
-                "open_time": require_aware(open_time, name="open_time"),
-                "reason": "adopted by reconciliation",
-                "execution_details": _plain(details),
-            },
+        values = changes.adopted_values(
+            client_order_id=client_order_id,
+            strategy=strategy,
+            symbol=symbol,
+            side=side,
+            volume=volume,
+            entry_price=entry_price,
+            sl=sl,
+            tp=tp,
+            mt5_position=mt5_position,
+            open_time=open_time,
+            details=details,
         )
+        values["execution_details"] = _plain(values["execution_details"])
+        record = self._insert(TradeStatus.OPEN, values)
         self._log(record.id, None, TradeStatus.OPEN, details)
         return record
 
     async def mark_submitted(self, trade_id: int) -> TradeRecord:
-        return self._move(trade_id, TradeStatus.SUBMITTED, {})
+        return self._apply(trade_id, changes.submitted())
 
     async def mark_open(
         self,
@@ -254,18 +227,16 @@ class MemoryTradeStore:
         open_time: datetime,
         execution_details: Mapping[str, Any],
     ) -> TradeRecord:
-        return self._move(
+        return self._apply(
             trade_id,
-            TradeStatus.OPEN,
-            {
-                "mt5_order": mt5_order,
-                "mt5_position": mt5_position,
-                "entry_price": to_decimal(entry_price, name="entry_price"),
-                "volume": _volume(volume),
-                "open_time": require_aware(open_time, name="open_time"),
-            },
-            details=execution_details,
-            from_statuses=(TradeStatus.INTENT, TradeStatus.SUBMITTED),
+            changes.opened(
+                mt5_order=mt5_order,
+                mt5_position=mt5_position,
+                entry_price=entry_price,
+                volume=volume,
+                open_time=open_time,
+                execution_details=execution_details,
+            ),
         )
 
     async def mark_rejected(
@@ -276,36 +247,29 @@ class MemoryTradeStore:
         reject_message: str,
         execution_details: Mapping[str, Any],
     ) -> TradeRecord:
-        return self._move(
+        return self._apply(
             trade_id,
-            TradeStatus.REJECTED,
-            {"reject_code": reject_code, "reject_message": reject_message},
-            details=execution_details,
+            changes.rejected(
+                reject_code=reject_code,
+                reject_message=reject_message,
+                execution_details=execution_details,
+            ),
         )
 
     async def mark_cancelled(
         self, trade_id: int, *, reason: str, execution_details: Mapping[str, Any] | None = None
     ) -> TradeRecord:
-        return self._move(
-            trade_id,
-            TradeStatus.CANCELLED,
-            {"close_reason": reason},
-            details=execution_details or {},
+        return self._apply(
+            trade_id, changes.cancelled(reason=reason, execution_details=execution_details)
         )
 
     async def mark_closing(
         self, trade_id: int, *, details: Mapping[str, Any] | None = None
     ) -> TradeRecord:
-        return self._move(trade_id, TradeStatus.CLOSING, {}, log=details or {})
+        return self._apply(trade_id, changes.closing(details=details))
 
     async def reopen(self, trade_id: int, *, reason: str) -> TradeRecord:
-        return self._move(
-            trade_id,
-            TradeStatus.OPEN,
-            {},
-            from_statuses=(TradeStatus.CLOSING,),
-            log={"reason": reason},
-        )
+        return self._apply(trade_id, changes.reopened(reason=reason))
 
     async def record_partial_close(
         self,
@@ -317,7 +281,7 @@ class MemoryTradeStore:
         swap: Number,
         commission: Number,
     ) -> TradeRecord | None:
-        closed = _volume(closed_volume)
+        closed = changes.positive_volume(closed_volume)
         current = self._get(trade_id)
         if current.closed_volume == closed:
             return None
@@ -326,18 +290,15 @@ class MemoryTradeStore:
                 f"a partial close of trade {trade_id} must leave volume open: "
                 f"{closed} of {current.volume} closed"
             )
-        return self._move(
+        return self._apply(
             trade_id,
-            TradeStatus.OPEN,
-            {
-                "closed_volume": closed,
-                "exit_price": to_decimal(exit_price, name="exit_price"),
-                "profit": to_decimal(profit, name="profit"),
-                "swap": to_decimal(swap, name="swap"),
-                "commission": to_decimal(commission, name="commission"),
-            },
-            from_statuses=(TradeStatus.OPEN, TradeStatus.CLOSING),
-            log={"event": "partial_close", "closed_volume": str(closed)},
+            changes.partly_closed(
+                closed_volume=closed,
+                exit_price=exit_price,
+                profit=profit,
+                swap=swap,
+                commission=commission,
+            ),
         )
 
     async def mark_closed(
@@ -351,18 +312,16 @@ class MemoryTradeStore:
         commission: Number,
         close_reason: str,
     ) -> TradeRecord:
-        return self._move(
+        return self._apply(
             trade_id,
-            TradeStatus.CLOSED,
-            {
-                "closed_volume": self._get(trade_id).volume,
-                "exit_price": to_decimal(exit_price, name="exit_price"),
-                "close_time": require_aware(close_time, name="close_time"),
-                "profit": to_decimal(profit, name="profit"),
-                "swap": to_decimal(swap, name="swap"),
-                "commission": to_decimal(commission, name="commission"),
-                "close_reason": close_reason,
-            },
+            changes.closed(
+                exit_price=exit_price,
+                close_time=close_time,
+                profit=profit,
+                swap=swap,
+                commission=commission,
+                close_reason=close_reason,
+            ),
         )
 
     async def update_stops(self, trade_id: int, *, sl: Number | None, tp: Number | None) -> None:
@@ -370,10 +329,7 @@ class MemoryTradeStore:
         if record is None:
             return  # the repository's UPDATE of an unknown id changes nothing too
         self._trades[trade_id] = dataclasses.replace(
-            record,
-            sl=to_decimal_or_none(sl or None, name="sl"),
-            tp=to_decimal_or_none(tp or None, name="tp"),
-            updated_at=self._now(),
+            record, **changes.stops(sl, tp), updated_at=self._now()
         )
 
     def _get(self, trade_id: int) -> TradeRecord:
@@ -382,26 +338,21 @@ class MemoryTradeStore:
             raise NotFoundError(f"trade {trade_id} does not exist")
         return record
 
-    def _move(
-        self,
-        trade_id: int,
-        target: TradeStatus,
-        values: Mapping[str, Any],
-        *,
-        details: Mapping[str, Any] | None = None,
-        from_statuses: tuple[TradeStatus, ...] | None = None,
-        log: Mapping[str, Any] | None = None,
-    ) -> TradeRecord:
+    def _apply(self, trade_id: int, change: changes.Change) -> TradeRecord:
         current = self._get(trade_id)
-        allowed = from_statuses or allowed_from(target)
-        if current.status not in allowed or not can_move(current.status, target):
-            raise IllegalTransition(trade_id, current.status, target)
-        changes: dict[str, Any] = dict(values)
-        if details:
-            changes["execution_details"] = {**current.execution_details, **_plain(details)}
-        record = dataclasses.replace(current, status=target, updated_at=self._now(), **changes)
+        allowed = change.from_statuses or allowed_from(change.target)
+        if current.status not in allowed or not can_move(current.status, change.target):
+            raise IllegalTransition(trade_id, current.status, change.target)
+        values: dict[str, Any] = dict(change.values)
+        if change.details:
+            values["execution_details"] = {**current.execution_details, **_plain(change.details)}
+        if change.close_whole:
+            values["closed_volume"] = current.volume
+        record = dataclasses.replace(
+            current, status=change.target, updated_at=self._now(), **values
+        )
         self._store(record)
-        self._log(trade_id, current.status, target, {**values, **(log or {})})
+        self._log(trade_id, current.status, change.target, {**change.values, **change.log})
         return record
 
     async def get(self, trade_id: int) -> TradeRecord | None:

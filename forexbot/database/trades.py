@@ -37,7 +37,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from forexbot.database._convert import require_aware, to_decimal, to_decimal_or_none, utc
+from forexbot.database import trade_changes as changes
+from forexbot.database._convert import utc
 from forexbot.database._errors import database_errors
 from forexbot.database.records import TradeRecord
 from forexbot.database.tables import trade_transitions, trades
@@ -94,28 +95,12 @@ class TransitionRecord:
         }
 
 
-def _side(value: Side | str) -> Side:
-    if isinstance(value, Side):
-        return value
-    try:
-        return Side[value.upper()]
-    except KeyError:
-        raise ValueError(f"side must be 'buy' or 'sell', got {value!r}") from None
-
-
 def _status(value: TradeStatus | str) -> TradeStatus:
     try:
         return TradeStatus(value)
     except ValueError:
         allowed = ", ".join(status.value for status in TradeStatus)
         raise ValueError(f"unknown trade status {value!r}; allowed: {allowed}") from None
-
-
-def _positive_volume(value: Number) -> Decimal:
-    volume = to_decimal(value, name="volume")
-    if volume <= 0:
-        raise ValueError(f"volume must be positive, got {value!r}")
-    return volume
 
 
 def _details(value: Mapping[str, Any]) -> ColumnElement[Any]:
@@ -179,31 +164,26 @@ class TradeRepository:
 
         Idempotent on ``client_order_id`` (see the module docstring).
         """
-        if not client_order_id:
-            raise ValueError("client_order_id must not be empty")
-        if not 0.0 <= confidence <= 1.0:
-            raise ValueError(f"confidence must be within [0, 1], got {confidence!r}")
-        side_ = _side(side)
-        volume_ = _positive_volume(volume)
-        values = {
-            "client_order_id": client_order_id,
-            "strategy": strategy,
-            "symbol": symbol,
-            "timeframe": timeframe,
-            "side": side_.label,
-            "status": TradeStatus.INTENT.value,
-            "volume": volume_,
-            "requested_price": to_decimal_or_none(requested_price, name="requested_price"),
-            "sl": to_decimal_or_none(sl, name="sl"),
-            "tp": to_decimal_or_none(tp, name="tp"),
-            "signal_time": require_aware(signal_time, name="signal_time"),
-            "confidence": confidence,
-            "reason": reason,
-            "market_condition": dict(market_condition),
-        }
+        values = changes.intent_values(
+            client_order_id=client_order_id,
+            strategy=strategy,
+            symbol=symbol,
+            timeframe=timeframe,
+            side=side,
+            volume=volume,
+            requested_price=requested_price,
+            sl=sl,
+            tp=tp,
+            signal_time=signal_time,
+            confidence=confidence,
+            reason=reason,
+            market_condition=market_condition,
+        )
+        side_, volume_ = values["side"], values["volume"]
+        row = {**values, "side": side_.label, "status": TradeStatus.INTENT.value}
         insert_ = (
             pg_insert(trades)
-            .values(values)
+            .values(row)
             .on_conflict_do_nothing(index_elements=[trades.c.client_order_id])
             .returning(trades.c.id)
         )
@@ -256,37 +236,35 @@ class TradeRepository:
     ) -> TradeRecord:
         """Record a position the terminal has and the database did not (reconciliation): a
         trade created directly ``open``, with no signal."""
-        volume_ = _positive_volume(volume)
-        values = {
-            "client_order_id": client_order_id,
-            "strategy": strategy,
-            "symbol": symbol,
-            "timeframe": None,
-            "side": _side(side).label,
-            "status": TradeStatus.OPEN.value,
-            "volume": volume_,
-            "entry_price": to_decimal(entry_price, name="entry_price"),
-            "sl": to_decimal_or_none(sl, name="sl"),
-            "tp": to_decimal_or_none(tp, name="tp"),
-            "mt5_order": mt5_position,
-            "mt5_position": mt5_position,
-            "open_time": require_aware(open_time, name="open_time"),
-            "reason": "adopted by reconciliation",
-            "execution_details": dict(details),
-        }
+        values = changes.adopted_values(
+            client_order_id=client_order_id,
+            strategy=strategy,
+            symbol=symbol,
+            side=side,
+            volume=volume,
+            entry_price=entry_price,
+            sl=sl,
+            tp=tp,
+            mt5_position=mt5_position,
+            open_time=open_time,
+            details=details,
+        )
+        row = {**values, "side": values["side"].label, "status": TradeStatus.OPEN.value}
         with database_errors(f"adopting position {mt5_position}"):
             async with self._engine.begin() as conn:
-                row = (
-                    (await conn.execute(insert(trades).values(values).returning(*trades.c)))
+                inserted = (
+                    (await conn.execute(insert(trades).values(row).returning(*trades.c)))
                     .mappings()
                     .one()
                 )
-                await _log_transition(conn, int(row["id"]), None, TradeStatus.OPEN, dict(details))
-        return TradeRecord.from_row(row)
+                await _log_transition(
+                    conn, int(inserted["id"]), None, TradeStatus.OPEN, dict(details)
+                )
+        return TradeRecord.from_row(inserted)
 
     async def mark_submitted(self, trade_id: int) -> TradeRecord:
         """``intent`` → ``submitted``: the order is being handed to the terminal."""
-        return await self._transition(trade_id, TradeStatus.SUBMITTED, {})
+        return await self._apply(trade_id, changes.submitted())
 
     async def mark_open(
         self,
@@ -300,18 +278,16 @@ class TradeRepository:
         execution_details: Mapping[str, Any],
     ) -> TradeRecord:
         """→ ``open`` with the fill: tickets, filled price and volume, open time."""
-        return await self._transition(
+        return await self._apply(
             trade_id,
-            TradeStatus.OPEN,
-            {
-                "mt5_order": mt5_order,
-                "mt5_position": mt5_position,
-                "entry_price": to_decimal(entry_price, name="entry_price"),
-                "volume": _positive_volume(volume),
-                "open_time": require_aware(open_time, name="open_time"),
-                "execution_details": _details(execution_details),
-            },
-            from_statuses=(TradeStatus.INTENT, TradeStatus.SUBMITTED),
+            changes.opened(
+                mt5_order=mt5_order,
+                mt5_position=mt5_position,
+                entry_price=entry_price,
+                volume=volume,
+                open_time=open_time,
+                execution_details=execution_details,
+            ),
         )
 
     async def mark_rejected(
@@ -323,40 +299,32 @@ class TradeRepository:
         execution_details: Mapping[str, Any],
     ) -> TradeRecord:
         """→ ``rejected`` with MetaTrader's retcode and message."""
-        return await self._transition(
+        return await self._apply(
             trade_id,
-            TradeStatus.REJECTED,
-            {
-                "reject_code": reject_code,
-                "reject_message": reject_message,
-                "execution_details": _details(execution_details),
-            },
+            changes.rejected(
+                reject_code=reject_code,
+                reject_message=reject_message,
+                execution_details=execution_details,
+            ),
         )
 
     async def mark_cancelled(
         self, trade_id: int, *, reason: str, execution_details: Mapping[str, Any] | None = None
     ) -> TradeRecord:
         """→ ``cancelled``: the order was never executed; ``reason`` goes to ``close_reason``."""
-        values: dict[str, Any] = {"close_reason": reason}
-        if execution_details:
-            values["execution_details"] = _details(execution_details)
-        return await self._transition(trade_id, TradeStatus.CANCELLED, values)
+        return await self._apply(
+            trade_id, changes.cancelled(reason=reason, execution_details=execution_details)
+        )
 
     async def mark_closing(
         self, trade_id: int, *, details: Mapping[str, Any] | None = None
     ) -> TradeRecord:
         """``open`` → ``closing``: a close order is about to be sent."""
-        return await self._transition(trade_id, TradeStatus.CLOSING, {}, log=details or {})
+        return await self._apply(trade_id, changes.closing(details=details))
 
     async def reopen(self, trade_id: int, *, reason: str) -> TradeRecord:
         """``closing`` → ``open``: the close order was refused or did not execute."""
-        return await self._transition(
-            trade_id,
-            TradeStatus.OPEN,
-            {},
-            from_statuses=(TradeStatus.CLOSING,),
-            log={"reason": reason},
-        )
+        return await self._apply(trade_id, changes.reopened(reason=reason))
 
     async def record_partial_close(
         self,
@@ -371,7 +339,7 @@ class TradeRepository:
         """``open``/``closing`` → ``open`` with the totals of the closes so far (recomputed
         from the deals by the caller); returns ``None``, changing nothing, when the stored
         closed volume is already ``closed_volume`` (the same deals recorded twice)."""
-        closed = _positive_volume(closed_volume)
+        closed = changes.positive_volume(closed_volume)
         current = await self.get(trade_id)
         if current is None:
             raise NotFoundError(f"trade {trade_id} does not exist")
@@ -382,18 +350,15 @@ class TradeRepository:
                 f"a partial close of trade {trade_id} must leave volume open: "
                 f"{closed} of {current.volume} closed"
             )
-        return await self._transition(
+        return await self._apply(
             trade_id,
-            TradeStatus.OPEN,
-            {
-                "closed_volume": closed,
-                "exit_price": to_decimal(exit_price, name="exit_price"),
-                "profit": to_decimal(profit, name="profit"),
-                "swap": to_decimal(swap, name="swap"),
-                "commission": to_decimal(commission, name="commission"),
-            },
-            from_statuses=(TradeStatus.OPEN, TradeStatus.CLOSING),
-            log={"event": "partial_close", "closed_volume": str(closed)},
+            changes.partly_closed(
+                closed_volume=closed,
+                exit_price=exit_price,
+                profit=profit,
+                swap=swap,
+                commission=commission,
+            ),
         )
 
     async def mark_closed(
@@ -408,18 +373,16 @@ class TradeRepository:
         close_reason: str,
     ) -> TradeRecord:
         """→ ``closed`` with the exit and the money it made or lost (its whole volume)."""
-        return await self._transition(
+        return await self._apply(
             trade_id,
-            TradeStatus.CLOSED,
-            {
-                "closed_volume": trades.c.volume,
-                "exit_price": to_decimal(exit_price, name="exit_price"),
-                "close_time": require_aware(close_time, name="close_time"),
-                "profit": to_decimal(profit, name="profit"),
-                "swap": to_decimal(swap, name="swap"),
-                "commission": to_decimal(commission, name="commission"),
-                "close_reason": close_reason,
-            },
+            changes.closed(
+                exit_price=exit_price,
+                close_time=close_time,
+                profit=profit,
+                swap=swap,
+                commission=commission,
+                close_reason=close_reason,
+            ),
         )
 
     async def update_stops(self, trade_id: int, *, sl: Number | None, tp: Number | None) -> None:
@@ -427,15 +390,25 @@ class TradeRepository:
         stmt = (
             update(trades)
             .where(trades.c.id == trade_id)
-            .values(
-                sl=to_decimal_or_none(sl or None, name="sl"),
-                tp=to_decimal_or_none(tp or None, name="tp"),
-                updated_at=func.now(),
-            )
+            .values(**changes.stops(sl, tp), updated_at=func.now())
         )
         with database_errors(f"updating the stops of trade {trade_id}"):
             async with self._engine.begin() as conn:
                 await conn.execute(stmt)
+
+    async def _apply(self, trade_id: int, change: changes.Change) -> TradeRecord:
+        values: dict[str, Any] = dict(change.values)
+        if change.details:
+            values["execution_details"] = _details(change.details)
+        if change.close_whole:
+            values["closed_volume"] = trades.c.volume
+        return await self._transition(
+            trade_id,
+            change.target,
+            values,
+            from_statuses=change.from_statuses,
+            log=change.log,
+        )
 
     async def _transition(
         self,

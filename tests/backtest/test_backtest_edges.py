@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 from symbol_specs import EURUSD
+from trading_rig import OPEN_LIMITS
 
 from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.runner import BacktestSpec, run_backtest
 from forexbot.backtest.service import DaemonBacktests
 from forexbot.backtest.stored import stored_bars
 from forexbot.clock import ManualClock
-from forexbot.config import RiskSettings, TerminalSettings
+from forexbot.config import TerminalSettings
 from forexbot.connectors.mt5sim.timeutil import to_server_array
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Side, Signal
@@ -33,16 +34,8 @@ from forexbot.events.types import SignalEvent
 
 START = datetime(2024, 3, 4, tzinfo=UTC).timestamp()  # a Monday
 DAY = 86_400
-OPEN = RiskSettings(
-    risk_per_trade_percent=10,
-    max_open_positions=20,
-    max_positions_per_symbol=1,
-    max_exposure_per_currency_percent=100_000,
-    max_margin_usage_percent=100,
-    max_spread_stop_percent=100,
-    max_daily_loss_percent=100,
-    max_drawdown_percent=100,
-    cooldown_minutes=0,
+OPEN = OPEN_LIMITS.model_copy(
+    update={"risk_per_trade_percent": 10, "max_open_positions": 20, "max_positions_per_symbol": 1}
 )
 SMA_WEEK = BacktestSpec(
     strategy="sma_cross",

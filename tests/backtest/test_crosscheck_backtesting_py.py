@@ -32,9 +32,9 @@ import pytest
 import talib
 from backtesting import Backtest, Strategy
 from backtesting.test import EURUSD
+from trading_rig import OPEN_LIMITS
 
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
-from forexbot.config import RiskSettings
 from forexbot.connectors.mt5sim.mt5csv import format_bars
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_array
@@ -43,17 +43,8 @@ from forexbot.domain.market import Timeframe
 UNITS = 10_000  # 0.1 lot
 LOTS = 0.1
 POINT = 0.00001
-OPEN = RiskSettings(
-    risk_per_trade_percent=10,
-    max_open_positions=10,
-    max_positions_per_symbol=10,
-    max_exposure_per_currency_percent=100_000,
-    max_margin_usage_percent=100,
-    max_spread_stop_percent=100,
-    max_daily_loss_percent=100,
-    max_drawdown_percent=100,
-    cooldown_minutes=0,
-    max_quote_age_seconds=86_400,
+OPEN = OPEN_LIMITS.model_copy(
+    update={"risk_per_trade_percent": 10, "max_quote_age_seconds": 86_400}
 )
 
 

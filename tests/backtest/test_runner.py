@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 import pytest
+from trading_rig import OPEN_LIMITS
 
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, load_prices, run_backtest
 from forexbot.backtest.statistics import ClosedTrade
-from forexbot.config import RiskSettings, TradeManagement
+from forexbot.config import TradeManagement
 from forexbot.connectors.mt5sim.replay import ReplayBars
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import to_server_array
@@ -26,16 +27,8 @@ from forexbot.errors import ConfigError
 START = datetime(2024, 3, 4, tzinfo=UTC).timestamp()  # a Monday
 DAY = 86_400
 POINT = 0.00001
-OPEN = RiskSettings(
-    risk_per_trade_percent=10,
-    max_open_positions=20,
-    max_positions_per_symbol=1,
-    max_exposure_per_currency_percent=100_000,
-    max_margin_usage_percent=100,
-    max_spread_stop_percent=100,
-    max_daily_loss_percent=100,
-    max_drawdown_percent=100,
-    cooldown_minutes=0,
+OPEN = OPEN_LIMITS.model_copy(
+    update={"risk_per_trade_percent": 10, "max_open_positions": 20, "max_positions_per_symbol": 1}
 )
 SMA = BacktestSpec(
     strategy="sma_cross",
