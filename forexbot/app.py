@@ -33,6 +33,7 @@ from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.service import DaemonBacktests
+from forexbot.clock import RealtimeClock
 from forexbot.config import Settings, load_strategy_instances
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
@@ -41,6 +42,7 @@ from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import Database, to_async_url
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.database.migrate import upgrade
+from forexbot.database.refresh_tokens import RefreshTokenRepository
 from forexbot.database.strategy_configs import StrategyConfigRepository
 from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
@@ -245,6 +247,7 @@ class Daemon:
             port=s.api.port,
             jwt_secret=load_or_create_jwt_secret(self._data_dir, self._environ),
             access_token_ttl_seconds=s.api.access_token_ttl_seconds,
+            refresh_token_ttl_seconds=s.api.refresh_token_ttl_seconds,
             max_body_bytes=s.api.max_body_bytes,
         )
         backtests = DaemonBacktests(
@@ -267,6 +270,9 @@ class Daemon:
             strategies=strategy_control,
             trading=trading.control,
             backtests=backtests,
+            refresh_tokens=RefreshTokenRepository(
+                engine, RealtimeClock(), s.api.refresh_token_ttl_seconds
+            ),
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 

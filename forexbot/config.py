@@ -284,6 +284,7 @@ class ApiSettingsModel(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     access_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300, le=365 * 86_400)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
 
 

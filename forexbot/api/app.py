@@ -33,6 +33,7 @@ from forexbot.api.routes.system import SystemRoutes
 from forexbot.api.routes.trade_actions import TradeActionRoutes
 from forexbot.api.routes.trading import TradingRoutes
 from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
 from forexbot.api.websockets import Broadcaster
 
@@ -53,6 +54,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         close_timeout=settings.ws_close_timeout_seconds,
         max_clients=settings.ws_max_clients,
     )
+    sessions = RevokedSessions(services.wall_clock, settings.access_token_ttl_seconds)
     login = LoginRoutes(
         services.users,
         services.system_logs,
@@ -60,6 +62,8 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         services.wall_clock,
         lock_after=settings.login_lock_after,
         lock_for=timedelta(seconds=settings.login_lock_seconds),
+        refresh=services.refresh_tokens,
+        sessions=sessions,
     )
 
     app = web.Application(
@@ -68,7 +72,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
             logging_middleware,
             error_middleware,
             cors.middleware(),
-            auth_middleware(tokens),
+            auth_middleware(tokens, sessions),
         ],
     )
     app[BROADCASTER_KEY] = broadcaster

@@ -28,6 +28,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.roles import Role
+from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import Claims, TokenService
 from forexbot.errors import AuthError
 
@@ -98,8 +99,9 @@ def _bearer_token(request: web.Request, policy: AuthPolicy) -> str | None:
     return None
 
 
-def auth_middleware(tokens: TokenService) -> Middleware:
-    """The middleware enforcing each route's :class:`AuthPolicy` with ``tokens``."""
+def auth_middleware(tokens: TokenService, sessions: RevokedSessions | None = None) -> Middleware:
+    """The middleware enforcing each route's :class:`AuthPolicy` with ``tokens``; an access
+    token of a session in ``sessions`` (ended by logout or a reused refresh token) is 401."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -116,6 +118,12 @@ def auth_middleware(tokens: TokenService) -> Middleware:
             claims = tokens.verify(token)
         except AuthError as exc:
             raise unauthenticated(str(exc), invalid_token=True) from None
+        if (
+            claims.family is not None
+            and sessions is not None
+            and sessions.is_revoked(claims.family)
+        ):
+            raise unauthenticated("the session has ended: log in again", invalid_token=True)
         if policy.roles is not None and claims.role not in policy.roles:
             raise ApiError(
                 403,

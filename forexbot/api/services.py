@@ -22,6 +22,7 @@ from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, RealtimeClock
+from forexbot.database.refresh_tokens import IssuedRefreshToken
 from forexbot.domain.trading import ManualOrder
 from forexbot.errors import ConfigError
 from forexbot.events.bus import EventBus
@@ -187,10 +188,30 @@ class LoginUser(Protocol):
     def locked_until(self) -> datetime | None: ...
 
 
+class RefreshTokenStore(Protocol):
+    """``forexbot.database.refresh_tokens.RefreshTokenRepository``: refresh tokens with
+    rotation and reuse detection."""
+
+    async def issue(self, user_id: int, *, source_ip: str | None = None) -> IssuedRefreshToken: ...
+
+    async def rotate(self, token: str, *, source_ip: str | None = None) -> IssuedRefreshToken:
+        """The next token of the family; raises ``RefreshTokenInvalid`` or
+        ``RefreshTokenReused`` (the family is then revoked)."""
+        ...
+
+    async def family_of(self, token: str) -> tuple[int, str] | None: ...
+
+    async def revoke_family(self, family: str, reason: str) -> int: ...
+
+    async def revoked_since(self, since: datetime) -> dict[str, datetime]: ...
+
+
 class UserStore(Protocol):
     """``forexbot.database.users.UserRepository`` as the API uses it."""
 
     async def get_by_username(self, username: str) -> LoginUser | None: ...
+
+    async def get(self, user_id: int) -> LoginUser | None: ...
 
     async def record_login_success(self, user_id: int) -> object: ...
 
@@ -256,6 +277,7 @@ class ApiServices:
     strategies: StrategyControl | None = None
     trading: TradingActions | None = None
     backtests: BacktestService | None = None
+    refresh_tokens: RefreshTokenStore | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,6 +308,7 @@ class ApiSettings:
     port: int = 8080
     jwt_secret: str = field(repr=False)
     access_token_ttl_seconds: int = 3600
+    refresh_token_ttl_seconds: int = 30 * 86_400
     max_body_bytes: int = 1024 * 1024
     cors_allow_origins: tuple[str, ...] = ()
     shutdown_timeout_seconds: float = 5.0
@@ -308,6 +331,7 @@ class ApiSettings:
             raise ConfigError(f"api.port must be in 0..65535, got {self.port}")
         positive: Mapping[str, float] = {
             "access_token_ttl_seconds": self.access_token_ttl_seconds,
+            "refresh_token_ttl_seconds": self.refresh_token_ttl_seconds,
             "max_body_bytes": self.max_body_bytes,
             "shutdown_timeout_seconds": self.shutdown_timeout_seconds,
             "ws_heartbeat_seconds": self.ws_heartbeat_seconds,

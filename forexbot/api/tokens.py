@@ -63,6 +63,7 @@ class Claims:
     exp: int
     iat: int
     jti: str
+    family: str | None = None  # the login session (refresh-token family) it belongs to
 
     @property
     def user_id(self) -> int:
@@ -91,11 +92,16 @@ class TokenService:
         # Never show the secret, even in a debug dump.
         return f"TokenService(ttl_seconds={self._ttl})"
 
-    def issue(self, user: TokenSubject) -> tuple[str, int]:
-        """A signed token for ``user`` and its lifetime in seconds (the ``expires_in`` field)."""
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(self, user: TokenSubject, family: str | None = None) -> tuple[str, int]:
+        """A signed token for ``user`` and its lifetime in seconds (the ``expires_in`` field);
+        ``family`` names the login session it belongs to (logout ends it)."""
         role = Role(user.role)  # a user with an unknown role gets no token
         iat = int(self._clock.time())
-        payload = {
+        payload: dict[str, Any] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": str(user.id),
@@ -105,6 +111,8 @@ class TokenService:
             "exp": iat + self._ttl,
             "jti": secrets.token_hex(16),
         }
+        if family is not None:
+            payload["fam"] = family
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), self._ttl
 
     def verify(self, token: str) -> Claims:
@@ -133,6 +141,7 @@ class TokenService:
                 exp=_int(payload["exp"]),
                 iat=_int(payload["iat"]),
                 jti=_str(payload["jti"]),
+                family=None if payload.get("fam") is None else _str(payload["fam"]),
             )
         except (TypeError, ValueError):
             raise AuthError("invalid token: malformed claims") from None

@@ -274,3 +274,24 @@ users = Table(
 )
 # "Admin" and "admin" are one user: uniqueness and lookups both go through lower(username).
 Index("uq_users_username_lower", func.lower(users.c.username), unique=True)
+
+# Refresh tokens: only a SHA-256 of each is stored. A login starts a family; every refresh
+# marks its token used and issues the next in the family; a used token presented again means
+# it was stolen, and revokes the whole family (see forexbot.database.refresh_tokens).
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("family", Text, nullable=False),
+    Column("token_hash", Text, nullable=False),
+    _tstz("issued_at", nullable=False, now=True),
+    _tstz("expires_at", nullable=False),
+    _tstz("used_at"),
+    _tstz("revoked_at"),
+    Column("revoked_reason", Text),
+    Column("source_ip", Text),
+)
+Index("uq_refresh_tokens_token_hash", refresh_tokens.c.token_hash, unique=True)
+Index("ix_refresh_tokens_family", refresh_tokens.c.family)
+Index("ix_refresh_tokens_user_id", refresh_tokens.c.user_id)

@@ -71,6 +71,17 @@ class UserRepository:
                 row = (await conn.execute(stmt)).mappings().one_or_none()
         return None if row is None else UserRecord.from_row(row)
 
+    async def get(self, user_id: int) -> UserRecord | None:
+        """The user with this id, or ``None``."""
+        with database_errors("reading a user"):
+            async with self._engine.connect() as conn:
+                row = (
+                    (await conn.execute(select(users).where(users.c.id == user_id)))
+                    .mappings()
+                    .one_or_none()
+                )
+        return None if row is None else UserRecord.from_row(row)
+
     async def record_login_success(self, user_id: int) -> None:
         """Stamp ``last_login_at`` and clear the failure counter and any lock-out."""
         await self._update(

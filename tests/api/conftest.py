@@ -2,7 +2,8 @@
 
 ``make_api`` starts a server with settings overrides (and extra routes, for tests of the
 middleware rules; ``with_strategies=False`` leaves the optional strategy control out;
-``backtests=`` plugs in a backtest service); ``api``
+``backtests=`` plugs in a backtest service; ``refresh_tokens=True`` sessions with refresh
+tokens, on the test's wall clock); ``api``
 is one with the default test settings. Everything is stopped at teardown, in the test's own
 event loop (the database engine belongs to it).
 """
@@ -22,6 +23,7 @@ from forexbot.api.app import create_app
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.clock import ManualClock
+from forexbot.database.refresh_tokens import RefreshTokenRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
@@ -40,6 +42,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         *,
         with_strategies: bool = True,
         backtests: Any = None,
+        refresh_tokens: bool = False,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -60,6 +63,11 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             wall_clock=wall_clock,
             strategies=strategies if with_strategies else None,
             backtests=backtests,
+            refresh_tokens=(
+                RefreshTokenRepository(db_engine, wall_clock, 30 * 86_400)
+                if refresh_tokens
+                else None
+            ),
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

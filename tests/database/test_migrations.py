@@ -32,6 +32,7 @@ TABLES = {
     "system_logs",
     "users",
     "trade_transitions",
+    "refresh_tokens",
 }
 
 INDEXES = {
@@ -48,6 +49,9 @@ INDEXES = {
     "ix_system_logs_level_time",
     "ix_system_logs_component_time",
     "uq_users_username_lower",
+    "uq_refresh_tokens_token_hash",
+    "ix_refresh_tokens_family",
+    "ix_refresh_tokens_user_id",
 }
 
 
@@ -65,10 +69,10 @@ def index_definitions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-HEAD = "0002"
+HEAD = "0003"
 
 
-def test_head_is_the_trade_lifecycle_revision() -> None:
+def test_head_is_the_refresh_tokens_revision() -> None:
     assert head_revision() == HEAD
 
 
@@ -151,7 +155,9 @@ def test_downgrade_of_the_lifecycle_revision_keeps_the_initial_schema(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0001"))
-    assert tables_of(url) == (TABLES - {"trade_transitions"}) | {"alembic_version"}
+    assert tables_of(url) == (TABLES - {"trade_transitions", "refresh_tokens"}) | {
+        "alembic_version"
+    }
     columns = on_connection(
         url, lambda conn: {c["name"] for c in inspect(conn).get_columns("trades")}
     )
@@ -218,3 +224,14 @@ def test_migrations_dir_override_is_used(monkeypatch: pytest.MonkeyPatch, tmp_pa
     (tmp_path / "env.py").write_text("")
     monkeypatch.setenv(migrate.MIGRATIONS_DIR_ENV, str(tmp_path))
     assert migrate.migrations_dir() == tmp_path
+
+
+def test_downgrade_of_the_refresh_tokens_revision_drops_only_that_table(
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    run_blocking(lambda: upgrade(url))
+    run_blocking(lambda: downgrade(url, "0002"))
+    assert tables_of(url) == (TABLES - {"refresh_tokens"}) | {"alembic_version"}
+    run_blocking(lambda: upgrade(url))
+    assert current_revision(url) == HEAD

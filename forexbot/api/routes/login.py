@@ -16,6 +16,17 @@ Rules:
   ``login_failed``.
 * Argon2 runs in a worker thread: it costs tens of milliseconds of CPU by design, which must
   not stall the trading loop.
+
+Sessions (when the API has a refresh-token store):
+
+* A login starts a session: with the short-lived access token comes a ``refresh_token``.
+  ``POST /api/auth/refresh`` with it returns a new access token and a *new* refresh token;
+  the old one is spent. Presenting a spent refresh token again means it was copied: the whole
+  session is ended (its refresh tokens revoked, its access tokens refused), audited as
+  ``refresh_token_reused``, and the answer is 401. An inactive user cannot refresh.
+* ``POST /api/auth/logout`` ends the session of the access token presented (and of the
+  ``refresh_token`` given in the body, if it is the same user's): both kinds of token stop
+  working at once. Audited as ``logout``.
 """
 
 from __future__ import annotations
@@ -29,14 +40,20 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from forexbot.api.auth import public
+from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import unauthenticated
 from forexbot.api.passwords import hash_password, verify_password
 from forexbot.api.responses import json_response
-from forexbot.api.services import LoginUser, SystemLogStore, UserStore
+from forexbot.api.services import LoginUser, RefreshTokenStore, SystemLogStore, UserStore
+from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
 from forexbot.api.validation import read_json
 from forexbot.clock import Clock, utc_datetime
+from forexbot.database.refresh_tokens import (
+    IssuedRefreshToken,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+)
 
 _log = structlog.get_logger("forexbot.api")
 
@@ -52,8 +69,25 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024, repr=False)
 
 
+class RefreshRequest(BaseModel):
+    """The body of ``POST /api/auth/refresh``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    refresh_token: str = Field(min_length=16, max_length=256, repr=False)
+
+
+class LogoutRequest(BaseModel):
+    """The (optional) body of ``POST /api/auth/logout``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    refresh_token: str | None = Field(default=None, min_length=16, max_length=256, repr=False)
+
+
 class LoginRoutes:
-    """The login endpoint. :meth:`on_startup` must run before it serves (makes the dummy hash)."""
+    """The login, refresh and logout endpoints. :meth:`on_startup` must run before they serve
+    (it makes the dummy hash and loads the sessions ended lately)."""
 
     def __init__(
         self,
@@ -64,6 +98,8 @@ class LoginRoutes:
         *,
         lock_after: int,
         lock_for: timedelta,
+        refresh: RefreshTokenStore | None = None,
+        sessions: RevokedSessions | None = None,
     ) -> None:
         self._users = users
         self._lock_after = lock_after
@@ -71,14 +107,24 @@ class LoginRoutes:
         self._audit = system_logs
         self._tokens = tokens
         self._clock = clock
+        self._refresh = refresh
+        self._sessions = sessions or RevokedSessions(clock, tokens.ttl_seconds)
         self._dummy_hash: str | None = None
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/api/auth/login", self.login)]
+        routes = [web.post("/api/auth/login", self.login)]
+        if self._refresh is not None:
+            routes.append(web.post("/api/auth/refresh", self.refresh))
+            routes.append(web.post("/api/auth/logout", self.logout))
+        return routes
 
     async def on_startup(self, app: web.Application) -> None:
-        """Hash a random password, off the loop, to verify against for unknown users."""
+        """Hash a random password, off the loop, to verify against for unknown users; load
+        the sessions ended within an access token's lifetime."""
         self._dummy_hash = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
+        if self._refresh is not None:
+            since = utc_datetime(self._clock) - timedelta(seconds=self._tokens.ttl_seconds)
+            self._sessions.load(await self._refresh.revoked_since(since))
 
     @public
     async def login(self, request: web.Request) -> web.Response:
@@ -107,7 +153,13 @@ class LoginRoutes:
             raise unauthenticated(INVALID_CREDENTIALS)
 
         await self._users.record_login_success(user.id)
-        token, expires_in = self._tokens.issue(user)
+        session: dict[str, Any] = {}
+        family = None
+        if self._refresh is not None:
+            issued = await self._refresh.issue(user.id, source_ip=source_ip)
+            family = issued.family
+            session = self._refresh_fields(issued)
+        token, expires_in = self._tokens.issue(user, family)
         await self._record(
             "info",
             "login",
@@ -117,8 +169,70 @@ class LoginRoutes:
             source_ip=source_ip,
         )
         return json_response(
-            {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
+            {"access_token": token, "token_type": "bearer", "expires_in": expires_in, **session}
         )
+
+    def _refresh_fields(self, issued: IssuedRefreshToken) -> dict[str, Any]:
+        lifetime = issued.expires_at.timestamp() - self._clock.time()
+        return {"refresh_token": issued.token, "refresh_expires_in": round(lifetime)}
+
+    @public
+    async def refresh(self, request: web.Request) -> web.Response:
+        assert self._refresh is not None  # the route exists only with a store
+        body = await read_json(request, RefreshRequest)
+        source_ip = request.remote
+        try:
+            issued = await self._refresh.rotate(body.refresh_token, source_ip=source_ip)
+        except RefreshTokenReused as exc:
+            self._sessions.revoke(exc.family)
+            await self._record(
+                "warning",
+                "refresh_token_reused",
+                "a spent refresh token was presented again: the session is ended",
+                {"user_id": exc.user_id, "session": exc.family},
+                actor=None,
+                source_ip=source_ip,
+            )
+            raise unauthenticated("refresh token already used: the session is ended") from None
+        except RefreshTokenInvalid as exc:
+            raise unauthenticated(str(exc)) from None
+        user = await self._users.get(issued.user_id)
+        if user is None or self._refusal(user, password_ok=True) is not None:
+            await self._refresh.revoke_family(issued.family, "user disabled")
+            self._sessions.revoke(issued.family)
+            raise unauthenticated("the account may not sign in")
+        token, expires_in = self._tokens.issue(user, issued.family)
+        _log.info("token refreshed", actor=user.username, source_ip=source_ip)
+        return json_response(
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": expires_in,
+                **self._refresh_fields(issued),
+            }
+        )
+
+    async def logout(self, request: web.Request) -> web.Response:
+        assert self._refresh is not None
+        claims = claims_of(request)
+        body = await read_json(request, LogoutRequest) if request.can_read_body else LogoutRequest()
+        families = {claims.family} if claims.family else set()
+        if body.refresh_token is not None:
+            found = await self._refresh.family_of(body.refresh_token)
+            if found is not None and found[0] == claims.user_id:
+                families.add(found[1])
+        for family in families:
+            await self._refresh.revoke_family(family, "logout")
+            self._sessions.revoke(family)
+        await self._record(
+            "info",
+            "logout",
+            "user logged out",
+            {"user_id": claims.user_id, "sessions": len(families)},
+            actor=claims.username,
+            source_ip=request.remote,
+        )
+        return web.Response(status=204)
 
     def _refusal(self, user: LoginUser | None, password_ok: bool) -> str | None:
         """Why the login is refused, or ``None`` when it is accepted."""
