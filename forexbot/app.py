@@ -248,6 +248,11 @@ class Daemon:
             jwt_secret=load_or_create_jwt_secret(self._data_dir, self._environ),
             access_token_ttl_seconds=s.api.access_token_ttl_seconds,
             refresh_token_ttl_seconds=s.api.refresh_token_ttl_seconds,
+            ip_rate_per_second=s.api.ip_rate_per_second,
+            ip_burst=s.api.ip_burst,
+            user_rate_per_second=s.api.user_rate_per_second,
+            user_burst=s.api.user_burst,
+            login_attempts_per_minute=s.api.login_attempts_per_minute,
             max_body_bytes=s.api.max_body_bytes,
         )
         backtests = DaemonBacktests(

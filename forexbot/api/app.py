@@ -22,6 +22,12 @@ from forexbot.api.auth import auth_middleware
 from forexbot.api.cors import Cors
 from forexbot.api.errors import error_middleware
 from forexbot.api.middleware import add_security_headers, logging_middleware
+from forexbot.api.ratelimit import (
+    Limit,
+    TokenBuckets,
+    ip_limit_middleware,
+    user_limit_middleware,
+)
 from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
@@ -55,6 +61,11 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         max_clients=settings.ws_max_clients,
     )
     sessions = RevokedSessions(services.wall_clock, settings.access_token_ttl_seconds)
+    clock = services.wall_clock
+    per_ip = TokenBuckets(Limit(settings.ip_rate_per_second, settings.ip_burst), clock)
+    per_user = TokenBuckets(Limit(settings.user_rate_per_second, settings.user_burst), clock)
+    logins = settings.login_attempts_per_minute
+    login_attempts = TokenBuckets(Limit(logins / 60.0, max(1, int(logins))), clock)
     login = LoginRoutes(
         services.users,
         services.system_logs,
@@ -64,6 +75,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         lock_for=timedelta(seconds=settings.login_lock_seconds),
         refresh=services.refresh_tokens,
         sessions=sessions,
+        attempts=login_attempts,
     )
 
     app = web.Application(
@@ -72,7 +84,9 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
             logging_middleware,
             error_middleware,
             cors.middleware(),
+            ip_limit_middleware(per_ip),
             auth_middleware(tokens, sessions),
+            user_limit_middleware(per_user),
         ],
     )
     app[BROADCASTER_KEY] = broadcaster

@@ -302,6 +302,10 @@ class ApiSettings:
       messages are expected).
     * ``login_lock_after``/``login_lock_seconds``: after that many consecutive wrong
       passwords an account is locked for that long (slows down password guessing).
+    * ``ip_rate_per_second``/``ip_burst``, ``user_rate_per_second``/``user_burst``: token
+      buckets per source address and per user (:mod:`forexbot.api.ratelimit`);
+      ``login_attempts_per_minute``: logins per source address (the burst is one minute's).
+    * ``refresh_token_ttl_seconds``: how long a session lasts without a new login.
     """
 
     host: str = "127.0.0.1"
@@ -320,6 +324,11 @@ class ApiSettings:
     ws_max_message_bytes: int = 16 * 1024
     login_lock_after: int = 5
     login_lock_seconds: int = 900
+    ip_rate_per_second: float = 50.0
+    ip_burst: int = 200
+    user_rate_per_second: float = 20.0
+    user_burst: int = 100
+    login_attempts_per_minute: float = 10.0
 
     def __post_init__(self) -> None:
         if len(self.jwt_secret) < MIN_SECRET_LENGTH:
@@ -342,6 +351,11 @@ class ApiSettings:
             "ws_max_message_bytes": self.ws_max_message_bytes,
             "login_lock_after": self.login_lock_after,
             "login_lock_seconds": self.login_lock_seconds,
+            "ip_rate_per_second": self.ip_rate_per_second,
+            "ip_burst": self.ip_burst,
+            "user_rate_per_second": self.user_rate_per_second,
+            "user_burst": self.user_burst,
+            "login_attempts_per_minute": self.login_attempts_per_minute,
         }
         for name, value in positive.items():
             if value <= 0:

@@ -14,6 +14,8 @@ Rules:
   resets the counter (``record_login_success``) and is audited in
   ``system_logs`` (event ``login``, actor, source IP). Failures are audited as
   ``login_failed``.
+* At most ``login_attempts_per_minute`` attempts per source address (429 with
+  ``Retry-After`` beyond), before any password is checked.
 * Argon2 runs in a worker thread: it costs tens of milliseconds of CPU by design, which must
   not stall the trading loop.
 
@@ -43,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import unauthenticated
 from forexbot.api.passwords import hash_password, verify_password
+from forexbot.api.ratelimit import TokenBuckets, too_many
 from forexbot.api.responses import json_response
 from forexbot.api.services import LoginUser, RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
@@ -100,6 +103,7 @@ class LoginRoutes:
         lock_for: timedelta,
         refresh: RefreshTokenStore | None = None,
         sessions: RevokedSessions | None = None,
+        attempts: TokenBuckets | None = None,
     ) -> None:
         self._users = users
         self._lock_after = lock_after
@@ -108,6 +112,7 @@ class LoginRoutes:
         self._tokens = tokens
         self._clock = clock
         self._refresh = refresh
+        self._attempts = attempts
         self._sessions = sessions or RevokedSessions(clock, tokens.ttl_seconds)
         self._dummy_hash: str | None = None
 
@@ -130,8 +135,12 @@ class LoginRoutes:
     async def login(self, request: web.Request) -> web.Response:
         if self._dummy_hash is None:
             raise RuntimeError("LoginRoutes.on_startup has not run")
-        creds = await read_json(request, LoginRequest)
         source_ip = request.remote
+        if self._attempts is not None:
+            wait = self._attempts.take(f"login:{source_ip}")
+            if wait:
+                raise too_many(wait, "login attempts from this address")
+        creds = await read_json(request, LoginRequest)
         user = await self._users.get_by_username(creds.username)
         stored_hash = user.password_hash if user is not None else self._dummy_hash
         password_ok = await asyncio.to_thread(verify_password, stored_hash, creds.password)
