@@ -38,6 +38,7 @@ from forexbot.config import Settings, load_strategy_instances
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import Database, to_async_url
 from forexbot.database.market_data import MarketDataRepository
@@ -278,6 +279,7 @@ class Daemon:
             refresh_tokens=RefreshTokenRepository(
                 engine, RealtimeClock(), s.api.refresh_token_ttl_seconds
             ),
+            api_keys=ApiKeyRepository(engine, RealtimeClock()),
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 

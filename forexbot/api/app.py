@@ -28,6 +28,7 @@ from forexbot.api.ratelimit import (
     ip_limit_middleware,
     user_limit_middleware,
 )
+from forexbot.api.routes.api_keys import ApiKeyRoutes
 from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
@@ -85,7 +86,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
             error_middleware,
             cors.middleware(),
             ip_limit_middleware(per_ip),
-            auth_middleware(tokens, sessions),
+            auth_middleware(tokens, sessions, services.api_keys),
             user_limit_middleware(per_user),
         ],
     )
@@ -106,6 +107,10 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     if services.strategies is not None:
         app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())
+    if services.api_keys is not None:
+        app.add_routes(
+            ApiKeyRoutes(services.api_keys, services.system_logs, services.wall_clock).routes()
+        )
     if services.backtests is not None:
         app.add_routes(BacktestRoutes(services.backtests, services.system_logs).routes())
 

@@ -4,7 +4,8 @@ Rules:
 
 * **Authenticated by default.** Every route requires a valid access token unless its handler
   is marked :func:`public`; forgetting a decorator therefore fails closed.
-* The token comes from ``Authorization: Bearer <jwt>``. Only handlers marked
+* The token comes from ``Authorization: Bearer <jwt>``; an API key (``fxb_…``) may come there
+  or in ``X-API-Key``. Only handlers marked
   :func:`allow_query_token` (the WebSocket endpoints, because browsers cannot set headers on a
   WebSocket) also accept ``?token=``; REST routes refuse it, so tokens do not end up in URLs,
   proxies' logs and browser history.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
@@ -30,6 +31,7 @@ from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.roles import Role
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import Claims, TokenService
+from forexbot.database.api_keys import KEY_MARK, KeyIdentity
 from forexbot.errors import AuthError
 
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -99,9 +101,21 @@ def _bearer_token(request: web.Request, policy: AuthPolicy) -> str | None:
     return None
 
 
-def auth_middleware(tokens: TokenService, sessions: RevokedSessions | None = None) -> Middleware:
+class KeyVerifier(Protocol):
+    """Checks an API key (``forexbot.database.api_keys.ApiKeyRepository``)."""
+
+    async def verify(self, key: str) -> KeyIdentity | None: ...
+
+
+def auth_middleware(
+    tokens: TokenService,
+    sessions: RevokedSessions | None = None,
+    api_keys: KeyVerifier | None = None,
+) -> Middleware:
     """The middleware enforcing each route's :class:`AuthPolicy` with ``tokens``; an access
-    token of a session in ``sessions`` (ended by logout or a reused refresh token) is 401."""
+    token of a session in ``sessions`` (ended by logout or a reused refresh token) is 401.
+    With ``api_keys``, an API key (``fxb_…``, as the bearer token or in ``X-API-Key``) is
+    accepted too, acting with its role."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -111,13 +125,16 @@ def auth_middleware(tokens: TokenService, sessions: RevokedSessions | None = Non
         policy = policy_of(match.handler)
         if policy.public:
             return await handler(request)
-        token = _bearer_token(request, policy)
+        token = request.headers.get("X-API-Key") or _bearer_token(request, policy)
         if token is None:
             raise unauthenticated("authentication required")
-        try:
-            claims = tokens.verify(token)
-        except AuthError as exc:
-            raise unauthenticated(str(exc), invalid_token=True) from None
+        if api_keys is not None and token.startswith(KEY_MARK):
+            claims = await _key_claims(api_keys, token, tokens)
+        else:
+            try:
+                claims = tokens.verify(token)
+            except AuthError as exc:
+                raise unauthenticated(str(exc), invalid_token=True) from None
         if (
             claims.family is not None
             and sessions is not None
@@ -135,3 +152,19 @@ def auth_middleware(tokens: TokenService, sessions: RevokedSessions | None = Non
         return await handler(request)
 
     return authenticate
+
+
+async def _key_claims(api_keys: KeyVerifier, key: str, tokens: TokenService) -> Claims:
+    identity = await api_keys.verify(key)
+    if identity is None:
+        raise unauthenticated("invalid API key", invalid_token=True)
+    now = int(tokens.now())
+    return Claims(
+        sub=str(identity.user_id),
+        username=identity.username,
+        role=Role(identity.role),
+        exp=now + 60,
+        iat=now,
+        jti=f"key-{identity.key_id}",
+        api_key=identity.key_id,
+    )

@@ -22,6 +22,7 @@ from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, RealtimeClock
+from forexbot.database.api_keys import ApiKeyRecord, KeyIdentity
 from forexbot.database.refresh_tokens import IssuedRefreshToken
 from forexbot.domain.trading import ManualOrder
 from forexbot.errors import ConfigError
@@ -188,6 +189,22 @@ class LoginUser(Protocol):
     def locked_until(self) -> datetime | None: ...
 
 
+class ApiKeyStore(Protocol):
+    """``forexbot.database.api_keys.ApiKeyRepository``."""
+
+    async def create(
+        self, user_id: int, name: str, scope: str, expires_at: datetime | None = None
+    ) -> tuple[str, ApiKeyRecord]: ...
+
+    async def verify(self, key: str) -> KeyIdentity | None: ...
+
+    async def list(self, user_id: int | None = None) -> list[ApiKeyRecord]: ...
+
+    async def get(self, key_id: int) -> ApiKeyRecord | None: ...
+
+    async def revoke(self, key_id: int) -> ApiKeyRecord: ...
+
+
 class RefreshTokenStore(Protocol):
     """``forexbot.database.refresh_tokens.RefreshTokenRepository``: refresh tokens with
     rotation and reuse detection."""
@@ -278,6 +295,7 @@ class ApiServices:
     trading: TradingActions | None = None
     backtests: BacktestService | None = None
     refresh_tokens: RefreshTokenStore | None = None
+    api_keys: ApiKeyStore | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -64,6 +64,7 @@ class Claims:
     iat: int
     jti: str
     family: str | None = None  # the login session (refresh-token family) it belongs to
+    api_key: int | None = None  # the API key the request came with, if it did
 
     @property
     def user_id(self) -> int:
@@ -95,6 +96,10 @@ class TokenService:
     @property
     def ttl_seconds(self) -> int:
         return self._ttl
+
+    def now(self) -> float:
+        """The wall clock the tokens are timed by."""
+        return self._clock.time()
 
     def issue(self, user: TokenSubject, family: str | None = None) -> tuple[str, int]:
         """A signed token for ``user`` and its lifetime in seconds (the ``expires_in`` field);

@@ -295,3 +295,24 @@ refresh_tokens = Table(
 Index("uq_refresh_tokens_token_hash", refresh_tokens.c.token_hash, unique=True)
 Index("ix_refresh_tokens_family", refresh_tokens.c.family)
 Index("ix_refresh_tokens_user_id", refresh_tokens.c.user_id)
+
+# API keys for scripts: only a SHA-256 of each key is stored; ``scope`` is the highest role the
+# key acts with (never above its user's role); ``prefix`` lets a person tell keys apart.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("key_hash", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    _tstz("created_at", nullable=False, now=True),
+    _tstz("expires_at"),
+    _tstz("last_used_at"),
+    _tstz("revoked_at"),
+    CheckConstraint(sql_in("scope", USER_ROLES), name="scope"),
+    CheckConstraint("btrim(name) <> ''", name="name_not_blank"),
+)
+Index("uq_api_keys_key_hash", api_keys.c.key_hash, unique=True)
+Index("ix_api_keys_user_id", api_keys.c.user_id)

@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.Column("trade_id", sa.BigInteger(), nullable=False),
         sa.Column("from_status", sa.Text()),
         sa.Column("to_status", sa.Text(), nullable=False),
-        sa.Column(
-            "time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("details", postgresql.JSONB(), nullable=False, server_default=_EMPTY_JSONB),
         sa.PrimaryKeyConstraint("id", name="pk_trade_transitions"),
         sa.ForeignKeyConstraint(

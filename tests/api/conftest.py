@@ -23,6 +23,7 @@ from forexbot.api.app import create_app
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.clock import ManualClock
+from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.refresh_tokens import RefreshTokenRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
@@ -43,6 +44,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         with_strategies: bool = True,
         backtests: Any = None,
         refresh_tokens: bool = False,
+        api_keys: bool = False,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -68,6 +70,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
                 if refresh_tokens
                 else None
             ),
+            api_keys=ApiKeyRepository(db_engine, wall_clock) if api_keys else None,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

@@ -33,6 +33,7 @@ TABLES = {
     "users",
     "trade_transitions",
     "refresh_tokens",
+    "api_keys",
 }
 
 INDEXES = {
@@ -52,6 +53,8 @@ INDEXES = {
     "uq_refresh_tokens_token_hash",
     "ix_refresh_tokens_family",
     "ix_refresh_tokens_user_id",
+    "uq_api_keys_key_hash",
+    "ix_api_keys_user_id",
 }
 
 
@@ -69,10 +72,10 @@ def index_definitions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-HEAD = "0003"
+HEAD = "0004"
 
 
-def test_head_is_the_refresh_tokens_revision() -> None:
+def test_head_is_the_api_keys_revision() -> None:
     assert head_revision() == HEAD
 
 
@@ -155,9 +158,8 @@ def test_downgrade_of_the_lifecycle_revision_keeps_the_initial_schema(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0001"))
-    assert tables_of(url) == (TABLES - {"trade_transitions", "refresh_tokens"}) | {
-        "alembic_version"
-    }
+    later = {"trade_transitions", "refresh_tokens", "api_keys"}
+    assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     columns = on_connection(
         url, lambda conn: {c["name"] for c in inspect(conn).get_columns("trades")}
     )
@@ -232,6 +234,6 @@ def test_downgrade_of_the_refresh_tokens_revision_drops_only_that_table(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0002"))
-    assert tables_of(url) == (TABLES - {"refresh_tokens"}) | {"alembic_version"}
+    assert tables_of(url) == (TABLES - {"refresh_tokens", "api_keys"}) | {"alembic_version"}
     run_blocking(lambda: upgrade(url))
     assert current_revision(url) == HEAD

@@ -1,0 +1,107 @@
+"""``/api/auth/api-keys``: API keys for scripts, managed by their owners.
+
+Rules:
+
+* ``POST`` creates a key for the caller: ``{"name", "scope", "expires_in_days"}`` (scope
+  ``viewer``/``trader``/``admin``, never above the caller's role: 403 otherwise; expiry
+  optional, 1 to 3650 days). The answer (201) holds the key itself, the only time it is shown.
+* Keys are made from a login session: a request authenticated by an API key may not create
+  one (403), so a leaked key cannot mint itself successors.
+* ``GET`` lists the caller's keys (an admin may add ``?all=true`` for everyone's), without
+  secrets, with when each was last used.
+* ``DELETE /api/auth/api-keys/{id}`` revokes a key of the caller's (an admin: anyone's); it
+  stops working at once. Another user's key is 404 to a non-admin.
+* Creating and revoking are audited (``api_key_created``, ``api_key_revoked``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from forexbot.api.audit import audit
+from forexbot.api.auth import claims_of
+from forexbot.api.errors import ApiError
+from forexbot.api.responses import json_response
+from forexbot.api.roles import Role
+from forexbot.api.services import ApiKeyStore, SystemLogStore
+from forexbot.api.validation import read_json
+from forexbot.clock import Clock, utc_datetime
+from forexbot.database.api_keys import ROLE_RANK
+
+
+class ApiKeyRequest(BaseModel):
+    """The body of ``POST /api/auth/api-keys``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    scope: Literal["viewer", "trader", "admin"]
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiKeyRoutes:
+    """The API key endpoints (see the module docstring)."""
+
+    def __init__(self, keys: ApiKeyStore, system_logs: SystemLogStore, clock: Clock) -> None:
+        self._keys = keys
+        self._audit = system_logs
+        self._clock = clock
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/auth/api-keys", self.create),
+            web.get("/api/auth/api-keys", self.list_keys),
+            web.delete("/api/auth/api-keys/{key_id}", self.revoke),
+        ]
+
+    async def create(self, request: web.Request) -> web.Response:
+        claims = claims_of(request)
+        if claims.api_key is not None:
+            raise ApiError(403, "forbidden", "API keys are created from a login session")
+        body = await read_json(request, ApiKeyRequest)
+        if ROLE_RANK[body.scope] > ROLE_RANK[claims.role.value]:
+            raise ApiError(
+                403, "forbidden", f"a {claims.role.value} cannot make a key with scope {body.scope}"
+            )
+        expires = (
+            None
+            if body.expires_in_days is None
+            else utc_datetime(self._clock) + timedelta(days=body.expires_in_days)
+        )
+        key, record = await self._keys.create(claims.user_id, body.name, body.scope, expires)
+        await audit(
+            self._audit,
+            request,
+            "api_key_created",
+            f"API key {record.prefix} created",
+            {"key_id": record.id, "name": record.name, "scope": record.scope},
+        )
+        return json_response({**record.to_api(), "key": key}, status=201)
+
+    async def list_keys(self, request: web.Request) -> web.Response:
+        claims = claims_of(request)
+        everyone = request.query.get("all") == "true"
+        if everyone and claims.role is not Role.ADMIN:
+            raise ApiError(403, "forbidden", "only an admin may list everyone's keys")
+        keys = await self._keys.list(None if everyone else claims.user_id)
+        return json_response({"items": [k.to_api() for k in keys]})
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        claims = claims_of(request)
+        raw = request.match_info["key_id"]
+        record = await self._keys.get(int(raw)) if raw.isdigit() else None
+        if record is None or (record.user_id != claims.user_id and claims.role is not Role.ADMIN):
+            raise ApiError(404, "not_found", f"API key {raw!r} does not exist")
+        revoked = await self._keys.revoke(record.id)
+        await audit(
+            self._audit,
+            request,
+            "api_key_revoked",
+            f"API key {record.prefix} revoked",
+            {"key_id": record.id, "owner": record.user_id},
+        )
+        return json_response(revoked.to_api())
