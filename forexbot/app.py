@@ -29,6 +29,7 @@ import structlog
 
 from forexbot.api.app import create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret
+from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.backtest.jobs import BacktestJobs
@@ -40,6 +41,7 @@ from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.embedded import EmbeddedPostgres
+from forexbot.database.encryption import Sealer, load_or_create_data_key
 from forexbot.database.engine import Database, to_async_url
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.database.migrate import upgrade
@@ -280,6 +282,11 @@ class Daemon:
                 engine, RealtimeClock(), s.api.refresh_token_ttl_seconds
             ),
             api_keys=ApiKeyRepository(engine, RealtimeClock()),
+            mfa=Mfa(
+                users,
+                Sealer(load_or_create_data_key(self._data_dir, self._environ)),
+                RealtimeClock(),
+            ),
         )
         api = ApiServer(create_app(services, api_settings), api_settings)
 

@@ -12,7 +12,7 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input (first line) instead of prompting",
     )
+    mfa = user_sub.add_parser(
+        "mfa",
+        help="set up (or reset) a user's one-time codes: prints the secret and recovery codes",
+    )
+    _add_common(mfa)
+    mfa.add_argument("--username", required=True)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     _add_common(migrate)
@@ -154,6 +160,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_data_command(args, data_dir)
     if args.command == "user":
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if args.user_command == "mfa":
+            return _run(_with_users(data_dir, _enroll_mfa(args.username, data_dir)))
         password = _read_password(args.password_stdin)
         return _run(_create_user(data_dir, args.username, args.role, password))
     raise AssertionError(f"unhandled command {args.command}")
@@ -202,19 +210,53 @@ def _read_password(from_stdin: bool) -> str:
 
 async def _create_user(data_dir: Path, username: str, role: str, password: str) -> int:
     from forexbot.api.passwords import hash_password  # noqa: PLC0415
+
+    if not username.strip() or len(username) > 64:
+        raise ConfigError("the username must have 1 to 64 characters")
+
+    async def create(users: Any) -> int:
+        user = await users.create(username, hash_password(password), role)
+        print(f"user {user.username!r} created with role {user.role}")
+        if role == "admin":  # admins sign in with a one-time code: set it up now
+            await _enroll_mfa(username, data_dir)(users)
+        return EXIT_OK
+
+    return await _with_users(data_dir, create)
+
+
+def _enroll_mfa(username: str, data_dir: Path) -> Callable[[Any], Awaitable[int]]:
+    async def enroll(users: Any) -> int:
+        from forexbot.api.mfa import Mfa  # noqa: PLC0415
+        from forexbot.clock import RealtimeClock  # noqa: PLC0415
+        from forexbot.database.encryption import Sealer, load_or_create_data_key  # noqa: PLC0415
+
+        user = await users.get_by_username(username)
+        if user is None:
+            raise ConfigError(f"no user {username!r}")
+        sealer = Sealer(load_or_create_data_key(data_dir, os.environ))
+        enrollment = await Mfa(users, sealer, RealtimeClock()).enroll(user.id, user.username)
+        print(f"one-time codes for {user.username!r}: add this to an authenticator app")
+        print(f"  secret: {enrollment.secret}")
+        print(f"  uri:    {enrollment.uri}")
+        print("recovery codes (each works once; keep them offline):")
+        for code in enrollment.recovery_codes:
+            print(f"  {code}")
+        return EXIT_OK
+
+    return enroll
+
+
+async def _with_users(data_dir: Path, action: Callable[[Any], Awaitable[int]]) -> int:
+    """Run ``action`` with the user repository on the configured database."""
     from forexbot.app import provision_database  # noqa: PLC0415
     from forexbot.database.engine import Database  # noqa: PLC0415
     from forexbot.database.users import UserRepository  # noqa: PLC0415
 
-    if not username.strip() or len(username) > 64:
-        raise ConfigError("the username must have 1 to 64 characters")
     provisioned = await asyncio.to_thread(provision_database, data_dir, os.environ)
     database = Database(provisioned.url)
     try:
         await database.connect()
-        user = await UserRepository(database.engine).create(username, hash_password(password), role)
+        return await action(UserRepository(database.engine))
     finally:
         await database.close()
         await asyncio.to_thread(provisioned.stop)
-    print(f"user {user.username!r} created with role {user.role}")
-    return EXIT_OK

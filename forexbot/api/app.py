@@ -77,6 +77,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         refresh=services.refresh_tokens,
         sessions=sessions,
         attempts=login_attempts,
+        mfa=services.mfa,
     )
 
     app = web.Application(

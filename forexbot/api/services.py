@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from forexbot.api.mfa import Mfa
 from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.audit import AuditLog
@@ -188,6 +189,9 @@ class LoginUser(Protocol):
     @property
     def locked_until(self) -> datetime | None: ...
 
+    @property
+    def totp_secret(self) -> str | None: ...
+
 
 class ApiKeyStore(Protocol):
     """``forexbot.database.api_keys.ApiKeyRepository``."""
@@ -296,6 +300,7 @@ class ApiServices:
     backtests: BacktestService | None = None
     refresh_tokens: RefreshTokenStore | None = None
     api_keys: ApiKeyStore | None = None
+    mfa: Mfa | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -153,6 +153,12 @@ class UserRecord:
     last_login_at: datetime | None
     failed_logins: int
     locked_until: datetime | None
+    totp_secret: str | None = field(default=None, repr=False)  # sealed
+    totp_last_step: int | None = None
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        return self.totp_secret is not None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> UserRecord:
@@ -166,6 +172,8 @@ class UserRecord:
             last_login_at=as_utc(row["last_login_at"]),
             failed_logins=row["failed_logins"],
             locked_until=as_utc(row["locked_until"]),
+            totp_secret=row.get("totp_secret"),
+            totp_last_step=row.get("totp_last_step"),
         )
 
     def is_locked(self, now: datetime) -> bool:

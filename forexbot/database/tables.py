@@ -268,6 +268,10 @@ users = Table(
     _tstz("last_login_at"),
     Column("failed_logins", Integer, nullable=False, server_default=text("0")),
     _tstz("locked_until"),
+    # Multi-factor: the TOTP secret, sealed (forexbot.database.encryption), and the last
+    # 30-second step a code was accepted for (a code works once).
+    Column("totp_secret", Text),
+    Column("totp_last_step", BigInteger),
     CheckConstraint(sql_in("role", USER_ROLES), name="role"),
     CheckConstraint("btrim(username) <> ''", name="username_not_blank"),
     CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
@@ -316,3 +320,15 @@ api_keys = Table(
 )
 Index("uq_api_keys_key_hash", api_keys.c.key_hash, unique=True)
 Index("ix_api_keys_user_id", api_keys.c.user_id)
+
+# Recovery codes of multi-factor sign-in: hashed, each usable once.
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", Text, nullable=False),
+    _tstz("used_at"),
+)
+Index("uq_recovery_codes_user_id_code_hash", recovery_codes.c.user_id, recovery_codes.c.code_hash,
+      unique=True)  # fmt: skip

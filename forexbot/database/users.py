@@ -17,13 +17,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.database._errors import database_errors, sqlstate
 from forexbot.database.records import UserRecord
-from forexbot.database.tables import USER_ROLES, users
+from forexbot.database.tables import USER_ROLES, recovery_codes, users
 from forexbot.errors import DatabaseError, NotFoundError
 
 _UNIQUE_VIOLATION = "23505"
@@ -114,6 +114,55 @@ class UserRepository:
                 else_=users.c.locked_until,
             )
         return await self._update(user_id, **values)
+
+    async def set_totp(self, user_id: int, sealed_secret: str, code_hashes: list[str]) -> None:
+        """Enrol the user in multi-factor sign-in: the sealed TOTP secret and a new set of
+        recovery codes (hashes), replacing any earlier ones, in one transaction."""
+        with database_errors("enrolling a user in multi-factor sign-in"):
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(totp_secret=sealed_secret, totp_last_step=None)
+                )
+                await conn.execute(
+                    delete(recovery_codes).where(recovery_codes.c.user_id == user_id)
+                )
+                if code_hashes:
+                    await conn.execute(
+                        insert(recovery_codes),
+                        [{"user_id": user_id, "code_hash": h} for h in code_hashes],
+                    )
+
+    async def accept_totp_step(self, user_id: int, step: int) -> bool:
+        """Record that a code of time step ``step`` was used; False (nothing changed) when a
+        code of that step or a later one was already accepted: a code works once."""
+        stmt = (
+            update(users)
+            .where(
+                users.c.id == user_id,
+                or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+        with database_errors("recording a one-time code"):
+            async with self._engine.begin() as conn:
+                return (await conn.execute(stmt)).rowcount == 1
+
+    async def use_recovery_code(self, user_id: int, code_hash: str) -> bool:
+        """Spend a recovery code; False when it is unknown or already used."""
+        stmt = (
+            update(recovery_codes)
+            .where(
+                recovery_codes.c.user_id == user_id,
+                recovery_codes.c.code_hash == code_hash,
+                recovery_codes.c.used_at.is_(None),
+            )
+            .values(used_at=func.now())
+        )
+        with database_errors("using a recovery code"):
+            async with self._engine.begin() as conn:
+                return (await conn.execute(stmt)).rowcount == 1
 
     async def count(self) -> int:
         """How many users exist (auth bootstraps the first admin when there are none)."""

@@ -23,7 +23,9 @@ from forexbot.api.app import create_app
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.clock import ManualClock
+from forexbot.api.mfa import Mfa
 from forexbot.database.api_keys import ApiKeyRepository
+from forexbot.database.encryption import Sealer
 from forexbot.database.refresh_tokens import RefreshTokenRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
@@ -31,6 +33,10 @@ from forexbot.database.users import UserRepository
 from forexbot.events.bus import EventBus
 
 from ._support import JWT_SECRET, Api, FakePositions, FakeStatus, FakeStrategies, MakeApi
+
+
+#: The data key the test servers seal TOTP secrets with.
+MFA_DATA_KEY = "y7lMv7b3gG2iQj1c8wq1dq8H2v7e9u5S3ZkJXl4QyU0="
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -45,6 +51,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         backtests: Any = None,
         refresh_tokens: bool = False,
         api_keys: bool = False,
+        mfa: bool = False,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -71,6 +78,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
                 else None
             ),
             api_keys=ApiKeyRepository(db_engine, wall_clock) if api_keys else None,
+            mfa=Mfa(users, Sealer(MFA_DATA_KEY), wall_clock) if mfa else None,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

@@ -34,6 +34,7 @@ TABLES = {
     "trade_transitions",
     "refresh_tokens",
     "api_keys",
+    "recovery_codes",
 }
 
 INDEXES = {
@@ -55,6 +56,7 @@ INDEXES = {
     "ix_refresh_tokens_user_id",
     "uq_api_keys_key_hash",
     "ix_api_keys_user_id",
+    "uq_recovery_codes_user_id_code_hash",
 }
 
 
@@ -72,10 +74,10 @@ def index_definitions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-HEAD = "0004"
+HEAD = "0005"
 
 
-def test_head_is_the_api_keys_revision() -> None:
+def test_head_is_the_mfa_revision() -> None:
     assert head_revision() == HEAD
 
 
@@ -158,7 +160,7 @@ def test_downgrade_of_the_lifecycle_revision_keeps_the_initial_schema(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0001"))
-    later = {"trade_transitions", "refresh_tokens", "api_keys"}
+    later = {"trade_transitions", "refresh_tokens", "api_keys", "recovery_codes"}
     assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     columns = on_connection(
         url, lambda conn: {c["name"] for c in inspect(conn).get_columns("trades")}
@@ -234,6 +236,7 @@ def test_downgrade_of_the_refresh_tokens_revision_drops_only_that_table(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0002"))
-    assert tables_of(url) == (TABLES - {"refresh_tokens", "api_keys"}) | {"alembic_version"}
+    later = {"refresh_tokens", "api_keys", "recovery_codes"}
+    assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     run_blocking(lambda: upgrade(url))
     assert current_revision(url) == HEAD

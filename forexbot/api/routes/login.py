@@ -19,6 +19,12 @@ Rules:
 * Argon2 runs in a worker thread: it costs tens of milliseconds of CPU by design, which must
   not stall the trading loop.
 
+Second factor (when the API has an MFA service, :mod:`forexbot.api.mfa`): an admin — and any
+user who enrolled — adds ``totp`` (the 6-digit code) or ``recovery_code`` to the body. A
+missing code is 401 ``mfa_required`` (the password was right: the client asks for the code);
+a wrong one counts as a failed login; an admin not enrolled is 403
+``mfa_enrollment_required``.
+
 Sessions (when the API has a refresh-token store):
 
 * A login starts a session: with the short-lived access token comes a ``refresh_token``.
@@ -43,7 +49,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.auth import claims_of, public
-from forexbot.api.errors import unauthenticated
+from forexbot.api.errors import ApiError, unauthenticated
+from forexbot.api.mfa import Mfa
 from forexbot.api.passwords import hash_password, verify_password
 from forexbot.api.ratelimit import TokenBuckets, too_many
 from forexbot.api.responses import json_response
@@ -70,6 +77,8 @@ class LoginRequest(BaseModel):
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024, repr=False)
+    totp: str | None = Field(default=None, pattern=r"^[0-9]{6}$", repr=False)
+    recovery_code: str | None = Field(default=None, min_length=8, max_length=32, repr=False)
 
 
 class RefreshRequest(BaseModel):
@@ -104,6 +113,7 @@ class LoginRoutes:
         refresh: RefreshTokenStore | None = None,
         sessions: RevokedSessions | None = None,
         attempts: TokenBuckets | None = None,
+        mfa: Mfa | None = None,
     ) -> None:
         self._users = users
         self._lock_after = lock_after
@@ -113,6 +123,7 @@ class LoginRoutes:
         self._clock = clock
         self._refresh = refresh
         self._attempts = attempts
+        self._mfa = mfa
         self._sessions = sessions or RevokedSessions(clock, tokens.ttl_seconds)
         self._dummy_hash: str | None = None
 
@@ -161,6 +172,7 @@ class LoginRoutes:
             )
             raise unauthenticated(INVALID_CREDENTIALS)
 
+        await self._second_factor(user, creds, source_ip)
         await self._users.record_login_success(user.id)
         session: dict[str, Any] = {}
         family = None
@@ -180,6 +192,54 @@ class LoginRoutes:
         return json_response(
             {"access_token": token, "token_type": "bearer", "expires_in": expires_in, **session}
         )
+
+    async def _second_factor(
+        self, user: LoginUser, creds: LoginRequest, source_ip: str | None
+    ) -> None:
+        """The one-time code an admin (or an enrolled user) must give with the password."""
+        if self._mfa is None or (user.role != "admin" and user.totp_secret is None):
+            return
+        if user.totp_secret is None:
+            await self._record(
+                "warning",
+                "login_failed",
+                "login refused",
+                {"username": user.username, "reason": "mfa_not_enrolled"},
+                actor=user.username,
+                source_ip=source_ip,
+            )
+            raise ApiError(
+                403,
+                "mfa_enrollment_required",
+                "an admin signs in with a one-time code: set it up on the server with "
+                f"`forexbot user mfa --username {user.username}`",
+            )
+        if creds.totp is None and creds.recovery_code is None:
+            raise ApiError(
+                401, "mfa_required", "a one-time code (totp) or a recovery code is required"
+            )
+        if not await self._mfa.check(user, creds.totp, creds.recovery_code):
+            await self._users.record_login_failure(
+                user.id, lock_after=self._lock_after, lock_for=self._lock_for
+            )
+            await self._record(
+                "warning",
+                "login_failed",
+                "login refused",
+                {"username": user.username, "reason": "bad_second_factor"},
+                actor=user.username,
+                source_ip=source_ip,
+            )
+            raise unauthenticated(INVALID_CREDENTIALS)
+        if creds.recovery_code is not None:
+            await self._record(
+                "warning",
+                "recovery_code_used",
+                "a recovery code was used to sign in",
+                {"user_id": user.id},
+                actor=user.username,
+                source_ip=source_ip,
+            )
 
     def _refresh_fields(self, issued: IssuedRefreshToken) -> dict[str, Any]:
         lifetime = issued.expires_at.timestamp() - self._clock.time()
