@@ -20,10 +20,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.api.app import create_app
+from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.clock import ManualClock
-from forexbot.api.mfa import Mfa
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.encryption import Sealer
 from forexbot.database.refresh_tokens import RefreshTokenRepository
@@ -33,7 +33,6 @@ from forexbot.database.users import UserRepository
 from forexbot.events.bus import EventBus
 
 from ._support import JWT_SECRET, Api, FakePositions, FakeStatus, FakeStrategies, MakeApi
-
 
 #: The data key the test servers seal TOTP secrets with.
 MFA_DATA_KEY = "y7lMv7b3gG2iQj1c8wq1dq8H2v7e9u5S3ZkJXl4QyU0="
