@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -121,7 +122,8 @@ class Daemon:
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
-async def create_user(data_dir: Path, env: dict[str, str], role: str = "admin") -> None:
+async def create_user(data_dir: Path, env: dict[str, str], role: str = "admin") -> list[str]:
+    """Create ``trader1``; an admin's recovery codes come back (it signs in with them)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -143,12 +145,15 @@ async def create_user(data_dir: Path, env: dict[str, str], role: str = "admin") 
     out, _ = await asyncio.wait_for(proc.communicate(PASSWORD.encode() + b"\n"), 120)
     assert proc.returncode == 0, out.decode()
     assert "created" in out.decode()
+    return re.findall(r"^  ([a-z2-9]{5}-[a-z2-9]{5})$", out.decode(), re.M)
 
 
-async def login(http: aiohttp.ClientSession, base: str) -> str:
-    async with http.post(
-        f"{base}/api/auth/login", json={"username": "trader1", "password": PASSWORD}
-    ) as resp:
+async def login(http: aiohttp.ClientSession, base: str, codes: list[str] | None = None) -> str:
+    """Sign in as ``trader1``; with ``codes`` (an admin's recovery codes) one is spent."""
+    body = {"username": "trader1", "password": PASSWORD}
+    if codes:
+        body["recovery_code"] = codes.pop(0)
+    async with http.post(f"{base}/api/auth/login", json=body) as resp:
         assert resp.status == 200, await resp.text()
         body = await resp.json()
     assert body["token_type"] == "bearer"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -99,11 +100,12 @@ async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
     user = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "forexbot", "user", "create", "--username", "ops",
         "--role", "admin", "--password-stdin", "--data-dir", str(data_dir),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL, env=daemon_env, cwd=workdir,
     )  # fmt: skip
-    await asyncio.wait_for(user.communicate(PASSWORD.encode() + b"\n"), 120)
+    created, _ = await asyncio.wait_for(user.communicate(PASSWORD.encode() + b"\n"), 120)
     assert user.returncode == 0
+    recovery = re.findall(r"^  ([a-z2-9]{5}-[a-z2-9]{5})$", created.decode(), re.M)
     with daemon_log.open("ab") as out:
         daemon = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "forexbot", "run", "--api-port", str(api_port),
@@ -114,9 +116,8 @@ async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
     try:
         async with aiohttp.ClientSession() as http:
             await _wait_health(http, base, 200, 90, daemon_log)
-            async with http.post(
-                f"{base}/api/auth/login", json={"username": "ops", "password": PASSWORD}
-            ) as resp:
+            credentials = {"username": "ops", "password": PASSWORD, "recovery_code": recovery[0]}
+            async with http.post(f"{base}/api/auth/login", json=credentials) as resp:
                 token = (await resp.json())["access_token"]
             quotes = await _quotes(http, base, token, 3)
             assert {q["data"]["symbol"] for q in quotes} <= {"EURUSD", "Volatility 75 Index"}

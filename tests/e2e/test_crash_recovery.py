@@ -54,9 +54,11 @@ async def open_trade(
         return resp.status, await resp.json()
 
 
-async def snapshot(base: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def snapshot(
+    base: str, codes: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     async with aiohttp.ClientSession() as http:
-        token = await login(http, base)
+        token = await login(http, base, codes)
         headers = {"Authorization": f"Bearer {token}"}
         async with http.get(f"{base}/api/trades?limit=500", headers=headers) as resp:
             trades = (await resp.json())["items"]
@@ -79,12 +81,12 @@ async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_termin
     }
     slow = {"FOREXBOT_TERMINAL__SIM_FAULTS": "{order_reply_delay_seconds: 1.5}"}
     env = daemon_env(data_dir, **calm, **slow)
-    await create_user(data_dir, env)
+    codes = await create_user(data_dir, env)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env, args=("--sim-speed", "1"))
     try:
         await daemon.start()
         async with aiohttp.ClientSession() as http:
-            token = await login(http, daemon.base)
+            token = await login(http, daemon.base, codes)
             headers = {"Authorization": f"Bearer {token}"}
             bids = await current_bids(http, daemon.base, token)
             # Positions open before the crash, each confirmed (1.5 s apiece).
@@ -105,7 +107,7 @@ async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_termin
 
         daemon.env = daemon_env(data_dir, **calm)  # the same daemon, without the fault
         await daemon.start()
-        trades, positions = await snapshot(daemon.base)
+        trades, positions = await snapshot(daemon.base, codes)
 
         statuses = Counter(t["status"] for t in trades)
         assert set(statuses) <= {"open", "closed", "cancelled", "rejected"}, statuses

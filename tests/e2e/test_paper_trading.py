@@ -70,7 +70,7 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
     sent: list[str] = []
     listener = asyncio.create_task(_listen(notify, sent))
     env = daemon_env(data_dir, notify_path)
-    await create_user(data_dir, env)
+    codes = await create_user(data_dir, env)
 
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
@@ -85,7 +85,7 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
             async with http.get(f"{base}/api/positions") as resp:
                 assert resp.status == 401
 
-            token = await login(http, base)
+            token = await login(http, base, codes)
             quotes = await _quotes(http, base, token, 5)
             for message in quotes:
                 assert message["channel"] == "quotes"
@@ -129,7 +129,7 @@ async def test_paper_trading_end_to_end(workdir: Path) -> None:
         daemon.env.pop("NOTIFY_SOCKET")
         await daemon.start()
         async with aiohttp.ClientSession() as http:
-            token = await login(http, daemon.base)
+            token = await login(http, daemon.base, codes)
             headers = {"Authorization": f"Bearer {token}"}
             async with http.get(f"{daemon.base}/api/trades?limit=500", headers=headers) as resp:
                 after = await resp.json()
