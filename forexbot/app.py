@@ -256,6 +256,9 @@ class Daemon:
             user_rate_per_second=s.api.user_rate_per_second,
             user_burst=s.api.user_burst,
             login_attempts_per_minute=s.api.login_attempts_per_minute,
+            admin_networks=s.api.admin_networks,
+            tls_certificate=s.api.tls_certificate,
+            tls_key=s.api.tls_key,
             max_body_bytes=s.api.max_body_bytes,
         )
         backtests = DaemonBacktests(

@@ -291,6 +291,9 @@ class ApiSettingsModel(_Section):
     user_rate_per_second: float = Field(20.0, gt=0, le=100_000)
     user_burst: int = Field(100, ge=1, le=1_000_000)
     login_attempts_per_minute: float = Field(10.0, gt=0, le=10_000)
+    admin_networks: tuple[str, ...] = ()
+    tls_certificate: str | None = None
+    tls_key: str | None = None
 
 
 class LoggingSettings(_Section):

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from forexbot.api.audit import request_audit_middleware
 from forexbot.api.auth import auth_middleware
 from forexbot.api.cors import Cors
 from forexbot.api.errors import error_middleware
@@ -87,7 +88,10 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
             error_middleware,
             cors.middleware(),
             ip_limit_middleware(per_ip),
-            auth_middleware(tokens, sessions, services.api_keys),
+            request_audit_middleware(services.system_logs),
+            auth_middleware(
+                tokens, sessions, services.api_keys, admin_networks=settings.admin_networks
+            ),
             user_limit_middleware(per_user),
         ],
     )

@@ -13,6 +13,8 @@ Rules:
   the handler runs (so before a WebSocket upgrade). A token whose role is not among those the
   route allows (:func:`requires_role`) is 403.
 * Unknown routes and wrong methods are answered 404/405 without asking for a token.
+* With an admin allow-list (``api.admin_networks``), routes only admins may use answer 403 to
+  any address outside it, whatever the token.
 * The verified :class:`~forexbot.api.tokens.Claims` are available to the handler through
   :func:`claims_of`.
 """
@@ -20,6 +22,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -111,11 +114,15 @@ def auth_middleware(
     tokens: TokenService,
     sessions: RevokedSessions | None = None,
     api_keys: KeyVerifier | None = None,
+    *,
+    admin_networks: tuple[str, ...] = (),
 ) -> Middleware:
     """The middleware enforcing each route's :class:`AuthPolicy` with ``tokens``; an access
     token of a session in ``sessions`` (ended by logout or a reused refresh token) is 401.
     With ``api_keys``, an API key (``fxb_…``, as the bearer token or in ``X-API-Key``) is
-    accepted too, acting with its role."""
+    accepted too, acting with its role. With ``admin_networks`` (CIDRs), a route only admins
+    may use answers 403 to any other source address."""
+    networks = [ipaddress.ip_network(n, strict=False) for n in admin_networks]
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -141,6 +148,10 @@ def auth_middleware(
             and sessions.is_revoked(claims.family)
         ):
             raise unauthenticated("the session has ended: log in again", invalid_token=True)
+        request[CLAIMS_KEY] = claims  # who it was, also for the audit of a refusal
+        admin_only = policy.roles == frozenset({Role.ADMIN})
+        if networks and admin_only and not _within(request.remote, networks):
+            raise ApiError(403, "forbidden", "admin endpoints are not reachable from this address")
         if policy.roles is not None and claims.role not in policy.roles:
             raise ApiError(
                 403,
@@ -148,10 +159,19 @@ def auth_middleware(
                 f"role {claims.role.value!r} may not use this endpoint",
                 details={"allowed_roles": sorted(role.value for role in policy.roles)},
             )
-        request[CLAIMS_KEY] = claims
         return await handler(request)
 
     return authenticate
+
+
+def _within(address: str | None, networks: list[Any]) -> bool:
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 async def _key_claims(api_keys: KeyVerifier, key: str, tokens: TokenService) -> Claims:

@@ -8,10 +8,13 @@ WebSocket clients with 1001 "server shutting down", then waits at most
 
 from __future__ import annotations
 
+import ssl
+
 import structlog
 from aiohttp import web
 
 from forexbot.api.services import ApiSettings
+from forexbot.errors import ConfigError
 
 _log = structlog.get_logger("forexbot.api")
 
@@ -52,7 +55,9 @@ class ApiServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self._settings.host, self._settings.port)
+            site = web.TCPSite(
+                runner, self._settings.host, self._settings.port, ssl_context=self._tls()
+            )
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -61,6 +66,19 @@ class ApiServer:
         address = runner.addresses[0]
         self._port = int(address[1])
         _log.info("api listening", host=self._settings.host, port=self._port)
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """The server's TLS context when a certificate and key are configured (TLS 1.2+)."""
+        certificate, key = self._settings.tls_certificate, self._settings.tls_key
+        if certificate is None or key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(certificate, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load the TLS certificate {certificate}: {exc}") from None
+        return context
 
     async def stop(self) -> None:
         """Close WebSockets (1001), finish in-flight requests, stop listening. Idempotent."""

@@ -13,6 +13,7 @@ depends on a contract rather than on the database package's internals.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -329,6 +330,8 @@ class ApiSettings:
       buckets per source address and per user (:mod:`forexbot.api.ratelimit`);
       ``login_attempts_per_minute``: logins per source address (the burst is one minute's).
     * ``refresh_token_ttl_seconds``: how long a session lasts without a new login.
+    * ``admin_networks``: when set, admin-only routes answer only these addresses/CIDRs.
+    * ``tls_certificate``/``tls_key``: PEM files; when set the API speaks HTTPS itself.
     """
 
     host: str = "127.0.0.1"
@@ -352,6 +355,9 @@ class ApiSettings:
     user_rate_per_second: float = 20.0
     user_burst: int = 100
     login_attempts_per_minute: float = 10.0
+    admin_networks: tuple[str, ...] = ()
+    tls_certificate: str | None = None
+    tls_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.jwt_secret) < MIN_SECRET_LENGTH:
@@ -383,6 +389,16 @@ class ApiSettings:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"api.{name} must be > 0, got {value}")
+        for network in self.admin_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"api.admin_networks entries must be addresses or CIDRs such as "
+                    f"'10.0.0.0/8', got {network!r}"
+                ) from None
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ConfigError("api.tls_certificate and api.tls_key go together")
         for origin in self.cors_allow_origins:
             if origin == "*" or "://" not in origin:
                 raise ConfigError(

@@ -256,7 +256,11 @@ async def test_a_viewer_may_not_act_on_trades_or_positions(api: EngineApi) -> No
     (position,) = api.rig.our_positions()
     assert (position.volume, position.sl, position.tp) == (0.1, trade["sl"], trade["tp"])
     audited = await api.rig.logs.recent(50, component="api")
-    assert [row.actor for row in audited] == [TRADER]  # only the trader's own order
+    changes = [row.actor for row in audited if row.event != "api_request"]
+    assert changes == [TRADER]  # only the trader's own order changed anything
+    refused = [row.context["status"] for row in audited if row.event == "api_request"
+               and row.actor != TRADER]  # fmt: skip
+    assert refused == [403] * len(actions)  # every refused attempt is in the trail
 
 
 async def test_opening_a_trade_without_a_token_is_401(api: EngineApi) -> None:
