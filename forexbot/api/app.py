@@ -34,6 +34,7 @@ from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
+from forexbot.api.routes.passwords import PasswordRoutes
 from forexbot.api.routes.risk import RiskRoutes
 from forexbot.api.routes.strategies import StrategyRoutes
 from forexbot.api.routes.streams import StreamRoutes
@@ -97,9 +98,18 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     )
     app[BROADCASTER_KEY] = broadcaster
     app[TOKENS_KEY] = tokens
+    passwords = PasswordRoutes(
+        services.users,
+        services.system_logs,
+        services.refresh_tokens,
+        sessions,
+        lock_after=settings.login_lock_after,
+        lock_for=timedelta(seconds=settings.login_lock_seconds),
+    )
     for group in (
         SystemRoutes(services.status),
         login,
+        passwords,
         TradingRoutes(services.trades, services.positions),
         StreamRoutes(broadcaster, settings),
     ):

@@ -164,6 +164,12 @@ class UserRepository:
             async with self._engine.begin() as conn:
                 return (await conn.execute(stmt)).rowcount == 1
 
+    async def set_password(self, user_id: int, password_hash: str) -> UserRecord:
+        """Replace the password hash; clears the failure counter and any lock-out."""
+        return await self._update(
+            user_id, password_hash=password_hash, failed_logins=0, locked_until=None
+        )
+
     async def count(self) -> int:
         """How many users exist (auth bootstraps the first admin when there are none)."""
         with database_errors("counting users"):
