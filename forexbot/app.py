@@ -28,7 +28,7 @@ from typing import TypeVar
 import structlog
 
 from forexbot.api.app import create_app
-from forexbot.api.jwt_secret import load_or_create_jwt_secret
+from forexbot.api.jwt_secret import load_or_create_jwt_secret, previous_jwt_secrets
 from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
@@ -249,6 +249,7 @@ class Daemon:
             host=s.api.host,
             port=s.api.port,
             jwt_secret=load_or_create_jwt_secret(self._data_dir, self._environ),
+            jwt_previous_secrets=previous_jwt_secrets(self._environ),
             access_token_ttl_seconds=s.api.access_token_ttl_seconds,
             refresh_token_ttl_seconds=s.api.refresh_token_ttl_seconds,
             ip_rate_per_second=s.api.ip_rate_per_second,

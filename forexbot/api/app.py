@@ -53,7 +53,10 @@ TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
 def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     """Build the API application. Does no I/O; start-up work runs in ``on_startup``."""
     tokens = TokenService(
-        settings.jwt_secret, settings.access_token_ttl_seconds, services.wall_clock
+        settings.jwt_secret,
+        settings.access_token_ttl_seconds,
+        services.wall_clock,
+        previous=settings.jwt_previous_secrets,
     )
     cors = Cors(settings.cors_allow_origins)
     broadcaster = Broadcaster(

@@ -47,3 +47,20 @@ def load_or_create_jwt_secret(data_dir: Path, environ: Mapping[str, str]) -> str
             f"{MIN_SECRET_LENGTH} are required; delete it to generate a new secret"
         )
     return secret
+
+
+PREVIOUS_ENV_VAR = "FOREXBOT_JWT_PREVIOUS_SECRETS"
+
+
+def previous_jwt_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Secrets rotated out but still accepted (comma-separated in
+    ``FOREXBOT_JWT_PREVIOUS_SECRETS``): set it to the old secret when changing
+    ``FOREXBOT_JWT_SECRET``, and clear it once the old access tokens have expired."""
+    secrets_ = tuple(s.strip() for s in environ.get(PREVIOUS_ENV_VAR, "").split(",") if s.strip())
+    short = [s for s in secrets_ if len(s) < MIN_SECRET_LENGTH]
+    if short:
+        raise ConfigError(
+            f"{PREVIOUS_ENV_VAR} holds a secret of {len(short[0])} characters; at least "
+            f"{MIN_SECRET_LENGTH} are required"
+        )
+    return secrets_

@@ -341,6 +341,7 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     jwt_secret: str = field(repr=False)
+    jwt_previous_secrets: tuple[str, ...] = field(default=(), repr=False)
     access_token_ttl_seconds: int = 3600
     refresh_token_ttl_seconds: int = 30 * 86_400
     max_body_bytes: int = 1024 * 1024

@@ -13,6 +13,9 @@ Rules:
   seconds because simulated hours pass. pyjwt's own expiry check (``time.time``) is turned off
   so that tests can move a :class:`~forexbot.clock.ManualClock` instead of sleeping.
 * A token is valid from ``iat`` until strictly before ``exp`` (RFC 7519 §4.1.4).
+* **Rotating the secret**: tokens are signed with the current secret; the previous ones
+  (``FOREXBOT_JWT_PREVIOUS_SECRETS``) are still accepted, so access tokens issued before the
+  rotation work until they expire. Refresh tokens are not JWTs and survive any rotation.
 """
 
 from __future__ import annotations
@@ -78,14 +81,17 @@ class TokenService:
     issued token stays valid.
     """
 
-    def __init__(self, secret: str, ttl_seconds: int, clock: Clock) -> None:
-        if len(secret) < MIN_SECRET_LENGTH:
+    def __init__(
+        self, secret: str, ttl_seconds: int, clock: Clock, previous: tuple[str, ...] = ()
+    ) -> None:
+        if any(len(s) < MIN_SECRET_LENGTH for s in (secret, *previous)):
             raise ValueError(
                 f"the JWT secret must be at least {MIN_SECRET_LENGTH} characters, got {len(secret)}"
             )
         if ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be > 0, got {ttl_seconds}")
         self._secret = secret
+        self._previous = previous  # accepted for verification only: a rotation's grace
         self._ttl = ttl_seconds
         self._clock = clock
 
@@ -122,22 +128,7 @@ class TokenService:
 
     def verify(self, token: str) -> Claims:
         """The claims of ``token``; :class:`AuthError` when it is invalid or expired."""
-        try:
-            payload: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={
-                    "require": _REQUIRED,
-                    "verify_exp": False,  # checked below against the injected clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.InvalidTokenError as exc:
-            raise AuthError(f"invalid token: {exc}") from None
+        payload = self._decode(token)
         try:
             claims = Claims(
                 sub=_user_id(payload["sub"]),
@@ -156,6 +147,33 @@ class TokenService:
         if claims.iat > now + _IAT_LEEWAY_SECONDS:
             raise AuthError("invalid token: issued in the future")
         return claims
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """The payload under the current secret, or under a previous one while a rotation's
+        tokens run out."""
+        for n, secret in enumerate((self._secret, *self._previous)):
+            try:
+                payload: dict[str, Any] = jwt.decode(
+                    token,
+                    secret,
+                    algorithms=[ALGORITHM],
+                    audience=AUDIENCE,
+                    issuer=ISSUER,
+                    options={
+                        "require": _REQUIRED,
+                        "verify_exp": False,  # checked against the injected clock
+                        "verify_iat": False,
+                        "verify_nbf": False,
+                    },
+                )
+            except jwt.InvalidSignatureError as exc:
+                if n == len(self._previous):
+                    raise AuthError(f"invalid token: {exc}") from None
+                continue
+            except jwt.InvalidTokenError as exc:
+                raise AuthError(f"invalid token: {exc}") from None
+            return payload
+        raise AssertionError("unreachable")
 
 
 def _str(value: object) -> str:
