@@ -45,6 +45,7 @@ from forexbot.database.encryption import Sealer, load_or_create_data_key
 from forexbot.database.engine import Database, to_async_url
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.database.migrate import upgrade
+from forexbot.database.performance import PerformanceRepository
 from forexbot.database.refresh_tokens import RefreshTokenRepository
 from forexbot.database.strategy_configs import StrategyConfigRepository
 from forexbot.database.system_config import SystemConfigRepository
@@ -56,6 +57,7 @@ from forexbot.domain.market import Timeframe
 from forexbot.engine.assembly import ORDER_PATH, build_engine
 from forexbot.events.bus import EventBus
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
+from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
 from forexbot.sdnotify import SystemdNotifier
 from forexbot.strategies.control import StrategyControl
@@ -286,6 +288,12 @@ class Daemon:
                 engine, RealtimeClock(), s.api.refresh_token_ttl_seconds
             ),
             api_keys=ApiKeyRepository(engine, RealtimeClock()),
+            performance=PerformanceBook(
+                trades,
+                PerformanceRepository(engine),
+                lambda: None if positions.account is None else positions.account.balance,
+                clock,
+            ),
             mfa=Mfa(
                 users,
                 Sealer(load_or_create_data_key(self._data_dir, self._environ)),

@@ -35,6 +35,7 @@ from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
 from forexbot.api.routes.passwords import PasswordRoutes
+from forexbot.api.routes.performance import PerformanceRoutes
 from forexbot.api.routes.risk import RiskRoutes
 from forexbot.api.routes.strategies import StrategyRoutes
 from forexbot.api.routes.streams import StreamRoutes
@@ -125,6 +126,8 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     if services.strategies is not None:
         app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())
+    if services.performance is not None:
+        app.add_routes(PerformanceRoutes(services.performance).routes())
     if services.api_keys is not None:
         app.add_routes(
             ApiKeyRoutes(services.api_keys, services.system_logs, services.wall_clock).routes()

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from forexbot.api.mfa import Mfa
 from forexbot.api.routes.metrics import MetricsSource
+from forexbot.api.routes.performance import PerformanceSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, RealtimeClock
@@ -306,6 +307,7 @@ class ApiServices:
     refresh_tokens: RefreshTokenStore | None = None
     api_keys: ApiKeyStore | None = None
     mfa: Mfa | None = None
+    performance: PerformanceSource | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from forexbot.database import trade_changes as changes
-from forexbot.database._convert import utc
+from forexbot.database._convert import require_aware, utc
 from forexbot.database._errors import database_errors
 from forexbot.database.records import TradeRecord
 from forexbot.database.tables import trade_transitions, trades
@@ -519,6 +519,19 @@ class TradeRepository:
                 total = (await conn.execute(count)).scalar_one()
                 rows = (await conn.execute(page.limit(limit).offset(offset))).mappings().all()
         return [TradeRecord.from_row(row) for row in rows], int(total)
+
+    async def closed_between(self, start: datetime, end: datetime) -> builtins.list[TradeRecord]:
+        """Trades closed in ``[start, end)``, in close order (performance figures)."""
+        stmt = (
+            select(trades)
+            .where(
+                trades.c.status == TradeStatus.CLOSED.value,
+                trades.c.close_time >= require_aware(start, name="start"),
+                trades.c.close_time < require_aware(end, name="end"),
+            )
+            .order_by(trades.c.close_time, trades.c.id)
+        )
+        return await self._many(stmt)
 
     async def open_trades(self) -> builtins.list[TradeRecord]:
         """Trades that hold or may hold a position (intent, submitted, open, closing), oldest

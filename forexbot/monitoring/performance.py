@@ -9,8 +9,9 @@ or a drawdown on the phone means exactly what it means in a backtest report. The
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from forexbot.backtest.statistics import (
     Statistics,
@@ -18,8 +19,10 @@ from forexbot.backtest.statistics import (
     closed_trade,
     compute_statistics,
 )
+from forexbot.clock import Clock
 from forexbot.database.records import TradeRecord
 from forexbot.domain.trading import TradeStatus
+from forexbot.errors import TerminalError
 
 
 def performance_of(
@@ -52,3 +55,82 @@ def metrics_row(statistics: Statistics) -> dict[str, Any]:
         "max_drawdown_pct": statistics.max_drawdown_pct,
         "sharpe": statistics.sharpe,
     }
+
+
+PERIODS = ("daily", "weekly", "monthly", "all")
+
+
+def period_start(period: str, at: datetime) -> datetime:
+    """The UTC start of the ``period`` holding ``at``: midnight, Monday, the 1st, the epoch."""
+    at = at.astimezone(UTC)
+    midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        return midnight
+    if period == "weekly":
+        return midnight - timedelta(days=midnight.weekday())
+    if period == "monthly":
+        return midnight.replace(day=1)
+    if period == "all":
+        return datetime.fromtimestamp(0, tz=UTC)
+    raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+
+
+class ClosedTrades(Protocol):
+    async def closed_between(self, start: datetime, end: datetime) -> list[TradeRecord]: ...
+
+
+class PerformanceStore(Protocol):
+    async def store(
+        self, period: str, start: datetime, rows: Sequence[Mapping[str, Any]]
+    ) -> None: ...
+
+
+class PerformanceBook:
+    """The figures of the current day, week, month or all time, per strategy, per symbol and
+    per both, computed from the closed trades and stored in ``performance_metrics``.
+
+    Percentages (drawdown, return) are of the account: the period starts from the current
+    balance less what the period's trades made (``balance`` is the account's, as last read;
+    before the first read the figures cannot be computed: :class:`TerminalError`).
+    """
+
+    def __init__(
+        self,
+        trades: ClosedTrades,
+        store: PerformanceStore,
+        balance: Callable[[], float | None],
+        clock: Clock,
+    ) -> None:
+        self._trades = trades
+        self._store = store
+        self._balance = balance
+        self._clock = clock
+
+    async def compute(self, period: str) -> dict[str, Any]:
+        now = datetime.fromtimestamp(self._clock.time(), tz=UTC)
+        start = period_start(period, now)
+        end = max(now, start + timedelta(seconds=1))
+        records = await self._trades.closed_between(start, end)
+        closed = [closed_trade(r) for r in records]
+        balance = self._balance()
+        if balance is None:
+            raise TerminalError("the account has not been read yet: no performance figures")
+        initial = balance - sum(t.net for t in closed)
+        if initial <= 0:
+            initial = balance  # an account that lost it all: percentages of what is left
+        groups: dict[tuple[str | None, str | None], list[TradeRecord]] = {(None, None): records}
+        for record in records:
+            for key in ((record.strategy, None), (None, record.symbol),
+                        (record.strategy, record.symbol)):  # fmt: skip
+                groups.setdefault(key, []).append(record)
+        rows = []
+        for (strategy, symbol), group in groups.items():
+            statistics = performance_of(group, initial, start.timestamp(), end.timestamp())
+            rows.append({"strategy": strategy, "symbol": symbol, **metrics_row(statistics)})
+        await self._store.store(period, start, rows)
+        return {
+            "period": period,
+            "start": start.isoformat().replace("+00:00", "Z"),
+            "end": end.isoformat().replace("+00:00", "Z"),
+            "items": rows,
+        }

@@ -51,6 +51,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         refresh_tokens: bool = False,
         api_keys: bool = False,
         mfa: bool = False,
+        performance: Any = None,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -78,6 +79,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             ),
             api_keys=ApiKeyRepository(db_engine, wall_clock) if api_keys else None,
             mfa=Mfa(users, Sealer(MFA_DATA_KEY), wall_clock) if mfa else None,
+            performance=performance,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",
