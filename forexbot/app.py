@@ -40,6 +40,7 @@ from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.database.api_keys import ApiKeyRepository
+from forexbot.database.backup import Backups
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.encryption import Sealer, load_or_create_data_key
 from forexbot.database.engine import Database, to_async_url
@@ -288,6 +289,9 @@ class Daemon:
                 engine, RealtimeClock(), s.api.refresh_token_ttl_seconds
             ),
             api_keys=ApiKeyRepository(engine, RealtimeClock()),
+            backups=Backups(
+                provisioned.url, self._data_dir / "backups", s.backup.keep, RealtimeClock()
+            ),
             performance=PerformanceBook(
                 trades,
                 PerformanceRepository(engine),

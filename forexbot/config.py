@@ -271,6 +271,12 @@ class BacktestSettings(_Section):
     max_active: int = Field(4, ge=1, le=100)
 
 
+class BackupSettings(_Section):
+    """Database backups (``POST /api/system/backup``): how many files to keep."""
+
+    keep: int = Field(7, ge=1, le=1000)
+
+
 class DatabaseSettings(_Section):
     """Where trades are stored. No URL means the embedded PostgreSQL in the data directory."""
 
@@ -320,6 +326,7 @@ class Settings(_Section):
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
     backtest: BacktestSettings = BacktestSettings()
+    backup: BackupSettings = BackupSettings()
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettingsModel = ApiSettingsModel()
     logging: LoggingSettings = LoggingSettings()

@@ -31,6 +31,7 @@ from forexbot.api.ratelimit import (
 )
 from forexbot.api.routes.api_keys import ApiKeyRoutes
 from forexbot.api.routes.backtests import BacktestRoutes
+from forexbot.api.routes.backup import BackupRoutes
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
@@ -126,6 +127,8 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     if services.strategies is not None:
         app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())
+    if services.backups is not None:
+        app.add_routes(BackupRoutes(services.backups, services.system_logs).routes())
     if services.performance is not None:
         app.add_routes(PerformanceRoutes(services.performance).routes())
     if services.api_keys is not None:

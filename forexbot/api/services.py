@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from forexbot.api.mfa import Mfa
 from forexbot.api.routes.metrics import MetricsSource
-from forexbot.api.routes.performance import PerformanceSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.database.api_keys import ApiKeyRecord, KeyIdentity
+from forexbot.database.backup import BackupFile
 from forexbot.database.refresh_tokens import IssuedRefreshToken
 from forexbot.domain.trading import ManualOrder
 from forexbot.errors import ConfigError
@@ -195,6 +195,20 @@ class LoginUser(Protocol):
     def totp_secret(self) -> str | None: ...
 
 
+class BackupMaker(Protocol):
+    """``forexbot.database.backup.Backups``."""
+
+    def list(self) -> list[BackupFile]: ...
+
+    async def create(self) -> tuple[BackupFile, float]: ...
+
+
+class PerformanceSource(Protocol):
+    """``forexbot.monitoring.performance.PerformanceBook``."""
+
+    async def compute(self, period: str) -> dict[str, Any]: ...
+
+
 class ApiKeyStore(Protocol):
     """``forexbot.database.api_keys.ApiKeyRepository``."""
 
@@ -308,6 +322,7 @@ class ApiServices:
     api_keys: ApiKeyStore | None = None
     mfa: Mfa | None = None
     performance: PerformanceSource | None = None
+    backups: BackupMaker | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,6 +52,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         api_keys: bool = False,
         mfa: bool = False,
         performance: Any = None,
+        backups: Any = None,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -80,6 +81,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             api_keys=ApiKeyRepository(db_engine, wall_clock) if api_keys else None,
             mfa=Mfa(users, Sealer(MFA_DATA_KEY), wall_clock) if mfa else None,
             performance=performance,
+            backups=backups,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

@@ -9,18 +9,13 @@ read it; before the account was first read it is 503.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from aiohttp import web
 
 from forexbot.api.errors import ApiError
 from forexbot.api.responses import json_response
+from forexbot.api.services import PerformanceSource
 
 PERIODS = ("daily", "weekly", "monthly", "all")
-
-
-class PerformanceSource(Protocol):
-    async def compute(self, period: str) -> dict[str, Any]: ...
 
 
 class PerformanceRoutes:

@@ -1,0 +1,40 @@
+"""``POST /api/system/backup`` and ``GET /api/system/backups`` (admin only).
+
+A backup is a ``pg_dump`` custom-format file in ``<data-dir>/backups/`` (the newest
+``backup.keep`` are kept; see :mod:`forexbot.database.backup` and the README for the restore
+command). ``POST`` answers 201 with the file's name, size and how long it took; it is audited
+(``backup_created``). A failing ``pg_dump`` is 503 with its reason.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from forexbot.api.audit import audit
+from forexbot.api.auth import requires_role
+from forexbot.api.responses import json_response
+from forexbot.api.roles import Role
+from forexbot.api.services import BackupMaker, SystemLogStore
+
+
+class BackupRoutes:
+    def __init__(self, backups: BackupMaker, system_logs: SystemLogStore) -> None:
+        self._backups = backups
+        self._audit = system_logs
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/system/backup", self.create),
+            web.get("/api/system/backups", self.list_backups),
+        ]
+
+    @requires_role(Role.ADMIN)
+    async def create(self, request: web.Request) -> web.Response:
+        made, seconds = await self._backups.create()
+        body = {**made.to_api(), "seconds": round(seconds, 3)}
+        await audit(self._audit, request, "backup_created", f"backup {made.path.name}", body)
+        return json_response(body, status=201)
+
+    @requires_role(Role.ADMIN)
+    async def list_backups(self, request: web.Request) -> web.Response:
+        return json_response({"items": [b.to_api() for b in self._backups.list()]})
