@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from forexbot.clock import ManualClock
 from forexbot.database.backup import Backups, pg_dump_binary
@@ -48,7 +49,11 @@ async def test_only_the_newest_backups_are_kept(migrated_database_url: str, tmp_
 async def test_a_failing_pg_dump_is_a_database_error(
     migrated_database_url: str, tmp_path: Path
 ) -> None:
-    url = migrated_database_url.rsplit("/", 1)[0] + "/no_such_database"
+    url = (
+        make_url(migrated_database_url)
+        .set(database="no_such_database")
+        .render_as_string(hide_password=False)
+    )
     with pytest.raises(DatabaseError, match=r"pg_dump failed: .*no_such_database"):
         await Backups(url, tmp_path, 2, ManualClock(1.8e9)).create()
     assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - a test's temporary directory
