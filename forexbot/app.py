@@ -10,6 +10,9 @@ order is the reverse, so that on SIGTERM:
 4. a last position sync records what the terminal closed;
 5. the API, the terminal (the simulated account saves itself), the worker thread and the
    database close, and the process exits 0.
+
+``POST /api/system/restart`` takes the same path, then the process exits 75 for systemd to
+start it again, or re-executes itself outside systemd (:mod:`forexbot.restart`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import TypeVar
 
 import structlog
 
-from forexbot.api.app import create_app
+from forexbot.api.app import RATE_LIMITERS_KEY, create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret, previous_jwt_secrets
 from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
@@ -38,6 +41,7 @@ from forexbot.clock import RealtimeClock
 from forexbot.config import Settings, load_strategy_instances
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
@@ -60,10 +64,12 @@ from forexbot.events.bus import EventBus
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
+from forexbot.restart import RestartSwitch, restart_mode
 from forexbot.sdnotify import SystemdNotifier
 from forexbot.strategies.control import StrategyControl
 from forexbot.strategies.instances import build_instances
 from forexbot.strategies.manager import StrategyManager
+from forexbot.system_settings import SystemSettings, rate_limits_applier, set_log_level
 
 _log = structlog.get_logger("forexbot.app")
 
@@ -142,6 +148,10 @@ class Daemon:
         self._environ = dict(os.environ if environ is None else environ)
         self._stop = asyncio.Event()
         self.notifier = SystemdNotifier(self._environ)
+        # POST /api/system/restart: the same stop, then systemd or an exec starts it again.
+        self.restart = RestartSwitch(
+            self.request_stop, self._stop.is_set, restart_mode(self._environ)
+        )
 
     def request_stop(self) -> None:
         """Ask the daemon to stop gracefully (what SIGTERM and SIGINT do)."""
@@ -176,8 +186,20 @@ class Daemon:
         provisioned: ProvisionedDatabase,
         stack: contextlib.AsyncExitStack,
     ) -> None:
-        s = self._settings
         engine = database.engine
+        config_store = SystemConfigRepository(engine)
+        # Settings changed at run time (PUT /api/system/settings) win over the files.
+        system_settings = SystemSettings(
+            self._settings,
+            config_store,
+            appliers={
+                "logging": set_log_level,
+                "api": rate_limits_applier(lambda: api_app[RATE_LIMITERS_KEY]),
+            },
+            risk=lambda: trading.risk.settings,
+        )
+        s = await system_settings.load()
+        system_settings.apply("logging")
         trades = TradeRepository(engine)
         users = UserRepository(engine)
         system_logs = SystemLogRepository(engine)
@@ -214,12 +236,12 @@ class Daemon:
             connector=connector,
             trades=trades,
             audit=system_logs,
-            store=SystemConfigRepository(engine),
+            store=config_store,
             bus=bus,
             clock=clock,
             magic=s.terminal.magic,
             risk=s.risk,
-            execution=lambda: s.execution,
+            execution=lambda: system_settings.current.execution,
             management=strategies.management,
         )
         risk, execution, positions = trading.risk, trading.execution, trading.positions
@@ -264,6 +286,8 @@ class Daemon:
             tls_certificate=s.api.tls_certificate,
             tls_key=s.api.tls_key,
             max_body_bytes=s.api.max_body_bytes,
+            ws_performance_interval_seconds=s.api.ws_performance_interval_seconds,
+            ws_status_interval_seconds=s.api.ws_status_interval_seconds,
         )
         backtests = DaemonBacktests(
             BacktestJobs(workers=s.backtest.workers, max_active=s.backtest.max_active),
@@ -292,6 +316,8 @@ class Daemon:
             backups=Backups(
                 provisioned.url, self._data_dir / "backups", s.backup.keep, RealtimeClock()
             ),
+            market=MarketQuery(connector, worker, opened.terminal, market_data, clock, timeframes),
+            account=positions,
             performance=PerformanceBook(
                 trades,
                 PerformanceRepository(engine),
@@ -303,8 +329,11 @@ class Daemon:
                 Sealer(load_or_create_data_key(self._data_dir, self._environ)),
                 RealtimeClock(),
             ),
+            system_settings=system_settings,
+            restart=self.restart,
         )
-        api = ApiServer(create_app(services, api_settings), api_settings)
+        api_app = create_app(services, api_settings)
+        api = ApiServer(api_app, api_settings)
 
         bus.start()
         await connector.start()

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a runtime failure (terminal, database...) with a one-line reason;
 2 bad configuration or bad arguments, with a message naming the key, the value and what is
-allowed.
+allowed; 75 ``run`` stopped for a restart requested through the API under systemd, which
+starts it again (see :mod:`forexbot.restart`).
 """
 
 from __future__ import annotations
@@ -181,6 +182,10 @@ def _run_daemon(settings: Settings, data_dir: Path) -> int:
 
     daemon = Daemon(settings, data_dir)
     _run(daemon.run())
+    if daemon.restart.pending:  # POST /api/system/restart: exit 75 for systemd, or re-exec
+        from forexbot.restart import start_again  # noqa: PLC0415
+
+        return start_again(daemon.restart.mode)
     return EXIT_OK
 
 

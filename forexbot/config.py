@@ -292,14 +292,17 @@ class ApiSettingsModel(_Section):
     access_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300, le=365 * 86_400)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
-    ip_rate_per_second: float = Field(50.0, gt=0, le=100_000)
+    ip_rate_per_second: float = Field(50.0, ge=0.01, le=100_000)
     ip_burst: int = Field(200, ge=1, le=1_000_000)
-    user_rate_per_second: float = Field(20.0, gt=0, le=100_000)
+    user_rate_per_second: float = Field(20.0, ge=0.01, le=100_000)
     user_burst: int = Field(100, ge=1, le=1_000_000)
-    login_attempts_per_minute: float = Field(10.0, gt=0, le=10_000)
+    login_attempts_per_minute: float = Field(10.0, ge=0.1, le=10_000)
     admin_networks: tuple[str, ...] = ()
     tls_certificate: str | None = None
     tls_key: str | None = None
+    # /ws/performance sends fresh account figures this often; /ws/system its status snapshot.
+    ws_performance_interval_seconds: float = Field(5.0, ge=0.5, le=3600)
+    ws_status_interval_seconds: float = Field(15.0, ge=0.5, le=3600)
 
 
 class LoggingSettings(_Section):

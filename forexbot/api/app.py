@@ -14,10 +14,12 @@ shutdown, before aiohttp waits for in-flight handlers, so stopping is prompt.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
 
+from forexbot import __version__
 from forexbot.api.audit import request_audit_middleware
 from forexbot.api.auth import auth_middleware
 from forexbot.api.cors import Cors
@@ -32,12 +34,15 @@ from forexbot.api.ratelimit import (
 from forexbot.api.routes.api_keys import ApiKeyRoutes
 from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.backup import BackupRoutes
+from forexbot.api.routes.docs import DocsRoutes
 from forexbot.api.routes.login import LoginRoutes
-from forexbot.api.routes.market import MarketRoutes
+from forexbot.api.routes.market import MarketDataRoutes, MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
 from forexbot.api.routes.passwords import PasswordRoutes
 from forexbot.api.routes.performance import PerformanceRoutes
+from forexbot.api.routes.restart import RestartRoutes
 from forexbot.api.routes.risk import RiskRoutes
+from forexbot.api.routes.settings import SettingsRoutes
 from forexbot.api.routes.strategies import StrategyRoutes
 from forexbot.api.routes.streams import StreamRoutes
 from forexbot.api.routes.system import SystemRoutes
@@ -47,9 +52,42 @@ from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
 from forexbot.api.websockets import Broadcaster
+from forexbot.api.ws_performance import PerformanceFeed
+from forexbot.api.ws_system import ObservedStrategies, SystemFeed
 
 BROADCASTER_KEY = web.AppKey("forexbot_broadcaster", Broadcaster)
 TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
+
+
+def login_limit(per_minute: float) -> Limit:
+    """Login attempts per address: ``per_minute``, with a burst of one minute's."""
+    return Limit(per_minute / 60.0, max(1, int(per_minute)))
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimiters:
+    """The running token buckets, whose limits ``PUT /api/system/settings`` changes live
+    (buckets keep their tokens; refill rate and cap change)."""
+
+    per_ip: TokenBuckets
+    per_user: TokenBuckets
+    login_attempts: TokenBuckets
+
+    def set_limits(
+        self,
+        *,
+        ip_rate_per_second: float,
+        ip_burst: int,
+        user_rate_per_second: float,
+        user_burst: int,
+        login_attempts_per_minute: float,
+    ) -> None:
+        self.per_ip.limit = Limit(ip_rate_per_second, ip_burst)
+        self.per_user.limit = Limit(user_rate_per_second, user_burst)
+        self.login_attempts.limit = login_limit(login_attempts_per_minute)
+
+
+RATE_LIMITERS_KEY = web.AppKey("forexbot_rate_limiters", RateLimiters)
 
 
 def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
@@ -61,19 +99,29 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         previous=settings.jwt_previous_secrets,
     )
     cors = Cors(settings.cors_allow_origins)
+    system_feed = SystemFeed(
+        services.status, services.clock, interval=settings.ws_status_interval_seconds
+    )
+    performance_feed = PerformanceFeed(
+        services.performance,
+        services.account,
+        services.clock,
+        interval=settings.ws_performance_interval_seconds,
+        periods=settings.ws_performance_periods,
+    )
     broadcaster = Broadcaster(
         services.bus,
         queue_size=settings.ws_queue_size,
         trade_backlog=settings.ws_trade_backlog,
         close_timeout=settings.ws_close_timeout_seconds,
         max_clients=settings.ws_max_clients,
+        feeds=(performance_feed, system_feed),
     )
     sessions = RevokedSessions(services.wall_clock, settings.access_token_ttl_seconds)
     clock = services.wall_clock
     per_ip = TokenBuckets(Limit(settings.ip_rate_per_second, settings.ip_burst), clock)
     per_user = TokenBuckets(Limit(settings.user_rate_per_second, settings.user_burst), clock)
-    logins = settings.login_attempts_per_minute
-    login_attempts = TokenBuckets(Limit(logins / 60.0, max(1, int(logins))), clock)
+    login_attempts = TokenBuckets(login_limit(settings.login_attempts_per_minute), clock)
     login = LoginRoutes(
         services.users,
         services.system_logs,
@@ -103,6 +151,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
     )
     app[BROADCASTER_KEY] = broadcaster
     app[TOKENS_KEY] = tokens
+    app[RATE_LIMITERS_KEY] = RateLimiters(per_ip, per_user, login_attempts)
     passwords = PasswordRoutes(
         services.users,
         services.system_logs,
@@ -112,6 +161,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         lock_for=timedelta(seconds=settings.login_lock_seconds),
     )
     for group in (
+        DocsRoutes(__version__),
         SystemRoutes(services.status),
         login,
         passwords,
@@ -125,8 +175,12 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         app.add_routes(TradeActionRoutes(services.trading, services.system_logs).routes())
         app.add_routes(RiskRoutes(services.trading, services.system_logs).routes())
     if services.strategies is not None:
-        app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
+        # Toggles through the API are system events on /ws/system.
+        observed = ObservedStrategies(services.strategies, system_feed)
+        app.add_routes(StrategyRoutes(observed, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())
+    if services.market is not None:
+        app.add_routes(MarketDataRoutes(services.market).routes())
     if services.backups is not None:
         app.add_routes(BackupRoutes(services.backups, services.system_logs).routes())
     if services.performance is not None:
@@ -137,6 +191,10 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         )
     if services.backtests is not None:
         app.add_routes(BacktestRoutes(services.backtests, services.system_logs).routes())
+    if services.system_settings is not None:
+        app.add_routes(SettingsRoutes(services.system_settings, services.system_logs).routes())
+    if services.restart is not None:
+        app.add_routes(RestartRoutes(services.restart, services.system_logs).routes())
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)

@@ -10,8 +10,9 @@ Rules:
   are never logged, so tokens and passwords cannot leak into the journal.
 * Every response, errors and WebSocket handshakes included, carries
   ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy:
-  no-referrer`` and a ``Content-Security-Policy`` forbidding everything (the API serves data,
-  never pages); ``/api`` responses also carry ``Cache-Control: no-store``, since they hold
+  no-referrer`` and a ``Content-Security-Policy`` forbidding everything (the API serves data;
+  its two pages, the API reference and backtest reports, set their own narrow policy, which is
+  kept); ``/api`` responses also carry ``Cache-Control: no-store``, since they hold
   account data. The ``Server`` header does not advertise library versions.
   This is done in ``on_response_prepare``, the last moment headers can change, so no code
   path can skip it.
@@ -34,6 +35,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_KEY = web.RequestKey("forexbot_request_id", str)
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+_CSP = "Content-Security-Policy"
+#: The policy of the pages the API serves (reference, backtest reports): their own inline
+#: stylesheet and nothing else, no script.
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -80,7 +85,10 @@ async def logging_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare`` hook: security headers and the request id on every response."""
-    response.headers.update(_SECURITY_HEADERS)
+    for name, value in _SECURITY_HEADERS.items():
+        if name == _CSP and name in response.headers:
+            continue  # a page keeps its own narrow policy (see docs_page, report)
+        response.headers[name] = value
     if request.path == "/api" or request.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"
     request_id = request.get(REQUEST_ID_KEY)

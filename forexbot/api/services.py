@@ -27,7 +27,8 @@ from forexbot.clock import Clock, RealtimeClock
 from forexbot.database.api_keys import ApiKeyRecord, KeyIdentity
 from forexbot.database.backup import BackupFile
 from forexbot.database.refresh_tokens import IssuedRefreshToken
-from forexbot.domain.trading import ManualOrder
+from forexbot.domain.market import Timeframe
+from forexbot.domain.trading import AccountState, ManualOrder
 from forexbot.errors import ConfigError
 from forexbot.events.bus import EventBus
 
@@ -108,6 +109,54 @@ class StrategyControl(Protocol):
 
     def market_analysis(self, symbol: str) -> dict[str, Any] | None:
         """Indicator values, levels and condition for ``symbol``; ``None`` if it is not watched."""
+        ...
+
+
+class MarketQuery(Protocol):
+    """The watched symbols, their quotes and bars (``forexbot.connectors.market_query``).
+
+    Every dict returned is JSON-ready. Symbols are those of the watchlist; the routes answer
+    404 for any other before asking.
+    """
+
+    def watches(self, symbol: str) -> bool:
+        """Whether ``symbol`` is on the watchlist."""
+        ...
+
+    async def symbols(self) -> list[dict[str, Any]]:
+        """Every watched symbol with its trading specification, in watchlist order."""
+        ...
+
+    def quote(self, symbol: str) -> dict[str, Any] | None:
+        """``{"symbol", "bid", "ask", "spread", "time"}`` of the last tick, ``None`` before the
+        first; raises :class:`~forexbot.errors.TerminalError` when the terminal is not
+        connected (the quote would be stale)."""
+        ...
+
+    async def stored_bars(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        """The newest ``limit`` bars of ``market_data`` opening in ``[start, end)``, oldest
+        first: ``{"from", "to", "truncated", "items"}``."""
+        ...
+
+    async def terminal_bars(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        """As :meth:`stored_bars`, from the terminal; raises
+        :class:`~forexbot.errors.TerminalError` when it does not answer."""
         ...
 
 
@@ -195,6 +244,29 @@ class LoginUser(Protocol):
     def totp_secret(self) -> str | None: ...
 
 
+class SystemSettingsControl(Protocol):
+    """The configuration in force and its live changes
+    (:class:`forexbot.system_settings.SystemSettings`)."""
+
+    def describe(self) -> dict[str, Any]:
+        """``{"settings", "overridden", "live"}``, JSON-ready, without secrets."""
+        ...
+
+    async def update(self, changes: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+        """Validate, store and apply ``{section: {key: value}}``, and :meth:`describe`;
+        raises :class:`~forexbot.system_settings.SettingsRefused` and changes nothing."""
+        ...
+
+
+class RestartControl(Protocol):
+    """Graceful restarts of the daemon (:class:`forexbot.restart.RestartSwitch`)."""
+
+    def request_restart(self, *, actor: str) -> dict[str, Any]:
+        """Start the stop and return ``{"status", "mode", "exit_code"}``; raises
+        :class:`~forexbot.restart.RestartRefused` when one is pending or the daemon stops."""
+        ...
+
+
 class BackupMaker(Protocol):
     """``forexbot.database.backup.Backups``."""
 
@@ -207,6 +279,17 @@ class PerformanceSource(Protocol):
     """``forexbot.monitoring.performance.PerformanceBook``."""
 
     async def compute(self, period: str) -> dict[str, Any]: ...
+
+
+#: The periods :meth:`PerformanceSource.compute` knows.
+PERFORMANCE_PERIODS = ("daily", "weekly", "monthly", "all")
+
+
+class AccountView(Protocol):
+    """The position manager's account as of its last sync (``forexbot.engine.positions``)."""
+
+    @property
+    def account(self) -> AccountState | None: ...
 
 
 class ApiKeyStore(Protocol):
@@ -301,9 +384,9 @@ class ApiServices:
     not speed up with the simulation. Tests pass a :class:`~forexbot.clock.ManualClock` as
     ``wall_clock`` to expire tokens without sleeping.
 
-    ``metrics``, ``strategies`` and ``trading`` are optional so the API can run (and be tested)
-    without the parts of the daemon behind them; their routes are registered only when they
-    are given.
+    ``metrics``, ``strategies``, ``trading``, ``market`` (and the others defaulting to
+    ``None``) are optional so the API can run (and be tested) without the parts of the daemon
+    behind them; their routes are registered only when they are given.
     """
 
     users: UserStore
@@ -323,6 +406,10 @@ class ApiServices:
     mfa: Mfa | None = None
     performance: PerformanceSource | None = None
     backups: BackupMaker | None = None
+    system_settings: SystemSettingsControl | None = None
+    restart: RestartControl | None = None
+    account: AccountView | None = None
+    market: MarketQuery | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -345,6 +432,10 @@ class ApiSettings:
       (trades are never dropped, so a client that cannot keep up must reconnect and reload).
     * ``ws_max_message_bytes``: largest message a client may send (only small control
       messages are expected).
+    * ``ws_performance_interval_seconds``: how often ``/ws/performance`` sends fresh account
+      figures (it also sends after every closed trade); ``ws_performance_periods``: the
+      performance periods its snapshots hold.
+    * ``ws_status_interval_seconds``: how often ``/ws/system`` sends the status snapshot.
     * ``login_lock_after``/``login_lock_seconds``: after that many consecutive wrong
       passwords an account is locked for that long (slows down password guessing).
     * ``ip_rate_per_second``/``ip_burst``, ``user_rate_per_second``/``user_burst``: token
@@ -370,6 +461,9 @@ class ApiSettings:
     ws_queue_size: int = 256
     ws_trade_backlog: int = 1000
     ws_max_message_bytes: int = 16 * 1024
+    ws_performance_interval_seconds: float = 5.0
+    ws_performance_periods: tuple[str, ...] = PERFORMANCE_PERIODS
+    ws_status_interval_seconds: float = 15.0
     login_lock_after: int = 5
     login_lock_seconds: int = 900
     ip_rate_per_second: float = 50.0
@@ -400,6 +494,8 @@ class ApiSettings:
             "ws_queue_size": self.ws_queue_size,
             "ws_trade_backlog": self.ws_trade_backlog,
             "ws_max_message_bytes": self.ws_max_message_bytes,
+            "ws_performance_interval_seconds": self.ws_performance_interval_seconds,
+            "ws_status_interval_seconds": self.ws_status_interval_seconds,
             "login_lock_after": self.login_lock_after,
             "login_lock_seconds": self.login_lock_seconds,
             "ip_rate_per_second": self.ip_rate_per_second,
@@ -411,6 +507,16 @@ class ApiSettings:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"api.{name} must be > 0, got {value}")
+        periods = self.ws_performance_periods
+        if (
+            not periods
+            or len(set(periods)) != len(periods)
+            or not set(periods) <= set(PERFORMANCE_PERIODS)
+        ):
+            raise ConfigError(
+                f"api.ws_performance_periods must be distinct values among "
+                f"{', '.join(PERFORMANCE_PERIODS)}, got {list(periods)!r}"
+            )
         for network in self.admin_networks:
             try:
                 ipaddress.ip_network(network, strict=False)

@@ -1,20 +1,21 @@
-"""Live quotes, trades and signals for WebSocket clients: one bus subscription per channel.
+"""Live quotes, trades, signals, performance and system events for WebSocket clients.
 
 Rules:
 
-* The broadcaster holds exactly one bus subscription per channel, whatever the number of
-  clients. The quotes subscription coalesces by symbol on the bus side, so even the
+* The broadcaster holds exactly one bus subscription per channel and event type, whatever the
+  number of clients. The quotes subscription coalesces by symbol on the bus side, so even the
   broadcaster falling behind costs bounded memory. Each message is serialised once and the
   same text is queued for every client.
-* Each client has its own outgoing queue and sender task, so a slow client never slows the
-  bus or the other clients:
+* Each client has its own outgoing queue and sender task (:mod:`forexbot.api.ws_client`),
+  so a slow client never slows the bus or the other clients: quotes coalesce to the latest
+  per symbol, snapshots to the latest of their kind; trades, signals and system events are
+  never dropped (a client too far behind is disconnected with 1013).
 
-  - **quotes**: up to ``queue_size`` messages wait in order; past that only the latest
-    message per symbol is kept (a slow client sees fewer, but always the newest, prices);
-  - **trades** and **signals** (and control replies) are never coalesced or dropped; a client
-    with more than ``trade_backlog`` of them pending is disconnected with code 1013 (try again
-    later) and a log line, since silently skipping a fill or a signal would leave its view
-    wrong.
+* The performance and system channels are fed by :class:`Feed` objects
+  (:mod:`forexbot.api.ws_performance`, :mod:`forexbot.api.ws_system`) that compute each
+  snapshot once per change and serialise it once for every client. A feed welcomes a new
+  client before its sender starts, so its first message is the feed's snapshot, and events
+  published meanwhile are queued after it, not lost.
 
 * Quote messages are ``{"channel": "quotes", "data": {"symbol", "bid", "ask", "time"}}``
   with ``time`` ISO-8601 UTC (``2024-01-02T03:04:05.123Z``); trade messages are
@@ -22,42 +23,48 @@ Rules:
   are ``{"channel": "signals", "data": {"strategy", "symbol", "timeframe", "side", "entry",
   "sl", "tp", "confidence", "reason", "bar_time", "market_condition"}}`` with ``side``
   ``"buy"``/``"sell"`` and ``bar_time`` ISO-8601 UTC like quote times.
-* Closing a client (it left, it lagged, the server stops with 1001) clears its queue and sends
-  the close frame; a client that has not completed the close handshake within
-  ``close_timeout`` seconds (typically one that reads nothing) has its connection aborted, so
-  neither a kick nor a shutdown can hang on it.
+* On shutdown every client is closed with 1001 "server shutting down"; a client that does not
+  complete the close handshake within ``close_timeout`` seconds is aborted.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Sequence, Set
+from typing import Protocol
 
 import structlog
 from aiohttp import web
 
 from forexbot import clock
 from forexbot.api.responses import dumps_str
+from forexbot.api.ws_client import (
+    CLOSE_GOING_AWAY,
+    CLOSE_TRY_AGAIN_LATER,
+    Channel,
+    ClientStats,
+    WsClient,
+)
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
 
+__all__ = [
+    "CLOSE_GOING_AWAY",
+    "CLOSE_TRY_AGAIN_LATER",
+    "Broadcaster",
+    "Channel",
+    "ClientStats",
+    "Feed",
+    "WsClient",
+    "iso_utc",
+    "quote_message",
+    "signal_message",
+    "trade_message",
+]
+
 _log = structlog.get_logger("forexbot.api.websockets")
-
-# WebSocket close codes (RFC 6455 §7.4.1).
-CLOSE_GOING_AWAY = 1001
-CLOSE_TRY_AGAIN_LATER = 1013
-
-
-class Channel(StrEnum):
-    """The WebSocket channels."""
-
-    QUOTES = "quotes"
-    TRADES = "trades"
-    SIGNALS = "signals"
 
 
 def iso_utc(epoch: float) -> str:
@@ -95,172 +102,24 @@ def signal_message(signal: Signal) -> str:
     return dumps_str({"channel": Channel.SIGNALS.value, "data": data})
 
 
-@dataclass(slots=True)
-class ClientStats:
-    """Counters of one client, for metrics and tests."""
+class Feed(Protocol):
+    """The source of one snapshot channel (performance, system), run by the broadcaster."""
 
-    channel: Channel
-    sent: int = 0
-    coalesced: int = 0
-    pending: int = 0
-    max_pending: int = 0
+    @property
+    def channel(self) -> Channel: ...
 
+    def start(self, bus: EventBus, clients: Set[WsClient]) -> list[SubscriberStats]:
+        """Subscribe to the bus and start any periodic task; ``clients`` is the channel's live
+        set of clients (read-only). Returns the subscriptions made."""
+        ...
 
-class WsClient:
-    """One connected client: its symbol filter, outgoing queue and sender task."""
+    async def stop(self) -> None:
+        """Stop the periodic tasks (the broadcaster removes the subscriptions)."""
+        ...
 
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        channel: Channel,
-        *,
-        queue_size: int,
-        trade_backlog: int,
-        close_timeout: float,
-        transport: asyncio.Transport | None = None,
-        remote: str | None = None,
-    ) -> None:
-        self.ws = ws
-        self.channel = channel
-        self.remote = remote
-        self._transport = transport
-        self.stats = ClientStats(channel=channel)
-        self._symbols: frozenset[str] | None = None
-        self._queue_size = queue_size
-        self._trade_backlog = trade_backlog
-        self._close_timeout = close_timeout
-        # In-order messages: (symbol, text) for quotes, (None, text) for lossless messages.
-        self._fifo: deque[tuple[str | None, str]] = deque()
-        # Past ``queue_size``, the latest quote per symbol waits here.
-        self._latest: OrderedDict[str, str] = OrderedDict()
-        self._ready = asyncio.Event()
-        self._sender: asyncio.Task[None] | None = None
-        self._closing: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start the sender task (inside the running loop)."""
-        self._sender = asyncio.get_running_loop().create_task(
-            self._send_loop(), name=f"ws-sender:{self.channel}"
-        )
-
-    def wants(self, symbol: str) -> bool:
-        """Whether the client's symbol filter lets ``symbol`` through."""
-        return self._symbols is None or symbol in self._symbols
-
-    def set_symbols(self, symbols: frozenset[str]) -> None:
-        """Deliver only these symbols from now on; pending quotes of others are dropped."""
-        self._symbols = symbols
-        self._fifo = deque(item for item in self._fifo if item[0] is None or item[0] in symbols)
-        for symbol in [s for s in self._latest if s not in symbols]:
-            del self._latest[symbol]
-        self._update_pending()
-
-    def offer_quote(self, symbol: str, message: str) -> None:
-        """Queue a quote; coalesced per symbol once ``queue_size`` messages are waiting."""
-        if self._closing is not None:
-            return
-        if len(self._fifo) < self._queue_size and not self._latest:
-            self._fifo.append((symbol, message))
-        else:
-            if symbol in self._latest:
-                self.stats.coalesced += 1
-            self._latest[symbol] = message
-        self._wake()
-
-    def offer(self, message: str) -> None:
-        """Queue a message that must not be dropped (trade, control reply).
-
-        Past ``trade_backlog`` pending messages the client is disconnected with 1013.
-        """
-        if self._closing is not None:
-            return
-        self._fifo.append((None, message))
-        if len(self._fifo) > self._trade_backlog:
-            _log.warning(
-                "websocket client too slow, disconnecting",
-                channel=self.channel.value,
-                pending=len(self._fifo),
-                limit=self._trade_backlog,
-                remote=self.remote,
-            )
-            self.close(CLOSE_TRY_AGAIN_LATER, "client too slow")
-            return
-        self._wake()
-
-    def close(self, code: int, reason: str) -> asyncio.Task[None]:
-        """Close the connection with ``code`` (idempotent; later codes are ignored).
-
-        Returns the closing task, shared by every caller: await it through
-        ``asyncio.shield`` so that a caller being cancelled does not abort the close.
-        """
-        if self._closing is None:
-            self._fifo.clear()
-            self._latest.clear()
-            self._update_pending()
-            self._closing = asyncio.get_running_loop().create_task(
-                self._close(code, reason), name=f"ws-close:{self.channel}"
-            )
-        return self._closing
-
-    def _wake(self) -> None:
-        self._update_pending()
-        self._ready.set()
-
-    def _update_pending(self) -> None:
-        self.stats.pending = len(self._fifo) + len(self._latest)
-        self.stats.max_pending = max(self.stats.max_pending, self.stats.pending)
-
-    def _next(self) -> str | None:
-        if self._fifo:
-            return self._fifo.popleft()[1]
-        if self._latest:
-            return self._latest.popitem(last=False)[1]
-        return None
-
-    async def _send_loop(self) -> None:
-        try:
-            while True:
-                message = self._next()
-                if message is None:
-                    if self._closing is not None:
-                        return
-                    self._update_pending()
-                    self._ready.clear()
-                    await self._ready.wait()
-                    continue
-                self._update_pending()
-                await self.ws.send_str(message)
-                self.stats.sent += 1
-        except ConnectionError as exc:
-            # The peer went away; the connection's reader sees it too and unregisters us.
-            _log.debug("websocket send failed", channel=self.channel.value, error=str(exc))
-
-    async def _close(self, code: int, reason: str) -> None:
-        # The sender is not cancelled up front: it may be waiting for the socket to drain, and
-        # aiohttp shares one drain future between writers, so cancelling it would cancel the
-        # close frame's wait too. With the queue cleared, the sender stops by itself once its
-        # current message is written (see _send_loop); it is cancelled only afterwards.
-        self._ready.set()
-        try:
-            if not self.ws.closed:
-                async with asyncio.timeout(self._close_timeout):
-                    await self.ws.close(code=code, message=reason.encode())
-        except TimeoutError:
-            # The client reads nothing (full socket) or does not answer the close. aiohttp then
-            # *closes* the transport, which waits to flush what is buffered, i.e. forever for a
-            # client that reads nothing: abort it so the connection really ends.
-            _log.warning(
-                "websocket close timed out, dropping the connection",
-                channel=self.channel.value,
-                code=code,
-                remote=self.remote,
-            )
-            if self._transport is not None:
-                self._transport.abort()
-        finally:
-            if self._sender is not None:
-                self._sender.cancel()
-                await asyncio.wait([self._sender])
+    async def welcome(self, client: WsClient) -> None:
+        """Give a new client, registered but whose sender has not started, its first snapshot."""
+        ...
 
 
 class Broadcaster:
@@ -274,6 +133,7 @@ class Broadcaster:
         trade_backlog: int,
         close_timeout: float,
         max_clients: int,
+        feeds: Sequence[Feed] = (),
     ) -> None:
         self._bus = bus
         self._queue_size = queue_size
@@ -282,6 +142,7 @@ class Broadcaster:
         self._max_clients = max_clients
         self._clients: dict[Channel, set[WsClient]] = {channel: set() for channel in Channel}
         self._subscriptions: list[SubscriberStats] = []
+        self._feeds: dict[Channel, Feed] = {feed.channel: feed for feed in feeds}
 
     def start(self) -> None:
         """Subscribe to the bus (one subscription per channel)."""
@@ -295,12 +156,16 @@ class Broadcaster:
             self._bus.subscribe(TradeEvent, self._on_trade, name="api-ws-trades"),
             self._bus.subscribe(SignalEvent, self._on_signal, name="api-ws-signals"),
         ]
+        for channel, feed in self._feeds.items():
+            self._subscriptions += feed.start(self._bus, self._clients[channel])
 
     async def stop(self) -> None:
         """Unsubscribe and close every client with 1001 "server shutting down"."""
         for stats in self._subscriptions:
             self._bus.unsubscribe(stats)
         self._subscriptions = []
+        for feed in self._feeds.values():
+            await feed.stop()
         clients = [client for group in self._clients.values() for client in group]
         results = await asyncio.gather(
             *(client.close(CLOSE_GOING_AWAY, "server shutting down") for client in clients),
@@ -329,7 +194,37 @@ class Broadcaster:
         self, ws: web.WebSocketResponse, channel: Channel, request: web.Request
     ) -> WsClient:
         """Register ``ws``, prepared for ``request``, and start its sender."""
-        client = WsClient(
+        client = self._client(ws, channel, request)
+        client.start()
+        self._clients[channel].add(client)
+        return client
+
+    async def open(
+        self, ws: web.WebSocketResponse, channel: Channel, request: web.Request
+    ) -> WsClient:
+        """Register ``ws``, let the channel's feed (if any) welcome it, then start its sender.
+
+        The client is registered first, so nothing published while the welcome is prepared
+        is missed; it is queued after the welcome.
+        """
+        feed = self._feeds.get(channel)
+        if feed is None:
+            return self.connect(ws, channel, request)
+        client = self._client(ws, channel, request)
+        self._clients[channel].add(client)
+        try:
+            await feed.welcome(client)
+        except BaseException:
+            self._clients[channel].discard(client)
+            client.close(CLOSE_GOING_AWAY, "")
+            raise
+        client.start()
+        return client
+
+    def _client(
+        self, ws: web.WebSocketResponse, channel: Channel, request: web.Request
+    ) -> WsClient:
+        return WsClient(
             ws,
             channel,
             queue_size=self._queue_size,
@@ -338,9 +233,6 @@ class Broadcaster:
             transport=request.transport,
             remote=request.remote,
         )
-        client.start()
-        self._clients[channel].add(client)
-        return client
 
     async def disconnect(self, client: WsClient, code: int, reason: str) -> None:
         """Unregister ``client`` and close its connection."""

@@ -31,6 +31,7 @@ from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.tables import users as users_table
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
+from forexbot.domain.trading import AccountState
 from forexbot.errors import ConfigError, NotFoundError
 from forexbot.events.bus import EventBus
 
@@ -59,10 +60,12 @@ class FakeStatus:
 
 
 class FakePositions:
-    """A :class:`~forexbot.api.services.PositionQuery` returning what the test put in."""
+    """A :class:`~forexbot.api.services.PositionQuery` returning what the test put in, and an
+    :class:`~forexbot.api.services.AccountView` (``account``, ``None`` until the test sets it)."""
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
+        self.account: AccountState | None = None
 
     async def open_positions(self) -> list[dict[str, Any]]:
         return list(self.items)

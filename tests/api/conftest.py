@@ -2,8 +2,8 @@
 
 ``make_api`` starts a server with settings overrides (and extra routes, for tests of the
 middleware rules; ``with_strategies=False`` leaves the optional strategy control out;
-``backtests=`` plugs in a backtest service; ``refresh_tokens=True`` sessions with refresh
-tokens, on the test's wall clock); ``api``
+``backtests=`` plugs in a backtest service, ``market=`` a market query; ``refresh_tokens=True``
+sessions with refresh tokens, on the test's wall clock); ``api``
 is one with the default test settings. Everything is stopped at teardown, in the test's own
 event loop (the database engine belongs to it).
 """
@@ -53,6 +53,9 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         mfa: bool = False,
         performance: Any = None,
         backups: Any = None,
+        system_settings: Any = None,
+        restart: Any = None,
+        market: Any = None,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -82,6 +85,10 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             mfa=Mfa(users, Sealer(MFA_DATA_KEY), wall_clock) if mfa else None,
             performance=performance,
             backups=backups,
+            system_settings=system_settings,
+            restart=restart,
+            market=market,
+            account=positions,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

@@ -87,14 +87,15 @@ async def test_the_figures_are_stored_once_per_key(
     assert count == 8
 
 
-async def test_an_unknown_period_is_422_and_no_account_yet_is_503(
+async def test_an_unknown_period_is_400_and_no_account_yet_is_503(
     make_api: MakeApi, db_engine: AsyncEngine
 ) -> None:
     api = await make_api(performance=await book(db_engine, None))
     async with api.session.get(
         api.url("/api/system/performance?period=yearly"), headers=api.auth("viewer")
     ) as resp:
-        assert resp.status == 422
+        assert resp.status == 400
+        assert (await resp.json())["error"]["code"] == "invalid_parameter"
     async with api.session.get(
         api.url("/api/system/performance"), headers=api.auth("viewer")
     ) as resp:

@@ -122,8 +122,10 @@ class Daemon:
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
-async def create_user(data_dir: Path, env: dict[str, str], role: str = "admin") -> list[str]:
-    """Create ``trader1``; an admin's recovery codes come back (it signs in with them)."""
+async def create_user(
+    data_dir: Path, env: dict[str, str], role: str = "admin", username: str = "trader1"
+) -> list[str]:
+    """Create ``username``; an admin's recovery codes come back (it signs in with them)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -131,7 +133,7 @@ async def create_user(data_dir: Path, env: dict[str, str], role: str = "admin") 
         "user",
         "create",
         "--username",
-        "trader1",
+        username,
         "--role",
         role,
         "--password-stdin",
@@ -148,9 +150,14 @@ async def create_user(data_dir: Path, env: dict[str, str], role: str = "admin") 
     return re.findall(r"^  ([a-z2-9]{5}-[a-z2-9]{5})$", out.decode(), re.M)
 
 
-async def login(http: aiohttp.ClientSession, base: str, codes: list[str] | None = None) -> str:
-    """Sign in as ``trader1``; with ``codes`` (an admin's recovery codes) one is spent."""
-    body = {"username": "trader1", "password": PASSWORD}
+async def login(
+    http: aiohttp.ClientSession,
+    base: str,
+    codes: list[str] | None = None,
+    username: str = "trader1",
+) -> str:
+    """Sign in as ``username``; with ``codes`` (an admin's recovery codes) one is spent."""
+    body = {"username": username, "password": PASSWORD}
     if codes:
         body["recovery_code"] = codes.pop(0)
     async with http.post(f"{base}/api/auth/login", json=body) as resp:

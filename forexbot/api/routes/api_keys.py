@@ -16,7 +16,7 @@ Rules:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from aiohttp import web
@@ -25,10 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of
 from forexbot.api.errors import ApiError
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
+from forexbot.api.schemas import Id
 from forexbot.api.services import ApiKeyStore, SystemLogStore
-from forexbot.api.validation import read_json
+from forexbot.api.validation import parse_query, read_json
 from forexbot.clock import Clock, utc_datetime
 from forexbot.database.api_keys import ROLE_RANK
 
@@ -41,6 +43,40 @@ class ApiKeyRequest(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     scope: Literal["viewer", "trader", "admin"]
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiKeyListQuery(BaseModel):
+    """The query string of ``GET /api/auth/api-keys``: ``all=true`` (admin) lists everyone's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: bool = False
+
+
+class ApiKey(BaseModel):
+    """An API key's record (never the key itself, which is shown once at creation)."""
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    scope: Literal["viewer", "trader", "admin"]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class NewApiKey(ApiKey):
+    """A key just created: ``key`` is shown this once and stored only hashed."""
+
+    key: str
+
+
+class ApiKeyList(BaseModel):
+    """API keys, newest first."""
+
+    items: list[ApiKey]
 
 
 class ApiKeyRoutes:
@@ -58,6 +94,13 @@ class ApiKeyRoutes:
             web.delete("/api/auth/api-keys/{key_id}", self.revoke),
         ]
 
+    @operation(
+        "Create an API key (from a login session)",
+        tag="auth",
+        body=ApiKeyRequest,
+        responses={201: NewApiKey},
+        errors={403: "Made with an API key, or a scope above your role."},
+    )
     async def create(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         if claims.api_key is not None:
@@ -82,18 +125,32 @@ class ApiKeyRoutes:
         )
         return json_response({**record.to_api(), "key": key}, status=201)
 
+    @operation(
+        "List your API keys (admin: everyone's with all=true)",
+        tag="auth",
+        query=ApiKeyListQuery,
+        responses={200: ApiKeyList},
+    )
     async def list_keys(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
-        everyone = request.query.get("all") == "true"
+        everyone = parse_query(request, ApiKeyListQuery).all
         if everyone and claims.role is not Role.ADMIN:
             raise ApiError(403, "forbidden", "only an admin may list everyone's keys")
         keys = await self._keys.list(None if everyone else claims.user_id)
         return json_response({"items": [k.to_api() for k in keys]})
 
+    @operation(
+        "Revoke an API key",
+        tag="auth",
+        responses={200: ApiKey},
+        errors={404: "No such key of yours."},
+        path={"key_id": Id},
+    )
     async def revoke(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         raw = request.match_info["key_id"]
-        record = await self._keys.get(int(raw)) if raw.isdigit() else None
+        key_id = int(raw) if raw.isascii() and raw.isdigit() else 0
+        record = await self._keys.get(key_id) if 0 < key_id < 2**63 else None
         if record is None or (record.user_id != claims.user_id and claims.role is not Role.ADMIN):
             raise ApiError(404, "not_found", f"API key {raw!r} does not exist")
         revoked = await self._keys.revoke(record.id)

@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
+from forexbot.api.middleware import PAGE_CSP
+from forexbot.api.operations import Text, operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.services import BacktestService, SystemLogStore
@@ -65,6 +67,46 @@ class BacktestRequest(BaseModel):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class JobProgress(BaseModel):
+    """How far a backtest is: bars done of the test's bars."""
+
+    bars_done: int
+    bars_total: int
+    percent: float
+
+
+class BacktestJob(BaseModel):
+    """A backtest job; ``result`` (statistics, trades, equity curve) once it is done."""
+
+    id: str
+    strategy_id: str
+    state: str
+    owner: str
+    request: dict[str, Any]
+    created_at: float = Field(description="epoch seconds")
+    started_at: float | None
+    finished_at: float | None
+    progress: JobProgress
+    error: str | None
+    result: dict[str, Any] | None = None
+
+
+class StartedJob(BacktestJob):
+    """A job just queued, with the URLs to follow it."""
+
+    status_url: str
+    report_url: str
+
+
+class BacktestJobList(BaseModel):
+    """The jobs, newest first (without their results)."""
+
+    items: list[BacktestJob]
+
+
+_NO_JOB = {404: "No such backtest job."}
+
+
 class BacktestRoutes:
     """The backtest endpoints, answered by the daemon's :class:`BacktestService`."""
 
@@ -81,6 +123,16 @@ class BacktestRoutes:
         ]
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Backtest a strategy instance in the background",
+        tag="strategies",
+        body=BacktestRequest,
+        responses={202: StartedJob},
+        errors={
+            404: "No such strategy instance.",
+            422: "Parameters the strategy refuses, or no stored data for the period.",
+        },
+    )
     async def start(self, request: web.Request) -> web.Response:
         strategy_id = request.match_info["strategy_id"]
         body = await read_json(request, BacktestRequest)
@@ -107,9 +159,16 @@ class BacktestRoutes:
         body_out = {**job, "status_url": url, "report_url": f"{url}/report"}
         return json_response(body_out, status=202, headers={"Location": url})
 
+    @operation("List backtest jobs", tag="strategies", responses={200: BacktestJobList})
     async def list_jobs(self, request: web.Request) -> web.Response:
         return json_response({"items": self._backtests.jobs()})
 
+    @operation(
+        "A backtest job: state, progress, result",
+        tag="strategies",
+        responses={200: BacktestJob},
+        errors=_NO_JOB,
+    )
     async def get_job(self, request: web.Request) -> web.Response:
         job_id = request.match_info["job_id"]
         job = self._backtests.job(job_id)
@@ -117,6 +176,12 @@ class BacktestRoutes:
             raise ApiError(404, "not_found", f"backtest {job_id!r} does not exist")
         return json_response(job)
 
+    @operation(
+        "A finished backtest's HTML report",
+        tag="strategies",
+        responses={200: Text("text/html", "The self-contained report page.")},
+        errors=_NO_JOB | {409: "The job has not finished."},
+    )
     async def get_report(self, request: web.Request) -> web.Response:
         job_id = request.match_info["job_id"]
         job = self._backtests.job(job_id)
@@ -125,4 +190,6 @@ class BacktestRoutes:
         report = self._backtests.report(job_id)
         if report is None:
             raise ApiError(409, "not_ready", f"backtest {job_id!r} is {job['state']}")
-        return web.Response(text=report, content_type="text/html", charset="utf-8")
+        response = web.Response(text=report, content_type="text/html", charset="utf-8")
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        return response

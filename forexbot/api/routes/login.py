@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from aiohttp import web
@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.mfa import Mfa
+from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
 from forexbot.api.ratelimit import TokenBuckets, too_many
 from forexbot.api.responses import json_response
@@ -95,6 +96,16 @@ class LogoutRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     refresh_token: str | None = Field(default=None, min_length=16, max_length=256, repr=False)
+
+
+class TokenPair(BaseModel):
+    """A new access token, and the refresh token of the session when sessions are kept."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = Field(default=None, description="seconds the session lasts")
 
 
 class LoginRoutes:
@@ -143,6 +154,16 @@ class LoginRoutes:
             self._sessions.load(await self._refresh.revoked_since(since))
 
     @public
+    @operation(
+        "Sign in: an access token (and a refresh token)",
+        tag="auth",
+        body=LoginRequest,
+        responses={200: TokenPair},
+        errors={
+            401: "Wrong credentials, a locked or disabled account, or mfa_required.",
+            403: "An admin without a one-time code set up (mfa_enrollment_required).",
+        },
+    )
     async def login(self, request: web.Request) -> web.Response:
         if self._dummy_hash is None:
             raise RuntimeError("LoginRoutes.on_startup has not run")
@@ -246,6 +267,13 @@ class LoginRoutes:
         return {"refresh_token": issued.token, "refresh_expires_in": round(lifetime)}
 
     @public
+    @operation(
+        "Rotate a refresh token: a new access token and refresh token",
+        tag="auth",
+        body=RefreshRequest,
+        responses={200: TokenPair},
+        errors={401: "Unknown, expired or spent refresh token (a spent one ends the session)."},
+    )
     async def refresh(self, request: web.Request) -> web.Response:
         assert self._refresh is not None  # the route exists only with a store
         body = await read_json(request, RefreshRequest)
@@ -281,6 +309,13 @@ class LoginRoutes:
             }
         )
 
+    @operation(
+        "Sign out: end this session (and the one of the refresh token given)",
+        tag="auth",
+        body=LogoutRequest,
+        body_optional=True,
+        responses={204: NO_BODY},
+    )
     async def logout(self, request: web.Request) -> web.Response:
         assert self._refresh is not None
         claims = claims_of(request)

@@ -11,6 +11,7 @@ from typing import Protocol
 from aiohttp import web
 
 from forexbot.api.auth import public
+from forexbot.api.operations import Text, operation
 
 
 class MetricsSource(Protocol):
@@ -29,6 +30,11 @@ class MetricsRoutes:
         return [web.get("/metrics", self.metrics)]
 
     @public
+    @operation(
+        "Prometheus metrics",
+        tag="monitoring",
+        responses={200: Text("text/plain", "Prometheus text exposition format 0.0.4.")},
+    )
     async def metrics(self, request: web.Request) -> web.Response:
         response = web.Response(body=self._source.render())
         response.headers["Content-Type"] = self._source.content_type

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of
 from forexbot.api.errors import ApiError, unauthenticated
+from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
 from forexbot.api.roles import Role
 from forexbot.api.services import RefreshTokenStore, SystemLogStore, UserStore
@@ -65,6 +66,16 @@ class PasswordRoutes:
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/auth/reset-password", self.reset)]
 
+    @operation(
+        "Change your password, or (admin) reset someone's",
+        tag="auth",
+        body=PasswordChange,
+        responses={204: NO_BODY},
+        errors={
+            401: "The current password is wrong.",
+            404: "No such user.",
+        },
+    )
     async def reset(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         body = await read_json(request, PasswordChange)

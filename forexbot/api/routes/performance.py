@@ -9,13 +9,51 @@ read it; before the account was first read it is 503.
 
 from __future__ import annotations
 
-from aiohttp import web
+from datetime import datetime
+from typing import Literal
 
-from forexbot.api.errors import ApiError
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.services import PerformanceSource
+from forexbot.api.validation import parse_query
 
-PERIODS = ("daily", "weekly", "monthly", "all")
+Period = Literal["daily", "weekly", "monthly", "all"]
+
+
+class PerformanceQuery(BaseModel):
+    """The query string of ``GET /api/system/performance``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    period: Period = "daily"
+
+
+class PerformanceRow(BaseModel):
+    """The figures of one group of closed trades (null strategy/symbol: all of them)."""
+
+    strategy: str | None
+    symbol: str | None
+    trades_count: int
+    wins: int
+    losses: int
+    win_rate: float | None
+    profit_factor: float | None
+    expectancy: float | None
+    net_profit: float
+    max_drawdown_pct: float | None
+    sharpe: float | None
+
+
+class Performance(BaseModel):
+    """Performance over the period so far: overall, per strategy, per symbol, per both."""
+
+    period: Period
+    start: datetime
+    end: datetime
+    items: list[PerformanceRow]
 
 
 class PerformanceRoutes:
@@ -25,8 +63,13 @@ class PerformanceRoutes:
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/api/system/performance", self.performance)]
 
+    @operation(
+        "Win rate, profit factor, expectancy, drawdown, Sharpe per strategy and symbol",
+        tag="system",
+        query=PerformanceQuery,
+        responses={200: Performance},
+        errors={503: "The account has not been read yet."},
+    )
     async def performance(self, request: web.Request) -> web.Response:
-        period = request.query.get("period", "daily")
-        if period not in PERIODS:
-            raise ApiError(422, "validation_error", f"period must be one of {', '.join(PERIODS)}")
-        return json_response(await self._book.compute(period))
+        query = parse_query(request, PerformanceQuery)
+        return json_response(await self._book.compute(query.period))

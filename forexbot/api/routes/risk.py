@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.services import SystemLogStore, TradingActions
@@ -46,6 +48,45 @@ class KillSwitchBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class KillSwitchState(BaseModel):
+    """Whether the kill switch is on, why and since when."""
+
+    active: bool
+    code: str | None
+    reason: str | None
+    since: datetime | None
+
+
+class TradingDay(BaseModel):
+    """The broker's trading day: its first equity and whether the daily loss limit halted it."""
+
+    day: str | None
+    start_equity: float | None
+    halted: bool
+
+
+class RiskState(BaseModel):
+    """The limits in force and the account guard's state."""
+
+    limits: dict[str, Any]
+    kill_switch: KillSwitchState
+    trading_day: TradingDay
+    peak_equity: float | None
+    equity: float | None
+    loss_streak: int
+    cooldown_until: datetime | None
+    blocked: str | None = Field(description="why new trades are refused now, if they are")
+    in_flight: int
+    approved: int
+    rejections: dict[str, int]
+
+
+class KillSwitchTripped(RiskState):
+    """The state after the kill switch tripped, and how many positions it closed."""
+
+    closed: int
+
+
 class RiskRoutes:
     """Risk state and controls, answered by the engine's :class:`TradingActions`."""
 
@@ -61,10 +102,18 @@ class RiskRoutes:
             web.post("/api/risk/resume", self.resume),
         ]
 
+    @operation("Risk limits and account guard state", tag="risk", responses={200: RiskState})
     async def state(self, request: web.Request) -> web.Response:
         return json_response(self._trading.risk_state())
 
     @requires_role(Role.ADMIN)
+    @operation(
+        "Change risk limits (stored; they win over the config file)",
+        tag="risk",
+        body=LimitChanges,
+        responses={200: RiskState},
+        errors={422: "An unknown limit or a value out of range; nothing changed."},
+    )
     async def update_limits(self, request: web.Request) -> web.Response:
         changes = (await read_json(request, LimitChanges)).changes()
         if not changes:
@@ -81,6 +130,12 @@ class RiskRoutes:
         return json_response(state)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Trip the kill switch: close every position and halt trading",
+        tag="risk",
+        body=KillSwitchBody,
+        responses={200: KillSwitchTripped},
+    )
     async def kill_switch(self, request: web.Request) -> web.Response:
         body = await read_json(request, KillSwitchBody)
         state = await self._trading.trip_kill_switch(body.reason, actor=claims_of(request).username)
@@ -94,6 +149,12 @@ class RiskRoutes:
         return json_response(state)
 
     @requires_role(Role.ADMIN)
+    @operation(
+        "Release the kill switch",
+        tag="risk",
+        responses={200: RiskState},
+        errors={409: "The kill switch is not on."},
+    )
     async def resume(self, request: web.Request) -> web.Response:
         try:
             state = await self._trading.resume_trading(actor=claims_of(request).username)

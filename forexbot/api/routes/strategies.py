@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.services import StrategyControl, SystemLogStore
@@ -75,6 +76,35 @@ class StrategyUpdate(BaseModel):
         return {name: value for name, value in fields.items() if value is not None}
 
 
+class Strategy(BaseModel):
+    """A strategy instance: its settings, the regime it trades in, and its counters."""
+
+    id: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    enabled: bool
+    params: dict[str, Any]
+    risk_multiplier: float
+    volume: float | None
+    management: dict[str, Any]
+    regime: dict[str, Any]
+    bars_seen: int
+    signals: int
+    suppressed: int
+    suppressed_by: dict[str, int]
+    errors: int
+
+
+class StrategyList(BaseModel):
+    """The strategy instances."""
+
+    items: list[Strategy]
+
+
+_UNKNOWN = {404: "No such strategy instance."}
+
+
 def _not_found(strategy_id: str) -> ApiError:
     return ApiError(404, "not_found", f"strategy {strategy_id!r} does not exist")
 
@@ -94,9 +124,13 @@ class StrategyRoutes:
             web.put("/api/strategies/{strategy_id}/toggle", self.toggle_strategy),
         ]
 
+    @operation("List the strategy instances", tag="strategies", responses={200: StrategyList})
     async def list_strategies(self, request: web.Request) -> web.Response:
         return json_response({"items": self._control.list_strategies()})
 
+    @operation(
+        "One strategy instance", tag="strategies", responses={200: Strategy}, errors=_UNKNOWN
+    )
     async def get_strategy(self, request: web.Request) -> web.Response:
         strategy_id = request.match_info["strategy_id"]
         strategy = self._control.get_strategy(strategy_id)
@@ -105,6 +139,13 @@ class StrategyRoutes:
         return json_response(strategy)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Change a strategy's parameters, risk multiplier, management or enabled flag",
+        tag="strategies",
+        body=StrategyUpdate,
+        responses={200: Strategy},
+        errors=_UNKNOWN | {422: "A value the strategy refuses; nothing changed."},
+    )
     async def update_strategy(self, request: web.Request) -> web.Response:
         strategy_id = request.match_info["strategy_id"]
         update = await read_json(request, StrategyUpdate)
@@ -132,6 +173,12 @@ class StrategyRoutes:
         return json_response(strategy)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Enable a disabled strategy or disable an enabled one",
+        tag="strategies",
+        responses={200: Strategy},
+        errors=_UNKNOWN,
+    )
     async def toggle_strategy(self, request: web.Request) -> web.Response:
         strategy_id = request.match_info["strategy_id"]
         actor = claims_of(request).username

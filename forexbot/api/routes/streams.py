@@ -1,11 +1,15 @@
-"""``/ws/quotes``, ``/ws/trades`` and ``/ws/signals``: the WebSocket endpoints.
+"""``/ws/quotes``, ``/ws/trades``, ``/ws/signals``, ``/ws/performance`` and ``/ws/system``:
+the WebSocket endpoints (message formats in :mod:`forexbot.api.websockets`,
+:mod:`forexbot.api.ws_performance` and :mod:`forexbot.api.ws_system`).
 
 Rules:
 
 * Authentication happens before the upgrade (the auth middleware; the token may come as
   ``?token=`` because browsers cannot set headers on a WebSocket). Without a valid token the
   client gets a 401 JSON response, never a socket.
+* Any authenticated role may use every channel.
 * Beyond ``ws_max_clients`` connections a new client gets 503 before the upgrade.
+* The server pings every ``ws_heartbeat_seconds``; a client not answering is disconnected.
 * Clients may send one message, on ``/ws/quotes`` only:
   ``{"action": "subscribe", "symbols": ["EURUSD", ...]}`` (1..200 symbols of letters, digits
   and ``._#-``), which replaces the symbol filter and is acknowledged with
@@ -60,6 +64,8 @@ class StreamRoutes:
             web.get("/ws/quotes", self.quotes, allow_head=False),
             web.get("/ws/trades", self.trades, allow_head=False),
             web.get("/ws/signals", self.signals, allow_head=False),
+            web.get("/ws/performance", self.performance, allow_head=False),
+            web.get("/ws/system", self.system, allow_head=False),
         ]
 
     @allow_query_token
@@ -73,6 +79,14 @@ class StreamRoutes:
     @allow_query_token
     async def signals(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, Channel.SIGNALS)
+
+    @allow_query_token
+    async def performance(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, Channel.PERFORMANCE)
+
+    @allow_query_token
+    async def system(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, Channel.SYSTEM)
 
     async def _serve(self, request: web.Request, channel: Channel) -> web.StreamResponse:
         if self._broadcaster.is_full():
@@ -88,7 +102,7 @@ class StreamRoutes:
         if not ws.can_prepare(request).ok:
             raise ApiError(400, "websocket_required", "this endpoint needs a WebSocket upgrade")
         await ws.prepare(request)
-        client = self._broadcaster.connect(ws, channel, request)
+        client = await self._broadcaster.open(ws, channel, request)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT:

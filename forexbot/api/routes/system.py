@@ -8,14 +8,66 @@ unhealthy (503), not as a server error. Status requires a token.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import structlog
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from forexbot.api.auth import public
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.services import StatusProvider
 
 _log = structlog.get_logger("forexbot.api")
+
+
+class Health(BaseModel):
+    """Whether the daemon can trade (200) or not (503), and the details that decided it."""
+
+    status: Literal["ok", "unhealthy"]
+    terminal: str | None = Field(default=None, description="the terminal connection's state")
+    stopping: bool | None = None
+    version: str | None = None
+
+
+class Account(BaseModel):
+    """The trading account, as last read from the terminal."""
+
+    currency: str
+    balance: float
+    equity: float
+    margin: float
+    margin_free: float
+    leverage: int
+
+
+class TerminalStatus(BaseModel):
+    """The terminal connection and what it has delivered."""
+
+    state: str
+    server_offset_seconds: float | None
+    symbols: list[str]
+    ticks: int
+    bars: int
+    reconnects: int
+
+
+class SystemStatus(BaseModel):
+    """The daemon: mode, uptime, terminal, account, risk, strategies, event bus."""
+
+    version: str
+    mode: str
+    uptime_seconds: float
+    time: str
+    sim_speed: float
+    database: str
+    terminal: TerminalStatus
+    account: Account | None
+    open_positions: int
+    risk: dict[str, Any] | None
+    strategies: Any
+    event_bus: list[dict[str, Any]]
 
 
 class SystemRoutes:
@@ -31,6 +83,11 @@ class SystemRoutes:
         ]
 
     @public
+    @operation(
+        "Health: 200 when the daemon can trade, 503 otherwise",
+        tag="system",
+        responses={200: Health, 503: Health},
+    )
     async def health(self, request: web.Request) -> web.Response:
         try:
             healthy, details = self._status.is_healthy()
@@ -40,5 +97,6 @@ class SystemRoutes:
         body = {**details, "status": "ok" if healthy else "unhealthy"}
         return json_response(body, status=200 if healthy else 503)
 
+    @operation("The daemon's status", tag="system", responses={200: SystemStatus})
     async def system_status(self, request: web.Request) -> web.Response:
         return json_response(await self._status.status())

@@ -35,8 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
+from forexbot.api.schemas import Id, Trade, TransitionList
 from forexbot.api.services import SystemLogStore, TradingActions
 from forexbot.api.validation import parse_query, read_json
 from forexbot.domain.trading import ManualOrder, Side
@@ -102,6 +104,14 @@ class CloseQuery(BaseModel):
     volume: float | None = Field(default=None, gt=0, le=100_000)
 
 
+_ACTION_ERRORS = {
+    404: "No such trade, or no such position of the bot.",
+    409: "The trade's state does not allow it (still being sent, already closed).",
+    422: "A value the terminal would refuse (volume step, side of the price, stops level).",
+    502: "The terminal refused the request.",
+}
+
+
 def _number(request: web.Request, name: str) -> int:
     value = int(request.match_info[name])
     if not 0 < value <= _MAX_BIGINT:
@@ -142,6 +152,16 @@ class TradeActionRoutes:
         ]
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Open a manual trade",
+        tag="trading",
+        body=ManualTradeBody,
+        responses={201: Trade, 202: Trade},
+        errors={
+            409: "Trading was halted between the risk check and the send (order_cancelled).",
+            422: "Refused by a risk rule (risk_rejected) or by the terminal (order_rejected).",
+        },
+    )
     async def open_trade(self, request: web.Request) -> web.Response:
         body = await read_json(request, ManualTradeBody)
         order = ManualOrder(
@@ -175,6 +195,14 @@ class TradeActionRoutes:
         return json_response(trade, status=status)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Move a trade's SL and/or TP",
+        tag="trading",
+        body=StopsBody,
+        responses={200: Trade},
+        errors=_ACTION_ERRORS,
+        path={"trade_id": Id},
+    )
     async def modify_trade(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
         body = await read_json(request, StopsBody)
@@ -185,6 +213,14 @@ class TradeActionRoutes:
         return json_response(trade)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Close a trade, or part of it",
+        tag="trading",
+        query=CloseQuery,
+        responses={200: Trade, 202: Trade},
+        errors=_ACTION_ERRORS,
+        path={"trade_id": Id},
+    )
     async def close_trade(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
         query = parse_query(request, CloseQuery)
@@ -195,6 +231,13 @@ class TradeActionRoutes:
         await self._changed(request, event, trade, {"volume": query.volume})
         return json_response(trade, status=_settled_status(trade))
 
+    @operation(
+        "A trade's lifecycle transitions",
+        tag="trading",
+        responses={200: TransitionList},
+        errors={404: "No such trade."},
+        path={"trade_id": Id},
+    )
     async def trade_history(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
         history = await self._trading.trade_history(trade_id)
@@ -203,6 +246,14 @@ class TradeActionRoutes:
         return json_response({"items": history})
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Move a position's stop loss",
+        tag="trading",
+        body=SlBody,
+        responses={200: Trade},
+        errors=_ACTION_ERRORS,
+        path={"ticket": Id},
+    )
     async def set_position_sl(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await read_json(request, SlBody)
@@ -213,6 +264,14 @@ class TradeActionRoutes:
         return json_response(trade)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Move a position's take profit",
+        tag="trading",
+        body=TpBody,
+        responses={200: Trade},
+        errors=_ACTION_ERRORS,
+        path={"ticket": Id},
+    )
     async def set_position_tp(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await read_json(request, TpBody)
@@ -223,6 +282,15 @@ class TradeActionRoutes:
         return json_response(trade)
 
     @requires_role(Role.TRADER, Role.ADMIN)
+    @operation(
+        "Close a position, or part of it",
+        tag="trading",
+        body=CloseBody,
+        body_optional=True,
+        responses={200: Trade, 202: Trade},
+        errors=_ACTION_ERRORS,
+        path={"ticket": Id},
+    )
     async def close_position(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await _close_body(request)

@@ -12,7 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.errors import ApiError
+from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
+from forexbot.api.schemas import Id, PositionList, Trade, TradePage
 from forexbot.api.services import PositionQuery, TradeStore
 from forexbot.api.validation import parse_query
 from forexbot.domain.trading import TradeStatus
@@ -46,6 +48,9 @@ class TradingRoutes:
             web.get("/api/positions", self.list_positions),
         ]
 
+    @operation(
+        "List trades, newest first", tag="trading", query=TradeListQuery, responses={200: TradePage}
+    )
     async def list_trades(self, request: web.Request) -> web.Response:
         query = parse_query(request, TradeListQuery)
         records, total = await self._trades.list(
@@ -64,6 +69,13 @@ class TradingRoutes:
             }
         )
 
+    @operation(
+        "One trade",
+        tag="trading",
+        responses={200: Trade},
+        errors={404: "No such trade."},
+        path={"trade_id": Id},
+    )
     async def get_trade(self, request: web.Request) -> web.Response:
         trade_id = int(request.match_info["trade_id"])
         record = await self._trades.get(trade_id) if 0 < trade_id <= _MAX_BIGINT else None
@@ -71,5 +83,6 @@ class TradingRoutes:
             raise ApiError(404, "not_found", f"trade {trade_id} does not exist")
         return json_response(record.to_api())
 
+    @operation("Open positions", tag="trading", responses={200: PositionList})
     async def list_positions(self, request: web.Request) -> web.Response:
         return json_response({"items": await self._positions.open_positions()})
