@@ -32,6 +32,7 @@ import structlog
 
 from forexbot.api.app import RATE_LIMITERS_KEY, create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret, previous_jwt_secrets
+from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
@@ -257,6 +258,7 @@ class Daemon:
             database=provisioned.description,
             risk=risk,
         )
+        login_failures = LoginFailures()
         metrics = Metrics(
             DaemonCollector(
                 connector=connector,
@@ -265,6 +267,7 @@ class Daemon:
                 risk=risk,
                 execution=execution,
                 positions=positions,
+                logins=login_failures,
             )
         )
         for component in (strategies, trading, bar_writer):
@@ -316,6 +319,7 @@ class Daemon:
             backups=Backups(
                 provisioned.url, self._data_dir / "backups", s.backup.keep, RealtimeClock()
             ),
+            login_failures=login_failures,
             market=MarketQuery(connector, worker, opened.terminal, market_data, clock, timeframes),
             account=positions,
             performance=PerformanceBook(

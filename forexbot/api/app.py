@@ -133,6 +133,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         sessions=sessions,
         attempts=login_attempts,
         mfa=services.mfa,
+        failures=services.login_failures,
     )
 
     app = web.Application(
@@ -159,6 +160,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         sessions,
         lock_after=settings.login_lock_after,
         lock_for=timedelta(seconds=settings.login_lock_seconds),
+        failures=services.login_failures,
     )
     for group in (
         DocsRoutes(__version__),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.routes.metrics import MetricsSource
 from forexbot.api.tokens import MIN_SECRET_LENGTH
@@ -365,6 +366,8 @@ class TradeStore(Protocol):
         symbol: str | None = None,
         status: str | None = None,
         strategy: str | None = None,
+        opened_from: datetime | None = None,
+        opened_to: datetime | None = None,
     ) -> tuple[Sequence[ApiTrade], int]:
         """One page of trades, newest first, and the total matching the filter."""
         ...
@@ -386,7 +389,9 @@ class ApiServices:
 
     ``metrics``, ``strategies``, ``trading``, ``market`` (and the others defaulting to
     ``None``) are optional so the API can run (and be tested) without the parts of the daemon
-    behind them; their routes are registered only when they are given.
+    behind them; their routes are registered only when they are given. ``account`` (the
+    position manager) gives ``/ws/performance`` its account figures; without it, and without
+    ``performance``, those parts of the snapshots are null.
     """
 
     users: UserStore
@@ -410,6 +415,7 @@ class ApiServices:
     restart: RestartControl | None = None
     account: AccountView | None = None
     market: MarketQuery | None = None
+    login_failures: LoginFailures = field(default_factory=LoginFailures)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

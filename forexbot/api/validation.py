@@ -76,9 +76,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
     except ValidationError as exc:
         problems = validation_problems(exc)
         first = problems[0]
+        where = "query" if first["field"] is None else f"query parameter {first['field']!r}"
         raise ApiError(
-            400,
-            "invalid_parameter",
-            f"invalid query parameter {first['field']!r}: {first['message']}",
-            details=problems,
+            400, "invalid_parameter", f"invalid {where}: {first['message']}", details=problems
         ) from None

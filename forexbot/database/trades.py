@@ -497,8 +497,13 @@ class TradeRepository:
         symbol: str | None = None,
         status: TradeStatus | str | None = None,
         strategy: str | None = None,
+        opened_from: datetime | None = None,
+        opened_to: datetime | None = None,
     ) -> tuple[builtins.list[TradeRecord], int]:
-        """A page of trades, newest first (by id), and the total number matching the filters."""
+        """A page of trades, newest first (by id), and the total number matching the filters.
+
+        ``opened_from``/``opened_to`` keep the trades whose open time (the time the order
+        was written, for one that never opened) lies in ``[opened_from, opened_to)``."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if offset < 0:
@@ -510,6 +515,11 @@ class TradeRepository:
             conditions.append(trades.c.status == _status(status).value)
         if strategy is not None:
             conditions.append(trades.c.strategy == strategy)
+        opened = func.coalesce(trades.c.open_time, trades.c.created_at)
+        if opened_from is not None:
+            conditions.append(opened >= require_aware(opened_from, name="opened_from"))
+        if opened_to is not None:
+            conditions.append(opened < require_aware(opened_to, name="opened_to"))
         page = select(trades).where(*conditions).order_by(trades.c.id.desc())
         count = select(func.count()).select_from(trades).where(*conditions)
         with database_errors("listing trades"):

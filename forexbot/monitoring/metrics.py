@@ -66,6 +66,11 @@ class ExecutionCounters(Protocol):
     def order_latency(self) -> LatencyView: ...
 
 
+class LoginFailureCounts(Protocol):
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+
 class PositionCounters(Protocol):
     closed_from_terminal: int
     syncs: int
@@ -90,7 +95,9 @@ class DaemonCollector(Collector):
         risk: RiskCounters,
         execution: ExecutionCounters,
         positions: PositionCounters,
+        logins: LoginFailureCounts,
     ) -> None:
+        self._logins = logins
         self._connector = connector
         self._worker = worker
         self._bus = bus
@@ -175,6 +182,13 @@ class DaemonCollector(Collector):
         yield _counter(
             "forexbot_trailing_stop_moves", "Stops moved by break-even/trailing.", p.trailing_moves
         )
+
+        failures = CounterMetricFamily(
+            "forexbot_login_failures", "Refused sign-ins, by reason.", labels=["reason"]
+        )
+        for reason, count in sorted(self._logins.counts.items()):
+            failures.add_metric([reason], count)
+        yield failures
 
         delivered = CounterMetricFamily(
             "forexbot_bus_delivered", "Events handled per subscriber.", labels=["subscriber"]

@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.api.app import create_app
+from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
 from forexbot.api.services import ApiServices, ApiSettings
@@ -56,6 +57,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         system_settings: Any = None,
         restart: Any = None,
         market: Any = None,
+        login_failures: LoginFailures | None = None,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -66,6 +68,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         trades = TradeRepository(db_engine)
         system_logs = SystemLogRepository(db_engine)
         services = ApiServices(
+            login_failures=login_failures or LoginFailures(),
             users=users,
             trades=trades,
             system_logs=system_logs,

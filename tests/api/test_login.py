@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from forexbot.api.app import TOKENS_KEY
+from forexbot.api.login_failures import LoginFailures
 from forexbot.api.routes import login as login_module
 
 from ._support import Api, MakeApi
@@ -139,3 +140,14 @@ async def test_login_with_a_non_string_password_is_422(api: Api) -> None:
     async with api.session.post(api.url("/api/auth/login"), json=payload) as resp:
         assert resp.status == 422
         assert (await resp.json())["error"]["details"][0]["field"] == "password"
+
+
+async def test_refused_logins_are_counted_by_reason_for_the_metrics(make_api: MakeApi) -> None:
+    failures = LoginFailures()
+    api = await make_api(login_failures=failures, login_attempts_per_minute=3.0)
+    await api.create_user("alice", "correct horse")
+    assert (await login(api, "alice", "wrong horse"))[0] == 401
+    assert (await login(api, "nobody", "correct horse"))[0] == 401
+    assert (await login(api, "alice", "correct horse"))[0] == 200
+    assert (await login(api, "alice", "correct horse"))[0] == 429  # the fourth in a minute
+    assert failures.counts == {"bad_password": 1, "unknown_user": 1, "throttled": 1}

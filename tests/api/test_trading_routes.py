@@ -23,6 +23,7 @@ async def add_trade(
     symbol: str = "EURUSD",
     strategy: str = "trend_following",
     fill: bool = False,
+    open_time: datetime = SIGNAL_TIME,
 ) -> int:
     trade_id = await trades.create_intent(
         client_order_id=f"fx-{n:04d}",
@@ -46,7 +47,7 @@ async def add_trade(
             mt5_position=2000 + n,
             entry_price=1.10012,
             volume=0.1,
-            open_time=SIGNAL_TIME,
+            open_time=open_time,
             execution_details={"retcode": 10009},
         )
     return trade_id
@@ -98,6 +99,41 @@ async def test_trades_are_filtered_by_symbol_status_and_strategy(api: Api) -> No
     assert body["total"] == 1
 
 
+async def test_trades_are_filtered_by_open_time_from_inclusive_to_exclusive(api: Api) -> None:
+    hours = {
+        hour: await add_trade(api.trades, hour, fill=True, open_time=SIGNAL_TIME.replace(hour=hour))
+        for hour in (1, 2, 3)
+    }
+    _, body = await get(api, "/api/trades?from=2024-01-02T02:00:00Z&to=2024-01-02T03:00:00Z")
+    assert [item["id"] for item in body["items"]] == [hours[2]]
+    _, body = await get(api, "/api/trades?from=2024-01-02T02:00:00Z")
+    assert [item["id"] for item in body["items"]] == [hours[3], hours[2]]
+    assert body["total"] == 2
+
+
+async def test_a_time_without_a_zone_is_utc(api: Api) -> None:
+    trade = await add_trade(api.trades, 1, fill=True, open_time=SIGNAL_TIME)
+    _, body = await get(api, "/api/trades?from=2024-01-02T03:00:00&to=2024-01-02T03:00:01")
+    assert [item["id"] for item in body["items"]] == [trade]
+
+
+async def test_a_trade_that_never_opened_is_placed_by_when_its_order_was_written(
+    api: Api,
+) -> None:
+    intent = await add_trade(api.trades, 1)  # created now, never filled
+    _, body = await get(api, "/api/trades?from=2025-01-01T00:00:00Z")
+    assert [item["id"] for item in body["items"]] == [intent]
+    _, body = await get(api, "/api/trades?to=2025-01-01T00:00:00Z")
+    assert body["items"] == []
+
+
+async def test_from_not_before_to_is_400(api: Api) -> None:
+    status, body = await get(api, "/api/trades?from=2024-01-02T00:00:00Z&to=2024-01-02T00:00:00Z")
+    assert status == 400
+    assert body["error"]["code"] == "invalid_parameter"
+    assert "from must be before to" in body["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("query", "parameter"),
     [
@@ -109,6 +145,8 @@ async def test_trades_are_filtered_by_symbol_status_and_strategy(api: Api) -> No
         ("symbol=", "symbol"),
         ("colour=red", "colour"),
         ("limit=5&limit=6", "limit"),
+        ("from=yesterday", "from"),
+        ("opened_from=2024-01-01", "opened_from"),
     ],
 )
 async def test_invalid_query_parameters_are_400_naming_the_parameter(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from forexbot.api.login_failures import LoginFailures
 from forexbot.engine.latency import LatencyWindow
 from forexbot.events.bus import EventBus
 from forexbot.events.types import ConnectionState, TickEvent
@@ -83,6 +84,7 @@ def _metrics(connector: Connector | None = None) -> Metrics:
             risk=Risk(),
             execution=Execution(),
             positions=Positions(),
+            logins=LoginFailures(),
         )
     )
 
@@ -147,6 +149,7 @@ def test_tick_to_order_latency_is_exported_as_quantiles_of_recent_orders() -> No
             risk=Risk(),
             execution=execution,
             positions=Positions(),
+            logins=LoginFailures(),
         )
     )
     s = _samples(metrics)
@@ -154,3 +157,23 @@ def test_tick_to_order_latency_is_exported_as_quantiles_of_recent_orders() -> No
     assert s[("forexbot_tick_to_order_seconds", (("quantile", "0.99"),))] == pytest.approx(0.09901)
     assert s[("forexbot_tick_to_order_samples_total", ())] == 100
     assert ("forexbot_order_send_seconds", (("quantile", "0.50"),)) not in s  # no order yet
+
+
+def test_refused_sign_ins_are_counted_by_reason() -> None:
+    logins = LoginFailures()
+    for reason in ("bad_password", "bad_password", "unknown_user"):
+        logins.record(reason)
+    metrics = Metrics(
+        DaemonCollector(
+            connector=Connector(),
+            worker=Worker(),
+            bus=EventBus(),
+            risk=Risk(),
+            execution=Execution(),
+            positions=Positions(),
+            logins=logins,
+        )
+    )
+    s = _samples(metrics)
+    assert s[("forexbot_login_failures_total", (("reason", "bad_password"),))] == 2
+    assert s[("forexbot_login_failures_total", (("reason", "unknown_user"),))] == 1

@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import ApiError, unauthenticated
+from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
@@ -125,8 +126,10 @@ class LoginRoutes:
         sessions: RevokedSessions | None = None,
         attempts: TokenBuckets | None = None,
         mfa: Mfa | None = None,
+        failures: LoginFailures | None = None,
     ) -> None:
         self._users = users
+        self._failures = failures or LoginFailures()
         self._lock_after = lock_after
         self._lock_for = lock_for
         self._audit = system_logs
@@ -171,6 +174,8 @@ class LoginRoutes:
         if self._attempts is not None:
             wait = self._attempts.take(f"login:{source_ip}")
             if wait:
+                self._failures.record("throttled")
+                _log.warning("login throttled", source_ip=source_ip, retry_after=wait)
                 raise too_many(wait, "login attempts from this address")
         creds = await read_json(request, LoginRequest)
         user = await self._users.get_by_username(creds.username)
@@ -360,6 +365,8 @@ class LoginRoutes:
         actor: str | None,
         source_ip: str | None,
     ) -> None:
+        if event == "login_failed":
+            self._failures.record(str(context["reason"]))
         log = _log.warning if level == "warning" else _log.info
         log(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
         await self._audit.add(

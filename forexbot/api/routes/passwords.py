@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of
 from forexbot.api.errors import ApiError, unauthenticated
+from forexbot.api.login_failures import LoginFailures
 from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
 from forexbot.api.roles import Role
@@ -31,6 +33,8 @@ from forexbot.api.sessions import RevokedSessions
 from forexbot.api.validation import read_json
 
 MIN_PASSWORD = 12
+
+_log = structlog.get_logger("forexbot.api")
 
 
 class PasswordChange(BaseModel):
@@ -55,7 +59,9 @@ class PasswordRoutes:
         *,
         lock_after: int,
         lock_for: timedelta,
+        failures: LoginFailures | None = None,
     ) -> None:
+        self._failures = failures or LoginFailures()
         self._users = users
         self._audit = system_logs
         self._refresh = refresh
@@ -93,6 +99,12 @@ class PasswordRoutes:
                 raise ApiError(422, "validation_error", "give current_password to change yours")
             ok = await asyncio.to_thread(verify_password, user.password_hash, body.current_password)
             if not ok:
+                self._failures.record("bad_current_password")
+                _log.warning(
+                    "password change refused: wrong current password",
+                    actor=claims.username,
+                    source_ip=request.remote,
+                )
                 await self._users.record_login_failure(
                     user.id, lock_after=self._lock_after, lock_for=self._lock_for
                 )

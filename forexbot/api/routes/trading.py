@@ -2,14 +2,18 @@
 
 Rules: trades are listed newest first with the total for the filter, ``limit`` 1..500
 (default 50), ``offset`` ≥ 0, optional exact filters ``symbol``, ``status`` (one of the trade
-statuses) and ``strategy``; anything else in the query string is refused (400, naming the
-parameter). A trade id that is not a positive 63-bit integer, or that does not exist, is 404.
+statuses) and ``strategy``, and ``from``/``to`` (ISO-8601; without a zone, UTC): trades opened
+in ``[from, to)`` — for one that never opened, the time its order was written. ``from`` must
+be before ``to``. Anything else in the query string is refused (400, naming the parameter).
+A trade id that is not a positive 63-bit integer, or that does not exist, is 404.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
@@ -32,6 +36,25 @@ class TradeListQuery(BaseModel):
     symbol: str | None = Field(default=None, min_length=1, max_length=32)
     status: TradeStatus | None = None
     strategy: str | None = Field(default=None, min_length=1, max_length=64)
+    opened_from: datetime | None = Field(default=None, alias="from")
+    opened_to: datetime | None = Field(default=None, alias="to")
+
+    @field_validator("opened_from", "opened_to")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TradeListQuery:
+        if (
+            self.opened_from is not None
+            and self.opened_to is not None
+            and self.opened_from >= self.opened_to
+        ):
+            raise ValueError("from must be before to")
+        return self
 
 
 class TradingRoutes:
@@ -59,6 +82,8 @@ class TradingRoutes:
             symbol=query.symbol,
             status=query.status.value if query.status is not None else None,
             strategy=query.strategy,
+            opened_from=query.opened_from,
+            opened_to=query.opened_to,
         )
         return json_response(
             {
