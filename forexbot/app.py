@@ -232,7 +232,7 @@ class Daemon:
         strategies = StrategyManager(
             instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH)
         )
-        strategy_control = StrategyControl(strategies, strategy_configs)
+        strategy_control = StrategyControl(strategies, strategy_configs, bus=bus, clock=clock)
         trading = build_engine(
             connector=connector,
             trades=trades,

@@ -53,7 +53,7 @@ from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
 from forexbot.api.websockets import Broadcaster
 from forexbot.api.ws_performance import PerformanceFeed
-from forexbot.api.ws_system import ObservedStrategies, SystemFeed
+from forexbot.api.ws_system import SystemFeed
 
 BROADCASTER_KEY = web.AppKey("forexbot_broadcaster", Broadcaster)
 TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
@@ -177,9 +177,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         app.add_routes(TradeActionRoutes(services.trading, services.system_logs).routes())
         app.add_routes(RiskRoutes(services.trading, services.system_logs).routes())
     if services.strategies is not None:
-        # Toggles through the API are system events on /ws/system.
-        observed = ObservedStrategies(services.strategies, system_feed)
-        app.add_routes(StrategyRoutes(observed, services.system_logs).routes())
+        app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
         app.add_routes(MarketRoutes(services.strategies).routes())
     if services.market is not None:
         app.add_routes(MarketDataRoutes(services.market).routes())

@@ -21,10 +21,9 @@ ISO-8601 UTC of the trading clock (``2024-01-02T03:04:05.123Z``). The types:
     "timeframe", "side", "entry", "bar_time"}}``.
 ``reconciliation`` (``ReconciliationEvent``)
     ``{"type": "reconciliation", "kind", "trade_id", "message", "details", "time"}``.
-``strategy_toggled``
+``strategy_toggled`` (``StrategyToggledEvent``)
     ``{"type": "strategy_toggled", "id", "enabled", "actor", "time"}``: a strategy instance
-    was enabled or disabled through the API (there is no bus event for it: the API's strategy
-    control is wrapped by :class:`ObservedStrategies`, the only way to toggle at run time).
+    was enabled or disabled at run time.
 
 Rules:
 
@@ -46,7 +45,7 @@ from typing import Any
 import structlog
 
 from forexbot.api.responses import dumps_str
-from forexbot.api.services import StatusProvider, StrategyControl
+from forexbot.api.services import StatusProvider
 from forexbot.api.websockets import iso_utc
 from forexbot.api.ws_client import Channel, WsClient
 from forexbot.clock import Clock
@@ -58,6 +57,7 @@ from forexbot.events.types import (
     ReconciliationEvent,
     RiskLimitEvent,
     RiskRejectedEvent,
+    StrategyToggledEvent,
 )
 from forexbot.tasks import stop_task
 
@@ -72,6 +72,7 @@ SYSTEM_EVENTS: tuple[tuple[type[Event], str], ...] = (
     (RiskLimitEvent, "risk-limit"),
     (RiskRejectedEvent, "risk-rejected"),
     (ReconciliationEvent, "reconciliation"),
+    (StrategyToggledEvent, "strategy-toggled"),
 )
 
 
@@ -126,6 +127,14 @@ def event_data(event: Event) -> dict[str, Any]:
                 "details": event.details,
                 "time": iso_utc(event.time),
             }
+        case StrategyToggledEvent():
+            return {
+                "type": "strategy_toggled",
+                "id": event.strategy_id,
+                "enabled": event.enabled,
+                "actor": event.actor,
+                "time": iso_utc(event.time),
+            }
     raise TypeError(f"no system message for {type(event).__name__}")
 
 
@@ -163,20 +172,6 @@ class SystemFeed:
         if message is not None:
             client.offer_first(message)
 
-    def strategy_toggled(self, strategy: dict[str, Any], actor: str) -> None:
-        """A strategy instance was enabled or disabled (``strategy`` as the control lists it)."""
-        self._send(
-            system_message(
-                {
-                    "type": "strategy_toggled",
-                    "id": strategy.get("id"),
-                    "enabled": strategy.get("enabled"),
-                    "actor": actor,
-                    "time": iso_utc(self._clock.time()),
-                }
-            )
-        )
-
     async def _on_event(self, event: Event) -> None:
         if self._clients:
             self._send(system_message(event_data(event)))
@@ -209,49 +204,3 @@ class SystemFeed:
             return None
         self._failing = False
         return message
-
-
-class ObservedStrategies:
-    """The API's :class:`StrategyControl`, telling ``feed`` when an instance is enabled or
-    disabled; every other attribute is the wrapped control's, unchanged."""
-
-    def __init__(self, control: StrategyControl, feed: SystemFeed) -> None:
-        self._control = control
-        self._feed = feed
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._control, name)
-
-    async def update_strategy(
-        self,
-        strategy_id: str,
-        *,
-        params: dict[str, Any] | None,
-        risk_multiplier: float | None,
-        enabled: bool | None,
-        actor: str,
-        management: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        before = self._enabled(strategy_id)
-        result = await self._control.update_strategy(
-            strategy_id,
-            params=params,
-            risk_multiplier=risk_multiplier,
-            enabled=enabled,
-            actor=actor,
-            management=management,
-        )
-        if result.get("enabled") != before:
-            self._feed.strategy_toggled(result, actor)
-        return result
-
-    async def toggle_strategy(self, strategy_id: str, *, actor: str) -> dict[str, Any]:
-        before = self._enabled(strategy_id)
-        result = await self._control.toggle_strategy(strategy_id, actor=actor)
-        if result.get("enabled") != before:
-            self._feed.strategy_toggled(result, actor)
-        return result
-
-    def _enabled(self, strategy_id: str) -> object:
-        strategy = self._control.get_strategy(strategy_id)
-        return None if strategy is None else strategy.get("enabled")

@@ -92,6 +92,16 @@ class AccountEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StrategyToggledEvent(Event):
+    """A strategy instance was enabled or disabled at run time (by ``actor``)."""
+
+    strategy_id: str
+    enabled: bool
+    time: float
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KillSwitchEvent(Event):
     """The kill switch was tripped (``active``) or released by a person.
 

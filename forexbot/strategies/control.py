@@ -20,9 +20,12 @@ import structlog
 import talib
 from pydantic import ValidationError
 
+from forexbot.clock import Clock, RealtimeClock
 from forexbot.config import TradeManagement
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError, NotFoundError
+from forexbot.events.bus import EventBus
+from forexbot.events.types import StrategyToggledEvent
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 
 _log = structlog.get_logger("forexbot.strategies")
@@ -50,9 +53,20 @@ class StrategySettingsStore(Protocol):
 class StrategyControl:
     """Lists, changes and toggles the manager's instances; reports market analysis."""
 
-    def __init__(self, manager: StrategyManager, store: StrategySettingsStore) -> None:
+    def __init__(
+        self,
+        manager: StrategyManager,
+        store: StrategySettingsStore,
+        *,
+        bus: EventBus | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        """With a ``bus``, enabling or disabling an instance publishes a
+        :class:`StrategyToggledEvent` stamped by ``clock`` (the trading clock)."""
         self._manager = manager
         self._store = store
+        self._bus = bus
+        self._clock = clock or RealtimeClock()
 
     def _instance(self, strategy_id: str) -> StrategyInstance:
         for instance in self._manager.instances:
@@ -124,7 +138,8 @@ class StrategyControl:
                 f"risk_multiplier = {multiplier!r} is not allowed: must be > 0 and "
                 f"≤ {MAX_RISK_MULTIPLIER:g}"
             )
-        active = instance.enabled if enabled is None else enabled
+        was_enabled = instance.enabled
+        active = was_enabled if enabled is None else enabled
         await self._store.save(
             strategy=instance.strategy.name,
             symbol=instance.symbol,
@@ -144,6 +159,10 @@ class StrategyControl:
             active,
         )
         instance.management = managed
+        if self._bus is not None and active != was_enabled:
+            self._bus.publish(
+                StrategyToggledEvent(strategy_id, active, self._clock.time(), actor=actor)
+            )
         _log.info(
             "strategy changed",
             instance=strategy_id,

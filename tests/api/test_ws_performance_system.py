@@ -31,6 +31,7 @@ from forexbot.events.types import (
     ReconciliationEvent,
     RiskLimitEvent,
     RiskRejectedEvent,
+    StrategyToggledEvent,
     TradeEvent,
 )
 from forexbot.monitoring.performance import PerformanceBook
@@ -411,19 +412,17 @@ async def test_risk_and_reconciliation_events_are_system_events(
     assert await receive(ws) == {"channel": "system", "data": data}
 
 
-async def test_strategy_toggled_through_the_api_is_a_system_event(make_api: MakeApi) -> None:
+async def test_a_strategy_toggled_is_a_system_event(make_api: MakeApi) -> None:
     api = await make_api(ws_status_interval_seconds=QUIET)
     ws = await connect(api, "system")
     await receive(ws)
-    url = api.url("/api/strategies/ma_rsi:EURUSD:M15/toggle")
-    async with api.session.put(url, headers=api.auth("trader")) as resp:
-        assert resp.status == 200
+    api.bus.publish(StrategyToggledEvent("ma_rsi:EURUSD:M15", False, 1_704_164_645.0, "tom"))
     assert (await receive(ws))["data"] == {
         "type": "strategy_toggled",
         "id": "ma_rsi:EURUSD:M15",
         "enabled": False,
-        "actor": "tester",
-        "time": API_TIME,
+        "actor": "tom",
+        "time": "2024-01-02T03:04:05.000Z",
     }
 
 

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from test_manager import AlwaysBuy, History, trending_bars
 
+from forexbot.clock import ManualClock
 from forexbot.config import StrategyInstanceSettings
 from forexbot.database.strategy_configs import StrategyConfigRecord
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError, NotFoundError
 from forexbot.events.bus import EventBus
-from forexbot.events.types import BarEvent
+from forexbot.events.types import BarEvent, StrategyToggledEvent
 from forexbot.strategies import create
 from forexbot.strategies.control import StrategyControl, swing_levels
 from forexbot.strategies.instances import build_instances
@@ -169,3 +170,21 @@ def test_a_stored_row_for_an_unwatched_symbol_is_ignored() -> None:
 def test_swing_levels_are_confirmed_extremes() -> None:
     highs = np.array([1, 2, 3, 4, 5, 9, 5, 4, 3, 2, 1, 2, 3, 4, 5, 8, 5, 4, 3], dtype=float)
     assert swing_levels(highs, np.greater_equal) == [9.0]  # 8 is not confirmed: 3 bars after it
+
+
+async def test_enabling_or_disabling_publishes_a_strategy_toggled_event() -> None:
+    bus = EventBus()
+    seen: list[StrategyToggledEvent] = []
+
+    async def record(event: StrategyToggledEvent) -> None:
+        seen.append(event)
+
+    bus.subscribe(StrategyToggledEvent, record, name="test")
+    bus.start()
+    instance = StrategyInstance(create("ma_rsi"), "EURUSD", TF)
+    manager = StrategyManager([instance], History(trending_bars(300)), bus)
+    ctl = StrategyControl(manager, Store(), bus=bus, clock=ManualClock(1_700_000_000.0))
+    await ctl.toggle_strategy(ID, actor="alice")
+    await ctl.update_strategy(ID, params=None, risk_multiplier=2.0, enabled=None, actor="bob")
+    await bus.close(timeout=1.0)
+    assert seen == [StrategyToggledEvent(ID, False, 1_700_000_000.0, actor="alice")]
