@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -49,6 +49,7 @@ from forexbot.config import (
     Settings,
 )
 from forexbot.errors import ConfigError
+from forexbot.partial_models import partial_model
 
 _log = structlog.get_logger("forexbot.settings")
 
@@ -112,20 +113,13 @@ class SettingsStore(Protocol):
 def _partial(section: str) -> type[BaseModel]:
     """The live keys of ``section``, each optional, with the configuration's own type and
     range; ``null`` means "back to the file's value"."""
-    model = _SECTION_MODELS[section]
-    fields: dict[str, Any] = {}
-    for key in LIVE[section]:
-        info = model.model_fields[key]
-        annotated: Any = info.annotation
-        if info.metadata:  # the ranges (ge, le...) of the configuration's field
-            annotated = Annotated[(annotated, *info.metadata)]
-        fields[key] = (
-            annotated | None,
-            Field(None, description=f"{section}.{key} (null: back to the file's value)"),
-        )
-    name = f"{section.capitalize()}SettingChanges"
-    config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    return create_model(name, __config__=config, **fields)
+    return partial_model(
+        f"{section.capitalize()}SettingChanges",
+        _SECTION_MODELS[section],
+        LIVE[section],
+        strict=True,
+        describe=lambda key: f"{section}.{key} (null: back to the file's value)",
+    )
 
 
 def _changes_model() -> type[BaseModel]:

@@ -37,8 +37,11 @@ def validation_problems(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def read_json(request: web.Request, model: type[M]) -> M:
-    """The request body validated as ``model``."""
+async def read_json(request: web.Request, model: type[M], *, json_mode: bool = False) -> M:
+    """The request body validated as ``model``.
+
+    ``json_mode`` validates the JSON text itself (pydantic's JSON mode), for strict models
+    with tuple fields: a JSON array is then a tuple, while ``true`` is still not a number."""
     if request.content_type != "application/json":
         raise ApiError(
             415,
@@ -51,7 +54,7 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw) if json_mode else model.model_validate(data)
     except ValidationError as exc:
         problems = validation_problems(exc)
         fields = ", ".join(str(p["field"]) for p in problems)

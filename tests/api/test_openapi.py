@@ -141,3 +141,14 @@ async def test_other_responses_keep_the_forbid_everything_policy(api: Api) -> No
         assert resp.headers["Content-Security-Policy"] == (
             "default-src 'none'; frame-ancestors 'none'"
         )
+
+
+def test_risk_limit_changes_document_every_limit_with_its_range() -> None:
+    doc = build_document(_full_app(), version="t")
+    body = doc["paths"]["/api/risk/limits"]["put"]["requestBody"]["content"]["application/json"]
+    schema = doc["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert schema["additionalProperties"] is False
+    assert "required" not in schema
+    assert {
+        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 500}, {"type": "null"}]
+    }.items() <= (schema["properties"]["max_open_positions"].items())

@@ -89,6 +89,17 @@ async def test_an_admin_changes_a_limit_and_reads_it_back(api: EngineApi) -> Non
     assert await limits(api) == expected
 
 
+async def test_list_limits_and_null_are_accepted_as_json_gives_them(api: EngineApi) -> None:
+    sessions = {"allowed_sessions": ["London", "New York"], "blocked_volatility": ["high"]}
+    reply = await api.call("PUT", "/api/risk/limits", role="admin", json=sessions)
+    assert reply.status == 200
+    assert reply.body["limits"]["allowed_sessions"] == ["London", "New York"]
+    reply = await api.call("PUT", "/api/risk/limits", role="admin", json={"allowed_sessions": None})
+    assert reply.status == 200
+    assert reply.body["limits"]["allowed_sessions"] is None
+    assert reply.body["limits"]["blocked_volatility"] == ["high"]
+
+
 async def test_a_changed_limit_applies_to_the_next_order(api: EngineApi) -> None:
     await api.open("buy", volume=0.1)
     changed = await api.call(

@@ -30,16 +30,13 @@ from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.services import SystemLogStore, TradingActions
 from forexbot.api.validation import read_json
+from forexbot.config import RiskSettings
 from forexbot.errors import ConfigError
+from forexbot.partial_models import partial_model
 
-
-class LimitChanges(BaseModel):
-    """Limits to change: any subset of the risk settings (the engine validates values)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    def changes(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+#: Limits to change: any subset of the risk settings, with their types and ranges (the engine
+#: validates the resulting whole; ``null`` is a value, e.g. ``allowed_sessions``: any time).
+LimitChanges = partial_model("RiskLimitChanges", RiskSettings, strict=True)
 
 
 class KillSwitchBody(BaseModel):
@@ -115,7 +112,8 @@ class RiskRoutes:
         errors={422: "An unknown limit or a value out of range; nothing changed."},
     )
     async def update_limits(self, request: web.Request) -> web.Response:
-        changes = (await read_json(request, LimitChanges)).changes()
+        body = await read_json(request, LimitChanges, json_mode=True)
+        changes = body.model_dump(mode="json", exclude_unset=True)
         if not changes:
             raise ApiError(422, "validation_error", "give at least one limit to change")
         try:
