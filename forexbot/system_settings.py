@@ -226,7 +226,7 @@ def set_log_level(settings: Settings) -> None:
 
 
 class RateLimitTarget(Protocol):
-    """The API's running rate limiters (``forexbot.api.app.RateLimiters``)."""
+    """The API's running rate limiters (``forexbot.api.ratelimit.RateLimiters``)."""
 
     def set_limits(
         self,

@@ -14,7 +14,6 @@ shutdown, before aiohttp waits for in-flight handlers, so stopping is prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
@@ -27,8 +26,10 @@ from forexbot.api.errors import error_middleware
 from forexbot.api.middleware import add_security_headers, logging_middleware
 from forexbot.api.ratelimit import (
     Limit,
+    RateLimiters,
     TokenBuckets,
     ip_limit_middleware,
+    login_limit,
     user_limit_middleware,
 )
 from forexbot.api.routes.api_keys import ApiKeyRoutes
@@ -57,34 +58,6 @@ from forexbot.api.ws_system import SystemFeed
 
 BROADCASTER_KEY = web.AppKey("forexbot_broadcaster", Broadcaster)
 TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
-
-
-def login_limit(per_minute: float) -> Limit:
-    """Login attempts per address: ``per_minute``, with a burst of one minute's."""
-    return Limit(per_minute / 60.0, max(1, int(per_minute)))
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimiters:
-    """The running token buckets, whose limits ``PUT /api/system/settings`` changes live
-    (buckets keep their tokens; refill rate and cap change)."""
-
-    per_ip: TokenBuckets
-    per_user: TokenBuckets
-    login_attempts: TokenBuckets
-
-    def set_limits(
-        self,
-        *,
-        ip_rate_per_second: float,
-        ip_burst: int,
-        user_rate_per_second: float,
-        user_burst: int,
-        login_attempts_per_minute: float,
-    ) -> None:
-        self.per_ip.limit = Limit(ip_rate_per_second, ip_burst)
-        self.per_user.limit = Limit(user_rate_per_second, user_burst)
-        self.login_attempts.limit = login_limit(login_attempts_per_minute)
 
 
 RATE_LIMITERS_KEY = web.AppKey("forexbot_rate_limiters", RateLimiters)

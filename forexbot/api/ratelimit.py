@@ -109,3 +109,31 @@ def user_limit_middleware(buckets: TokenBuckets) -> Middleware:
         return await handler(request)
 
     return limit_user
+
+
+def login_limit(per_minute: float) -> Limit:
+    """Login attempts per address: ``per_minute``, with a burst of one minute's."""
+    return Limit(per_minute / 60.0, max(1, int(per_minute)))
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimiters:
+    """The running token buckets, whose limits ``PUT /api/system/settings`` changes live
+    (buckets keep their tokens; refill rate and cap change)."""
+
+    per_ip: TokenBuckets
+    per_user: TokenBuckets
+    login_attempts: TokenBuckets
+
+    def set_limits(
+        self,
+        *,
+        ip_rate_per_second: float,
+        ip_burst: int,
+        user_rate_per_second: float,
+        user_burst: int,
+        login_attempts_per_minute: float,
+    ) -> None:
+        self.per_ip.limit = Limit(ip_rate_per_second, ip_burst)
+        self.per_user.limit = Limit(user_rate_per_second, user_burst)
+        self.login_attempts.limit = login_limit(login_attempts_per_minute)

@@ -198,7 +198,7 @@ class MT5Connector:
                 array = rates[tf.mt5_value]
                 if array is None or len(array) == 0:
                     continue
-                bars = [self._bar(symbol, tf, row) for row in array]
+                bars = [self.bar_of(symbol, tf, row) for row in array]
                 forming = bars[-1]
                 if forming.time + tf.seconds > self._clock.time():
                     builder.seed(forming)
@@ -379,7 +379,8 @@ class MT5Connector:
             symbol, self.to_utc(msc / 1000.0), float(bid), float(ask), float(last), float(volume)
         )
 
-    def _bar(self, symbol: str, tf: Timeframe, row: Any) -> Bar:
+    def bar_of(self, symbol: str, tf: Timeframe, row: Any) -> Bar:
+        """A row of the terminal's rates (``copy_rates_*``) as a bar, its time in UTC."""
         return Bar(
             symbol=symbol,
             timeframe=tf,
@@ -444,7 +445,7 @@ class MT5Connector:
             0,
             count + 1,
         )
-        bars = [self._bar(symbol, timeframe, row) for row in rates]
+        bars = [self.bar_of(symbol, timeframe, row) for row in rates]
         if bars and bars[-1].time + timeframe.seconds > self._clock.time():
             bars.pop()  # forming
         return bars[-count:] if count > 0 else []

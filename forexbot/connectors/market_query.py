@@ -277,21 +277,7 @@ class MarketQuery:
         async def fetch(lo: int, hi: int) -> Sequence[Bar]:
             offset = connector.server_offset
             rates = await self._worker.call(read, lo + offset, hi + offset)
-            bars = (
-                Bar(
-                    symbol=symbol,
-                    timeframe=timeframe,
-                    time=int(connector.to_utc(int(row["time"]))),
-                    open=float(row["open"]),
-                    high=float(row["high"]),
-                    low=float(row["low"]),
-                    close=float(row["close"]),
-                    tick_volume=int(row["tick_volume"]),
-                    spread=int(row["spread"]),
-                    real_volume=int(row["real_volume"]),
-                )
-                for row in rates
-            )
+            bars = (connector.bar_of(symbol, timeframe, row) for row in rates)
             return [bar for bar in bars if lo <= bar.time < hi]
 
         return await self._bars(fetch, timeframe, start, end, limit)

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from forexbot.api.app import RATE_LIMITERS_KEY, RateLimiters
-from forexbot.api.ratelimit import Limit
+from forexbot.api.app import RATE_LIMITERS_KEY
+from forexbot.api.ratelimit import Limit, RateLimiters
 from forexbot.api.routes.restart import RestartAccepted
 from forexbot.api.routes.settings import SettingsView
 from forexbot.config import Settings
