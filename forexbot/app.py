@@ -286,6 +286,7 @@ class Daemon:
             user_burst=s.api.user_burst,
             login_attempts_per_minute=s.api.login_attempts_per_minute,
             admin_networks=s.api.admin_networks,
+            cors_allow_origins=s.api.cors_allow_origins,
             tls_certificate=s.api.tls_certificate,
             tls_key=s.api.tls_key,
             max_body_bytes=s.api.max_body_bytes,

@@ -21,6 +21,7 @@ Rules this module enforces:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +42,9 @@ from forexbot.errors import ConfigError
 ENV_PREFIX = "FOREXBOT_"
 DEFAULT_CONFIG_FILE = Path("config/forexbot.yaml")
 DEFAULT_RISK_FILE = Path("config/risk_config.yaml")
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
 
 
 class _Section(BaseModel):
@@ -298,11 +302,24 @@ class ApiSettingsModel(_Section):
     user_burst: int = Field(100, ge=1, le=1_000_000)
     login_attempts_per_minute: float = Field(10.0, ge=0.1, le=10_000)
     admin_networks: tuple[str, ...] = ()
+    # Browser origins allowed to call the API (CORS), exact: scheme://host[:port].
+    cors_allow_origins: tuple[str, ...] = ()
     tls_certificate: str | None = None
     tls_key: str | None = None
     # /ws/performance sends fresh account figures this often; /ws/system its status snapshot.
     ws_performance_interval_seconds: float = Field(5.0, ge=0.5, le=3600)
     ws_status_interval_seconds: float = Field(15.0, ge=0.5, le=3600)
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] exactly, e.g. "
+                    "'https://dash.example.com' (no path, no trailing slash, no wildcard)"
+                )
+        return value
 
 
 class LoggingSettings(_Section):

@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 from forexbot.api.errors import ApiError
 
 _ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
-_ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-ID"
+_ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID"
 _PREFLIGHT_MAX_AGE = "600"
 
 

@@ -158,6 +158,7 @@ async def test_cors_preflight_from_an_allowed_origin_is_204_with_the_allowed_hea
         assert resp.status == 204
         assert resp.headers["Access-Control-Allow-Origin"] == "https://dash.example.com"
         assert "Authorization" in resp.headers["Access-Control-Allow-Headers"]
+        assert "X-API-Key" in resp.headers["Access-Control-Allow-Headers"]
         assert "GET" in resp.headers["Access-Control-Allow-Methods"]
 
 

@@ -576,3 +576,20 @@ def test_an_unknown_execution_key_is_refused() -> None:
     message = config_error(environ={"FOREXBOT_EXECUTION__RETRIES": "2"})
 
     assert "execution.retries" in message
+
+
+def test_cors_origins_come_from_the_configuration() -> None:
+    settings = load_settings(
+        environ={
+            "FOREXBOT_API__CORS_ALLOW_ORIGINS": "[https://dash.example.com, http://10.0.0.5:3000]"
+        }
+    )
+    assert settings.api.cors_allow_origins == ("https://dash.example.com", "http://10.0.0.5:3000")
+
+
+@pytest.mark.parametrize(
+    "origin", ["*", "https://dash.example.com/", "dash.example.com", "ftp://x"]
+)
+def test_a_cors_entry_that_is_not_an_exact_origin_is_refused(origin: str) -> None:
+    with pytest.raises(ConfigError, match="cors_allow_origins"):
+        load_settings(environ={"FOREXBOT_API__CORS_ALLOW_ORIGINS": f"['{origin}']"})
