@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -32,6 +32,9 @@ from forexbot.connectors.bridge.server import add_arguments as add_bridge_argume
 from forexbot.connectors.bridge.server import run as run_bridge_server
 from forexbot.errors import ConfigError, ForexbotError
 from forexbot.logging import configure_logging
+
+if TYPE_CHECKING:
+    from forexbot.api.mfa import Enrollment, Mfa
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -214,41 +217,51 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _create_user(data_dir: Path, username: str, role: str, password: str) -> int:
-    from forexbot.api.passwords import hash_password  # noqa: PLC0415
+    from forexbot.api.accounts import create_account, needs_mfa  # noqa: PLC0415
 
     if not username.strip() or len(username) > 64:
         raise ConfigError("the username must have 1 to 64 characters")
 
     async def create(users: Any) -> int:
-        user = await users.create(username, hash_password(password), role)
+        # Admins sign in with a one-time code: it is set up with the user (the same code
+        # path as POST /api/users).
+        mfa = _mfa(users, data_dir) if needs_mfa(role) else None
+        user, enrollment = await create_account(users, username, password, role, mfa=mfa)
         print(f"user {user.username!r} created with role {user.role}")
-        if role == "admin":  # admins sign in with a one-time code: set it up now
-            await _enroll_mfa(username, data_dir)(users)
+        if enrollment is not None:
+            _print_enrollment(user.username, enrollment)
         return EXIT_OK
 
     return await _with_users(data_dir, create)
 
 
 def _enroll_mfa(username: str, data_dir: Path) -> Callable[[Any], Awaitable[int]]:
-    async def enroll(users: Any) -> int:
-        from forexbot.api.mfa import Mfa  # noqa: PLC0415
-        from forexbot.clock import RealtimeClock  # noqa: PLC0415
-        from forexbot.database.encryption import Sealer, load_or_create_data_key  # noqa: PLC0415
+    async def enroll_user(users: Any) -> int:
+        from forexbot.api.accounts import enroll  # noqa: PLC0415
 
         user = await users.get_by_username(username)
         if user is None:
             raise ConfigError(f"no user {username!r}")
-        sealer = Sealer(load_or_create_data_key(data_dir, os.environ))
-        enrollment = await Mfa(users, sealer, RealtimeClock()).enroll(user.id, user.username)
-        print(f"one-time codes for {user.username!r}: add this to an authenticator app")
-        print(f"  secret: {enrollment.secret}")
-        print(f"  uri:    {enrollment.uri}")
-        print("recovery codes (each works once; keep them offline):")
-        for code in enrollment.recovery_codes:
-            print(f"  {code}")
+        _print_enrollment(user.username, await enroll(_mfa(users, data_dir), user))
         return EXIT_OK
 
-    return enroll
+    return enroll_user
+
+
+def _mfa(users: Any, data_dir: Path) -> Mfa:
+    """The MFA service on ``users``, sealing with the data key (made on first use)."""
+    from forexbot.api.mfa import Mfa  # noqa: PLC0415
+    from forexbot.clock import RealtimeClock  # noqa: PLC0415
+    from forexbot.database.encryption import Sealer, load_or_create_data_key  # noqa: PLC0415
+
+    return Mfa(users, Sealer(load_or_create_data_key(data_dir, os.environ)), RealtimeClock())
+
+
+def _print_enrollment(username: str, enrollment: Enrollment) -> None:
+    from forexbot.api.accounts import enrollment_lines  # noqa: PLC0415
+
+    for line in enrollment_lines(username, enrollment):
+        print(line)
 
 
 async def _with_users(data_dir: Path, action: Callable[[Any], Awaitable[int]]) -> int:

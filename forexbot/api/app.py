@@ -49,6 +49,7 @@ from forexbot.api.routes.streams import StreamRoutes
 from forexbot.api.routes.system import SystemRoutes
 from forexbot.api.routes.trade_actions import TradeActionRoutes
 from forexbot.api.routes.trading import TradingRoutes
+from forexbot.api.routes.users import UserRoutes
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
@@ -135,11 +136,20 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         lock_for=timedelta(seconds=settings.login_lock_seconds),
         failures=services.login_failures,
     )
+    users = UserRoutes(
+        services.users,
+        services.system_logs,
+        sessions,
+        refresh=services.refresh_tokens,
+        api_keys=services.api_keys,
+        mfa=services.mfa,
+    )
     for group in (
         DocsRoutes(__version__),
         SystemRoutes(services.status),
         login,
         passwords,
+        users,
         TradingRoutes(services.trades, services.positions),
         StreamRoutes(broadcaster, settings),
     ):

@@ -5,9 +5,10 @@ Rules:
 * **Admins must use it**: an admin signs in with a password *and* a one-time code; an admin
   not yet enrolled is refused with what to run on the server (``forexbot user mfa``). Other
   users are held to it once they have enrolled.
-* Enrolment (:meth:`Mfa.enroll`, done from the server's command line, the one trusted
-  channel) makes a new secret and ten recovery codes, shown once; the secret is stored sealed
-  with the data key, the codes hashed. Enrolling again replaces both.
+* Enrolment (:meth:`Mfa.enroll`, done from the server's command line or by an admin through
+  ``/api/users``, both via :mod:`forexbot.api.accounts`) makes a new secret and ten recovery
+  codes, shown once; the secret is stored sealed with the data key, the codes hashed.
+  Enrolling again replaces both.
 * A code is RFC 6238: 6 digits, 30-second steps, accepted one step early or late (clock
   drift). **A code works once**: the step it belongs to is recorded, and a code of that step or
   an earlier one is refused afterwards (no replay of an overheard code).

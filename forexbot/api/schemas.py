@@ -11,16 +11,37 @@ so. Models do not forbid extra keys, so adding a field to an answer never breaks
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from forexbot.domain.trading import TradeStatus
 
 Side = Literal["buy", "sell"]
 #: A database id or terminal ticket in a path: a positive 63-bit integer.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """Only ISO-8601 text is a time here: pydantic would also take ``0.5`` as a Unix time."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return value
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("must be an ISO-8601 time such as 2024-01-02T03:04:05Z")
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: A time given by a client: ISO-8601 text (a date alone is its midnight), without a zone
+#: taken as UTC, always returned in UTC.
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_as_utc)]
 
 
 class _Schema(BaseModel):

@@ -308,6 +308,10 @@ class ApiKeyStore(Protocol):
 
     async def revoke(self, key_id: int) -> ApiKeyRecord: ...
 
+    async def revoke_for_user(self, user_id: int, *, above: str | None = None) -> Sequence[int]:
+        """Revoke the user's live keys (only those scoped above the role ``above``); ids."""
+        ...
+
 
 class RefreshTokenStore(Protocol):
     """``forexbot.database.refresh_tokens.RefreshTokenRepository``: refresh tokens with
@@ -329,12 +333,38 @@ class RefreshTokenStore(Protocol):
     async def revoke_user(self, user_id: int, reason: str) -> list[str]: ...
 
 
+class ApiUser(LoginUser, Protocol):
+    """A user record as the users routes show it (``UserRecord``)."""
+
+    @property
+    def mfa_enrolled(self) -> bool: ...
+
+    def to_api(self) -> dict[str, Any]:
+        """JSON-ready, without the password hash or the TOTP secret."""
+        ...
+
+
 class UserStore(Protocol):
     """``forexbot.database.users.UserRepository`` as the API uses it."""
 
     async def get_by_username(self, username: str) -> LoginUser | None: ...
 
-    async def get(self, user_id: int) -> LoginUser | None: ...
+    async def get(self, user_id: int) -> ApiUser | None: ...
+
+    async def list(self) -> Sequence[ApiUser]:
+        """Every user, by id."""
+        ...
+
+    async def create(self, username: str, password_hash: str, role: str) -> ApiUser:
+        """An active user; raises ``DuplicateUser`` when the name is taken in any case."""
+        ...
+
+    async def set_access(
+        self, user_id: int, *, role: str | None = None, is_active: bool | None = None
+    ) -> tuple[ApiUser, ApiUser]:
+        """Change role/active (``None``: unchanged): the user (before, after); raises
+        ``NotFoundError`` and ``LastActiveAdmin`` (no active admin would remain)."""
+        ...
 
     async def set_password(self, user_id: int, password_hash: str) -> object: ...
 

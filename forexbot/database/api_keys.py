@@ -8,12 +8,15 @@ Rules enforced:
 * A key's ``scope`` is the highest role it acts with; the role used is the lower of the scope
   and its user's current role (a demoted user's keys lose power at once).
 * A key stops working when revoked, when it expires, and when its user is inactive.
+  :meth:`ApiKeyRepository.revoke_for_user` revokes a user's keys at once (all of them, or
+  those scoped above a role: what ``/api/users`` does on disabling or demoting a user).
 * ``last_used_at`` is kept, at most once a minute per key (a busy script does not turn every
   request into a write).
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -180,6 +183,25 @@ class ApiKeyRepository:
                     .one_or_none()
                 )
         return None if row is None else ApiKeyRecord.from_row(row)
+
+    async def revoke_for_user(
+        self, user_id: int, *, above: str | None = None
+    ) -> builtins.list[int]:
+        """Revoke, in one statement, the user's live keys (only those whose scope ranks above
+        the role ``above`` when given: what a demotion leaves too powerful); their ids."""
+        condition = [api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None)]
+        if above is not None:
+            higher = [s for s, rank in ROLE_RANK.items() if rank > ROLE_RANK[above]]
+            condition.append(api_keys.c.scope.in_(higher))
+        stmt = (
+            update(api_keys)
+            .where(*condition)
+            .values(revoked_at=self._now())
+            .returning(api_keys.c.id)
+        )
+        with database_errors("revoking API keys"):
+            async with self._engine.begin() as conn:
+                return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
 
     async def revoke(self, key_id: int) -> ApiKeyRecord:
         """Revoke a key (a key revoked already stays as it was)."""

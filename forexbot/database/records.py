@@ -181,7 +181,8 @@ class UserRecord:
         return self.locked_until is not None and self.locked_until > now
 
     def to_api(self) -> dict[str, Any]:
-        """A JSON-ready dict without the password hash."""
+        """A JSON-ready dict without the password hash or the TOTP secret (only whether
+        there is one)."""
         return {
             "id": self.id,
             "username": self.username,
@@ -191,6 +192,7 @@ class UserRecord:
             "last_login_at": iso_utc(self.last_login_at),
             "failed_logins": self.failed_logins,
             "locked_until": iso_utc(self.locked_until),
+            "mfa_enrolled": self.mfa_enrolled,
         }
 
 

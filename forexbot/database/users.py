@@ -10,10 +10,16 @@ Rules enforced:
   in Python, so parallel password guesses are all counted. The optional lock-out is decided in
   the same statement.
 * This module stores a password *hash* it is given; hashing and verifying belong to auth.
+* **There is always an active admin**: :meth:`UserRepository.set_access` refuses
+  (:class:`LastActiveAdmin`) a role change or a disabling that would leave none. It locks the
+  active admins' rows first (``SELECT … FOR UPDATE``), so two admins demoting each other at
+  the same moment cannot both succeed.
+* Users are disabled, never deleted: the audit trail names them.
 """
 
 from __future__ import annotations
 
+import builtins
 from datetime import timedelta
 from typing import Any
 
@@ -27,10 +33,15 @@ from forexbot.database.tables import USER_ROLES, recovery_codes, users
 from forexbot.errors import DatabaseError, NotFoundError
 
 _UNIQUE_VIOLATION = "23505"
+_ADMIN = "admin"
 
 
 class DuplicateUser(DatabaseError):
     """A user with this username (in any letter case) already exists."""
+
+
+class LastActiveAdmin(DatabaseError):
+    """The change would leave no active admin."""
 
 
 class UserRepository:
@@ -82,6 +93,68 @@ class UserRepository:
                 )
         return None if row is None else UserRecord.from_row(row)
 
+    async def list(self) -> builtins.list[UserRecord]:
+        """Every user, active or not, by id."""
+        with database_errors("listing users"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(select(users).order_by(users.c.id))).mappings().all()
+        return [UserRecord.from_row(row) for row in rows]
+
+    async def count_active_admins(self) -> int:
+        """How many active admins there are."""
+        stmt = (
+            select(func.count())
+            .select_from(users)
+            .where(users.c.role == _ADMIN, users.c.is_active.is_(True))
+        )
+        with database_errors("counting admins"):
+            async with self._engine.connect() as conn:
+                return int((await conn.execute(stmt)).scalar_one())
+
+    async def set_access(
+        self, user_id: int, *, role: str | None = None, is_active: bool | None = None
+    ) -> tuple[UserRecord, UserRecord]:
+        """Change the role and/or enable or disable the user (``None``: unchanged), in one
+        transaction; returns the user (before, after).
+
+        :class:`~forexbot.errors.NotFoundError` for an unknown user; :class:`LastActiveAdmin`
+        (nothing changed) when no active admin would remain. The active admins' rows are
+        locked before the check, so concurrent demotions are decided one after the other.
+        """
+        if role is not None and role not in USER_ROLES:
+            raise ValueError(f"unknown role {role!r}; allowed: {', '.join(USER_ROLES)}")
+        active_admins = (
+            select(users.c.id)
+            .where(users.c.role == _ADMIN, users.c.is_active.is_(True))
+            .order_by(users.c.id)  # one locking order: no deadlock between two changes
+            .with_for_update()
+        )
+        target = select(users).where(users.c.id == user_id).with_for_update()
+        with database_errors(f"updating user {user_id}"):
+            async with self._engine.begin() as conn:
+                admins = set((await conn.execute(active_admins)).scalars())
+                row = (await conn.execute(target)).mappings().one_or_none()
+                if row is None:
+                    raise NotFoundError(f"user {user_id} does not exist")
+                before = UserRecord.from_row(row)
+                new_role = before.role if role is None else role
+                new_active = before.is_active if is_active is None else is_active
+                if (new_role, new_active) == (before.role, before.is_active):
+                    return before, before
+                if admins == {user_id} and not (new_role == _ADMIN and new_active):
+                    raise LastActiveAdmin(
+                        f"{before.username!r} is the only active admin: "
+                        "make another user admin first"
+                    )
+                stmt = (
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(role=new_role, is_active=new_active)
+                    .returning(*users.c)
+                )
+                after = UserRecord.from_row((await conn.execute(stmt)).mappings().one())
+        return before, after
+
     async def record_login_success(self, user_id: int) -> None:
         """Stamp ``last_login_at`` and clear the failure counter and any lock-out."""
         await self._update(
@@ -115,7 +188,9 @@ class UserRepository:
             )
         return await self._update(user_id, **values)
 
-    async def set_totp(self, user_id: int, sealed_secret: str, code_hashes: list[str]) -> None:
+    async def set_totp(
+        self, user_id: int, sealed_secret: str, code_hashes: builtins.list[str]
+    ) -> None:
         """Enrol the user in multi-factor sign-in: the sealed TOTP secret and a new set of
         recovery codes (hashes), replacing any earlier ones, in one transaction."""
         with database_errors("enrolling a user in multi-factor sign-in"):

@@ -146,6 +146,7 @@ async def test_from_not_before_to_is_400(api: Api) -> None:
         ("colour=red", "colour"),
         ("limit=5&limit=6", "limit"),
         ("from=yesterday", "from"),
+        ("to=0.5", "to"),  # a number is not taken as a Unix time
         ("opened_from=2024-01-01", "opened_from"),
     ],
 )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from forexbot.database.users import DuplicateUser, UserRepository
+from forexbot.database.users import DuplicateUser, LastActiveAdmin, UserRepository
 from forexbot.errors import NotFoundError
 
 pytestmark = pytest.mark.db
@@ -115,3 +115,42 @@ async def test_password_hash_stays_out_of_repr_and_api(repo: UserRepository) -> 
     assert HASH not in repr(user)
     assert "password_hash" not in user.to_api()
     assert user.to_api()["username"] == "alice"
+
+
+async def test_list_gives_every_user_by_id(repo: UserRepository) -> None:
+    names = ["carol", "alice", "bob"]
+    for name in names:
+        await repo.create(name, HASH, "viewer")
+    assert [u.username for u in await repo.list()] == names
+
+
+async def test_set_access_returns_the_user_before_and_after(repo: UserRepository) -> None:
+    await repo.create("root", HASH, "admin")
+    alice = await repo.create("alice", HASH, "trader")
+    before, after = await repo.set_access(alice.id, role="viewer", is_active=False)
+    assert (before.role, before.is_active) == ("trader", True)
+    assert (after.role, after.is_active) == ("viewer", False)
+    stored = await repo.get(alice.id)
+    assert stored is not None
+    assert (stored.role, stored.is_active) == ("viewer", False)
+
+
+async def test_set_access_keeps_one_active_admin(repo: UserRepository) -> None:
+    root = await repo.create("root", HASH, "admin")
+    with pytest.raises(LastActiveAdmin, match="'root' is the only active admin"):
+        await repo.set_access(root.id, is_active=False)
+    with pytest.raises(LastActiveAdmin, match="'root' is the only active admin"):
+        await repo.set_access(root.id, role="trader")
+    assert await repo.count_active_admins() == 1
+    other = await repo.create("other", HASH, "admin")
+    await repo.set_access(other.id, is_active=False)
+    with pytest.raises(LastActiveAdmin):
+        await repo.set_access(root.id, role="viewer")
+    await repo.set_access(other.id, is_active=True)
+    await repo.set_access(root.id, role="viewer")
+    assert await repo.count_active_admins() == 1
+
+
+async def test_set_access_of_an_unknown_user_is_not_found(repo: UserRepository) -> None:
+    with pytest.raises(NotFoundError, match="user 77 does not exist"):
+        await repo.set_access(77, is_active=False)

@@ -11,6 +11,8 @@ admin, a trader and a viewer.
   ``POST /api/auth/logout`` (it would end the run's session), ``POST /api/system/restart``
   (it would stop the daemon under test) and ``PUT /api/system/settings``, fuzzed in a run of
   its own afterwards (it may lower the rate limits for whatever follows).
+* **WebSocket channels**: every role may open each of the five (and receives quotes and the
+  performance and system snapshots at once); no token, no handshake (401).
 * **Roles, per route and role** (first, before the fuzzing changes any setting): every
   documented operation is called with each role's token; a role outside the operation's
   ``x-roles`` gets 403, one inside gets past authorisation (neither 401 nor 403). Ids that
@@ -44,6 +46,8 @@ from forexbot.api.services import ApiServices, ApiSettings
 pytestmark = pytest.mark.e2e
 
 ROLES = ("admin", "trader", "viewer")
+CHANNELS = ("quotes", "trades", "signals", "performance", "system")
+FLOWING = ("quotes", "performance", "system")  # these send at once, or every few seconds
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -243,6 +247,27 @@ async def test_each_route_admits_exactly_its_roles(
         assert status < 500, f"{method} {path} as {role}: {status} {text}"
     else:
         assert status == 403, f"{role} let through on {method} {path}: {status} {text}"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("role", [*ROLES, None])
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_each_websocket_channel_admits_every_role_and_no_stranger(
+    running: Running, channel: str, role: str | None
+) -> None:
+    url = f"{running.base}/ws/{channel}"
+    headers = {} if role is None else {"Authorization": f"Bearer {running.tokens[role]}"}
+    async with aiohttp.ClientSession() as http:
+        if role is None:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(url)
+            assert refused.value.status == 401
+            return
+        async with http.ws_connect(url, headers=headers, heartbeat=5) as ws:
+            if channel in FLOWING:  # trades and signals speak only when something happens
+                message = await ws.receive_json(timeout=30)
+                assert message["channel"] == channel
+            assert not ws.closed
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -34,6 +34,7 @@ from forexbot.api.middleware import PAGE_CSP
 from forexbot.api.operations import Text, operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
+from forexbot.api.schemas import UtcDatetime
 from forexbot.api.services import BacktestService, SystemLogStore
 from forexbot.api.validation import read_json
 from forexbot.backtest.jobs import TooManyJobs
@@ -47,8 +48,8 @@ class BacktestRequest(BaseModel):
         extra="forbid", strict=True, frozen=True, allow_inf_nan=False, populate_by_name=True
     )
 
-    start: datetime = Field(alias="from", strict=False)
-    end: datetime = Field(alias="to", strict=False)
+    start: UtcDatetime = Field(alias="from", strict=False)
+    end: UtcDatetime = Field(alias="to", strict=False)
     params: dict[str, Any] | None = Field(default=None, max_length=100)
     data: Literal["sim", "db"] = "sim"
     spread_points: int | None = Field(default=None, ge=0, le=100_000)

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
+from forexbot.api.schemas import UtcDatetime
 from forexbot.api.services import MarketQuery, StrategyControl
 from forexbot.api.validation import parse_query
 from forexbot.domain.market import Timeframe
@@ -131,13 +132,13 @@ class BarQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timeframe: TimeframeName = Field(description="The bars' period.")
-    start: datetime | None = Field(
+    start: UtcDatetime | None = Field(
         default=None,
         alias="from",
         description="Oldest bar open time (inclusive), ISO-8601; default: 4 × limit periods "
         "before `to`.",
     )
-    end: datetime | None = Field(
+    end: UtcDatetime | None = Field(
         default=None,
         alias="to",
         description="Bar open times before this (exclusive), ISO-8601; default: now.",

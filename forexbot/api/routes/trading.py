@@ -10,15 +10,13 @@ A trade id that is not a positive 63-bit integer, or that does not exist, is 404
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
-from forexbot.api.schemas import Id, PositionList, Trade, TradePage
+from forexbot.api.schemas import Id, PositionList, Trade, TradePage, UtcDatetime
 from forexbot.api.services import PositionQuery, TradeStore
 from forexbot.api.validation import parse_query
 from forexbot.domain.trading import TradeStatus
@@ -36,15 +34,8 @@ class TradeListQuery(BaseModel):
     symbol: str | None = Field(default=None, min_length=1, max_length=32)
     status: TradeStatus | None = None
     strategy: str | None = Field(default=None, min_length=1, max_length=64)
-    opened_from: datetime | None = Field(default=None, alias="from")
-    opened_to: datetime | None = Field(default=None, alias="to")
-
-    @field_validator("opened_from", "opened_to")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    opened_from: UtcDatetime | None = Field(default=None, alias="from")
+    opened_to: UtcDatetime | None = Field(default=None, alias="to")
 
     @model_validator(mode="after")
     def _ordered(self) -> TradeListQuery:
