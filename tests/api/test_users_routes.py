@@ -392,6 +392,26 @@ async def test_reenrolling_replaces_the_secret_and_the_old_codes_stop_working(ap
     assert (await login(api, "boss", recovery_code=new["recovery_codes"][0]))[0] == 200
 
 
+async def test_reenrolling_ends_the_users_sessions_at_once(api: Api) -> None:
+    status, created = await call(
+        api,
+        "POST",
+        "/api/users",
+        api.auth("admin"),
+        {"username": "boss", "password": PASSWORD, "role": "admin"},
+    )
+    assert status == 201
+    status, session = await login(
+        api, "boss", totp=code(api, created["mfa_enrollment"]["totp_secret"])
+    )
+    assert status == 200
+    mine = {"Authorization": f"Bearer {session['access_token']}"}
+    assert (await call(api, "GET", "/api/users", mine))[0] == 200
+    status, body = await call(api, "POST", f"/api/users/{created['id']}/mfa", api.auth("admin"))
+    assert (status, body["sessions_ended"]) == (200, 1)
+    assert (await call(api, "GET", "/api/users", mine))[0] == 401
+
+
 @pytest.mark.parametrize("role", ["trader", "viewer"])
 async def test_traders_and_viewers_get_403_on_every_users_route(api: Api, role: str) -> None:
     ana = await api.create_user("ana", PASSWORD, "trader")
@@ -438,7 +458,12 @@ async def test_changes_are_audited_with_who_and_where_but_no_secret(api: Api) ->
         "mfa_enrolled": True,
     }
     assert by_event["user_updated"]["changes"] == {"role": {"from": "admin", "to": "trader"}}
-    assert by_event["user_mfa_enrolled"] == {"user_id": boss, "username": "boss", "replaced": True}
+    assert by_event["user_mfa_enrolled"] == {
+        "user_id": boss,
+        "username": "boss",
+        "replaced": True,
+        "sessions_ended": 0,
+    }
     everything = json.dumps([(r.message, r.context) for r in await api.system_logs.recent(200)])
     secrets = [NEW_PASSWORD]
     for enrollment in (created["mfa_enrollment"], again["mfa_enrollment"]):

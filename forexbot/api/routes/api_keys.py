@@ -149,7 +149,7 @@ class ApiKeyRoutes:
     async def revoke(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         raw = request.match_info["key_id"]
-        key_id = int(raw) if raw.isascii() and raw.isdigit() else 0
+        key_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else 0
         record = await self._keys.get(key_id) if 0 < key_id < 2**63 else None
         if record is None or (record.user_id != claims.user_id and claims.role is not Role.ADMIN):
             raise ApiError(404, "not_found", f"API key {raw!r} does not exist")

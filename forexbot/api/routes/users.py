@@ -133,9 +133,11 @@ class ChangedUser(User):
 
 
 class EnrolledUser(User):
-    """A user enrolled again: its new one-time codes, shown this once."""
+    """A user enrolled again: its new one-time codes, shown this once, and the sessions
+    ended (whoever holds the old phone must not stay signed in)."""
 
     mfa_enrollment: MfaEnrollment
+    sessions_ended: int = Field(ge=0)
 
 
 class UserRoutes:
@@ -299,15 +301,21 @@ class UserRoutes:
         user = await self._user(request)
         replaced = user.mfa_enrolled
         enrollment = await enroll(self._mfa, user)
+        ended = await self._end_sessions(user.id, "one-time codes replaced")
         user = await self._reread(user)
         await audit(
             self._audit,
             request,
             "user_mfa_enrolled",
             f"one-time codes of {user.username!r} set up again",
-            {"user_id": user.id, "username": user.username, "replaced": replaced},
+            {
+                "user_id": user.id,
+                "username": user.username,
+                "replaced": replaced,
+                "sessions_ended": len(ended),
+            },
         )
-        return json_response(_with_enrollment(user, enrollment))
+        return json_response({**_with_enrollment(user, enrollment), "sessions_ended": len(ended)})
 
     async def _user(self, request: web.Request) -> ApiUser:
         user = await self._users.get(_user_id(request))
