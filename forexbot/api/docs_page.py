@@ -92,10 +92,10 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
         )
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
     if body is not None:
-        parts.append(f"<p>Body: <code>{escape(_short(body['schema']))}</code></p>")
+        parts.append(f"<p>Body: <code>{_linked(body['schema'])}</code></p>")
     rows = "".join(
         f"<tr><td>{escape(status)}</td><td>{escape(resp.get('description', ''))}</td>"
-        f"<td><code>{escape(_media(resp))}</code></td></tr>"
+        f"<td><code>{_media(resp)}</code></td></tr>"
         for status, resp in op.get("responses", {}).items()
     )
     parts.append(f"<table><tr><th>status</th><th>meaning</th><th>body</th></tr>{rows}</table>")
@@ -104,11 +104,21 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
 
 
 def _media(response: dict[str, Any]) -> str:
+    """The response's media type and schema, as HTML (a schema's name links to it)."""
     content = response.get("content")
     if not content:
         return "—"
     media, spec = next(iter(content.items()))
-    return f"{media} {_short(spec.get('schema', {}))}"
+    return f"{escape(media)} {_linked(spec.get('schema', {}))}"
+
+
+def _linked(schema: dict[str, Any]) -> str:
+    """A schema as HTML: a named one links to its entry under "schemas"."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = escape(ref.rsplit("/", 1)[1])
+        return f"<a href='#schema-{name}'>{name}</a>"
+    return escape(_short(schema))
 
 
 def _short(schema: dict[str, Any]) -> str:

@@ -132,7 +132,7 @@ def test_docs_page_shows_each_operations_roles_parameters_and_responses() -> Non
     operation = page[start : page.index("</div>", start)]
     assert "Open a manual trade" in operation
     assert "admin, trader" in operation
-    assert "ManualTradeBody" in operation
+    assert "<a href='#schema-ManualTradeBody'>ManualTradeBody</a>" in operation
     assert "<td>409</td>" in operation
 
 
