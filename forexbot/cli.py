@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
@@ -211,16 +212,25 @@ def _read_password(from_stdin: bool) -> str:
             raise ConfigError("the passwords do not match")
     else:
         raise ConfigError("no terminal to prompt for a password: use --password-stdin")
-    if len(password) < 8:
-        raise ConfigError("the password must have at least 8 characters")
+    from forexbot.api.accounts import MIN_PASSWORD  # noqa: PLC0415
+
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
     return password
 
 
 async def _create_user(data_dir: Path, username: str, role: str, password: str) -> int:
-    from forexbot.api.accounts import create_account, needs_mfa  # noqa: PLC0415
+    from forexbot.api.accounts import (  # noqa: PLC0415
+        USERNAME_PATTERN,
+        create_account,
+        needs_mfa,
+    )
 
-    if not username.strip() or len(username) > 64:
-        raise ConfigError("the username must have 1 to 64 characters")
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise ConfigError(
+            f"username {username!r} is not allowed: 1 to 64 letters, digits and . _ @ -, "
+            "starting with a letter or a digit"
+        )
 
     async def create(users: Any) -> int:
         # Admins sign in with a one-time code: it is set up with the user (the same code

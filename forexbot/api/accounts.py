@@ -27,7 +27,9 @@ from forexbot.api.passwords import hash_password
 
 #: Roles that must sign in with a one-time code.
 MFA_ROLES = frozenset({"admin"})
-#: What a username may be (API): 1 to 64 letters, digits and ``. _ @ -``, starting with a
+#: The shortest password accepted, whoever sets it (CLI, API, reset).
+MIN_PASSWORD = 12
+#: What a username may be: 1 to 64 letters, digits and ``. _ @ -``, starting with a
 #: letter or a digit — nothing that needs escaping in a URL, a log line or a shell.
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 

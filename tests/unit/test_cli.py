@@ -95,7 +95,7 @@ def test_user_create_refuses_a_short_password(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("eleven-char\n"))
     code = main(
         [
             "user",
@@ -110,7 +110,7 @@ def test_user_create_refuses_a_short_password(
         ]
     )
     assert code == 2
-    assert "at least 8 characters" in capsys.readouterr().err
+    assert "at least 12 characters" in capsys.readouterr().err
 
 
 def test_unknown_role_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +118,12 @@ def test_unknown_role_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -
         main(["user", "create", "--username", "u", "--role", "god"])
     assert exc.value.code == 2
     assert "invalid choice: 'god'" in capsys.readouterr().err
+
+
+def test_user_create_refuses_a_username_that_needs_escaping(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-passphrase\n"))
+    args = ["user", "create", "--username", "bob smith", "--role", "viewer", "--password-stdin"]
+    assert main([*args, "--data-dir", str(tmp_path)]) == 2
+    assert "'bob smith' is not allowed" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from forexbot.api.accounts import MIN_PASSWORD
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of
 from forexbot.api.errors import ApiError, unauthenticated
@@ -31,8 +32,6 @@ from forexbot.api.roles import Role
 from forexbot.api.services import RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.validation import read_json
-
-MIN_PASSWORD = 12
 
 _log = structlog.get_logger("forexbot.api")
 

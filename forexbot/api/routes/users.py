@@ -38,6 +38,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forexbot.api.accounts import (
+    MIN_PASSWORD,
     USERNAME_PATTERN,
     create_account,
     enroll,
@@ -51,7 +52,6 @@ from forexbot.api.mfa import RECOVERY_CODES, Enrollment, Mfa
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.api.routes.passwords import MIN_PASSWORD
 from forexbot.api.schemas import Id
 from forexbot.api.services import ApiKeyStore, ApiUser, RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
