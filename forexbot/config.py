@@ -260,7 +260,7 @@ class ExecutionSettings(_Section):
     retry_delay_ms: int = Field(200, ge=0, le=60_000)
     timeout_lookups: int = Field(5, ge=1, le=50)
     timeout_lookup_ms: int = Field(1000, ge=0, le=60_000)
-    sync_interval_seconds: float = Field(1.0, gt=0, le=3600)
+    sync_interval_seconds: float = Field(1.0, ge=0.1, le=3600)
 
 
 class BacktestSettings(_Section):
@@ -296,11 +296,12 @@ class ApiSettingsModel(_Section):
     access_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300, le=365 * 86_400)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
-    ip_rate_per_second: float = Field(50.0, ge=0.01, le=100_000)
-    ip_burst: int = Field(200, ge=1, le=1_000_000)
-    user_rate_per_second: float = Field(20.0, ge=0.01, le=100_000)
-    user_burst: int = Field(100, ge=1, le=1_000_000)
-    login_attempts_per_minute: float = Field(10.0, ge=0.1, le=10_000)
+    # The floors keep an admin able to undo a change: no limit can lock the API.
+    ip_rate_per_second: float = Field(50.0, ge=1, le=100_000)
+    ip_burst: int = Field(200, ge=10, le=1_000_000)
+    user_rate_per_second: float = Field(20.0, ge=1, le=100_000)
+    user_burst: int = Field(100, ge=10, le=1_000_000)
+    login_attempts_per_minute: float = Field(10.0, ge=1, le=10_000)
     admin_networks: tuple[str, ...] = ()
     # Browser origins allowed to call the API (CORS), exact: scheme://host[:port].
     cors_allow_origins: tuple[str, ...] = ()

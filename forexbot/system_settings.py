@@ -32,6 +32,7 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -279,6 +280,7 @@ class SystemSettings:
         self._risk = risk
         self._current = base
         self._overlay: dict[str, dict[str, Any]] = {}
+        self._changing = asyncio.Lock()
 
     @property
     def current(self) -> Settings:
@@ -341,10 +343,15 @@ class SystemSettings:
     async def update(self, changes: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
         """Validate ``changes`` (``{section: {key: value | None}}``, or ``{section: None}``),
         store the new overrides, apply them, and return :meth:`describe`. All or nothing:
-        :class:`SettingsRefused` leaves everything as it was."""
+        :class:`SettingsRefused` leaves everything as it was. Changes are made one at a time,
+        so two at once cannot both start from the same overrides and lose one."""
         refused = refusals(changes)
         if refused:
             raise SettingsRefused(refused)
+        async with self._changing:
+            return await self._update(changes, actor=actor)
+
+    async def _update(self, changes: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
         overlay = self.overrides
         for section, keys in changes.items():
             if keys is None:

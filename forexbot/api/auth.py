@@ -15,6 +15,9 @@ Rules:
 * Unknown routes and wrong methods are answered 404/405 without asking for a token.
 * With an admin allow-list (``api.admin_networks``), routes only admins may use answer 403 to
   any address outside it, whatever the token.
+* Routes marked :func:`session_only` (users, API keys, passwords, settings, restart) refuse API
+  keys with 403 ``session_required``: a key is for scripts reading or trading, and a leaked
+  one must not be able to create admins, take over one-time codes or mint more keys.
 * The verified :class:`~forexbot.api.tokens.Claims` are available to the handler through
   :func:`claims_of`.
 """
@@ -50,6 +53,7 @@ class AuthPolicy:
     public: bool = False
     roles: frozenset[Role] | None = None
     query_token: bool = False
+    session_only: bool = False
 
 
 def policy_of(handler: Callable[..., Any]) -> AuthPolicy:
@@ -80,6 +84,12 @@ def requires_role(*roles: Role) -> Callable[[H], H]:
         return _with_policy(handler, roles=allowed)
 
     return decorate
+
+
+def session_only(handler: H) -> H:
+    """Refuse API keys (403): the route manages accounts, credentials or the daemon itself,
+    so a leaked script key must not be able to mint admins, codes or keys."""
+    return _with_policy(handler, session_only=True)
 
 
 def allow_query_token(handler: H) -> H:
@@ -158,6 +168,10 @@ def auth_middleware(
                 "forbidden",
                 f"role {claims.role.value!r} may not use this endpoint",
                 details={"allowed_roles": sorted(role.value for role in policy.roles)},
+            )
+        if policy.session_only and claims.api_key is not None:
+            raise ApiError(
+                403, "session_required", "this endpoint needs a login session, not an API key"
             )
         return await handler(request)
 

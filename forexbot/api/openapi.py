@@ -174,6 +174,8 @@ def _operation(
     description = spec.description or ""
     if not policy.public:
         description = (description + f"\n\nRoles: {', '.join(roles)}.").strip()
+    if policy.session_only:
+        description += " A login session only: an API key gets 403 `session_required`."
     parameters: list[dict[str, Any]] = []
     for name in _PATH_PARAM.findall(path):
         kind = spec.path.get(name, str)
@@ -236,8 +238,12 @@ def _operation(
     if policy.public:
         document["security"] = []
     else:
-        document["security"] = [{"bearer": []}, {"apiKey": []}]
+        document["security"] = (
+            [{"bearer": []}] if policy.session_only else [{"bearer": []}, {"apiKey": []}]
+        )
         document["x-roles"] = roles
+        if policy.session_only:
+            document["x-session-only"] = True
     return document
 
 

@@ -36,7 +36,10 @@ def _iso_text(value: object) -> object:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00: past datetime's range in UTC
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 #: A time given by a client: ISO-8601 text (a date alone is its midnight), without a zone

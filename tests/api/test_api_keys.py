@@ -108,7 +108,7 @@ async def test_a_key_cannot_create_keys(api: Api) -> None:
     status, error = await call(
         api, "POST", "/api/auth/api-keys", {"X-API-Key": key}, {"name": "y", "scope": "viewer"}
     )
-    assert (status, error["error"]["message"]) == (403, "API keys are created from a login session")
+    assert (status, error["error"]["code"]) == (403, "session_required")
 
 
 async def test_another_users_key_is_not_found_but_an_admin_may_revoke_it(api: Api) -> None:
@@ -140,3 +140,22 @@ async def test_only_an_admin_lists_everyones_keys(api: Api) -> None:
 async def test_a_bad_request_is_422(api: Api, body: dict[str, Any]) -> None:
     status, error = await call(api, "POST", "/api/auth/api-keys", api.auth("trader"), body)
     assert (status, error["error"]["code"]) == (422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/users", {"username": "mallory", "password": "p" * 16, "role": "admin"}),
+        ("PUT", "/api/users/1", {"role": "admin"}),
+        ("POST", "/api/auth/reset-password", {"username": "ana", "new_password": "p" * 16}),
+        ("POST", "/api/auth/api-keys", {"name": "more", "scope": "admin"}),
+    ],
+)
+async def test_an_admin_key_cannot_manage_accounts_or_credentials(
+    api: Api, method: str, path: str, body: dict[str, Any]
+) -> None:
+    await api.users.set_access(1, role="admin")  # the key's user is an admin
+    key = (await make_key(api, scope="admin", role="admin"))["key"]
+    status, error = await call(api, method, path, {"X-API-Key": key}, body)
+    assert (status, error["error"]["code"]) == (403, "session_required")
+    assert [u.username for u in await api.users.list()] == ["ana"]  # nothing was created

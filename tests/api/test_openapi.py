@@ -152,3 +152,21 @@ def test_risk_limit_changes_document_every_limit_with_its_range() -> None:
     assert {
         "anyOf": [{"type": "integer", "minimum": 1, "maximum": 500}, {"type": "null"}]
     }.items() <= (schema["properties"]["max_open_positions"].items())
+
+
+def test_routes_that_refuse_api_keys_say_so() -> None:
+    paths = build_document(_full_app(), version="t")["paths"]
+    for method, path in [
+        ("post", "/api/users"),
+        ("put", "/api/users/{user_id}"),
+        ("post", "/api/users/{user_id}/mfa"),
+        ("get", "/api/system/settings"),
+        ("put", "/api/system/settings"),
+        ("post", "/api/system/restart"),
+        ("post", "/api/auth/reset-password"),
+        ("post", "/api/auth/api-keys"),
+    ]:
+        op = paths[path][method]
+        assert op["x-session-only"] is True, path
+        assert op["security"] == [{"bearer": []}], path
+    assert "x-session-only" not in paths["/api/users"]["get"]

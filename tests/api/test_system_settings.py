@@ -8,6 +8,7 @@ components. The restart switch is the daemon's too, with a recording stop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ class Rig:
         ) as resp:
             return resp.status, await resp.json()
 
-    async def get(self, role: str = "viewer") -> tuple[int, Any]:
+    async def get(self, role: str = "admin") -> tuple[int, Any]:
         async with self.api.session.get(self.api.url(URL), headers=self.api.auth(role)) as resp:
             return resp.status, await resp.json()
 
@@ -90,7 +91,7 @@ async def rig(make_api: MakeApi, db_engine: AsyncEngine) -> AsyncIterator[Rig]:
 async def test_get_shows_the_settings_in_force_what_is_overridden_and_what_is_live(
     rig: Rig,
 ) -> None:
-    status, body = await rig.get("viewer")
+    status, body = await rig.get("admin")
     assert status == 200
     view = SettingsView.model_validate(body)  # the documented shape, exactly
     assert view.settings == Settings()
@@ -112,14 +113,14 @@ async def test_put_applies_live_persists_and_audits(rig: Rig) -> None:
     changes = {
         "execution": {"max_retries": 7, "sync_interval_seconds": 2.5},
         "logging": {"level": "WARNING"},
-        "api": {"user_rate_per_second": 0.5, "user_burst": 2},
+        "api": {"user_rate_per_second": 1.0, "user_burst": 10},
     }
     status, body = await rig.put(changes)
     assert status == 200, body
     SettingsView.model_validate(body)
     assert body["overridden"] == {
-        "api.user_burst": 2,
-        "api.user_rate_per_second": 0.5,
+        "api.user_burst": 10,
+        "api.user_rate_per_second": 1.0,
         "execution.max_retries": 7,
         "execution.sync_interval_seconds": 2.5,
         "logging.level": "WARNING",
@@ -131,23 +132,35 @@ async def test_put_applies_live_persists_and_audits(rig: Rig) -> None:
     assert rig.system.current.execution.max_retries == 7
     assert rig.system.current.execution.sync_interval_seconds == 2.5
     assert logging.getLogger().level == logging.WARNING
-    assert rig.limiters.per_user.limit == Limit(0.5, 2)
+    assert rig.limiters.per_user.limit == Limit(1.0, 10)
     assert rig.limiters.per_ip.limit == Limit(50.0, 200)  # not changed
-    # The running per-user bucket now holds at most 2 tokens and barely refills (the test's
-    # wall clock stands still): the third request is refused.
-    statuses = [(await rig.get())[0] for _ in range(3)]
-    assert statuses == [200, 200, 429]
+    # The running per-user bucket now holds at most 10 tokens and does not refill (the test's
+    # wall clock stands still): the eleventh request is refused.
+    statuses = [(await rig.get())[0] for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
 
     # Persisted: only the keys changed.
     assert await rig.store.get(SETTINGS_KEY) == {
         "execution": {"max_retries": 7, "sync_interval_seconds": 2.5},
         "logging": {"level": "WARNING"},
-        "api": {"user_rate_per_second": 0.5, "user_burst": 2},
+        "api": {"user_rate_per_second": 1.0, "user_burst": 10},
     }
     rows = [e for e in await rig.api.system_logs.recent(10) if e.event == "system_settings_changed"]
     assert len(rows) == 1
     assert rows[0].actor == "tester"
     assert rows[0].context == {"changes": changes}
+
+
+async def test_two_changes_at_once_are_both_kept(rig: Rig) -> None:
+    first, second = await asyncio.gather(
+        rig.put({"execution": {"max_retries": 7}}), rig.put({"logging": {"level": "DEBUG"}})
+    )
+    assert (first[0], second[0]) == (200, 200)
+    assert await rig.store.get(SETTINGS_KEY) == {
+        "execution": {"max_retries": 7},
+        "logging": {"level": "DEBUG"},
+    }
+    assert rig.system.current.execution.max_retries == 7
 
 
 async def test_stored_keys_win_over_the_files_after_a_restart(rig: Rig) -> None:
@@ -270,6 +283,12 @@ async def test_an_empty_change_is_422(rig: Rig, body: dict[str, Any]) -> None:
     assert status == 422
     assert answer["error"]["code"] == "validation_error"
     await _assert_unchanged(rig)
+
+
+@pytest.mark.parametrize("role", ["viewer", "trader"])
+async def test_only_admins_read_settings(rig: Rig, role: str) -> None:
+    status, body = await rig.get(role)
+    assert (status, body["error"]["code"]) == (403, "forbidden")
 
 
 @pytest.mark.parametrize("role", ["viewer", "trader"])

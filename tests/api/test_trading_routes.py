@@ -147,6 +147,7 @@ async def test_from_not_before_to_is_400(api: Api) -> None:
         ("limit=5&limit=6", "limit"),
         ("from=yesterday", "from"),
         ("to=0.5", "to"),  # a number is not taken as a Unix time
+        ("to=9999-12-31T23:59:59-01:00", "to"),  # past the range of times once in UTC
         ("opened_from=2024-01-01", "opened_from"),
     ],
 )

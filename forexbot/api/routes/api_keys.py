@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.audit import audit
-from forexbot.api.auth import claims_of
+from forexbot.api.auth import claims_of, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
@@ -101,10 +101,9 @@ class ApiKeyRoutes:
         responses={201: NewApiKey},
         errors={403: "Made with an API key, or a scope above your role."},
     )
+    @session_only
     async def create(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
-        if claims.api_key is not None:
-            raise ApiError(403, "forbidden", "API keys are created from a login session")
         body = await read_json(request, ApiKeyRequest)
         if ROLE_RANK[body.scope] > ROLE_RANK[claims.role.value]:
             raise ApiError(

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.accounts import MIN_PASSWORD
 from forexbot.api.audit import audit
-from forexbot.api.auth import claims_of
+from forexbot.api.auth import claims_of, session_only
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.operations import NO_BODY, operation
@@ -81,6 +81,7 @@ class PasswordRoutes:
             404: "No such user.",
         },
     )
+    @session_only
     async def reset(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         body = await read_json(request, PasswordChange)

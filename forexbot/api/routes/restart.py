@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.audit import audit
-from forexbot.api.auth import claims_of, requires_role
+from forexbot.api.auth import claims_of, requires_role, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
@@ -58,6 +58,7 @@ class RestartRoutes:
         responses={202: RestartAccepted},
         errors={409: "A restart is already under way, or the daemon is stopping."},
     )
+    @session_only
     async def restart(self, request: web.Request) -> web.Response:
         """Stop gracefully (as on SIGTERM) and start again: under systemd the unit restarts
         the daemon (exit status 75), otherwise the process re-executes itself."""

@@ -2,11 +2,13 @@
 
 Rules:
 
-* ``GET /api/system/settings`` (any role): every setting in force (the files' and the
+* ``GET /api/system/settings`` (admin): every setting in force (the files' and the
   environment's, with the keys changed at run time on top; the risk limits as the risk
   manager holds them), the keys overridden at run time (dotted, with their values) and the
   keys that can change live. The configuration holds no secret (they come from the
-  environment), so nothing is hidden.
+  environment), but it names the broker account, the terminal and the admin allow-list,
+  which is why only admins read it.
+* Both need a login session: an API key gets 403 ``session_required``.
 * ``PUT /api/system/settings`` (admin): ``{section: {key: value}}`` of live keys to change,
   e.g. ``{"execution": {"max_retries": 5}, "logging": {"level": "DEBUG"}}``; ``null`` for a
   key (or a section) goes back to the file's value. Validated with the configuration's own
@@ -27,7 +29,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.audit import audit
-from forexbot.api.auth import claims_of, requires_role
+from forexbot.api.auth import claims_of, requires_role, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
@@ -74,11 +76,13 @@ class SettingsRoutes:
             web.put("/api/system/settings", self.update),
         ]
 
+    @requires_role(Role.ADMIN)
     @operation(
         "The settings in force, which are overridden, which change live",
         tag="system",
         responses={200: SettingsView},
     )
+    @session_only
     async def show(self, request: web.Request) -> web.Response:
         """Every setting in force, the keys changed at run time and the keys that can
         change live. The configuration holds no secret."""
@@ -96,6 +100,7 @@ class SettingsRoutes:
             "nothing was changed.",
         },
     )
+    @session_only
     async def update(self, request: web.Request) -> web.Response:
         """Change live settings: ``{section: {key: value}}``; ``null`` goes back to the
         file's value. Stored (wins over the files, also after a restart), applied at once,

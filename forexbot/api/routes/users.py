@@ -46,7 +46,7 @@ from forexbot.api.accounts import (
     needs_mfa,
 )
 from forexbot.api.audit import audit
-from forexbot.api.auth import requires_role
+from forexbot.api.auth import requires_role, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.mfa import RECOVERY_CODES, Enrollment, Mfa
 from forexbot.api.operations import operation
@@ -195,6 +195,7 @@ class UserRoutes:
         responses={201: NewUser},
         errors={409: "A user of that name (in any letter case) exists."},
     )
+    @session_only
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request, UserCreate)
         try:
@@ -233,6 +234,7 @@ class UserRoutes:
         },
         path={"user_id": Id},
     )
+    @session_only
     async def update(self, request: web.Request) -> web.Response:
         user_id = _user_id(request)
         body = await read_json(request, UserUpdate)
@@ -296,6 +298,7 @@ class UserRoutes:
         errors={404: "No such user."},
         path={"user_id": Id},
     )
+    @session_only
     async def reenroll(self, request: web.Request) -> web.Response:
         assert self._mfa is not None  # the route exists only with MFA configured
         user = await self._user(request)
