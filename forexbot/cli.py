@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_sub.add_parser("check", help="validate the configuration and print it")
     check.add_argument("--config", type=Path, help="configuration file (YAML)")
+    reset = config_sub.add_parser(
+        "reset-overrides",
+        help="forget the settings changed through PUT /api/system/settings (daemon stopped)",
+    )
+    _add_common(reset)
 
     bridge = sub.add_parser(
         "bridge-server",
@@ -129,6 +134,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bridge-server":
         configure_logging("INFO", "auto")
         return run_bridge_server(args)
+    if args.command == "config" and args.config_command == "reset-overrides":
+        data_dir = resolve_data_dir(args.data_dir)
+        return _run(_with_engine(data_dir, _reset_overrides))
     if args.command == "config":
         settings = load_settings(args.config)
         print("configuration is valid")
@@ -276,15 +284,41 @@ def _print_enrollment(username: str, enrollment: Enrollment) -> None:
 
 async def _with_users(data_dir: Path, action: Callable[[Any], Awaitable[int]]) -> int:
     """Run ``action`` with the user repository on the configured database."""
+    from forexbot.database.users import UserRepository  # noqa: PLC0415
+
+    async def with_repository(engine: Any) -> int:
+        return await action(UserRepository(engine))
+
+    return await _with_engine(data_dir, with_repository)
+
+
+async def _with_engine(data_dir: Path, action: Callable[[Any], Awaitable[int]]) -> int:
+    """Run ``action`` with the database engine of the configured (or embedded) database."""
     from forexbot.app import provision_database  # noqa: PLC0415
     from forexbot.database.engine import Database  # noqa: PLC0415
-    from forexbot.database.users import UserRepository  # noqa: PLC0415
 
     provisioned = await asyncio.to_thread(provision_database, data_dir, os.environ)
     database = Database(provisioned.url)
     try:
         await database.connect()
-        return await action(UserRepository(database.engine))
+        return await action(database.engine)
     finally:
         await database.close()
         await asyncio.to_thread(provisioned.stop)
+
+
+async def _reset_overrides(engine: Any) -> int:
+    """Forget the settings changed at run time, so the files and ``FOREXBOT_*`` apply again:
+    the way back from a change that made the API unusable."""
+    from forexbot.database.system_config import SystemConfigRepository  # noqa: PLC0415
+    from forexbot.system_settings import SETTINGS_KEY  # noqa: PLC0415
+
+    store = SystemConfigRepository(engine)
+    stored = await store.get(SETTINGS_KEY) or {}
+    await store.put(SETTINGS_KEY, {}, updated_by="forexbot config reset-overrides")
+    if not stored:
+        print("no setting was overridden at run time")
+    for section, keys in sorted(stored.items()):
+        for key, value in sorted(keys.items()):
+            print(f"forgot {section}.{key} = {value!r}")
+    return EXIT_OK

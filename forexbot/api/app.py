@@ -90,8 +90,11 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         close_timeout=settings.ws_close_timeout_seconds,
         max_clients=settings.ws_max_clients,
         feeds=(performance_feed, system_feed),
+        wall_clock=services.wall_clock,
+        expiry_check_seconds=settings.ws_expiry_check_seconds,
     )
     sessions = RevokedSessions(services.wall_clock, settings.access_token_ttl_seconds)
+    sessions.listen(broadcaster.end_session)  # an ended session's WebSockets close too
     clock = services.wall_clock
     per_ip = TokenBuckets(Limit(settings.ip_rate_per_second, settings.ip_burst), clock)
     per_user = TokenBuckets(Limit(settings.user_rate_per_second, settings.user_burst), clock)
@@ -143,6 +146,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         refresh=services.refresh_tokens,
         api_keys=services.api_keys,
         mfa=services.mfa,
+        on_keys_revoked=broadcaster.end_api_keys,
     )
     for group in (
         DocsRoutes(__version__),
@@ -170,7 +174,12 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         app.add_routes(PerformanceRoutes(services.performance).routes())
     if services.api_keys is not None:
         app.add_routes(
-            ApiKeyRoutes(services.api_keys, services.system_logs, services.wall_clock).routes()
+            ApiKeyRoutes(
+                services.api_keys,
+                services.system_logs,
+                services.wall_clock,
+                on_revoked=broadcaster.end_api_keys,
+            ).routes()
         )
     if services.backtests is not None:
         app.add_routes(BacktestRoutes(services.backtests, services.system_logs).routes())

@@ -468,6 +468,8 @@ class ApiSettings:
       (trades are never dropped, so a client that cannot keep up must reconnect and reload).
     * ``ws_max_message_bytes``: largest message a client may send (only small control
       messages are expected).
+    * ``ws_expiry_check_seconds``: how often WebSockets opened with an access token that has
+      expired since are closed (1008), so the client reconnects with a fresh token.
     * ``ws_performance_interval_seconds``: how often ``/ws/performance`` sends fresh account
       figures (it also sends after every closed trade); ``ws_performance_periods``: the
       performance periods its snapshots hold.
@@ -497,6 +499,7 @@ class ApiSettings:
     ws_queue_size: int = 256
     ws_trade_backlog: int = 1000
     ws_max_message_bytes: int = 16 * 1024
+    ws_expiry_check_seconds: float = 5.0
     ws_performance_interval_seconds: float = 5.0
     ws_performance_periods: tuple[str, ...] = PERFORMANCE_PERIODS
     ws_status_interval_seconds: float = 15.0
@@ -530,6 +533,7 @@ class ApiSettings:
             "ws_queue_size": self.ws_queue_size,
             "ws_trade_backlog": self.ws_trade_backlog,
             "ws_max_message_bytes": self.ws_max_message_bytes,
+            "ws_expiry_check_seconds": self.ws_expiry_check_seconds,
             "ws_performance_interval_seconds": self.ws_performance_interval_seconds,
             "ws_status_interval_seconds": self.ws_status_interval_seconds,
             "login_lock_after": self.login_lock_after,

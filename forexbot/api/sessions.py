@@ -10,7 +10,7 @@ revoked within that time at start-up, so a restart does not revive them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from forexbot.clock import Clock
@@ -23,10 +23,17 @@ class RevokedSessions:
         self._clock = clock
         self._keep = keep_seconds
         self._ended: dict[str, float] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def listen(self, on_revoke: Callable[[str], None]) -> None:
+        """Call ``on_revoke(family)`` whenever a session ends here (open WebSockets close)."""
+        self._listeners.append(on_revoke)
 
     def revoke(self, family: str) -> None:
         self._ended[family] = self._clock.time()
         self._prune()
+        for on_revoke in self._listeners:
+            on_revoke(family)
 
     def load(self, families: Mapping[str, datetime]) -> None:
         for family, when in families.items():

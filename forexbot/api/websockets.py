@@ -25,30 +25,41 @@ Rules:
   ``"buy"``/``"sell"`` and ``bar_time`` ISO-8601 UTC like quote times.
 * On shutdown every client is closed with 1001 "server shutting down"; a client that does not
   complete the close handshake within ``close_timeout`` seconds is aborted.
+* A connection lives no longer than the credentials it was opened with: when its session ends
+  (logout, password change, the user disabled or re-enrolled, a reused refresh token) or its
+  API key is revoked, it is closed at once with 1008; a connection opened with an access token
+  is closed with 1008 when that token expires (checked every ``expiry_check_seconds``), so the
+  client reconnects with a fresh token, which carries the user's current role.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Iterable, Sequence, Set
+from functools import partial
 from typing import Protocol
 
 import structlog
 from aiohttp import web
 
 from forexbot import clock
+from forexbot.api.auth import CLAIMS_KEY
 from forexbot.api.responses import dumps_str
+from forexbot.api.tokens import Claims
 from forexbot.api.ws_client import (
     CLOSE_GOING_AWAY,
+    CLOSE_POLICY_VIOLATION,
     CLOSE_TRY_AGAIN_LATER,
     Channel,
     ClientStats,
     WsClient,
 )
+from forexbot.clock import Clock, RealtimeClock
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
+from forexbot.tasks import stop_task
 
 __all__ = [
     "CLOSE_GOING_AWAY",
@@ -122,6 +133,11 @@ class Feed(Protocol):
         ...
 
 
+def _token_expired(owner: Claims, *, now: float) -> bool:
+    """An access token (API keys do not expire this way) past its expiry at ``now``."""
+    return owner.api_key is None and owner.exp <= now
+
+
 class Broadcaster:
     """Holds the bus subscriptions of the WebSocket channels and fans events out to clients."""
 
@@ -134,8 +150,13 @@ class Broadcaster:
         close_timeout: float,
         max_clients: int,
         feeds: Sequence[Feed] = (),
+        wall_clock: Clock | None = None,
+        expiry_check_seconds: float = 5.0,
     ) -> None:
         self._bus = bus
+        self._wall_clock = wall_clock or RealtimeClock()
+        self._expiry_check = expiry_check_seconds
+        self._expiry_task: asyncio.Task[None] | None = None
         self._queue_size = queue_size
         self._trade_backlog = trade_backlog
         self._close_timeout = close_timeout
@@ -158,6 +179,9 @@ class Broadcaster:
         ]
         for channel, feed in self._feeds.items():
             self._subscriptions += feed.start(self._bus, self._clients[channel])
+        self._expiry_task = asyncio.get_running_loop().create_task(
+            self._close_expired(), name="ws-token-expiry"
+        )
 
     async def stop(self) -> None:
         """Unsubscribe and close every client with 1001 "server shutting down"."""
@@ -166,6 +190,9 @@ class Broadcaster:
         self._subscriptions = []
         for feed in self._feeds.values():
             await feed.stop()
+        if self._expiry_task is not None:
+            await stop_task(self._expiry_task, timeout=2.0)
+            self._expiry_task = None
         clients = [client for group in self._clients.values() for client in group]
         results = await asyncio.gather(
             *(client.close(CLOSE_GOING_AWAY, "server shutting down") for client in clients),
@@ -221,6 +248,31 @@ class Broadcaster:
         client.start()
         return client
 
+    def end_session(self, family: str) -> None:
+        """Close (1008) every connection opened with an access token of session ``family``."""
+        self._end(
+            lambda owner: owner.family == family and owner.api_key is None, "the session has ended"
+        )
+
+    def end_api_keys(self, key_ids: Iterable[int]) -> None:
+        """Close (1008) every connection opened with one of the API keys ``key_ids``."""
+        ended = frozenset(key_ids)
+        self._end(lambda owner: owner.api_key in ended, "the API key was revoked")
+
+    def _end(self, matches: Callable[[Claims], bool], reason: str) -> None:
+        for group in self._clients.values():
+            for client in [c for c in group if c.owner is not None and matches(c.owner)]:
+                group.discard(client)
+                client.close(CLOSE_POLICY_VIOLATION, reason)
+
+    async def _close_expired(self) -> None:
+        while True:
+            await asyncio.sleep(self._expiry_check)
+            self._end(
+                partial(_token_expired, now=self._wall_clock.time()),
+                "the access token has expired: reconnect with a fresh one",
+            )
+
     def _client(
         self, ws: web.WebSocketResponse, channel: Channel, request: web.Request
     ) -> WsClient:
@@ -232,6 +284,7 @@ class Broadcaster:
             close_timeout=self._close_timeout,
             transport=request.transport,
             remote=request.remote,
+            owner=request.get(CLAIMS_KEY),
         )
 
     async def disconnect(self, client: WsClient, code: int, reason: str) -> None:

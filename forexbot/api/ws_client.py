@@ -33,10 +33,13 @@ from enum import StrEnum
 import structlog
 from aiohttp import web
 
+from forexbot.api.tokens import Claims
+
 _log = structlog.get_logger("forexbot.api.websockets")
 
 # WebSocket close codes (RFC 6455 §7.4.1).
 CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
@@ -74,10 +77,12 @@ class WsClient:
         close_timeout: float,
         transport: asyncio.Transport | None = None,
         remote: str | None = None,
+        owner: Claims | None = None,
     ) -> None:
         self.ws = ws
         self.channel = channel
         self.remote = remote
+        self.owner = owner  # the credentials it connected with: ending them closes it
         self._transport = transport
         self.stats = ClientStats(channel=channel)
         self._symbols: frozenset[str] | None = None

@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -82,7 +83,16 @@ class ApiKeyList(BaseModel):
 class ApiKeyRoutes:
     """The API key endpoints (see the module docstring)."""
 
-    def __init__(self, keys: ApiKeyStore, system_logs: SystemLogStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        keys: ApiKeyStore,
+        system_logs: SystemLogStore,
+        clock: Clock,
+        *,
+        on_revoked: Callable[[Iterable[int]], None] = lambda ids: None,
+    ) -> None:
+        """``on_revoked`` hears of every key revoked (its open WebSockets close)."""
+        self._on_revoked = on_revoked
         self._keys = keys
         self._audit = system_logs
         self._clock = clock
@@ -153,6 +163,7 @@ class ApiKeyRoutes:
         if record is None or (record.user_id != claims.user_id and claims.role is not Role.ADMIN):
             raise ApiError(404, "not_found", f"API key {raw!r} does not exist")
         revoked = await self._keys.revoke(record.id)
+        self._on_revoked([record.id])
         await audit(
             self._audit,
             request,

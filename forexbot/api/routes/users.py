@@ -31,6 +31,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -152,8 +153,10 @@ class UserRoutes:
         refresh: RefreshTokenStore | None = None,
         api_keys: ApiKeyStore | None = None,
         mfa: Mfa | None = None,
+        on_keys_revoked: Callable[[Iterable[int]], None] = lambda ids: None,
     ) -> None:
         self._users = users
+        self._on_keys_revoked = on_keys_revoked
         self._audit = system_logs
         self._sessions = sessions
         self._refresh = refresh
@@ -253,6 +256,7 @@ class UserRoutes:
             if self._keys is not None:
                 above = after.role if after.is_active else None
                 revoked = list(await self._keys.revoke_for_user(after.id, above=above))
+                self._on_keys_revoked(revoked)
         enrollment = None
         if (
             role_changed
