@@ -36,6 +36,14 @@ async def call(
         return resp.status, await resp.json()
 
 
+async def post_user(
+    api: Api, headers: dict[str, str], username: str, role: str, password: str = PASSWORD
+) -> tuple[int, Any]:
+    """``POST /api/users``."""
+    body = {"username": username, "password": password, "role": role}
+    return await call(api, "POST", "/api/users", headers, body)
+
+
 async def login(api: Api, username: str, password: str = PASSWORD, **extra: str) -> tuple[int, Any]:
     body = {"username": username, "password": password, **extra}
     async with api.session.post(api.url("/api/auth/login"), json=body) as resp:
@@ -120,13 +128,7 @@ async def test_an_unknown_or_impossible_user_id_is_404_on_every_route(
 
 async def test_creating_a_user_answers_201_and_it_logs_in(api: Api) -> None:
     _, headers = await admin_session(api)
-    status, body = await call(
-        api,
-        "POST",
-        "/api/users",
-        headers,
-        {"username": "ana", "password": PASSWORD, "role": "trader"},
-    )
+    status, body = await post_user(api, headers, "ana", "trader", PASSWORD)
     assert status == 201
     assert (body["username"], body["role"], body["is_active"]) == ("ana", "trader", True)
     assert (body["mfa_enrolled"], body["mfa_enrollment"]) == (False, None)
@@ -141,13 +143,7 @@ async def test_creating_an_admin_returns_its_codes_once_and_it_logs_in_only_with
     api: Api,
 ) -> None:
     _, headers = await admin_session(api)
-    status, body = await call(
-        api,
-        "POST",
-        "/api/users",
-        headers,
-        {"username": "boss", "password": PASSWORD, "role": "admin"},
-    )
+    status, body = await post_user(api, headers, "boss", "admin", PASSWORD)
     assert status == 201
     enrollment = body["mfa_enrollment"]
     assert body["mfa_enrolled"] is True
@@ -170,13 +166,7 @@ async def test_without_mfa_configured_an_admin_is_created_without_codes(
     make_api: MakeApi,
 ) -> None:
     api = await make_api(refresh_tokens=True, api_keys=True)
-    status, body = await call(
-        api,
-        "POST",
-        "/api/users",
-        api.auth("admin"),
-        {"username": "boss", "password": PASSWORD, "role": "admin"},
-    )
+    status, body = await post_user(api, api.auth("admin"), "boss", "admin", PASSWORD)
     assert (status, body["mfa_enrollment"], body["mfa_enrolled"]) == (201, None, False)
     status, _ = await call(api, "POST", f"/api/users/{body['id']}/mfa", api.auth("admin"))
     assert status == 404  # no MFA service: no re-enrolment route
@@ -184,13 +174,7 @@ async def test_without_mfa_configured_an_admin_is_created_without_codes(
 
 async def test_a_username_taken_in_any_letter_case_is_409(api: Api) -> None:
     await api.create_user("ana", PASSWORD, "trader")
-    status, body = await call(
-        api,
-        "POST",
-        "/api/users",
-        api.auth("admin"),
-        {"username": "ANA", "password": PASSWORD, "role": "viewer"},
-    )
+    status, body = await post_user(api, api.auth("admin"), "ANA", "viewer", PASSWORD)
     assert (status, body["error"]["code"]) == (409, "conflict")
     assert [u.username for u in await api.users.list()] == ["ana"]
 
@@ -372,13 +356,7 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(api: Api) -> Non
 
 
 async def test_reenrolling_replaces_the_secret_and_the_old_codes_stop_working(api: Api) -> None:
-    status, created = await call(
-        api,
-        "POST",
-        "/api/users",
-        api.auth("admin"),
-        {"username": "boss", "password": PASSWORD, "role": "admin"},
-    )
+    status, created = await post_user(api, api.auth("admin"), "boss", "admin", PASSWORD)
     assert status == 201
     old = created["mfa_enrollment"]
     status, body = await call(api, "POST", f"/api/users/{created['id']}/mfa", api.auth("admin"))
@@ -393,13 +371,7 @@ async def test_reenrolling_replaces_the_secret_and_the_old_codes_stop_working(ap
 
 
 async def test_reenrolling_ends_the_users_sessions_at_once(api: Api) -> None:
-    status, created = await call(
-        api,
-        "POST",
-        "/api/users",
-        api.auth("admin"),
-        {"username": "boss", "password": PASSWORD, "role": "admin"},
-    )
+    status, created = await post_user(api, api.auth("admin"), "boss", "admin", PASSWORD)
     assert status == 201
     status, session = await login(
         api, "boss", totp=code(api, created["mfa_enrollment"]["totp_secret"])
@@ -431,13 +403,7 @@ async def test_traders_and_viewers_get_403_on_every_users_route(api: Api, role: 
 
 async def test_changes_are_audited_with_who_and_where_but_no_secret(api: Api) -> None:
     _, headers = await admin_session(api)
-    status, created = await call(
-        api,
-        "POST",
-        "/api/users",
-        headers,
-        {"username": "boss", "password": NEW_PASSWORD, "role": "admin"},
-    )
+    status, created = await post_user(api, headers, "boss", "admin", NEW_PASSWORD)
     assert status == 201
     boss = created["id"]
     assert (await call(api, "PUT", f"/api/users/{boss}", headers, {"role": "trader"}))[0] == 200
