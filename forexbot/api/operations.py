@@ -19,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -94,7 +95,7 @@ def operation(
         spec = Operation(
             summary=summary,
             tag=tag,
-            description=description if description is not None else _doc(handler),
+            description=description if description is not None else inspect.getdoc(handler),
             query=query,
             body=body,
             body_optional=body_optional,
@@ -113,12 +114,3 @@ def operation_of(handler: Callable[..., Any]) -> Operation | None:
     """The operation declared on ``handler``, if any."""
     spec = getattr(handler, _OPERATION_ATTR, None)
     return spec if isinstance(spec, Operation) else None
-
-
-def _doc(handler: Callable[..., Any]) -> str | None:
-    doc = handler.__doc__
-    if not doc:
-        return None
-    lines = doc.strip().splitlines()
-    # Dedent the continuation lines the way inspect.cleandoc would.
-    return "\n".join([lines[0], *(line.strip() for line in lines[1:])]).strip()

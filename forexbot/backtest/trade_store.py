@@ -283,13 +283,10 @@ class MemoryTradeStore:
     ) -> TradeRecord | None:
         closed = changes.positive_volume(closed_volume)
         current = self._get(trade_id)
-        if current.closed_volume == closed:
+        if not changes.partial_close_is_new(
+            trade_id, recorded=current.closed_volume, volume=current.volume, closed=closed
+        ):
             return None
-        if closed >= current.volume:
-            raise ValueError(
-                f"a partial close of trade {trade_id} must leave volume open: "
-                f"{closed} of {current.volume} closed"
-            )
         return self._apply(
             trade_id,
             changes.partly_closed(

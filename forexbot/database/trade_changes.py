@@ -181,6 +181,22 @@ def reopened(*, reason: str) -> Change:
     return Change(TradeStatus.OPEN, from_statuses=(TradeStatus.CLOSING,), log={"reason": reason})
 
 
+def partial_close_is_new(
+    trade_id: int, *, recorded: Decimal, volume: Decimal, closed: Decimal
+) -> bool:
+    """Whether recording ``closed`` of ``volume`` closed changes a trade with ``recorded``
+    closed so far: ``False`` for the same deals recorded twice; ``ValueError`` when it would
+    close the whole volume (that is :func:`closed`, not a partial close)."""
+    if recorded == closed:
+        return False
+    if closed >= volume:
+        raise ValueError(
+            f"a partial close of trade {trade_id} must leave volume open: "
+            f"{closed} of {volume} closed"
+        )
+    return True
+
+
 def partly_closed(
     *, closed_volume: Decimal, exit_price: Number, profit: Number, swap: Number, commission: Number
 ) -> Change:

@@ -343,13 +343,10 @@ class TradeRepository:
         current = await self.get(trade_id)
         if current is None:
             raise NotFoundError(f"trade {trade_id} does not exist")
-        if current.closed_volume == closed:
+        if not changes.partial_close_is_new(
+            trade_id, recorded=current.closed_volume, volume=current.volume, closed=closed
+        ):
             return None
-        if closed >= current.volume:
-            raise ValueError(
-                f"a partial close of trade {trade_id} must leave volume open: "
-                f"{closed} of {current.volume} closed"
-            )
         return await self._apply(
             trade_id,
             changes.partly_closed(
