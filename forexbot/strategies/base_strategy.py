@@ -205,3 +205,9 @@ def empty_signals(index: pd.Index) -> pd.DataFrame:
         },
         index=index,
     )
+
+
+def require_fast_below_slow(fast_period: int, slow_period: int) -> None:
+    """The rule of every two-average strategy: the fast average is the shorter one."""
+    if fast_period >= slow_period:
+        raise ValueError(f"fast_period ({fast_period}) must be below slow_period ({slow_period})")

@@ -31,6 +31,7 @@ from forexbot.strategies.base_strategy import (
     StrategyParams,
     empty_signals,
     fill_atr_exits,
+    require_fast_below_slow,
 )
 
 
@@ -45,10 +46,7 @@ class MaRsiParams(AtrExitParams):
 
     @model_validator(mode="after")
     def _periods_ordered(self) -> MaRsiParams:
-        if self.fast_period >= self.slow_period:
-            raise ValueError(
-                f"fast_period ({self.fast_period}) must be below slow_period ({self.slow_period})"
-            )
+        require_fast_below_slow(self.fast_period, self.slow_period)
         return self
 
 

@@ -28,7 +28,12 @@ from pydantic import Field, model_validator
 
 from forexbot.market_condition.trend import TrendDirection
 from forexbot.market_condition.volatility import VolatilityBand
-from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.base_strategy import (
+    Strategy,
+    StrategyParams,
+    empty_signals,
+    require_fast_below_slow,
+)
 from forexbot.strategies.regime import Regime
 
 
@@ -42,10 +47,7 @@ class SmaCrossParams(StrategyParams):
 
     @model_validator(mode="after")
     def _periods_ordered(self) -> SmaCrossParams:
-        if self.fast_period >= self.slow_period:
-            raise ValueError(
-                f"fast_period ({self.fast_period}) must be below slow_period ({self.slow_period})"
-            )
+        require_fast_below_slow(self.fast_period, self.slow_period)
         return self
 
 

@@ -188,13 +188,8 @@ class LoginRoutes:
                 await self._users.record_login_failure(
                     user.id, lock_after=self._lock_after, lock_for=self._lock_for
                 )
-            await self._record(
-                "warning",
-                "login_failed",
-                "login refused",
-                {"username": creds.username, "reason": reason},
-                actor=user.username if user is not None else None,
-                source_ip=source_ip,
+            await self._refused(
+                creds.username, reason, user.username if user is not None else None, source_ip
             )
             raise unauthenticated(INVALID_CREDENTIALS)
 
@@ -226,14 +221,7 @@ class LoginRoutes:
         if self._mfa is None or (user.role != "admin" and user.totp_secret is None):
             return
         if user.totp_secret is None:
-            await self._record(
-                "warning",
-                "login_failed",
-                "login refused",
-                {"username": user.username, "reason": "mfa_not_enrolled"},
-                actor=user.username,
-                source_ip=source_ip,
-            )
+            await self._refused(user.username, "mfa_not_enrolled", user.username, source_ip)
             raise ApiError(
                 403,
                 "mfa_enrollment_required",
@@ -248,14 +236,7 @@ class LoginRoutes:
             await self._users.record_login_failure(
                 user.id, lock_after=self._lock_after, lock_for=self._lock_for
             )
-            await self._record(
-                "warning",
-                "login_failed",
-                "login refused",
-                {"username": user.username, "reason": "bad_second_factor"},
-                actor=user.username,
-                source_ip=source_ip,
-            )
+            await self._refused(user.username, "bad_second_factor", user.username, source_ip)
             raise unauthenticated(INVALID_CREDENTIALS)
         if creds.recovery_code is not None:
             await self._record(
@@ -354,6 +335,15 @@ class LoginRoutes:
         if user.locked_until is not None and user.locked_until > utc_datetime(self._clock):
             return "locked"
         return None
+
+    async def _refused(
+        self, username: str, reason: str | None, actor: str | None, source_ip: str | None
+    ) -> None:
+        """A refused sign-in: logged, audited (``login_failed``) and counted by reason."""
+        context = {"username": username, "reason": reason}
+        await self._record(
+            "warning", "login_failed", "login refused", context, actor=actor, source_ip=source_ip
+        )
 
     async def _record(
         self,
