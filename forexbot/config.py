@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +74,11 @@ class TerminalSettings(_Section):
     ``bridge_classic``, an mt5linux classic server) reached over rpyc. Passwords and the
     bridge secret come from the environment (``FOREXBOT_MT5_PASSWORD``,
     ``FOREXBOT_BRIDGE_SECRET``), never from this file.
+
+    ``sim_start`` starts the simulated clock at a fixed UTC time instead of now (a time
+    without a zone is UTC), so a paper session or a test sees the same market whatever the
+    day it runs: forex does not tick at weekends. A paper account that stopped later resumes
+    where it stopped, as without it: its time never runs backwards.
     """
 
     backend: Literal["simulator", "native", "bridge"] = "simulator"
@@ -87,12 +93,20 @@ class TerminalSettings(_Section):
     poll_interval_ms: int = Field(100, ge=10, le=10_000)
     magic: int = Field(2_026_001, ge=1, le=2**31 - 1)
     sim_speed: float = Field(1.0, gt=0, le=100_000)
+    sim_start: datetime | None = None
     sim_seed: int | None = None
     sim_balance: float = Field(10_000.0, gt=0)
     sim_leverage: int = Field(100, ge=1, le=3000)
     sim_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     sim_hedging: bool = True
     sim_faults: SimFaultSettings = SimFaultSettings()
+
+    @field_validator("sim_start")
+    @classmethod
+    def _utc_start(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
 
 
 StrategyName = Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook", "sma_cross"]

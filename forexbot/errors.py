@@ -49,6 +49,20 @@ class DatabaseError(ForexbotError):
     """The database could not be reached, started or migrated."""
 
 
+class InstanceLockedError(ForexbotError):
+    """Another daemon already runs on this data directory or trades this account; start-up
+    is refused (exit code 3)."""
+
+
+class ListenError(ForexbotError):
+    """The API cannot listen where it is configured to (port in use, no permission, unknown
+    host); start-up is refused before anything trades (exit code 4)."""
+
+
+class PersistenceError(ForexbotError):
+    """State that must outlive a restart (the kill switch's latch) could not be written."""
+
+
 class AuthError(ForexbotError):
     """Authentication or authorisation failed."""
 

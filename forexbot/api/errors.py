@@ -8,8 +8,10 @@ Rules:
   (``risk_rejected``, the risk code in ``details.reason``) and
   :class:`~forexbot.errors.TradeActionError` its own status and code,
   :class:`~forexbot.errors.TerminalError` 503 ``terminal_unavailable`` (nothing was sent: a
-  lost ``order_send`` answer never surfaces as an error), so lower layers need not know about
-  HTTP.
+  lost ``order_send`` answer never surfaces as an error),
+  :class:`~forexbot.errors.DatabaseError` 503 ``database_unavailable`` and
+  :class:`~forexbot.errors.PersistenceError` 503 ``state_not_saved``, so lower layers need
+  not know about HTTP.
 * aiohttp's own ``HTTPException``\\ s (unknown route 404, 405 with its ``Allow`` header, 413 from
   ``client_max_size``, a bad WebSocket handshake...) get the same JSON body and keep their
   status and the headers that matter.
@@ -30,8 +32,10 @@ from aiohttp.typedefs import Handler
 from forexbot.api.responses import error_body, json_response
 from forexbot.errors import (
     AuthError,
+    DatabaseError,
     ForexbotError,
     NotFoundError,
+    PersistenceError,
     RiskRejection,
     TerminalError,
     TradeActionError,
@@ -128,6 +132,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except TradeActionError as exc:
         return _api_error_response(ApiError(exc.status, exc.code, str(exc)))
+    except DatabaseError as exc:
+        _log.error("the database failed a request", path=request.path, error=str(exc))
+        return _api_error_response(
+            ApiError(503, "database_unavailable", "the database did not answer; try again")
+        )
+    except PersistenceError as exc:
+        _log.error("state could not be persisted for a request", path=request.path, error=str(exc))
+        return _api_error_response(ApiError(503, "state_not_saved", str(exc)))
     except TerminalError as exc:
         _log.warning("terminal unavailable for a request", path=request.path, error=str(exc))
         return _api_error_response(

@@ -15,7 +15,9 @@ ISO-8601 UTC of the trading clock (``2024-01-02T03:04:05.123Z``). The types:
     ``actor`` is the user, null for the engine.
 ``risk_limit`` (``RiskLimitEvent``)
     ``{"type": "risk_limit", "code", "message", "time"}``: ``daily_loss_limit`` (trading
-    halted for the day) or ``cooldown`` (after a losing streak).
+    halted for the day), ``cooldown`` (after a losing streak), ``state_not_saved`` (the risk
+    state or the kill switch's latch could not be persisted: act now) or ``state_saved``
+    (persisted again).
 ``risk_rejected`` (``RiskRejectedEvent``)
     ``{"type": "risk_rejected", "code", "message", "time", "signal": {"strategy", "symbol",
     "timeframe", "side", "entry", "bar_time"}}``.

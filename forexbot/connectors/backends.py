@@ -5,8 +5,8 @@ One function, :func:`open_terminal`, turns ``terminal.*`` settings into a
 arguments of ``initialize()``:
 
 * ``simulator``: the simulated terminal with its paper account in ``<data-dir>/sim/``, on an
-  accelerated clock when ``sim_speed`` ≠ 1 (resuming where the account stopped, so time never
-  runs backwards for it);
+  accelerated clock when ``sim_speed`` ≠ 1 or ``sim_start`` is set (resuming where the account
+  stopped, so time never runs backwards for it);
 * ``native``: the ``MetaTrader5`` module — on Linux a clear error pointing to the bridge;
 * ``bridge``: ``forexbot bridge-server`` (or an mt5linux classic server) over rpyc.
 
@@ -47,12 +47,15 @@ class OpenedTerminal:
     description: str = ""
 
 
-def simulator_clock(speed: float, resume_at: float | None) -> Clock:
-    """The wall clock at speed 1, else an accelerated clock starting now — or where the paper
-    account stopped, when that is later (an accelerated account runs ahead of real time)."""
-    if speed == 1.0 and (resume_at is None or resume_at <= time.time()):
+def simulator_clock(speed: float, resume_at: float | None, start: float | None = None) -> Clock:
+    """The simulated terminal's clock: from ``start`` (``terminal.sim_start``) when given,
+    else from now — or from where the paper account stopped, when that is later (an
+    accelerated account runs ahead of real time; a paper account's time never runs back).
+    The wall clock itself when nothing moves it off real time."""
+    origin = time.time() if start is None else start
+    if speed == 1.0 and start is None and (resume_at is None or resume_at <= origin):
         return RealtimeClock()
-    return AcceleratedClock(start=max(time.time(), resume_at or 0.0), speed=speed)
+    return AcceleratedClock(start=max(origin, resume_at or origin), speed=speed)
 
 
 def open_terminal(
@@ -65,6 +68,11 @@ def open_terminal(
         raise ConfigError(
             f"terminal.sim_speed = {settings.sim_speed:g} is only for the simulator; "
             f"a {settings.backend} terminal runs in real time"
+        )
+    if settings.sim_start is not None:
+        raise ConfigError(
+            f"terminal.sim_start = {settings.sim_start.isoformat()} is only for the simulator; "
+            f"a {settings.backend} terminal runs on the wall clock"
         )
     kwargs = _account_kwargs(settings, environ)
     if settings.backend == "native":
@@ -98,7 +106,10 @@ def _simulator(
             seed = int(raw) if raw else DEFAULT_SIM_SEED
         except ValueError:
             raise ConfigError(f"{SIM_SEED_ENV}={raw!r} is not an integer") from None
-    clock = simulator_clock(settings.sim_speed, SimulatedTerminal.saved_clock_time(state))
+    start = None if settings.sim_start is None else settings.sim_start.timestamp()
+    clock = simulator_clock(
+        settings.sim_speed, SimulatedTerminal.saved_clock_time(state), start=start
+    )
     terminal = SimulatedTerminal(
         seed=seed,
         clock=clock,

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.database._errors import database_errors
+from forexbot.database.storable import storable
 from forexbot.database.tables import system_config
 
 
@@ -34,8 +35,10 @@ class SystemConfigRepository:
         return None if value is None else dict(value)
 
     async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None:
-        """Store ``value`` under ``key``, replacing what was there."""
-        document = dict(value)
+        """Store ``value`` under ``key``, replacing what was there. Text PostgreSQL cannot
+        hold (NUL, unpaired surrogates) is replaced (:mod:`~forexbot.database.storable`):
+        the engine's state must be written whatever text reached it."""
+        document = storable(dict(value))
         stmt = (
             insert(system_config)
             .values(key=key, value=document, updated_by=updated_by)

@@ -18,6 +18,7 @@ from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
 from forexbot.engine.control import TradingControl
 from forexbot.engine.execution import ExecutionManager
+from forexbot.engine.kill_latch import KillSwitchLatch
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager, RiskStateStore, server_day
 from forexbot.engine.trade_store import TradeStore
@@ -64,6 +65,7 @@ def build_engine(
     risk: RiskSettings,
     execution: Callable[[], ExecutionSettings],
     management: Callable[[str], TradeManagement | None] = lambda _key: None,
+    latch: KillSwitchLatch | None = None,
 ) -> TradingEngine:
     """Build the engine around a connector (see the module docstring)."""
     positions = PositionManager(
@@ -88,6 +90,7 @@ def build_engine(
         store=store,
         closer=positions,
         trading_day=lambda t: server_day(t, connector.server_offset),
+        latch=latch,
     )
     execution_manager = ExecutionManager(
         connector,

@@ -44,6 +44,19 @@ the daily loss stops opening for the day (an error log line, a ``RiskLimitEvent`
 :class:`~forexbot.events.types.KillSwitchEvent`, and every position closed (and closed again,
 every 30 s, while any is still open: a close the market refused is retried). The guard's state
 and run-time limits are persisted, so they survive a restart.
+
+The kill switch is safety state, and its persistence obeys stricter rules:
+
+* **Latched first.** Before any position is closed, the switch is written to the latch file
+  (:mod:`~forexbot.engine.kill_latch`, local disk, no database); then positions close; then
+  the guard state is saved to the database; the audit record comes last, and none of the
+  later steps can undo or delay the earlier ones.
+* **Fail safe.** At start, a latched switch halts trading even if the database says
+  otherwise (its save failed); resuming stores the resume in the database first and releases
+  the latch after it — a failure at either step leaves trading halted (503 to the caller).
+* **Loud.** A failed save is a critical log line (the first, then one a minute while it
+  lasts), a ``RiskLimitEvent`` (``state_not_saved``) on ``/ws/system``, a counter in
+  ``/metrics``, and ``/api/health`` says ``degraded`` with the reason until a save succeeds.
 """
 
 from __future__ import annotations
@@ -67,9 +80,10 @@ from forexbot.domain.market import SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
 from forexbot.engine.exposure import Holding, breaches, currency_exposure
 from forexbot.engine.guard import EquityGuard, GuardState, Trip, TripKind
+from forexbot.engine.kill_latch import KillSwitchLatch
 from forexbot.engine.orders import entry_price, exit_price, new_client_order_id
 from forexbot.engine.sizing import loss_per_lot, size_position
-from forexbot.errors import ConfigError, RiskRejection, TerminalError
+from forexbot.errors import ConfigError, PersistenceError, RiskRejection, TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
     AccountEvent,
@@ -89,6 +103,8 @@ _SETTLED = {TradeStatus.OPEN, TradeStatus.REJECTED, TradeStatus.CANCELLED, Trade
 LIMITS_KEY = "risk.limits"
 CLOSE_ALL_RETRY = 30.0
 STATE_KEY = "risk.state"
+#: While saving the risk state keeps failing, it is logged again this often (seconds).
+SAVE_FAILURE_LOG_EVERY = 60.0
 
 
 class MarketAccess(Protocol):
@@ -167,6 +183,7 @@ class RiskManager:
         store: RiskStateStore | None = None,
         closer: PositionCloser | None = None,
         trading_day: Callable[[float], str] | None = None,
+        latch: KillSwitchLatch | None = None,
     ) -> None:
         self._settings = settings
         self._market = market
@@ -176,6 +193,10 @@ class RiskManager:
         self._rejection_log = rejection_log
         self._store = store
         self._closer = closer
+        self._latch = latch
+        self._unsaved: dict[str, str] = {}  # what could not be persisted → why
+        self._unsaved_logged: dict[str, float] = {}
+        self.state_save_failures = 0
         self._trading_day = trading_day or (lambda t: server_day(t, 0))
         self._guard = EquityGuard()
         self._saved_state: dict[str, Any] = {}
@@ -198,9 +219,19 @@ class RiskManager:
         self._bus.subscribe(AccountEvent, self.on_account, name="risk-account")
 
     async def start(self) -> None:
-        """Load the limits changed at run time (they win over the file) and the guard state."""
-        if self._store is None:
-            return
+        """Load the limits changed at run time (they win over the file), the guard state, and
+        the kill switch's latch (a latched switch halts, whatever the database says)."""
+        if self._store is not None:
+            await self._load_stored()
+        await self._restore_latch()
+        if self._guard.state.kill_switch:
+            _log.critical(
+                "the kill switch is on: trading halted until resumed",
+                reason=self._guard.state.kill_reason,
+            )
+
+    async def _load_stored(self) -> None:
+        assert self._store is not None
         stored = await self._store.get(LIMITS_KEY)
         if stored:
             try:
@@ -213,11 +244,22 @@ class RiskManager:
         if state:
             self._guard = EquityGuard(GuardState.from_dict(state))
             self._saved_state = self._guard.state.to_dict()
-            if self._guard.state.kill_switch:
-                _log.critical(
-                    "the kill switch is on: trading halted until resumed",
-                    reason=self._guard.state.kill_reason,
-                )
+
+    async def _restore_latch(self) -> None:
+        if self._latch is None:
+            return
+        record = await asyncio.to_thread(self._latch.read)
+        if record is not None and not self._guard.state.kill_switch:
+            _log.critical(
+                "the kill switch was latched when the daemon stopped, though the database did "
+                "not record it: trading stays halted until resumed",
+                latch=str(self._latch.path),
+                reason=record.reason,
+            )
+            self._guard.trip(record.code, record.reason, record.time)
+            await self._save_state_best_effort(force=True)
+        elif record is None and self._guard.state.kill_switch:
+            await self._engage_latch()  # the database says halted: so does the latch now
 
     @property
     def settings(self) -> RiskSettings:
@@ -345,6 +387,7 @@ class RiskManager:
         self._guard.trip(code, reason, now)
         self.kill_switch_trips += 1
         _log.critical("KILL SWITCH: closing every position and halting", reason=reason, actor=actor)
+        await self._engage_latch()  # from here on, a crash leaves the switch on
         self._bus.publish(KillSwitchEvent(True, code, reason, now, actor))
         closed = 0
         if self._closer is not None:
@@ -359,11 +402,31 @@ class RiskManager:
         return closed
 
     async def resume(self, *, actor: str) -> None:
-        """Release the kill switch (only a person does this)."""
+        """Release the kill switch (only a person does this). The resume is stored in the
+        database, then the latch released; if either fails, trading stays halted and
+        :class:`~forexbot.errors.DatabaseError` or
+        :class:`~forexbot.errors.PersistenceError` is raised."""
         if not self._guard.state.kill_switch:
             raise ConfigError("the kill switch is not on")
-        self._guard.resume()
-        await self._save_state(force=True)
+        resumed = EquityGuard(replace(self._guard.state))
+        resumed.resume()
+        if self._store is not None:
+            document = resumed.state.to_dict()
+            await self._store.put(STATE_KEY, document, updated_by="risk")
+            self._saved_state = document
+        if self._latch is not None:
+            try:
+                await asyncio.to_thread(self._latch.release)
+            except OSError as exc:
+                # The database says resumed, the latch halted: halted wins, now and at start.
+                await self._save_state_best_effort(force=True)
+                raise PersistenceError(
+                    f"the kill switch latch {self._latch.path} could not be released ({exc}): "
+                    "trading stays halted"
+                ) from exc
+        self._guard = resumed
+        self._saved("database")
+        self._saved("latch")
         now = self._clock.time()
         _log.warning("kill switch released: trading resumes", actor=actor)
         self._bus.publish(KillSwitchEvent(False, "resumed", f"resumed by {actor}", now, actor))
@@ -725,12 +788,57 @@ class RiskManager:
             raise
 
     async def _save_state_best_effort(self, *, force: bool = False) -> None:
-        """Save the guard state; a database failure is logged (the state in memory stands and
-        the next observation saves it again)."""
+        """Save the guard state; a database failure is reported loudly (the state in memory
+        stands, and the next observation saves it again)."""
         try:
             await self._save_state(force=force)
-        except Exception:
-            _log.exception("could not save the risk state")
+        except Exception as exc:
+            self._unsaved_failure("database", f"the risk state could not be saved: {exc}")
+        else:
+            self._saved("database")
+
+    async def _engage_latch(self) -> None:
+        """Write the kill switch's latch file; a failure is reported loudly, never raised
+        (positions must still close)."""
+        if self._latch is None:
+            return
+        s = self._guard.state
+        try:
+            await asyncio.to_thread(
+                self._latch.engage, s.kill_code or "manual", s.kill_reason or "", s.kill_time
+            )
+        except OSError as exc:
+            message = f"the kill switch latch {self._latch.path} could not be written: {exc}"
+            self._unsaved_failure("latch", message)
+        else:
+            self._saved("latch")
+
+    def _unsaved_failure(self, what: str, message: str) -> None:
+        self.state_save_failures += 1
+        first = what not in self._unsaved
+        self._unsaved[what] = message
+        now = time.monotonic()
+        if first or now - self._unsaved_logged.get(what, now) >= SAVE_FAILURE_LOG_EVERY:
+            self._unsaved_logged[what] = now
+            _log.critical(
+                message,
+                kill_switch=self._guard.state.kill_switch,
+                failures=self.state_save_failures,
+            )
+        if first:
+            self._bus.publish(RiskLimitEvent("state_not_saved", message, self._clock.time()))
+
+    def _saved(self, what: str) -> None:
+        if self._unsaved.pop(what, None) is not None:
+            self._unsaved_logged.pop(what, None)
+            _log.warning("the risk state is saved again", what=what)
+            message = f"the risk state is saved again ({what})"
+            self._bus.publish(RiskLimitEvent("state_saved", message, self._clock.time()))
+
+    def problems(self) -> list[str]:
+        """What could not be persisted, in words (empty when all is saved): health reports
+        the daemon degraded while there is any."""
+        return list(self._unsaved.values())
 
     async def _save_state(self, *, force: bool = False) -> None:
         if self._store is None:

@@ -119,7 +119,8 @@ class KillSwitchEvent(Event):
 @dataclass(frozen=True, slots=True)
 class RiskLimitEvent(Event):
     """An account-level limit started holding trades back (``daily_loss_limit``,
-    ``cooldown``); ``message`` says until when."""
+    ``cooldown``; ``message`` says until when), or the risk state could not be persisted
+    (``state_not_saved``) or is persisted again (``state_saved``)."""
 
     code: str
     message: str

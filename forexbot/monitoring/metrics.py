@@ -39,6 +39,9 @@ class WorkerCounters(Protocol):
 class RiskCounters(Protocol):
     approved: int
     kill_switch_trips: int
+    state_save_failures: int
+
+    def problems(self) -> list[str]: ...
 
     @property
     def rejections(self) -> Mapping[str, int]: ...
@@ -127,6 +130,16 @@ class DaemonCollector(Collector):
         yield _counter("forexbot_signals_approved", "Signals approved.", self._risk.approved)
         yield _counter(
             "forexbot_kill_switch_trips", "Kill switch trips.", self._risk.kill_switch_trips
+        )
+        yield _counter(
+            "forexbot_risk_state_save_failures",
+            "Failed writes of the risk state or the kill switch latch.",
+            self._risk.state_save_failures,
+        )
+        yield GaugeMetricFamily(
+            "forexbot_risk_state_unsaved",
+            "1 while the risk state or the kill switch latch is not persisted.",
+            value=1.0 if self._risk.problems() else 0.0,
         )
         yield GaugeMetricFamily(
             "forexbot_trading_halted",

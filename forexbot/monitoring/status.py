@@ -2,7 +2,9 @@
 
 ``status()`` is the full picture for ``GET /api/system/status`` (a person checking on the bot);
 ``is_healthy()`` is the cheap verdict for ``GET /api/health``: healthy while the terminal
-connection is up and the daemon is not stopping.
+connection is up and the daemon is not stopping; its ``problems`` list what a healthy daemon
+still needs a person for (the risk state not persisted), which health reports as
+``degraded``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class StrategiesView(Protocol):
 class RiskView(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
+    def problems(self) -> list[str]: ...
+
 
 class DaemonStatus:
     """Collects the components' counters into one status document."""
@@ -79,6 +83,7 @@ class DaemonStatus:
             "terminal": self._connector.state.value,
             "stopping": self.stopping,
             "version": __version__,
+            "problems": [] if self._risk is None else self._risk.problems(),
         }
 
     async def status(self) -> dict[str, Any]:

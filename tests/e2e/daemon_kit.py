@@ -18,6 +18,10 @@ import pytest
 
 PASSWORD = "correct horse battery staple"
 START_TIMEOUT = 90.0
+#: Where the simulated market of every daemon under test starts: a Monday morning in London,
+#: so forex ticks whatever the day the suite runs (at 600x the week lasts about eleven
+#: minutes, longer than any test).
+SIM_START = "2026-11-23T08:00:00Z"
 
 
 def free_port() -> int:
@@ -28,13 +32,15 @@ def free_port() -> int:
 
 def daemon_env(data_dir: Path, notify_socket: Path | None = None, **extra: str) -> dict[str, str]:
     """The environment of a daemon on ``data_dir``: no inherited ``FOREXBOT_*`` settings, M1
-    bars, JSON logs, the embedded PostgreSQL (unless told to use the test server)."""
+    bars, JSON logs, the simulated market from :data:`SIM_START`, the embedded PostgreSQL
+    (unless told to use the test server)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOREXBOT_")}
     env.pop("NOTIFY_SOCKET", None)
     env["FOREXBOT_DATA_DIR"] = str(data_dir)
     # M1 bars close every 0.1 s at 600x: signals come within a minute or two.
     env["FOREXBOT_STRATEGY__TIMEFRAME"] = "M1"
     env["FOREXBOT_LOGGING__FORMAT"] = "json"
+    env["FOREXBOT_TERMINAL__SIM_START"] = SIM_START
     test_db = os.environ.get("FOREXBOT_TEST_DATABASE_URL")
     if test_db and os.environ.get("FOREXBOT_E2E_USE_TEST_DATABASE"):
         env["DATABASE_URL"] = test_db

@@ -1,8 +1,10 @@
 """``/api/health`` and ``/api/system/status``.
 
 Health is public (load balancers, systemd and monitoring poll it without credentials): 200
-``{"status": "ok", ...}`` when the daemon is healthy, 503 ``{"status": "unhealthy", ...}``
-otherwise, with the provider's details alongside. A failing health check is reported as
+``{"status": "ok", ...}`` when the daemon is healthy, 200 ``{"status": "degraded",
+"problems": [...]}`` when it runs but something needs a person (the risk state could not be
+persisted), 503 ``{"status": "unhealthy", ...}`` otherwise, with the provider's details
+alongside. A failing health check is reported as
 unhealthy (503), not as a server error. Status requires a token.
 """
 
@@ -25,10 +27,13 @@ _log = structlog.get_logger("forexbot.api")
 class Health(BaseModel):
     """Whether the daemon can trade (200) or not (503), and the details that decided it."""
 
-    status: Literal["ok", "unhealthy"]
+    status: Literal["ok", "degraded", "unhealthy"]
     terminal: str | None = Field(default=None, description="the terminal connection's state")
     stopping: bool | None = None
     version: str | None = None
+    problems: list[str] | None = Field(
+        default=None, description="what needs a person although the daemon runs (degraded)"
+    )
 
 
 class Account(BaseModel):
@@ -84,7 +89,7 @@ class SystemRoutes:
 
     @public
     @operation(
-        "Health: 200 when the daemon can trade, 503 otherwise",
+        "Health: 200 when the daemon can trade (ok or degraded), 503 otherwise",
         tag="system",
         responses={200: Health, 503: Health},
     )
@@ -94,7 +99,8 @@ class SystemRoutes:
         except Exception:
             _log.exception("health check failed")
             healthy, details = False, {"error": "health check failed"}
-        body = {**details, "status": "ok" if healthy else "unhealthy"}
+        verdict = "degraded" if details.get("problems") else "ok"
+        body = {**details, "status": verdict if healthy else "unhealthy"}
         return json_response(body, status=200 if healthy else 503)
 
     @operation("The daemon's status", tag="system", responses={200: SystemStatus})
