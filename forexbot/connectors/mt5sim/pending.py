@@ -4,6 +4,11 @@ A placed order answers 10008 and waits in ``orders_get()`` (state PLACED) until 
 reaches it (see :mod:`matching`) or it expires: ORDER_TIME_DAY at the end of the server day,
 SPECIFIED at ``expiration``, SPECIFIED_DAY at the end of ``expiration``'s day. RETURN filling
 is always accepted for pending orders; FOK/IOC need the symbol's filling bits.
+
+MODIFY takes the request's ``price``, ``sl``, ``tp``, ``type_time`` and ``expiration`` (and
+``stoplimit`` for stop-limit orders) as the order's new values, as MetaQuotes lists them as the
+operation's required fields: a ``price`` of 0 is refused with 10015 (Invalid price), not read as
+"keep the old price"; ``sl``/``tp`` of 0 remove the levels (docs/mt5sim.md, ruling R2).
 """
 
 from __future__ import annotations
@@ -125,12 +130,14 @@ class PendingOrders(DeskBase):
             return Outcome(TRADE_RETCODE_MARKET_CLOSED)
         if frozen(spec, ask if is_buy(order.type) else bid, order.price_open):
             return Outcome(TRADE_RETCODE_FROZEN)
+        # price (and a stop-limit's stoplimit) are required: 0 is not "keep", it is refused
+        # by the price check (10015), like a placement without a price. sl/tp 0 remove them.
+        stop_limit = order.type in (ORDER_TYPE_BUY_STOP_LIMIT, ORDER_TYPE_SELL_STOP_LIMIT)
         effective = request._replace(
             symbol=order.symbol,
             type=order.type,
             volume=order.volume_current,
-            price=request.price or order.price_open,
-            stoplimit=request.stoplimit or order.price_stoplimit,
+            stoplimit=request.stoplimit if stop_limit else order.price_stoplimit,
         )
         refusal = self._pending_checks(effective, spec, bid, ask)
         if refusal is not None:

@@ -1,13 +1,34 @@
-"""MetaTrader 5's result structures: named tuples with MetaTrader's field names and order.
+"""MetaTrader 5's result structures, built and used like the real module's.
 
-Callers index these tuples by position (``rates[0][4]``), unpack them, call ``_asdict()`` or
-build DataFrames from them, so the field order is part of the contract, not a detail. The two
-numpy dtypes are those of the structured arrays ``copy_rates_*`` and ``copy_ticks_*`` return.
+MetaTrader's structures (``Tick``, ``AccountInfo``, ``TradePosition``...) are C struct
+sequences, like ``os.stat_result``: tuples with named fields. Callers index them by position
+(``rates[0][4]``), unpack them, call ``_asdict()`` or build DataFrames from them, so the field
+order is part of the contract, not a detail. The two numpy dtypes are those of the structured
+arrays ``copy_rates_*`` and ``copy_ticks_*`` return.
+
+Each structure here is a named tuple (``_fields``, ``_asdict()``, ``_replace()``, attribute
+access, equality with plain tuples, ``Tick(time=..., ...)`` repr, pickling) whose constructor is
+a struct sequence's (:class:`StructSequence`):
+
+* ``Tick(sequence)`` or ``Tick(sequence, dict)`` (also ``sequence=``/``dict=``), as in the
+  real module: ``Tick(row)``, ``TradePosition(tuple(p))``. The sequence must have exactly one
+  item per field, else TypeError. ``dict`` must be a dict or None; since every field comes from
+  the sequence, a non-empty dict is a TypeError (as in Python 3.13's struct sequences, where
+  earlier versions ignored it silently).
+* ``Tick(time=..., bid=..., ...)``: one keyword per field (TradeRequest's fields default to 0
+  and ""). The real structures do not take this form; the simulator builds its structures so
+  and existing callers keep working. It cannot be confused with the first form: no structure
+  has a field named ``sequence`` or ``dict``, and mixing a sequence with field keywords is a
+  TypeError.
+* ``Tick(t, bid, ask, ...)``: one positional argument per field, the named-tuple form, kept
+  for existing callers. Every structure has at least four fields, so a call with that many
+  positional arguments cannot be the one- or two-argument sequence form.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -37,7 +58,88 @@ TICKS_DTYPE = np.dtype(
 )
 
 
-class AccountInfo(NamedTuple):
+class StructSequence(tuple[Any, ...]):
+    """The constructor of a C struct sequence for a named tuple (see the module doc).
+
+    Subclasses list this first and a :class:`~typing.NamedTuple` of the fields second:
+    ``class Tick(StructSequence, _Tick)``.
+    """
+
+    __slots__ = ()
+    # Provided by the NamedTuple base (declared for the type checker only).
+    _fields: Any
+    _field_defaults: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = cls._fields
+        if len(fields) < 3 or {"sequence", "dict"} & set(fields):
+            raise TypeError(f"{cls.__name__}: its constructor forms would be ambiguous")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        fields: tuple[str, ...] = cls._fields
+        if not kwargs and len(args) == len(fields):
+            return tuple.__new__(cls, args)
+        if not args and len(kwargs) == len(fields):  # the simulator's own form: fast path
+            try:
+                return tuple.__new__(cls, map(kwargs.__getitem__, fields))
+            except KeyError:
+                pass  # a name is wrong: _by_name says which
+        if kwargs and not args and "sequence" not in kwargs and "dict" not in kwargs:
+            return tuple.__new__(cls, _by_name(cls.__name__, fields, cls._field_defaults, kwargs))
+        return tuple.__new__(cls, _from_sequence(cls.__name__, len(fields), args, kwargs))
+
+    def __getnewargs__(self) -> tuple[tuple[Any, ...]]:  # pickle and copy: the sequence form
+        return (tuple(self),)
+
+
+def _from_sequence(
+    name: str, size: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The items of ``Struct(sequence, dict=None)``, with CPython's struct-sequence errors."""
+    if len(args) > 2:
+        raise TypeError(f"{name}() takes at most 2 arguments ({len(args)} given)")
+    for key in kwargs:
+        if key not in ("sequence", "dict"):
+            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+    params = dict(zip(("sequence", "dict"), args, strict=False))
+    for key, value in kwargs.items():
+        if key in params:
+            position = 1 if key == "sequence" else 2
+            raise TypeError(
+                f"argument for {name}() given by name ({key!r}) and position ({position})"
+            )
+        params[key] = value
+    if "sequence" not in params:
+        raise TypeError(f"{name}() missing required argument 'sequence' (pos 1)")
+    mapping = params.get("dict")
+    if mapping is not None and not isinstance(mapping, dict):
+        raise TypeError(f"{name}() takes a dict as second arg, if any")
+    sequence = params["sequence"]
+    if not isinstance(sequence, Iterable):
+        raise TypeError("constructor requires a sequence")
+    items = tuple(sequence)
+    if len(items) != size:
+        raise TypeError(f"{name}() takes a {size}-sequence ({len(items)}-sequence given)")
+    if mapping:
+        raise TypeError(f"{name}() got duplicate or unexpected field name(s)")
+    return items
+
+
+def _by_name(
+    name: str, fields: tuple[str, ...], defaults: dict[str, Any], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The items of ``Struct(field=value, ...)``: every field once, defaults for the rest."""
+    if len(kwargs) > len(fields) or not kwargs.keys() <= set(fields):
+        unexpected = next(key for key in kwargs if key not in fields)
+        raise TypeError(f"{name}() got an unexpected keyword argument {unexpected!r}")
+    missing = [f for f in fields if f not in kwargs and f not in defaults]
+    if missing:
+        raise TypeError(f"{name}() missing {len(missing)} required field(s): {', '.join(missing)}")
+    return tuple(kwargs[f] if f in kwargs else defaults[f] for f in fields)
+
+
+class _AccountInfo(NamedTuple):
     login: int
     trade_mode: int
     leverage: int
@@ -68,7 +170,11 @@ class AccountInfo(NamedTuple):
     company: str
 
 
-class TerminalInfo(NamedTuple):
+class AccountInfo(StructSequence, _AccountInfo):
+    __slots__ = ()
+
+
+class _TerminalInfo(NamedTuple):
     community_account: bool
     community_connection: bool
     connected: bool
@@ -93,7 +199,11 @@ class TerminalInfo(NamedTuple):
     commondata_path: str
 
 
-class SymbolInfo(NamedTuple):
+class TerminalInfo(StructSequence, _TerminalInfo):
+    __slots__ = ()
+
+
+class _SymbolInfo(NamedTuple):
     custom: bool
     chart_mode: int
     select: bool
@@ -192,7 +302,11 @@ class SymbolInfo(NamedTuple):
     path: str
 
 
-class Tick(NamedTuple):
+class SymbolInfo(StructSequence, _SymbolInfo):
+    __slots__ = ()
+
+
+class _Tick(NamedTuple):
     time: int
     bid: float
     ask: float
@@ -203,7 +317,11 @@ class Tick(NamedTuple):
     volume_real: float
 
 
-class TradePosition(NamedTuple):
+class Tick(StructSequence, _Tick):
+    __slots__ = ()
+
+
+class _TradePosition(NamedTuple):
     ticket: int
     time: int
     time_msc: int
@@ -225,7 +343,11 @@ class TradePosition(NamedTuple):
     external_id: str
 
 
-class TradeOrder(NamedTuple):
+class TradePosition(StructSequence, _TradePosition):
+    __slots__ = ()
+
+
+class _TradeOrder(NamedTuple):
     ticket: int
     time_setup: int
     time_setup_msc: int
@@ -252,7 +374,11 @@ class TradeOrder(NamedTuple):
     external_id: str
 
 
-class TradeDeal(NamedTuple):
+class TradeOrder(StructSequence, _TradeOrder):
+    __slots__ = ()
+
+
+class _TradeDeal(NamedTuple):
     ticket: int
     order: int
     time: int
@@ -273,7 +399,11 @@ class TradeDeal(NamedTuple):
     external_id: str
 
 
-class TradeRequest(NamedTuple):
+class TradeDeal(StructSequence, _TradeDeal):
+    __slots__ = ()
+
+
+class _TradeRequest(NamedTuple):
     action: int = 0
     magic: int = 0
     order: int = 0
@@ -293,7 +423,11 @@ class TradeRequest(NamedTuple):
     position_by: int = 0
 
 
-class OrderSendResult(NamedTuple):
+class TradeRequest(StructSequence, _TradeRequest):
+    __slots__ = ()
+
+
+class _OrderSendResult(NamedTuple):
     retcode: int
     deal: int
     order: int
@@ -307,7 +441,11 @@ class OrderSendResult(NamedTuple):
     request: TradeRequest
 
 
-class OrderCheckResult(NamedTuple):
+class OrderSendResult(StructSequence, _OrderSendResult):
+    __slots__ = ()
+
+
+class _OrderCheckResult(NamedTuple):
     retcode: int
     balance: float
     equity: float
@@ -319,8 +457,16 @@ class OrderCheckResult(NamedTuple):
     request: TradeRequest
 
 
-class BookInfo(NamedTuple):
+class OrderCheckResult(StructSequence, _OrderCheckResult):
+    __slots__ = ()
+
+
+class _BookInfo(NamedTuple):
     type: int
     price: float
     volume: int
     volume_dbl: float
+
+
+class BookInfo(StructSequence, _BookInfo):
+    __slots__ = ()

@@ -12,8 +12,11 @@ Rules (reference section 4):
   not an ORDER_FILLING_* constant is always refused.
 * **Stops** (10016), against the price a position closes at: a buy's SL below Bid by at least
   ``trade_stops_level`` points and its TP above Bid by as much; a sell's SL above Ask and TP
-  below Ask. A level of 0 still demands the strict side. Pending orders measure from their
-  open price (the stop-limit price for stop-limit orders).
+  below Ask. A level of 0 still demands the strict side: an SL/TP exactly at the price it is
+  compared with would meet its own trigger condition at once (buy SL when Bid <= SL), so it is
+  refused with 10016, as MetaQuotes' own pre-trade check does (``Bid-SL > StopsLevel*Point``;
+  docs/mt5sim.md, ruling R1). Pending orders measure from their open price (the stop-limit
+  price for stop-limit orders); a pending price at the market is likewise 10015.
 * **Pending price** (10015): BuyLimit below Ask, SellLimit above Bid, BuyStop above Ask,
   SellStop below Bid, each by the stops level; a stop-limit's limit price must lie on the
   near side of its stop price (below it for a buy, above it for a sell).

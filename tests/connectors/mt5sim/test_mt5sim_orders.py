@@ -106,6 +106,42 @@ def test_stops_within_the_stops_level_are_invalid_stops(
     assert send("GBPJPY", BUY, 0.1, sl=far_enough).retcode == mt5.TRADE_RETCODE_DONE
 
 
+def test_stops_exactly_at_the_price_are_invalid_even_with_a_zero_stops_level(
+    terminal: SimulatedTerminal, send: Send
+) -> None:
+    """Ruling R1 (docs/mt5sim.md): a level of 0 lets a stop sit one point from the price, not
+    at it (it would meet its own trigger condition at once); a pending price at the market is
+    likewise refused."""
+    info, tick = terminal.symbol_info("EURUSD"), terminal.symbol_info_tick("EURUSD")
+    assert info is not None
+    assert tick is not None
+    assert info.trade_stops_level == 0
+    point = info.point
+    assert send("EURUSD", BUY, 0.1, sl=tick.bid).retcode == mt5.TRADE_RETCODE_INVALID_STOPS
+    assert send("EURUSD", BUY, 0.1, tp=tick.bid).retcode == mt5.TRADE_RETCODE_INVALID_STOPS
+    assert send("EURUSD", SELL, 0.1, sl=tick.ask).retcode == mt5.TRADE_RETCODE_INVALID_STOPS
+    assert send("EURUSD", SELL, 0.1, tp=tick.ask).retcode == mt5.TRADE_RETCODE_INVALID_STOPS
+    assert terminal.positions_total() == 0
+    opened = send("EURUSD", BUY, 0.1, sl=round(tick.bid - point, 5), tp=round(tick.bid + point, 5))
+    assert opened.retcode == mt5.TRADE_RETCODE_DONE
+    at_bid = {"action": mt5.TRADE_ACTION_SLTP, "position": opened.order, "sl": tick.bid}
+    moved = terminal.order_send(at_bid)
+    assert moved is not None
+    assert moved.retcode == mt5.TRADE_RETCODE_INVALID_STOPS
+    pending = {
+        "action": mt5.TRADE_ACTION_PENDING,
+        "symbol": "EURUSD",
+        "volume": 0.1,
+        "type": mt5.ORDER_TYPE_BUY_LIMIT,
+        "type_filling": mt5.ORDER_FILLING_RETURN,
+    }
+    at_ask = terminal.order_send({**pending, "price": tick.ask})
+    below_ask = terminal.order_send({**pending, "price": round(tick.ask - point, 5)})
+    assert at_ask is not None
+    assert below_ask is not None
+    assert (at_ask.retcode, below_ask.retcode) == (10015, mt5.TRADE_RETCODE_PLACED)
+
+
 def test_forex_market_is_closed_at_the_weekend(
     terminal: SimulatedTerminal, clock: ManualClock, send: Send
 ) -> None:

@@ -125,6 +125,52 @@ def test_modify_moves_the_price_and_stops(terminal: SimulatedTerminal) -> None:
     assert (order.price_open, order.sl) == (new_price, round(new_price - 1, 2))
 
 
+def test_modify_without_a_price_is_invalid_price_and_leaves_the_order(
+    terminal: SimulatedTerminal,
+) -> None:
+    """Ruling R2 (docs/mt5sim.md): price is a required field of TRADE_ACTION_MODIFY; 0 (or
+    leaving it out) is not "keep the old price" but an invalid price, 10015."""
+    tick = _quote(terminal)
+    price = round(tick.ask - GAP, 2)
+    sl = round(price - 1, 2)
+    placed = _pending(terminal, mt5.ORDER_TYPE_BUY_LIMIT, price, sl=sl)
+    new_sl = round(price - 2, 2)
+    without = {"action": mt5.TRADE_ACTION_MODIFY, "order": placed.order, "sl": new_sl}
+    for request in (without, {**without, "price": 0.0}):
+        result = terminal.order_send(request)
+        assert result is not None
+        assert (result.retcode, result.comment) == (10015, "Invalid price")
+        checked = terminal.order_check(request)
+        assert checked is not None
+        assert checked.retcode == mt5.TRADE_RETCODE_INVALID_PRICE
+    (order,) = terminal.orders_get() or ()
+    assert (order.price_open, order.sl) == (price, sl)
+    kept = terminal.order_send({**without, "price": price})
+    assert kept is not None
+    assert kept.retcode == mt5.TRADE_RETCODE_DONE
+    (order,) = terminal.orders_get() or ()
+    assert (order.price_open, order.sl) == (price, new_sl)
+
+
+def test_modify_of_a_stop_limit_order_needs_its_stoplimit_price(
+    terminal: SimulatedTerminal,
+) -> None:
+    tick = _quote(terminal)
+    stop = round(tick.ask + GAP, 2)
+    placed = _pending(terminal, mt5.ORDER_TYPE_BUY_STOP_LIMIT, stop, stoplimit=round(stop - 1, 2))
+    assert placed.retcode == mt5.TRADE_RETCODE_PLACED
+    new_stop = round(stop + 1, 2)
+    request = {"action": mt5.TRADE_ACTION_MODIFY, "order": placed.order, "price": new_stop}
+    refused = terminal.order_send(request)
+    assert refused is not None
+    assert refused.retcode == mt5.TRADE_RETCODE_INVALID_PRICE
+    moved = terminal.order_send({**request, "stoplimit": round(new_stop - 1, 2)})
+    assert moved is not None
+    assert moved.retcode == mt5.TRADE_RETCODE_DONE
+    (order,) = terminal.orders_get() or ()
+    assert (order.price_open, order.price_stoplimit) == (new_stop, round(new_stop - 1, 2))
+
+
 def test_order_with_a_specified_expiry_expires(
     terminal: SimulatedTerminal, clock: ManualClock
 ) -> None:

@@ -158,7 +158,7 @@ def test_modifying_stops_with_trade_action_sltp(terminal: SimulatedTerminal, sen
 
 def _position(kind: int, sl: float, tp: float) -> TradePosition:
     return TradePosition(
-        1, 0, 0, 0, 0, kind, 0, 1, 3, 1.0, 1.1, sl, tp, 0.0, 0.0, 0.0, "EURUSD", "", ""
+        (1, 0, 0, 0, 0, kind, 0, 1, 3, 1.0, 1.1, sl, tp, 0.0, 0.0, 0.0, "EURUSD", "", "")
     )
 
 
@@ -214,7 +214,7 @@ def test_a_replay_step_without_ticks_leaves_open_positions_alone(
 
 
 def test_position_event_on_an_empty_path_is_none() -> None:
-    position = TradePosition(*([0] * len(TradePosition._fields)))._replace(
+    position = TradePosition((0,) * len(TradePosition._fields))._replace(
         type=mt5.POSITION_TYPE_BUY, sl=1.0, tp=2.0
     )
     empty = PricePath.from_bars(np.zeros(0, dtype=RATES_DTYPE), 0.0, 5)
