@@ -38,8 +38,13 @@ class Risk:
         default_factory=lambda: Counter({"max_open_positions": 4, "invalid_stop": 1})
     )
 
+    state_save_failures: int = 2
+
     def halted(self) -> str | None:
         return "kill switch: drawdown"
+
+    def problems(self) -> list[str]:
+        return ["the risk state could not be saved: connection refused"]
 
 
 @dataclass
@@ -128,6 +133,8 @@ def test_trading_engine_figures() -> None:
     s = _samples(_metrics())
     assert s[("forexbot_kill_switch_trips_total", ())] == 1
     assert s[("forexbot_trading_halted", ())] == 1
+    assert s[("forexbot_risk_state_save_failures_total", ())] == 2
+    assert s[("forexbot_risk_state_unsaved", ())] == 1
     assert s[("forexbot_orders_unknown_total", ())] == 1
     assert s[("forexbot_order_retries_total", ())] == 3
     assert s[("forexbot_reconciliation_corrections_total", ())] == 3
