@@ -18,7 +18,8 @@ tuple, list           ``("t", items)``, ``("l", items)``
 dict                  ``("d", ((key, value), ...))``
 named tuple           ``("nt", type name, field names, values)``: rebuilt as a local named
                       tuple class with the same name and fields (cached), so ``info.balance``,
-                      ``info[10]``, ``_asdict()`` and pandas all work
+                      ``info[10]``, ``_asdict()`` and pandas all work; like MetaTrader's
+                      struct sequences it is also built from one sequence (``Tick(row)``)
 numpy array           ``("nd", dtype descr, shape, raw bytes)``: rebuilt byte for byte;
                       object dtypes are refused (they are pointers, not data)
 datetime              ``("dt", (y, m, d, H, M, S, µs), utcoffset seconds or None)``: the same
@@ -38,6 +39,8 @@ from collections import namedtuple
 from typing import Any
 
 import numpy as np
+
+from forexbot.connectors.mt5sim.structures import StructSequence
 
 PROTOCOL_VERSION = 1
 
@@ -235,7 +238,12 @@ def namedtuple_class(name: str, fields: tuple[str, ...]) -> type[tuple[Any, ...]
         return cached
     if len(_nt_classes) >= _NT_CACHE_LIMIT:
         _nt_classes.clear()
-    cls = namedtuple(name, fields)  # type: ignore[misc]
+    base = namedtuple(name, fields)  # type: ignore[misc]
+    cls: type[tuple[Any, ...]] = base
+    if len(fields) >= 3 and not {"sequence", "dict"} & set(fields):
+        # MetaTrader's structures are struct sequences: ``Tick(row)`` builds one from one
+        # sequence, so the local class takes that form too (and one argument per field).
+        cls = type(name, (StructSequence, base), {"__slots__": ()})
     cls.__module__ = __name__
     _nt_classes[key] = cls
     return cls

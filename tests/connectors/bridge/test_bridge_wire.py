@@ -44,6 +44,18 @@ def test_named_tuples_come_back_with_the_same_name_fields_and_values() -> None:
     assert type(round_trip((result, result))[1]) is type(copy)  # class cached
 
 
+def test_structures_from_the_bridge_are_built_from_one_sequence_like_the_real_ones() -> None:
+    """MetaTrader's structures are C struct sequences: frameworks rebuild them with
+    ``type(x)(row)``, which must work behind the bridge too."""
+    result = OrderSendResult(10009, 1, 2, 0.1, 1.1, 1.0, 1.2, "Request executed", 3, 0, None)
+    copy = round_trip(result)
+    rebuilt = type(copy)(tuple(copy))
+    assert rebuilt == result
+    assert rebuilt.comment == "Request executed"
+    with pytest.raises(TypeError, match="takes a 11-sequence"):
+        type(copy)((1, 2))
+
+
 def test_arrays_come_back_byte_for_byte() -> None:
     rates = np.zeros(3, dtype=mt5.RATES_DTYPE)
     rates["time"] = [1, 2, 3]
