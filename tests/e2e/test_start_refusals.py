@@ -116,3 +116,17 @@ async def test_an_api_port_already_taken_exits_4_before_the_terminal_is_touched(
     )
     assert_refused_before_trading(stderr, log)
     assert '"starting"' not in log  # refused before the database was even started
+
+
+async def test_a_tls_certificate_that_cannot_be_loaded_exits_2_before_the_terminal_is_touched(
+    workdir: Path,
+) -> None:
+    data_dir = workdir / "data"
+    missing = workdir / "missing.pem"
+    env = daemon_env(
+        data_dir, FOREXBOT_API__TLS_CERTIFICATE=str(missing), FOREXBOT_API__TLS_KEY=str(missing)
+    )
+    code, stderr, log = await run_to_exit(data_dir, free_port(), env)
+    assert code == 2
+    assert stderr.startswith(f"forexbot: cannot load the TLS certificate {missing}: ")
+    assert_refused_before_trading(stderr, log)
