@@ -230,7 +230,11 @@ class Daemon:
             initialize_kwargs=opened.initialize_kwargs,
         )
         strategies = StrategyManager(
-            instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH)
+            instances,
+            connector,
+            bus,
+            defer_to=lambda: bus.busy(*ORDER_PATH),
+            watchlist=s.watchlist,  # every watched symbol is analysed, traded or not
         )
         strategy_control = StrategyControl(strategies, strategy_configs, bus=bus, clock=clock)
         trading = build_engine(

@@ -4,6 +4,12 @@ Exit codes: 0 success; 1 a runtime failure (terminal, database...) with a one-li
 2 bad configuration or bad arguments, with a message naming the key, the value and what is
 allowed; 75 ``run`` stopped for a restart requested through the API under systemd, which
 starts it again (see :mod:`forexbot.restart`).
+
+Arguments follow the API's text rule (:mod:`forexbot.text`): no control characters, no
+surrogates (what a shell passes for bytes that are not UTF-8) — in every text argument and in
+the password read from standard input, so a username or symbol given here is one the API would
+take too. File and directory paths are exempt: they are the file system's business. A refusal
+names the argument, not its value, and exits with 2.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from forexbot.connectors.bridge.server import add_arguments as add_bridge_argume
 from forexbot.connectors.bridge.server import run as run_bridge_server
 from forexbot.errors import ConfigError, ForexbotError
 from forexbot.logging import configure_logging
+from forexbot.text import PROBLEM, is_client_text
 
 if TYPE_CHECKING:
     from forexbot.api.mfa import Enrollment, Mfa
@@ -113,9 +120,37 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data directory (FOREXBOT_DATA_DIR)")
 
 
+#: Text arguments that are file or directory paths (the others are ``Path`` objects).
+_PATH_ARGUMENTS = frozenset({"data_dir", "data"})
+
+
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """``dest`` → the option as typed (``start`` → ``--from``), across every subcommand."""
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names |= _option_names(sub)
+        else:
+            names.setdefault(action.dest, (action.option_strings or [action.dest])[-1])
+    return names
+
+
+def _check_text(args: argparse.Namespace, names: dict[str, str]) -> None:
+    """Raise :class:`ConfigError` naming the first text argument breaking the text rule."""
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if dest in _PATH_ARGUMENTS:
+            continue
+        if any(isinstance(v, str) and not is_client_text(v) for v in values):
+            raise ConfigError(f"{names.get(dest, dest)} {PROBLEM}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
+        _check_text(args, _option_names(parser))
         return _dispatch(args)
     except ConfigError as exc:
         print(f"forexbot: {exc}", file=sys.stderr)
@@ -222,6 +257,8 @@ def _read_password(from_stdin: bool) -> str:
         raise ConfigError("no terminal to prompt for a password: use --password-stdin")
     from forexbot.api.accounts import MIN_PASSWORD  # noqa: PLC0415
 
+    if not is_client_text(password):
+        raise ConfigError(f"the password {PROBLEM}")
     if len(password) < MIN_PASSWORD:
         raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
     return password

@@ -5,7 +5,12 @@ Middleware order (outermost first) and why:
 1. request logging: sees the final status of everything, including errors;
 2. errors: turns every exception below into the JSON error body;
 3. CORS preflight: answered before authentication (a preflight carries no token);
-4. authentication/roles: decides before any handler (and before a WebSocket upgrade).
+4. per-address rate limit, then the audit of state-changing requests (refusals included);
+5. the text rule on the path, path and query parameters and credential headers
+   (:func:`~forexbot.api.validation.text_middleware`): before anything reads them, and after
+   the audit, which records the refusal;
+6. authentication/roles: decides before any handler (and before a WebSocket upgrade), then
+   the per-user rate limit.
 
 Security and CORS headers are added in ``on_response_prepare`` so every response gets them.
 The WebSocket broadcaster subscribes to the bus on start-up and closes its clients (1001) on
@@ -53,6 +58,7 @@ from forexbot.api.routes.users import UserRoutes
 from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
+from forexbot.api.validation import text_middleware
 from forexbot.api.websockets import Broadcaster
 from forexbot.api.ws_performance import PerformanceFeed
 from forexbot.api.ws_system import SystemFeed
@@ -121,6 +127,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
             cors.middleware(),
             ip_limit_middleware(per_ip),
             request_audit_middleware(services.system_logs),
+            text_middleware,
             auth_middleware(
                 tokens, sessions, services.api_keys, admin_networks=settings.admin_networks
             ),
@@ -155,7 +162,7 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         passwords,
         users,
         TradingRoutes(services.trades, services.positions),
-        StreamRoutes(broadcaster, settings),
+        StreamRoutes(broadcaster, settings, services.market),
     ):
         app.add_routes(group.routes())
     if services.metrics is not None:

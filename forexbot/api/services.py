@@ -124,6 +124,10 @@ class MarketQuery(Protocol):
         """Whether ``symbol`` is on the watchlist."""
         ...
 
+    def watchlist(self) -> Sequence[str]:
+        """The watched symbols, in watchlist order."""
+        ...
+
     async def symbols(self) -> list[dict[str, Any]]:
         """Every watched symbol with its trading specification, in watchlist order."""
         ...

@@ -157,6 +157,10 @@ class MarketQuery:
         """Whether ``symbol`` is on the watchlist."""
         return symbol in self._connector.symbols
 
+    def watchlist(self) -> Sequence[str]:
+        """The watched symbols, in watchlist order."""
+        return self._connector.symbols
+
     # -- symbols --------------------------------------------------------------------------------
 
     async def symbols(self) -> list[dict[str, Any]]:

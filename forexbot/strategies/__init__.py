@@ -24,8 +24,12 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
-def create(name: str, **params: Any) -> Strategy:
-    """Build a strategy by its name with validated parameters (``ConfigError`` otherwise)."""
+def create(name: str, /, **params: Any) -> Strategy:
+    """Build a strategy by its name with validated parameters (``ConfigError`` otherwise).
+
+    ``name`` is positional-only, as are ``self`` in :class:`Strategy`'s ``__init__`` and
+    ``with_params``: parameters come from clients, and one called ``name`` or ``self`` must be
+    refused as unknown, not collide with the argument (a ``TypeError``, i.e. a 500)."""
     try:
         cls = STRATEGIES[name]
     except KeyError:

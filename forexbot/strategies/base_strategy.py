@@ -48,7 +48,7 @@ class Strategy(ABC):
     #: Stop-and-reverse rules: a signal first closes the instance's trades on the other side.
     closes_on_opposite: ClassVar[bool] = False
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, /, **params: Any) -> None:
         try:
             self.params = self.params_model.model_validate(params)
         except ValidationError as exc:
@@ -62,7 +62,7 @@ class Strategy(ABC):
             ) from None
         self._window: deque[Bar] = deque(maxlen=self.window_bars)
 
-    def with_params(self, **changes: Any) -> Strategy:
+    def with_params(self, /, **changes: Any) -> Strategy:
         """A copy with some parameters changed (validated: ``ConfigError`` and no copy when a
         value is refused) that keeps the bars seen so far, so it can signal on the next bar."""
         fresh = type(self)(**{**self.params.model_dump(), **changes})

@@ -185,17 +185,18 @@ class StrategyControl:
         return [condition.to_dict() for condition in self._manager.conditions()]
 
     def market_analysis(self, symbol: str) -> dict[str, Any] | None:
-        """Per timeframe the daemon watches for ``symbol``: the latest condition, indicator
-        values on the last closed bar, and support/resistance from confirmed swing points."""
-        timeframes = sorted(
-            {i.timeframe for i in self._manager.instances if i.symbol == symbol},
-            key=lambda tf: tf.seconds,
-        )
-        if not timeframes:
+        """Per timeframe ``symbol`` is analysed on (every timeframe a strategy runs on, traded
+        on that symbol or not): the latest condition, indicator values on the last closed bar,
+        and support/resistance from confirmed swing points. ``None`` only for a symbol that is
+        not watched; a watched one always has an answer, with no timeframe when no strategy
+        runs at all."""
+        if symbol not in self._manager.watchlist:
             return None
         return {
             "symbol": symbol,
-            "timeframes": {tf.name: self._analysis(symbol, tf) for tf in timeframes},
+            "timeframes": {
+                tf.name: self._analysis(symbol, tf) for tf in self._manager.timeframes(symbol)
+            },
         }
 
     def _analysis(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:

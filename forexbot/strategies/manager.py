@@ -8,6 +8,12 @@ Rules:
 * On every closed bar the market condition of that symbol and timeframe is detected once
   (:func:`~forexbot.market_condition.detector.detect`) and published as a
   :class:`~forexbot.events.types.MarketConditionEvent`.
+* **Every watched symbol is analysed**, traded or not: each symbol of the ``watchlist`` gets a
+  stream (warm-up, bars, condition) on every timeframe a strategy runs on (the connector
+  builds those bars for every watched symbol anyway), so the market endpoints answer for
+  every watched symbol. The cost of a symbol no strategy trades is one detection per closed
+  bar on each of those timeframes, the same as a traded symbol's. With no strategy at all
+  there is no timeframe to analyse on, and a watched symbol has no stream.
 * A signal produced while the condition is outside its strategy's
   :class:`~forexbot.strategies.regime.Regime` is suppressed: logged and counted, not traded.
   A signal that passes carries the condition snapshot (stored with the trade as
@@ -93,7 +99,10 @@ class StrategyManager:
         around_the_clock: Callable[[str], bool] = is_synthetic_index,
         defer_to: Callable[[], bool] = lambda: False,
         max_defer: float = 0.25,
+        watchlist: Sequence[str] = (),
     ) -> None:
+        """``watchlist``: the symbols to analyse besides those the instances trade (see the
+        module docstring)."""
         self.instances = list(instances)
         self._history = history
         self._bus = bus
@@ -105,6 +114,12 @@ class StrategyManager:
         self._by_stream: dict[tuple[str, Timeframe], list[StrategyInstance]] = {}
         for instance in self.instances:
             self._by_stream.setdefault((instance.symbol, instance.timeframe), []).append(instance)
+        #: The watched symbols, in watchlist order, then those only a strategy names.
+        self.watchlist = tuple(dict.fromkeys([*watchlist, *(i.symbol for i in self.instances)]))
+        timeframes = sorted({i.timeframe for i in self.instances}, key=lambda tf: tf.seconds)
+        for symbol in self.watchlist:
+            for timeframe in timeframes:
+                self._by_stream.setdefault((symbol, timeframe), [])
         window = max([self._detector.min_bars, *(i.strategy.window_bars for i in instances)])
         self._streams = {key: _Stream(deque(maxlen=window)) for key in self._by_stream}
         self.errors: Counter[str] = Counter()
@@ -145,6 +160,12 @@ class StrategyManager:
         """The stream's recent closed bars, oldest first."""
         stream = self._streams.get((symbol, timeframe))
         return [] if stream is None else list(stream.bars)
+
+    def timeframes(self, symbol: str) -> list[Timeframe]:
+        """The timeframes ``symbol`` is analysed on, shortest first."""
+        return sorted(
+            (tf for (name, tf) in self._streams if name == symbol), key=lambda tf: tf.seconds
+        )
 
     def conditions(self) -> list[MarketCondition]:
         return [s.condition for s in self._streams.values() if s.condition is not None]

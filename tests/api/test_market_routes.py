@@ -61,7 +61,7 @@ async def test_analysis_of_an_unwatched_symbol_is_404(api: Api) -> None:
         {
             "error": {
                 "code": "not_found",
-                "message": "no market analysis for symbol 'GBPUSD'",
+                "message": "symbol 'GBPUSD' is not watched",
                 "details": None,
             }
         },

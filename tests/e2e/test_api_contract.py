@@ -18,6 +18,13 @@ admin, a trader and a viewer.
   documented operation is called with each role's token; a role outside the operation's
   ``x-roles`` gets 403, one inside gets past authorisation (neither 401 nor 403). Ids that
   do not exist and empty bodies keep these calls harmless.
+* **Awkward text everywhere** (last: it trips the kill switch, makes users and keys): every
+  text field of every documented operation — each string (or string list item, or object
+  key and value of a free-form object) of its body schema, each query parameter and each path
+  parameter, walked from the daemon's own ``/api/openapi.json`` — is sent NUL, a lone
+  surrogate, a right-to-left override, 10,001-character strings and hypothesis-generated text
+  over all of Unicode (surrogates included), the rest of the request being valid; no answer
+  may be a 5xx. Quotes subscriptions are checked on a synthetic index, whose name has spaces.
 """
 
 from __future__ import annotations
@@ -30,15 +37,19 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
 
 from forexbot.api.app import create_app
 from forexbot.api.openapi import build_document
@@ -293,3 +304,258 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
         running, "--include-path", "/api/system/settings", "--include-path-regex", "^/api/users/"
     )
     assert _tested(last) == 5, last[-3000:]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_quotes_of_a_synthetic_index_can_be_subscribed_to(running: Running) -> None:
+    symbol = "Volatility 75 Index"  # watched by default
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"{running.base}/ws/quotes",
+            headers={"Authorization": f"Bearer {running.tokens['viewer']}"},
+        ) as ws,
+    ):
+        await ws.send_json({"action": "subscribe", "symbols": [symbol]})
+        async with asyncio.timeout(30):
+            while (message := await ws.receive_json()).get("event") != "subscribed":
+                pass  # quotes sent before the subscription took effect
+            assert message["symbols"] == [symbol]
+            assert (await ws.receive_json())["data"]["symbol"] == symbol
+
+
+# -- awkward text in every text field -----------------------------------------------------------
+
+#: Sent to every text field, whatever hypothesis draws.
+AWKWARD = ("\x00", "\ud800", "\u202e", "a" * 10_001, "\x00\ud800\u202e" * 3_334)
+#: Any code point, surrogates and controls included.
+ANY_CHARACTER = st.characters(codec=None, exclude_categories=())
+ARBITRARY_TEXT = st.one_of(
+    st.text(ANY_CHARACTER, max_size=40),
+    st.builds(
+        lambda before, awkward, after: before + awkward + after,
+        st.text(ANY_CHARACTER, max_size=8),
+        st.sampled_from(AWKWARD[:3]),
+        st.text(ANY_CHARACTER, max_size=8),
+    ),
+    st.builds(
+        lambda piece, times: piece * times,
+        st.text(ANY_CHARACTER, min_size=1, max_size=3),
+        st.integers(10_001, 12_000),
+    ),
+)
+#: Generated examples per text field, besides :data:`AWKWARD`.
+GENERATED_PER_FIELD = 25
+#: A free-form object's key, as a step of a body location.
+KEY = "{key}"
+#: The base value of body properties a generic sample would get wrong.
+BASE_VALUES: dict[str, Any] = {"symbol": "EURUSD", "from": "2024-01-02", "to": "2024-01-03"}
+#: Operations not fuzzed: they would end the run's session or stop the daemon.
+NOT_FUZZED = {("POST", "/api/auth/logout"), ("POST", "/api/system/restart")}
+
+
+@dataclass(frozen=True)
+class TextField:
+    """One text field of one operation: where the fuzzed text goes."""
+
+    method: str
+    path: str
+    where: str  # "path", "query" or "body"
+    at: tuple[str | int, ...]  # the parameter's name, or the body location
+    base_path: dict[str, str]
+    base_query: dict[str, str]
+    base_body: Any
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.where} {'.'.join(map(str, self.at))}"
+
+    def request(self, text: str) -> tuple[str, str, bytes | None]:
+        """``(method, target, JSON body)`` with ``text`` in this field."""
+        params = dict(self.base_path)
+        query = dict(self.base_query)
+        body = self.base_body
+        if self.where == "path":
+            params[str(self.at[0])] = text
+        elif self.where == "query":
+            query[str(self.at[0])] = text
+        else:
+            body = _put(body, self.at, text)
+        target = self.path
+        for name, value in params.items():
+            target = target.replace("{" + name + "}", _percent(value))
+        if query:
+            target += "?" + "&".join(f"{_percent(k)}={_percent(v)}" for k, v in query.items())
+        data = None if body is None else json.dumps(body).encode()  # surrogates as \\udxxx
+        return self.method, target, data
+
+
+def _percent(text: str) -> str:
+    """Percent-encoded UTF-8, lone surrogates as their would-be bytes (what a lax client
+    sends)."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+
+def _put(value: Any, at: tuple[str | int, ...], text: str) -> Any:
+    if not at:
+        return text
+    step, rest = at[0], at[1:]
+    if step == KEY:
+        return {**(value or {}), text: 1}
+    if isinstance(step, int):
+        return [_put(None, rest, text)]
+    return {**(value or {}), step: _put((value or {}).get(step), rest, text)}
+
+
+def _resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _alternatives(schema: dict[str, Any], document: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(schema, document)
+    found = [_resolve(s, document) for s in schema.get("anyOf", []) + schema.get("oneOf", [])]
+    return [s for s in found if s.get("type") != "null"] or [schema]
+
+
+def _sample(schema: dict[str, Any], document: dict[str, Any], name: str = "") -> Any:
+    """A valid value of ``schema``: required properties only, lowest allowed numbers."""
+    if name in BASE_VALUES:
+        return BASE_VALUES[name]
+    schema = _alternatives(schema, document)[0]
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "string":
+        return "a" * max(1, schema.get("minLength", 1))
+    if kind in ("number", "integer"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1)
+        return min(low, schema.get("maximum", low))
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return [_sample(schema.get("items", {}), document)] * schema.get("minItems", 0)
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {k: _sample(properties[k], document, k) for k in schema.get("required", [])}
+    return None
+
+
+def _text_locations(
+    schema: dict[str, Any], document: dict[str, Any], at: tuple[str | int, ...] = ()
+) -> Iterator[tuple[str | int, ...]]:
+    """Every place of a body schema holding text: strings, string items, and the keys and
+    values of free-form objects."""
+    for alternative in _alternatives(schema, document):
+        kind = alternative.get("type")
+        if kind == "string" or (not kind and at):
+            yield at
+        elif kind == "array":
+            yield from _text_locations(alternative.get("items", {}), document, (*at, 0))
+        elif kind == "object":
+            for name, sub in alternative.get("properties", {}).items():
+                yield from _text_locations(sub, document, (*at, name))
+            extra = alternative.get("additionalProperties")
+            if extra is True or isinstance(extra, dict):
+                yield (*at, KEY)
+                yield (*at, "name")
+
+
+def _text_fields(document: dict[str, Any], ids: dict[str, list[Any]]) -> list[TextField]:
+    real = {
+        "ticket": ids["tickets"][0],
+        "trade_id": ids["trades"][0],
+        "strategy_id": ids["strategies"][0],
+        "symbol": ids["symbols"][0],
+        "job_id": ids["jobs"][0],
+    }
+    fields: list[TextField] = []
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            if (method.upper(), path) in NOT_FUZZED:
+                continue
+            parameters = op.get("parameters", [])
+            base_path = {
+                p["name"]: str(real.get(p["name"], MISSING_ID))
+                for p in parameters
+                if p["in"] == "path"
+            }
+            base_query = {
+                p["name"]: str(_sample(p["schema"], document))
+                for p in parameters
+                if p["in"] == "query" and p["required"]
+            }
+            schema = op.get("requestBody", {}).get("content", {}).get("application/json")
+            base_body = None if schema is None else _sample(schema["schema"], document)
+            common: dict[str, Any] = {
+                "method": method.upper(),
+                "path": path,
+                "base_path": base_path,
+                "base_query": base_query,
+                "base_body": base_body,
+            }
+            fields += [TextField(where=p["in"], at=(p["name"],), **common) for p in parameters]
+            if schema is not None:
+                locations = dict.fromkeys(_text_locations(schema["schema"], document))
+                fields += [TextField(where="body", at=at, **common) for at in locations]
+    last = ("/api/system/settings", "/api/users")  # as in the schemathesis runs
+    return sorted(fields, key=lambda f: f.path.startswith(last))
+
+
+def _send(base: str, token: str, request: tuple[str, str, bytes | None]) -> tuple[int, bytes]:
+    method, target, body = request
+    address = urlsplit(base)
+    connection = HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        connection.request(method, target, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _fuzz(base: str, token: str, fields: list[TextField]) -> int:
+    """Send every field its awkward and generated texts; the number of requests."""
+    sent = 0
+
+    def no_server_error(field: TextField) -> Callable[[], None]:
+        @settings(
+            max_examples=GENERATED_PER_FIELD,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=(Phase.explicit, Phase.generate, Phase.shrink),
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(text=ARBITRARY_TEXT)
+        def check(text: str) -> None:
+            nonlocal sent
+            sent += 1
+            status, answer = _send(base, token, field.request(text))
+            assert status < 500, f"{field} with {text[:40]!r}: {status} {answer[:300]!r}"
+
+        for awkward in AWKWARD:
+            check = example(text=awkward)(check)
+        return check
+
+    for field in fields:
+        no_server_error(field)()
+    return sent
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_awkward_text_in_every_text_field_gets_no_server_error(running: Running) -> None:
+    async with aiohttp.ClientSession() as http:
+        document = await _json(http, f"{running.base}/api/openapi.json", running.tokens["admin"])
+    fields = _text_fields(document, running.ids)
+    assert {f.where for f in fields} == {"path", "query", "body"}
+    assert len(fields) >= 60, [str(f) for f in fields]
+    started = time.monotonic()
+    sent = await asyncio.to_thread(_fuzz, running.base, running.tokens["admin"], fields)
+    print(f"{sent} requests to {len(fields)} text fields in {time.monotonic() - started:.1f} s")
+    assert sent >= len(fields) * len(AWKWARD)

@@ -4,9 +4,11 @@ and bars.
 Read-only, for any authenticated user. Symbols may contain spaces (synthetic indices such as
 ``Volatility 75 Index``) and arrive percent-encoded; aiohttp matches on the decoded path.
 
-From the engine's :class:`StrategyControl` (:class:`MarketRoutes`): conditions are the latest
-per symbol and timeframe (``{"items": [...]}``); the analysis of a symbol is its indicator
-values, levels and condition, 404 when the symbol is not watched.
+From the engine's :class:`StrategyControl` (:class:`MarketRoutes`): every watched symbol is
+analysed, traded by a strategy or not, on every timeframe a strategy runs on. Conditions are
+the latest per symbol and timeframe (``{"items": [...]}``); the analysis of a symbol is, per
+timeframe, its condition, indicator values and levels (``null``/empty until enough closed bars
+have come), and 404 means exactly that the symbol is not watched.
 
 From the :class:`MarketQuery` (:class:`MarketDataRoutes`, registered when the daemon gives one):
 
@@ -83,7 +85,7 @@ class ConditionList(BaseModel):
 
 
 class Analysis(BaseModel):
-    """Per timeframe watched: the condition, indicator values and support/resistance."""
+    """Per timeframe analysed: the condition, indicator values and support/resistance."""
 
     symbol: str
     timeframes: dict[str, dict[str, Any]]
@@ -115,7 +117,7 @@ class MarketRoutes:
         symbol = request.match_info["symbol"]
         analysis = self._control.market_analysis(symbol)
         if analysis is None:
-            raise ApiError(404, "not_found", f"no market analysis for symbol {symbol!r}")
+            raise ApiError(404, "not_found", f"symbol {symbol!r} is not watched")
         return json_response(analysis)
 
 

@@ -11,19 +11,26 @@ Rules:
 * Beyond ``ws_max_clients`` connections a new client gets 503 before the upgrade.
 * The server pings every ``ws_heartbeat_seconds``; a client not answering is disconnected.
 * Clients may send one message, on ``/ws/quotes`` only:
-  ``{"action": "subscribe", "symbols": ["EURUSD", ...]}`` (1..200 symbols of letters, digits
-  and ``._#-``), which replaces the symbol filter and is acknowledged with
-  ``{"channel": "quotes", "event": "subscribed", "symbols": [...]}``. Anything else (bad JSON,
-  unknown action, invalid symbols, binary frames) is answered with
-  ``{"channel": ..., "error": {"code", "message", "details"}}`` on the socket; the connection
-  stays open.
+  ``{"action": "subscribe", "symbols": ["EURUSD", "Volatility 75 Index", ...]}`` (1..200
+  symbols), which replaces the symbol filter and is acknowledged with
+  ``{"channel": "quotes", "event": "subscribed", "symbols": [...]}``. The symbols are checked
+  against the daemon's watchlist, not a pattern: MetaTrader symbol names hold spaces,
+  parentheses and more (``Volatility 75 (1s) Index``), and only a watched symbol ever has a
+  quote. A symbol not watched is ``unknown_symbol``, naming it and the watched ones (an API
+  running without the market part, as in tests, knows no watchlist and takes any symbol).
+* Every message follows the text rule (:mod:`forexbot.text`): a string or key with a control
+  character or a surrogate is a ``validation_error`` naming the field, not the text.
+* Anything else (bad JSON, unknown action, invalid or unwatched symbols, binary frames) is
+  answered with ``{"channel": ..., "error": {"code", "message", "details"}}`` on the socket;
+  the connection stays open.
 * Outgoing compression is off: quotes are small and many, and compressing each one per
   client would cost more CPU than bandwidth it saves.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Protocol
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -33,10 +40,19 @@ from forexbot.api.auth import allow_query_token
 from forexbot.api.errors import ApiError
 from forexbot.api.responses import dumps_str, error_body
 from forexbot.api.services import ApiSettings
-from forexbot.api.validation import validation_problems
+from forexbot.api.validation import text_rule_problems, validation_problems
 from forexbot.api.websockets import Broadcaster, Channel, WsClient
 
-Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._#-]{1,32}$")]
+#: A symbol as a client names it; whether it is watched is checked against the watchlist.
+Symbol = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class Watchlist(Protocol):
+    """The daemon's watched symbols (the API's ``MarketQuery``)."""
+
+    def watchlist(self) -> Sequence[str]:
+        """The watched symbols, in watchlist order."""
+        ...
 
 
 class SubscribeMessage(BaseModel):
@@ -55,9 +71,12 @@ def _error(channel: Channel, code: str, message: str, details: Any = None) -> st
 class StreamRoutes:
     """The WebSocket endpoints, fed by the :class:`Broadcaster`."""
 
-    def __init__(self, broadcaster: Broadcaster, settings: ApiSettings) -> None:
+    def __init__(
+        self, broadcaster: Broadcaster, settings: ApiSettings, market: Watchlist | None = None
+    ) -> None:
         self._broadcaster = broadcaster
         self._settings = settings
+        self._market = market
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -120,6 +139,13 @@ class StreamRoutes:
         except orjson.JSONDecodeError:
             client.offer(_error(channel, "malformed_json", "the message is not valid JSON"))
             return
+        problems = text_rule_problems(data)
+        if problems:
+            fields = ", ".join(str(p["field"]) for p in problems)
+            client.offer(
+                _error(channel, "validation_error", f"invalid message ({fields})", problems)
+            )
+            return
         action = data.get("action") if isinstance(data, dict) else None
         if channel is not Channel.QUOTES or action != "subscribe":
             allowed = ["subscribe"] if channel is Channel.QUOTES else []
@@ -139,6 +165,20 @@ class StreamRoutes:
             client.offer(_error(channel, "validation_error", "invalid subscribe", problems))
             return
         symbols = frozenset(subscribe.symbols)
+        if self._market is not None:
+            watched = list(self._market.watchlist())
+            unknown = sorted(symbols.difference(watched))
+            if unknown:
+                client.offer(
+                    _error(
+                        channel,
+                        "unknown_symbol",
+                        f"not watched: {', '.join(map(repr, unknown))}; "
+                        f"the watchlist is {', '.join(map(repr, watched))}",
+                        {"unknown": unknown, "watchlist": watched},
+                    )
+                )
+                return
         client.set_symbols(symbols)
         client.offer(
             dumps_str({"channel": channel.value, "event": "subscribed", "symbols": sorted(symbols)})

@@ -60,7 +60,12 @@ class ManualTradeBody(BaseModel):
     sl: Price = Field(gt=0)
     tp: Price | None = Field(default=None, gt=0)
     volume: float | None = Field(default=None, gt=0, le=100_000)
-    comment: str | None = Field(default=None, max_length=200)
+    comment: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Kept as the trade's reason. Never sent to MetaTrader, whose order comment "
+        "is the bot's client order id (MetaTrader refuses long or special-character comments).",
+    )
 
 
 class StopsBody(BaseModel):

@@ -4,8 +4,9 @@ Rules: trades are listed newest first with the total for the filter, ``limit`` 1
 (default 50), ``offset`` ≥ 0, optional exact filters ``symbol``, ``status`` (one of the trade
 statuses) and ``strategy``, and ``from``/``to`` (ISO-8601; without a zone, UTC): trades opened
 in ``[from, to)`` — for one that never opened, the time its order was written. ``from`` must
-be before ``to``. Anything else in the query string is refused (400, naming the parameter).
-A trade id that is not a positive 63-bit integer, or that does not exist, is 404.
+be before ``to``. The symbol filter takes any symbol, not only watched ones: a symbol taken
+off the watchlist keeps its history. Anything else in the query string is refused (400, naming
+the parameter). A trade id that is not a positive 63-bit integer, or that does not exist, is 404.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ class TradeListQuery(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=_MAX_BIGINT)
-    symbol: str | None = Field(default=None, min_length=1, max_length=32)
+    symbol: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Any symbol, watched or not: trades of a symbol since taken off the "
+        "watchlist stay findable.",
+    )
     status: TradeStatus | None = None
     strategy: str | None = Field(default=None, min_length=1, max_length=64)
     opened_from: UtcDatetime | None = Field(default=None, alias="from")
