@@ -5,10 +5,29 @@ switch) records one ``system_logs`` row through :func:`audit` after the change s
 with the user from the access token and the client's address, and logs the same line.
 Beyond those, :func:`request_audit_middleware` records every state-changing request
 (``api_request``: method, path, status, user, address), refused ones included.
+
+Rules:
+
+* **Refused requests are recorded too**: unknown paths (404), wrong methods (405), missing or
+  bad tokens (401), roles and the admin allow-list (403), invalid bodies — whatever the path
+  holds (a NUL, an undecodable byte, 8 KB of it: the repository stores it escaped and capped,
+  :func:`forexbot.database.system_logs.storable_text`). Requests refused before this
+  middleware are not: the per-address rate limit (429, so a flood is not a flood of writes)
+  and what aiohttp's parser refuses (:mod:`forexbot.api.server` logs those).
+* The recorded status is the one the client gets: the middleware turns the exceptions below
+  it into their error answer itself (:func:`~forexbot.api.errors.error_middleware`), so a
+  ``NotFoundError`` is recorded 404, not 500.
+* Bodies are never recorded: they may hold passwords, codes and keys. The path is recorded
+  without the query string (it may hold a WebSocket token).
+* **An audit write never fails the request** — after a change succeeded, a 503 would invite
+  the client to do it again — **and is never lost silently**: a failed write is logged at
+  error level with the whole record (``audit record lost``, so the journal keeps it), and the
+  repository counts it (``SystemLogRepository.failed_writes``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -16,10 +35,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from forexbot.api.auth import CLAIMS_KEY, claims_of
-from forexbot.api.errors import ApiError
+from forexbot.api.errors import error_middleware
 from forexbot.api.services import SystemLogStore
 
 _log = structlog.get_logger("forexbot.api")
+
+#: What a failed audit write logs (with the record), for journald searches and alerts.
+RECORD_LOST = "audit record lost"
 
 
 async def audit(
@@ -33,15 +55,47 @@ async def audit(
     actor = claims_of(request).username
     source_ip = request.remote
     _log.info(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
-    await store.add(
+    await _add(
+        store,
         level="info",
-        component="api",
         event=event,
         message=message,
         context=context,
         actor=actor,
         source_ip=source_ip,
     )
+
+
+async def _add(
+    store: SystemLogStore,
+    *,
+    level: str,
+    event: str,
+    message: str,
+    context: dict[str, Any],
+    actor: str | None,
+    source_ip: str | None,
+) -> None:
+    """One ``system_logs`` row from the API; a failure is logged with the record, not raised."""
+    try:
+        await store.add(
+            level=level,
+            component="api",
+            event=event,
+            message=message,
+            context=context,
+            actor=actor,
+            source_ip=source_ip,
+        )
+    except Exception:
+        _log.exception(
+            RECORD_LOST,
+            audit_event=event,
+            audit_message=message,
+            audit_context=context,
+            actor=actor,
+            source_ip=source_ip,
+        )
 
 
 #: Methods that change something: every such request is in the audit trail.
@@ -51,8 +105,7 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def request_audit_middleware(store: SystemLogStore) -> Middleware:
     """Record every state-changing request in ``system_logs`` (event ``api_request``): who
     (the token's user, or nobody), what (method, path, status), when, and from where —
-    refused ones too (a run of 403s is worth seeing). Bodies are never recorded: they may hold
-    passwords, codes and keys. A failing audit write is logged, not the request's failure."""
+    refused ones too (see the module docstring for the rules)."""
 
     @web.middleware
     async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -60,28 +113,26 @@ def request_audit_middleware(store: SystemLogStore) -> Middleware:
             return await handler(request)
         status = 500
         try:
-            response = await handler(request)
+            # The answer the client gets, errors included, so its status is the one recorded.
+            response = await error_middleware(request, handler)
             status = response.status
             return response
-        except web.HTTPException as exc:
+        except web.HTTPException as exc:  # below 400 (a redirect): not an error
             status = exc.status
             raise
-        except ApiError as exc:
-            status = exc.status
+        except asyncio.CancelledError:
+            status = 499  # the client went away or the server is stopping (nginx's code)
             raise
         finally:
             claims = request.get(CLAIMS_KEY)
-            try:
-                await store.add(
-                    level="info" if status < 400 else "warning",
-                    component="api",
-                    event="api_request",
-                    message=f"{request.method} {request.path} {status}",
-                    context={"method": request.method, "path": request.path, "status": status},
-                    actor=None if claims is None else claims.username,
-                    source_ip=request.remote,
-                )
-            except Exception:
-                _log.exception("the request could not be audited", path=request.path)
+            await _add(
+                store,
+                level="info" if status < 400 else "warning",
+                event="api_request",
+                message=f"{request.method} {request.path} {status}",
+                context={"method": request.method, "path": request.path, "status": status},
+                actor=None if claims is None else claims.username,
+                source_ip=request.remote,
+            )
 
     return record

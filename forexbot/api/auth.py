@@ -13,8 +13,15 @@ Rules:
   the handler runs (so before a WebSocket upgrade). A token whose role is not among those the
   route allows (:func:`requires_role`) is 403.
 * Unknown routes and wrong methods are answered 404/405 without asking for a token.
-* With an admin allow-list (``api.admin_networks``), routes only admins may use answer 403 to
-  any address outside it, whatever the token.
+* **The admin allow-list** (``api.admin_networks``) guards every admin power, from one rule:
+  a route only admins may use (:func:`requires_role` ``(Role.ADMIN)``) answers 403 to any
+  address outside it, whatever the token, before its handler runs; a route any role may use
+  but that does more for an admin (reset *another* user's password, list *everyone's* API
+  keys...) declares those powers with :func:`admin_powers`, and the handler calls
+  :func:`use_admin_power` at the exact point it uses one, which refuses a non-admin (the
+  handler's own refusal) and an admin outside the allow-list (403). Using an undeclared power
+  is a bug and fails closed (500), so the declarations the OpenAPI document exports
+  (``x-admin-powers``, ``x-admin-networks``) cannot miss one.
 * Routes marked :func:`session_only` (users, API keys, passwords, settings, restart) refuse API
   keys with 403 ``session_required``: a key is for scripts reading or trading, and a leaked
   one must not be able to create admins, take over one-time codes or mint more keys.
@@ -43,17 +50,33 @@ from forexbot.errors import AuthError
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 CLAIMS_KEY = web.RequestKey("forexbot_claims", Claims)
+#: Whether the request comes from inside ``api.admin_networks`` (always, without a list).
+ADMIN_ADDRESS_KEY = web.RequestKey("forexbot_admin_address", bool)
+OUTSIDE_ADMIN_NETWORKS = "admin endpoints are not reachable from this address"
 _POLICY_ATTR = "__forexbot_auth_policy__"
 
 
 @dataclass(frozen=True, slots=True)
 class AuthPolicy:
-    """A route's access rule. ``roles`` ``None`` means any authenticated user."""
+    """A route's access rule. ``roles`` ``None`` means any authenticated user;
+    ``admin_powers`` names what the handler does more for an admin (:func:`admin_powers`)."""
 
     public: bool = False
     roles: frozenset[Role] | None = None
     query_token: bool = False
     session_only: bool = False
+    admin_powers: tuple[str, ...] = ()
+
+    @property
+    def admin_only(self) -> bool:
+        """Only admins may call the route at all."""
+        return self.roles == frozenset({Role.ADMIN})
+
+    @property
+    def behind_admin_networks(self) -> bool:
+        """``api.admin_networks`` guards the route: all of it when admin-only, else each of
+        its admin powers at the point of use."""
+        return self.admin_only or bool(self.admin_powers)
 
 
 def policy_of(handler: Callable[..., Any]) -> AuthPolicy:
@@ -90,6 +113,35 @@ def session_only(handler: H) -> H:
     """Refuse API keys (403): the route manages accounts, credentials or the daemon itself,
     so a leaked script key must not be able to mint admins, codes or keys."""
     return _with_policy(handler, session_only=True)
+
+
+def admin_powers(*powers: str) -> Callable[[H], H]:
+    """Declare what more the handler does for an admin than for others, in words
+    ("reset another user's password"). Each is used through :func:`use_admin_power` with the
+    same words; the OpenAPI document lists them (``x-admin-powers``)."""
+    if not powers or len(set(powers)) != len(powers):
+        raise ValueError("admin_powers needs distinct powers")
+
+    def decorate(handler: H) -> H:
+        return _with_policy(handler, admin_powers=tuple(powers))
+
+    return decorate
+
+
+def use_admin_power(request: web.Request, power: str, *, refusal: ApiError) -> None:
+    """Let the handler use its declared admin ``power`` now, or raise.
+
+    A caller who is not an admin gets ``refusal`` (the handler's own answer: a 403, or a 404
+    where existence must not leak); an admin outside ``api.admin_networks`` gets 403. A power
+    the handler did not declare with :func:`admin_powers` raises ``RuntimeError`` (a 500):
+    an undeclared power would be missing from the document and the allow-list tests.
+    """
+    if power not in policy_of(request.match_info.handler).admin_powers:
+        raise RuntimeError(f"admin power {power!r} is not declared on this handler")
+    if claims_of(request).role is not Role.ADMIN:
+        raise refusal
+    if not request.get(ADMIN_ADDRESS_KEY, False):
+        raise ApiError(403, "forbidden", OUTSIDE_ADMIN_NETWORKS, details={"admin_power": power})
 
 
 def allow_query_token(handler: H) -> H:
@@ -131,7 +183,8 @@ def auth_middleware(
     token of a session in ``sessions`` (ended by logout or a reused refresh token) is 401.
     With ``api_keys``, an API key (``fxb_…``, as the bearer token or in ``X-API-Key``) is
     accepted too, acting with its role. With ``admin_networks`` (CIDRs), a route only admins
-    may use answers 403 to any other source address."""
+    may use answers 403 to any other source address, and :func:`use_admin_power` refuses
+    admin powers there (the request carries :data:`ADMIN_ADDRESS_KEY`)."""
     networks = [ipaddress.ip_network(n, strict=False) for n in admin_networks]
 
     @web.middleware
@@ -159,9 +212,10 @@ def auth_middleware(
         ):
             raise unauthenticated("the session has ended: log in again", invalid_token=True)
         request[CLAIMS_KEY] = claims  # who it was, also for the audit of a refusal
-        admin_only = policy.roles == frozenset({Role.ADMIN})
-        if networks and admin_only and not _within(request.remote, networks):
-            raise ApiError(403, "forbidden", "admin endpoints are not reachable from this address")
+        inside = not networks or _within(request.remote, networks)
+        request[ADMIN_ADDRESS_KEY] = inside
+        if policy.admin_only and not inside:
+            raise ApiError(403, "forbidden", OUTSIDE_ADMIN_NETWORKS)
         if policy.roles is not None and claims.role not in policy.roles:
             raise ApiError(
                 403,

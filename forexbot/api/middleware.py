@@ -15,7 +15,8 @@ Rules:
   kept); ``/api`` responses also carry ``Cache-Control: no-store``, since they hold
   account data. The ``Server`` header does not advertise library versions.
   This is done in ``on_response_prepare``, the last moment headers can change, so no code
-  path can skip it.
+  path of the application can skip it; what aiohttp answers without the application (a
+  request its parser refuses) gets them from :mod:`forexbot.api.server`.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ async def logging_middleware(request: web.Request, handler: Handler) -> web.Stre
             )
 
 
-async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare`` hook: security headers and the request id on every response."""
+def set_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Set the security headers and the request id on ``response``."""
     for name, value in _SECURITY_HEADERS.items():
         if name == _CSP and name in response.headers:
             continue  # a page keeps its own narrow policy (see docs_page, report)
@@ -94,3 +95,8 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     request_id = request.get(REQUEST_ID_KEY)
     if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: :func:`set_security_headers` on every response."""
+    set_security_headers(request, response)

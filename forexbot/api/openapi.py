@@ -15,6 +15,10 @@ Rules:
   schemas (JSON Schema 2020-12, which OpenAPI 3.1 uses as is).
 * Security: bearer JWT or API key (``Authorization: Bearer`` or ``X-API-Key``) unless the
   handler is public; the roles allowed are listed in ``x-roles`` and in the description.
+  ``x-admin-networks: true`` marks every operation ``api.admin_networks`` guards (admin-only
+  ones, and those with admin powers), and ``x-admin-powers`` lists what an operation does
+  more for an admin (:func:`~forexbot.api.auth.admin_powers`), so clients and tests can
+  enumerate them from the document.
 * The shared error statuses (see :mod:`forexbot.api.operations`) all answer the one error body
   ``{"error": {"code", "message", "details"}}``.
 """
@@ -176,6 +180,9 @@ def _operation(
         description = (description + f"\n\nRoles: {', '.join(roles)}.").strip()
     if policy.session_only:
         description += " A login session only: an API key gets 403 `session_required`."
+    if policy.behind_admin_networks:
+        what = f"Admins may also {'; '.join(policy.admin_powers)}" if policy.admin_powers else ""
+        description += f" {what or 'Only'} from `api.admin_networks`, when set (403 elsewhere)."
     parameters: list[dict[str, Any]] = []
     for name in _PATH_PARAM.findall(path):
         kind = spec.path.get(name, str)
@@ -244,6 +251,10 @@ def _operation(
         document["x-roles"] = roles
         if policy.session_only:
             document["x-session-only"] = True
+        if policy.behind_admin_networks:
+            document["x-admin-networks"] = True
+        if policy.admin_powers:
+            document["x-admin-powers"] = list(policy.admin_powers)
     return document
 
 

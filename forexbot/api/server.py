@@ -4,19 +4,106 @@
 WebSocket clients with 1001 "server shutting down", then waits at most
 ``ApiSettings.shutdown_timeout_seconds`` for in-flight requests. aiohttp's access log is off:
 :mod:`forexbot.api.middleware` writes one structured line per request instead.
+
+**What aiohttp answers by itself.** A request its HTTP parser refuses (a bare CR in a header,
+an invalid method, a line or header too long...) never reaches the application: no middleware
+and no ``on_response_prepare`` hook runs, and aiohttp's ``RequestHandler.handle_error``
+answers with its own text body and ``Server: Python/3.x aiohttp/3.x`` — the versions the API
+promises never to advertise. The same method answers an exception that escapes every
+middleware (500) or a handler timeout (504). aiohttp 3.14 has no option for this (aio-libs/
+aiohttp#6463, #3287), so the runner makes its connections with :class:`_Protocol`, whose
+``handle_error`` answers with the API's JSON error body, ``Server: forexbot``, the security
+headers, and one structured log line instead of aiohttp's traceback. The plumbing is
+aiohttp's own extension points: ``AppRunner._make_server`` (the hook ``BaseRunner`` leaves to
+its subclasses) and a ``web.Server`` whose connections are of a ``RequestHandler`` subclass;
+nothing is patched globally. The raw-socket tests in ``tests/api`` fail if an aiohttp upgrade
+breaks it.
 """
 
 from __future__ import annotations
 
 import ssl
+from http import HTTPStatus
 
 import structlog
 from aiohttp import web
 
+from forexbot.api.middleware import set_security_headers
+from forexbot.api.responses import error_body, json_response
 from forexbot.api.services import ApiSettings
 from forexbot.errors import ConfigError
 
 _log = structlog.get_logger("forexbot.api")
+
+#: The error code and message of what aiohttp answers by itself, by status. The parser's own
+#: message is logged, never echoed: it quotes the client's bytes.
+_PROTOCOL_ERRORS = {
+    400: ("bad_request", "the request is not valid HTTP"),
+    500: ("internal_error", "internal server error"),
+    504: ("timeout", "the request took too long"),
+}
+
+
+class _Protocol(web.RequestHandler):
+    """aiohttp's connection handler, answering its own errors as the API does."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """The JSON error body, ``Server: forexbot`` and the security headers; the
+        connection closes afterwards, as aiohttp's own answer does."""
+        if request.writer.output_size > 0:  # as aiohttp: the answer had begun, nothing to send
+            raise ConnectionError("the response had begun; cannot send an error instead")
+        if status >= 500:
+            _log.error(
+                "http request failed outside the application",
+                status=status,
+                remote=request.remote,
+                exc_info=exc,
+            )
+        else:
+            _log.info(
+                "http request refused by the parser",
+                status=status,
+                reason=message or (str(exc) if exc is not None else None),
+                remote=request.remote,
+            )
+        code, text = _PROTOCOL_ERRORS.get(status, ("client_error", HTTPStatus(status).phrase))
+        response = json_response(error_body(code, text), status=status)
+        set_security_headers(request, response)
+        response.headers["Cache-Control"] = "no-store"
+        response.force_close()
+        return response
+
+
+class _Server(web.Server):
+    """The application's ``web.Server``, making :class:`_Protocol` connections."""
+
+    @classmethod
+    def like(cls, server: web.Server) -> _Server:
+        """A server doing what ``server`` does (same handler, request factory, options)."""
+        return cls(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            **server._kwargs,
+        )
+
+    def __call__(self) -> web.RequestHandler:
+        return _Protocol(self, loop=self._loop, **self._kwargs)
+
+
+class _AppRunner(web.AppRunner):
+    """An ``AppRunner`` serving through :class:`_Server`."""
+
+    async def _make_server(self) -> web.Server:
+        return _Server.like(await super()._make_server())
 
 
 class ApiServer:
@@ -47,7 +134,7 @@ class ApiServer:
         """Run start-up hooks and start listening."""
         if self._runner is not None:
             raise RuntimeError("the API server is already started")
-        runner = web.AppRunner(
+        runner = _AppRunner(
             self._app,
             access_log=None,
             handle_signals=False,

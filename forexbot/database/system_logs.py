@@ -3,6 +3,15 @@
 Who did what and from where (``actor``, ``source_ip``) is what the API's audit trail and the
 operator reading it need; the full firehose of log lines goes to journald, not here. Levels are
 structlog's names; an unknown level is refused before it reaches the ``CHECK`` constraint.
+
+**Every text is made storable here**, once for every writer: much of what is recorded comes
+from clients (a path, a username on a failed sign-in, a reason), and PostgreSQL stores
+neither NUL (in ``text`` or in ``jsonb``) nor an unpaired surrogate (not UTF-8; Python makes
+them from undecodable header bytes and from JSON's ``"\\ud800"``). A write must not fail —
+and the event vanish — because of what a client typed, so :func:`storable_text` rewrites
+those characters as visible escapes and caps the length (:data:`MAX_TEXT`), in every column
+and in every string of ``context``, keys included. Writes that fail anyway (the database
+down) are counted in :attr:`SystemLogRepository.failed_writes`.
 """
 
 from __future__ import annotations
@@ -18,6 +27,41 @@ from forexbot.database._convert import require_aware
 from forexbot.database._errors import database_errors
 from forexbot.database.records import SystemLogRecord
 from forexbot.database.tables import LOG_LEVELS, system_logs
+from forexbot.errors import DatabaseError
+
+#: The most characters kept of one text (a column, or a string in ``context``).
+MAX_TEXT = 2048
+
+
+def storable_text(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` as PostgreSQL stores it, faithful enough to investigate.
+
+    NUL becomes the four characters ``\\x00`` and an unpaired surrogate its ``\\udXXX``
+    escape (Python's ``backslashreplace``): visible, and telling what was sent. Past ``limit``
+    characters (after escaping) the rest is cut and replaced by ``…[N more characters]``.
+    Text needing none of it is returned as is.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > limit:
+        text = f"{text[:limit]}…[{len(text) - limit} more characters]"
+    return text
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string in it made storable (:func:`storable_text`): strings,
+    and the keys and items of mappings, lists and tuples, however nested."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, Mapping):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
 
 
 class SystemLogRepository:
@@ -25,6 +69,8 @@ class SystemLogRepository:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        #: Entries that could not be written (the database failed): lost unless logged.
+        self.failed_writes = 0
 
     async def add(
         self,
@@ -41,26 +87,31 @@ class SystemLogRepository:
         """Append one entry; return its id. ``time`` defaults to the database's ``now()``.
 
         A batching writer passes ``time`` so entries keep the moment they happened, not the
-        moment they were flushed.
+        moment they were flushed. Every text is made storable first (see the module
+        docstring); a failed write raises ``DatabaseError`` and counts in ``failed_writes``.
         """
         level = level.lower()
         if level not in LOG_LEVELS:
             raise ValueError(f"unknown log level {level!r}; allowed: {', '.join(LOG_LEVELS)}")
         values: dict[str, Any] = {
             "level": level,
-            "component": component,
-            "event": event,
-            "message": message,
-            "context": dict(context),
-            "actor": actor,
-            "source_ip": source_ip,
+            "component": storable_text(component),
+            "event": storable_text(event),
+            "message": storable_text(message),
+            "context": storable(context),
+            "actor": None if actor is None else storable_text(actor),
+            "source_ip": None if source_ip is None else storable_text(source_ip),
         }
         if time is not None:
             values["time"] = require_aware(time, name="time")
         stmt = insert(system_logs).values(values).returning(system_logs.c.id)
-        with database_errors("writing a system log entry"):
-            async with self._engine.begin() as conn:
-                return int((await conn.execute(stmt)).scalar_one())
+        try:
+            with database_errors("writing a system log entry"):
+                async with self._engine.begin() as conn:
+                    return int((await conn.execute(stmt)).scalar_one())
+        except DatabaseError:
+            self.failed_writes += 1
+            raise
 
     async def recent(self, limit: int, component: str | None = None) -> list[SystemLogRecord]:
         """The newest ``limit`` entries (optionally of one component), newest first."""

@@ -5,6 +5,9 @@ Rules:
 * ``POST`` creates a key for the caller: ``{"name", "scope", "expires_in_days"}`` (scope
   ``viewer``/``trader``/``admin``, never above the caller's role: 403 otherwise; expiry
   optional, 1 to 3650 days). The answer (201) holds the key itself, the only time it is shown.
+* What only an admin may do here — an ``admin``-scoped key, everyone's list, revoking another
+  user's key — are admin powers (:func:`~forexbot.api.auth.admin_powers`): refused (403) from
+  outside ``api.admin_networks``, like the admin-only routes.
 * Keys are made from a login session: a request authenticated by an API key may not create
   one (403), so a leaked key cannot mint itself successors.
 * ``GET`` lists the caller's keys (an admin may add ``?all=true`` for everyone's), without
@@ -24,7 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.audit import audit
-from forexbot.api.auth import claims_of, session_only
+from forexbot.api.auth import admin_powers, claims_of, session_only, use_admin_power
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
@@ -34,6 +37,11 @@ from forexbot.api.services import ApiKeyStore, SystemLogStore
 from forexbot.api.validation import parse_query, read_json
 from forexbot.clock import Clock, utc_datetime
 from forexbot.database.api_keys import ROLE_RANK
+
+# The admin powers of these routes (see :func:`forexbot.api.auth.admin_powers`).
+ADMIN_SCOPE = "create an admin-scoped key"
+EVERYONES_KEYS = "list everyone's keys"
+REVOKE_ANOTHERS = "revoke another user's key"
 
 
 class ApiKeyRequest(BaseModel):
@@ -109,16 +117,23 @@ class ApiKeyRoutes:
         tag="auth",
         body=ApiKeyRequest,
         responses={201: NewApiKey},
-        errors={403: "Made with an API key, or a scope above your role."},
+        errors={
+            403: "Made with an API key, a scope above your role, or an admin scope from "
+            "outside `api.admin_networks`."
+        },
     )
+    @admin_powers(ADMIN_SCOPE)
     @session_only
     async def create(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         body = await read_json(request, ApiKeyRequest)
-        if ROLE_RANK[body.scope] > ROLE_RANK[claims.role.value]:
-            raise ApiError(
-                403, "forbidden", f"a {claims.role.value} cannot make a key with scope {body.scope}"
-            )
+        above = ApiError(
+            403, "forbidden", f"a {claims.role.value} cannot make a key with scope {body.scope}"
+        )
+        if body.scope == Role.ADMIN.value:
+            use_admin_power(request, ADMIN_SCOPE, refusal=above)
+        elif ROLE_RANK[body.scope] > ROLE_RANK[claims.role.value]:
+            raise above
         expires = (
             None
             if body.expires_in_days is None
@@ -140,11 +155,16 @@ class ApiKeyRoutes:
         query=ApiKeyListQuery,
         responses={200: ApiKeyList},
     )
+    @admin_powers(EVERYONES_KEYS)
     async def list_keys(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         everyone = parse_query(request, ApiKeyListQuery).all
-        if everyone and claims.role is not Role.ADMIN:
-            raise ApiError(403, "forbidden", "only an admin may list everyone's keys")
+        if everyone:
+            use_admin_power(
+                request,
+                EVERYONES_KEYS,
+                refusal=ApiError(403, "forbidden", "only an admin may list everyone's keys"),
+            )
         keys = await self._keys.list(None if everyone else claims.user_id)
         return json_response({"items": [k.to_api() for k in keys]})
 
@@ -155,13 +175,17 @@ class ApiKeyRoutes:
         errors={404: "No such key of yours."},
         path={"key_id": Id},
     )
+    @admin_powers(REVOKE_ANOTHERS)
     async def revoke(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         raw = request.match_info["key_id"]
         key_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else 0
         record = await self._keys.get(key_id) if 0 < key_id < 2**63 else None
-        if record is None or (record.user_id != claims.user_id and claims.role is not Role.ADMIN):
-            raise ApiError(404, "not_found", f"API key {raw!r} does not exist")
+        missing = ApiError(404, "not_found", f"API key {raw!r} does not exist")
+        if record is None:
+            raise missing
+        if record.user_id != claims.user_id:  # another user's key is 404 to a non-admin
+            use_admin_power(request, REVOKE_ANOTHERS, refusal=missing)
         revoked = await self._keys.revoke(record.id)
         self._on_revoked([record.id])
         await audit(

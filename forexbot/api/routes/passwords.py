@@ -5,7 +5,8 @@ Rules:
 * A user changes their own password with ``{"current_password", "new_password"}``; a wrong
   current password is 401 and counts as a failed login (it is a password guess too).
 * An admin resets another user's with ``{"username", "new_password"}`` (no current password:
-  the user forgot it). Only an admin may name a user (403 otherwise); an unknown one is 404.
+  the user forgot it). Only an admin may name a user (403 otherwise), and only from inside
+  ``api.admin_networks`` (403 outside: it is an account takeover); an unknown one is 404.
 * A new password has 12 to 1024 characters and differs from the current one.
 * Afterwards every session of that user ends: refresh tokens revoked, access tokens refused
   (:mod:`forexbot.api.sessions`); a changed password is the answer to a suspected leak, and a
@@ -23,17 +24,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.accounts import MIN_PASSWORD
 from forexbot.api.audit import audit
-from forexbot.api.auth import claims_of, session_only
+from forexbot.api.auth import admin_powers, claims_of, session_only, use_admin_power
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
-from forexbot.api.roles import Role
 from forexbot.api.services import RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.validation import read_json
 
 _log = structlog.get_logger("forexbot.api")
+
+#: The admin power of this route (see :func:`forexbot.api.auth.admin_powers`).
+RESET_ANOTHER = "reset another user's password"
 
 
 class PasswordChange(BaseModel):
@@ -81,13 +84,19 @@ class PasswordRoutes:
             404: "No such user.",
         },
     )
+    @admin_powers(RESET_ANOTHER)
     @session_only
     async def reset(self, request: web.Request) -> web.Response:
         claims = claims_of(request)
         body = await read_json(request, PasswordChange)
         if body.username is not None and body.username.lower() != claims.username.lower():
-            if claims.role is not Role.ADMIN:
-                raise ApiError(403, "forbidden", "only an admin may reset another user's password")
+            use_admin_power(
+                request,
+                RESET_ANOTHER,
+                refusal=ApiError(
+                    403, "forbidden", "only an admin may reset another user's password"
+                ),
+            )
             user = await self._users.get_by_username(body.username)
             if user is None:
                 raise ApiError(404, "not_found", f"user {body.username!r} does not exist")
