@@ -100,9 +100,7 @@ async def test_a_nul_in_an_api_key_name_is_422(api: Api) -> None:
 
 async def test_a_nul_in_a_reset_password_username_is_422(api: Api) -> None:
     body = {"username": "\x00", "new_password": "a-brand-new-passphrase"}
-    assert await call(api, "POST", "/api/auth/reset-password", json=body) == body_error(
-        "username"
-    )
+    assert await call(api, "POST", "/api/auth/reset-password", json=body) == body_error("username")
 
 
 @pytest_asyncio.fixture(loop_scope="function")
