@@ -4,7 +4,7 @@
 the risk manager records its rejections and limit trips, reconciliation its corrections and
 the API every state-changing request through this one interface. Writers pass text as they
 have it, client-sent included: the implementation stores NUL and unpaired surrogates escaped
-and caps long text (``forexbot.database.system_logs.storable_text``), so no event is lost to
+and caps long text (``forexbot.database.storable.storable_text``), so no event is lost to
 what a client typed.
 """
 

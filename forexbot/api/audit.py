@@ -11,7 +11,7 @@ Rules:
 * **Refused requests are recorded too**: unknown paths (404), wrong methods (405), missing or
   bad tokens (401), roles and the admin allow-list (403), invalid bodies — whatever the path
   holds (a NUL, an undecodable byte, 8 KB of it: the repository stores it escaped and capped,
-  :func:`forexbot.database.system_logs.storable_text`). Requests refused before this
+  :func:`forexbot.database.storable.storable_text`). Requests refused before this
   middleware are not: the per-address rate limit (429, so a flood is not a flood of writes)
   and what aiohttp's parser refuses (:mod:`forexbot.api.server` logs those).
 * The recorded status is the one the client gets: the middleware turns the exceptions below

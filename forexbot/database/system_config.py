@@ -36,7 +36,7 @@ class SystemConfigRepository:
 
     async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None:
         """Store ``value`` under ``key``, replacing what was there. Text PostgreSQL cannot
-        hold (NUL, unpaired surrogates) is replaced (:mod:`~forexbot.database.storable`):
+        hold (NUL, unpaired surrogates) is escaped (:mod:`~forexbot.database.storable`):
         the engine's state must be written whatever text reached it."""
         document = storable(dict(value))
         stmt = (

@@ -8,9 +8,10 @@ structlog's names; an unknown level is refused before it reaches the ``CHECK`` c
 from clients (a path, a username on a failed sign-in, a reason), and PostgreSQL stores
 neither NUL (in ``text`` or in ``jsonb``) nor an unpaired surrogate (not UTF-8; Python makes
 them from undecodable header bytes and from JSON's ``"\\ud800"``). A write must not fail —
-and the event vanish — because of what a client typed, so :func:`storable_text` rewrites
-those characters as visible escapes and caps the length (:data:`MAX_TEXT`), in every column
-and in every string of ``context``, keys included. Writes that fail anyway (the database
+and the event vanish — because of what a client typed, so
+:func:`~forexbot.database.storable.storable_text` rewrites those characters as visible escapes
+and caps the length (:data:`MAX_TEXT`), in every column and in every string of ``context``,
+keys included. Writes that fail anyway (the database
 down) are counted in :attr:`SystemLogRepository.failed_writes`.
 """
 
@@ -26,42 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.database._convert import require_aware
 from forexbot.database._errors import database_errors
 from forexbot.database.records import SystemLogRecord
+from forexbot.database.storable import storable, storable_text
 from forexbot.database.tables import LOG_LEVELS, system_logs
 from forexbot.errors import DatabaseError
 
 #: The most characters kept of one text (a column, or a string in ``context``).
 MAX_TEXT = 2048
-
-
-def storable_text(text: str, limit: int = MAX_TEXT) -> str:
-    """``text`` as PostgreSQL stores it, faithful enough to investigate.
-
-    NUL becomes the four characters ``\\x00`` and an unpaired surrogate its ``\\udXXX``
-    escape (Python's ``backslashreplace``): visible, and telling what was sent. Past ``limit``
-    characters (after escaping) the rest is cut and replaced by ``…[N more characters]``.
-    Text needing none of it is returned as is.
-    """
-    if "\x00" in text:
-        text = text.replace("\x00", "\\x00")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if len(text) > limit:
-        text = f"{text[:limit]}…[{len(text) - limit} more characters]"
-    return text
-
-
-def storable(value: Any) -> Any:
-    """``value`` with every string in it made storable (:func:`storable_text`): strings,
-    and the keys and items of mappings, lists and tuples, however nested."""
-    if isinstance(value, str):
-        return storable_text(value)
-    if isinstance(value, Mapping):
-        return {storable(key): storable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(item) for item in value]
-    return value
 
 
 class SystemLogRepository:
@@ -95,12 +66,12 @@ class SystemLogRepository:
             raise ValueError(f"unknown log level {level!r}; allowed: {', '.join(LOG_LEVELS)}")
         values: dict[str, Any] = {
             "level": level,
-            "component": storable_text(component),
-            "event": storable_text(event),
-            "message": storable_text(message),
-            "context": storable(context),
-            "actor": None if actor is None else storable_text(actor),
-            "source_ip": None if source_ip is None else storable_text(source_ip),
+            "component": storable_text(component, MAX_TEXT),
+            "event": storable_text(event, MAX_TEXT),
+            "message": storable_text(message, MAX_TEXT),
+            "context": storable(context, MAX_TEXT),
+            "actor": None if actor is None else storable_text(actor, MAX_TEXT),
+            "source_ip": None if source_ip is None else storable_text(source_ip, MAX_TEXT),
         }
         if time is not None:
             values["time"] = require_aware(time, name="time")

@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.database.engine import create_engine
-from forexbot.database.system_logs import MAX_TEXT, SystemLogRepository, storable_text
+from forexbot.database.storable import storable_text
+from forexbot.database.system_logs import MAX_TEXT, SystemLogRepository
 from forexbot.errors import DatabaseError
 
 pytestmark = pytest.mark.db

@@ -134,7 +134,7 @@ async def test_a_reason_postgresql_cannot_hold_is_stored_and_the_switch_survives
     restarted = risk_manager(SystemConfigRepository(db_engine), None, bus)
     await restarted.start()
     assert restarted.guard_state.kill_switch is True
-    assert restarted.guard_state.kill_reason == "news\ufffd at 14:30 \ufffd \u202e"
+    assert restarted.guard_state.kill_reason == "news\\x00 at 14:30 \\ud800 \u202e"
 
 
 async def test_the_latch_is_written_before_any_position_is_closed(
@@ -159,7 +159,7 @@ async def test_with_the_database_down_a_restart_is_still_halted_by_the_latch(
     # The database never heard of it: it still holds the state of before.
     restarted = risk_manager(SystemConfigRepository(db_engine), latch, bus)
     await restarted.start()
-    assert restarted.halted() == "kill switch: news\ufffd at 14:30 \ufffd \u202e"
+    assert restarted.halted() == "kill switch: news\\x00 at 14:30 \\ud800 \u202e"
     assert (await SystemConfigRepository(db_engine).get(STATE_KEY) or {})["kill_switch"] is True
 
 
