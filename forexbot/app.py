@@ -22,6 +22,7 @@ import contextlib
 import faulthandler
 import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ import structlog
 
 from forexbot.api.app import RATE_LIMITERS_KEY, create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret, previous_jwt_secrets
+from forexbot.api.listen import bind_listeners
+from forexbot.api.listen import close_all as close_listeners
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.server import ApiServer
@@ -44,6 +47,7 @@ from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.database.account_lock import AccountLock, account_name
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
 from forexbot.database.embedded import EmbeddedPostgres
@@ -61,7 +65,10 @@ from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
 from forexbot.domain.market import Timeframe
 from forexbot.engine.assembly import ORDER_PATH, build_engine
+from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
+from forexbot.errors import ConfigError, DatabaseError
 from forexbot.events.bus import EventBus
+from forexbot.instance_lock import DataDirLock
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
@@ -76,6 +83,8 @@ _log = structlog.get_logger("forexbot.app")
 
 #: After this many seconds of stopping, the daemon logs what every task is waiting on.
 STOP_REPORT_AFTER = 10.0
+#: How often the account lock is proven held (seconds).
+ACCOUNT_LOCK_CHECK = 5.0
 
 T = TypeVar("T")
 
@@ -148,6 +157,8 @@ class Daemon:
         self._data_dir = data_dir
         self._environ = dict(os.environ if environ is None else environ)
         self._stop = asyncio.Event()
+        #: Set when another daemon took this account's lock: the run ends with exit code 3.
+        self.lost_account_lock = False
         self.notifier = SystemdNotifier(self._environ)
         # POST /api/system/restart: the same stop, then systemd or an exec starts it again.
         self.restart = RestartSwitch(
@@ -159,32 +170,58 @@ class Daemon:
         self._stop.set()
 
     async def run(self) -> None:
-        """Start everything, run until stopped, stop everything. Raises on a failed start."""
-        s = self._settings
-        self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.request_stop)
+        """Start everything, run until stopped, stop everything. Raises on a failed start.
 
-        _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
-        provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
-        database = Database(provisioned.url, pool_size=s.database.pool_size)
-        stack = contextlib.AsyncExitStack()
+        What can refuse the start is done before anything can trade, cheapest first: the
+        data directory and its lock (:class:`~forexbot.errors.InstanceLockedError`), the
+        API's sockets (:class:`~forexbot.errors.ListenError`), the database and the account
+        lock (another daemon trading this account anywhere)."""
+        s = self._settings
         try:
+            self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"the data directory {self._data_dir} cannot be created: {exc.strerror}"
+            ) from None
+        stack = contextlib.AsyncExitStack()
+        loop = asyncio.get_running_loop()
+        try:
+            instance = DataDirLock(self._data_dir)
+            try:
+                instance.acquire()
+            except OSError as exc:
+                raise ConfigError(
+                    f"the data directory {self._data_dir} is not writable: {exc.strerror}"
+                ) from None
+            stack.callback(instance.release)
+            listeners = bind_listeners(s.api.host, s.api.port)
+            stack.callback(close_listeners, listeners)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.request_stop)
+                stack.callback(loop.remove_signal_handler, signum)
+
+            _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
+            provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
             stack.callback(provisioned.stop)
+            account = AccountLock(
+                provisioned.url, account_name(s.terminal.server, s.terminal.login, s.terminal.magic)
+            )
+            await account.acquire()
+            stack.push_async_callback(account.release)
+            database = Database(provisioned.url, pool_size=s.database.pool_size)
             await database.connect()
             stack.push_async_callback(database.close)
-            await self._run_with_database(database, provisioned, stack)
+            await self._run_with_database(database, provisioned, listeners, account, stack)
         finally:
             await stack.aclose()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
             _log.info("stopped")
 
     async def _run_with_database(
         self,
         database: Database,
         provisioned: ProvisionedDatabase,
+        listeners: list[socket.socket],
+        account: AccountLock,
         stack: contextlib.AsyncExitStack,
     ) -> None:
         engine = database.engine
@@ -248,6 +285,7 @@ class Daemon:
             risk=s.risk,
             execution=lambda: system_settings.current.execution,
             management=strategies.management,
+            latch=KillSwitchLatch(self._data_dir / LATCH_FILE),
         )
         risk, execution, positions = trading.risk, trading.execution, trading.positions
         bar_writer = BarWriter(market_data, bus, flush_interval=s.database.batch_interval_ms / 1000)
@@ -272,6 +310,7 @@ class Daemon:
                 execution=execution,
                 positions=positions,
                 logins=login_failures,
+                audit=system_logs,
             )
         )
         for component in (strategies, trading, bar_writer):
@@ -342,7 +381,7 @@ class Daemon:
             restart=self.restart,
         )
         api_app = create_app(services, api_settings)
-        api = ApiServer(api_app, api_settings)
+        api = ApiServer(api_app, api_settings, sockets=listeners)
 
         bus.start()
         await connector.start()
@@ -360,14 +399,20 @@ class Daemon:
         )
         self.notifier.ready(f"trading {len(s.watchlist)} symbols")
         watchdog = self._start_watchdog(status)
+        lock_watch = asyncio.get_running_loop().create_task(
+            self._watch_account_lock(account), name="account-lock"
+        )
         await self._stop.wait()
 
         _log.info("stopping")
         status.stopping = True
         trading.control.stop_accepting()  # the API refuses new orders from now on
         self.notifier.stopping()
-        if watchdog is not None:
-            watchdog.cancel()
+        for task in (watchdog, lock_watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         # A stop that hangs says where: the stack of every task, once, after this long.
         slow = asyncio.get_running_loop().call_later(STOP_REPORT_AFTER, _report_slow_stop)
         try:
@@ -385,6 +430,22 @@ class Daemon:
             await _step("api stopped", api.stop())
         finally:
             slow.cancel()
+
+    async def _watch_account_lock(self, account: AccountLock) -> None:
+        """Every ``ACCOUNT_LOCK_CHECK`` seconds, prove the account lock is still held (see
+        :mod:`~forexbot.database.account_lock`); lost to another daemon, this one stops
+        trading at once, with exit code 3."""
+        while True:
+            await asyncio.sleep(ACCOUNT_LOCK_CHECK)
+            try:
+                held = await account.check()
+            except DatabaseError as exc:
+                _log.warning("the account lock cannot be checked", error=str(exc))
+                continue
+            if not held:
+                self.lost_account_lock = True
+                self.request_stop()
+                return
 
     def _start_watchdog(self, status: DaemonStatus) -> asyncio.Task[None] | None:
         interval = self.notifier.watchdog_interval

@@ -2,8 +2,11 @@
 
 Exit codes: 0 success; 1 a runtime failure (terminal, database...) with a one-line reason;
 2 bad configuration or bad arguments, with a message naming the key, the value and what is
-allowed; 75 ``run`` stopped for a restart requested through the API under systemd, which
-starts it again (see :mod:`forexbot.restart`).
+allowed; 3 ``run`` refused because another daemon runs on the data directory or trades the
+account (or took the account over while this one ran); 4 ``run`` refused because the API
+cannot listen where configured (port in use...); 75 ``run`` stopped for a restart requested
+through the API under systemd, which starts it again (see :mod:`forexbot.restart`). Codes 2
+to 4 are refusals nothing will cure by itself: the systemd unit does not restart on them.
 
 Arguments follow the API's text rule (:mod:`forexbot.text`): no control characters, no
 surrogates (what a shell passes for bytes that are not UTF-8) — in every text argument and in
@@ -37,7 +40,7 @@ from forexbot.cli_data import add_data_commands, run_data_command
 from forexbot.config import Settings, load_settings, resolve_data_dir
 from forexbot.connectors.bridge.server import add_arguments as add_bridge_arguments
 from forexbot.connectors.bridge.server import run as run_bridge_server
-from forexbot.errors import ConfigError, ForexbotError
+from forexbot.errors import ConfigError, ForexbotError, InstanceLockedError, ListenError
 from forexbot.logging import configure_logging
 from forexbot.text import PROBLEM, is_client_text
 
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from forexbot.api.mfa import Enrollment, Mfa
 
 T = TypeVar("T")
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_IN_USE, EXIT_LISTEN = 0, 1, 2, 3, 4
 ROLES = ("admin", "trader", "viewer")
 
 
@@ -63,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         "--sim-speed",
         type=float,
         help="run the simulated terminal's clock X times faster than real time",
+    )
+    run.add_argument(
+        "--sim-start",
+        metavar="TIME",
+        help="start the simulated terminal's clock at this UTC time (ISO-8601) instead of now",
     )
 
     user = sub.add_parser("user", help="manage API users")
@@ -155,7 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"forexbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except InstanceLockedError as exc:
+        print(f"forexbot: {exc}", file=sys.stderr)
+        return EXIT_IN_USE
+    except ListenError as exc:
+        print(f"forexbot: {exc}", file=sys.stderr)
+        return EXIT_LISTEN
     except ForexbotError as exc:
+        print(f"forexbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:  # a file, a socket, a disk: the system's words, without a traceback
         print(f"forexbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -186,6 +203,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             overrides["api.port"] = args.api_port
         if args.sim_speed is not None:
             overrides["terminal.sim_speed"] = args.sim_speed
+        if args.sim_start is not None:
+            overrides["terminal.sim_start"] = args.sim_start
     settings = load_settings(args.config, overrides=overrides)
     level = settings.logging.level
     if args.command in ("backtest", "optimize", "data") and level in ("DEBUG", "INFO"):
@@ -229,6 +248,9 @@ def _run_daemon(settings: Settings, data_dir: Path) -> int:
 
     daemon = Daemon(settings, data_dir)
     _run(daemon.run())
+    if daemon.lost_account_lock:
+        print("forexbot: another daemon took over this account: stopped trading", file=sys.stderr)
+        return EXIT_IN_USE
     if daemon.restart.pending:  # POST /api/system/restart: exit 75 for systemd, or re-exec
         from forexbot.restart import start_again  # noqa: PLC0415
 

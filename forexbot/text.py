@@ -56,6 +56,18 @@ def is_client_text(value: str) -> bool:
     return _REFUSED.search(value) is None
 
 
+def escaped(value: str) -> str:
+    """``value`` with what the rule refuses written as ``\\xNN`` / ``\\uNNNN`` escapes: for
+    log lines about refused input, which must neither forge lines and terminal escapes in a
+    console nor break a JSON encoder (surrogates)."""
+    return _REFUSED.sub(_escape, value)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def text_problems(value: object) -> Iterator[tuple[Location, str]]:
     """``(where, problem)`` for every string in the JSON-like ``value`` that breaks the rule,
     mapping keys included (reported at their mapping, with :data:`KEY_PROBLEM`, before what

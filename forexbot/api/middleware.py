@@ -30,6 +30,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from forexbot.text import escaped
+
 _log = structlog.get_logger("forexbot.api")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -76,7 +78,7 @@ async def logging_middleware(request: web.Request, handler: Handler) -> web.Stre
             _log.info(
                 "http request",
                 method=request.method,
-                path=request.path,
+                path=escaped(request.path),  # a refused path is logged too
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 request_id=request_id,  # explicit: the access line must have it in any config

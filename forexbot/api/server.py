@@ -22,7 +22,9 @@ breaks it.
 
 from __future__ import annotations
 
+import socket
 import ssl
+from collections.abc import Sequence
 from http import HTTPStatus
 
 import structlog
@@ -107,15 +109,26 @@ class _AppRunner(web.AppRunner):
 
 
 class ApiServer:
-    """Serves ``app`` (from :func:`forexbot.api.app.create_app`) where ``settings`` say.
+    """Serves ``app`` (from :func:`forexbot.api.app.create_app`) where ``settings`` say, or
+    on ``sockets`` already listening (:func:`forexbot.api.listen.bind_listeners`: the daemon
+    takes its port before anything can trade).
 
     Listening settings are read from ``settings`` (host, port, shutdown timeout); routes may
     still be added to ``app`` until :meth:`start`, when aiohttp freezes it.
     """
 
-    def __init__(self, app: web.Application, settings: ApiSettings) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        settings: ApiSettings,
+        *,
+        sockets: Sequence[socket.socket] = (),
+    ) -> None:
         self._settings = settings
         self._app = app
+        self._sockets = tuple(sockets)
+        # Loaded now, not at start: a bad certificate must stop the daemon before it trades.
+        self._tls_context = self._tls()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -142,10 +155,12 @@ class ApiServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(
-                runner, self._settings.host, self._settings.port, ssl_context=self._tls()
-            )
-            await site.start()
+            tls = self._tls_context
+            sites: list[web.BaseSite] = [
+                web.SockSite(runner, sock, ssl_context=tls) for sock in self._sockets
+            ] or [web.TCPSite(runner, self._settings.host, self._settings.port, ssl_context=tls)]
+            for site in sites:
+                await site.start()
         except BaseException:
             await runner.cleanup()
             raise

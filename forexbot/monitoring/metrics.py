@@ -69,6 +69,10 @@ class ExecutionCounters(Protocol):
     def order_latency(self) -> LatencyView: ...
 
 
+class AuditCounters(Protocol):
+    failed_writes: int
+
+
 class LoginFailureCounts(Protocol):
     @property
     def counts(self) -> Mapping[str, int]: ...
@@ -99,8 +103,10 @@ class DaemonCollector(Collector):
         execution: ExecutionCounters,
         positions: PositionCounters,
         logins: LoginFailureCounts,
+        audit: AuditCounters | None = None,
     ) -> None:
         self._logins = logins
+        self._audit = audit
         self._connector = connector
         self._worker = worker
         self._bus = bus
@@ -202,6 +208,12 @@ class DaemonCollector(Collector):
         for reason, count in sorted(self._logins.counts.items()):
             failures.add_metric([reason], count)
         yield failures
+        if self._audit is not None:
+            yield _counter(
+                "forexbot_audit_write_failures",
+                "system_logs rows (audit records included) the database did not take.",
+                self._audit.failed_writes,
+            )
 
         delivered = CounterMetricFamily(
             "forexbot_bus_delivered", "Events handled per subscriber.", labels=["subscriber"]

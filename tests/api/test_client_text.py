@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.text import KEY_PROBLEM, PROBLEM
@@ -252,3 +253,13 @@ async def test_the_websocket_token_in_the_query_is_under_the_rule(api: Api) -> N
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await api.session.ws_connect(api.url("/ws/quotes?token=%00"))
     assert refused.value.status == 400
+
+
+async def test_the_request_log_line_escapes_what_the_rule_refuses_in_the_path(api: Api) -> None:
+    """A refused path is still logged, but as escapes: no forged line or terminal escape in a
+    console, nothing a JSON encoder chokes on."""
+    with structlog.testing.capture_logs() as logs:
+        async with api.session.get(api.base_url + "/api/trades%1b[31m%0Afake%00") as resp:
+            assert resp.status == 400
+    (line,) = [entry for entry in logs if entry["event"] == "http request"]
+    assert line["path"] == "/api/trades\\x1b[31m\\x0afake\\x00"

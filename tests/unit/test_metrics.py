@@ -166,6 +166,27 @@ def test_tick_to_order_latency_is_exported_as_quantiles_of_recent_orders() -> No
     assert ("forexbot_order_send_seconds", (("quantile", "0.50"),)) not in s  # no order yet
 
 
+@dataclass
+class SystemLogs:
+    failed_writes: int = 3
+
+
+def test_lost_audit_records_are_counted() -> None:
+    metrics = Metrics(
+        DaemonCollector(
+            connector=Connector(),
+            worker=Worker(),
+            bus=EventBus(),
+            risk=Risk(),
+            execution=Execution(),
+            positions=Positions(),
+            logins=LoginFailures(),
+            audit=SystemLogs(),
+        )
+    )
+    assert _samples(metrics)[("forexbot_audit_write_failures_total", ())] == 3
+
+
 def test_refused_sign_ins_are_counted_by_reason() -> None:
     logins = LoginFailures()
     for reason in ("bad_password", "bad_password", "unknown_user"):

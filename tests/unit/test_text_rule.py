@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forexbot.text import KEY_PROBLEM, PROBLEM, is_client_text, text_problems
+from forexbot.text import KEY_PROBLEM, PROBLEM, escaped, is_client_text, text_problems
 
 REFUSED = ["\x00", "\t", "\n", "\r", "\x1f", "\x7f", "\x80", "\x9b", "\x9f", "\ud800", "\udfff"]
 KEPT = [" ", "~", "\xa0", "é", "\u200f", "\u202e", "\ufeff", "\ud7ff", "\ue000", "\uffff", "📈"]
@@ -48,3 +48,9 @@ def test_any_nesting_depth_is_walked_without_recursion() -> None:
 
 def test_numbers_booleans_and_null_hold_no_text() -> None:
     assert list(text_problems({"a": 1, "b": 2.5, "c": True, "d": None})) == []
+
+
+def test_escaped_writes_refused_characters_as_escapes_and_keeps_the_rest() -> None:
+    assert escaped("a\x00b\x1b\x7f\x9bc") == "a\\x00b\\x1b\\x7f\\x9bc"
+    assert escaped("lone \ud800 surrogate") == "lone \\ud800 surrogate"
+    assert escaped("Volatility 75 Index \u202e ✓") == "Volatility 75 Index \u202e ✓"
