@@ -39,6 +39,9 @@ test: install-dev system-deps lint typecheck
 
 # The suite on other days of the week (Debian's faketime): it must pass whatever the day.
 test-days: install-dev system-deps
+	@command -v faketime >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq faketime >/dev/null; }
 	scripts/test_on_days.sh $(ARGS)
 
 bench: install-dev

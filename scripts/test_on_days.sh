@@ -5,7 +5,8 @@
 #   scripts/test_on_days.sh [WHEN...] [-- PYTEST-ARGS...]
 #
 # WHEN is a date(1) expression, e.g. "next saturday 12:00" (the default list covers a
-# Saturday, a Sunday before the open, a Wednesday and a Friday just before the close). The
+# Saturday, a Wednesday, and a Sunday and a Friday three minutes before forex opens and closes
+# at 22:00 UTC, so the suite runs across the change). The
 # offset is relative (faketime "+Ns"), so every process of a run — pytest, the daemons it
 # starts, their PostgreSQL — agrees on the time. Needs Debian's faketime package.
 set -euo pipefail
@@ -17,7 +18,7 @@ days=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do days+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 if [ ${#days[@]} -eq 0 ]; then
-  days=("next saturday 12:00 UTC" "next sunday 20:30 UTC" "next wednesday 10:00 UTC" "next friday 21:40 UTC")
+  days=("next saturday 12:00 UTC" "next sunday 21:57 UTC" "next wednesday 10:00 UTC" "next friday 21:57 UTC")
 fi
 
 status=0
