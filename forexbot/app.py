@@ -455,11 +455,19 @@ class Daemon:
         async def ping() -> None:
             # The watchdog proves the event loop is alive, nothing more: a broker outage is
             # not a reason for systemd to kill the daemon mid-order (health reports it).
+            said = "healthy"  # READY's own status stands until something changes
             while True:
                 healthy, details = status.is_healthy()
                 self.notifier.watchdog()
                 if not healthy:
-                    self.notifier.status(f"unhealthy: terminal {details.get('terminal')}")
+                    words = f"unhealthy: terminal {details.get('terminal')}"
+                elif details.get("problems"):
+                    words = f"degraded: {details['problems'][0]}"
+                else:
+                    words = "healthy"
+                if words != said:
+                    self.notifier.status(words)  # what `systemctl status` shows
+                    said = words
                 await asyncio.sleep(interval)
 
         return asyncio.get_running_loop().create_task(ping(), name="watchdog")

@@ -23,6 +23,26 @@ async def test_health_is_503_unhealthy_when_the_provider_says_so(api: Api) -> No
         assert await resp.json() == {"status": "unhealthy", "connection": "disconnected"}
 
 
+async def test_health_is_200_degraded_with_the_problems_a_person_must_see(api: Api) -> None:
+    problem = "the risk state could not be saved: connection refused"
+    api.status.details = {"connection": "connected", "problems": [problem]}
+    async with api.session.get(api.url("/api/health")) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {
+            "status": "degraded",
+            "connection": "connected",
+            "problems": [problem],
+        }
+
+
+async def test_health_with_problems_but_unhealthy_is_503_unhealthy(api: Api) -> None:
+    api.status.healthy = False
+    api.status.details = {"connection": "disconnected", "problems": ["x"]}
+    async with api.session.get(api.url("/api/health")) as resp:
+        assert resp.status == 503
+        assert (await resp.json())["status"] == "unhealthy"
+
+
 async def test_health_is_503_when_the_health_check_itself_fails(api: Api) -> None:
     def broken() -> tuple[bool, dict[str, object]]:
         raise RuntimeError("boom")
