@@ -23,6 +23,7 @@ import faulthandler
 import os
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ import structlog
 
 from forexbot.api.app import RATE_LIMITERS_KEY, create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret, previous_jwt_secrets
-from forexbot.api.listen import bind_listeners
+from forexbot.api.listen import bind_listeners, tls_context
 from forexbot.api.listen import close_all as close_listeners
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
@@ -47,7 +48,6 @@ from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
-from forexbot.database.account_lock import AccountLock, account_name
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
 from forexbot.database.embedded import EmbeddedPostgres
@@ -61,6 +61,12 @@ from forexbot.database.strategy_configs import StrategyConfigRepository
 from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
+from forexbot.database.trading_locks import (
+    AdvisoryLock,
+    account_lock_name,
+    database_lock_name,
+    maintenance_url,
+)
 from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
 from forexbot.domain.market import Timeframe
@@ -83,7 +89,7 @@ _log = structlog.get_logger("forexbot.app")
 
 #: After this many seconds of stopping, the daemon logs what every task is waiting on.
 STOP_REPORT_AFTER = 10.0
-#: How often the account lock is proven held (seconds).
+#: How often the trading locks are proven held (seconds).
 ACCOUNT_LOCK_CHECK = 5.0
 
 T = TypeVar("T")
@@ -107,6 +113,28 @@ def _report_slow_stop() -> None:
         ]
     _log.error("the daemon is slow to stop", after_seconds=STOP_REPORT_AFTER, tasks=stacks)
     faulthandler.dump_traceback(all_threads=True)  # the threads too (the terminal worker)
+
+
+async def _end(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait for it; whatever it died of is logged, never raised
+    (the stop sequence must run in full)."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        _log.exception("a background task had failed", task=task.get_name())
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The API's sockets and TLS context, taken before anything can trade."""
+
+    sockets: list[socket.socket]
+    tls: ssl.SSLContext | None
 
 
 @dataclass(slots=True)
@@ -157,7 +185,7 @@ class Daemon:
         self._data_dir = data_dir
         self._environ = dict(os.environ if environ is None else environ)
         self._stop = asyncio.Event()
-        #: Set when another daemon took this account's lock: the run ends with exit code 3.
+        #: Set when another daemon took a trading lock: the run ends with exit code 3.
         self.lost_account_lock = False
         self.notifier = SystemdNotifier(self._environ)
         # POST /api/system/restart: the same stop, then systemd or an exec starts it again.
@@ -174,8 +202,10 @@ class Daemon:
 
         What can refuse the start is done before anything can trade, cheapest first: the
         data directory and its lock (:class:`~forexbot.errors.InstanceLockedError`), the
-        API's sockets (:class:`~forexbot.errors.ListenError`), the database and the account
-        lock (another daemon trading this account anywhere)."""
+        API's sockets (:class:`~forexbot.errors.ListenError`) and TLS certificate, the
+        database and its trade-book lock (another daemon trading through this database), the
+        API's start-up hooks; once the terminal is connected and before anything trades, the
+        account lock (another daemon on this account, through any database of the server)."""
         s = self._settings
         try:
             self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -196,6 +226,7 @@ class Daemon:
             stack.callback(instance.release)
             listeners = bind_listeners(s.api.host, s.api.port)
             stack.callback(close_listeners, listeners)
+            tls = tls_context(s.api.tls_certificate, s.api.tls_key)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
                 stack.callback(loop.remove_signal_handler, signum)
@@ -203,15 +234,15 @@ class Daemon:
             _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
             provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
             stack.callback(provisioned.stop)
-            account = AccountLock(
-                provisioned.url, account_name(s.terminal.server, s.terminal.login, s.terminal.magic)
-            )
-            await account.acquire()
-            stack.push_async_callback(account.release)
+            book = AdvisoryLock(provisioned.url, database_lock_name(s.terminal.magic))
+            await book.acquire()
+            stack.push_async_callback(book.release)
             database = Database(provisioned.url, pool_size=s.database.pool_size)
             await database.connect()
             stack.push_async_callback(database.close)
-            await self._run_with_database(database, provisioned, listeners, account, stack)
+            await self._run_with_database(
+                database, provisioned, Listening(listeners, tls), [book], stack
+            )
         finally:
             await stack.aclose()
             _log.info("stopped")
@@ -220,8 +251,8 @@ class Daemon:
         self,
         database: Database,
         provisioned: ProvisionedDatabase,
-        listeners: list[socket.socket],
-        account: AccountLock,
+        listening: Listening,
+        locks: list[AdvisoryLock],
         stack: contextlib.AsyncExitStack,
     ) -> None:
         engine = database.engine
@@ -381,11 +412,15 @@ class Daemon:
             restart=self.restart,
         )
         api_app = create_app(services, api_settings)
-        api = ApiServer(api_app, api_settings, sockets=listeners)
+        api = ApiServer(api_app, api_settings, sockets=listening.sockets, ssl_context=listening.tls)
+        await api.prepare()  # its start-up hooks run before anything can trade
+        stack.push_async_callback(api.stop)
 
         bus.start()
         await connector.start()
         stack.push_async_callback(connector.close)
+        if s.terminal.backend != "simulator":  # the paper account is the data directory's
+            locks.append(await self._lock_account(provisioned.url, connector, stack))
         await strategies.warm_up()
         await trading.start()
         await api.start()
@@ -400,7 +435,7 @@ class Daemon:
         self.notifier.ready(f"trading {len(s.watchlist)} symbols")
         watchdog = self._start_watchdog(status)
         lock_watch = asyncio.get_running_loop().create_task(
-            self._watch_account_lock(account), name="account-lock"
+            self._watch_locks(locks), name="trading-locks"
         )
         await self._stop.wait()
 
@@ -409,10 +444,7 @@ class Daemon:
         trading.control.stop_accepting()  # the API refuses new orders from now on
         self.notifier.stopping()
         for task in (watchdog, lock_watch):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _end(task)
         # A stop that hangs says where: the stack of every task, once, after this long.
         slow = asyncio.get_running_loop().call_later(STOP_REPORT_AFTER, _report_slow_stop)
         try:
@@ -431,21 +463,47 @@ class Daemon:
         finally:
             slow.cancel()
 
-    async def _watch_account_lock(self, account: AccountLock) -> None:
-        """Every ``ACCOUNT_LOCK_CHECK`` seconds, prove the account lock is still held (see
-        :mod:`~forexbot.database.account_lock`); lost to another daemon, this one stops
-        trading at once, with exit code 3."""
+    async def _lock_account(
+        self, url: str, connector: MT5Connector, stack: contextlib.AsyncExitStack
+    ) -> AdvisoryLock:
+        """Take the lock of the account the terminal is logged into, server-wide (see
+        :mod:`~forexbot.database.trading_locks`); before reconciliation or any strategy."""
+        server, login = await connector.account_identity()
+        name = account_lock_name(server, login, self._settings.terminal.magic)
+        lock = AdvisoryLock(maintenance_url(url), name)
+        try:
+            await lock.acquire()
+        except DatabaseError as exc:
+            _log.warning(
+                "the account lock cannot cover the whole PostgreSQL server: only this database",
+                error=str(exc),
+            )
+            lock = AdvisoryLock(url, name)
+            await lock.acquire()
+        stack.push_async_callback(lock.release)
+        return lock
+
+    async def _watch_locks(self, locks: list[AdvisoryLock]) -> None:
+        """Every ``ACCOUNT_LOCK_CHECK`` seconds, prove each trading lock is still held (see
+        :mod:`~forexbot.database.trading_locks`); lost to another daemon, this one stops
+        trading at once, with exit code 3. A check that cannot tell (the database away, a
+        stuck connection) is logged and tried again: without the database no order can be
+        sent anyway (its intent is written first)."""
         while True:
             await asyncio.sleep(ACCOUNT_LOCK_CHECK)
-            try:
-                held = await account.check()
-            except DatabaseError as exc:
-                _log.warning("the account lock cannot be checked", error=str(exc))
-                continue
-            if not held:
-                self.lost_account_lock = True
-                self.request_stop()
-                return
+            for lock in locks:
+                try:
+                    held = await asyncio.wait_for(lock.check(), ACCOUNT_LOCK_CHECK)
+                except (DatabaseError, TimeoutError) as exc:
+                    _log.warning("a trading lock cannot be checked", lock=lock.name, error=str(exc))
+                    continue
+                except Exception:
+                    _log.exception("a trading lock check failed", lock=lock.name)
+                    continue
+                if not held:
+                    self.lost_account_lock = True
+                    self.request_stop()
+                    return
 
     def _start_watchdog(self, status: DaemonStatus) -> asyncio.Task[None] | None:
         interval = self.notifier.watchdog_interval

@@ -59,6 +59,10 @@ class ListenError(ForexbotError):
     host); start-up is refused before anything trades (exit code 4)."""
 
 
+class StateConflictError(ForexbotError):
+    """The request conflicts with a change that happened meanwhile (409)."""
+
+
 class PersistenceError(ForexbotError):
     """State that must outlive a restart (the kill switch's latch) could not be written."""
 

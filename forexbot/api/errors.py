@@ -10,7 +10,8 @@ Rules:
   :class:`~forexbot.errors.TerminalError` 503 ``terminal_unavailable`` (nothing was sent: a
   lost ``order_send`` answer never surfaces as an error),
   :class:`~forexbot.errors.DatabaseError` 503 ``database_unavailable`` and
-  :class:`~forexbot.errors.PersistenceError` 503 ``state_not_saved``, so lower layers need
+  :class:`~forexbot.errors.PersistenceError` 503 ``state_not_saved``,
+  :class:`~forexbot.errors.StateConflictError` 409 ``conflict``, so lower layers need
   not know about HTTP.
 * aiohttp's own ``HTTPException``\\ s (unknown route 404, 405 with its ``Allow`` header, 413 from
   ``client_max_size``, a bad WebSocket handshake...) get the same JSON body and keep their
@@ -37,6 +38,7 @@ from forexbot.errors import (
     NotFoundError,
     PersistenceError,
     RiskRejection,
+    StateConflictError,
     TerminalError,
     TradeActionError,
 )
@@ -137,6 +139,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _api_error_response(
             ApiError(503, "database_unavailable", "the database did not answer; try again")
         )
+    except StateConflictError as exc:
+        return _api_error_response(ApiError(409, "conflict", str(exc)))
     except PersistenceError as exc:
         _log.error("state could not be persisted for a request", path=request.path, error=str(exc))
         return _api_error_response(ApiError(503, "state_not_saved", str(exc)))

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import ssl
 
-from forexbot.errors import ListenError
+from forexbot.errors import ConfigError, ListenError
 
 BACKLOG = 128
 
@@ -33,22 +34,36 @@ def bind_listeners(host: str, port: int) -> list[socket.socket]:
         raise ListenError(f"api.host {host!r} cannot be resolved: {exc.strerror}") from None
     sockets: list[socket.socket] = []
     seen: set[tuple[int, str | int]] = set()
+    unavailable: OSError | None = None
     try:
         for family, kind, proto, _, address in infos:
             if (family, address[0]) in seen:
                 continue
             seen.add((family, address[0]))
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:  # a family this kernel lacks (IPv6 disabled): as asyncio
+                unavailable = exc
+                continue
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind((address[0], port, *address[2:]))
+            try:
+                sock.bind((address[0], port, *address[2:]))
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:
+                    raise
+                sockets.remove(sock)  # an address this host does not have (no ::1)
+                sock.close()
+                unavailable = exc
+                continue
             sock.listen(BACKLOG)
             port = port or int(sock.getsockname()[1])
+        if not sockets:
+            raise unavailable or OSError(errno.EADDRNOTAVAIL, "no address to listen on")
     except OSError as exc:
-        for sock in sockets:
-            sock.close()
+        close_all(sockets)
         raise ListenError(_explain(host, port, exc)) from None
     return sockets
 
@@ -70,3 +85,18 @@ def close_all(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         with contextlib.suppress(OSError):
             sock.close()
+
+
+def tls_context(certificate: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The server's TLS context when a certificate and key are configured (TLS 1.2+); a
+    certificate that cannot be loaded is a :class:`~forexbot.errors.ConfigError` (exit 2).
+    The daemon loads it with its sockets, before anything can trade."""
+    if certificate is None or key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certificate, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS certificate {certificate}: {exc}") from None
+    return context

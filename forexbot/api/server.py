@@ -32,6 +32,7 @@ from aiohttp import web
 
 from forexbot.api.middleware import set_security_headers
 from forexbot.api.responses import error_body, json_response
+from forexbot.api.listen import tls_context
 from forexbot.api.services import ApiSettings
 from forexbot.errors import ConfigError
 
@@ -123,12 +124,18 @@ class ApiServer:
         settings: ApiSettings,
         *,
         sockets: Sequence[socket.socket] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._settings = settings
         self._app = app
         self._sockets = tuple(sockets)
         # Loaded now, not at start: a bad certificate must stop the daemon before it trades.
-        self._tls_context = self._tls()
+        self._tls_context = (
+            tls_context(settings.tls_certificate, settings.tls_key)
+            if ssl_context is None
+            else ssl_context
+        )
+        self._prepared: web.AppRunner | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -143,10 +150,11 @@ class ApiServer:
             raise RuntimeError("the API server is not started")
         return self._port
 
-    async def start(self) -> None:
-        """Run start-up hooks and start listening."""
-        if self._runner is not None:
-            raise RuntimeError("the API server is already started")
+    async def prepare(self) -> None:
+        """Run the application's start-up hooks, without serving yet: the daemon does this
+        before its terminal and engine start, so a failing hook stops it before it trades."""
+        if self._prepared is not None:
+            return
         runner = _AppRunner(
             self._app,
             access_log=None,
@@ -154,6 +162,16 @@ class ApiServer:
             shutdown_timeout=self._settings.shutdown_timeout_seconds,
         )
         await runner.setup()
+        self._prepared = runner
+
+    async def start(self) -> None:
+        """Run start-up hooks (unless :meth:`prepare` did) and start listening."""
+        if self._runner is not None:
+            raise RuntimeError("the API server is already started")
+        await self.prepare()
+        runner = self._prepared
+        assert runner is not None
+        self._prepared = None
         try:
             tls = self._tls_context
             sites: list[web.BaseSite] = [
@@ -169,21 +187,11 @@ class ApiServer:
         self._port = int(address[1])
         _log.info("api listening", host=self._settings.host, port=self._port)
 
-    def _tls(self) -> ssl.SSLContext | None:
-        """The server's TLS context when a certificate and key are configured (TLS 1.2+)."""
-        certificate, key = self._settings.tls_certificate, self._settings.tls_key
-        if certificate is None or key is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(certificate, key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load the TLS certificate {certificate}: {exc}") from None
-        return context
-
     async def stop(self) -> None:
         """Close WebSockets (1001), finish in-flight requests, stop listening. Idempotent."""
+        if self._prepared is not None:  # prepared, never served: its hooks still clean up
+            prepared, self._prepared = self._prepared, None
+            await prepared.cleanup()
         runner, self._runner, self._port = self._runner, None, None
         if runner is None:
             return

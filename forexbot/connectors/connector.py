@@ -450,6 +450,11 @@ class MT5Connector:
             bars.pop()  # forming
         return bars[-count:] if count > 0 else []
 
+    async def account_identity(self) -> tuple[str, int]:
+        """The trade server and login of the account the terminal is logged into."""
+        info = await self._call("account_info", self._terminal.account_info)
+        return str(info.server), int(info.login)
+
     async def account(self) -> AccountState:
         info = await self._call("account_info", self._terminal.account_info)
         return AccountState(

@@ -83,7 +83,13 @@ from forexbot.engine.guard import EquityGuard, GuardState, Trip, TripKind
 from forexbot.engine.kill_latch import KillSwitchLatch
 from forexbot.engine.orders import entry_price, exit_price, new_client_order_id
 from forexbot.engine.sizing import loss_per_lot, size_position
-from forexbot.errors import ConfigError, PersistenceError, RiskRejection, TerminalError
+from forexbot.errors import (
+    ConfigError,
+    PersistenceError,
+    RiskRejection,
+    StateConflictError,
+    TerminalError,
+)
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
     AccountEvent,
@@ -105,6 +111,10 @@ CLOSE_ALL_RETRY = 30.0
 STATE_KEY = "risk.state"
 #: While saving the risk state keeps failing, it is logged again this often (seconds).
 SAVE_FAILURE_LOG_EVERY = 60.0
+#: Problem codes (health, logs): the guard state is not in the database; the kill switch's
+#: latch file could not be written.
+STATE_NOT_SAVED = "risk_state_not_saved"
+LATCH_NOT_SAVED = "kill_switch_latch_not_saved"
 
 
 class MarketAccess(Protocol):
@@ -184,6 +194,7 @@ class RiskManager:
         closer: PositionCloser | None = None,
         trading_day: Callable[[float], str] | None = None,
         latch: KillSwitchLatch | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._market = market
@@ -194,7 +205,10 @@ class RiskManager:
         self._store = store
         self._closer = closer
         self._latch = latch
-        self._unsaved: dict[str, str] = {}  # what could not be persisted → why
+        self._monotonic = monotonic  # real seconds, for how often a failure is logged again
+        self._latching = asyncio.Lock()  # one latch file operation at a time
+        self._resuming = asyncio.Lock()
+        self._unsaved: dict[str, str] = {}  # problem code → why
         self._unsaved_logged: dict[str, float] = {}
         self.state_save_failures = 0
         self._trading_day = trading_day or (lambda t: server_day(t, 0))
@@ -406,17 +420,30 @@ class RiskManager:
         database, then the latch released; if either fails, trading stays halted and
         :class:`~forexbot.errors.DatabaseError` or
         :class:`~forexbot.errors.PersistenceError` is raised."""
+        async with self._resuming:
+            await self._resume()
+        now = self._clock.time()
+        _log.warning("kill switch released: trading resumes", actor=actor)
+        self._bus.publish(KillSwitchEvent(False, "resumed", f"resumed by {actor}", now, actor))
+        await self._record("warning", "kill_switch_released", f"resumed by {actor}", {}, actor)
+
+    async def _resume(self) -> None:
+        """Persist the resume, release the latch, then resume in memory — unless the switch
+        tripped again meanwhile (a trip never waits for a resume): then the halted state is
+        saved back and :class:`~forexbot.errors.StateConflictError` raised."""
         if not self._guard.state.kill_switch:
             raise ConfigError("the kill switch is not on")
+        trips = self.kill_switch_trips
         resumed = EquityGuard(replace(self._guard.state))
         resumed.resume()
         if self._store is not None:
             document = resumed.state.to_dict()
             await self._store.put(STATE_KEY, document, updated_by="risk")
             self._saved_state = document
-        if self._latch is not None:
+        if self.kill_switch_trips == trips and self._latch is not None:
             try:
-                await asyncio.to_thread(self._latch.release)
+                async with self._latching:
+                    await asyncio.to_thread(self._latch.release)
             except OSError as exc:
                 # The database says resumed, the latch halted: halted wins, now and at start.
                 await self._save_state_best_effort(force=True)
@@ -424,13 +451,13 @@ class RiskManager:
                     f"the kill switch latch {self._latch.path} could not be released ({exc}): "
                     "trading stays halted"
                 ) from exc
-        self._guard = resumed
-        self._saved("database")
-        self._saved("latch")
-        now = self._clock.time()
-        _log.warning("kill switch released: trading resumes", actor=actor)
-        self._bus.publish(KillSwitchEvent(False, "resumed", f"resumed by {actor}", now, actor))
-        await self._record("warning", "kill_switch_released", f"resumed by {actor}", {}, actor)
+        if self.kill_switch_trips != trips:
+            await self._engage_latch()  # a trip may have latched before the release
+            await self._save_state_best_effort(force=True)
+            raise StateConflictError("the kill switch tripped again while resuming: still halted")
+        self._guard.resume()  # the live state: what happened meanwhile (equity, trades) stays
+        self._saved(STATE_NOT_SAVED)
+        self._saved(LATCH_NOT_SAVED)
 
     async def ensure_flat_if_halted(self) -> int:
         """At start: with the kill switch on, close what is still open (a crash may have
@@ -793,9 +820,9 @@ class RiskManager:
         try:
             await self._save_state(force=force)
         except Exception as exc:
-            self._unsaved_failure("database", f"the risk state could not be saved: {exc}")
+            self._unsaved_failure(STATE_NOT_SAVED, f"the risk state could not be saved: {exc}")
         else:
-            self._saved("database")
+            self._saved(STATE_NOT_SAVED)
 
     async def _engage_latch(self) -> None:
         """Write the kill switch's latch file; a failure is reported loudly, never raised
@@ -804,24 +831,26 @@ class RiskManager:
             return
         s = self._guard.state
         try:
-            await asyncio.to_thread(
-                self._latch.engage, s.kill_code or "manual", s.kill_reason or "", s.kill_time
-            )
+            async with self._latching:
+                await asyncio.to_thread(
+                    self._latch.engage, s.kill_code or "manual", s.kill_reason or "", s.kill_time
+                )
         except OSError as exc:
             message = f"the kill switch latch {self._latch.path} could not be written: {exc}"
-            self._unsaved_failure("latch", message)
+            self._unsaved_failure(LATCH_NOT_SAVED, message)
         else:
-            self._saved("latch")
+            self._saved(LATCH_NOT_SAVED)
 
     def _unsaved_failure(self, what: str, message: str) -> None:
         self.state_save_failures += 1
         first = what not in self._unsaved
         self._unsaved[what] = message
-        now = time.monotonic()
+        now = self._monotonic()
         if first or now - self._unsaved_logged.get(what, now) >= SAVE_FAILURE_LOG_EVERY:
             self._unsaved_logged[what] = now
             _log.critical(
                 message,
+                problem=what,
                 kill_switch=self._guard.state.kill_switch,
                 failures=self.state_save_failures,
             )
@@ -831,14 +860,15 @@ class RiskManager:
     def _saved(self, what: str) -> None:
         if self._unsaved.pop(what, None) is not None:
             self._unsaved_logged.pop(what, None)
-            _log.warning("the risk state is saved again", what=what)
-            message = f"the risk state is saved again ({what})"
+            _log.warning("the risk state is saved again", problem=what)
+            message = f"the risk state is saved again ({what} is over)"
             self._bus.publish(RiskLimitEvent("state_saved", message, self._clock.time()))
 
-    def problems(self) -> list[str]:
-        """What could not be persisted, in words (empty when all is saved): health reports
-        the daemon degraded while there is any."""
-        return list(self._unsaved.values())
+    def problems(self) -> dict[str, str]:
+        """What could not be persisted — a code (:data:`STATE_NOT_SAVED`,
+        :data:`LATCH_NOT_SAVED`) and its message — empty when all is saved. Health reports
+        the daemon degraded, with the codes only (it is public), while there is any."""
+        return dict(self._unsaved)
 
     async def _save_state(self, *, force: bool = False) -> None:
         if self._store is None:
@@ -874,4 +904,5 @@ class RiskManager:
             "in_flight": len(self._in_flight),
             "approved": self.approved,
             "rejections": dict(self.rejections),
+            "problems": dict(self._unsaved),
         }

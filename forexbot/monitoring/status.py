@@ -10,6 +10,7 @@ still needs a person for (the risk state not persisted), which health reports as
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -45,7 +46,7 @@ class StrategiesView(Protocol):
 class RiskView(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
-    def problems(self) -> list[str]: ...
+    def problems(self) -> Mapping[str, str]: ...
 
 
 class DaemonStatus:
@@ -83,7 +84,7 @@ class DaemonStatus:
             "terminal": self._connector.state.value,
             "stopping": self.stopping,
             "version": __version__,
-            "problems": [] if self._risk is None else self._risk.problems(),
+            "problems": [] if self._risk is None else sorted(self._risk.problems()),
         }
 
     async def status(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ async def test_health_is_503_unhealthy_when_the_provider_says_so(api: Api) -> No
 
 
 async def test_health_is_200_degraded_with_the_problems_a_person_must_see(api: Api) -> None:
-    problem = "the risk state could not be saved: connection refused"
+    problem = "risk_state_not_saved"
     api.status.details = {"connection": "connected", "problems": [problem]}
     async with api.session.get(api.url("/api/health")) as resp:
         assert resp.status == 200

@@ -25,11 +25,15 @@ TRADING_STEPS = (
 
 
 async def run_to_exit(
-    data_dir: Path, port: int, env: dict[str, str], timeout: float = 60.0
+    data_dir: Path,
+    port: int,
+    env: dict[str, str],
+    timeout: float = 60.0,
+    args: tuple[str, ...] = ("--sim-speed", "600"),
 ) -> tuple[int, str, str]:
     """``forexbot run`` that is expected to refuse: its exit code, stderr and stdout (log)."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "forexbot", "run", "--sim-speed", "600",
+        sys.executable, "-m", "forexbot", "run", *args,
         "--api-port", str(port), "--data-dir", str(data_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=env, cwd=data_dir.parent,
@@ -44,10 +48,12 @@ async def run_to_exit(
     return process.returncode, err.decode(), out.decode()
 
 
-def assert_refused_before_trading(stderr: str, log: str) -> None:
+def assert_refused_before_trading(stderr: str, log: str, *, connected: bool = False) -> None:
+    """One line, no traceback, and nothing past the terminal connection (not even that,
+    unless the refusal needs to know the terminal's account)."""
     assert "Traceback" not in stderr + log
     assert len(stderr.strip().splitlines()) == 1, stderr
-    for step in TRADING_STEPS:
+    for step in TRADING_STEPS[1:] if connected else TRADING_STEPS:
         assert step not in log, f"{step!r} happened before the refusal:\n{log[-3000:]}"
 
 
@@ -81,7 +87,7 @@ async def test_a_second_daemon_on_the_same_account_through_one_database_exits_3(
             second_dir, free_port(), daemon_env(second_dir, **shared)
         )
         assert code == EXIT_IN_USE
-        assert stderr.startswith("forexbot: account -:-:magic 2026001 is already traded by")
+        assert stderr.startswith("forexbot: the trade book of magic 2026001 is in use by")
         assert "forexbot pid " in stderr
         assert_refused_before_trading(stderr, log)
 
@@ -130,3 +136,45 @@ async def test_a_tls_certificate_that_cannot_be_loaded_exits_2_before_the_termin
     assert code == 2
     assert stderr.startswith(f"forexbot: cannot load the TLS certificate {missing}: ")
     assert_refused_before_trading(stderr, log)
+
+
+async def test_a_second_daemon_on_the_same_real_account_through_another_database_exits_3(
+    workdir: Path, empty_database_url: str, migrated_database_url: str
+) -> None:
+    """Two databases of one PostgreSQL server, one MetaTrader account (a bridge serving one
+    terminal): the account lock spans the server, so the second daemon is refused once its
+    terminal says which account it is — before any reconciliation or strategy."""
+    bridge_port = free_port()
+    bridge_env = {k: v for k, v in daemon_env(workdir).items() if k != "DATABASE_URL"}
+    bridge_env["FOREXBOT_BRIDGE_SECRET"] = "s" * 40
+    bridge = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "forexbot", "bridge-server",
+        "--module", "forexbot.connectors.mt5sim", "--port", str(bridge_port),
+        "--sim-state", str(workdir / "account.json"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=bridge_env,
+    )  # fmt: skip
+    terminal = {
+        "FOREXBOT_TERMINAL__BACKEND": "bridge",
+        "FOREXBOT_TERMINAL__BRIDGE_PORT": str(bridge_port),
+        "FOREXBOT_BRIDGE_SECRET": "s" * 40,
+        "FOREXBOT_WATCHLIST": "[Volatility 75 Index]",
+    }
+    first_dir, second_dir = workdir / "first", workdir / "second"
+    first_env = daemon_env(first_dir, DATABASE_URL=empty_database_url, **terminal)
+    second_env = daemon_env(second_dir, DATABASE_URL=migrated_database_url, **terminal)
+    for env in (first_env, second_env):
+        env.pop("FOREXBOT_TERMINAL__SIM_START")  # a bridge's terminal runs on the wall clock
+    first = Daemon(first_dir, free_port(), workdir / "first.log", first_env, args=())
+    try:
+        await first.start()
+        code, stderr, log = await run_to_exit(second_dir, free_port(), second_env, args=())
+        assert code == EXIT_IN_USE, stderr + log[-3000:]
+        assert stderr.startswith("forexbot: account 5000001 on ")
+        assert "(magic 2026001) is in use by another forexbot (forexbot pid " in stderr
+        assert_refused_before_trading(stderr, log, connected=True)
+        code, _ = await first.terminate()
+        assert code == 0
+    finally:
+        first.kill()
+        bridge.kill()
+        await bridge.wait()

@@ -5,7 +5,8 @@ halted after a restart) when the database did not record it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from forexbot.domain.trading import AccountState, Side
 from forexbot.engine.exposure import Holding
 from forexbot.engine.kill_latch import KillSwitchLatch
 from forexbot.engine.risk import STATE_KEY, RiskManager
-from forexbot.errors import DatabaseError, PersistenceError
+from forexbot.errors import DatabaseError, PersistenceError, StateConflictError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import AccountEvent, RiskLimitEvent
 
@@ -95,7 +96,11 @@ class DownStore:
 
 
 def risk_manager(
-    store: Any, latch: KillSwitchLatch | None, bus: EventBus, closer: Any = None
+    store: Any,
+    latch: KillSwitchLatch | None,
+    bus: EventBus,
+    closer: Any = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> RiskManager:
     return RiskManager(
         RiskSettings(),
@@ -107,6 +112,7 @@ def risk_manager(
         store=store,
         closer=closer,
         latch=latch,
+        monotonic=monotonic,
     )
 
 
@@ -129,7 +135,7 @@ async def test_a_reason_postgresql_cannot_hold_is_stored_and_the_switch_survives
     store = SystemConfigRepository(db_engine)
     first = risk_manager(store, None, bus)
     await first.trip_kill_switch(REASON_WITH_NUL, actor="admin")
-    assert first.problems() == []
+    assert first.problems() == {}
 
     restarted = risk_manager(SystemConfigRepository(db_engine), None, bus)
     await restarted.start()
@@ -175,27 +181,30 @@ async def test_a_failed_save_is_a_problem_for_health_and_an_event_for_the_phone(
     risk = risk_manager(DownStore(), latch, bus)
     await risk.trip_kill_switch("news", actor="admin")
     await asyncio.sleep(0.05)
-    assert risk.problems() == [
+    message = (
         "the risk state could not be saved: writing system setting 'risk.state' failed: "
         "connection refused"
-    ]
+    )
+    assert risk.problems() == {"risk_state_not_saved": message}
     assert risk.state_save_failures == 1
-    assert [(a.code, a.message) for a in alerts] == [("state_not_saved", risk.problems()[0])]
+    assert [(a.code, a.message) for a in alerts] == [("state_not_saved", message)]
 
 
-async def test_a_save_that_keeps_failing_is_logged_once_not_every_second(
+async def test_a_save_that_keeps_failing_is_logged_once_a_minute_not_every_second(
     bus: EventBus, latch: KillSwitchLatch
 ) -> None:
     store = DownStore()
-    risk = risk_manager(store, latch, bus)
+    seconds = ManualClock(0.0)  # real seconds, as the daemon counts them between log lines
+    risk = risk_manager(store, latch, bus, monotonic=seconds.time)
     with structlog.testing.capture_logs() as logs:
         await risk.trip_kill_switch("news", actor="admin")
-        for second in range(30):
+        for second in range(1, 150):
+            seconds.advance(1.0)
             account = AccountState("USD", 10_000.0, 10_000.0 - second, 0.0, 9_000.0, 100)
             await risk.on_account(AccountEvent(account, NOW + second))
-    assert store.puts == 31
+    assert store.puts == 150
     unsaved = [e for e in logs if e["event"].startswith("the risk state could not be saved")]
-    assert [e["log_level"] for e in unsaved] == ["critical"]
+    assert [e["log_level"] for e in unsaved] == ["critical"] * 3  # at 0 s, 60 s and 120 s
 
 
 async def test_a_save_that_succeeds_again_clears_the_problem(
@@ -203,11 +212,11 @@ async def test_a_save_that_succeeds_again_clears_the_problem(
 ) -> None:
     risk = risk_manager(DownStore(), latch, bus)
     await risk.trip_kill_switch("news", actor="admin")
-    assert risk.problems() != []
+    assert list(risk.problems()) == ["risk_state_not_saved"]
     risk._store = SystemConfigRepository(db_engine)  # the database is back
     account = AccountState("USD", 10_000.0, 9_990.0, 0.0, 9_000.0, 100)
     await risk.on_account(AccountEvent(account, NOW + 1))
-    assert risk.problems() == []
+    assert risk.problems() == {}
 
 
 async def test_resume_with_the_database_down_keeps_trading_halted_and_latched(
@@ -247,6 +256,9 @@ async def test_a_latch_that_cannot_be_released_keeps_trading_halted_after_a_rest
     with pytest.raises(PersistenceError, match="could not be released"):
         await risk.resume(actor="admin")
     assert risk.halted() == "kill switch: news"
+    stored = await SystemConfigRepository(db_engine).get(STATE_KEY)
+    assert stored is not None
+    assert stored["kill_switch"] is True  # the database says halted again, like the latch
     monkeypatch.undo()
     restarted = risk_manager(SystemConfigRepository(db_engine), latch, bus)
     await restarted.start()
@@ -274,3 +286,43 @@ async def test_a_switch_on_in_the_database_but_not_latched_is_latched_at_start(
     record = latch.read()
     assert record is not None
     assert record.reason == "news"
+
+
+class SlowStore:
+    """The database, taking its time to answer a write (a busy server)."""
+
+    def __init__(self, inner: SystemConfigRepository) -> None:
+        self.inner = inner
+        self.writing = asyncio.Event()
+        self.proceed = asyncio.Event()
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        return await self.inner.get(key)
+
+    async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None:
+        if not value.get("kill_switch"):  # hold the resume's write, not the trips'
+            self.writing.set()
+            await self.proceed.wait()
+        await self.inner.put(key, value, updated_by=updated_by)
+
+
+async def test_a_kill_switch_tripped_while_a_resume_is_being_saved_wins(
+    db_engine: AsyncEngine, bus: EventBus, latch: KillSwitchLatch
+) -> None:
+    """A trip never waits for a resume, and a resume never undoes a trip made meanwhile."""
+    store = SlowStore(SystemConfigRepository(db_engine))
+    risk = risk_manager(store, latch, bus)
+    await risk.trip_kill_switch("first", actor="admin")
+    resuming = asyncio.create_task(risk.resume(actor="admin"))
+    await store.writing.wait()
+    await risk.trip_kill_switch("second", actor="trader")  # not blocked by the resume
+    store.proceed.set()
+    with pytest.raises(StateConflictError, match="tripped again while resuming"):
+        await resuming
+    assert risk.halted() == "kill switch: second"
+    record = latch.read()
+    assert record is not None
+    assert record.reason == "second"
+    stored = await SystemConfigRepository(db_engine).get(STATE_KEY)
+    assert stored is not None
+    assert (stored["kill_switch"], stored["kill_reason"]) == (True, "second")

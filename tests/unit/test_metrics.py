@@ -43,8 +43,8 @@ class Risk:
     def halted(self) -> str | None:
         return "kill switch: drawdown"
 
-    def problems(self) -> list[str]:
-        return ["the risk state could not be saved: connection refused"]
+    def problems(self) -> dict[str, str]:
+        return {"risk_state_not_saved": "the risk state could not be saved: connection refused"}
 
 
 @dataclass

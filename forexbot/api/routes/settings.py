@@ -35,7 +35,7 @@ from forexbot.api.operations import operation
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.services import SystemLogStore, SystemSettingsControl
-from forexbot.api.validation import read_json
+from forexbot.api.validation import INVALID_TEXT, read_json
 from forexbot.config import Settings
 from forexbot.system_settings import Refusal, SettingsChanges, SettingsRefused, refusals
 
@@ -108,8 +108,8 @@ class SettingsRoutes:
         try:
             body = await read_json(request, SettingsChanges)
         except ApiError as exc:
-            if exc.status != 422:
-                raise
+            if exc.status != 422 or _breaks_the_text_rule(exc):
+                raise  # refused text is never named back, not even as an unknown key
             found = refusals(orjson.loads(await request.read()))
             if found:
                 raise _refused(found) from None
@@ -129,3 +129,8 @@ class SettingsRoutes:
             {"changes": changes},
         )
         return json_response(view)
+
+
+def _breaks_the_text_rule(exc: ApiError) -> bool:
+    details = exc.details if isinstance(exc.details, list) else []
+    return any(isinstance(p, dict) and p.get("type") == INVALID_TEXT for p in details)

@@ -32,7 +32,9 @@ class Health(BaseModel):
     stopping: bool | None = None
     version: str | None = None
     problems: list[str] | None = Field(
-        default=None, description="what needs a person although the daemon runs (degraded)"
+        default=None,
+        description="codes of what needs a person although the daemon runs (degraded), "
+        "e.g. risk_state_not_saved; the words are in /api/system/status",
     )
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from forexbot.connectors.mt5sim.structures import StructSequence
+from forexbot.connectors.struct_sequence import StructSequence, unambiguous
 
 PROTOCOL_VERSION = 1
 
@@ -240,7 +240,7 @@ def namedtuple_class(name: str, fields: tuple[str, ...]) -> type[tuple[Any, ...]
         _nt_classes.clear()
     base = namedtuple(name, fields)  # type: ignore[misc]
     cls: type[tuple[Any, ...]] = base
-    if len(fields) >= 3 and not {"sequence", "dict"} & set(fields):
+    if unambiguous(fields):
         # MetaTrader's structures are struct sequences: ``Tick(row)`` builds one from one
         # sequence, so the local class takes that form too (and one argument per field).
         cls = type(name, (StructSequence, base), {"__slots__": ()})

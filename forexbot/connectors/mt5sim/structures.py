@@ -8,7 +8,7 @@ arrays ``copy_rates_*`` and ``copy_ticks_*`` return.
 
 Each structure here is a named tuple (``_fields``, ``_asdict()``, ``_replace()``, attribute
 access, equality with plain tuples, ``Tick(time=..., ...)`` repr, pickling) whose constructor is
-a struct sequence's (:class:`StructSequence`):
+a struct sequence's (:class:`~forexbot.connectors.struct_sequence.StructSequence`):
 
 * ``Tick(sequence)`` or ``Tick(sequence, dict)`` (also ``sequence=``/``dict=``), as in the
   real module: ``Tick(row)``, ``TradePosition(tuple(p))``. The sequence must have exactly one
@@ -27,10 +27,11 @@ a struct sequence's (:class:`StructSequence`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, NamedTuple, Self
+from typing import NamedTuple
 
 import numpy as np
+
+from forexbot.connectors.struct_sequence import StructSequence
 
 RATES_DTYPE = np.dtype(
     [
@@ -56,87 +57,6 @@ TICKS_DTYPE = np.dtype(
         ("volume_real", "<f8"),
     ]
 )
-
-
-class StructSequence(tuple[Any, ...]):
-    """The constructor of a C struct sequence for a named tuple (see the module doc).
-
-    Subclasses list this first and a :class:`~typing.NamedTuple` of the fields second:
-    ``class Tick(StructSequence, _Tick)``.
-    """
-
-    __slots__ = ()
-    # Provided by the NamedTuple base (declared for the type checker only).
-    _fields: Any
-    _field_defaults: Any
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        fields = cls._fields
-        if len(fields) < 3 or {"sequence", "dict"} & set(fields):
-            raise TypeError(f"{cls.__name__}: its constructor forms would be ambiguous")
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
-        fields: tuple[str, ...] = cls._fields
-        if not kwargs and len(args) == len(fields):
-            return tuple.__new__(cls, args)
-        if not args and len(kwargs) == len(fields):  # the simulator's own form: fast path
-            try:
-                return tuple.__new__(cls, map(kwargs.__getitem__, fields))
-            except KeyError:
-                pass  # a name is wrong: _by_name says which
-        if kwargs and not args and "sequence" not in kwargs and "dict" not in kwargs:
-            return tuple.__new__(cls, _by_name(cls.__name__, fields, cls._field_defaults, kwargs))
-        return tuple.__new__(cls, _from_sequence(cls.__name__, len(fields), args, kwargs))
-
-    def __getnewargs__(self) -> tuple[tuple[Any, ...]]:  # pickle and copy: the sequence form
-        return (tuple(self),)
-
-
-def _from_sequence(
-    name: str, size: int, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Any, ...]:
-    """The items of ``Struct(sequence, dict=None)``, with CPython's struct-sequence errors."""
-    if len(args) > 2:
-        raise TypeError(f"{name}() takes at most 2 arguments ({len(args)} given)")
-    for key in kwargs:
-        if key not in ("sequence", "dict"):
-            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
-    params = dict(zip(("sequence", "dict"), args, strict=False))
-    for key, value in kwargs.items():
-        if key in params:
-            position = 1 if key == "sequence" else 2
-            raise TypeError(
-                f"argument for {name}() given by name ({key!r}) and position ({position})"
-            )
-        params[key] = value
-    if "sequence" not in params:
-        raise TypeError(f"{name}() missing required argument 'sequence' (pos 1)")
-    mapping = params.get("dict")
-    if mapping is not None and not isinstance(mapping, dict):
-        raise TypeError(f"{name}() takes a dict as second arg, if any")
-    sequence = params["sequence"]
-    if not isinstance(sequence, Iterable):
-        raise TypeError("constructor requires a sequence")
-    items = tuple(sequence)
-    if len(items) != size:
-        raise TypeError(f"{name}() takes a {size}-sequence ({len(items)}-sequence given)")
-    if mapping:
-        raise TypeError(f"{name}() got duplicate or unexpected field name(s)")
-    return items
-
-
-def _by_name(
-    name: str, fields: tuple[str, ...], defaults: dict[str, Any], kwargs: dict[str, Any]
-) -> tuple[Any, ...]:
-    """The items of ``Struct(field=value, ...)``: every field once, defaults for the rest."""
-    if len(kwargs) > len(fields) or not kwargs.keys() <= set(fields):
-        unexpected = next(key for key in kwargs if key not in fields)
-        raise TypeError(f"{name}() got an unexpected keyword argument {unexpected!r}")
-    missing = [f for f in fields if f not in kwargs and f not in defaults]
-    if missing:
-        raise TypeError(f"{name}() missing {len(missing)} required field(s): {', '.join(missing)}")
-    return tuple(kwargs[f] if f in kwargs else defaults[f] for f in fields)
 
 
 class _AccountInfo(NamedTuple):

@@ -1,23 +1,33 @@
-"""One trading daemon per account: a PostgreSQL advisory lock held for the daemon's life.
+"""One trading daemon per database and per account: PostgreSQL advisory locks held for the
+daemon's life.
 
-Two daemons sending orders for one account (and one magic number) would fight: each would
-reconcile the other's trades away and double every limit. The data-directory lock
-(:mod:`forexbot.instance_lock`) stops a second daemon on the same machine and directory; this
-lock stops it wherever it runs, as long as it uses the same database — on another port,
-another data directory, another machine.
+Two daemons sending orders for one account, or sharing one database's trade book, would fight:
+each would reconcile the other's trades away and double every limit. The data-directory lock
+(:mod:`forexbot.instance_lock`) stops a second daemon on the same machine and directory; these
+stop it wherever it runs — another port, another data directory, another machine:
 
-Rules:
+* the **database lock**, in the daemon's own database, keyed by ``terminal.magic``: one
+  trading daemon per database and magic number (:func:`database_lock_name`). Taken before the
+  terminal is touched.
+* the **account lock**, keyed by the account the terminal reports (server and login) and the
+  magic number (:func:`account_lock_name`), in the server's ``postgres`` database
+  (:func:`maintenance_url`): advisory locks belong to one database, so this scope covers
+  every database of the PostgreSQL server — two daemons on one account through two
+  databases are refused too. Taken once the terminal is connected, before reconciliation or
+  any strategy runs. (Where the role may not connect to ``postgres``, the daemon's own
+  database is the scope, with a warning.) The simulator's paper account lives in the data
+  directory, which its ``flock`` already guards.
 
-* The lock is a session-level ``pg_try_advisory_lock`` on a connection of its own, keyed by
-  the account (``terminal.server``, ``terminal.login``) and ``terminal.magic``. Advisory locks
-  belong to one database, so several accounts can share a PostgreSQL server, each with its own
-  database.
-* Taking it never waits: a lock held by another daemon refuses the start at once with
+Rules, for both:
+
+* A session-level ``pg_try_advisory_lock`` on a connection of its own. Taking it never waits:
+  a lock held by another daemon refuses the start at once with
   :class:`~forexbot.errors.InstanceLockedError`, naming the holder (its ``application_name``
   says host and pid, its address and since when).
 * The lock dies with its connection: a SIGKILLed or crashed holder's connection closes and
-  PostgreSQL releases it at once, so a restart is never refused by a dead daemon.
-* While running, :meth:`AccountLock.check` proves the lock is still held. If the database
+  PostgreSQL releases it at once, so a restart is never refused by a dead daemon (TCP
+  keepalives bound how long a vanished machine's connection lingers).
+* While running, :meth:`AdvisoryLock.check` proves the lock is still held. If the database
   dropped the connection (a restart of PostgreSQL), the lock is taken again on a new one; if
   another daemon took it meanwhile, the check reports the loss and the daemon stops trading.
 """
@@ -31,6 +41,7 @@ import socket
 
 import structlog
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -54,10 +65,21 @@ _HELD = text(
 )
 
 
-def account_name(server: str | None, login: int | None, magic: int) -> str:
-    """The account a daemon trades, as the lock names it (``-`` where the config leaves it
-    to the terminal: the terminal's current account)."""
-    return f"{server or '-'}:{login if login is not None else '-'}:magic {magic}"
+def database_lock_name(magic: int) -> str:
+    """The database lock's name: the trade book of one magic number."""
+    return f"the trade book of magic {magic}"
+
+
+def account_lock_name(server: str, login: int, magic: int) -> str:
+    """The account lock's name: the account as the terminal reports it, and the magic."""
+    return f"account {login} on {server or 'an unnamed server'} (magic {magic})"
+
+
+def maintenance_url(url: str) -> str:
+    """``url`` pointing at the server's ``postgres`` database (the account lock's scope)."""
+    return make_url(to_async_url(url)).set(database="postgres").render_as_string(
+        hide_password=False
+    )
 
 
 def lock_key(account: str) -> int:
@@ -66,20 +88,20 @@ def lock_key(account: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class AccountLock:
-    """The advisory lock of one account on the daemon's database."""
+class AdvisoryLock:
+    """One named advisory lock on the database at ``url``."""
 
-    def __init__(self, url: str, account: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, name: str, *, connect_timeout: float = 10.0) -> None:
         self._url = to_async_url(url)
-        self._account = account
-        self._key = lock_key(account)
+        self._name = name
+        self._key = lock_key(name)
         self._connect_timeout = connect_timeout
         self._engine: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
 
     @property
-    def account(self) -> str:
-        return self._account
+    def name(self) -> str:
+        return self._name
 
     @property
     def held(self) -> bool:
@@ -96,8 +118,13 @@ class AccountLock:
             isolation_level="AUTOCOMMIT",
             connect_args={
                 "timeout": self._connect_timeout,
+                "command_timeout": self._connect_timeout,
                 "server_settings": {
-                    "application_name": f"forexbot pid {os.getpid()} on {socket.gethostname()}"
+                    "application_name": f"forexbot pid {os.getpid()} on {socket.gethostname()}",
+                    # The server notices a vanished holder within ~25 s and frees the lock.
+                    "tcp_keepalives_idle": "10",
+                    "tcp_keepalives_interval": "5",
+                    "tcp_keepalives_count": "3",
                 },
             },
         )
@@ -112,16 +139,16 @@ class AccountLock:
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             await engine.dispose()
             reason = scrub_password(error_reason(exc), self._url)
-            raise DatabaseError(f"cannot take the account lock: {reason}") from None
+            raise DatabaseError(f"cannot take the lock on {self._name}: {reason}") from None
         if not got:
             await conn.close()
             await engine.dispose()
             raise InstanceLockedError(
-                f"account {self._account} is already traded by another forexbot ({holder}): "
-                "one account, one trading daemon — stop the other one first"
+                f"{self._name} is in use by another forexbot ({holder}): "
+                "one trading daemon each — stop the other one first"
             )
         self._engine, self._conn = engine, conn
-        _log.info("account lock taken", account=self._account)
+        _log.info("trading lock taken", lock=self._name)
 
     def _halves(self) -> dict[str, int]:
         """The key as ``pg_locks`` shows it: high and low 32 bits in ``classid``/``objid``."""
@@ -147,12 +174,12 @@ class AccountLock:
                 if held:
                     return True
             except (SQLAlchemyError, OSError, TimeoutError):
-                _log.warning("the account lock's connection was lost; taking the lock again")
+                _log.warning("a trading lock's connection was lost; taking it again", lock=self._name)
         await self.release()
         try:
             await self.acquire()
         except InstanceLockedError as exc:
-            _log.critical("the account lock was lost to another daemon", error=str(exc))
+            _log.critical("a trading lock was lost to another daemon", error=str(exc))
             return False
         return True
 
