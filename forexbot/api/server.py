@@ -30,11 +30,10 @@ from http import HTTPStatus
 import structlog
 from aiohttp import web
 
+from forexbot.api.listen import tls_context
 from forexbot.api.middleware import set_security_headers
 from forexbot.api.responses import error_body, json_response
-from forexbot.api.listen import tls_context
 from forexbot.api.services import ApiSettings
-from forexbot.errors import ConfigError
 
 _log = structlog.get_logger("forexbot.api")
 

@@ -77,8 +77,8 @@ def account_lock_name(server: str, login: int, magic: int) -> str:
 
 def maintenance_url(url: str) -> str:
     """``url`` pointing at the server's ``postgres`` database (the account lock's scope)."""
-    return make_url(to_async_url(url)).set(database="postgres").render_as_string(
-        hide_password=False
+    return (
+        make_url(to_async_url(url)).set(database="postgres").render_as_string(hide_password=False)
     )
 
 
@@ -174,7 +174,9 @@ class AdvisoryLock:
                 if held:
                     return True
             except (SQLAlchemyError, OSError, TimeoutError):
-                _log.warning("a trading lock's connection was lost; taking it again", lock=self._name)
+                _log.warning(
+                    "a trading lock's connection was lost: taking it again", lock=self.name
+                )
         await self.release()
         try:
             await self.acquire()
