@@ -7,9 +7,9 @@ position is closed, and released only after the database has recorded the resume
 
 Rules:
 
-* **Engaged first.** :meth:`KillSwitchLatch.engage` writes the file atomically (temporary
-  file, ``fsync``, rename, ``fsync`` of the directory): after it returns, a crash or a power
-  cut leaves the switch on.
+* **Engaged first.** :meth:`KillSwitchLatch.engage` writes the file durably
+  (:mod:`forexbot.durable_file`): after it returns, a crash or a power cut leaves the switch
+  on.
 * **Fail safe.** A file that exists but cannot be read or parsed counts as engaged: a
   damaged record must halt trading, never resume it.
 * **Released last.** :meth:`release` removes the file (and syncs the directory) once the
@@ -19,14 +19,13 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from forexbot.database.storable import storable_text
+from forexbot.durable_file import remove_durably, write_durably
 
 LATCH_FILE = "kill_switch.json"
 
@@ -54,16 +53,7 @@ class KillSwitchLatch:
         """Record the switch as on, durably. Raises :class:`OSError` when it cannot."""
         record = {"code": storable_text(code), "reason": storable_text(reason), "time": at}
         data = orjson.dumps(record)
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self._path.with_name(f".{self._path.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, self._path)
-        self._sync_directory()
+        write_durably(self._path, data)
 
     def read(self) -> LatchRecord | None:
         """The latched record, ``None`` when the switch is not latched. An unreadable file
@@ -85,13 +75,4 @@ class KillSwitchLatch:
 
     def release(self) -> None:
         """Forget the latch (the database recorded the resume). Raises :class:`OSError`."""
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
-        self._sync_directory()
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self._path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        remove_durably(self._path)

@@ -1,19 +1,18 @@
 """Saving and loading the paper account, atomically.
 
 A broker keeps the account when the terminal restarts; so does the simulator when given a
-``state_path``. The file is JSON with a ``version`` field. Writes go to a temporary file in
-the same directory, are fsynced, then ``os.replace``d over the old file (and the directory
-fsynced), so a crash leaves either the old or the new state, never a torn file.
+``state_path``. The file is JSON with a ``version`` field, written with
+:func:`forexbot.durable_file.write_durably`, so a crash leaves either the old or the new
+state, never a torn file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pathlib
-import tempfile
 
 import orjson
+
+from forexbot.durable_file import write_durably
 
 from .account import AccountState
 from .errors import SimulatorStateError
@@ -22,23 +21,7 @@ from .errors import SimulatorStateError
 def save_state(state: AccountState, path: pathlib.Path) -> None:
     """Write ``state`` to ``path`` atomically."""
     payload = orjson.dumps(state.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_durably(path, payload)
 
 
 def load_state(path: pathlib.Path) -> AccountState:
