@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 from daemon_kit import Daemon, daemon_env, free_port
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from forexbot.database.trading_locks import AdvisoryLock, database_lock_name
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +183,42 @@ async def test_a_second_daemon_on_the_same_real_account_through_another_database
         first.kill()
         bridge.kill()
         await bridge.wait()
+
+
+async def test_a_daemon_whose_lock_is_taken_over_stops_trading_with_exit_3(
+    workdir: Path, empty_database_url: str
+) -> None:
+    """The database dropped the daemon's lock connection and another daemon took the lock
+    meanwhile: the running one finds out at its next check and stops, exit 3."""
+    data_dir = workdir / "data"
+    daemon = Daemon(
+        data_dir,
+        free_port(),
+        workdir / "daemon.log",
+        daemon_env(data_dir, DATABASE_URL=empty_database_url),
+    )
+    intruder = AdvisoryLock(empty_database_url, database_lock_name(2_026_001))
+    try:
+        await daemon.start()
+        engine = create_async_engine(empty_database_url, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name LIKE 'forexbot pid %'"
+                    )
+                )
+        finally:
+            await engine.dispose()
+        await intruder.acquire()
+        assert daemon.process is not None
+        code = await asyncio.wait_for(daemon.process.wait(), 60)
+        assert code == EXIT_IN_USE, daemon.log()
+        log = daemon.log()
+        assert "a trading lock was lost to another daemon" in log
+        assert "forexbot: another daemon took over this one's trading lock: stopped" in log
+        assert '"event":"stopping"' in log  # the graceful stop, orders in flight settled
+    finally:
+        await intruder.release()
+        daemon.kill()
