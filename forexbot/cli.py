@@ -249,7 +249,8 @@ def _run_daemon(settings: Settings, data_dir: Path) -> int:
     daemon = Daemon(settings, data_dir)
     _run(daemon.run())
     if daemon.lost_account_lock:
-        print("forexbot: another daemon took over this one's trading lock: stopped", file=sys.stderr)
+        message = "forexbot: another daemon took over this one's trading lock: stopped"
+        print(message, file=sys.stderr)
         return EXIT_IN_USE
     if daemon.restart.pending:  # POST /api/system/restart: exit 75 for systemd, or re-exec
         from forexbot.restart import start_again  # noqa: PLC0415
