@@ -19,8 +19,9 @@ import pytest
 PASSWORD = "correct horse battery staple"
 START_TIMEOUT = 90.0
 #: Where the simulated market of every daemon under test starts: a Monday morning in London,
-#: so forex ticks whatever the day the suite runs (at 600x the week lasts about eleven
-#: minutes, longer than any test).
+#: so forex ticks whatever the day the suite runs. At 600x the trading week lasts about
+#: eleven minutes of real time; the longest-lived daemon (the API contract module's) runs
+#: under two. A daemon meant to live longer must start later in the week or run slower.
 SIM_START = "2026-11-23T08:00:00Z"
 
 
