@@ -55,7 +55,7 @@ async def audit(
     actor = claims_of(request).username
     source_ip = request.remote
     _log.info(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
-    await _add(
+    await record_event(
         store,
         level="info",
         event=event,
@@ -66,7 +66,7 @@ async def audit(
     )
 
 
-async def _add(
+async def record_event(
     store: SystemLogStore,
     *,
     level: str,
@@ -76,7 +76,9 @@ async def _add(
     actor: str | None,
     source_ip: str | None,
 ) -> None:
-    """One ``system_logs`` row from the API; a failure is logged with the record, not raised."""
+    """One ``system_logs`` row from the API (an audit record, a refused sign-in); a failure
+    is logged with the record (``audit record lost``), never raised: what the request did
+    stands, and the client must not be invited to do it again."""
     try:
         await store.add(
             level=level,
@@ -125,7 +127,7 @@ def request_audit_middleware(store: SystemLogStore) -> Middleware:
             raise
         finally:
             claims = request.get(CLAIMS_KEY)
-            await _add(
+            await record_event(
                 store,
                 level="info" if status < 400 else "warning",
                 event="api_request",

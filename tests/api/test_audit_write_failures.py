@@ -62,3 +62,15 @@ async def test_a_change_whose_audit_row_is_lost_still_answers_its_success(api: A
     assert api.strategies.strategies["ma_rsi:EURUSD:M15"]["enabled"] is False
     assert [e["audit_event"] for e in logs if e["event"] == RECORD_LOST] == ["strategy_toggled"]
     assert api.system_logs.failed_writes == 1
+
+
+async def test_a_refused_sign_in_whose_record_is_lost_is_still_401_and_logged(api: Api) -> None:
+    await api.create_user("tester", "a-long-passphrase", "trader")
+    async with refusing(api.engine, "login_failed"):
+        with structlog.testing.capture_logs() as logs:
+            body = {"username": "tester", "password": "not-the-passphrase"}
+            async with api.session.post(api.url("/api/auth/login"), json=body) as resp:
+                assert resp.status == 401
+    [entry] = [e for e in logs if e["event"] == RECORD_LOST]
+    assert entry["audit_event"] == "login_failed"
+    assert entry["audit_context"]["username"] == "tester"

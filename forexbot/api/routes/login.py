@@ -48,6 +48,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from forexbot.api.audit import record_event
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.login_failures import LoginFailures
@@ -359,9 +360,9 @@ class LoginRoutes:
             self._failures.record(str(context["reason"]))
         log = _log.warning if level == "warning" else _log.info
         log(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
-        await self._audit.add(
+        await record_event(
+            self._audit,
             level=level,
-            component="api",
             event=event,
             message=message,
             context=context,
