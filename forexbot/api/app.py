@@ -19,9 +19,11 @@ shutdown, before aiohttp waits for in-flight handlers, so stopping is prompt.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http import HttpVersion11
 
 from forexbot import __version__
 from forexbot.api.audit import request_audit_middleware
@@ -37,6 +39,7 @@ from forexbot.api.ratelimit import (
     login_limit,
     user_limit_middleware,
 )
+from forexbot.api.responses import error_body, json_response
 from forexbot.api.routes.api_keys import ApiKeyRoutes
 from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.backup import BackupRoutes
@@ -68,6 +71,31 @@ TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
 
 
 RATE_LIMITERS_KEY = web.AppKey("forexbot_rate_limiters", RateLimiters)
+
+
+async def expect_continue_only(request: web.Request) -> web.StreamResponse | None:
+    """The routes' ``Expect`` handler: ``100-continue`` as aiohttp does it; anything else
+    is 417 in the API's error body. aiohttp's own answer (text echoing the header) would be
+    sent before any middleware could reword it."""
+    if request.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
+        if request.version == HttpVersion11:
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the answer proper has not started
+        return None
+    body = error_body("expectation_failed", "only 'Expect: 100-continue' is supported")
+    return json_response(body, status=417)
+
+
+def _add_routes(app: web.Application, routes: Iterable[web.RouteDef]) -> None:
+    """Add ``routes``, each with :func:`expect_continue_only` as its ``Expect`` handler."""
+    app.add_routes(
+        [
+            web.RouteDef(
+                r.method, r.path, r.handler, {**r.kwargs, "expect_handler": expect_continue_only}
+            )
+            for r in routes
+        ]
+    )
 
 
 def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
@@ -164,36 +192,37 @@ def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
         TradingRoutes(services.trades, services.positions),
         StreamRoutes(broadcaster, settings, services.market),
     ):
-        app.add_routes(group.routes())
+        _add_routes(app, group.routes())
     if services.metrics is not None:
-        app.add_routes(MetricsRoutes(services.metrics).routes())
+        _add_routes(app, MetricsRoutes(services.metrics).routes())
     if services.trading is not None:
-        app.add_routes(TradeActionRoutes(services.trading, services.system_logs).routes())
-        app.add_routes(RiskRoutes(services.trading, services.system_logs).routes())
+        _add_routes(app, TradeActionRoutes(services.trading, services.system_logs).routes())
+        _add_routes(app, RiskRoutes(services.trading, services.system_logs).routes())
     if services.strategies is not None:
-        app.add_routes(StrategyRoutes(services.strategies, services.system_logs).routes())
-        app.add_routes(MarketRoutes(services.strategies).routes())
+        _add_routes(app, StrategyRoutes(services.strategies, services.system_logs).routes())
+        _add_routes(app, MarketRoutes(services.strategies).routes())
     if services.market is not None:
-        app.add_routes(MarketDataRoutes(services.market).routes())
+        _add_routes(app, MarketDataRoutes(services.market).routes())
     if services.backups is not None:
-        app.add_routes(BackupRoutes(services.backups, services.system_logs).routes())
+        _add_routes(app, BackupRoutes(services.backups, services.system_logs).routes())
     if services.performance is not None:
-        app.add_routes(PerformanceRoutes(services.performance).routes())
+        _add_routes(app, PerformanceRoutes(services.performance).routes())
     if services.api_keys is not None:
-        app.add_routes(
+        _add_routes(
+            app,
             ApiKeyRoutes(
                 services.api_keys,
                 services.system_logs,
                 services.wall_clock,
                 on_revoked=broadcaster.end_api_keys,
-            ).routes()
+            ).routes(),
         )
     if services.backtests is not None:
-        app.add_routes(BacktestRoutes(services.backtests, services.system_logs).routes())
+        _add_routes(app, BacktestRoutes(services.backtests, services.system_logs).routes())
     if services.system_settings is not None:
-        app.add_routes(SettingsRoutes(services.system_settings, services.system_logs).routes())
+        _add_routes(app, SettingsRoutes(services.system_settings, services.system_logs).routes())
     if services.restart is not None:
-        app.add_routes(RestartRoutes(services.restart, services.system_logs).routes())
+        _add_routes(app, RestartRoutes(services.restart, services.system_logs).routes())
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)

@@ -199,14 +199,32 @@ async def test_an_error_escaping_the_middlewares_is_a_json_500_without_versions(
     assert entry["status"] == 500
 
 
-async def test_an_unknown_expectation_is_417_without_versions(api: Api) -> None:
-    # aiohttp answers it before the middlewares (its expect handler), after routing, so the
-    # on_response_prepare hook still sets the headers; the body is aiohttp's text.
+async def test_an_unknown_expectation_is_417_in_the_api_error_body_without_echo(
+    api: Api,
+) -> None:
     answer = await send_raw(
         api,
-        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\n"
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nExpect: bogus<script>\r\n"
         b"Content-Length: 0\r\nConnection: close\r\n\r\n",
     )
     assert answer.status_line == "HTTP/1.1 417 Expectation Failed"
+    assert answer.json() == {
+        "error": {
+            "code": "expectation_failed",
+            "message": "only 'Expect: 100-continue' is supported",
+            "details": None,
+        }
+    }
     assert_no_version_advertised(answer)
     assert {name: answer.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
+async def test_expect_100_continue_still_gets_its_interim_answer(api: Api) -> None:
+    answer = await send_raw(
+        api,
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n"
+        b"\r\n{}",
+    )
+    assert answer.status_line == "HTTP/1.1 100 Continue"
+    assert answer.body.startswith(b"HTTP/1.1 422 Unprocessable Entity\r\n")  # then the answer
