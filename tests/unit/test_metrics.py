@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -78,20 +79,20 @@ def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     return out
 
 
-def _metrics(connector: Connector | None = None) -> Metrics:
+def _metrics(connector: Connector | None = None, **components: Any) -> Metrics:
+    """The collector over fake components; ``components`` replace the defaults by name."""
     bus = EventBus()
     bus.subscribe(TickEvent, _noop, name="risk")
-    return Metrics(
-        DaemonCollector(
-            connector=connector or Connector(),
-            worker=Worker(),
-            bus=bus,
-            risk=Risk(),
-            execution=Execution(),
-            positions=Positions(),
-            logins=LoginFailures(),
-        )
-    )
+    defaults: dict[str, Any] = {
+        "connector": connector or Connector(),
+        "worker": Worker(),
+        "bus": bus,
+        "risk": Risk(),
+        "execution": Execution(),
+        "positions": Positions(),
+        "logins": LoginFailures(),
+    }
+    return Metrics(DaemonCollector(**{**defaults, **components}))
 
 
 async def _noop(event: TickEvent) -> None:
@@ -147,18 +148,7 @@ def test_tick_to_order_latency_is_exported_as_quantiles_of_recent_orders() -> No
     execution = Execution()
     for ms in range(1, 101):
         execution.tick_to_order.add(ms / 1000)
-    bus = EventBus()
-    metrics = Metrics(
-        DaemonCollector(
-            connector=Connector(),
-            worker=Worker(),
-            bus=bus,
-            risk=Risk(),
-            execution=execution,
-            positions=Positions(),
-            logins=LoginFailures(),
-        )
-    )
+    metrics = _metrics(execution=execution)
     s = _samples(metrics)
     assert s[("forexbot_tick_to_order_seconds", (("quantile", "0.50"),))] == 0.0505
     assert s[("forexbot_tick_to_order_seconds", (("quantile", "0.99"),))] == pytest.approx(0.09901)
@@ -172,18 +162,7 @@ class SystemLogs:
 
 
 def test_lost_audit_records_are_counted() -> None:
-    metrics = Metrics(
-        DaemonCollector(
-            connector=Connector(),
-            worker=Worker(),
-            bus=EventBus(),
-            risk=Risk(),
-            execution=Execution(),
-            positions=Positions(),
-            logins=LoginFailures(),
-            audit=SystemLogs(),
-        )
-    )
+    metrics = _metrics(audit=SystemLogs())
     assert _samples(metrics)[("forexbot_audit_write_failures_total", ())] == 3
 
 
@@ -191,17 +170,7 @@ def test_refused_sign_ins_are_counted_by_reason() -> None:
     logins = LoginFailures()
     for reason in ("bad_password", "bad_password", "unknown_user"):
         logins.record(reason)
-    metrics = Metrics(
-        DaemonCollector(
-            connector=Connector(),
-            worker=Worker(),
-            bus=EventBus(),
-            risk=Risk(),
-            execution=Execution(),
-            positions=Positions(),
-            logins=logins,
-        )
-    )
+    metrics = _metrics(logins=logins)
     s = _samples(metrics)
     assert s[("forexbot_login_failures_total", (("reason", "bad_password"),))] == 2
     assert s[("forexbot_login_failures_total", (("reason", "unknown_user"),))] == 1
