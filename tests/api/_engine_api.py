@@ -175,29 +175,41 @@ async def engine_api(
     symbols: tuple[str, ...] = ("EURUSD",),
 ) -> AsyncIterator[EngineApi]:
     """A rig with these limits and symbols, and the API server in front of its engine."""
-    async with trading_rig(db_engine, symbols=symbols, risk=risk) as rig:
-        services = ApiServices(
-            users=UserRepository(db_engine),
-            trades=rig.trades,
-            system_logs=rig.logs,
-            positions=rig.positions,
-            status=FakeStatus(),
-            bus=rig.bus,
-            clock=rig.clock,
-            trading=rig.engine.control,
-        )
-        settings = ApiSettings(
-            host="127.0.0.1",
-            port=0,
-            jwt_secret=JWT_SECRET,
-            shutdown_timeout_seconds=2.0,
-            ws_close_timeout_seconds=1.0,
-        )
-        server = ApiServer(create_app(services, settings), settings)
-        await server.start()
-        session = aiohttp.ClientSession()
-        try:
-            yield EngineApi(rig, server, session)
-        finally:
-            await session.close()
-            await server.stop()
+    async with (
+        trading_rig(db_engine, symbols=symbols, risk=risk) as rig,
+        serve_rig(db_engine, rig, trading=rig.engine.control) as api,
+    ):
+        yield api
+
+
+@contextlib.asynccontextmanager
+async def serve_rig(
+    db_engine: AsyncEngine, rig: TradingRig, **services: Any
+) -> AsyncIterator[EngineApi]:
+    """A real API server over ``rig`` (its trades, logs, positions, bus and clock), with
+    ``services`` (``trading=``, ``strategies=``...) for the routes a test needs."""
+    api_services = ApiServices(
+        users=UserRepository(db_engine),
+        trades=rig.trades,
+        system_logs=rig.logs,
+        positions=rig.positions,
+        status=FakeStatus(),
+        bus=rig.bus,
+        clock=rig.clock,
+        **services,
+    )
+    settings = ApiSettings(
+        host="127.0.0.1",
+        port=0,
+        jwt_secret=JWT_SECRET,
+        shutdown_timeout_seconds=2.0,
+        ws_close_timeout_seconds=1.0,
+    )
+    server = ApiServer(create_app(api_services, settings), settings)
+    await server.start()
+    session = aiohttp.ClientSession()
+    try:
+        yield EngineApi(rig, server, session)
+    finally:
+        await session.close()
+        await server.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,15 @@ from forexbot.text import PROBLEM
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-def database(
-    migrated_database_url: str, monkeypatch: pytest.MonkeyPatch, autocommit: Callable[..., None]
-) -> str:
-    autocommit(migrated_database_url, "TRUNCATE users CASCADE")
-    monkeypatch.setenv("DATABASE_URL", migrated_database_url)
-    return migrated_database_url
-
-
 def test_a_control_character_in_a_username_is_refused_naming_the_argument(
-    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    users_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["user", "mfa", "--username", "ana\x00", "--data-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"forexbot: --username {PROBLEM}\n"
 
 
 def test_a_username_of_bytes_that_are_not_utf8_is_refused(
-    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    users_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     username = b"ana\xff".decode("utf-8", "surrogateescape")  # as Python reads such argv
     assert main(["user", "mfa", "--username", username, "--data-dir", str(tmp_path)]) == 2
@@ -43,7 +33,7 @@ def test_a_username_of_bytes_that_are_not_utf8_is_refused(
 
 @pytest.mark.parametrize("password", ["a-long-pass\x00phrase", "a-long-passphrase\udcff"])
 def test_a_password_breaking_the_rule_is_refused_and_no_user_is_made(
-    database: str,
+    users_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -66,7 +56,7 @@ def test_an_option_is_named_as_typed_not_by_its_destination(
 
 
 def test_a_data_directory_of_bytes_that_are_not_utf8_is_a_path_and_is_taken(
-    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    users_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data_dir = tmp_path / b"data\xff".decode("utf-8", "surrogateescape")
     assert main(["user", "mfa", "--username", "nobody", "--data-dir", str(data_dir)]) == 2

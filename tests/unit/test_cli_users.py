@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,6 @@ import pytest
 from forexbot.cli import main
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def database(
-    migrated_database_url: str, monkeypatch: pytest.MonkeyPatch, autocommit: Callable[..., None]
-) -> str:
-    autocommit(migrated_database_url, "TRUNCATE users CASCADE")
-    monkeypatch.setenv("DATABASE_URL", migrated_database_url)
-    return migrated_database_url
 
 
 def create(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, username: str, role: str) -> int:
@@ -37,7 +27,7 @@ def secret_of(out: str) -> str:
 
 
 def test_creating_an_admin_prints_its_one_time_code_secret_and_recovery_codes(
-    database: str,
+    users_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -51,7 +41,7 @@ def test_creating_an_admin_prints_its_one_time_code_secret_and_recovery_codes(
 
 
 def test_a_trader_is_created_without_one_time_codes(
-    database: str,
+    users_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -61,7 +51,7 @@ def test_a_trader_is_created_without_one_time_codes(
 
 
 def test_user_mfa_replaces_the_secret(
-    database: str,
+    users_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -73,7 +63,7 @@ def test_user_mfa_replaces_the_secret(
 
 
 def test_user_mfa_for_an_unknown_user_exits_2(
-    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    users_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["user", "mfa", "--username", "nobody", "--data-dir", str(tmp_path)]) == 2
     assert "no user 'nobody'" in capsys.readouterr().err
