@@ -69,13 +69,13 @@ class _Status:
 def serve(rate: float, quote_seconds: float, ready: Any) -> None:
     """The server process: the API, and a quote publisher once a client asks for it."""
     from forexbot.api.app import create_app  # noqa: PLC0415
+    from forexbot.api.ports import ApiServices, ApiSettings  # noqa: PLC0415
     from forexbot.api.server import ApiServer  # noqa: PLC0415
-    from forexbot.api.services import ApiServices, ApiSettings  # noqa: PLC0415
     from forexbot.clock import RealtimeClock  # noqa: PLC0415
     from forexbot.domain.market import Tick  # noqa: PLC0415
     from forexbot.events.bus import EventBus  # noqa: PLC0415
     from forexbot.events.types import TickEvent  # noqa: PLC0415
-    from forexbot.logging import configure_logging  # noqa: PLC0415
+    from forexbot.logs import configure_logging  # noqa: PLC0415
 
     configure_logging("WARNING", "json", stream=sys.stderr)
 

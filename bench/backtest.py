@@ -31,9 +31,9 @@ from backtesting import Backtest, Strategy
 
 from forexbot.backtest.prices import PriceSeries
 from forexbot.backtest.runner import BacktestSpec, load_prices, run_backtest
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 from forexbot.domain.market import Timeframe
-from forexbot.logging import configure_logging
+from forexbot.logs import configure_logging
 
 START = datetime(2022, 1, 3, tzinfo=UTC).timestamp()
 M1_BARS_PER_DAY = 1_440 * 5 / 7  # about: forex trades five days a week

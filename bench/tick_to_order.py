@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from forexbot.clock import ManualClock
-from forexbot.config import ExecutionSettings, RiskSettings
+from forexbot.config.models import ExecutionSettings, RiskSettings
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker

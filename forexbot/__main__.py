@@ -1,5 +1,5 @@
 """``python -m forexbot`` is the same as the ``forexbot`` console script."""
 
-from forexbot.cli import main
+from forexbot.cli.main import main
 
 raise SystemExit(main())

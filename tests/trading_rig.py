@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.clock import ManualClock
-from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
+from forexbot.config.models import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.connectors.mt5sim.faults import Faults

@@ -31,6 +31,7 @@ from forexbot.api.auth import auth_middleware
 from forexbot.api.cors import Cors
 from forexbot.api.errors import error_middleware
 from forexbot.api.middleware import add_security_headers, logging_middleware
+from forexbot.api.ports import ApiServices
 from forexbot.api.ratelimit import (
     Limit,
     RateLimiters,
@@ -58,8 +59,8 @@ from forexbot.api.routes.system import SystemRoutes
 from forexbot.api.routes.trade_actions import TradeActionRoutes
 from forexbot.api.routes.trading import TradingRoutes
 from forexbot.api.routes.users import UserRoutes
-from forexbot.api.services import ApiServices, ApiSettings
 from forexbot.api.sessions import RevokedSessions
+from forexbot.api.settings import ApiSettings
 from forexbot.api.tokens import TokenService
 from forexbot.api.validation import text_middleware
 from forexbot.api.websockets import Broadcaster

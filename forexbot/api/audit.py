@@ -36,7 +36,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from forexbot.api.auth import CLAIMS_KEY, claims_of
 from forexbot.api.errors import error_middleware
-from forexbot.api.services import SystemLogStore
+from forexbot.api.ports import SystemLogStore
 
 _log = structlog.get_logger("forexbot.api")
 

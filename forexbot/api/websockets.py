@@ -55,11 +55,11 @@ from forexbot.api.ws_client import (
     WsClient,
 )
 from forexbot.clock import Clock, RealtimeClock
+from forexbot.daemon.tasks import stop_task
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
-from forexbot.tasks import stop_task
 
 __all__ = [
     "CLOSE_GOING_AWAY",

@@ -37,15 +37,15 @@ from typing import Any
 
 import structlog
 
+from forexbot.api.ports import AccountView, PerformanceSource
 from forexbot.api.responses import dumps_str
-from forexbot.api.services import AccountView, PerformanceSource
 from forexbot.api.websockets import iso_utc
 from forexbot.api.ws_client import Channel, WsClient
 from forexbot.clock import Clock
+from forexbot.daemon.tasks import stop_task
 from forexbot.domain.trading import AccountState, TradeStatus
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import TradeEvent
-from forexbot.tasks import stop_task
 
 _log = structlog.get_logger("forexbot.api.websockets")
 

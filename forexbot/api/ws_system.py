@@ -46,11 +46,12 @@ from typing import Any
 
 import structlog
 
+from forexbot.api.ports import StatusProvider
 from forexbot.api.responses import dumps_str
-from forexbot.api.services import StatusProvider
 from forexbot.api.websockets import iso_utc
 from forexbot.api.ws_client import Channel, WsClient
 from forexbot.clock import Clock
+from forexbot.daemon.tasks import stop_task
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import (
     ConnectionStateEvent,
@@ -61,7 +62,6 @@ from forexbot.events.types import (
     RiskRejectedEvent,
     StrategyToggledEvent,
 )
-from forexbot.tasks import stop_task
 
 _log = structlog.get_logger("forexbot.api.websockets")
 

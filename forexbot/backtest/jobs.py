@@ -54,7 +54,7 @@ class TooManyJobs(ForexbotError):
 
 def run_job(spec: BacktestSpec, job_id: str, pipe: Connection) -> None:
     """A job's process: run the backtest, send progress and then the outcome over ``pipe``."""
-    from forexbot.logging import configure_logging  # noqa: PLC0415
+    from forexbot.logs import configure_logging  # noqa: PLC0415
 
     configure_logging("WARNING", "json", stream=sys.stderr)
     structlog.contextvars.bind_contextvars(backtest_job=job_id)

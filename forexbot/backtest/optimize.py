@@ -209,7 +209,7 @@ def _quiet_worker() -> None:
     """In a worker process: only warnings and errors, on standard error (the parent's
     standard output may be the ``--json`` result; engine chatter would drown the progress
     bar). Once per process."""
-    from forexbot.logging import configure_logging  # noqa: PLC0415
+    from forexbot.logs import configure_logging  # noqa: PLC0415
 
     configure_logging("WARNING", "json", stream=sys.stderr)
 

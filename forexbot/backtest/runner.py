@@ -56,7 +56,7 @@ from forexbot.backtest.statistics import (
 )
 from forexbot.backtest.trade_store import MemoryTradeStore
 from forexbot.clock import ManualClock
-from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
+from forexbot.config.models import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.mt5sim.core import DEFAULT_SEED
 from forexbot.connectors.mt5sim.matching import FILL_MODELS

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.runner import BacktestSpec
 from forexbot.backtest.stored import stored_bars
-from forexbot.config import RiskSettings, TerminalSettings, TradeManagement
+from forexbot.config.models import RiskSettings, TerminalSettings, TradeManagement
 from forexbot.connectors.mt5sim.core import DEFAULT_SEED
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.domain.market import Timeframe

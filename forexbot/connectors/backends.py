@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from forexbot.clock import AcceleratedClock, Clock, RealtimeClock
-from forexbot.config import TerminalSettings
+from forexbot.config.models import TerminalSettings
 from forexbot.connectors.bridge.client import create_bridge_terminal
 from forexbot.connectors.mt5sim.faults import Faults
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal

@@ -31,12 +31,12 @@ from forexbot.connectors.bar_builder import BarBuilder
 from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.connectors.terminal_api import TerminalApi
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.daemon.tasks import stop_task
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Deal, OrderResult, Position, Side
 from forexbot.errors import TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, ConnectionState, ConnectionStateEvent, TickEvent
-from forexbot.tasks import stop_task
 
 _log = structlog.get_logger("forexbot.connector")
 

@@ -2,9 +2,9 @@
 daemon's life.
 
 Two daemons sending orders for one account, or sharing one database's trade book, would fight:
-each would reconcile the other's trades away and double every limit. The data-directory lock
-(:mod:`forexbot.instance_lock`) stops a second daemon on the same machine and directory; these
-stop it wherever it runs — another port, another data directory, another machine:
+each would reconcile the other's trades away and double every limit. The data-directory
+lock (:mod:`forexbot.daemon.instance_lock`) stops a second daemon on the same machine and
+directory; these stop it wherever it runs — another port, another data directory, another machine:
 
 * the **database lock**, in the daemon's own database, keyed by ``terminal.magic``: one
   trading daemon per database and magic number (:func:`database_lock_name`). Taken before the

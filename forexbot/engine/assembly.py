@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock
-from forexbot.config import ExecutionSettings, RiskSettings, TradeManagement
+from forexbot.config.models import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.connector import MT5Connector
 from forexbot.engine.control import TradingControl
 from forexbot.engine.execution import ExecutionManager

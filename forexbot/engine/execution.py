@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import structlog
 
 from forexbot.clock import Clock
-from forexbot.config import ExecutionSettings
+from forexbot.config.models import ExecutionSettings
 from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 
 
 class TripKind(StrEnum):

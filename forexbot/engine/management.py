@@ -1,7 +1,7 @@
 """Break-even and trailing stops: where a trade's stop-loss should be now.
 
 Pure arithmetic on one trade and one quote; the position manager sends the modification.
-The settings are a strategy instance's :class:`~forexbot.config.TradeManagement`, in R (the
+The settings are a strategy instance's :class:`~forexbot.config.models.TradeManagement`, in R (the
 trade's initial risk, entry to first stop-loss).
 
 Rules:
@@ -19,7 +19,7 @@ Rules:
 
 from __future__ import annotations
 
-from forexbot.config import TradeManagement
+from forexbot.config.models import TradeManagement
 from forexbot.domain.market import SymbolSpec
 from forexbot.domain.trading import Side
 from forexbot.engine.orders import round_toward

@@ -14,7 +14,7 @@ Rules:
   go through :mod:`~forexbot.engine.position_actions`. Everything that changes positions —
   these actions and reconciliation — holds one lock, so a sync never sees a close halfway.
 * Trailing stop and break-even: on each quote of a symbol with open trades, a trade whose
-  strategy instance has :class:`~forexbot.config.TradeManagement` gets its stop moved when
+  strategy instance has :class:`~forexbot.config.models.TradeManagement` gets its stop moved when
   :func:`~forexbot.engine.management.managed_stop` says so.
 """
 
@@ -29,7 +29,8 @@ import structlog
 
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, iso_utc
-from forexbot.config import ExecutionSettings, TradeManagement
+from forexbot.config.models import ExecutionSettings, TradeManagement
+from forexbot.daemon.tasks import stop_task
 from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, Deal, Position, Side, Signal, TradeStatus
@@ -49,7 +50,6 @@ from forexbot.events.types import (
     TickEvent,
     TradeEvent,
 )
-from forexbot.tasks import stop_task
 
 _log = structlog.get_logger("forexbot.positions")
 

@@ -75,7 +75,7 @@ from pydantic import ValidationError
 
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, iso_utc
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
 from forexbot.engine.exposure import Holding, breaches, currency_exposure

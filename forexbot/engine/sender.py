@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from forexbot.config import ExecutionSettings
+from forexbot.config.models import ExecutionSettings
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import OrderResult
 from forexbot.engine import retcodes

@@ -32,8 +32,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from forexbot.daemon.tasks import stop_task
 from forexbot.events.types import Event
-from forexbot.tasks import stop_task
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Awaitable[None]]

@@ -21,7 +21,7 @@ import talib
 from pydantic import ValidationError
 
 from forexbot.clock import Clock, RealtimeClock
-from forexbot.config import TradeManagement
+from forexbot.config.models import TradeManagement
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError, NotFoundError
 from forexbot.events.bus import EventBus

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from forexbot.config import StrategyInstanceSettings, TradeManagement
+from forexbot.config.models import StrategyInstanceSettings, TradeManagement
 from forexbot.database.strategy_configs import StrategyConfigRecord
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import pandas as pd
 import structlog
 
-from forexbot.config import TradeManagement
+from forexbot.config.models import TradeManagement
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats

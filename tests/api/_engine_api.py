@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import OPEN_LIMITS, TradingRig, trading_rig
 
 from forexbot.api.app import TOKENS_KEY, create_app
+from forexbot.api.ports import ApiServices
 from forexbot.api.server import ApiServer
-from forexbot.api.services import ApiServices, ApiSettings
-from forexbot.config import RiskSettings
+from forexbot.api.settings import ApiSettings
+from forexbot.config.models import RiskSettings
 from forexbot.database.records import SystemLogRecord
 from forexbot.database.users import UserRepository
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.api.app import BROADCASTER_KEY, TOKENS_KEY
 from forexbot.api.passwords import hash_password
 from forexbot.api.server import ApiServer
-from forexbot.api.services import ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.api.websockets import Broadcaster
 from forexbot.clock import ManualClock
 from forexbot.database.records import UserRecord
@@ -39,7 +39,7 @@ JWT_SECRET = "test-secret-" + "x" * 40
 
 
 class FakeStatus:
-    """A :class:`~forexbot.api.services.StatusProvider` whose answers the test sets."""
+    """A :class:`~forexbot.api.ports.StatusProvider` whose answers the test sets."""
 
     def __init__(self) -> None:
         self.healthy = True
@@ -60,8 +60,8 @@ class FakeStatus:
 
 
 class FakePositions:
-    """A :class:`~forexbot.api.services.PositionQuery` returning what the test put in, and an
-    :class:`~forexbot.api.services.AccountView` (``account``, ``None`` until the test sets it)."""
+    """A :class:`~forexbot.api.ports.PositionQuery` returning what the test put in, and an
+    :class:`~forexbot.api.ports.AccountView` (``account``, ``None`` until the test sets it)."""
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
@@ -89,7 +89,7 @@ def strategy_entry(strategy: str, symbol: str, timeframe: str, **changes: Any) -
 
 
 class FakeStrategies:
-    """A :class:`~forexbot.api.services.StrategyControl` over a dict, validating like the engine.
+    """A :class:`~forexbot.api.ports.StrategyPort` over a dict, validating like the engine.
 
     ``params`` may only name the strategy's existing parameters, each a positive integer, with
     ``fast < slow``; a bad change raises :class:`ConfigError` and changes nothing. ``calls``

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.api.app import create_app
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
+from forexbot.api.ports import ApiServices
 from forexbot.api.server import ApiServer
-from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.clock import ManualClock
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.encryption import Sealer

@@ -26,16 +26,17 @@ from forexbot.api.app import create_app
 from forexbot.api.auth import OUTSIDE_ADMIN_NETWORKS, use_admin_power
 from forexbot.api.errors import ApiError
 from forexbot.api.openapi import build_document
+from forexbot.api.ports import ApiServices
 from forexbot.api.routes.risk import RiskRoutes
-from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.clock import ManualClock
-from forexbot.config import Settings
+from forexbot.config.models import Settings
+from forexbot.daemon.restart import RestartSwitch
+from forexbot.daemon.system_settings import SystemSettings
 from forexbot.database.backup import Backups
 from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.errors import ConfigError
-from forexbot.restart import RestartSwitch
-from forexbot.system_settings import SystemSettings
 
 from ._support import Api, MakeApi
 

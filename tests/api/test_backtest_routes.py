@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.runner import Backtest, BacktestSpec
 from forexbot.backtest.service import DaemonBacktests
-from forexbot.config import RiskSettings, TerminalSettings
+from forexbot.config.models import RiskSettings, TerminalSettings
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.domain.market import Timeframe
 

@@ -10,9 +10,10 @@ import pytest
 from forexbot.api.app import create_app
 from forexbot.api.docs_page import render_docs
 from forexbot.api.openapi import build_document, undocumented_routes
+from forexbot.api.ports import ApiServices
 from forexbot.api.routes.trade_actions import ManualTradeBody
 from forexbot.api.routes.trading import TradeListQuery
-from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.settings import ApiSettings
 
 from ._support import Api
 

@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from forexbot.api.auth import requires_role
 from forexbot.api.roles import Role
-from forexbot.api.services import ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.errors import ConfigError
 
 from ._support import JWT_SECRET, MakeApi

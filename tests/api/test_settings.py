@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from forexbot.api.services import ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.errors import ConfigError
 
 SECRET = "k" * 40

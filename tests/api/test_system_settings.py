@@ -22,16 +22,16 @@ from forexbot.api.app import RATE_LIMITERS_KEY
 from forexbot.api.ratelimit import Limit, RateLimiters
 from forexbot.api.routes.restart import RestartAccepted
 from forexbot.api.routes.settings import SettingsView
-from forexbot.config import Settings
-from forexbot.database.system_config import SystemConfigRepository
-from forexbot.restart import RestartSwitch
-from forexbot.system_settings import (
+from forexbot.config.models import Settings
+from forexbot.daemon.restart import RestartSwitch
+from forexbot.daemon.system_settings import (
     LIVE,
     SETTINGS_KEY,
     SystemSettings,
     rate_limits_applier,
     set_log_level,
 )
+from forexbot.database.system_config import SystemConfigRepository
 
 from ._support import JWT_SECRET, Api, MakeApi
 

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from forexbot.api.services import ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.api.websockets import Channel, WsClient
 from forexbot.clock import ManualClock
 from forexbot.database.performance import PerformanceRepository

@@ -23,7 +23,7 @@ from forexbot.backtest.runner import BacktestSpec, run_backtest
 from forexbot.backtest.service import DaemonBacktests
 from forexbot.backtest.stored import stored_bars
 from forexbot.clock import ManualClock
-from forexbot.config import TerminalSettings
+from forexbot.config.models import TerminalSettings
 from forexbot.connectors.mt5sim.timeutil import to_server_array
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Side, Signal

@@ -16,7 +16,7 @@ from trading_rig import OPEN_LIMITS
 
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, load_prices, run_backtest
 from forexbot.backtest.statistics import ClosedTrade
-from forexbot.config import TradeManagement
+from forexbot.config.models import TradeManagement
 from forexbot.connectors.mt5sim.replay import ReplayBars
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import to_server_array

@@ -53,7 +53,8 @@ from hypothesis import strategies as st
 
 from forexbot.api.app import create_app
 from forexbot.api.openapi import build_document
-from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.ports import ApiServices
+from forexbot.api.settings import ApiSettings
 
 pytestmark = pytest.mark.e2e
 

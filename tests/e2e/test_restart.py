@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from daemon_kit import Daemon, create_user, daemon_env, free_port, login
 
-from forexbot.restart import EXIT_RESTART
+from forexbot.daemon.restart import EXIT_RESTART
 
 pytestmark = pytest.mark.e2e
 

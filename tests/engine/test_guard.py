@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 from forexbot.engine.guard import EquityGuard, GuardState, Trip, TripKind
 
 T0 = 1_767_225_600.0

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.clock import ManualClock
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 from forexbot.database.system_config import SystemConfigRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, Side

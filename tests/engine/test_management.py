@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from symbol_specs import EURUSD
 
-from forexbot.config import TradeManagement
+from forexbot.config.models import TradeManagement
 from forexbot.domain.market import SymbolSpec
 from forexbot.domain.trading import Side
 from forexbot.engine.management import managed_stop

@@ -16,7 +16,7 @@ import pytest_asyncio
 from symbol_specs import EURUSD
 
 from forexbot.clock import ManualClock
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
 from forexbot.engine.exposure import Holding

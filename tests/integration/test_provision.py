@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from forexbot.app import provision_database
+from forexbot.daemon.app import provision_database
 from forexbot.database.migrate import current_revision, head_revision
 
 

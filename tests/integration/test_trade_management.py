@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, TradingRig, trading_rig
 
-from forexbot.config import TradeManagement
+from forexbot.config.models import TradeManagement
 from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine import positions as positions_module

@@ -10,7 +10,7 @@ import pytest
 from test_manager import AlwaysBuy, History, trending_bars
 
 from forexbot.clock import ManualClock
-from forexbot.config import StrategyInstanceSettings
+from forexbot.config.models import StrategyInstanceSettings
 from forexbot.database.strategy_configs import StrategyConfigRecord
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError, NotFoundError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forexbot import __version__
-from forexbot.cli import main
+from forexbot.cli.main import main
 
 
 @pytest.fixture(autouse=True)

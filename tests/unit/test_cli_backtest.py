@@ -24,7 +24,7 @@ import pytest
 from numpy.typing import NDArray
 
 import forexbot.connectors.mt5sim as mt5
-from forexbot.cli import main
+from forexbot.cli.main import main
 from forexbot.clock import ManualClock
 from forexbot.connectors.mt5sim.mt5csv import format_bars, read_export
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal

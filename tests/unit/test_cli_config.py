@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from forexbot.cli import main
+from forexbot.cli.main import main
+from forexbot.daemon.system_settings import SETTINGS_KEY
 from forexbot.database.engine import Database
 from forexbot.database.system_config import SystemConfigRepository
-from forexbot.system_settings import SETTINGS_KEY
 
 pytestmark = pytest.mark.db
 

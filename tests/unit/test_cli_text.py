@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from forexbot.cli import main
+from forexbot.cli.main import main
 from forexbot.text import PROBLEM
 
 pytestmark = pytest.mark.db

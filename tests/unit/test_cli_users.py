@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from forexbot.cli import main
+from forexbot.cli.main import main
 
 pytestmark = pytest.mark.db
 

@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forexbot.config import (
-    ExecutionSettings,
-    RiskSettings,
-    Settings,
-    SimFaultSettings,
-    load_settings,
-    load_strategy_instances,
-    resolve_data_dir,
-)
+from forexbot.config.loader import load_settings, load_strategy_instances, resolve_data_dir
+from forexbot.config.models import ExecutionSettings, RiskSettings, Settings, SimFaultSettings
 from forexbot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

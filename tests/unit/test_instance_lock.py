@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from forexbot.api.listen import bind_listeners, close_all
+from forexbot.daemon.instance_lock import LOCK_FILE, DataDirLock
 from forexbot.errors import InstanceLockedError, ListenError
-from forexbot.instance_lock import LOCK_FILE, DataDirLock
 
 
 def test_a_second_lock_on_the_same_data_directory_is_refused_naming_the_holder(
@@ -47,7 +47,7 @@ def test_the_lock_does_not_outlive_a_sigkilled_holder(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys, time, pathlib\n"
-            "from forexbot.instance_lock import DataDirLock\n"
+            "from forexbot.daemon.instance_lock import DataDirLock\n"
             "DataDirLock(pathlib.Path(sys.argv[1])).acquire()\n"
             "print('locked', flush=True)\n"
             "time.sleep(60)\n",

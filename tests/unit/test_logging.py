@@ -8,7 +8,7 @@ import logging
 
 import structlog
 
-from forexbot.logging import configure_logging
+from forexbot.logs import configure_logging
 
 
 def test_not_a_tty_gives_one_json_object_per_line_with_context() -> None:

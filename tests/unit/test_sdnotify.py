@@ -1,4 +1,4 @@
-"""Specification of :class:`forexbot.sdnotify.SystemdNotifier` against a real unix socket."""
+"""Specification of :class:`forexbot.daemon.sdnotify.SystemdNotifier` against a real unix socket."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from forexbot.sdnotify import SystemdNotifier
+from forexbot.daemon.sdnotify import SystemdNotifier
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from forexbot.clock import AcceleratedClock, RealtimeClock
-from forexbot.config import TerminalSettings, load_settings
+from forexbot.config.loader import load_settings
+from forexbot.config.models import TerminalSettings
 from forexbot.connectors.backends import open_terminal, simulator_clock
 from forexbot.errors import ConfigError
 

@@ -1,10 +1,10 @@
-"""Specification of :func:`forexbot.tasks.stop_task`."""
+"""Specification of :func:`forexbot.daemon.tasks.stop_task`."""
 
 from __future__ import annotations
 
 import asyncio
 
-from forexbot.tasks import stop_task
+from forexbot.daemon.tasks import stop_task
 
 
 async def test_a_task_that_loses_a_cancellation_is_cancelled_again_until_it_stops() -> None:

@@ -30,10 +30,10 @@ from forexbot.api.audit import audit
 from forexbot.api.auth import admin_powers, claims_of, session_only, use_admin_power
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import ApiKeyStore, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.schemas import Id
-from forexbot.api.services import ApiKeyStore, SystemLogStore
 from forexbot.api.validation import parse_query, read_json
 from forexbot.clock import Clock, utc_datetime
 from forexbot.database.api_keys import ROLE_RANK

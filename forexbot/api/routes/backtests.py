@@ -32,10 +32,10 @@ from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
 from forexbot.api.middleware import PAGE_CSP
 from forexbot.api.operations import Text, operation
+from forexbot.api.ports import BacktestService, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.schemas import UtcDatetime
-from forexbot.api.services import BacktestService, SystemLogStore
 from forexbot.api.validation import read_json
 from forexbot.backtest.jobs import TooManyJobs
 from forexbot.errors import ConfigError, NotFoundError

@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from forexbot.api.audit import audit
 from forexbot.api.auth import requires_role
 from forexbot.api.operations import operation
+from forexbot.api.ports import BackupMaker, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.api.services import BackupMaker, SystemLogStore
 
 
 class Backup(BaseModel):

@@ -55,9 +55,9 @@ from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
+from forexbot.api.ports import LoginUser, RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.ratelimit import TokenBuckets, too_many
 from forexbot.api.responses import json_response
-from forexbot.api.services import LoginUser, RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.tokens import TokenService
 from forexbot.api.validation import read_json

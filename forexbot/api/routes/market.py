@@ -4,13 +4,13 @@ and bars.
 Read-only, for any authenticated user. Symbols may contain spaces (synthetic indices such as
 ``Volatility 75 Index``) and arrive percent-encoded; aiohttp matches on the decoded path.
 
-From the engine's :class:`StrategyControl` (:class:`MarketRoutes`): every watched symbol is
+From the engine's :class:`StrategyPort` (:class:`MarketRoutes`): every watched symbol is
 analysed, traded by a strategy or not, on every timeframe a strategy runs on. Conditions are
 the latest per symbol and timeframe (``{"items": [...]}``); the analysis of a symbol is, per
 timeframe, its condition, indicator values and levels (``null``/empty until enough closed bars
 have come), and 404 means exactly that the symbol is not watched.
 
-From the :class:`MarketQuery` (:class:`MarketDataRoutes`, registered when the daemon gives one):
+From the :class:`MarketPort` (:class:`MarketDataRoutes`, registered when the daemon gives one):
 
 * ``GET /api/market/symbols``: every watched symbol with its trading specification, in
   watchlist order (``{"items": [...]}``); ``description``/``trade_mode`` are ``null`` until
@@ -41,9 +41,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import MarketPort, StrategyPort
 from forexbot.api.responses import json_response
 from forexbot.api.schemas import UtcDatetime
-from forexbot.api.services import MarketQuery, StrategyControl
 from forexbot.api.validation import parse_query
 from forexbot.domain.market import Timeframe
 
@@ -92,9 +92,9 @@ class Analysis(BaseModel):
 
 
 class MarketRoutes:
-    """The market endpoints, answered by the engine's :class:`StrategyControl`."""
+    """The market endpoints, answered by the engine's :class:`StrategyPort`."""
 
-    def __init__(self, control: StrategyControl) -> None:
+    def __init__(self, control: StrategyPort) -> None:
         self._control = control
 
     def routes(self) -> list[web.RouteDef]:
@@ -239,9 +239,9 @@ class BarPage(_Schema):
 
 
 class MarketDataRoutes:
-    """Symbols, quotes and bars, answered by a :class:`MarketQuery`."""
+    """Symbols, quotes and bars, answered by a :class:`MarketPort`."""
 
-    def __init__(self, market: MarketQuery) -> None:
+    def __init__(self, market: MarketPort) -> None:
         self._market = market
 
     def routes(self) -> list[web.RouteDef]:

@@ -29,7 +29,7 @@ from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
-from forexbot.api.services import RefreshTokenStore, SystemLogStore, UserStore
+from forexbot.api.ports import RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.validation import read_json
 

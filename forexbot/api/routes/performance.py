@@ -16,8 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from forexbot.api.operations import operation
+from forexbot.api.ports import PerformanceSource
 from forexbot.api.responses import json_response
-from forexbot.api.services import PerformanceSource
 from forexbot.api.validation import parse_query
 
 Period = Literal["daily", "weekly", "monthly", "all"]

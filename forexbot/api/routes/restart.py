@@ -8,7 +8,7 @@ Rules:
   ``/api/health`` answers 503 and trading is refused (503) until the new process is ready.
 * A second request while a restart is pending, or while the daemon is stopping, is 409
   ``restart_pending``.
-* The mechanics (detection of systemd, exit code, re-exec): :mod:`forexbot.restart`.
+* The mechanics (detection of systemd, exit code, re-exec): :mod:`forexbot.daemon.restart`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import RestartControl, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.api.services import RestartControl, SystemLogStore
-from forexbot.restart import RestartRefused
+from forexbot.daemon.restart import RestartRefused
 
 
 class RestartAccepted(BaseModel):

@@ -26,11 +26,11 @@ from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import SystemLogStore, TradingActions
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.api.services import SystemLogStore, TradingActions
 from forexbot.api.validation import read_json
-from forexbot.config import RiskSettings
+from forexbot.config.models import RiskSettings
 from forexbot.errors import ConfigError
 from forexbot.partial_models import partial_model
 

@@ -17,7 +17,7 @@ Rules:
 * A key that needs a restart (``api.port``, ``terminal.*``, ``watchlist``...) is refused with
   422 ``restart_required`` naming it and where to set it; ``risk.*`` is refused pointing to
   ``PUT /api/risk/limits``; an unknown key is 422 ``validation_error``. Which keys are live
-  and why: :mod:`forexbot.system_settings`.
+  and why: :mod:`forexbot.daemon.system_settings`.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import SystemLogStore, SystemSettingsControl
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.api.services import SystemLogStore, SystemSettingsControl
 from forexbot.api.validation import INVALID_TEXT, read_json
-from forexbot.config import Settings
-from forexbot.system_settings import Refusal, SettingsChanges, SettingsRefused, refusals
+from forexbot.config.models import Settings
+from forexbot.daemon.system_settings import Refusal, SettingsChanges, SettingsRefused, refusals
 
 
 class SettingsView(BaseModel):

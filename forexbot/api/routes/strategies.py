@@ -34,9 +34,9 @@ from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import StrategyPort, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.api.services import StrategyControl, SystemLogStore
 from forexbot.api.validation import read_json
 from forexbot.errors import ConfigError, NotFoundError
 
@@ -110,9 +110,9 @@ def _not_found(strategy_id: str) -> ApiError:
 
 
 class StrategyRoutes:
-    """The strategy endpoints, answered by the engine's :class:`StrategyControl`."""
+    """The strategy endpoints, answered by the engine's :class:`StrategyPort`."""
 
-    def __init__(self, control: StrategyControl, system_logs: SystemLogStore) -> None:
+    def __init__(self, control: StrategyPort, system_logs: SystemLogStore) -> None:
         self._control = control
         self._audit = system_logs
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from forexbot.api.auth import allow_query_token
 from forexbot.api.errors import ApiError
 from forexbot.api.responses import dumps_str, error_body
-from forexbot.api.services import ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.api.validation import text_rule_problems, validation_problems
 from forexbot.api.websockets import Broadcaster, Channel, WsClient
 
@@ -48,7 +48,7 @@ Symbol = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class Watchlist(Protocol):
-    """The daemon's watched symbols (the API's ``MarketQuery``)."""
+    """The daemon's watched symbols (the API's ``MarketPort``)."""
 
     def watchlist(self) -> Sequence[str]:
         """The watched symbols, in watchlist order."""

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from forexbot.api.auth import public
 from forexbot.api.operations import operation
+from forexbot.api.ports import StatusProvider
 from forexbot.api.responses import json_response
-from forexbot.api.services import StatusProvider
 
 _log = structlog.get_logger("forexbot.api")
 

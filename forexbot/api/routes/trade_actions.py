@@ -36,10 +36,10 @@ from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import SystemLogStore, TradingActions
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.schemas import Id, Trade, TransitionList
-from forexbot.api.services import SystemLogStore, TradingActions
 from forexbot.api.validation import parse_query, read_json
 from forexbot.domain.trading import ManualOrder, Side
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
+from forexbot.api.ports import PositionQuery, TradeHistory
 from forexbot.api.responses import json_response
 from forexbot.api.schemas import Id, PositionList, Trade, TradePage, UtcDatetime
-from forexbot.api.services import PositionQuery, TradeStore
 from forexbot.api.validation import parse_query
 from forexbot.domain.trading import TradeStatus
 
@@ -58,7 +58,7 @@ class TradeListQuery(BaseModel):
 class TradingRoutes:
     """Trades from the database, open positions from the engine."""
 
-    def __init__(self, trades: TradeStore, positions: PositionQuery) -> None:
+    def __init__(self, trades: TradeHistory, positions: PositionQuery) -> None:
         self._trades = trades
         self._positions = positions
 

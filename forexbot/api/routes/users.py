@@ -51,10 +51,10 @@ from forexbot.api.auth import requires_role, session_only
 from forexbot.api.errors import ApiError
 from forexbot.api.mfa import RECOVERY_CODES, Enrollment, Mfa
 from forexbot.api.operations import operation
+from forexbot.api.ports import ApiKeyStore, ApiUser, RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.schemas import Id
-from forexbot.api.services import ApiKeyStore, ApiUser, RefreshTokenStore, SystemLogStore, UserStore
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.validation import read_json
 from forexbot.database.users import DuplicateUser, LastActiveAdmin

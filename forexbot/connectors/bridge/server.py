@@ -40,7 +40,7 @@ from rpyc.utils.helpers import classpartial
 from rpyc.utils.server import ThreadedServer
 
 from forexbot.errors import ConfigError, ForexbotError
-from forexbot.logging import configure_logging
+from forexbot.logs import configure_logging
 
 from .service import SERVER_CONFIG, Backend, BridgeService
 

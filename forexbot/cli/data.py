@@ -15,9 +15,7 @@ in the US summer, what most MT5 brokers use); ``--utc-offset H`` sets a fixed of
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import os
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -28,6 +26,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from forexbot.cli.runner import database_engine, run_coroutine
+from forexbot.connectors.mt5sim.mt5csv import format_bars, read_export
+from forexbot.connectors.mt5sim.replay import bars_period
+from forexbot.connectors.mt5sim.structures import RATES_DTYPE
+from forexbot.connectors.mt5sim.symbols import Catalogue
+from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_array
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.domain.market import Timeframe
 from forexbot.errors import ConfigError
@@ -82,14 +86,10 @@ def _offset_seconds(hours: float | None) -> int | None:
 
 
 def to_utc(server: NDArray[np.int64], offset: int | None) -> NDArray[np.int64]:
-    from forexbot.connectors.mt5sim.timeutil import from_server_array  # noqa: PLC0415
-
     return from_server_array(server) if offset is None else server - offset
 
 
 def to_server(utc: NDArray[np.int64], offset: int | None) -> NDArray[np.int64]:
-    from forexbot.connectors.mt5sim.timeutil import to_server_array  # noqa: PLC0415
-
     return to_server_array(utc) if offset is None else utc + offset
 
 
@@ -99,21 +99,16 @@ def _symbol_of(path: Path) -> str | None:
 
 
 def run_data_command(args: argparse.Namespace, data_dir: Path) -> int:
-    from forexbot.cli import _run  # noqa: PLC0415
-
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if args.data_command == "import":
-        return _run(_store(_read_exports(args), data_dir))
-    return _run(_export(args, data_dir))
+        return run_coroutine(_store(_read_exports(args), data_dir))
+    return run_coroutine(_export(args, data_dir))
 
 
 Load = tuple[Path, str, Timeframe, NDArray[np.void]]
 
 
 def _read_exports(args: argparse.Namespace) -> list[Load]:
-    from forexbot.connectors.mt5sim.mt5csv import read_export  # noqa: PLC0415
-    from forexbot.connectors.mt5sim.replay import bars_period  # noqa: PLC0415
-
     offset = _offset_seconds(args.utc_offset)
     loads: list[Load] = []
     for path in args.files:
@@ -146,10 +141,6 @@ async def _store(loads: list[Load], data_dir: Path) -> int:
 
 
 async def _export(args: argparse.Namespace, data_dir: Path) -> int:
-    from forexbot.connectors.mt5sim.mt5csv import format_bars  # noqa: PLC0415
-    from forexbot.connectors.mt5sim.structures import RATES_DTYPE  # noqa: PLC0415
-    from forexbot.connectors.mt5sim.symbols import Catalogue  # noqa: PLC0415
-
     offset = _offset_seconds(args.utc_offset)
     timeframe = parse_timeframe(args.timeframe)
     start, end = parse_when(args.start, "--from"), parse_when(args.end, "--to")
@@ -185,14 +176,5 @@ def _digits_of(bars: NDArray[np.void]) -> int:
 async def market_data(data_dir: Path) -> AsyncIterator[MarketDataRepository]:
     """The market data repository on the configured database (the embedded one by default),
     started for one command and stopped after it."""
-    from forexbot.app import provision_database  # noqa: PLC0415
-    from forexbot.database.engine import Database  # noqa: PLC0415
-
-    provisioned = await asyncio.to_thread(provision_database, data_dir, os.environ)
-    database = Database(provisioned.url)
-    try:
-        await database.connect()
-        yield MarketDataRepository(database.engine)
-    finally:
-        await database.close()
-        await asyncio.to_thread(provisioned.stop)
+    async with database_engine(data_dir) as engine:
+        yield MarketDataRepository(engine)

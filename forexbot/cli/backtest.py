@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,16 @@ from typing import Any
 
 import orjson
 import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as ProgressBar
+from rich.table import Table
 
 from forexbot.backtest.optimize import (
     OBJECTIVES,
@@ -38,13 +49,17 @@ from forexbot.backtest.optimize import (
     window_dict,
     windows,
 )
+from forexbot.backtest.report import statistic_rows, write_report
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
 from forexbot.backtest.stored import stored_bars
-from forexbot.cli_data import market_data, parse_timeframe, parse_when
-from forexbot.config import Settings
+from forexbot.cli.data import market_data, parse_timeframe, parse_when
+from forexbot.cli.runner import run_coroutine
+from forexbot.clock import iso_utc
+from forexbot.config.models import Settings
 from forexbot.connectors.mt5sim.core import DEFAULT_SEED
 from forexbot.connectors.mt5sim.replay import ReplayBars, ReplaySource
 from forexbot.errors import ConfigError
+from forexbot.strategies import create
 
 
 def add_backtest_command(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -164,8 +179,6 @@ def build_spec(args: argparse.Namespace, settings: Settings, data_dir: Path) -> 
         fill_model=args.fill,
         risk=settings.risk,
     )
-    from forexbot.strategies import create  # noqa: PLC0415
-
     warmup = create(spec.strategy, **dict(spec.params)).window_bars
     replay = _replay(args.data, spec, warmup, data_dir)
     if replay is None:
@@ -174,8 +187,6 @@ def build_spec(args: argparse.Namespace, settings: Settings, data_dir: Path) -> 
 
 
 def _with_replay(spec: BacktestSpec, replay: Mapping[str, ReplaySource]) -> BacktestSpec:
-    import dataclasses  # noqa: PLC0415
-
     return dataclasses.replace(spec, replay=dict(replay))
 
 
@@ -185,9 +196,7 @@ def _replay(
     if data == "sim":
         return None
     if data == "db":
-        from forexbot.cli import _run  # noqa: PLC0415
-
-        return {spec.symbol: _run(_stored_bars(spec, warmup, data_dir))}
+        return {spec.symbol: run_coroutine(_stored_bars(spec, warmup, data_dir))}
     paths = [Path(p.strip()) for p in data.split(",") if p.strip()]
     missing = [str(p) for p in paths if not p.is_file()]
     if not paths or missing:
@@ -203,15 +212,11 @@ async def _stored_bars(spec: BacktestSpec, warmup: int, data_dir: Path) -> Repla
 
 
 def run_backtest_command(args: argparse.Namespace, settings: Settings, data_dir: Path) -> int:
-    from rich.console import Console  # noqa: PLC0415
-
     spec = build_spec(args, settings, data_dir)
     err = Console(stderr=True)
     quiet = args.quiet or args.json
     result = run_backtest(spec) if quiet else _with_progress(spec, err)
     if args.report is not None:
-        from forexbot.backtest.report import write_report  # noqa: PLC0415
-
         write_report(result, args.report)
         err.print(f"report written to {args.report}")
     if args.json:
@@ -223,14 +228,6 @@ def run_backtest_command(args: argparse.Namespace, settings: Settings, data_dir:
 
 
 def _with_progress(spec: BacktestSpec, console: Any) -> BacktestResult:
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -238,7 +235,7 @@ def _with_progress(spec: BacktestSpec, console: Any) -> BacktestResult:
         TextColumn("bars"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with ProgressBar(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"{spec.strategy} {spec.symbol} {spec.timeframe.name}")
 
         def advance(done: int, total: int) -> None:
@@ -249,10 +246,6 @@ def _with_progress(spec: BacktestSpec, console: Any) -> BacktestResult:
 
 def summary_table(result: BacktestResult) -> Any:
     """The statistics as a two-column rich table."""
-    from rich.table import Table  # noqa: PLC0415
-
-    from forexbot.backtest.report import statistic_rows  # noqa: PLC0415
-
     spec = result.spec
     table = Table(
         title=f"{spec.strategy} on {spec.symbol} {spec.timeframe.name}",
@@ -266,8 +259,6 @@ def summary_table(result: BacktestResult) -> Any:
 
 
 def run_optimize_command(args: argparse.Namespace, settings: Settings, data_dir: Path) -> int:
-    from rich.console import Console  # noqa: PLC0415
-
     if args.objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective {args.objective!r}; known: {', '.join(OBJECTIVES)}")
     if not args.grid:
@@ -328,15 +319,6 @@ def _progress_bar(console: Any, label: str, *, quiet: bool) -> Iterator[Progress
     if quiet:
         yield None
         return
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     columns = (
         TextColumn(f"[bold]{label}"),
         BarColumn(),
@@ -344,7 +326,7 @@ def _progress_bar(console: Any, label: str, *, quiet: bool) -> Iterator[Progress
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
+    with ProgressBar(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label)
 
         def advance(done: int, total: int) -> None:
@@ -354,8 +336,6 @@ def _progress_bar(console: Any, label: str, *, quiet: bool) -> Iterator[Progress
 
 
 def _trials_table(trials: list[Trial], objective: str, min_trades: int) -> Any:
-    from rich.table import Table  # noqa: PLC0415
-
     table = Table(title=f"best by {objective}")
     for name in ("#", "parameters", objective, "trades", "net profit", "max DD %", "PF"):
         table.add_column(name, justify="left" if name == "parameters" else "right")
@@ -377,10 +357,6 @@ def _trials_table(trials: list[Trial], objective: str, min_trades: int) -> Any:
 def _walk_forward_table(
     results: list[WindowResult], objective: str, summary: dict[str, Any]
 ) -> Any:
-    from rich.table import Table  # noqa: PLC0415
-
-    from forexbot.clock import iso_utc  # noqa: PLC0415
-
     oos = summary["out_of_sample_return_pct"]
     table = Table(
         title=(

@@ -3,7 +3,7 @@
 Rules this module enforces:
 
 * A restart is a graceful stop through the very path SIGTERM takes
-  (:meth:`forexbot.app.Daemon.request_stop`: ``STOPPING=1`` to systemd, ``/api/health`` 503,
+  (:meth:`forexbot.daemon.app.Daemon.request_stop`: ``STOPPING=1`` to systemd, ``/api/health`` 503,
   trading refused with 503, polling stopped, the bus drained, a last reconciliation,
   everything closed), then a fresh start of the same command: new configuration files, new
   code after an upgrade, stored run-time settings re-read.
@@ -40,7 +40,7 @@ import structlog
 
 from forexbot.errors import ConfigError, ForexbotError
 
-_log = structlog.get_logger("forexbot.restart")
+_log = structlog.get_logger("forexbot.daemon.restart")
 
 #: The exit status of a requested restart under systemd (EX_TEMPFAIL: "try again").
 EXIT_RESTART = 75

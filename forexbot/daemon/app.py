@@ -12,7 +12,7 @@ order is the reverse, so that on SIGTERM:
    database close, and the process exits 0.
 
 ``POST /api/system/restart`` takes the same path, then the process exits 75 for systemd to
-start it again, or re-executes itself outside systemd (:mod:`forexbot.restart`).
+start it again, or re-executes itself outside systemd (:mod:`forexbot.daemon.restart`).
 """
 
 from __future__ import annotations
@@ -38,23 +38,28 @@ from forexbot.api.listen import bind_listeners, tls_context
 from forexbot.api.listen import close_all as close_listeners
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
+from forexbot.api.ports import ApiServices
 from forexbot.api.server import ApiServer
-from forexbot.api.services import ApiServices, ApiSettings
+from forexbot.api.settings import ApiSettings
 from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.service import DaemonBacktests
 from forexbot.clock import RealtimeClock
-from forexbot.config import Settings, load_strategy_instances
+from forexbot.config.loader import load_strategy_instances
+from forexbot.config.models import Settings
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.daemon.instance_lock import DataDirLock
+from forexbot.daemon.provision import ProvisionedDatabase, provision_database
+from forexbot.daemon.restart import RestartSwitch, restart_mode
+from forexbot.daemon.sdnotify import SystemdNotifier
+from forexbot.daemon.system_settings import SystemSettings, rate_limits_applier, set_log_level
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
-from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.encryption import Sealer, load_or_create_data_key
-from forexbot.database.engine import Database, to_async_url
+from forexbot.database.engine import Database
 from forexbot.database.market_data import MarketDataRepository
-from forexbot.database.migrate import upgrade
 from forexbot.database.performance import PerformanceRepository
 from forexbot.database.refresh_tokens import RefreshTokenRepository
 from forexbot.database.strategy_configs import StrategyConfigRepository
@@ -74,18 +79,14 @@ from forexbot.engine.assembly import ORDER_PATH, build_engine
 from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
 from forexbot.errors import ConfigError, DatabaseError
 from forexbot.events.bus import EventBus
-from forexbot.instance_lock import DataDirLock
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
-from forexbot.restart import RestartSwitch, restart_mode
-from forexbot.sdnotify import SystemdNotifier
 from forexbot.strategies.control import StrategyControl
 from forexbot.strategies.instances import build_instances
 from forexbot.strategies.manager import StrategyManager
-from forexbot.system_settings import SystemSettings, rate_limits_applier, set_log_level
 
-_log = structlog.get_logger("forexbot.app")
+_log = structlog.get_logger("forexbot.daemon.app")
 
 #: After this many seconds of stopping, the daemon logs what every task is waiting on.
 STOP_REPORT_AFTER = 10.0
@@ -135,41 +136,6 @@ class Listening:
 
     sockets: list[socket.socket]
     tls: ssl.SSLContext | None
-
-
-@dataclass(slots=True)
-class ProvisionedDatabase:
-    """A database URL, and the embedded server behind it when there is one."""
-
-    url: str
-    embedded: EmbeddedPostgres | None
-
-    @property
-    def description(self) -> str:
-        return "embedded" if self.embedded is not None else "external"
-
-    def stop(self) -> None:
-        if self.embedded is not None:
-            self.embedded.stop()
-
-
-def provision_database(data_dir: Path, environ: Mapping[str, str]) -> ProvisionedDatabase:
-    """``DATABASE_URL`` when set, else the embedded PostgreSQL in the data directory (started
-    here; blocking). Migrations are applied either way, so the schema is always current."""
-    url = environ.get("DATABASE_URL")
-    embedded = None
-    if url:
-        url = to_async_url(url)
-    else:
-        embedded = EmbeddedPostgres(data_dir)
-        url = embedded.start()
-    try:
-        upgrade(url)
-    except BaseException:
-        if embedded is not None:
-            embedded.stop()
-        raise
-    return ProvisionedDatabase(url, embedded)
 
 
 class Daemon:

@@ -42,7 +42,7 @@ import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from forexbot.config import (
+from forexbot.config.models import (
     ApiSettingsModel,
     ExecutionSettings,
     LoggingSettings,
@@ -219,7 +219,7 @@ def _overlaid(base: Settings, overlay: Mapping[str, Mapping[str, Any]]) -> Setti
 
 def set_log_level(settings: Settings) -> None:
     """:data:`Applier` of ``logging.level``: the root logger's level, and the noisy
-    libraries' as :func:`forexbot.logging.configure_logging` sets them."""
+    libraries' as :func:`forexbot.logs.configure_logging` sets them."""
     root = logging.getLogger()
     root.setLevel(settings.logging.level)
     for noisy in ("aiohttp.access", "alembic", "pgserver"):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import structlog
 
-_log = structlog.get_logger("forexbot.sdnotify")
+_log = structlog.get_logger("forexbot.daemon.sdnotify")
 
 
 class SystemdNotifier:

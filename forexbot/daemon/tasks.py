@@ -14,7 +14,7 @@ import contextlib
 
 import structlog
 
-_log = structlog.get_logger("forexbot.tasks")
+_log = structlog.get_logger("forexbot.daemon.tasks")
 
 
 async def stop_task(task: asyncio.Task[object], *, timeout: float = 5.0) -> bool:
