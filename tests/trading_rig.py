@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.clock import ManualClock
 from forexbot.config.models import ExecutionSettings, RiskSettings, TradeManagement
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.connector import MT5Connector
-from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.connectors.mt5sim.faults import Faults
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker

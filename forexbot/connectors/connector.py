@@ -27,8 +27,8 @@ from typing import Any
 import structlog
 
 from forexbot.clock import Clock
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.bar_builder import BarBuilder
-from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.connectors.terminal_api import TerminalApi
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.daemon.tasks import stop_task

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import Side
 

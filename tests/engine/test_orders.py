@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from symbol_specs import EURUSD
 
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Side
 from forexbot.engine.orders import (

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 
 from forexbot.clock import ManualClock
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine import risk as risk_module
 from forexbot.errors import DatabaseError

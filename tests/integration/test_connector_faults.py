@@ -12,8 +12,8 @@ from typing import Any
 import pytest_asyncio
 
 from forexbot.clock import ManualClock
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.connector import MT5Connector
-from forexbot.connectors.mt5sim import constants as mt5c
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.domain.market import Timeframe

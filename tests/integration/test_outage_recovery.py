@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import trading_rig
 
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.events.types import ConnectionState, SignalEvent
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, START, TradingRig, trading_rig
 
 from forexbot.clock import ManualClock
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.events.types import ReconciliationEvent, SignalEvent

@@ -56,7 +56,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.database.engine import create_engine
 from forexbot.database.records import TradeRecord
 from forexbot.database.tables import metadata, trade_transitions, trades

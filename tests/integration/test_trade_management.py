@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import MAGIC, TradingRig, trading_rig
 
 from forexbot.config.models import TradeManagement
-from forexbot.connectors.mt5sim import constants as mt5c
+from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine import positions as positions_module
 from forexbot.engine.management import managed_stop

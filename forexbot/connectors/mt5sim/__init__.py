@@ -35,8 +35,9 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
+from forexbot.connectors.mt5_constants import *  # noqa: F403  (the module surface is MetaTrader's constants)
+
 from .callables import module_function
-from .constants import *  # noqa: F403  (the module surface is MetaTrader's constants)
 from .environment import (
     REPLAY_ENV,
     SEED_ENV,

@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
     ACCOUNT_MARGIN_MODE_RETAIL_NETTING,
     DEAL_ENTRY_IN,
     DEAL_REASON_CLIENT,
     DEAL_TYPE_BALANCE,
 )
+
 from .errors import SimulatorStateError
 from .structures import TradeDeal, TradeOrder, TradePosition
 

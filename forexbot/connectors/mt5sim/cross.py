@@ -24,7 +24,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import TICK_FLAG_ASK, TICK_FLAG_BID
+from forexbot.connectors.mt5_constants import TICK_FLAG_ASK, TICK_FLAG_BID
+
 from .models import SPREAD_BY_HOUR
 from .rng import derive_key, hash64, split_uniforms
 from .structures import TICKS_DTYPE

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ORDER_REASON_EXPERT,
     ORDER_STATE_STARTED,
     ORDER_TYPE_BUY_LIMIT,
     ORDER_TYPE_SELL_STOP_LIMIT,
 )
+
 from .ledger import Fill, Ledger
 from .structures import TradeOrder, TradeRequest
 from .symbols import SymbolSpec

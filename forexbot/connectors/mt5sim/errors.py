@@ -8,9 +8,7 @@ state file) and derive from :class:`forexbot.errors.ForexbotError`.
 
 from __future__ import annotations
 
-from forexbot.errors import ForexbotError
-
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     RES_E_FAIL,
     RES_E_INTERNAL_FAIL_CONNECT,
     RES_E_INTERNAL_FAIL_INIT,
@@ -18,6 +16,7 @@ from .constants import (
     RES_E_NOT_FOUND,
     RES_S_OK,
 )
+from forexbot.errors import ForexbotError
 
 
 class SimulatorError(ForexbotError):

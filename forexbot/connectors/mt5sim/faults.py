@@ -36,7 +36,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from .constants import RES_E_INTERNAL_FAIL_TIMEOUT
+from forexbot.connectors.mt5_constants import RES_E_INTERNAL_FAIL_TIMEOUT
+
 from .errors import INIT_FAILED, NO_IPC, ErrorPair, SimulatorError
 
 IPC_TIMEOUT: ErrorPair = (RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import TICK_FLAG_ASK, TICK_FLAG_BID
+from forexbot.connectors.mt5_constants import TICK_FLAG_ASK, TICK_FLAG_BID
+
 from .structures import RATES_DTYPE, TICKS_DTYPE
 
 SLOTS = 64

@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import TICK_FLAG_ASK, TICK_FLAG_BID
+from forexbot.connectors.mt5_constants import TICK_FLAG_ASK, TICK_FLAG_BID
+
 from .rng import hash64, normals_from, split_uniforms
 from .structures import RATES_DTYPE, TICKS_DTYPE
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .account import AccountState
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     DEAL_ENTRY_IN,
     DEAL_ENTRY_INOUT,
     DEAL_ENTRY_OUT,
@@ -35,6 +34,8 @@ from .constants import (
     POSITION_TYPE_BUY,
     POSITION_TYPE_SELL,
 )
+
+from .account import AccountState
 from .money import CURRENCY_DIGITS, Money
 from .series import MarketData
 from .structures import TradeDeal, TradeOrder, TradePosition

@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     BOOK_TYPE_BUY,
     BOOK_TYPE_SELL,
     COPY_TICKS_TRADE,
 )
+
 from .core import TerminalCore
 from .errors import (
     CALL_FAILED,

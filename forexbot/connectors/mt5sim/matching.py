@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     DEAL_REASON_EXPERT,
     DEAL_REASON_SL,
     DEAL_REASON_SO,
@@ -59,6 +59,7 @@ from .constants import (
     ORDER_TYPE_SELL_STOP_LIMIT,
     POSITION_TYPE_BUY,
 )
+
 from .ledger import Ledger, opposite
 from .money import is_buy
 from .pricepath import PricePath

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ORDER_TYPE_BUY,
     ORDER_TYPE_BUY_LIMIT,
     ORDER_TYPE_BUY_STOP,
@@ -31,6 +31,7 @@ from .constants import (
     SYMBOL_CALC_MODE_FOREX,
     SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE,
 )
+
 from .symbols import Catalogue, SymbolSpec
 
 BUY_TYPES = frozenset(

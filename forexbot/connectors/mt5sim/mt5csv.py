@@ -37,7 +37,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import TICK_FLAG_ASK, TICK_FLAG_BID, TICK_FLAG_LAST, TICK_FLAG_VOLUME
+from forexbot.connectors.mt5_constants import (
+    TICK_FLAG_ASK,
+    TICK_FLAG_BID,
+    TICK_FLAG_LAST,
+    TICK_FLAG_VOLUME,
+)
+
 from .errors import SimulatorError
 from .structures import RATES_DTYPE, TICKS_DTYPE
 

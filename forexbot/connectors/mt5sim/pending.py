@@ -13,7 +13,7 @@ operation's required fields: a ``price`` of 0 is refused with 10015 (Invalid pri
 
 from __future__ import annotations
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ORDER_STATE_CANCELED,
     ORDER_STATE_PLACED,
     ORDER_TIME_DAY,
@@ -35,6 +35,7 @@ from .constants import (
     TRADE_RETCODE_PLACED,
     TRADE_RETCODE_PRICE_OFF,
 )
+
 from .desk import PENDING_TYPES, DeskBase, Outcome
 from .money import is_buy
 from .structures import TradeRequest

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
-from .constants import COPY_TICKS_ALL, COPY_TICKS_INFO, COPY_TICKS_TRADE
+from forexbot.connectors.mt5_constants import COPY_TICKS_ALL, COPY_TICKS_INFO, COPY_TICKS_TRADE
+
 from .symbols import match_group
 from .timeutil import date_argument
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .constants import TRADE_ACTION_DEAL, TRADE_ACTION_PENDING
+from forexbot.connectors.mt5_constants import TRADE_ACTION_DEAL, TRADE_ACTION_PENDING
+
 from .errors import ErrorPair, SimulatorError, invalid_argument
 from .structures import TradeRequest
 

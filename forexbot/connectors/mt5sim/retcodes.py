@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     TRADE_RETCODE_CLOSE_ONLY,
     TRADE_RETCODE_DONE,
     TRADE_RETCODE_FROZEN,

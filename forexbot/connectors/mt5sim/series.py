@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import TIMEFRAME_D1, TIMEFRAME_M1, TIMEFRAME_W1
+from forexbot.connectors.mt5_constants import TIMEFRAME_D1, TIMEFRAME_M1, TIMEFRAME_W1
+
 from .feed import LRU, PriceFeed
 from .grid import m1_from_ticks
 from .structures import RATES_DTYPE, TICKS_DTYPE

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import POSITION_TYPE_BUY
+from forexbot.connectors.mt5_constants import POSITION_TYPE_BUY
+
 from .ledger import Ledger
 from .pricepath import PricePath
 from .structures import TradePosition

@@ -17,7 +17,8 @@ Symbols in another swap mode (none in the catalogue) are not charged.
 
 from __future__ import annotations
 
-from .constants import POSITION_TYPE_BUY, SYMBOL_SWAP_MODE_POINTS
+from forexbot.connectors.mt5_constants import POSITION_TYPE_BUY, SYMBOL_SWAP_MODE_POINTS
+
 from .ledger import Ledger
 from .money import CURRENCY_DIGITS
 from .timeutil import DAY, weekday

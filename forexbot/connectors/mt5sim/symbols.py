@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     SYMBOL_CALC_MODE_CFDLEVERAGE,
     SYMBOL_CALC_MODE_FOREX,
     SYMBOL_SWAP_MODE_POINTS,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     TIMEFRAME_D1,
     TIMEFRAME_H1,
     TIMEFRAME_H2,

@@ -13,7 +13,7 @@ not in Market Watch gets 10021 "No prices": the terminal receives no quotes for 
 
 from __future__ import annotations
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     DEAL_ENTRY_OUT_BY,
     DEAL_REASON_EXPERT,
     DEAL_TYPE_BUY,
@@ -46,6 +46,7 @@ from .constants import (
     TRADE_RETCODE_PRICE_OFF,
     TRADE_RETCODE_REQUOTE,
 )
+
 from .desk import EPSILON, Outcome, UnknownSymbol
 from .ledger import Fill, split_swap
 from .pending import PendingOrders

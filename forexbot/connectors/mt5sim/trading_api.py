@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ORDER_TYPE_BUY,
     ORDER_TYPE_SELL,
     TRADE_ACTION_DEAL,
     TRADE_RETCODE_REJECT,
     TRADE_RETCODE_REQUOTE,
 )
+
 from .core import TerminalCore, numbers_ok
 from .errors import (
     CALL_FAILED,

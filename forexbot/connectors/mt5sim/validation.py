@@ -29,7 +29,7 @@ Rules (reference section 4):
 
 from __future__ import annotations
 
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ORDER_FILLING_FOK,
     ORDER_FILLING_IOC,
     ORDER_FILLING_RETURN,
@@ -52,6 +52,7 @@ from .constants import (
     TRADE_RETCODE_SHORT_ONLY,
     TRADE_RETCODE_TRADE_DISABLED,
 )
+
 from .symbols import FILLING_FOK_BIT, FILLING_IOC_BIT, SymbolSpec
 
 _EPSILON = 1e-9

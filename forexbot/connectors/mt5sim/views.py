@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .account import AccountState
-from .constants import (
+from forexbot.connectors.mt5_constants import (
     ACCOUNT_STOPOUT_MODE_PERCENT,
     ACCOUNT_TRADE_MODE_DEMO,
     SYMBOL_CHART_MODE_BID,
     SYMBOL_ORDERS_GTC,
 )
+
+from .account import AccountState
 from .money import CURRENCY_DIGITS, Money
 from .structures import AccountInfo, SymbolInfo, TerminalInfo, Tick
 from .symbols import SymbolSpec
