@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
+from polling import eventually
 
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import TradeStatus
@@ -34,15 +35,6 @@ class Pong(Event):
 
 def tick(symbol: str, bid: float, t: float = 0.0) -> TickEvent:
     return TickEvent(Tick(symbol=symbol, time=t, bid=bid, ask=bid + 0.0002))
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Yield to the loop until ``condition()`` holds; fail the test after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        await asyncio.sleep(0.001)
 
 
 async def settle() -> None:
@@ -84,7 +76,11 @@ async def test_event_is_delivered_to_every_subscriber_of_its_class(bus: EventBus
 
     for n in range(3):
         bus.publish(Ping(n))
-    await until(lambda: len(first) == 3 and len(second) == 3)
+    await eventually(
+        lambda: len(first) == 3 and len(second) == 3,
+        timeout=5.0,
+        what="both subscribers to get three pings",
+    )
 
     assert [e.n for e in first] == [0, 1, 2]
     assert [e.n for e in second] == [0, 1, 2]
@@ -98,7 +94,9 @@ async def test_subscriber_of_another_class_receives_nothing(bus: EventBus) -> No
     bus.start()
 
     bus.publish(Ping(1))
-    await until(lambda: len(pings) == 1)
+    await eventually(
+        lambda: len(pings) == 1, timeout=5.0, what="the ping subscriber to get its ping"
+    )
     await settle()
 
     assert pongs == []
@@ -116,7 +114,9 @@ async def test_subscription_to_a_base_class_does_not_receive_subclass_events(
     bus.start()
 
     bus.publish(SubPing(7))
-    await until(lambda: len(sub_pings) == 1)
+    await eventually(
+        lambda: len(sub_pings) == 1, timeout=5.0, what="the subclass subscriber to get its event"
+    )
     await settle()
 
     assert base == []
@@ -139,7 +139,7 @@ async def test_each_subscriber_sees_events_in_publication_order(bus: EventBus) -
         bus.publish(Ping(n))
         if n % 50 == 0:
             await asyncio.sleep(0)
-    await until(lambda: len(seen) == 500)
+    await eventually(lambda: len(seen) == 500, timeout=5.0, what="the 500 pings")
 
     assert seen == list(range(500))
 
@@ -151,7 +151,9 @@ async def test_events_published_before_start_are_delivered_after_start(bus: Even
     bus.publish(Ping(1))
     bus.publish(Ping(2))
     bus.start()
-    await until(lambda: len(seen) == 2)
+    await eventually(
+        lambda: len(seen) == 2, timeout=5.0, what="the two pings published before start"
+    )
 
     assert [e.n for e in seen] == [1, 2]
 
@@ -164,20 +166,24 @@ async def test_publish_is_a_plain_function_that_never_awaits_a_slow_handler(
     stats = bus.subscribe(Ping, gated(seen, gate), name="slow")
     bus.start()
     bus.publish(Ping(-1))
-    await until(lambda: len(seen) == 1)  # the handler is now stuck on its first event
+    await eventually(lambda: len(seen) == 1, timeout=5.0, what="the slow handler's first event")
+    # The handler is now blocked on the gate. A callback scheduled now runs at the loop's next
+    # turn: if publish awaited anything, the loop would get control and run it.
+    loop_turns: list[str] = []
+    asyncio.get_running_loop().call_soon(loop_turns.append, "turn")
 
-    assert not inspect.iscoroutinefunction(bus.publish)
-    # 10k publications run to completion without yielding to the loop once: if publish waited
-    # for the stuck handler this loop could never finish.
     results = [bus.publish(Ping(n)) for n in range(10_000)]
 
-    assert results == [None] * 10_000
-    assert bus.published == 10_001
+    assert not inspect.iscoroutinefunction(bus.publish)
+    assert results == [None] * 10_000  # nothing to await
+    assert loop_turns == []  # 10k publications and the loop never had control
+    assert len(seen) == 1  # the handler ran none of them: it is still on its first event
     assert stats.pending == 10_000
-    assert len(seen) == 1
+    assert bus.published == 10_001
 
     gate.set()
-    await until(lambda: len(seen) == 10_001)
+    await eventually(lambda: len(seen) == 10_001, timeout=5.0, what="the slow handler to catch up")
+    assert loop_turns == ["turn"]
     assert [e.n for e in seen] == [-1, *range(10_000)]
 
 
@@ -191,7 +197,9 @@ async def test_a_slow_subscriber_does_not_delay_the_others(bus: EventBus) -> Non
 
     for n in range(100):
         bus.publish(Ping(n))
-    await until(lambda: len(fast) == 100)
+    await eventually(
+        lambda: len(fast) == 100, timeout=5.0, what="the fast subscriber to get its 100 pings"
+    )
 
     assert len(slow) == 1
     gate.set()
@@ -209,7 +217,11 @@ async def test_a_failing_handler_does_not_stop_other_subscribers(bus: EventBus) 
 
     for n in range(10):
         bus.publish(Ping(n))
-    await until(lambda: broken_stats.failed == 10 and len(healthy) == 10)
+    await eventually(
+        lambda: broken_stats.failed == 10 and len(healthy) == 10,
+        timeout=5.0,
+        what="ten failures and ten healthy deliveries",
+    )
 
     assert [e.n for e in healthy] == list(range(10))
     assert healthy_stats.delivered == 10
@@ -229,7 +241,7 @@ async def test_a_handler_failure_is_counted_and_the_subscriber_goes_on(bus: Even
 
     for n in range(10):
         bus.publish(Ping(n))
-    await until(lambda: len(calls) == 10)
+    await eventually(lambda: len(calls) == 10, timeout=5.0, what="the ten calls")
     await settle()
 
     assert calls == list(range(10))
@@ -248,7 +260,10 @@ async def test_coalescing_subscriber_keeps_a_bounded_queue_with_the_latest_tick_
     )
     bus.start()
     bus.publish(tick("EURUSD", 0.5))
-    await until(lambda: len(seen) == 1)  # in flight, the handler is stuck
+    # In flight: the handler is stuck.
+    await eventually(
+        lambda: len(seen) == 1, timeout=5.0, what="the slow handler to take its first tick"
+    )
 
     last_bid: dict[str, float] = {}
     for i in range(1000):
@@ -263,7 +278,11 @@ async def test_coalescing_subscriber_keeps_a_bounded_queue_with_the_latest_tick_
     assert stats.coalesced == 1000 - 5 - len(symbols)
 
     gate.set()
-    await until(lambda: stats.pending == 0 and stats.delivered == 1 + 5 + len(symbols))
+    await eventually(
+        lambda: stats.pending == 0 and stats.delivered == 1 + 5 + len(symbols),
+        timeout=5.0,
+        what="the coalesced queue to drain",
+    )
     await settle()
 
     assert len(seen) == 1 + 5 + len(symbols)
@@ -284,13 +303,21 @@ async def test_coalescing_subscriber_gets_every_event_again_once_it_caught_up(
     for i in range(20):
         bus.publish(tick("EURUSD", 1.0 + i))
     gate.set()
-    await until(lambda: stats.pending == 0 and len(seen) == stats.delivered)
+    await eventually(
+        lambda: stats.pending == 0 and len(seen) == stats.delivered,
+        timeout=5.0,
+        what="the coalesced queue to drain",
+    )
     await settle()
     before = len(seen)
 
     for i in range(3):
         bus.publish(tick("EURUSD", 100.0 + i))
-    await until(lambda: len(seen) == before + 3)
+    await eventually(
+        lambda: len(seen) == before + 3,
+        timeout=5.0,
+        what="the three ticks published after the catch-up",
+    )
 
     assert [e.tick.bid for e in seen[-3:]] == [100.0, 101.0, 102.0]
 
@@ -301,7 +328,9 @@ async def test_lossless_subscriber_never_drops_past_maxsize(bus: EventBus) -> No
     stats = bus.subscribe(Ping, gated(seen, gate), name="trades", maxsize=5)
     bus.start()
     bus.publish(Ping(-1))
-    await until(lambda: len(seen) == 1)
+    await eventually(
+        lambda: len(seen) == 1, timeout=5.0, what="the slow handler to take its first ping"
+    )
 
     for n in range(100):
         bus.publish(Ping(n))
@@ -311,7 +340,7 @@ async def test_lossless_subscriber_never_drops_past_maxsize(bus: EventBus) -> No
     assert stats.coalesced == 0
 
     gate.set()
-    await until(lambda: len(seen) == 101)
+    await eventually(lambda: len(seen) == 101, timeout=5.0, what="the lossless queue to drain")
     assert [e.n for e in seen] == [-1, *range(100)]
 
 
@@ -329,9 +358,17 @@ async def test_each_lagging_episode_of_a_lossless_subscriber_is_counted(
         start = len(seen)
         for n in range(3 * maxsize + 1):
             bus.publish(Ping(n))
-        await until(lambda start=start: len(seen) == start + 1)
+        await eventually(
+            lambda start=start: len(seen) == start + 1,
+            timeout=5.0,
+            what="the handler to take the episode's first ping",
+        )
         gate.set()
-        await until(lambda start=start: len(seen) == start + 3 * maxsize + 1)
+        await eventually(
+            lambda start=start: len(seen) == start + 3 * maxsize + 1,
+            timeout=5.0,
+            what="the episode's pings to drain",
+        )
         await settle()
         assert stats.lagging_episodes == episode + 1
 
@@ -365,7 +402,11 @@ async def test_close_with_a_stuck_handler_reports_undelivered_events_within_time
     bus.start()
     for n in range(5):
         bus.publish(Ping(n))
-    await until(lambda: len(stuck) == 1 and len(fine) == 5)
+    await eventually(
+        lambda: len(stuck) == 1 and len(fine) == 5,
+        timeout=5.0,
+        what="the stuck handler's first ping and the fine subscriber's five",
+    )
 
     started = time.monotonic()
     leftover = await bus.close(timeout=0.2)
@@ -408,7 +449,7 @@ async def test_subscribe_after_start_starts_delivering(bus: EventBus) -> None:
     bus.subscribe(Ping, recorder(seen), name="late-joiner")
 
     bus.publish(Ping(1))
-    await until(lambda: len(seen) == 1)
+    await eventually(lambda: len(seen) == 1, timeout=5.0, what="the late joiner's ping")
 
     assert seen == [Ping(1)]
 
@@ -420,11 +461,15 @@ async def test_unsubscribe_stops_delivery(bus: EventBus) -> None:
     bus.subscribe(Ping, recorder(other), name="staying")
     bus.start()
     bus.publish(Ping(1))
-    await until(lambda: len(seen) == 1 and len(other) == 1)
+    await eventually(
+        lambda: len(seen) == 1 and len(other) == 1, timeout=5.0, what="both subscribers' first ping"
+    )
 
     bus.unsubscribe(stats)
     bus.publish(Ping(2))
-    await until(lambda: len(other) == 2)
+    await eventually(
+        lambda: len(other) == 2, timeout=5.0, what="the staying subscriber's second ping"
+    )
     await settle()
 
     assert seen == [Ping(1)]
