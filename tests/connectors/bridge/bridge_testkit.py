@@ -13,8 +13,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from polling import eventually_sync
 
 SEED = 424242
 HOST = "127.0.0.1"
@@ -84,16 +85,30 @@ class BridgeProcess:
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
             )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.port_file.exists() and self.port_file.read_text().strip():
-                self.port = int(self.port_file.read_text())
-                return self
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"bridge server did not start:\n{self.log.read_text()[-3000:]}")
+        try:
+            self.port = eventually_sync(
+                self._written_port,
+                timeout=timeout,
+                what="the bridge server to listen",
+                interval=0.02,
+                detail=self._log_tail,
+            )
+        except AssertionError:
+            self.stop()
+            raise
+        return self
+
+    def _written_port(self) -> int:
+        """The port from the port file (0 until written); fails at once if the server died."""
+        assert self.process is not None
+        text = self.port_file.read_text().strip() if self.port_file.exists() else ""
+        if text:
+            return int(text)
+        assert self.process.poll() is None, f"the bridge server exited:\n{self._log_tail()}"
+        return 0
+
+    def _log_tail(self) -> str:
+        return self.log.read_text()[-3000:]
 
     def kill(self) -> None:
         """SIGKILL, like a crash: no shutdown, no goodbye to the clients."""

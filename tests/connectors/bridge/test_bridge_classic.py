@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 import structlog
 from bridge_testkit import HOST, SEED, V75
+from polling import eventually_sync
 
 import forexbot.connectors.mt5sim as mt5
 from forexbot.connectors.bridge.classic import ClassicBridgeTerminal
@@ -37,13 +37,16 @@ def classic_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def written_port() -> int:
+        text = port_file.read_text().strip() if port_file.exists() else ""
+        assert text or process.poll() is None, "classic server died"
+        return int(text or 0)
+
     try:
-        deadline = time.monotonic() + 20
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert process.poll() is None, "classic server died"
-            assert time.monotonic() < deadline, "classic server did not start"
-            time.sleep(0.02)
-        yield int(port_file.read_text())
+        yield eventually_sync(
+            written_port, timeout=20, what="the classic server to listen", interval=0.02
+        )
     finally:
         process.kill()
         process.wait(10)

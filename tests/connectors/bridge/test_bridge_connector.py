@@ -8,12 +8,12 @@ go on with no duplicated tick and no duplicated or lost order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import pytest
 import pytest_asyncio
 from bridge_testkit import HOST, V75, BridgeProcess
+from polling import eventually
 
 import forexbot.connectors.mt5sim as mt5
 from forexbot.clock import RealtimeClock
@@ -36,14 +36,6 @@ class Session:
 
     def ticks_of(self, symbol: str) -> list[TickEvent]:
         return [t for t in self.ticks if t.tick.symbol == symbol]
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -93,7 +85,9 @@ async def test_the_connector_receives_ticks_and_trades_through_the_bridge(
     connector = session.connector
     assert connector.state is ConnectionState.CONNECTED
     assert connector.spec(V75).digits == 2
-    await wait_until(lambda: len(session.ticks_of(V75)) >= 2, 15, "ticks through the bridge")
+    await eventually(
+        lambda: len(session.ticks_of(V75)) >= 2, timeout=15, what="ticks through the bridge"
+    )
     bars = await connector.history(V75, Timeframe.M1, 10)
     assert len(bars) == 10
     result = await connector.order_send(buy("through bridge"))
@@ -108,24 +102,28 @@ async def test_a_killed_bridge_server_is_survived_without_duplicates(
     session: Session, bridge: BridgeProcess
 ) -> None:
     connector = session.connector
-    await wait_until(lambda: len(session.ticks_of(V75)) >= 1, 15, "first ticks")
+    await eventually(lambda: len(session.ticks_of(V75)) >= 1, timeout=15, what="first ticks")
     result = await connector.order_send(buy("before kill"))
     assert result.retcode == 10009
 
     bridge.kill()
-    await wait_until(
-        lambda: ConnectionState.DISCONNECTED in session.states, 15, "DISCONNECTED event"
+    await eventually(
+        lambda: ConnectionState.DISCONNECTED in session.states,
+        timeout=15,
+        what="a DISCONNECTED event",
     )
     assert connector.state is ConnectionState.DISCONNECTED
     ticks_before = len(session.ticks_of(V75))
     await asyncio.sleep(0.5)  # the connector retries against a dead port meanwhile
     bridge.start()  # same port, same --sim-state
 
-    await wait_until(lambda: connector.reconnects == 1, 20, "reconnection")
+    await eventually(lambda: connector.reconnects == 1, timeout=20, what="the reconnection")
     assert connector.state is ConnectionState.CONNECTED
     assert session.states[-2:] == [ConnectionState.DISCONNECTED, ConnectionState.CONNECTED]
-    await wait_until(
-        lambda: len(session.ticks_of(V75)) > ticks_before + 1, 15, "ticks after reconnection"
+    await eventually(
+        lambda: len(session.ticks_of(V75)) > ticks_before + 1,
+        timeout=15,
+        what="ticks after the reconnection",
     )
 
     for symbol in SYMBOLS:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import structlog
+from polling import eventually_sync
 
 from forexbot.connectors.bridge.client import BridgeTerminal
 from forexbot.connectors.bridge.server import BridgeServer
@@ -192,7 +193,5 @@ def test_close_stops_serving_and_shuts_the_module_down(
     assert terminal.symbol_info("EURUSD") is None
     assert terminal.last_error() == (-10004, "No IPC connection")
     assert terminal.initialize() is False
-    deadline = time.monotonic() + 5
-    while module.shutdowns == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually_sync(lambda: module.shutdowns, timeout=5, what="the module's shutdown")
     assert module.shutdowns == 1

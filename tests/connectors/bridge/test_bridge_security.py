@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 import rpyc
+import structlog
 from bridge_testkit import HOST, BridgeProcess
 from rpyc.core import consts
 
 from forexbot.connectors.bridge import auth
 from forexbot.connectors.bridge.client import BridgeTerminal
-from forexbot.connectors.bridge.server import BridgeServer, is_loopback, main
+from forexbot.connectors.bridge.server import BridgeServer, _check_exposure, is_loopback, main
 from forexbot.connectors.bridge.wire import decode
 from forexbot.errors import ConfigError
 
@@ -203,9 +204,29 @@ def test_non_loopback_without_a_secret_is_refused(host: str) -> None:
         BridgeServer(_Module(), host=host, port=0)
 
 
-def test_non_loopback_is_allowed_with_a_secret_or_when_forced() -> None:
-    BridgeServer(_Module(), host="0.0.0.0", port=0, secret=SECRET).close()
-    BridgeServer(_Module(), host="0.0.0.0", port=0, allow_remote_without_secret=True).close()
+@pytest.mark.parametrize(
+    ("secret", "forced", "warning"),
+    [
+        (
+            SECRET,
+            False,
+            "bridge reachable from the network: authenticated, but calls are not encrypted; "
+            "prefer an SSH or WireGuard tunnel",
+        ),
+        (None, True, "serving MetaTrader without authentication on a non-loopback address"),
+    ],
+    ids=["with-a-secret", "forced"],
+)
+def test_non_loopback_is_allowed_with_a_secret_or_when_forced(
+    secret: str | None, forced: bool, warning: str
+) -> None:
+    # The decision itself, for an address outside loopback (binding one is not possible here).
+    host = "192.0.2.10"
+    with structlog.testing.capture_logs() as logs:
+        allowed = _check_exposure(host, secret, allow_remote_without_secret=forced)
+
+    assert allowed is None  # no refusal: the server goes on to bind
+    assert logs == [{"event": warning, "host": host, "log_level": "warning"}]
 
 
 def test_the_command_line_refuses_non_loopback_without_a_secret(
