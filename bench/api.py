@@ -69,9 +69,11 @@ class _Status:
 def serve(rate: float, quote_seconds: float, ready: Any) -> None:
     """The server process: the API, and a quote publisher once a client asks for it."""
     from forexbot.api.app import create_app  # noqa: PLC0415
-    from forexbot.api.ports import ApiServices, ApiSettings  # noqa: PLC0415
+    from forexbot.api.ports import ApiServices  # noqa: PLC0415
     from forexbot.api.server import ApiServer  # noqa: PLC0415
+    from forexbot.api.tokens import JwtKeys  # noqa: PLC0415
     from forexbot.clock import RealtimeClock  # noqa: PLC0415
+    from forexbot.config.models import ApiSettings  # noqa: PLC0415
     from forexbot.domain.market import Tick  # noqa: PLC0415
     from forexbot.events.bus import EventBus  # noqa: PLC0415
     from forexbot.events.types import TickEvent  # noqa: PLC0415
@@ -86,11 +88,11 @@ def serve(rate: float, quote_seconds: float, ready: Any) -> None:
             status=_Status(), bus=bus, clock=RealtimeClock(),
         )  # type: ignore[arg-type]  # fmt: skip
         settings = ApiSettings(
-            host="127.0.0.1", port=PORT, jwt_secret=SECRET, ws_max_clients=2_000,
-            ip_rate_per_second=1e6, ip_burst=1_000_000, user_rate_per_second=1e6,
+            host="127.0.0.1", port=PORT, ws_max_clients=2_000,
+            ip_rate_per_second=1e5, ip_burst=1_000_000, user_rate_per_second=1e5,
             user_burst=1_000_000,
         )  # fmt: skip
-        server = ApiServer(create_app(services, settings), settings)
+        server = ApiServer(create_app(services, settings, JwtKeys(SECRET)), settings)
         bus.start()
         await server.start()
         ready.set()

@@ -60,12 +60,12 @@ from forexbot.api.routes.trade_actions import TradeActionRoutes
 from forexbot.api.routes.trading import TradingRoutes
 from forexbot.api.routes.users import UserRoutes
 from forexbot.api.sessions import RevokedSessions
-from forexbot.api.settings import ApiSettings
-from forexbot.api.tokens import TokenService
+from forexbot.api.tokens import JwtKeys, TokenService
 from forexbot.api.validation import text_middleware
 from forexbot.api.websockets import Broadcaster
 from forexbot.api.ws_performance import PerformanceFeed
 from forexbot.api.ws_system import SystemFeed
+from forexbot.config.models import ApiSettings
 
 BROADCASTER_KEY = web.AppKey("forexbot_broadcaster", Broadcaster)
 TOKENS_KEY = web.AppKey("forexbot_tokens", TokenService)
@@ -99,13 +99,13 @@ def _add_routes(app: web.Application, routes: Iterable[web.RouteDef]) -> None:
     )
 
 
-def create_app(services: ApiServices, settings: ApiSettings) -> web.Application:
+def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> web.Application:
     """Build the API application. Does no I/O; start-up work runs in ``on_startup``."""
     tokens = TokenService(
-        settings.jwt_secret,
+        keys.secret,
         settings.access_token_ttl_seconds,
         services.wall_clock,
-        previous=settings.jwt_previous_secrets,
+        previous=keys.previous,
     )
     cors = Cors(settings.cors_allow_origins)
     system_feed = SystemFeed(

@@ -91,8 +91,8 @@ class StrategyPort(Protocol):
         instance's current ones).
 
         All or nothing: raises :class:`~forexbot.errors.NotFoundError` for an unknown id and
-        :class:`~forexbot.errors.ConfigError` (naming the parameter and what is allowed) for
-        an invalid value, in which case nothing is changed. ``actor`` is the user, for the
+        :class:`~forexbot.errors.InvalidInputError` (naming the parameter and what is allowed)
+        for an invalid value, in which case nothing is changed. ``actor`` is the user, for the
         manager's own records (e.g. ``strategy_config.updated_by``).
         """
         ...
@@ -165,9 +165,12 @@ class MarketPort(Protocol):
 class TradingActions(Protocol):
     """The trading engine's actions (``forexbot.engine.control.TradingControl``).
 
-    Refusals are exceptions the routes map to statuses:
-    :class:`~forexbot.errors.RiskRejection` (422 with the risk code) and
-    :class:`~forexbot.errors.TradeActionError` (its own status and code).
+    Refusals are exceptions of their kind, which the error middleware maps to statuses:
+    :class:`~forexbot.errors.RiskRejection` (with the risk code),
+    :class:`~forexbot.errors.InvalidInputError`, :class:`~forexbot.errors.NotFoundError`,
+    :class:`~forexbot.errors.StateConflictError`, :class:`~forexbot.errors.OrderRefusedError`,
+    :class:`~forexbot.errors.OutcomeUnknownError` and
+    :class:`~forexbot.errors.ShuttingDownError`.
     Every dict returned is JSON-ready; trades are in ``TradeRecord.to_api()`` form.
     """
 
@@ -210,7 +213,7 @@ class BacktestService(Protocol):
         self, strategy_id: str, request: Mapping[str, Any], *, owner: str
     ) -> dict[str, Any]:
         """Queue a backtest and return the job; raises :class:`~forexbot.errors.NotFoundError`,
-        :class:`~forexbot.errors.ConfigError` (a request refused) or
+        :class:`~forexbot.errors.InvalidInputError` (a request refused) or
         :class:`~forexbot.backtest.jobs.TooManyJobs`."""
         ...
 
@@ -284,7 +287,7 @@ class PerformanceSource(Protocol):
 
 
 #: The periods :meth:`PerformanceSource.compute` knows.
-PERFORMANCE_PERIODS = ("daily", "weekly", "monthly", "all")
+
 
 
 class AccountView(Protocol):

@@ -21,14 +21,14 @@ Rules:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jwt
 
 from forexbot.api.roles import Role
 from forexbot.clock import Clock
-from forexbot.errors import AuthError
+from forexbot.errors import AuthError, ConfigError
 
 ALGORITHM = "HS256"
 ISSUER = "forexbot"
@@ -72,6 +72,28 @@ class Claims:
     @property
     def user_id(self) -> int:
         return int(self.sub)
+
+
+@dataclass(frozen=True, slots=True)
+class JwtKeys:
+    """The secret access tokens are signed with, and the rotated-out ones still accepted.
+
+    Not settings: they come from ``FOREXBOT_JWT_SECRET`` or the data directory
+    (:mod:`forexbot.api.jwt_secret`), never from a file someone may share. Each must be at
+    least :data:`MIN_SECRET_LENGTH` characters (a short HS256 key can be brute-forced); neither
+    appears in ``repr``.
+    """
+
+    secret: str = field(repr=False)
+    previous: tuple[str, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        for key in (self.secret, *self.previous):
+            if len(key) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"api.jwt_secret must be at least {MIN_SECRET_LENGTH} characters, "
+                    f"got {len(key)}"
+                )
 
 
 class TokenService:

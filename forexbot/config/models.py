@@ -3,6 +3,7 @@ files and the environment that fill them are :mod:`forexbot.config.loader`'s bus
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -251,27 +253,63 @@ class DatabaseSettings(_Section):
     batch_interval_ms: int = Field(500, ge=10, le=60_000)
 
 
-class ApiSettingsModel(_Section):
-    """The embedded REST/WebSocket server."""
+#: The periods ``/ws/performance`` snapshots can hold.
+PerformancePeriod = Literal["daily", "weekly", "monthly", "all"]
+PERFORMANCE_PERIODS: tuple[PerformancePeriod, ...] = ("daily", "weekly", "monthly", "all")
+
+
+class ApiSettings(_Section):
+    """The embedded REST/WebSocket server: where it listens and what it tolerates.
+
+    The one model of these settings: the file, the environment and ``PUT /api/system/settings``
+    validate with it, and the API runs with the validated object. The JWT signing keys are not
+    settings (they come from the environment or the data directory): see
+    :class:`~forexbot.api.tokens.JwtKeys`.
+    """
 
     host: str = "127.0.0.1"
+    # 0 picks a free port (``ApiServer.bound_port`` says which).
     port: int = Field(8080, ge=0, le=65535)
     access_token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
+    # How long a session lasts without a new login.
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300, le=365 * 86_400)
+    # Larger request bodies get 413.
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # Token buckets per source address and per user, and logins per source address a minute.
     # The floors keep an admin able to undo a change: no limit can lock the API.
     ip_rate_per_second: float = Field(50.0, ge=1, le=100_000)
     ip_burst: int = Field(200, ge=10, le=1_000_000)
     user_rate_per_second: float = Field(20.0, ge=1, le=100_000)
     user_burst: int = Field(100, ge=10, le=1_000_000)
     login_attempts_per_minute: float = Field(10.0, ge=1, le=10_000)
+    # After this many consecutive wrong passwords an account is locked for that long.
+    login_lock_after: int = Field(5, ge=1, le=1000)
+    login_lock_seconds: int = Field(900, ge=1, le=30 * 86_400)
+    # When set, admin-only routes answer only these addresses/CIDRs.
     admin_networks: tuple[str, ...] = ()
     # Browser origins allowed to call the API (CORS), exact: scheme://host[:port].
     cors_allow_origins: tuple[str, ...] = ()
+    # PEM files; when set the API speaks HTTPS itself.
     tls_certificate: str | None = None
-    tls_key: str | None = None
-    # /ws/performance sends fresh account figures this often; /ws/system its status snapshot.
+    tls_key: str | None = Field(None, repr=False, validate_default=True)
+    # How long a stop waits for requests in flight.
+    shutdown_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    # WebSockets: ping interval (a client not answering is disconnected), close handshake
+    # limit, most clients (each costs a task and a queue), quotes buffered per client before
+    # coalescing to the latest per symbol, trade messages pending before a client that cannot
+    # keep up is disconnected (trades are never dropped), largest message a client may send,
+    # how often connections opened with a since-expired access token are closed (1008).
+    ws_heartbeat_seconds: float = Field(20.0, gt=0, le=3600)
+    ws_close_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    ws_max_clients: int = Field(200, ge=1, le=100_000)
+    ws_queue_size: int = Field(256, ge=1, le=100_000)
+    ws_trade_backlog: int = Field(1000, ge=1, le=1_000_000)
+    ws_max_message_bytes: int = Field(16 * 1024, ge=256, le=1_048_576)
+    ws_expiry_check_seconds: float = Field(5.0, gt=0, le=3600)
+    # /ws/performance sends fresh account figures this often (and after every closed trade),
+    # with these periods; /ws/system its status snapshot.
     ws_performance_interval_seconds: float = Field(5.0, ge=0.5, le=3600)
+    ws_performance_periods: tuple[PerformancePeriod, ...] = PERFORMANCE_PERIODS
     ws_status_interval_seconds: float = Field(15.0, ge=0.5, le=3600)
 
     @field_validator("cors_allow_origins")
@@ -283,6 +321,32 @@ class ApiSettingsModel(_Section):
                     f"{origin!r} is not an origin: write scheme://host[:port] exactly, e.g. "
                     "'https://dash.example.com' (no path, no trailing slash, no wildcard)"
                 )
+        return value
+
+    @field_validator("admin_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{network!r} is not an address or a CIDR such as '10.0.0.0/8'"
+                ) from None
+        return value
+
+    @field_validator("ws_performance_periods")
+    @classmethod
+    def _periods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"list distinct periods among {', '.join(PERFORMANCE_PERIODS)}")
+        return value
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("tls_certificate") is None) != (value is None):
+            raise ValueError("api.tls_certificate and api.tls_key go together")
         return value
 
 
@@ -312,7 +376,7 @@ class Settings(_Section):
     backtest: BacktestSettings = BacktestSettings()
     backup: BackupSettings = BackupSettings()
     database: DatabaseSettings = DatabaseSettings()
-    api: ApiSettingsModel = ApiSettingsModel()
+    api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -1,10 +1,14 @@
 """The composition root: builds every component with its collaborators and runs the daemon.
 
-Start order follows the dependencies — database (embedded or ``DATABASE_URL``) and migrations,
-event bus, clock and terminal, connector, strategies, risk, execution, positions, API — and stop
-order is the reverse, so that on SIGTERM:
+Start order follows the dependencies — data directory, API sockets, database (embedded or
+``DATABASE_URL``) and migrations, terminal worker, the components, the API's start-up hooks,
+event bus, terminal, strategies, trading engine, API — and every step registers its stop on a
+:class:`~forexbot.daemon.lifecycle.Lifecycle` as it starts, so stops run in reverse, each once,
+and one that fails does not skip the others (a start failing half-way stops what had started).
+On SIGTERM:
 
-1. systemd is told ``STOPPING=1`` and ``/api/health`` turns unhealthy;
+1. systemd is told ``STOPPING=1``, ``/api/health`` turns unhealthy and the API refuses new
+   orders;
 2. polling stops and the strategies stop reading bars, so no new (or stale) signal appears;
 3. the event bus drains: signals already approved are executed and recorded (no trade lost);
 4. a last position sync records what the terminal closed;
@@ -18,17 +22,13 @@ start it again, or re-executes itself outside systemd (:mod:`forexbot.daemon.res
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import faulthandler
 import os
 import signal
 import socket
 import ssl
-import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import structlog
 
@@ -40,7 +40,7 @@ from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.ports import ApiServices
 from forexbot.api.server import ApiServer
-from forexbot.api.settings import ApiSettings
+from forexbot.api.tokens import JwtKeys
 from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.service import DaemonBacktests
 from forexbot.clock import RealtimeClock
@@ -51,9 +51,11 @@ from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.daemon.instance_lock import DataDirLock
+from forexbot.daemon.lifecycle import Lifecycle
 from forexbot.daemon.provision import ProvisionedDatabase, provision_database
 from forexbot.daemon.restart import RestartSwitch, restart_mode
 from forexbot.daemon.sdnotify import SystemdNotifier
+from forexbot.daemon.shutdown import STOP_REPORT_AFTER, end_task, report_slow_stop, wind_down
 from forexbot.daemon.system_settings import SystemSettings, rate_limits_applier, set_log_level
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
@@ -76,6 +78,7 @@ from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
 from forexbot.domain.market import Timeframe
 from forexbot.engine.assembly import ORDER_PATH, build_engine
+from forexbot.engine.control import TradingControl
 from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
 from forexbot.errors import ConfigError, DatabaseError
 from forexbot.events.bus import EventBus
@@ -88,46 +91,14 @@ from forexbot.strategies.manager import StrategyManager
 
 _log = structlog.get_logger("forexbot.daemon.app")
 
-#: After this many seconds of stopping, the daemon logs what every task is waiting on.
-STOP_REPORT_AFTER = 10.0
 #: How often the trading locks are proven held (seconds).
 ACCOUNT_LOCK_CHECK = 5.0
 
-T = TypeVar("T")
 
-
-async def _step(name: str, work: Awaitable[T]) -> T:
-    """Await one step of the shutdown, logging how long it took (debug)."""
-    started = time.monotonic()
-    result = await work
-    _log.debug("shutdown step", step=name, seconds=round(time.monotonic() - started, 3))
-    return result
-
-
-def _report_slow_stop() -> None:
-    """Log the stack of every task: a stop this slow is a bug to find."""
-    stacks = {}
-    for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=8)
-        stacks[task.get_name()] = [
-            f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in frames
-        ]
-    _log.error("the daemon is slow to stop", after_seconds=STOP_REPORT_AFTER, tasks=stacks)
-    faulthandler.dump_traceback(all_threads=True)  # the threads too (the terminal worker)
-
-
-async def _end(task: asyncio.Task[None] | None) -> None:
-    """Cancel a background task and wait for it; whatever it died of is logged, never raised
-    (the stop sequence must run in full)."""
-    if task is None:
-        return
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    except Exception:
-        _log.exception("a background task had failed", task=task.get_name())
+def _unhandler(signum: int) -> Callable[[], bool]:
+    """What removes the daemon's handler of ``signum``."""
+    loop = asyncio.get_running_loop()
+    return lambda: loop.remove_signal_handler(signum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,67 +142,74 @@ class Daemon:
         API's sockets (:class:`~forexbot.errors.ListenError`) and TLS certificate, the
         database and its trade-book lock (another daemon trading through this database), the
         API's start-up hooks; once the terminal is connected and before anything trades, the
-        account lock (another daemon on this account, through any database of the server)."""
+        account lock (another daemon on this account, through any database of the server).
+
+        Every step registers its stop on a :class:`~forexbot.daemon.lifecycle.Lifecycle` as
+        it starts, so a start that fails half-way stops what had started, in reverse; a stop
+        step that fails is logged and the others still run."""
+        slow: asyncio.TimerHandle | None = None
+        try:
+            async with Lifecycle() as lifecycle:
+                await self._start(lifecycle)
+                await self._stop.wait()
+                _log.info("stopping")
+                # A stop that hangs says where: the stack of every task, once, after this long.
+                slow = asyncio.get_running_loop().call_later(STOP_REPORT_AFTER, report_slow_stop)
+        finally:
+            if slow is not None:
+                slow.cancel()
+            _log.info("stopped")
+
+    async def _start(self, lifecycle: Lifecycle) -> None:
         s = self._settings
+        self._claim_data_dir(lifecycle)
+        listeners = bind_listeners(s.api.host, s.api.port)
+        lifecycle.on_stop("api sockets closed", lambda: close_listeners(listeners))
+        listening = Listening(listeners, tls_context(s.api.tls_certificate, s.api.tls_key))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+            lifecycle.on_stop(f"{signal.Signals(signum).name} handler removed", _unhandler(signum))
+
+        _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
+        provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
+        lifecycle.on_stop("database server stopped", provisioned.stop)
+        book = AdvisoryLock(provisioned.url, database_lock_name(s.terminal.magic))
+        await lifecycle.start("trade-book lock taken", book.acquire(), book.release)
+        database = Database(provisioned.url, pool_size=s.database.pool_size)
+        await lifecycle.start("database connected", database.connect(), database.close)
+        await self._start_with_database(lifecycle, database, provisioned, listening, [book])
+
+    def _claim_data_dir(self, lifecycle: Lifecycle) -> None:
+        """Create the data directory (0700) and take its single-instance lock."""
         try:
             self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise ConfigError(
                 f"the data directory {self._data_dir} cannot be created: {exc.strerror}"
             ) from None
-        stack = contextlib.AsyncExitStack()
-        loop = asyncio.get_running_loop()
+        instance = DataDirLock(self._data_dir)
         try:
-            instance = DataDirLock(self._data_dir)
-            try:
-                instance.acquire()
-            except OSError as exc:
-                raise ConfigError(
-                    f"the data directory {self._data_dir} is not writable: {exc.strerror}"
-                ) from None
-            stack.callback(instance.release)
-            listeners = bind_listeners(s.api.host, s.api.port)
-            stack.callback(close_listeners, listeners)
-            tls = tls_context(s.api.tls_certificate, s.api.tls_key)
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self.request_stop)
-                stack.callback(loop.remove_signal_handler, signum)
+            instance.acquire()
+        except OSError as exc:
+            raise ConfigError(
+                f"the data directory {self._data_dir} is not writable: {exc.strerror}"
+            ) from None
+        lifecycle.on_stop("data directory released", instance.release)
 
-            _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
-            provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
-            stack.callback(provisioned.stop)
-            book = AdvisoryLock(provisioned.url, database_lock_name(s.terminal.magic))
-            await book.acquire()
-            stack.push_async_callback(book.release)
-            database = Database(provisioned.url, pool_size=s.database.pool_size)
-            await database.connect()
-            stack.push_async_callback(database.close)
-            await self._run_with_database(
-                database, provisioned, Listening(listeners, tls), [book], stack
-            )
-        finally:
-            await stack.aclose()
-            _log.info("stopped")
-
-    async def _run_with_database(
+    async def _start_with_database(
         self,
+        lifecycle: Lifecycle,
         database: Database,
         provisioned: ProvisionedDatabase,
         listening: Listening,
         locks: list[AdvisoryLock],
-        stack: contextlib.AsyncExitStack,
     ) -> None:
         engine = database.engine
         config_store = SystemConfigRepository(engine)
         # Settings changed at run time (PUT /api/system/settings) win over the files.
         system_settings = SystemSettings(
-            self._settings,
-            config_store,
-            appliers={
-                "logging": set_log_level,
-                "api": rate_limits_applier(lambda: api_app[RATE_LIMITERS_KEY]),
-            },
-            risk=lambda: trading.risk.settings,
+            self._settings, config_store, appliers={"logging": set_log_level}
         )
         s = await system_settings.load()
         system_settings.apply("logging")
@@ -245,7 +223,7 @@ class Daemon:
         clock = opened.clock
         worker = TerminalWorker(default_timeout=s.terminal.call_timeout_seconds)
         worker.start()
-        stack.push_async_callback(worker.stop)
+        lifecycle.on_stop("terminal worker stopped", worker.stop)
 
         strategy_configs = StrategyConfigRepository(engine)
         instances = build_instances(
@@ -285,6 +263,7 @@ class Daemon:
             latch=KillSwitchLatch(self._data_dir / LATCH_FILE),
         )
         risk, execution, positions = trading.risk, trading.execution, trading.positions
+        system_settings.show_risk_from(risk)
         bar_writer = BarWriter(market_data, bus, flush_interval=s.database.batch_interval_ms / 1000)
         status = DaemonStatus(
             mode=s.mode,
@@ -313,26 +292,6 @@ class Daemon:
         for component in (strategies, trading, bar_writer):
             component.subscribe()
 
-        api_settings = ApiSettings(
-            host=s.api.host,
-            port=s.api.port,
-            jwt_secret=load_or_create_jwt_secret(self._data_dir, self._environ),
-            jwt_previous_secrets=previous_jwt_secrets(self._environ),
-            access_token_ttl_seconds=s.api.access_token_ttl_seconds,
-            refresh_token_ttl_seconds=s.api.refresh_token_ttl_seconds,
-            ip_rate_per_second=s.api.ip_rate_per_second,
-            ip_burst=s.api.ip_burst,
-            user_rate_per_second=s.api.user_rate_per_second,
-            user_burst=s.api.user_burst,
-            login_attempts_per_minute=s.api.login_attempts_per_minute,
-            admin_networks=s.api.admin_networks,
-            cors_allow_origins=s.api.cors_allow_origins,
-            tls_certificate=s.api.tls_certificate,
-            tls_key=s.api.tls_key,
-            max_body_bytes=s.api.max_body_bytes,
-            ws_performance_interval_seconds=s.api.ws_performance_interval_seconds,
-            ws_status_interval_seconds=s.api.ws_status_interval_seconds,
-        )
         backtests = DaemonBacktests(
             BacktestJobs(workers=s.backtest.workers, max_active=s.backtest.max_active),
             strategy_control,
@@ -340,7 +299,7 @@ class Daemon:
             s.terminal,
             market_data,
         )
-        stack.push_async_callback(backtests.close)
+        lifecycle.on_stop("backtests closed", backtests.close)
         services = ApiServices(
             users=users,
             trades=trades,
@@ -377,19 +336,35 @@ class Daemon:
             system_settings=system_settings,
             restart=self.restart,
         )
-        api_app = create_app(services, api_settings)
-        api = ApiServer(api_app, api_settings, sockets=listening.sockets, ssl_context=listening.tls)
-        await api.prepare()  # its start-up hooks run before anything can trade
-        stack.push_async_callback(api.stop)
+        keys = JwtKeys(
+            load_or_create_jwt_secret(self._data_dir, self._environ),
+            previous_jwt_secrets(self._environ),
+        )
+        api_app = create_app(services, s.api, keys)
+        system_settings.add_applier("api", rate_limits_applier(api_app[RATE_LIMITERS_KEY]))
+        api = ApiServer(api_app, s.api, sockets=listening.sockets, ssl_context=listening.tls)
+        # Its start-up hooks run before anything can trade.
+        await lifecycle.start("api stopped", api.prepare(), api.stop)
 
         bus.start()
-        await connector.start()
-        stack.push_async_callback(connector.close)
+        lifecycle.on_stop("event bus closed", bus.close)
+        await lifecycle.start("terminal closed", connector.start(), connector.close)
         if s.terminal.backend != "simulator":  # the paper account is the data directory's
-            locks.append(await self._lock_account(provisioned.url, connector, stack))
+            locks.append(await self._lock_account(lifecycle, provisioned.url, connector))
         await strategies.warm_up()
-        await trading.start()
+        lifecycle.on_stop("strategies stopped", strategies.stop)
+        await lifecycle.start("trading stopped", trading.start(), trading.stop)
+        lifecycle.on_stop("market data writer closed", bar_writer.close)
         await api.start()
+        # On a normal stop this runs first, in the order that loses nothing (see the module
+        # docstring); the stops registered above then find their part already done.
+        lifecycle.on_stop(
+            "trading wound down",
+            lambda: wind_down(connector, strategies, bar_writer, bus, positions, api),
+        )
+        lifecycle.on_stop(
+            "stopping announced", lambda: self._announce_stopping(status, trading.control)
+        )
         _log.info(
             "forexbot ready",
             api=f"http://{s.api.host}:{api.bound_port}",
@@ -400,37 +375,21 @@ class Daemon:
         )
         self.notifier.ready(f"trading {len(s.watchlist)} symbols")
         watchdog = self._start_watchdog(status)
+        if watchdog is not None:
+            lifecycle.on_stop("watchdog ended", lambda: end_task(watchdog))
         lock_watch = asyncio.get_running_loop().create_task(
             self._watch_locks(locks), name="trading-locks"
         )
-        await self._stop.wait()
+        lifecycle.on_stop("lock watch ended", lambda: end_task(lock_watch))
 
-        _log.info("stopping")
+    def _announce_stopping(self, status: DaemonStatus, control: TradingControl) -> None:
+        """Health turns unhealthy, the API refuses new orders, systemd hears ``STOPPING=1``."""
         status.stopping = True
-        trading.control.stop_accepting()  # the API refuses new orders from now on
+        control.stop_accepting()
         self.notifier.stopping()
-        for task in (watchdog, lock_watch):
-            await _end(task)
-        # A stop that hangs says where: the stack of every task, once, after this long.
-        slow = asyncio.get_running_loop().call_later(STOP_REPORT_AFTER, _report_slow_stop)
-        try:
-            await _step("polling stopped", connector.stop_polling())
-            strategies.stop()  # bars still queued would only produce stale signals
-            await _step("market data flushed", bar_writer.flush())
-            # Orders in flight settle within this; the whole stop stays under systemd's goal.
-            undelivered = await _step("event bus drained", bus.close(timeout=8.0))
-            if undelivered:
-                _log.error("events left undelivered at shutdown", undelivered=undelivered)
-            await _step("position sync stopped", positions.stop())
-            with contextlib.suppress(Exception):
-                await _step("last reconciliation", positions.sync())
-            await _step("market data writer closed", bar_writer.close())
-            await _step("api stopped", api.stop())
-        finally:
-            slow.cancel()
 
     async def _lock_account(
-        self, url: str, connector: MT5Connector, stack: contextlib.AsyncExitStack
+        self, lifecycle: Lifecycle, url: str, connector: MT5Connector
     ) -> AdvisoryLock:
         """Take the lock of the account the terminal is logged into, server-wide (see
         :mod:`~forexbot.database.trading_locks`); before reconciliation or any strategy."""
@@ -446,7 +405,7 @@ class Daemon:
             )
             lock = AdvisoryLock(url, name)
             await lock.acquire()
-        stack.push_async_callback(lock.release)
+        lifecycle.on_stop("account lock released", lock.release)
         return lock
 
     async def _watch_locks(self, locks: list[AdvisoryLock]) -> None:

@@ -43,7 +43,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from forexbot.config.models import (
-    ApiSettingsModel,
+    ApiSettings,
     ExecutionSettings,
     LoggingSettings,
     RiskSettings,
@@ -72,7 +72,7 @@ LIVE: Mapping[str, tuple[str, ...]] = {
 _SECTION_MODELS: Mapping[str, type[BaseModel]] = {
     "execution": ExecutionSettings,
     "logging": LoggingSettings,
-    "api": ApiSettingsModel,
+    "api": ApiSettings,
 }
 
 #: A function that makes a running component follow the settings now in force.
@@ -240,13 +240,12 @@ class RateLimitTarget(Protocol):
     ) -> None: ...
 
 
-def rate_limits_applier(target: Callable[[], RateLimitTarget]) -> Applier:
-    """:data:`Applier` of the ``api`` rate limits onto ``target()`` (read when applied, so
-    the API may be built after this)."""
+def rate_limits_applier(target: RateLimitTarget) -> Applier:
+    """:data:`Applier` of the ``api`` rate limits onto the API's running limiters."""
 
     def apply(settings: Settings) -> None:
         api = settings.api
-        target().set_limits(
+        target.set_limits(
             ip_rate_per_second=api.ip_rate_per_second,
             ip_burst=api.ip_burst,
             user_rate_per_second=api.user_rate_per_second,
@@ -257,13 +256,21 @@ def rate_limits_applier(target: Callable[[], RateLimitTarget]) -> Applier:
     return apply
 
 
+class RiskLimitsSource(Protocol):
+    """The risk manager, as far as the settings page shows its limits."""
+
+    @property
+    def settings(self) -> RiskSettings: ...
+
+
 class SystemSettings:
     """The configuration in force: the files' and environment's, with the keys changed at run
     time on top (see the module docstring).
 
     ``appliers`` maps a section to what makes its running component follow a change
-    (``execution`` needs none: its readers call :attr:`current`); ``risk`` gives the risk
-    limits in force, which are shown but changed through the risk manager.
+    (``execution`` needs none: its readers call :attr:`current`); a component built after the
+    settings are loaded adds its own with :meth:`add_applier`. The risk limits in force are
+    shown (:meth:`show_risk_from`) but changed through the risk manager.
     """
 
     def __init__(
@@ -272,7 +279,7 @@ class SystemSettings:
         store: SettingsStore | None,
         *,
         appliers: Mapping[str, Applier] | None = None,
-        risk: Callable[[], RiskSettings] | None = None,
+        risk: RiskLimitsSource | None = None,
     ) -> None:
         self._base = base
         self._store = store
@@ -281,6 +288,16 @@ class SystemSettings:
         self._current = base
         self._overlay: dict[str, dict[str, Any]] = {}
         self._changing = asyncio.Lock()
+
+    def add_applier(self, section: str, applier: Applier) -> None:
+        """Make a component built after :meth:`load` follow ``section``'s changes; it gets
+        the settings in force at once."""
+        self._appliers[section] = applier
+        applier(self._current)
+
+    def show_risk_from(self, risk: RiskLimitsSource) -> None:
+        """Show ``risk``'s limits (the risk manager's, which change through its own API)."""
+        self._risk = risk
 
     @property
     def current(self) -> Settings:
@@ -329,7 +346,7 @@ class SystemSettings:
         changeable live; JSON-ready."""
         settings = self._current
         if self._risk is not None:
-            settings = settings.model_copy(update={"risk": self._risk()})
+            settings = settings.model_copy(update={"risk": self._risk.settings})
         return {
             "settings": settings.model_dump(mode="json"),
             "overridden": {

@@ -21,8 +21,8 @@ from trading_rig import OPEN_LIMITS, TradingRig, trading_rig
 from forexbot.api.app import TOKENS_KEY, create_app
 from forexbot.api.ports import ApiServices
 from forexbot.api.server import ApiServer
-from forexbot.api.settings import ApiSettings
-from forexbot.config.models import RiskSettings
+from forexbot.api.tokens import JwtKeys
+from forexbot.config.models import ApiSettings, RiskSettings
 from forexbot.database.records import SystemLogRecord
 from forexbot.database.users import UserRepository
 
@@ -202,11 +202,10 @@ async def serve_rig(
     settings = ApiSettings(
         host="127.0.0.1",
         port=0,
-        jwt_secret=JWT_SECRET,
         shutdown_timeout_seconds=2.0,
         ws_close_timeout_seconds=1.0,
     )
-    server = ApiServer(create_app(api_services, settings), settings)
+    server = ApiServer(create_app(api_services, settings, JwtKeys(JWT_SECRET)), settings)
     await server.start()
     session = aiohttp.ClientSession()
     try:

@@ -28,9 +28,9 @@ from forexbot.api.errors import ApiError
 from forexbot.api.openapi import build_document
 from forexbot.api.ports import ApiServices
 from forexbot.api.routes.risk import RiskRoutes
-from forexbot.api.settings import ApiSettings
+from forexbot.api.tokens import JwtKeys
 from forexbot.clock import ManualClock
-from forexbot.config.models import Settings
+from forexbot.config.models import ApiSettings, Settings
 from forexbot.daemon.restart import RestartSwitch
 from forexbot.daemon.system_settings import SystemSettings
 from forexbot.database.backup import Backups
@@ -64,7 +64,7 @@ def _full_daemon() -> dict[tuple[str, str], dict[str, Any]]:
     stand_ins = {
         f.name: object() for f in dataclasses.fields(ApiServices) if f.name != "wall_clock"
     }
-    return _document(create_app(ApiServices(**stand_ins), ApiSettings(jwt_secret="x" * 40)))
+    return _document(create_app(ApiServices(**stand_ins), ApiSettings(), JwtKeys("x" * 40)))
 
 
 OPERATIONS = _full_daemon()

@@ -13,7 +13,8 @@ from forexbot.api.openapi import build_document, undocumented_routes
 from forexbot.api.ports import ApiServices
 from forexbot.api.routes.trade_actions import ManualTradeBody
 from forexbot.api.routes.trading import TradeListQuery
-from forexbot.api.settings import ApiSettings
+from forexbot.api.tokens import JwtKeys
+from forexbot.config.models import ApiSettings
 
 from ._support import Api
 
@@ -27,7 +28,7 @@ def _full_app() -> Any:
         for f in dataclasses.fields(ApiServices)
         if f.name not in {"wall_clock", "login_failures"}
     }
-    return create_app(ApiServices(**stand_ins), ApiSettings(jwt_secret="x" * 40))
+    return create_app(ApiServices(**stand_ins), ApiSettings(), JwtKeys("x" * 40))
 
 
 async def document(api: Api) -> dict[str, Any]:

@@ -61,15 +61,8 @@ class Rig:
             return resp.status, await resp.json()
 
 
-def _system(store: SystemConfigRepository, base: Settings, api: list[Api]) -> SystemSettings:
-    return SystemSettings(
-        base,
-        store,
-        appliers={
-            "logging": set_log_level,
-            "api": rate_limits_applier(lambda: api[0].server.app[RATE_LIMITERS_KEY]),
-        },
-    )
+def _system(store: SystemConfigRepository, base: Settings) -> SystemSettings:
+    return SystemSettings(base, store, appliers={"logging": set_log_level})
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -77,11 +70,10 @@ async def rig(make_api: MakeApi, db_engine: AsyncEngine) -> AsyncIterator[Rig]:
     root = logging.getLogger()
     level = root.level
     store = SystemConfigRepository(db_engine)
-    holder: list[Api] = []
-    system = _system(store, Settings(), holder)
+    system = _system(store, Settings())
     await system.load()
     api = await make_api(system_settings=system)
-    holder.append(api)
+    system.add_applier("api", rate_limits_applier(api.server.app[RATE_LIMITERS_KEY]))
     try:
         yield Rig(api, system, store)
     finally:

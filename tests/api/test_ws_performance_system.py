@@ -17,9 +17,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from forexbot.api.settings import ApiSettings
 from forexbot.api.websockets import Channel, WsClient
 from forexbot.clock import ManualClock
+from forexbot.config.loader import load_settings
+from forexbot.config.models import ApiSettings
 from forexbot.database.performance import PerformanceRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.trading import AccountState, Side, Signal, TradeStatus
@@ -36,7 +37,7 @@ from forexbot.events.types import (
 )
 from forexbot.monitoring.performance import PerformanceBook
 
-from ._support import JWT_SECRET, Api, MakeApi, until
+from ._support import Api, MakeApi, until
 from .test_ws_client_queue import HeldSocket
 from .test_ws_streams import slow_session
 
@@ -493,25 +494,25 @@ async def test_a_pending_snapshot_is_replaced_and_queued_behind_later_events() -
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("key", "value", "message"),
     [
-        ({"ws_performance_interval_seconds": 0}, "api.ws_performance_interval_seconds must be > 0"),
-        ({"ws_status_interval_seconds": -1.0}, "api.ws_status_interval_seconds must be > 0"),
-        ({"ws_performance_periods": ()}, "api.ws_performance_periods must be distinct values"),
-        ({"ws_performance_periods": ("daily", "yearly")}, "among daily, weekly, monthly, all"),
-        ({"ws_performance_periods": ("all", "all")}, "got ['all', 'all']"),
+        ("ws_performance_interval_seconds", 0, "api.ws_performance_interval_seconds = 0 is not"),
+        ("ws_status_interval_seconds", -1.0, "api.ws_status_interval_seconds = -1.0 is not"),
+        ("ws_performance_periods", [], "list distinct periods among daily, weekly, monthly, all"),
+        ("ws_performance_periods", ["daily", "yearly"], "must be one of 'daily', 'weekly'"),
+        ("ws_performance_periods", ["all", "all"], "= ['all', 'all'] is not allowed"),
     ],
 )
 def test_settings_refuse_bad_snapshot_intervals_and_periods(
-    override: dict[str, Any], message: str
+    key: str, value: Any, message: str
 ) -> None:
     with pytest.raises(ConfigError) as raised:
-        ApiSettings(jwt_secret=JWT_SECRET, **override)
+        load_settings(environ={}, overrides={f"api.{key}": value})
     assert message in str(raised.value)
 
 
 def test_snapshot_settings_have_sane_defaults() -> None:
-    settings = ApiSettings(jwt_secret=JWT_SECRET)
+    settings = ApiSettings()
     assert settings.ws_performance_interval_seconds == 5.0
     assert settings.ws_status_interval_seconds == 15.0
     assert settings.ws_performance_periods == ("daily", "weekly", "monthly", "all")

@@ -54,7 +54,8 @@ from hypothesis import strategies as st
 from forexbot.api.app import create_app
 from forexbot.api.openapi import build_document
 from forexbot.api.ports import ApiServices
-from forexbot.api.settings import ApiSettings
+from forexbot.api.tokens import JwtKeys
+from forexbot.config.models import ApiSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -102,7 +103,7 @@ def _documented_operations() -> list[tuple[str, str, tuple[str, ...]]]:
     stand_ins = {
         f.name: object() for f in dataclasses.fields(ApiServices) if f.name != "wall_clock"
     }
-    app = create_app(ApiServices(**stand_ins), ApiSettings(jwt_secret="x" * 40))
+    app = create_app(ApiServices(**stand_ins), ApiSettings(), JwtKeys("x" * 40))
     document = build_document(app, version="test")
     return [
         (method.upper(), path, tuple(op.get("x-roles", ())))
