@@ -33,7 +33,7 @@ from aiohttp import web
 from forexbot.api.listen import tls_context
 from forexbot.api.middleware import set_security_headers
 from forexbot.api.responses import error_body, json_response
-from forexbot.api.settings import ApiSettings
+from forexbot.config.models import ApiSettings
 
 _log = structlog.get_logger("forexbot.api")
 

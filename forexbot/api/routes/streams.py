@@ -39,9 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from forexbot.api.auth import allow_query_token
 from forexbot.api.errors import ApiError
 from forexbot.api.responses import dumps_str, error_body
-from forexbot.api.settings import ApiSettings
 from forexbot.api.validation import text_rule_problems, validation_problems
 from forexbot.api.websockets import Broadcaster, Channel, WsClient
+from forexbot.config.models import ApiSettings
 
 #: A symbol as a client names it; whether it is watched is checked against the watchlist.
 Symbol = Annotated[str, StringConstraints(min_length=1, max_length=32)]
