@@ -17,7 +17,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from forexbot.domain.market import Bar, Tick, Timeframe
@@ -78,6 +78,22 @@ class BarBuilder:
             bar.spread,
             bar.real_volume,
         )
+
+    def continue_from(self, latest: Mapping[Timeframe, Sequence[Bar]], now: float) -> None:
+        """Continue the terminal's bars: ``latest`` holds, per timeframe, its last closed bar
+        and the forming one (oldest first, as ``copy_rates_from_pos(..., 0, 2)`` gives them).
+        A bar whose period has ended by ``now`` is closed, not forming: a quiet market sends
+        no tick to close it."""
+        for tf, bars in latest.items():
+            if not bars:
+                continue
+            forming = bars[-1]
+            if forming.time + tf.seconds > now:
+                self.seed(forming)
+                if len(bars) > 1:
+                    self.mark_closed(tf, bars[-2].time)
+            else:
+                self.mark_closed(tf, forming.time)
 
     def mark_closed(self, timeframe: Timeframe, open_time: int) -> None:
         """Remember that the bar opening at ``open_time`` is already known (from history), so a

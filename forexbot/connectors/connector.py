@@ -29,6 +29,16 @@ import structlog
 from forexbot.clock import Clock
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.bar_builder import BarBuilder
+from forexbot.connectors.conversions import (
+    account_state_of,
+    bar_of,
+    deal_of,
+    offset_from,
+    position_of,
+    symbol_spec_of,
+    terminal_error,
+    tick_of,
+)
 from forexbot.connectors.terminal_api import TerminalApi
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.daemon.tasks import stop_task
@@ -40,7 +50,6 @@ from forexbot.events.types import BarEvent, ConnectionState, ConnectionStateEven
 
 _log = structlog.get_logger("forexbot.connector")
 
-_OFFSET_GRANULARITY = 1800  # brokers run on whole or half-hour offsets from UTC
 _MAX_TICKS_PER_POLL = 100_000
 
 
@@ -123,23 +132,7 @@ class MT5Connector:
 
     async def _load_spec(self, symbol: str) -> SymbolSpec:
         info = await self._call(f"symbol_info({symbol!r})", self._terminal.symbol_info, symbol)
-        return SymbolSpec(
-            name=info.name,
-            digits=int(info.digits),
-            point=float(info.point),
-            tick_size=float(info.trade_tick_size),
-            tick_value=float(info.trade_tick_value_loss or info.trade_tick_value),
-            contract_size=float(info.trade_contract_size),
-            volume_min=float(info.volume_min),
-            volume_max=float(info.volume_max),
-            volume_step=float(info.volume_step),
-            stops_level=int(info.trade_stops_level),
-            freeze_level=int(info.trade_freeze_level),
-            filling_mode=int(info.filling_mode),
-            currency_base=str(info.currency_base),
-            currency_profit=str(info.currency_profit),
-            currency_margin=str(info.currency_margin),
-        )
+        return symbol_spec_of(info)
 
     async def _learn_server_offset(self) -> None:
         """Server time = UTC + offset. Learned from the freshest tick: a tick is at most a few
@@ -158,8 +151,8 @@ class MT5Connector:
         if latest is None:
             _log.warning("no tick to learn the server time offset from; assuming UTC")
             return
-        offset = round((latest - now) / _OFFSET_GRANULARITY) * _OFFSET_GRANULARITY
-        if abs(latest - now - offset) > 600:
+        offset = offset_from(latest, now)
+        if offset is None:
             _log.warning(
                 "the freshest tick is stale; server time offset kept",
                 offset=self._server_offset,
@@ -194,18 +187,12 @@ class MT5Connector:
         data = await self._worker.call(snapshot)
         for symbol, (tick, rates) in data.items():
             builder = BarBuilder(symbol, self._specs[symbol].point, timeframes, self._server_offset)
-            for tf in timeframes:
-                array = rates[tf.mt5_value]
-                if array is None or len(array) == 0:
-                    continue
-                bars = [self.bar_of(symbol, tf, row) for row in array]
-                forming = bars[-1]
-                if forming.time + tf.seconds > self._clock.time():
-                    builder.seed(forming)
-                    if len(bars) > 1:
-                        builder.mark_closed(tf, bars[-2].time)
-                else:
-                    builder.mark_closed(tf, forming.time)
+            latest = {
+                tf: [self.bar_of(symbol, tf, row) for row in rates[tf.mt5_value]]
+                for tf in timeframes
+                if rates[tf.mt5_value] is not None
+            }
+            builder.continue_from(latest, self._clock.time())
             self._builders[symbol] = builder
             if tick is not None:
                 self._last_msc[symbol] = int(tick.time_msc)
@@ -262,7 +249,7 @@ class MT5Connector:
                     symbol, msc // 1000, _MAX_TICKS_PER_POLL, mt5c.COPY_TICKS_ALL
                 )
                 if ticks is None:  # read the error at once, before another call replaces it
-                    raise self._error(
+                    raise terminal_error(
                         f"copy_ticks_from({symbol!r}) failed", self._terminal.last_error()
                     )
                 out[symbol] = ticks
@@ -290,9 +277,8 @@ class MT5Connector:
             self._follow_offset(latest, now)
 
     def _follow_offset(self, latest_msc: int, now: float) -> None:
-        raw = latest_msc / 1000.0 - now
-        offset = round(raw / _OFFSET_GRANULARITY) * _OFFSET_GRANULARITY
-        if offset == self._server_offset or abs(raw - offset) > 600:
+        offset = offset_from(latest_msc / 1000.0, now)
+        if offset is None or offset == self._server_offset:
             return
         _log.info("server time offset changed", old=self._server_offset, new=offset)
         self._set_offset(offset)
@@ -375,24 +361,11 @@ class MT5Connector:
     def _tick(
         self, symbol: str, msc: int, bid: float, ask: float, last: float, volume: float
     ) -> Tick:
-        return Tick(
-            symbol, self.to_utc(msc / 1000.0), float(bid), float(ask), float(last), float(volume)
-        )
+        return tick_of(symbol, msc, bid, ask, last, volume, self._server_offset)
 
     def bar_of(self, symbol: str, tf: Timeframe, row: Any) -> Bar:
         """A row of the terminal's rates (``copy_rates_*``) as a bar, its time in UTC."""
-        return Bar(
-            symbol=symbol,
-            timeframe=tf,
-            time=int(self.to_utc(int(row["time"]))),
-            open=float(row["open"]),
-            high=float(row["high"]),
-            low=float(row["low"]),
-            close=float(row["close"]),
-            tick_volume=int(row["tick_volume"]),
-            spread=int(row["spread"]),
-            real_volume=int(row["real_volume"]),
-        )
+        return bar_of(symbol, tf, row, self._server_offset)
 
     async def _call(
         self,
@@ -409,16 +382,11 @@ class MT5Connector:
         def run() -> Any:
             result = fn(*args, **kwargs)
             if result is None or result is False:
-                raise self._error(f"{what} failed", self._terminal.last_error())
+                raise terminal_error(f"{what} failed", self._terminal.last_error())
             return result
 
         run.__name__ = what  # named in a timeout's message
         return await self._worker.call(run, timeout=timeout)
-
-    @staticmethod
-    def _error(message: str, error: tuple[int, str]) -> TerminalError:
-        code, description = error
-        return TerminalError(f"{message}: {code} {description}", code=code, description=description)
 
     # -- queries for the engine -----------------------------------------------------------------
 
@@ -456,39 +424,13 @@ class MT5Connector:
         return str(info.server), int(info.login)
 
     async def account(self) -> AccountState:
-        info = await self._call("account_info", self._terminal.account_info)
-        return AccountState(
-            currency=str(info.currency),
-            balance=float(info.balance),
-            equity=float(info.equity),
-            margin=float(info.margin),
-            margin_free=float(info.margin_free),
-            leverage=int(info.leverage),
-            profit=float(info.profit),
-            hedging=int(info.margin_mode) == mt5c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
-        )
+        return account_state_of(await self._call("account_info", self._terminal.account_info))
 
     async def positions(self, magic: int | None = None) -> list[Position]:
         """Open positions, optionally only those carrying ``magic``."""
         raw = await self._call("positions_get", self._terminal.positions_get)
         return [
-            Position(
-                ticket=int(p.ticket),
-                symbol=str(p.symbol),
-                side=Side.BUY if p.type == mt5c.POSITION_TYPE_BUY else Side.SELL,
-                volume=float(p.volume),
-                price_open=float(p.price_open),
-                sl=float(p.sl),
-                tp=float(p.tp),
-                price_current=float(p.price_current),
-                profit=float(p.profit),
-                swap=float(p.swap),
-                time=self.to_utc(p.time_msc / 1000.0),
-                magic=int(p.magic),
-                comment=str(p.comment),
-            )
-            for p in raw
-            if magic is None or p.magic == magic
+            position_of(p, self._server_offset) for p in raw if magic is None or p.magic == magic
         ]
 
     async def deals_for_position(self, position_ticket: int) -> list[Deal]:
@@ -516,26 +458,7 @@ class MT5Connector:
         return self._deals(raw)
 
     def _deals(self, raw: Any) -> list[Deal]:
-        deals = [
-            Deal(
-                ticket=int(d.ticket),
-                order=int(d.order),
-                position_id=int(d.position_id),
-                symbol=str(d.symbol),
-                time=self.to_utc(d.time_msc / 1000.0),
-                type=int(d.type),
-                entry=int(d.entry),
-                volume=float(d.volume),
-                price=float(d.price),
-                profit=float(d.profit),
-                swap=float(d.swap),
-                commission=float(d.commission),
-                reason=int(d.reason),
-                magic=int(d.magic),
-                comment=str(d.comment),
-            )
-            for d in raw
-        ]
+        deals = [deal_of(d, self._server_offset) for d in raw]
         deals.sort(key=lambda d: (d.time, d.ticket))
         return deals
 

@@ -43,6 +43,7 @@ import structlog
 
 from forexbot.clock import Clock, iso_utc
 from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.conversions import terminal_error
 from forexbot.connectors.terminal_api import TerminalApi
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.domain.market import Bar, Tick, Timeframe
@@ -270,12 +271,8 @@ class MarketQuery:
             # copy_rates_range takes server time and includes its end.
             rates = rates_range(symbol, timeframe.mt5_value, lo, hi - 1)
             if rates is None:  # read the error at once, before another call replaces it
-                code, description = terminal.last_error()
-                raise TerminalError(
-                    f"copy_rates_range({symbol!r}, {timeframe.name}) failed: {code} {description}",
-                    code=code,
-                    description=description,
-                )
+                what = f"copy_rates_range({symbol!r}, {timeframe.name}) failed"
+                raise terminal_error(what, terminal.last_error())
             return rates
 
         async def fetch(lo: int, hi: int) -> Sequence[Bar]:
