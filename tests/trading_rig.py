@@ -89,6 +89,10 @@ class TradingRig:
     def positions(self) -> Any:
         return self.engine.positions
 
+    @property
+    def orders(self) -> Any:
+        return self.engine.orders
+
     async def settle(self) -> None:
         """Let every subscriber finish what was published (and what that published)."""
         for _ in range(2000):

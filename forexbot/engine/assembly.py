@@ -1,10 +1,12 @@
 """Wiring the trading engine: risk, execution and position managers and their control.
 
 The three managers refer to each other (risk counts positions and closes them on a kill
-switch; positions leave alone what execution is sending; execution asks risk whether trading
-is halted), so they are built together here, through small callables read only after all
-three exist. The daemon, the integration tests and the benchmarks use this one function, so
-they run the same engine.
+switch; execution asks risk whether trading is halted and hands fills to positions), so they
+are built together here. The orders in flight are one book
+(:class:`~forexbot.engine.in_flight.OrdersInFlight`) created here and given to risk (which
+reserves on approval and releases on settlement), execution (which marks what it is sending)
+and positions (whose reconciliation leaves those alone). The daemon, the integration tests,
+the backtest and the benchmarks use this one function, so they run the same engine.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from forexbot.config.models import ExecutionSettings, RiskSettings, TradeManagem
 from forexbot.connectors.connector import MT5Connector
 from forexbot.engine.control import TradingControl
 from forexbot.engine.execution import ExecutionManager
+from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.kill_latch import KillSwitchLatch
 from forexbot.engine.positions import PositionManager
-from forexbot.engine.risk import RiskManager, RiskStateStore, server_day
+from forexbot.engine.risk import RiskManager, server_day
+from forexbot.engine.risk_ports import RiskStateStore
 from forexbot.engine.trade_store import TradeStore
 from forexbot.events.bus import EventBus
 
@@ -36,6 +40,7 @@ class TradingEngine:
     execution: ExecutionManager
     positions: PositionManager
     control: TradingControl
+    orders: OrdersInFlight
 
     def subscribe(self) -> None:
         for component in (self.risk, self.execution, self.positions):
@@ -68,6 +73,7 @@ def build_engine(
     latch: KillSwitchLatch | None = None,
 ) -> TradingEngine:
     """Build the engine around a connector (see the module docstring)."""
+    orders = OrdersInFlight()
     positions = PositionManager(
         connector,
         trades,
@@ -77,7 +83,7 @@ def build_engine(
         audit=audit,
         settings=execution,
         deviation_points=lambda: risk_manager.settings.deviation_points,
-        in_flight=lambda: execution_manager.in_flight(),  # noqa: PLW0108 - built below
+        in_flight=orders.being_sent,
         management=management,
     )
     risk_manager = RiskManager(
@@ -87,6 +93,7 @@ def build_engine(
         bus,
         clock,
         audit,
+        orders=orders,
         store=store,
         closer=positions,
         trading_day=lambda t: server_day(t, connector.server_offset),
@@ -100,8 +107,8 @@ def build_engine(
         magic,
         deviation_points=lambda: risk_manager.settings.deviation_points,
         settings=execution,
+        orders=orders,
         halted=risk_manager.sending_blocked,
-        abandon=risk_manager.release,
         on_open=positions.track,
     )
     control = TradingControl(
@@ -113,4 +120,4 @@ def build_engine(
         connector.symbols,
         connector.spec,
     )
-    return TradingEngine(risk_manager, execution_manager, positions, control)
+    return TradingEngine(risk_manager, execution_manager, positions, control, orders)

@@ -40,6 +40,7 @@ from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position
 from forexbot.engine import retcodes
+from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.latency import LatencyWindow
 from forexbot.engine.orders import entry_price, market_order, normalise_stops
 from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
@@ -121,8 +122,8 @@ class ExecutionManager:
         magic: int,
         deviation_points: Callable[[], int],
         settings: Callable[[], ExecutionSettings],
+        orders: OrdersInFlight,
         halted: Callable[[], str | None] = lambda: None,
-        abandon: Callable[[str], None] = lambda _coid: None,
         on_open: Callable[[TradeRecord], None] = lambda _record: None,
     ) -> None:
         self._gateway = gateway
@@ -132,11 +133,9 @@ class ExecutionManager:
         self._magic = magic
         self._deviation = deviation_points
         self._sender = OrderSender(gateway, settings)
+        self._orders = orders
         self._halted = halted
-        self._abandon = abandon
         self._on_open = on_open
-        self._in_flight: set[str] = set()
-        self._written: set[str] = set()  # in flight, with its row in the database
         self.sent = 0
         self.filled = 0
         self.rejected = 0
@@ -148,27 +147,15 @@ class ExecutionManager:
     def subscribe(self) -> None:
         self._bus.subscribe(OrderIntentEvent, self.on_intent, name="execution")
 
-    def in_flight(self) -> frozenset[str]:
-        """Client order ids being executed right now (reconciliation leaves them alone)."""
-        return frozenset(self._in_flight)
-
     async def on_intent(self, event: OrderIntentEvent) -> None:
         await self.execute(event.intent)
 
     async def execute(self, intent: OrderIntent) -> int:
-        """Write the intent, send it, record the outcome; returns the trade id."""
-        coid = intent.client_order_id
-        self._in_flight.add(coid)
-        try:
+        """Write the intent, send it, record the outcome; returns the trade id. The order is
+        in the orders in flight as being sent meanwhile; failing before its row is written
+        takes it out (nothing would ever settle it)."""
+        with self._orders.sending(intent.client_order_id):
             return await self._execute(intent)
-        except BaseException:
-            if coid not in self._written:
-                # No row was written, so nothing will ever settle it: free its reservation.
-                self._abandon(coid)
-            raise
-        finally:
-            self._in_flight.discard(coid)
-            self._written.discard(coid)
 
     async def _execute(self, intent: OrderIntent) -> int:
         signal = intent.signal
@@ -190,7 +177,7 @@ class ExecutionManager:
             reason=signal.reason,
             market_condition=dict(signal.market_condition),
         )
-        self._written.add(intent.client_order_id)
+        self._orders.written(intent.client_order_id)
         halt = self._halted()
         if halt is not None:
             # Approved before the kill switch tripped: recorded, never sent.

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from forexbot.config.models import RiskSettings
+from forexbot.domain.rejection import RejectCode, Rejection
 
 
 class TripKind(StrEnum):
@@ -138,21 +139,24 @@ class EquityGuard:
             return True
         return False
 
-    def blocked(self, now: float) -> tuple[str, str] | None:
-        """Why no trade may open now — ``(code, message)`` — or ``None``."""
+    def blocked(self, now: float) -> Rejection | None:
+        """Why no trade may open now (the risk rule of these limits), or ``None``."""
         s = self.state
         if s.kill_switch:
-            return "kill_switch", f"the kill switch is on ({s.kill_reason}); resume by hand"
+            return Rejection(
+                RejectCode.KILL_SWITCH,
+                f"the kill switch is on ({s.kill_reason}); resume by hand",
+            )
         if s.daily_halt:
-            return (
-                "daily_loss_limit",
+            return Rejection(
+                RejectCode.DAILY_LOSS_LIMIT,
                 f"the daily loss limit was reached on trading day {s.day}; trading resumes "
                 f"on the next trading day",
             )
         if s.cooldown_until is not None and now < s.cooldown_until:
             minutes = (s.cooldown_until - now) / 60
-            return (
-                "cooldown",
+            return Rejection(
+                RejectCode.COOLDOWN,
                 f"{s.cooldown_streak} losing trades in a row: no new trade for another "
                 f"{minutes:.0f} min",
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forexbot.domain.market import SymbolSpec
+from forexbot.domain.rejection import RejectCode, Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +22,7 @@ class Sizing:
     volume: float
     risk_amount: float
     max_risk: float
-    refusal: str | None = None
-    refusal_code: str | None = None
+    refusal: Rejection | None = None
 
     @property
     def accepted(self) -> bool:
@@ -45,21 +45,23 @@ def size_position(
     """Size an order so that hitting ``stop`` from ``entry`` loses at most the allowed risk."""
     max_risk = equity * risk_percent / 100.0 * risk_multiplier
     if equity <= 0:
-        return Sizing(0.0, 0.0, max_risk, "equity is not positive", "no_equity")
+        return _refused(max_risk, RejectCode.NO_EQUITY, "equity is not positive")
     if spec.tick_size <= 0 or spec.tick_value <= 0:
-        return Sizing(0.0, 0.0, max_risk, "the symbol has no tick value", "no_tick_value")
+        return _refused(max_risk, RejectCode.NO_TICK_VALUE, "the symbol has no tick value")
     per_lot = loss_per_lot(entry, stop, spec)
     if per_lot <= 0:
-        return Sizing(0.0, 0.0, max_risk, "the stop-loss is at the entry price", "invalid_stop")
+        return _refused(max_risk, RejectCode.INVALID_STOP, "the stop-loss is at the entry price")
     raw = max_risk / per_lot
     volume = spec.floor_volume(min(raw, spec.volume_max))
     if volume < spec.volume_min or volume <= 0:
-        return Sizing(
-            0.0,
-            0.0,
+        return _refused(
             max_risk,
+            RejectCode.VOLUME_BELOW_MINIMUM,
             f"the minimum volume {spec.volume_min:g} would risk {spec.volume_min * per_lot:.2f}, "
             f"more than the allowed {max_risk:.2f}",
-            "volume_below_minimum",
         )
     return Sizing(volume, volume * per_lot, max_risk)
+
+
+def _refused(max_risk: float, code: RejectCode, message: str) -> Sizing:
+    return Sizing(0.0, 0.0, max_risk, Rejection(code, message))

@@ -38,8 +38,12 @@ class WorkerCounters(Protocol):
 
 class RiskCounters(Protocol):
     approved: int
-    kill_switch_trips: int
-    state_save_failures: int
+
+    @property
+    def kill_switch_trips(self) -> int: ...
+
+    @property
+    def state_save_failures(self) -> int: ...
 
     def problems(self) -> Mapping[str, str]: ...
 

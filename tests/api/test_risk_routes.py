@@ -15,7 +15,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import OPEN_LIMITS, trading_rig
 
-from forexbot.engine.risk import LIMITS_KEY
+from forexbot.engine.risk_state import LIMITS_KEY
 
 from ._engine_api import USERS, EngineApi, engine_api
 

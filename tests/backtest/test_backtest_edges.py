@@ -28,6 +28,7 @@ from forexbot.connectors.mt5sim.timeutil import to_server_array
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Side, Signal
 from forexbot.engine.exposure import Holding
+from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.risk import RiskManager
 from forexbot.events.bus import EventBus
 from forexbot.events.types import SignalEvent
@@ -113,7 +114,9 @@ async def test_a_stale_stop_and_reverse_signal_closes_nothing() -> None:
     clock = ManualClock(now)
     bus = EventBus()
     closer = _Closer()
-    risk = RiskManager(OPEN, _Market(now), _Positions(), bus, clock, _Log(), closer=closer)
+    risk = RiskManager(
+        OPEN, _Market(now), _Positions(), bus, clock, _Log(), orders=OrdersInFlight(), closer=closer
+    )
     risk.mark_ready()
     signal = Signal(
         strategy="sma_cross",

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forexbot.config.models import RiskSettings
+from forexbot.domain.rejection import RejectCode, Rejection
 from forexbot.engine.guard import EquityGuard, GuardState, Trip, TripKind
 
 T0 = 1_767_225_600.0
@@ -102,7 +103,7 @@ def run_path(start: float, path: list[Step], risk: RiskSettings) -> Run:
                 kinds(trips),
                 guard.state.daily_halt,
                 guard.state.kill_switch,
-                None if blocked is None else blocked[0],
+                None if blocked is None else blocked.code,
             )
         )
         if step.resume and guard.state.kill_switch:
@@ -319,8 +320,8 @@ def test_the_kill_switch_tripped_by_hand_records_code_reason_and_time() -> None:
         "news at 14:30",
         T0,
     )
-    assert guard.blocked(T0) == (
-        "kill_switch",
+    assert guard.blocked(T0) == Rejection(
+        RejectCode.KILL_SWITCH,
         "the kill switch is on (news at 14:30); resume by hand",
     )
 
@@ -366,8 +367,9 @@ def test_the_cooldown_blocks_until_its_end() -> None:
     guard.record_close(-1.0, T0, risk)
     guard.record_close(-1.0, T0, risk)
 
-    assert guard.blocked(T0 + 3599) is not None
-    assert guard.blocked(T0 + 3599)[0] == "cooldown"  # type: ignore[index]
+    blocked = guard.blocked(T0 + 3599)
+    assert blocked is not None
+    assert blocked.code == "cooldown"
     assert guard.blocked(T0 + 3600) is None
 
 
@@ -377,8 +379,8 @@ def test_the_cooldown_message_says_the_streak_and_the_minutes_left() -> None:
     guard.record_close(-1.0, T0, risk)
     guard.record_close(-1.0, T0, risk)
 
-    assert guard.blocked(T0 + 20 * 60) == (
-        "cooldown",
+    assert guard.blocked(T0 + 20 * 60) == Rejection(
+        RejectCode.COOLDOWN,
         "2 losing trades in a row: no new trade for another 40 min",
     )
 
@@ -433,8 +435,8 @@ def every_limit_on() -> GuardState:
 
 
 def test_the_kill_switch_comes_first() -> None:
-    assert EquityGuard(every_limit_on()).blocked(T0) == (
-        "kill_switch",
+    assert EquityGuard(every_limit_on()).blocked(T0) == Rejection(
+        RejectCode.KILL_SWITCH,
         "the kill switch is on (down 20 %); resume by hand",
     )
 
@@ -443,8 +445,8 @@ def test_the_daily_loss_comes_before_the_cooldown() -> None:
     state = every_limit_on()
     state.kill_switch = False
 
-    assert EquityGuard(state).blocked(T0) == (
-        "daily_loss_limit",
+    assert EquityGuard(state).blocked(T0) == Rejection(
+        RejectCode.DAILY_LOSS_LIMIT,
         f"the daily loss limit was reached on trading day {DAY}; trading resumes on the next "
         f"trading day",
     )
@@ -458,8 +460,8 @@ def test_the_cooldown_comes_last() -> None:
     blocked = EquityGuard(state).blocked(T0)
 
     assert blocked is not None
-    assert blocked[0] == "cooldown"
-    assert "4 losing trades in a row" in blocked[1]
+    assert blocked.code == "cooldown"
+    assert "4 losing trades in a row" in blocked.message
 
 
 def test_a_fresh_guard_blocks_nothing() -> None:

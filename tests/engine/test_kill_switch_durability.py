@@ -21,8 +21,10 @@ from forexbot.database.system_config import SystemConfigRepository
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, Side
 from forexbot.engine.exposure import Holding
+from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.kill_latch import KillSwitchLatch
-from forexbot.engine.risk import STATE_KEY, RiskManager
+from forexbot.engine.risk import RiskManager
+from forexbot.engine.risk_state import STATE_KEY
 from forexbot.errors import DatabaseError, PersistenceError, StateConflictError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import AccountEvent, RiskLimitEvent
@@ -95,6 +97,20 @@ class DownStore:
         raise DatabaseError(f"writing system setting {key!r} failed: connection refused")
 
 
+class ComingBackStore(DownStore):
+    """Down until ``back`` is set, then the real repository (the database is back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.back: SystemConfigRepository | None = None
+
+    async def put(self, key: str, value: Mapping[str, Any], *, updated_by: str | None) -> None:
+        if self.back is None:
+            await super().put(key, value, updated_by=updated_by)
+        else:
+            await self.back.put(key, value, updated_by=updated_by)
+
+
 def risk_manager(
     store: Any,
     latch: KillSwitchLatch | None,
@@ -109,6 +125,7 @@ def risk_manager(
         bus,
         ManualClock(NOW),
         Journal(),
+        orders=OrdersInFlight(),
         store=store,
         closer=closer,
         latch=latch,
@@ -210,10 +227,11 @@ async def test_a_save_that_keeps_failing_is_logged_once_a_minute_not_every_secon
 async def test_a_save_that_succeeds_again_clears_the_problem(
     db_engine: AsyncEngine, bus: EventBus, latch: KillSwitchLatch
 ) -> None:
-    risk = risk_manager(DownStore(), latch, bus)
+    store = ComingBackStore()
+    risk = risk_manager(store, latch, bus)
     await risk.trip_kill_switch("news", actor="admin")
     assert list(risk.problems()) == ["risk_state_not_saved"]
-    risk._store = SystemConfigRepository(db_engine)  # the database is back
+    store.back = SystemConfigRepository(db_engine)  # the database is back
     account = AccountState("USD", 10_000.0, 9_990.0, 0.0, 9_000.0, 100)
     await risk.on_account(AccountEvent(account, NOW + 1))
     assert risk.problems() == {}

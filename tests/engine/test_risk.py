@@ -9,18 +9,23 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from symbol_specs import EURUSD
+from trade_records import trade_record
 
 from forexbot.clock import ManualClock
 from forexbot.config.models import RiskSettings
 from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.rejection import Rejection
 from forexbot.domain.trading import AccountState, OrderIntent, Side, Signal, TradeStatus
 from forexbot.engine.exposure import Holding
-from forexbot.engine.risk import LIMITS_KEY, STATE_KEY, RiskManager, new_client_order_id
+from forexbot.engine.in_flight import OrdersInFlight
+from forexbot.engine.risk import RiskManager, new_client_order_id
+from forexbot.engine.risk_state import LIMITS_KEY, STATE_KEY
 from forexbot.errors import ConfigError, RiskRejection, TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
@@ -191,6 +196,7 @@ class Harness:
         self.market.now = self.clock.time
         self.store = store
         self.closer = closer
+        self.orders = OrdersInFlight()
         self.risk = RiskManager(
             RiskSettings(**settings),
             self.market,
@@ -198,6 +204,7 @@ class Harness:
             self.bus,
             self.clock,
             self.log,
+            orders=self.orders,
             store=store,
             closer=closer,
         )
@@ -215,9 +222,12 @@ class Harness:
         self.bus.subscribe(RiskRejectedEvent, on_rejected, name="test-rejections")
 
     async def code(self, sig: Signal) -> str:
+        return (await self.rejection(sig)).code
+
+    async def rejection(self, sig: Signal) -> Rejection:
         decision = await self.risk.evaluate(sig)
-        assert isinstance(decision, tuple), f"expected a rejection, got {decision}"
-        return decision[0]
+        assert isinstance(decision, Rejection), f"expected a rejection, got {decision}"
+        return decision
 
     async def intent(self, sig: Signal) -> OrderIntent:
         decision = await self.risk.evaluate(sig)
@@ -334,7 +344,7 @@ async def test_max_open_positions_counts_intents_in_flight() -> None:
     h.bus.start()
     try:
         await h.risk.on_signal(SignalEvent(signal(symbol="EURUSD")))
-        assert h.risk.in_flight() == 1
+        assert h.orders.count() == 1
 
         assert await h.code(signal(symbol="GBPUSD", entry=1.3)) == "max_open_positions"
     finally:
@@ -462,12 +472,12 @@ async def test_settled_trade_event_releases_the_in_flight_intent(
     h.bus.publish(SignalEvent(signal()))
     await until(lambda: len(h.intents) == 1)
     client_order_id = h.intents[0].intent.client_order_id
-    assert h.risk.in_flight("EURUSD") == 1
+    assert h.orders.count("EURUSD") == 1
 
-    h.bus.publish(TradeEvent(1, status, {"client_order_id": client_order_id}))
-    await until(lambda: h.risk.in_flight() == 0)
+    h.bus.publish(TradeEvent(trade_record(1, status, client_order_id=client_order_id)))
+    await until(lambda: h.orders.count() == 0)
 
-    assert h.risk.in_flight("EURUSD") == 0
+    assert h.orders.count("EURUSD") == 0
     await h.intent(signal())
 
 
@@ -477,12 +487,13 @@ async def test_unsettled_or_foreign_trade_events_keep_the_intent_in_flight(h: Ha
     await until(lambda: len(h.intents) == 1)
     client_order_id = h.intents[0].intent.client_order_id
 
-    h.bus.publish(TradeEvent(1, TradeStatus.SUBMITTED, {"client_order_id": client_order_id}))
-    h.bus.publish(TradeEvent(2, TradeStatus.OPEN, {"client_order_id": "fxb-someone-else"}))
+    submitted = trade_record(1, TradeStatus.SUBMITTED, client_order_id=client_order_id)
+    h.bus.publish(TradeEvent(submitted))
+    h.bus.publish(TradeEvent(trade_record(2, client_order_id="fxb-someone-else")))
     trades = next(s for s in h.bus.stats() if s.name == "risk-trades")
     await until(lambda: trades.delivered == 2)
 
-    assert h.risk.in_flight("EURUSD") == 1
+    assert h.orders.count("EURUSD") == 1
 
 
 def test_client_order_ids_fit_the_comment_field_and_are_unique() -> None:
@@ -526,10 +537,14 @@ def account(equity: float) -> AccountState:
 
 
 def closed_trade(profit: float, swap: float = 0.0, commission: float = 0.0) -> TradeEvent:
+    money = {"profit": profit, "swap": swap, "commission": commission}
     return TradeEvent(
-        1,
-        TradeStatus.CLOSED,
-        {"client_order_id": "fxb-old", "profit": profit, "swap": swap, "commission": commission},
+        trade_record(
+            1,
+            TradeStatus.CLOSED,
+            client_order_id="fxb-old",
+            **{name: Decimal(repr(value)) for name, value in money.items()},
+        )
     )
 
 
@@ -548,9 +563,9 @@ async def test_after_the_kill_switch_is_tripped_signals_are_rejected_kill_switch
 
     await h.risk.trip_kill_switch("test", actor="me")
 
-    code, message = await h.risk.evaluate(signal())  # type: ignore[misc]
-    assert code == "kill_switch"
-    assert "test" in message
+    refused = await h.rejection(signal())
+    assert refused.code == "kill_switch"
+    assert "test" in refused.message
 
 
 async def test_the_kill_switch_is_checked_before_everything_else() -> None:
@@ -891,11 +906,11 @@ async def test_a_spread_above_the_symbols_maximum_rejects_spread_too_wide() -> N
     h = Harness(max_spread_points={"EURUSD": 15})
     h.market.quote("EURUSD", 1.10000, 1.10020)
 
-    code, message = await h.risk.evaluate(signal(sl=1.09000))  # type: ignore[misc]
+    refused = await h.rejection(signal(sl=1.09000))
 
-    assert code == "spread_too_wide"
-    assert "20 points" in message
-    assert "15" in message
+    assert refused.code == "spread_too_wide"
+    assert "20 points" in refused.message
+    assert "15" in refused.message
 
 
 async def test_a_spread_at_the_symbols_maximum_passes() -> None:
@@ -924,10 +939,10 @@ async def test_a_spread_above_its_share_of_the_stop_distance_rejects_spread_too_
     h.market.quote("EURUSD", 1.10000, 1.10020)
 
     # 20 points of spread on a stop 50 points from the ask: 40 %.
-    code, message = await h.risk.evaluate(signal(Side.BUY, sl=1.09970))  # type: ignore[misc]
+    refused = await h.rejection(signal(Side.BUY, sl=1.09970))
 
-    assert code == "spread_too_wide"
-    assert "40 %" in message
+    assert refused.code == "spread_too_wide"
+    assert "40 %" in refused.message
 
 
 async def test_a_spread_within_its_share_of_the_stop_distance_passes() -> None:
@@ -966,10 +981,10 @@ async def test_a_netting_account_holds_one_position_per_symbol_whatever_the_sett
     h.market.hedging = False
     h.positions.by_symbol = {"EURUSD": 1}
 
-    code, message = await h.risk.evaluate(signal())  # type: ignore[misc]
+    refused = await h.rejection(signal())
 
-    assert code == "max_positions_per_symbol"
-    assert "netting" in message
+    assert refused.code == "max_positions_per_symbol"
+    assert "netting" in refused.message
 
 
 async def test_a_hedging_account_holds_up_to_the_setting_per_symbol() -> None:
@@ -1011,7 +1026,7 @@ async def test_a_manual_trade_above_the_risk_per_trade_is_refused() -> None:
 
     assert refused.value.code == "risk_per_trade_exceeded"
     assert "250.00" in str(refused.value)
-    assert h.risk.in_flight() == 0
+    assert h.orders.count() == 0
 
 
 async def test_a_manual_trade_at_the_risk_per_trade_is_approved() -> None:
@@ -1030,7 +1045,7 @@ async def test_an_approved_manual_trade_is_in_flight() -> None:
 
     assert intent.volume == 0.1
     assert intent.risk_amount == pytest.approx(50.0)
-    assert h.risk.in_flight("EURUSD") == 1
+    assert h.orders.count("EURUSD") == 1
     assert h.risk.approved == 1
     assert await h.code(signal()) == "max_positions_per_symbol"
 
@@ -1075,10 +1090,10 @@ async def test_exposure_growing_beyond_its_limit_rejects_max_currency_exposure()
     with_currencies(h)
     h.positions.held = [Holding("EURUSD", Side.BUY, 0.1, 1.1)]
 
-    code, message = await h.risk.evaluate(signal(Side.BUY))  # type: ignore[misc]
+    refused = await h.rejection(signal(Side.BUY))
 
-    assert code == "max_currency_exposure"
-    assert message.startswith("EUR exposure would be 33,000 USD")
+    assert refused.code == "max_currency_exposure"
+    assert refused.message.startswith("EUR exposure would be 33,000 USD")
 
 
 async def test_exposure_within_its_limit_passes() -> None:
@@ -1129,21 +1144,21 @@ async def test_margin_above_the_free_margin_rejects_insufficient_margin() -> Non
     h = Harness()
     h.market.margin_free = 200.0  # 0.20 lot × 100,000 × 1.1 / 100 = 220 needed
 
-    code, message = await h.risk.evaluate(signal())  # type: ignore[misc]
+    refused = await h.rejection(signal())
 
-    assert code == "insufficient_margin"
-    assert "220.00" in message
-    assert "200.00" in message
+    assert refused.code == "insufficient_margin"
+    assert "220.00" in refused.message
+    assert "200.00" in refused.message
 
 
 async def test_margin_in_use_beyond_its_share_of_equity_rejects_margin_limit() -> None:
     h = Harness(max_margin_usage_percent=50)
     h.market.margin = 4_900.0  # + 220 = 5,120 > 50 % of 10,000
 
-    code, message = await h.risk.evaluate(signal())  # type: ignore[misc]
+    refused = await h.rejection(signal())
 
-    assert code == "margin_limit"
-    assert "5120.00" in message
+    assert refused.code == "margin_limit"
+    assert "5120.00" in refused.message
 
 
 async def test_margin_in_use_within_its_share_of_equity_passes() -> None:
@@ -1259,7 +1274,7 @@ async def test_two_decisions_at_once_cannot_both_take_the_last_slot() -> None:
     assert isinstance(first, OrderIntent)
     assert isinstance(second, RiskRejection)
     assert second.code == "max_positions_per_symbol"
-    assert h.risk.in_flight("EURUSD") == 1
+    assert h.orders.count("EURUSD") == 1
 
 
 async def test_orders_in_flight_count_as_margin_in_use() -> None:
@@ -1278,9 +1293,9 @@ async def test_a_released_reservation_frees_its_slot() -> None:
     h = Harness(max_open_positions=5, max_positions_per_symbol=1)
     intent = await h.risk.approve_manual(signal(), 0.1)
 
-    h.risk.release(intent.client_order_id)
+    h.orders.settle(intent.client_order_id)
 
-    assert h.risk.in_flight() == 0
+    assert h.orders.count() == 0
     assert isinstance(await h.risk.approve_manual(signal(), 0.1), OrderIntent)
 
 
@@ -1299,7 +1314,9 @@ async def test_limits_changed_at_run_time_overlay_the_file_and_keep_its_other_ke
 
     assert store.values[LIMITS_KEY] == {"max_open_positions": 7}
     file_now = RiskSettings(max_open_positions=5, max_daily_loss_percent=2)  # edited file
-    fresh = RiskManager(file_now, h.market, h.positions, h.bus, h.clock, h.log, store=store)
+    fresh = RiskManager(
+        file_now, h.market, h.positions, h.bus, h.clock, h.log, orders=h.orders, store=store
+    )
     await fresh.start()
     assert (fresh.settings.max_open_positions, fresh.settings.max_daily_loss_percent) == (7, 2)
 

@@ -82,11 +82,12 @@ def test_refuses_when_the_minimum_volume_would_risk_too_much() -> None:
     sizing = size_position(100, 1.0, ENTRY, ENTRY - 0.0050, EURUSD)
 
     assert not sizing.accepted
-    assert sizing.refusal_code == "volume_below_minimum"
+    assert sizing.refusal is not None
+    assert sizing.refusal.code == "volume_below_minimum"
     assert sizing.volume == 0.0
     assert sizing.risk_amount == 0.0
-    assert "5.00" in str(sizing.refusal)
-    assert "1.00" in str(sizing.refusal)
+    assert "5.00" in sizing.refusal.message
+    assert "1.00" in sizing.refusal.message
 
 
 def test_refuses_rather_than_rounding_up_to_a_larger_minimum() -> None:
@@ -95,7 +96,8 @@ def test_refuses_rather_than_rounding_up_to_a_larger_minimum() -> None:
 
     sizing = size_position(10_000, 1.0, ENTRY, ENTRY - 0.0050, spec)
 
-    assert sizing.refusal_code == "volume_below_minimum"
+    assert sizing.refusal is not None
+    assert sizing.refusal.code == "volume_below_minimum"
     assert sizing.volume == 0.0
 
 
@@ -103,7 +105,8 @@ def test_stop_at_the_entry_price_is_an_invalid_stop() -> None:
     sizing = size_position(10_000, 1.0, ENTRY, ENTRY, EURUSD)
 
     assert not sizing.accepted
-    assert sizing.refusal_code == "invalid_stop"
+    assert sizing.refusal is not None
+    assert sizing.refusal.code == "invalid_stop"
     assert sizing.volume == 0.0
 
 
@@ -112,14 +115,16 @@ def test_non_positive_equity_is_refused(equity: float) -> None:
     sizing = size_position(equity, 1.0, ENTRY, ENTRY - 0.0050, EURUSD)
 
     assert not sizing.accepted
-    assert sizing.refusal_code == "no_equity"
+    assert sizing.refusal is not None
+    assert sizing.refusal.code == "no_equity"
     assert sizing.volume == 0.0
 
 
 def test_a_symbol_without_tick_value_is_refused() -> None:
     sizing = size_position(10_000, 1.0, ENTRY, ENTRY - 0.0050, replace(EURUSD, tick_value=0.0))
 
-    assert sizing.refusal_code == "no_tick_value"
+    assert sizing.refusal is not None
+    assert sizing.refusal.code == "no_tick_value"
     assert sizing.volume == 0.0
 
 
@@ -254,7 +259,8 @@ def test_property_refusal_returns_no_volume(case: tuple) -> None:
 
     assert sizing.volume == 0.0
     assert sizing.risk_amount == 0.0
-    assert sizing.refusal_code == "volume_below_minimum"
+    assert sizing.refusal is not None
+    assert sizing.refusal.code == "volume_below_minimum"
     # Refused only when the minimum truly risks more than allowed.
     allowed = equity * pct / 100 * mult
     assert spec.volume_min * loss_per_lot(entry, stop, spec) > allowed * (1 - 1e-9)

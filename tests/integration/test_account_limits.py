@@ -12,7 +12,7 @@ from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 from forexbot.clock import ManualClock
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.trading import Side, TradeStatus
-from forexbot.engine import risk as risk_module
+from forexbot.engine import kill_switch as kill_switch_module
 from forexbot.errors import DatabaseError
 from forexbot.events.types import KillSwitchEvent, RiskLimitEvent, RiskRejectedEvent, SignalEvent
 
@@ -140,7 +140,7 @@ async def test_daily_loss_stops_opening_for_the_day_and_keeps_the_positions(
 async def test_while_halted_a_position_still_open_is_closed_again(
     db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(risk_module, "CLOSE_ALL_RETRY", 0.0)
+    monkeypatch.setattr(kill_switch_module, "CLOSE_ALL_RETRY", 0.0)
     async with trading_rig(db_engine) as rig:
         await rig.risk.trip_kill_switch("stop", actor="me")
         # Someone opens a position with the bot's magic number in the terminal meanwhile.

@@ -151,7 +151,7 @@ async def test_when_even_the_lookup_fails_the_trade_stays_submitted_until_reconc
         record = await rig.trade(submitted.trade_id)
         assert record.status is TradeStatus.SUBMITTED
         assert rig.execution.unknown == 1
-        assert rig.risk.in_flight() == 1  # its risk slot is kept meanwhile
+        assert rig.orders.count() == 1  # its risk slot is kept meanwhile
 
         rig.terminal.faults.clear()
         await rig.positions.sync()
@@ -160,7 +160,7 @@ async def test_when_even_the_lookup_fails_the_trade_stays_submitted_until_reconc
         assert record.status is TradeStatus.OPEN
         assert [p.ticket for p in rig.our_positions()] == [record.mt5_position]
         assert len(calls) == 1
-        assert rig.risk.in_flight() == 0
+        assert rig.orders.count() == 0
 
 
 async def test_slippage_and_latencies_are_recorded_with_the_fill(db_engine: AsyncEngine) -> None:
@@ -181,7 +181,7 @@ async def test_an_order_that_fails_before_its_row_is_written_frees_its_risk_slot
 ) -> None:
     async with trading_rig(db_engine) as rig:
         intent = await rig.risk.approve_manual(rig.signal(Side.BUY, 300, 600), 0.1)
-        assert rig.risk.in_flight() == 1
+        assert rig.orders.count() == 1
 
         def no_spec(symbol: str) -> Any:
             raise KeyError(symbol)  # a bug, before anything is written
@@ -192,7 +192,7 @@ async def test_an_order_that_fails_before_its_row_is_written_frees_its_risk_slot
             await rig.execution.execute(intent)
         rig.connector.spec = real  # type: ignore[method-assign]
 
-        assert rig.risk.in_flight() == 0
+        assert rig.orders.count() == 0
         assert await rig.trades.list(limit=5, offset=0) == ([], 0)
 
 
