@@ -9,7 +9,6 @@ The wall clock is a :class:`ManualClock` starting at the real time, so tests can
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -241,10 +240,3 @@ class _Subject:
 
 
 MakeApi = Callable[..., Awaitable[Api]]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` holds (state owned by the server, with no event to await)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - polling server state from outside
-            await asyncio.sleep(0.002)

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import START
 
@@ -27,7 +28,7 @@ from forexbot.domain.market import Tick, Timeframe
 from forexbot.events.bus import EventBus
 from forexbot.events.types import TickEvent
 
-from ._support import Api, MakeApi, until
+from ._support import Api, MakeApi
 
 pytestmark = pytest.mark.db
 
@@ -59,7 +60,11 @@ async def api(make_api: MakeApi, db_engine: AsyncEngine) -> AsyncIterator[Api]:
 
 async def quotes(api: Api) -> aiohttp.ClientWebSocketResponse:
     ws = await api.session.ws_connect(api.url(f"/ws/quotes?token={api.token()}"))
-    await until(lambda: api.broadcaster.client_count == 1)
+    await eventually(
+        lambda: api.broadcaster.client_count == 1,
+        timeout=5.0,
+        what="the socket's registration",
+    )
     return ws
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from polling import eventually
 
-from ._support import Api, MakeApi, until
+from ._support import Api, MakeApi
 
 pytestmark = pytest.mark.db
 
@@ -33,7 +34,11 @@ async def login(api: Api) -> dict[str, Any]:
 async def open_socket(api: Api, headers: dict[str, str]) -> aiohttp.ClientWebSocketResponse:
     before = api.broadcaster.client_count
     ws = await api.session.ws_connect(api.url("/ws/trades"), headers=headers)
-    await until(lambda: api.broadcaster.client_count == before + 1)
+    await eventually(
+        lambda: api.broadcaster.client_count == before + 1,
+        timeout=5.0,
+        what="the socket's registration",
+    )
     return ws
 
 

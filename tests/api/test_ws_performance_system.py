@@ -15,6 +15,7 @@ from typing import Any, cast
 import aiohttp
 import pytest
 from aiohttp import web
+from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.api.websockets import Channel, WsClient
@@ -37,7 +38,7 @@ from forexbot.events.types import (
 )
 from forexbot.monitoring.performance import PerformanceBook
 
-from ._support import Api, MakeApi, until
+from ._support import Api, MakeApi
 from .test_ws_client_queue import HeldSocket
 from .test_ws_streams import slow_session
 
@@ -117,7 +118,11 @@ async def connect(
     before = api.broadcaster.client_count
     url = api.url(f"/ws/{channel}?token={api.token(role)}")
     ws = await (session or api.session).ws_connect(url)
-    await until(lambda: api.broadcaster.client_count == before + 1)
+    await eventually(
+        lambda: api.broadcaster.client_count == before + 1,
+        timeout=5.0,
+        what="the socket's registration",
+    )
     return ws
 
 
@@ -251,7 +256,9 @@ async def test_figures_are_computed_once_per_change_not_per_client_or_tick(
     for ws in clients:
         await receive(ws)
     stats = api.broadcaster.client_stats()
-    await until(lambda: all(s.sent >= 5 for s in stats))  # a few periodic snapshots each
+    await eventually(
+        lambda: all(s.sent >= 5 for s in stats), timeout=5.0, what="five snapshots per client"
+    )
     assert source.calls == 1
 
     api.bus.publish(TradeEvent(1, TradeStatus.CLOSED, {}))
@@ -463,7 +470,7 @@ async def test_events_published_while_the_status_is_read_follow_the_snapshot(
     async with asyncio.timeout(5.0):
         await reading.wait()
     api.bus.publish(KillSwitchEvent(True, "manual", "stop", 1_704_164_645.0, "alice"))
-    await until(api.bus.idle)
+    await eventually(api.bus.idle, timeout=5.0, what="the bus to deliver the event")
     release.set()
     assert (await receive(ws))["data"]["type"] == "status"
     assert (await receive(ws))["data"]["type"] == "kill_switch"

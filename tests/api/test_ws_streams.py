@@ -10,12 +10,13 @@ from typing import Any
 import aiohttp
 import pytest
 import structlog
+from polling import eventually
 
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Side, Signal, TradeStatus
 from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
 
-from ._support import Api, MakeApi, until
+from ._support import Api, MakeApi
 
 pytestmark = pytest.mark.db
 
@@ -26,7 +27,11 @@ async def connect(
     """A client of ``channel``, registered with the broadcaster before this returns."""
     before = api.broadcaster.client_count
     ws = await (session or api.session).ws_connect(api.url(f"/ws/{channel}?token={api.token()}"))
-    await until(lambda: api.broadcaster.client_count == before + 1)
+    await eventually(
+        lambda: api.broadcaster.client_count == before + 1,
+        timeout=5.0,
+        what="the socket's registration",
+    )
     return ws
 
 
@@ -101,7 +106,11 @@ async def test_unknown_action_gets_an_error_message_not_a_disconnect(api: Api) -
 async def test_trades_channel_sends_trade_events_with_id_and_status(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token()}"}
     ws = await api.session.ws_connect(api.url("/ws/trades"), headers=headers)
-    await until(lambda: api.broadcaster.client_count == 1)
+    await eventually(
+        lambda: api.broadcaster.client_count == 1,
+        timeout=5.0,
+        what="the socket's registration",
+    )
     trade = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "entry_price": 1.10012}
     api.bus.publish(TradeEvent(trade_id=42, status=TradeStatus.OPEN, trade=trade))
     assert await receive(ws) == {"channel": "trades", "data": {**trade, "id": 42, "status": "open"}}
@@ -284,7 +293,11 @@ async def test_client_with_too_large_a_trade_backlog_is_closed_with_1013(
                 ids.append(message.json()["data"]["id"])
         assert ids == list(range(len(ids)))  # in order, none skipped before the cut
         assert slow.close_code == 1013
-        await until(lambda: api.broadcaster.client_count == 1)
+        await eventually(
+            lambda: api.broadcaster.client_count == 1,
+            timeout=5.0,
+            what="the broadcaster to drop the slow client",
+        )
         # The fast client is unaffected and still receives trades.
         api.bus.publish(TradeEvent(n, TradeStatus.CLOSED, {}))
         assert (await receive(fast))["data"] == {"id": n, "status": "closed"}
