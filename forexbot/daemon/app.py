@@ -50,8 +50,10 @@ from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.daemon.greeting import count_users, greet
 from forexbot.daemon.instance_lock import DataDirLock
 from forexbot.daemon.lifecycle import Lifecycle
+from forexbot.daemon.market_hours import MarketHoursWatch
 from forexbot.daemon.provision import ProvisionedDatabase, provision_database
 from forexbot.daemon.restart import RestartSwitch, restart_mode
 from forexbot.daemon.sdnotify import SystemdNotifier
@@ -82,6 +84,7 @@ from forexbot.engine.control import TradingControl
 from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
 from forexbot.errors import ConfigError, DatabaseError
 from forexbot.events.bus import EventBus
+from forexbot.logs import console_stream
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
@@ -365,14 +368,27 @@ class Daemon:
         lifecycle.on_stop(
             "stopping announced", lambda: self._announce_stopping(status, trading.control)
         )
+        market_hours = MarketHoursWatch(s.watchlist, clock)
+        greeting = greet(
+            s.api.host,
+            api.bound_port,
+            tls=listening.tls is not None,
+            users=await count_users(users),
+            data_dir=self._data_dir,
+            environ=self._environ,
+            market=market_hours.now(),
+        )
         _log.info(
             "forexbot ready",
-            api=f"http://{s.api.host}:{api.bound_port}",
+            **greeting.fields(),
             symbols=list(s.watchlist),
             strategies=[i.key for i in instances if i.enabled],
             sim_speed=s.terminal.sim_speed,
             database=provisioned.description,
         )
+        greeting.show(console_stream())  # readable lines, on a console only
+        market_hours.start()
+        lifecycle.on_stop("market hours watch ended", market_hours.stop)
         self.notifier.ready(f"trading {len(s.watchlist)} symbols")
         watchdog = self._start_watchdog(status)
         if watchdog is not None:

@@ -28,10 +28,15 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
+
+import structlog
 
 from forexbot.config.loader import resolve_data_dir
 from forexbot.daemon.market_hours import MarketHours
+from forexbot.errors import DatabaseError
+
+_log = structlog.get_logger("forexbot.daemon.greeting")
 
 #: Where the API serves its documentation page.
 DOCS_PATH = "/api/docs"
@@ -97,19 +102,33 @@ class Greeting:
         stream.flush()
 
 
+class UserCount(Protocol):
+    async def count(self) -> int: ...
+
+
+async def count_users(users: UserCount) -> int | None:
+    """How many users exist, or ``None`` when the database cannot say now: a hint is no
+    reason to stop a daemon that is ready."""
+    try:
+        return await users.count()
+    except DatabaseError as exc:
+        _log.warning("users cannot be counted for the greeting", error=str(exc))
+        return None
+
+
 def greet(
     host: str,
     port: int,
     *,
     tls: bool,
-    users: int,
+    users: int | None,
     data_dir: Path,
     environ: Mapping[str, str],
     market: MarketHours | None = None,
 ) -> Greeting:
     """The :class:`Greeting` of a daemon on ``data_dir`` whose API listens on
-    ``host``:``port``, whose database holds ``users`` users and whose markets are in the state
-    ``market``; ``environ`` is the daemon's."""
+    ``host``:``port``, whose database holds ``users`` users (``None``: unknown, no hint) and
+    whose markets are in the state ``market``; ``environ`` is the daemon's."""
     first_user = None
     if users == 0:
         without_override = {k: v for k, v in environ.items() if k != "FOREXBOT_DATA_DIR"}

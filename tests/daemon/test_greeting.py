@@ -7,8 +7,9 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from forexbot.daemon.greeting import Greeting, api_url, first_user_command, greet
+from forexbot.daemon.greeting import Greeting, api_url, count_users, first_user_command, greet
 from forexbot.daemon.market_hours import market_hours
+from forexbot.errors import DatabaseError
 
 HOME_DATA = Path("/home/ann/.local/share/forexbot")
 ENV = {"XDG_DATA_HOME": "/home/ann/.local/share"}
@@ -140,3 +141,26 @@ def test_an_open_market_is_not_in_the_lines() -> None:
         "127.0.0.1", 8080, tls=False, users=1, data_dir=HOME_DATA, environ=ENV, market=market
     )
     assert not any("market" in line for line in greeting.lines())
+
+
+class Users:
+    def __init__(self, count: int | None) -> None:
+        self._count = count
+
+    async def count(self) -> int:
+        if self._count is None:
+            raise DatabaseError("counting users: connection refused")
+        return self._count
+
+
+async def test_the_users_are_counted() -> None:
+    assert await count_users(Users(2)) == 2
+
+
+async def test_a_database_that_cannot_count_gives_no_count() -> None:
+    assert await count_users(Users(None)) is None
+
+
+def test_an_unknown_user_count_gives_no_first_user_hint() -> None:
+    greeting = greet("127.0.0.1", 8080, tls=False, users=None, data_dir=HOME_DATA, environ=ENV)
+    assert greeting.first_user is None
