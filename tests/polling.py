@@ -25,7 +25,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -39,14 +39,36 @@ def _failure(what: str, timeout: float, detail: Callable[[], str] | None) -> Ass
     return AssertionError(message)
 
 
+@overload
 async def eventually(
-    condition: Callable[[], T | Awaitable[T]],
+    condition: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = ...,
+    detail: Callable[[], str] | None = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    condition: Callable[[], T | None],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = ...,
+    detail: Callable[[], str] | None = ...,
+) -> T: ...
+
+
+async def eventually(
+    condition: Callable[[], Any],
     *,
     timeout: float,
     what: str,
     interval: float = INTERVAL,
     detail: Callable[[], str] | None = None,
-) -> T:
+) -> Any:
     """Await until ``condition()`` (sync or async) is truthy and return that value.
 
     Yields to the loop between checks, so the tasks that change the state run while the test
@@ -59,14 +81,14 @@ async def eventually(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if loop.time() > deadline:
             raise _failure(what, timeout, detail)
         await asyncio.sleep(interval)
 
 
 def eventually_sync(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     *,
     timeout: float,
     what: str,

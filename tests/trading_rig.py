@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.clock import ManualClock
@@ -95,25 +96,33 @@ class TradingRig:
 
     async def settle(self) -> None:
         """Let every subscriber finish what was published (and what that published)."""
-        for _ in range(2000):
-            await asyncio.sleep(0.005)
-            if self.bus.idle():
-                await asyncio.sleep(0.01)
-                if self.bus.idle():
-                    return
-        raise AssertionError("the bus did not settle within 10 s")
+
+        async def quiet() -> bool:
+            # Idle twice 10 ms apart: a handler's own publications have been taken up too.
+            if not self.bus.idle():
+                return False
+            await asyncio.sleep(0.01)
+            return self.bus.idle()
+
+        await eventually(quiet, timeout=10.0, what="the bus to settle")
 
     async def wait_for(
         self, status: TradeStatus, trade_id: int | None = None, timeout: float = 10.0
     ) -> TradeEvent:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            for event in self.events:
-                if event.status is status and trade_id in (None, event.trade_id):
-                    return event
-            await asyncio.sleep(0.005)
-        raise AssertionError(f"no {status} trade event; got {[e.status for e in self.events]}")
+        """The first ``status`` trade event (of ``trade_id``, if given), waiting for it."""
+
+        def found() -> TradeEvent | None:
+            matching = (
+                e for e in self.events if e.status is status and trade_id in (None, e.trade_id)
+            )
+            return next(matching, None)
+
+        return await eventually(
+            found,
+            timeout=timeout,
+            what=f"a {status} trade event",
+            detail=lambda: f"got {[e.status for e in self.events]}",
+        )
 
     def signal(
         self,

@@ -4,12 +4,13 @@ outage, reconnects with backoff, selects its symbols again, and misses no tick."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest_asyncio
+from polling import eventually
 
 from forexbot.clock import ManualClock
 from forexbot.connectors import mt5_constants as mt5c
@@ -49,13 +50,16 @@ class Running:
             self.clock.advance(step)
             await asyncio.sleep(0.005)
 
-    async def until(self, condition: Any, timeout: float = 20.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not condition():
-            assert loop.time() < deadline, "condition not reached"
+    async def until(self, condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+        """Wait for ``condition``, the market moving on one second at each check that fails."""
+
+        def reached() -> bool:
+            if condition():
+                return True
             self.clock.advance(1)
-            await asyncio.sleep(0.01)
+            return False
+
+        await eventually(reached, timeout=timeout, what=what, interval=0.01)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -107,10 +111,14 @@ async def test_disconnect_is_reported_and_reconnect_misses_no_tick(running: Runn
     assert first_seen is not None
     await running.run_for(60)
     running.terminal.faults.disconnect()
-    await running.until(lambda: running.connector.state is ConnectionState.DISCONNECTED)
+    await running.until(
+        lambda: running.connector.state is ConnectionState.DISCONNECTED, "the disconnection"
+    )
     await running.run_for(300)  # five minutes of market while the terminal is away
     running.terminal.faults.reconnect()
-    await running.until(lambda: running.connector.state is ConnectionState.CONNECTED)
+    await running.until(
+        lambda: running.connector.state is ConnectionState.CONNECTED, "the reconnection"
+    )
     await running.run_for(60)
     await asyncio.sleep(0.2)
 
@@ -131,15 +139,19 @@ async def test_reconnect_selects_the_watchlist_again(running: Running) -> None:
     selects_at_start = running.terminal.selects
     assert selects_at_start == len(SYMBOLS)
     running.terminal.faults.disconnect()
-    await running.until(lambda: running.connector.state is ConnectionState.DISCONNECTED)
+    await running.until(
+        lambda: running.connector.state is ConnectionState.DISCONNECTED, "the disconnection"
+    )
     running.terminal.faults.reconnect()
-    await running.until(lambda: running.connector.state is ConnectionState.CONNECTED)
+    await running.until(
+        lambda: running.connector.state is ConnectionState.CONNECTED, "the reconnection"
+    )
     assert running.terminal.selects == 2 * len(SYMBOLS)
 
 
 async def test_ipc_timeouts_make_the_connector_reconnect(running: Running) -> None:
     running.terminal.faults.ipc_timeout(calls=3)
-    await running.until(lambda: running.connector.reconnects == 1)
+    await running.until(lambda: running.connector.reconnects == 1, "a reconnect")
     assert ConnectionState.DISCONNECTED in running.states
     before = len(running.ticks)
     await running.run_for(60)

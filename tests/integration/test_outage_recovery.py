@@ -4,9 +4,8 @@ profit — at once, not at the next periodic sync."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import trading_rig
 
@@ -15,13 +14,6 @@ from forexbot.domain.trading import Side, TradeStatus
 from forexbot.events.types import ConnectionState, SignalEvent
 
 pytestmark = pytest.mark.db
-
-
-async def until_state(rig: object, state: ConnectionState, timeout: float = 15.0) -> None:
-    connector = rig.connector  # type: ignore[attr-defined]
-    async with asyncio.timeout(timeout):
-        while connector.state is not state:  # noqa: ASYNC110 - the connector's own loop
-            await asyncio.sleep(0.01)
 
 
 async def test_take_profit_hit_during_an_outage_is_recorded_after_the_reconnect(
@@ -35,11 +27,21 @@ async def test_take_profit_hit_during_an_outage_is_recorded_after_the_reconnect(
         assert ticket is not None
 
         rig.terminal.faults.disconnect()
-        await until_state(rig, ConnectionState.DISCONNECTED)
+        await eventually(
+            lambda: rig.connector.state is ConnectionState.DISCONNECTED,
+            timeout=15.0,
+            what="the connector to see the outage",
+            interval=0.01,
+        )
         outage_start = rig.clock.time()
         rig.clock.advance(12 * 3600)  # half a day: hundreds of M1 bars
         rig.terminal.faults.reconnect()
-        await until_state(rig, ConnectionState.CONNECTED)
+        await eventually(
+            lambda: rig.connector.state is ConnectionState.CONNECTED,
+            timeout=15.0,
+            what="the connector to reconnect",
+            interval=0.01,
+        )
         closed = await rig.wait_for(TradeStatus.CLOSED, opened.trade_id)
 
         record = await rig.trade(closed.trade_id)
