@@ -6,7 +6,6 @@ Collaborators are small in-test classes implementing the module's Protocols; the
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from polling import eventually
 from symbol_specs import EURUSD
 from trade_records import trade_record
 
@@ -235,14 +235,6 @@ class Harness:
         return decision
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        await asyncio.sleep(0.001)
-
-
 @pytest_asyncio.fixture(loop_scope="function")
 async def h() -> AsyncIterator[Harness]:
     harness = Harness(max_open_positions=5, max_positions_per_symbol=1)
@@ -423,7 +415,7 @@ async def test_approved_signal_publishes_an_order_intent(h: Harness) -> None:
     sig = signal()
 
     h.bus.publish(SignalEvent(sig))
-    await until(lambda: len(h.intents) == 1)
+    await eventually(lambda: len(h.intents) == 1, timeout=5.0, what="the intent")
 
     intent = h.intents[0].intent
     assert intent.signal == sig
@@ -438,7 +430,7 @@ async def test_rejected_signal_publishes_a_risk_rejected_event(h: Harness) -> No
     sig = signal(sl=1.2)
 
     h.bus.publish(SignalEvent(sig))
-    await until(lambda: len(h.rejected) == 1)
+    await eventually(lambda: len(h.rejected) == 1, timeout=5.0, what="the rejection")
 
     event = h.rejected[0]
     assert event.signal == sig
@@ -470,12 +462,12 @@ async def test_settled_trade_event_releases_the_in_flight_intent(
 ) -> None:
     h.risk.subscribe()
     h.bus.publish(SignalEvent(signal()))
-    await until(lambda: len(h.intents) == 1)
+    await eventually(lambda: len(h.intents) == 1, timeout=5.0, what="the intent")
     client_order_id = h.intents[0].intent.client_order_id
     assert h.orders.count("EURUSD") == 1
 
     h.bus.publish(TradeEvent(trade_record(1, status, client_order_id=client_order_id)))
-    await until(lambda: h.orders.count() == 0)
+    await eventually(lambda: h.orders.count() == 0, timeout=5.0, what="the settled intent")
 
     assert h.orders.count("EURUSD") == 0
     await h.intent(signal())
@@ -484,14 +476,14 @@ async def test_settled_trade_event_releases_the_in_flight_intent(
 async def test_unsettled_or_foreign_trade_events_keep_the_intent_in_flight(h: Harness) -> None:
     h.risk.subscribe()
     h.bus.publish(SignalEvent(signal()))
-    await until(lambda: len(h.intents) == 1)
+    await eventually(lambda: len(h.intents) == 1, timeout=5.0, what="the intent")
     client_order_id = h.intents[0].intent.client_order_id
 
     submitted = trade_record(1, TradeStatus.SUBMITTED, client_order_id=client_order_id)
     h.bus.publish(TradeEvent(submitted))
     h.bus.publish(TradeEvent(trade_record(2, client_order_id="fxb-someone-else")))
     trades = next(s for s in h.bus.stats() if s.name == "risk-trades")
-    await until(lambda: trades.delivered == 2)
+    await eventually(lambda: trades.delivered == 2, timeout=5.0, what="both trade events")
 
     assert h.orders.count("EURUSD") == 1
 
@@ -607,7 +599,7 @@ async def test_tripping_the_kill_switch_publishes_and_records_it() -> None:
     h.bus.start()
     try:
         await h.risk.trip_kill_switch("news", actor="me")
-        await until(lambda: len(events) == 1)
+        await eventually(lambda: len(events) == 1, timeout=5.0, what="the kill switch event")
     finally:
         await h.bus.close(timeout=0.5)
 
@@ -720,7 +712,7 @@ async def test_reaching_the_daily_loss_publishes_a_risk_limit_event_and_a_log_ro
     try:
         await h.risk.on_account(AccountEvent(account(10_000.0), NOW))
         await h.risk.on_account(AccountEvent(account(9_500.0), NOW + 60))
-        await until(lambda: len(limits) == 1)
+        await eventually(lambda: len(limits) == 1, timeout=5.0, what="the limit event")
     finally:
         await h.bus.close(timeout=0.5)
 
