@@ -359,7 +359,7 @@ class Backtest:
         )
 
     async def _count_rejection(self, event: RiskRejectedEvent) -> None:
-        self._rejected[event.code] += 1
+        self._rejected[event.code.value] += 1  # plain keys: the report is JSON
 
     async def _drain(self) -> None:
         while not self._bus.idle():  # noqa: ASYNC110 - bus state, not an event

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from forexbot.domain.market import Bar, Tick
+from forexbot.domain.rejection import RejectCode
 from forexbot.domain.trading import AccountState, OrderIntent, Signal, TradeStatus
 
 
@@ -66,10 +67,11 @@ class OrderIntentEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class RiskRejectedEvent(Event):
-    """The risk manager refused a signal. ``code`` is machine-readable, ``message`` for people."""
+    """The risk manager refused a signal. ``code`` is machine-readable (its value is the wire
+    format), ``message`` for people."""
 
     signal: Signal
-    code: str
+    code: RejectCode
     message: str
     time: float
 
