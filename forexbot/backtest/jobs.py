@@ -41,6 +41,7 @@ import structlog
 from forexbot.backtest.report import decimate, render
 from forexbot.backtest.runner import BacktestSpec, run_backtest
 from forexbot.errors import ForexbotError
+from forexbot.logs import configure_logging
 
 _log = structlog.get_logger("forexbot.backtest.jobs")
 
@@ -54,8 +55,6 @@ class TooManyJobs(ForexbotError):
 
 def run_job(spec: BacktestSpec, job_id: str, pipe: Connection) -> None:
     """A job's process: run the backtest, send progress and then the outcome over ``pipe``."""
-    from forexbot.logs import configure_logging  # noqa: PLC0415
-
     configure_logging("WARNING", "json", stream=sys.stderr)
     structlog.contextvars.bind_contextvars(backtest_job=job_id)
 

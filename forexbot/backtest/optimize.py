@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from forexbot.backtest.runner import BacktestSpec, run_backtest
-from forexbot.errors import ConfigError, ForexbotError
+from forexbot.errors import ConfigError, ForexbotError, InvalidInputError
+from forexbot.logs import configure_logging
 from forexbot.strategies import create
 
 #: Statistics that can be optimised, and whether more is better.
@@ -209,8 +210,6 @@ def _quiet_worker() -> None:
     """In a worker process: only warnings and errors, on standard error (the parent's
     standard output may be the ``--json`` result; engine chatter would drown the progress
     bar). Once per process."""
-    from forexbot.logs import configure_logging  # noqa: PLC0415
-
     configure_logging("WARNING", "json", stream=sys.stderr)
 
 
@@ -352,7 +351,7 @@ def _checked(base: BacktestSpec, candidates: Sequence[Params]) -> list[Trial | B
         merged = {**base.params, **params}
         try:
             create(base.strategy, **merged)
-        except ConfigError as exc:
+        except InvalidInputError as exc:
             out.append(Trial(params, None, 0, f"invalid: {exc}"))
             continue
         out.append(dataclasses.replace(base, params=merged))
