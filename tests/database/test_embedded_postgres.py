@@ -13,12 +13,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 import pytest
+from polling import eventually_sync
 from sqlalchemy.engine import make_url
 
 from forexbot.database.embedded import EmbeddedPostgres
@@ -38,15 +38,6 @@ def running(pid: int) -> bool:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
-
-
-def wait_until_gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not running(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -102,7 +93,7 @@ def test_stop_stops_the_server_and_data_survives_a_restart(
     execute(url, "CREATE TABLE kept (v int)", "INSERT INTO kept VALUES (7)")
     pid = postmaster_pid(first.pgdata)
     first.stop()
-    assert wait_until_gone(pid)
+    eventually_sync(lambda: not running(pid), timeout=10.0, what="the postmaster to exit")
     assert first.url is None
 
     _, url_again = start(servers, data_dir)
@@ -117,7 +108,7 @@ def test_restart_after_the_postmaster_was_killed(
     execute(url, "CREATE TABLE kept (v int)", "INSERT INTO kept VALUES (8)")
     pid = postmaster_pid(first.pgdata)
     os.kill(pid, signal.SIGKILL)
-    assert wait_until_gone(pid)
+    eventually_sync(lambda: not running(pid), timeout=10.0, what="the postmaster to exit")
     assert (first.pgdata / "postmaster.pid").exists()  # the crash left its pid file
 
     second, url_again = start(servers, data_dir)
@@ -198,7 +189,7 @@ def test_second_start_attaches_and_leaves_the_server_to_its_other_holder(
     again = EmbeddedPostgres(data_dir)
     run_blocking(again.start)
     again.stop()
-    assert wait_until_gone(pid)
+    eventually_sync(lambda: not running(pid), timeout=10.0, what="the postmaster to exit")
 
 
 def test_stop_works_after_the_previous_owner_crashed(
@@ -214,7 +205,7 @@ def test_stop_works_after_the_previous_owner_crashed(
     run_blocking(server.start)
     assert postmaster_pid(data_dir / "pgdata") == pid
     server.stop()
-    assert wait_until_gone(pid)
+    eventually_sync(lambda: not running(pid), timeout=10.0, what="the postmaster to exit")
 
 
 def test_a_data_dir_too_deep_for_a_unix_socket_works(
