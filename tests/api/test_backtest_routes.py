@@ -7,7 +7,6 @@ a small in-test source.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.backtest.jobs import BacktestJobs
@@ -83,13 +83,16 @@ async def call(
 
 
 async def finished(api: Api, job_id: str, timeout: float = 90.0) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            status, job, _ = await call(api, "GET", f"/api/backtests/{job_id}", role="viewer")
-            assert status == 200
-            if job["state"] in ("done", "failed"):
-                return job  # type: ignore[no-any-return]
-            await asyncio.sleep(0.2)
+    """The job as the API shows it once it is done or failed."""
+
+    async def settled() -> dict[str, Any] | None:
+        status, job, _ = await call(api, "GET", f"/api/backtests/{job_id}", role="viewer")
+        assert status == 200
+        return job if job["state"] in ("done", "failed") else None
+
+    return await eventually(
+        settled, timeout=timeout, what=f"backtest {job_id} to finish", interval=0.2
+    )
 
 
 async def reference() -> dict[str, Any]:
