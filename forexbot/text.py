@@ -26,9 +26,9 @@ Why one rule and these characters:
   PostgreSQL stores.
 
 MetaTrader's own limit on order comments (about 27 characters of plain ASCII, see
-``mt5-reference`` §5) is no client's concern: the daemon's order comment is always its own
-client order id (:data:`forexbot.engine.orders.MAX_COMMENT`); a manual trade's ``comment`` is
-kept as the trade's reason, in the database only.
+``docs/terminals.md``, "MetaTrader 5 facts") is no client's concern: the daemon's order comment
+is always its own client order id (:data:`forexbot.engine.orders.MAX_COMMENT`); a manual
+trade's ``comment`` is kept as the trade's reason, in the database only.
 
 Messages name where the text is (a field, a parameter, an argument) and never repeat the text,
 which may be a password.

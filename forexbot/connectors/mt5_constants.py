@@ -1,4 +1,5 @@
-"""Every constant of the ``MetaTrader5`` module that ``mt5-reference.md`` lists, with its value.
+"""The ``MetaTrader5`` module's constants, each with MetaTrader's own value (the groups and the
+facts behind them: ``docs/terminals.md``, "MetaTrader 5 facts").
 
 Scripts written for ``import MetaTrader5 as mt5`` compare results with these names, so the
 values must be MetaTrader's own. Like the real module this one does **not** export

@@ -10,7 +10,7 @@ Rules:
   any older server), else the one on ``PATH``.
 * After each backup only the newest ``keep`` files remain.
 * Restore (with the daemon stopped): ``pg_restore --clean --if-exists --no-owner -d <URL>
-  <file>`` — the README gives the command.
+  <file>`` — ``docs/operations.md`` gives the command (and where the bundled one is).
 * A failing ``pg_dump`` is a :class:`~forexbot.errors.DatabaseError` with its message (the
   password is never part of it: it travels in ``PGPASSWORD``, not on the command line).
 """

@@ -1,4 +1,5 @@
-"""An embedded PostgreSQL server, so ``forexbot run`` works on a bare machine (design §5).
+"""An embedded PostgreSQL server, so ``forexbot run`` works on a bare machine
+(``docs/operations.md``, "The database").
 
 The server is the ``pgserver`` package's PostgreSQL binaries, run in ``<data_dir>/pgdata`` and
 reachable only through a unix socket (no TCP port to collide with or to expose).

@@ -2,10 +2,11 @@
 
 Rules enforced here:
 
-* **One driver.** Every URL is normalised to ``postgresql+asyncpg://`` (design §5: database
-  access is async). ``postgres://`` and ``postgresql://`` (what ops people and hosting
-  providers write in ``DATABASE_URL``) are accepted; any other scheme or driver is refused with a
-  :class:`~forexbot.errors.DatabaseError` instead of failing later inside SQLAlchemy.
+* **One driver.** Every URL is normalised to ``postgresql+asyncpg://`` (database access is
+  async: the loop never blocks, ``docs/architecture.md``). ``postgres://`` and ``postgresql://``
+  (what ops people and hosting providers write in ``DATABASE_URL``) are accepted; any other
+  scheme or driver is refused with a :class:`~forexbot.errors.DatabaseError` instead of failing
+  later inside SQLAlchemy.
 * **libpq's ``sslmode`` is translated** to asyncpg's ``ssl`` parameter, so a provider URL ending
   in ``?sslmode=require`` works instead of raising ``TypeError`` at the first connection.
 * **The password never leaves this module in text**: errors and log lines describe a database

@@ -1,7 +1,7 @@
 """Schema migrations: Alembic driven from Python, no ``alembic.ini``.
 
-The migration scripts live in the top-level ``migrations/`` directory (fixed by the product's
-design card). It is found as ``<repository>/migrations`` next to the ``forexbot`` package, or at
+The migration scripts live in the top-level ``migrations/`` directory. It is found as
+``<repository>/migrations`` next to the ``forexbot`` package, or at
 ``$FOREXBOT_MIGRATIONS_DIR`` when set (an installed wheel does not carry it).
 
 The functions are **blocking**: Alembic's ``env.py`` runs its own event loop for asyncpg. Call

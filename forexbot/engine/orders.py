@@ -4,10 +4,10 @@ Rules:
 
 * Prices, SL and TP are rounded to the symbol's digits.
 * SL/TP are kept outside the stops level, measured the way the server measures them: a buy's
-  from the Bid, a sell's from the Ask (``mt5-reference`` §4). A level inside it is moved out to
-  the nearest allowed price and the move is reported (:class:`Stops`), never silently: the
-  risk manager refused signals whose stop was too close, so a move here is only the market
-  having moved since.
+  from the Bid, a sell's from the Ask (``docs/terminals.md``, "MetaTrader 5 facts"). A level
+  inside it is moved out to the nearest allowed price and the move is reported
+  (:class:`Stops`), never silently: the risk manager refused signals whose stop was too close,
+  so a move here is only the market having moved since.
 * The filling mode is one the symbol allows. ``symbol_info().filling_mode`` is a bitmask, not
   an ORDER_FILLING value: passing it through is the classic 10030 bug.
 * Every request carries the bot's magic number and a comment of at most

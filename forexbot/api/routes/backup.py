@@ -1,9 +1,9 @@
 """``POST /api/system/backup`` and ``GET /api/system/backups`` (admin only).
 
 A backup is a ``pg_dump`` custom-format file in ``<data-dir>/backups/`` (the newest
-``backup.keep`` are kept; see :mod:`forexbot.database.backup` and the README for the restore
-command). ``POST`` answers 201 with the file's name, size and how long it took; it is audited
-(``backup_created``). A failing ``pg_dump`` is 503 with its reason.
+``backup.keep`` are kept; see :mod:`forexbot.database.backup`, and ``docs/operations.md`` for
+the restore command). ``POST`` answers 201 with the file's name, size and how long it took; it
+is audited (``backup_created``). A failing ``pg_dump`` is 503 with its reason.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``/api/users``: user management, for admins only (issue 7).
+"""``/api/users``: user management, for admins only.
 
 Rules:
 
