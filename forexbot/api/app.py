@@ -1,20 +1,29 @@
 """The aiohttp application: middlewares, routes and lifecycle hooks, wired from collaborators.
 
-Middleware order (outermost first) and why:
+The middlewares :func:`create_app` installs, outermost first, and why in that order:
 
-1. request logging: sees the final status of everything, including errors;
-2. errors: turns every exception below into the JSON error body;
-3. CORS preflight: answered before authentication (a preflight carries no token);
-4. per-address rate limit, then the audit of state-changing requests (refusals included);
-5. the text rule on the path, path and query parameters and credential headers
-   (:func:`~forexbot.api.validation.text_middleware`): before anything reads them, and after
-   the audit, which records the refusal;
-6. authentication/roles: decides before any handler (and before a WebSocket upgrade), then
-   the per-user rate limit.
+1. ``logging_middleware`` (:mod:`~forexbot.api.middleware`): a request id and one log line per
+   request, with the final status of everything, errors included;
+2. ``error_middleware`` (:mod:`~forexbot.api.errors`): every exception below becomes the JSON
+   error body with its status; a bug is a logged 500, never a stack trace to the client;
+3. the CORS middleware (:class:`~forexbot.api.cors.Cors`): preflights answered before
+   authentication (a preflight carries no token);
+4. ``ip_limit_middleware`` (:mod:`~forexbot.api.ratelimit`): the per-address token bucket, 429
+   before anything costly, so a flood is not a flood of audit writes;
+5. ``request_audit_middleware`` (:mod:`~forexbot.api.audit`): every state-changing request in
+   ``system_logs``, refusals from the layers below included, with the status the client got;
+6. ``text_middleware`` (:mod:`~forexbot.api.validation`): the text rule on the path, path and
+   query parameters and credential headers, before anything reads them (and after the audit,
+   which records the refusal);
+7. ``auth_middleware`` (:mod:`~forexbot.api.auth`): token or API key, roles, login-session-only
+   routes and the admin allow-list, decided before any handler and any WebSocket upgrade;
+8. ``user_limit_middleware`` (:mod:`~forexbot.api.ratelimit`): the per-user token bucket, once
+   the user is known.
 
 Security and CORS headers are added in ``on_response_prepare`` so every response gets them.
-The WebSocket broadcaster subscribes to the bus on start-up and closes its clients (1001) on
-shutdown, before aiohttp waits for in-flight handlers, so stopping is prompt.
+Every route's ``Expect`` handler is :func:`expect_continue_only`. The WebSocket broadcaster
+subscribes to the bus on start-up and closes its clients (1001) on shutdown, before aiohttp
+waits for in-flight handlers, so stopping is prompt.
 """
 
 from __future__ import annotations
