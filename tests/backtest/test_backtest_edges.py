@@ -4,7 +4,6 @@ the test, and seed 0."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+from polling import eventually
 from symbol_specs import EURUSD
 from trading_rig import OPEN_LIMITS
 
@@ -140,7 +141,10 @@ async def test_a_stale_stop_and_reverse_signal_closes_nothing() -> None:
 # --- 3. optimise --json on a process pool is not JSON --------------------------------------
 
 
-def test_optimize_json_with_two_workers_is_valid_json(tmp_path: Path) -> None:
+def _optimize_json(cwd: Path, workers: int) -> dict[str, Any]:
+    """``forexbot optimize --json`` over a two-candidate grid; its standard output, parsed
+    whole (the workers' logs must stay on standard error)."""
+    cwd.mkdir()
     forexbot = Path(sys.executable).with_name("forexbot")
     out = subprocess.run(
         [
@@ -163,15 +167,38 @@ def test_optimize_json_with_two_workers_is_valid_json(tmp_path: Path) -> None:
             "--grid",
             "slow_period=20",
             "--workers",
-            "2",
+            str(workers),
             "--json",
         ],
         capture_output=True,
         check=True,
-        cwd=tmp_path,
+        cwd=cwd,
         timeout=300,
     )
-    json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def test_optimize_json_with_two_workers_is_the_ranking_one_worker_gives(tmp_path: Path) -> None:
+    two = _optimize_json(tmp_path / "two", workers=2)
+
+    # The same simulated prices (default seed), the same trials, in the same order.
+    assert two == _optimize_json(tmp_path / "one", workers=1)
+    assert two["objective"] == "sharpe"
+    trials = two["trials"]
+    candidates = [{"fast_period": 3, "slow_period": 20}, {"fast_period": 5, "slow_period": 20}]
+    assert sorted((t["params"] for t in trials), key=lambda p: p["fast_period"]) == candidates
+    scores = [t["score"] for t in trials]
+    assert scores == sorted(scores, reverse=True)  # best Sharpe first
+    for trial in trials:
+        stats = trial["statistics"]
+        assert set(trial) == {"params", "score", "trades", "statistics", "error"}
+        assert trial["error"] is None
+        assert trial["score"] == stats["sharpe"]
+        assert trial["trades"] == stats["trades"] == stats["wins"] + stats["losses"] > 0
+        assert (stats["start"], stats["end"]) == (START, START + 7 * DAY)
+        assert stats["initial_balance"] == 10_000.0
+        assert stats["final_equity"] == pytest.approx(10_000.0 + stats["net_profit"])
 
 
 # --- 4. a dead pool worker leaves its job running forever ----------------------------------
@@ -192,14 +219,18 @@ async def test_a_job_whose_worker_dies_fails_and_frees_its_slot() -> None:
     jobs = BacktestJobs(workers=1, max_active=1)
     try:
         job = jobs.submit(_long_spec(), strategy_id="x", request={}, owner="me")
-        for _ in range(100):  # wait until the worker reports progress
-            await asyncio.sleep(0.2)
-            if jobs.get(job.id).state == "running":  # type: ignore[union-attr]
-                break
+
+        def state() -> str:
+            return jobs.get(job.id).state  # type: ignore[union-attr]
+
+        await eventually(lambda: state() == "running", timeout=20, what="the job's process")
         os.kill(jobs._processes[job.id].pid, signal.SIGKILL)
-        await asyncio.sleep(5)
-        state = jobs.get(job.id).state  # type: ignore[union-attr]
-        assert state == "failed", f"job is still {state!r}, active={jobs.active()}"
+        await eventually(
+            lambda: state() == "failed",
+            timeout=5,
+            what="the job to fail",
+            detail=lambda: f"job is still {state()!r}, active={jobs.active()}",
+        )
         assert jobs.active() == 0
         assert "ended without an answer (exit code -9)" in (jobs.get(job.id).error or "")  # type: ignore[union-attr]
     finally:
