@@ -16,6 +16,9 @@ Rules this module enforces:
 * Every error names the key, the bad value and what is allowed, and is raised as
   :class:`~forexbot.errors.ConfigError` (the CLI turns it into exit code 2).
 * Secrets (database URL with password, JWT secret) come from the environment, never the file.
+* The strategies run from one source: the strategies file when it exists, else the
+  ``strategy`` section; a setting that the source in force would ignore is refused
+  (:func:`load_strategy_instances`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 from pydantic import ValidationError
 
@@ -38,34 +42,95 @@ from forexbot.config.models import (
 )
 from forexbot.errors import ConfigError
 
+_log = structlog.get_logger("forexbot.config")
+
+#: The ``strategy`` keys a strategies file replaces.
+_SECTION_KEYS = ("name", "timeframe", "params")
+_CHOOSE_THE_SECTION = "strategy.file: null (FOREXBOT_STRATEGY__FILE=null)"
+
 
 def load_strategy_instances(settings: Settings) -> list[StrategyInstanceSettings]:
-    """The strategy instances to run: the strategies file's when it exists, else the
-    ``strategy`` section on the whole watchlist. A symbol outside the watchlist is an error
-    (it would never receive a bar)."""
+    """The strategy instances to run, from one source, which is logged at start:
+
+    * the strategies file when it exists: ``strategy.file``, by default
+      ``config/strategies.yaml``, relative to the working directory;
+    * else (and always with ``strategy.file: null``) the ``strategy`` section's ``name``,
+      ``timeframe`` and ``params`` on the whole watchlist.
+
+    An ambiguous or contradictory configuration is refused with a
+    :class:`~forexbot.errors.ConfigError` that names the source in force and what to change,
+    never resolved silently:
+
+    * ``strategy.file`` set to a file that does not exist;
+    * ``strategy.name``, ``timeframe`` or ``params`` set (in the file, ``FOREXBOT_STRATEGY__*``)
+      while a strategies file is in force: one of the two would be ignored;
+    * a strategies file entry listing a symbol outside the watchlist (it would never receive a
+      bar).
+    """
+    if settings.strategy.file is None:
+        return [_section_instance(settings)]
     path = Path(settings.strategy.file)
+    named = "file" in settings.strategy.model_fields_set
     if not path.is_file():
-        if "file" in settings.strategy.model_fields_set:
+        if named:
             raise ConfigError(
                 f"strategy.file = {settings.strategy.file!r}: no such file (relative paths are "
-                f"taken from the working directory {Path.cwd()})"
+                f"taken from the working directory {Path.cwd()}); to run strategy.name on the "
+                f"watchlist instead, set {_CHOOSE_THE_SECTION}"
             )
-        s = settings.strategy
-        return [StrategyInstanceSettings(strategy=s.name, timeframe=s.timeframe, params=s.params)]
+        return [_section_instance(settings)]
+    in_force = _strategies_file(path, named)
+    overridden = [k for k in _SECTION_KEYS if k in settings.strategy.model_fields_set]
+    if overridden:
+        *rest, last = [f"strategy.{k}" for k in overridden]
+        keys = f"{', '.join(rest)} and {last}" if rest else last
+        raise ConfigError(
+            f"{keys} cannot apply: {in_force} is in force, and its instances replace the "
+            f"strategy section. Choose one: remove {keys} from the configuration (file or "
+            f"FOREXBOT_STRATEGY__* variables) to run the file's instances, or set "
+            f"{_CHOOSE_THE_SECTION} to run {keys} on the watchlist"
+        )
     data = _read_yaml(path)
     try:
         instances = list(StrategiesFile.model_validate(data).instances)
     except ValidationError as exc:
         message = _describe(exc, {}).replace("configuration", f"strategies file {path}")
         raise ConfigError(message) from None
-    for instance in instances:
-        unknown = set(instance.symbols or ()) - set(settings.watchlist)
+    for number, instance in enumerate(instances, start=1):
+        unknown = [s for s in instance.symbols or () if s not in settings.watchlist]
         if unknown:
             raise ConfigError(
-                f"strategies file {path}: {instance.strategy} lists {sorted(unknown)}, which "
-                f"are not in the watchlist {list(settings.watchlist)}"
+                f"{in_force} is in force, and its entry {number} ({instance.strategy} on "
+                f"{instance.timeframe}) lists {unknown}, which the watchlist "
+                f"{list(settings.watchlist)} does not have: add them to the watchlist, remove "
+                f"them from the entry's symbols, or set strategy.file to another strategies "
+                f"file, or to null (FOREXBOT_STRATEGY__FILE=null) to run strategy.name on the "
+                f"watchlist instead"
             )
+    _log.info(
+        "strategies from the strategies file",
+        file=str(path.resolve()),
+        entries=len(instances),
+        enabled=sum(1 for i in instances if i.enabled),
+    )
     return instances
+
+
+def _strategies_file(path: Path, named: bool) -> str:
+    """How a person recognises the strategies file in force, in a message."""
+    where = "" if path.is_absolute() else f", in the working directory {Path.cwd()}"
+    return f"the strategies file {path} ({'strategy.file' if named else 'the default'}{where})"
+
+
+def _section_instance(settings: Settings) -> StrategyInstanceSettings:
+    s = settings.strategy
+    _log.info(
+        "strategy from settings, on the watchlist",
+        strategy=s.name,
+        timeframe=s.timeframe,
+        symbols=len(settings.watchlist),
+    )
+    return StrategyInstanceSettings(strategy=s.name, timeframe=s.timeframe, params=s.params)
 
 
 _TOP_LEVEL_KEYS = frozenset({"mode", "watchlist", "risk_file"})

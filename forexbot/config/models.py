@@ -93,16 +93,18 @@ StrategyName = Literal["ma_rsi", "stochastic_cross", "break_and_retest", "jhook"
 
 
 class StrategySettings(_Section):
-    """The strategy run on every watched symbol when there is no strategies file.
+    """The strategy run on every watched symbol when no strategies file is in force.
 
-    ``file`` names the strategies file (``config/strategies.yaml``); when it exists, its
-    ``instances`` replace this single default.
+    ``file`` names the strategies file (``config/strategies.yaml``, relative to the working
+    directory); when it exists, its ``instances`` run instead, and setting ``name``,
+    ``timeframe`` or ``params`` as well is refused. ``null`` means no strategies file. Rules:
+    :func:`forexbot.config.loader.load_strategy_instances`.
     """
 
     name: StrategyName = "ma_rsi"
     timeframe: str = "M15"
     params: dict[str, Any] = Field(default_factory=dict)
-    file: str = "config/strategies.yaml"
+    file: str | None = "config/strategies.yaml"
 
     @field_validator("timeframe")
     @classmethod

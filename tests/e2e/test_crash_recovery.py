@@ -81,6 +81,7 @@ async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_termin
     }
     slow = {"FOREXBOT_TERMINAL__SIM_FAULTS": "{order_reply_delay_seconds: 1.5}"}
     env = daemon_env(data_dir, **calm, **slow)
+    del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own timeframe
     codes = await create_user(data_dir, env)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env, args=("--sim-speed", "1"))
     try:
