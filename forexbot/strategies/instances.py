@@ -1,8 +1,10 @@
-"""Which strategy instances run: the strategies file, overridden by run-time changes.
+"""Which strategy instances run: the configured ones, overridden by run-time changes.
 
-Rules:
+The configured entries come from one source, the strategies file or the ``strategy`` section
+(:func:`forexbot.config.loader.load_strategy_instances` chooses, refuses an ambiguous
+configuration and logs which). Rules:
 
-* Each file entry becomes one instance per symbol (its ``symbols``, else the watchlist).
+* Each entry becomes one instance per symbol (its ``symbols``, else the watchlist).
 * A ``strategy_config`` row for the same (strategy, symbol, timeframe) wins: its parameters,
   risk multiplier and enabled flag replace the file's (a change made from the API survives a
   restart). A row for an instance the file does not have adds it, if its symbol is watched.
