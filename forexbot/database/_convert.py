@@ -8,8 +8,8 @@ Rules enforced here, for every repository:
   the caller wrote. Non-finite values are refused: ``NUMERIC`` would store ``NaN`` happily and
   every later sum would be poisoned.
 * **Times are tz-aware.** A naive ``datetime`` is refused rather than guessed: broker server
-  time is not UTC (design §3) and a silent guess would shift a trade by hours. Times read back
-  are normalised to UTC.
+  time is not UTC (``docs/terminals.md``, "MetaTrader 5 facts") and a silent guess would shift
+  a trade by hours. Times read back are normalised to UTC.
 * **JSON columns accept what the trading path produces**: ``Decimal``, ``datetime``, enums and
   numpy scalars. ``NaN`` becomes ``null`` (PostgreSQL's ``jsonb`` rejects ``NaN`` and the
   order-intent write must not fail because an indicator was still warming up).
