@@ -1,4 +1,5 @@
-"""Trades: the order intent written before ``order_send`` and every later state (design §4).
+"""Trades: the order intent written before ``order_send`` and every later state
+(``docs/trading-and-risk.md``, "Nothing is lost on a crash").
 
 Rules enforced:
 
