@@ -40,4 +40,3 @@ PUBLISHED = {
 
 def test_the_codes_are_exactly_the_published_values() -> None:
     assert {code.value for code in RejectCode} == PUBLISHED
-
