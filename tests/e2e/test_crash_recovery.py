@@ -80,8 +80,13 @@ async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_termin
         "FOREXBOT_RISK__RISK_PER_TRADE_PERCENT": "5",
     }
     slow = {"FOREXBOT_TERMINAL__SIM_FAULTS": "{order_reply_delay_seconds: 1.5}"}
-    env = daemon_env(data_dir, **calm, **slow)
-    del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own timeframe
+
+    def environment(**extra: str) -> dict[str, str]:
+        env = daemon_env(data_dir, **calm, **extra)
+        del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own timeframe
+        return env
+
+    env = environment(**slow)
     codes = await create_user(data_dir, env)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env, args=("--sim-speed", "1"))
     try:
@@ -106,7 +111,7 @@ async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_termin
                 with pytest.raises(aiohttp.ClientError):
                     await task
 
-        daemon.env = daemon_env(data_dir, **calm)  # the same daemon, without the fault
+        daemon.env = environment()  # the same daemon, without the fault
         await daemon.start()
         trades, positions = await snapshot(daemon.base, codes)
 
