@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from polling import eventually
 
 PASSWORD = "correct horse battery staple"
 START_TIMEOUT = 90.0
@@ -94,19 +95,25 @@ class Daemon:
             cwd=self.data_dir.parent,  # no config/ here: built-in defaults plus the env
         )
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT
         async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if self.process.returncode is not None:
-                    pytest.fail(f"daemon exited with {self.process.returncode}:\n{self.log()}")
-                try:
-                    async with http.get(f"{self.base}/api/health") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.25)
-        pytest.fail(f"daemon not healthy after {START_TIMEOUT} s:\n{self.log()}")
+            await eventually(
+                lambda: self._healthy(http),
+                timeout=START_TIMEOUT,
+                what="the daemon to be healthy",
+                interval=0.25,
+                detail=self.log,
+            )
+
+    async def _healthy(self, http: aiohttp.ClientSession) -> bool:
+        """Whether ``/api/health`` answers 200; fails at once if the daemon has exited."""
+        assert self.process is not None
+        if self.process.returncode is not None:
+            pytest.fail(f"daemon exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            async with http.get(f"{self.base}/api/health") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
 
     async def terminate(self) -> tuple[int, float]:
         assert self.process is not None

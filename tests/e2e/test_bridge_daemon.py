@@ -10,12 +10,12 @@ import os
 import re
 import signal
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 from daemon_kit import PASSWORD, free_port
+from polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -42,16 +42,23 @@ async def _start_bridge(port: int, state: Path, log: Path) -> asyncio.subprocess
             stdout=out, stderr=asyncio.subprocess.STDOUT,
             env=_env(FOREXBOT_SIM_SEED="99", FOREXBOT_BRIDGE_SECRET="s" * 40),
         )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    async def listening() -> bool:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            await asyncio.sleep(0.1)
-            continue
+            return False
         writer.close()
-        return process
-    pytest.fail(f"bridge server did not listen:\n{_tail(log)}")
+        return True
+
+    await eventually(
+        listening,
+        timeout=30,
+        what="the bridge server to listen",
+        interval=0.1,
+        detail=lambda: _tail(log),
+    )
+    return process
 
 
 async def _health(http: aiohttp.ClientSession, base: str) -> int:
@@ -65,12 +72,17 @@ async def _health(http: aiohttp.ClientSession, base: str) -> int:
 async def _wait_health(
     http: aiohttp.ClientSession, base: str, status: int, within: float, log: Path
 ) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await _health(http, base) == status:
-            return
-        await asyncio.sleep(0.2)
-    pytest.fail(f"health never {status} within {within} s:\n{_tail(log)}")
+
+    async def answers() -> bool:
+        return await _health(http, base) == status
+
+    await eventually(
+        answers,
+        timeout=within,
+        what=f"health {status}",
+        interval=0.2,
+        detail=lambda: _tail(log),
+    )
 
 
 async def _quotes(http: aiohttp.ClientSession, base: str, token: str, n: int) -> list[dict]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -37,15 +37,18 @@ async def _wait_for_trades(
     http: aiohttp.ClientSession, base: str, token: str, daemon: Daemon
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + TRADE_TIMEOUT
-    while time.monotonic() < deadline:
+
+    async def traded() -> dict[str, Any] | None:
         async with http.get(f"{base}/api/trades?limit=500", headers=headers) as resp:
             assert resp.status == 200
             body: dict[str, Any] = await resp.json()
         if body["total"] >= 1 and any(t["status"] in ("open", "closed") for t in body["items"]):
             return body
-        await asyncio.sleep(1)
-    pytest.fail(f"no trade within {TRADE_TIMEOUT} s:\n{daemon.log()}")
+        return None
+
+    return await eventually(
+        traded, timeout=TRADE_TIMEOUT, what="a trade", interval=1, detail=daemon.log
+    )
 
 
 def _bind_notify_socket(path: Path) -> socket.socket:

@@ -9,12 +9,12 @@ settings changed at run time still in force.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from polling import eventually
 
 from forexbot.daemon.restart import EXIT_RESTART
 
@@ -87,11 +87,19 @@ async def test_outside_systemd_the_daemon_comes_back_on_the_same_port(workdir: P
             assert body == {"status": "restarting", "mode": "exec", "exit_code": None}
 
             # Back: the log shows a second start, and the API answers on the same port.
-            deadline = time.monotonic() + BACK_TIMEOUT
-            while _full_log(daemon).count("forexbot ready") < 2:
+
+            def started_twice() -> bool:
+                assert daemon.process is not None
                 assert daemon.process.returncode is None, daemon.log()
-                assert time.monotonic() < deadline, daemon.log()
-                await asyncio.sleep(0.2)
+                return _full_log(daemon).count("forexbot ready") >= 2
+
+            await eventually(
+                started_twice,
+                timeout=BACK_TIMEOUT,
+                what="a second start in the log",
+                interval=0.2,
+                detail=daemon.log,
+            )
             async with http.get(f"{daemon.base}/api/health") as resp:
                 assert resp.status == 200, daemon.log()
             assert daemon.process.pid == pid  # the same process, re-executed
