@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
+
+from polling import eventually
 
 from forexbot.clock import ManualClock
 from forexbot.connectors.connector import MT5Connector
@@ -54,12 +55,15 @@ async def test_an_unexpected_poll_error_reconnects_and_polling_goes_on() -> None
         terminal, worker, bus, clock, ["EURUSD"], [Timeframe.M1], poll_interval=0.01
     )
     await connector.start()
+
+    def recovered() -> bool:
+        if connector.reconnects and len(ticks) > 50:
+            return True
+        clock.advance(5)  # the market moves on while we wait
+        return False
+
     try:
-        for _ in range(300):
-            clock.advance(5)
-            await asyncio.sleep(0.01)
-            if connector.reconnects and len(ticks) > 50:
-                break
+        await eventually(recovered, timeout=20.0, what="a reconnect and 50 ticks", interval=0.01)
         assert connector.poll_failures == 1
         assert connector.reconnects == 1
         assert connector.state is ConnectionState.CONNECTED
