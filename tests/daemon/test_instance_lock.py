@@ -38,7 +38,12 @@ def test_a_released_lock_can_be_taken_again(tmp_path: Path) -> None:
     first.release()
     again = DataDirLock(tmp_path)
     again.acquire()
-    again.release()
+    try:
+        assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+        with pytest.raises(InstanceLockedError):  # held again: the next one is refused
+            DataDirLock(tmp_path).acquire()
+    finally:
+        again.release()
 
 
 def test_the_lock_does_not_outlive_a_sigkilled_holder(tmp_path: Path) -> None:
@@ -86,8 +91,12 @@ def test_listeners_accept_connections_before_the_server_serves() -> None:
     (sock,) = bind_listeners("127.0.0.1", 0)
     try:
         port = sock.getsockname()[1]
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            pass  # queued in the backlog, answered once the server takes the socket
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as client:
+            # Queued in the backlog: taken when the server gets round to accepting.
+            sock.settimeout(2)
+            served, peer = sock.accept()
+            served.close()
+            assert peer == client.getsockname()
     finally:
         close_all([sock])
 
@@ -123,4 +132,7 @@ def test_a_restarted_daemon_listens_again_while_old_connections_linger() -> None
     first.close()
     time.sleep(0.05)
     (again,) = bind_listeners("127.0.0.1", port)
-    close_all([again])
+    try:
+        assert again.getsockname() == ("127.0.0.1", port)
+    finally:
+        close_all([again])
