@@ -3,7 +3,8 @@ daemon (or the suite) runs, and a paper account's time never runs backwards."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_a_sim_start_without_a_zone_is_utc() -> None:
     settings = load_settings(environ={"FOREXBOT_TERMINAL__SIM_START": "2026-11-23T08:00:00"})
     assert settings.terminal.sim_start == MONDAY_LONDON
     assert settings.terminal.sim_start is not None
-    assert settings.terminal.sim_start.utcoffset() is not None
+    assert settings.terminal.sim_start.utcoffset() == timedelta(0)
 
 
 def test_a_sim_start_in_another_zone_is_the_same_instant() -> None:
@@ -40,7 +41,10 @@ def test_a_sim_start_that_is_not_a_time_is_a_config_error_naming_the_key() -> No
 
 
 def test_without_sim_start_at_real_speed_the_simulator_runs_on_the_wall_clock() -> None:
-    assert isinstance(simulator_clock(1.0, None), RealtimeClock)
+    clock = simulator_clock(1.0, None)
+
+    assert isinstance(clock, RealtimeClock)
+    assert clock.time() == pytest.approx(time.time(), abs=1.0)
 
 
 def test_the_clock_starts_at_sim_start_even_at_real_speed() -> None:
