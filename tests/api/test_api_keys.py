@@ -8,6 +8,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from forexbot.clock import iso_utc
 from forexbot.database.tables import api_keys
 
 from ._support import Api, MakeApi
@@ -100,7 +101,7 @@ async def test_the_last_use_is_recorded(api: Api) -> None:
     assert body["last_used_at"] is None
     await call(api, "GET", "/api/system/status", {"X-API-Key": body["key"]})
     _, listing = await call(api, "GET", "/api/auth/api-keys", api.auth("trader"))
-    assert listing["items"][0]["last_used_at"] is not None
+    assert listing["items"][0]["last_used_at"] == iso_utc(api.wall_clock.time())
 
 
 async def test_a_key_cannot_create_keys(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,8 @@ async def test_success_is_recorded_and_audited_with_actor_and_source_ip(api: Api
     stored = await api.users.get_by_username("alice")
     assert stored is not None
     assert stored.last_login_at is not None
+    # Stamped with the database's now() (the API's clock is a manual one here).
+    assert stored.last_login_at.timestamp() == pytest.approx(time.time(), abs=60)
     [entry] = [e for e in await api.system_logs.recent(10) if e.event == "login"]
     assert (entry.level, entry.component, entry.actor, entry.source_ip) == (
         "info",
@@ -125,6 +128,9 @@ async def test_repeated_wrong_passwords_lock_the_account(make_api: MakeApi) -> N
     stored = await api.users.get_by_username("alice")
     assert stored is not None
     assert stored.locked_until is not None
+    # For login_lock_seconds from the third failure, by the database's now().
+    lock_left = (stored.locked_until - datetime.now(UTC)).total_seconds()
+    assert lock_left == pytest.approx(600, abs=60)
 
 
 async def test_login_with_a_missing_field_is_422(api: Api) -> None:
