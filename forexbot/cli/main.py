@@ -1,9 +1,10 @@
 """The ``forexbot`` command line.
 
 Exit codes: 0 success; 1 a runtime failure (terminal, database...) with a one-line reason;
-2 bad configuration or bad arguments, with a message naming the key, the value and what is
-allowed; 3 ``run`` refused because another daemon runs on the data directory or trades the
-account (or took the account over while this one ran); 4 ``run`` refused because the API
+2 bad configuration or bad arguments (``ConfigError``, ``InvalidInputError``, and
+``NotFoundError`` for a name that does not exist), with a message naming the key, the value
+and what is allowed; 3 ``run`` refused because another daemon runs on the data directory or
+trades the account (or took the account over while this one ran); 4 ``run`` refused because the API
 cannot listen where configured (port in use...); 75 ``run`` stopped for a restart requested
 through the API under systemd, which starts it again (see :mod:`forexbot.daemon.restart`). Codes 2
 to 4 are refusals nothing will cure by itself: the systemd unit does not restart on them.
@@ -44,7 +45,7 @@ from forexbot.cli.runner import (
     run_coroutine,
 )
 from forexbot.cli.users import add_user_commands, run_user_command
-from forexbot.config.loader import load_settings, resolve_data_dir
+from forexbot.config.loader import load_settings, load_strategy_instances, resolve_data_dir
 from forexbot.config.models import Settings
 from forexbot.connectors.bridge.server import add_arguments as add_bridge_arguments
 from forexbot.connectors.bridge.server import run as run_bridge_server
@@ -53,7 +54,14 @@ from forexbot.daemon.provision import provision_database
 from forexbot.daemon.restart import start_again
 from forexbot.daemon.system_settings import SETTINGS_KEY
 from forexbot.database.system_config import SystemConfigRepository
-from forexbot.errors import ConfigError, ForexbotError, InstanceLockedError, ListenError
+from forexbot.errors import (
+    ConfigError,
+    ForexbotError,
+    InstanceLockedError,
+    InvalidInputError,
+    ListenError,
+    NotFoundError,
+)
 from forexbot.logs import configure_logging
 from forexbot.text import PROBLEM, is_client_text
 
@@ -149,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_text(args, _option_names(parser))
         return _dispatch(args)
-    except ConfigError as exc:
+    except (ConfigError, InvalidInputError, NotFoundError) as exc:  # the command is wrong
         print(f"forexbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except InstanceLockedError as exc:
@@ -179,9 +187,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         data_dir = resolve_data_dir(args.data_dir)
         return run_coroutine(_reset_overrides(data_dir))
     if args.command == "config":
+        configure_logging("INFO", "auto", stream=sys.stderr)  # which strategies source is used
         settings = load_settings(args.config)
+        entries = load_strategy_instances(settings)  # refused here as `run` would refuse it
         print("configuration is valid")
         print(settings.model_dump_json(indent=2))
+        print(f"{len(entries)} strategy entries: {[e.strategy for e in entries]}")
         return EXIT_OK
 
     overrides: dict[str, Any] = {}

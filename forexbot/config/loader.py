@@ -52,8 +52,9 @@ _CHOOSE_THE_SECTION = "strategy.file: null (FOREXBOT_STRATEGY__FILE=null)"
 def load_strategy_instances(settings: Settings) -> list[StrategyInstanceSettings]:
     """The strategy instances to run, from one source, which is logged at start:
 
-    * the strategies file when it exists: ``strategy.file``, by default
-      ``config/strategies.yaml``, relative to the working directory;
+    * the strategies file when it exists: ``strategy.file`` (relative to the main
+      configuration file's directory when written there, else to the working directory), by
+      default ``config/strategies.yaml`` in the working directory;
     * else (and always with ``strategy.file: null``) the ``strategy`` section's ``name``,
       ``timeframe`` and ``params`` on the whole watchlist.
 
@@ -74,9 +75,10 @@ def load_strategy_instances(settings: Settings) -> list[StrategyInstanceSettings
     if not path.is_file():
         if named:
             raise ConfigError(
-                f"strategy.file = {settings.strategy.file!r}: no such file (relative paths are "
-                f"taken from the working directory {Path.cwd()}); to run strategy.name on the "
-                f"watchlist instead, set {_CHOOSE_THE_SECTION}"
+                f"strategy.file = {settings.strategy.file!r}: no such file (a relative path is "
+                f"taken from the configuration file's directory when written there, else from "
+                f"the working directory {Path.cwd()}); to run strategy.name on the watchlist "
+                f"instead, set {_CHOOSE_THE_SECTION}"
             )
         return [_section_instance(settings)]
     in_force = _strategies_file(path, named)
@@ -155,6 +157,8 @@ def load_settings(
         data = _read_yaml(path)
     for dotted in _flatten(data):
         source[dotted] = str(path)
+    if path is not None:
+        _anchor_strategies_file(data, path)
     assignments: dict[str, tuple[Any, str]] = {}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX):
@@ -174,6 +178,18 @@ def load_settings(
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+
+
+def _anchor_strategies_file(data: dict[str, Any], main_file: Path) -> None:
+    """A relative ``strategy.file`` written in the main file is relative to that file's
+    directory (as ``risk_file`` is), so the configuration means the same from any working
+    directory; one from the environment or the command line stays relative to it."""
+    section = data.get("strategy")
+    if not isinstance(section, dict) or not isinstance(section.get("file"), str):
+        return
+    named = Path(section["file"])
+    if not named.is_absolute():
+        section["file"] = str(main_file.parent / named)
 
 
 def _merge_risk_file(

@@ -45,7 +45,7 @@ from forexbot.backtest.jobs import BacktestJobs
 from forexbot.backtest.service import DaemonBacktests
 from forexbot.clock import RealtimeClock
 from forexbot.config.loader import load_strategy_instances
-from forexbot.config.models import Settings
+from forexbot.config.models import Settings, StrategyInstanceSettings
 from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
@@ -174,6 +174,8 @@ class Daemon:
             loop.add_signal_handler(signum, self.request_stop)
             lifecycle.on_stop(f"{signal.Signals(signum).name} handler removed", _unhandler(signum))
 
+        # A configuration that cannot run is refused before the database starts.
+        strategy_entries = load_strategy_instances(s)
         _log.info("starting", data_dir=str(self._data_dir), mode=s.mode)
         provisioned = await asyncio.to_thread(provision_database, self._data_dir, self._environ)
         lifecycle.on_stop("database server stopped", provisioned.stop)
@@ -181,7 +183,9 @@ class Daemon:
         await lifecycle.start("trade-book lock taken", book.acquire(), book.release)
         database = Database(provisioned.url, pool_size=s.database.pool_size)
         await lifecycle.start("database connected", database.connect(), database.close)
-        await self._start_with_database(lifecycle, database, provisioned, listening, [book])
+        await self._start_with_database(
+            lifecycle, database, provisioned, listening, [book], strategy_entries
+        )
 
     def _claim_data_dir(self, lifecycle: Lifecycle) -> None:
         """Create the data directory (0700) and take its single-instance lock."""
@@ -207,6 +211,7 @@ class Daemon:
         provisioned: ProvisionedDatabase,
         listening: Listening,
         locks: list[AdvisoryLock],
+        strategy_entries: list[StrategyInstanceSettings],
     ) -> None:
         engine = database.engine
         config_store = SystemConfigRepository(engine)
@@ -229,9 +234,7 @@ class Daemon:
         lifecycle.on_stop("terminal worker stopped", worker.stop)
 
         strategy_configs = StrategyConfigRepository(engine)
-        instances = build_instances(
-            load_strategy_instances(s), await strategy_configs.all(), s.watchlist
-        )
+        instances = build_instances(strategy_entries, await strategy_configs.all(), s.watchlist)
         timeframes = {i.timeframe for i in instances} | {Timeframe.M1}
         connector = MT5Connector(
             terminal=opened.terminal,

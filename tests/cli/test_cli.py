@@ -40,6 +40,26 @@ def test_config_check_accepts_the_shipped_config_file(
     assert main(["config", "check", "--config", str(shipped)]) == 0
 
 
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "forexbot.yaml"
+
+
+def test_config_check_says_which_strategy_entries_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["config", "check", "--config", str(SHIPPED)]) == 0
+    assert "2 strategy entries: ['ma_rsi', 'break_and_retest']" in capsys.readouterr().out
+
+
+def test_config_check_refuses_a_strategy_setting_the_strategies_file_would_ignore(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FOREXBOT_STRATEGY__NAME", "sma_cross")
+    assert main(["config", "check", "--config", str(SHIPPED)]) == 2
+    err = capsys.readouterr().err
+    assert "strategy.name" in err
+    assert "strategies.yaml" in err
+
+
 def test_config_check_exits_2_naming_key_value_and_bound(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -452,7 +452,12 @@ def test_the_shipped_configuration_is_the_documented_defaults() -> None:
     ``config/risk_config.yaml`` beside it."""
     settings = load_settings(path=SHIPPED_CONFIG, environ={})
 
-    assert settings == Settings()
+    # The strategies file it names is the default one, found beside it from any directory.
+    assert settings.strategy.file == str(SHIPPED_CONFIG.parent / "strategies.yaml")
+    shipped_defaults = settings.model_copy(
+        update={"strategy": settings.strategy.model_copy(update={"file": "config/strategies.yaml"})}
+    )
+    assert shipped_defaults == Settings()
     assert (settings.mode, settings.terminal.backend) == ("paper", "simulator")
     assert settings.watchlist == ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "Volatility 75 Index")
     assert settings.risk == RiskSettings()

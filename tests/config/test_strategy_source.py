@@ -156,8 +156,9 @@ def test_a_named_strategies_file_that_is_missing_says_how_to_run_the_section(
     message = refusal({"FOREXBOT_STRATEGY__FILE": "nope.yaml"})
 
     assert message == (
-        f"strategy.file = 'nope.yaml': no such file (relative paths are taken from the working "
-        f"directory {tmp_path}); to run strategy.name on the watchlist instead, set "
+        "strategy.file = 'nope.yaml': no such file (a relative path is taken from the "
+        "configuration file's directory when written there, else from the working directory "
+        f"{tmp_path}); to run strategy.name on the watchlist instead, set "
         "strategy.file: null (FOREXBOT_STRATEGY__FILE=null)"
     )
 
@@ -206,3 +207,23 @@ def test_all_three_strategy_keys_beside_the_default_file_are_named_in_the_refusa
         "strategy.name, strategy.timeframe and strategy.params cannot apply: the strategies "
         "file config/strategies.yaml (the default, in the working directory"
     )
+
+
+def test_a_strategies_file_named_in_the_config_file_is_found_beside_it_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "forexbot.yaml").write_text("strategy:\n  file: mine.yaml\n")
+    (etc / "mine.yaml").write_text(
+        "instances:\n  - strategy: sma_cross\n    timeframe: H1\n    symbols: [EURUSD]\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    settings = load_settings(path=etc / "forexbot.yaml", environ={})
+    [instance] = load_strategy_instances(settings)
+
+    assert settings.strategy.file == str(etc / "mine.yaml")
+    assert (instance.strategy, instance.symbols) == ("sma_cross", ("EURUSD",))
