@@ -290,7 +290,12 @@ def test_the_kill_switch_stays_on_and_trips_once_until_resumed() -> None:
     assert guard.observe(6_000.0, DAY, T0 + 2, risk) == []
     assert guard.observe(20_000.0, "2026-01-02", T0 + 3, risk) == []
     assert guard.state.kill_switch is True
-    assert guard.blocked(T0 + 4) is not None
+    # Still the first trip: its reason is not replaced by the deeper fall.
+    assert guard.blocked(T0 + 4) == Rejection(
+        RejectCode.KILL_SWITCH,
+        "the kill switch is on (equity 8000.00 is down 20.00 % from its peak 10000.00; "
+        "the limit is 10 %); resume by hand",
+    )
 
 
 def test_resume_releases_the_kill_switch_and_rebases_the_peak() -> None:

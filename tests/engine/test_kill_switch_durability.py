@@ -22,7 +22,7 @@ from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trading import AccountState, Side
 from forexbot.engine.exposure import Holding
 from forexbot.engine.in_flight import OrdersInFlight
-from forexbot.engine.kill_latch import KillSwitchLatch
+from forexbot.engine.kill_latch import KillSwitchLatch, LatchRecord
 from forexbot.engine.risk import RiskManager
 from forexbot.engine.risk_state import STATE_KEY
 from forexbot.errors import DatabaseError, PersistenceError, StateConflictError
@@ -245,7 +245,7 @@ async def test_resume_with_the_database_down_keeps_trading_halted_and_latched(
     with pytest.raises(DatabaseError):
         await risk.resume(actor="admin")
     assert risk.halted() == "kill switch: news"
-    assert latch.read() is not None
+    assert latch.read() == LatchRecord("manual", "news", NOW)
 
 
 async def test_resume_is_stored_then_releases_the_latch(
