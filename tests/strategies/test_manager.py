@@ -124,7 +124,9 @@ async def test_each_closed_bar_gets_a_market_condition_event(bus: EventBus) -> N
     last = recorder.conditions[-1].condition
     assert last["symbol"] == "EURUSD"
     assert last["trend"] == TrendDirection.BULLISH.value
-    assert manager.condition("EURUSD", TF) is not None
+    condition = manager.condition("EURUSD", TF)  # the last event's, kept for reading
+    assert condition is not None
+    assert condition.to_dict() == last
 
 
 async def test_a_signal_carries_the_condition_snapshot_and_risk_multiplier(bus: EventBus) -> None:
