@@ -15,6 +15,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import OPEN_LIMITS, trading_rig
 
+from forexbot.clock import iso_utc
 from forexbot.engine.risk_state import LIMITS_KEY
 
 from ._engine_api import USERS, EngineApi, engine_api
@@ -234,7 +235,7 @@ async def test_after_the_kill_switch_the_state_shows_it_and_no_trade_opens(
 
     assert state.body["kill_switch"]["active"] is True
     assert state.body["kill_switch"]["reason"] == "news spike"
-    assert state.body["kill_switch"]["since"] is not None
+    assert state.body["kill_switch"]["since"] == iso_utc(api.rig.clock.time())
     assert state.body["blocked"] == "kill_switch"
     assert refused.status == 422
     assert refused.error["code"] == "risk_rejected"
