@@ -27,11 +27,11 @@ from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.mt5sim.faults import Faults
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker
-from forexbot.database.records import TradeRecord
 from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import Timeframe
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import Side, Signal, TradeStatus
 from forexbot.engine.assembly import TradingEngine, build_engine
 from forexbot.events.bus import EventBus

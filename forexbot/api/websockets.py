@@ -19,7 +19,7 @@ Rules:
 
 * Quote messages are ``{"channel": "quotes", "data": {"symbol", "bid", "ask", "time"}}``
   with ``time`` ISO-8601 UTC (``2024-01-02T03:04:05.123Z``); trade messages are
-  ``{"channel": "trades", "data": <TradeEvent.trade> + {"id", "status"}}``; signal messages
+  ``{"channel": "trades", "data": <TradeRecord.to_api() of TradeEvent.trade>}``; signal messages
   are ``{"channel": "signals", "data": {"strategy", "symbol", "timeframe", "side", "entry",
   "sl", "tp", "confidence", "reason", "bar_time", "market_condition"}}`` with ``side``
   ``"buy"``/``"sell"`` and ``bar_time`` ISO-8601 UTC like quote times.
@@ -90,8 +90,9 @@ def quote_message(tick: Tick) -> str:
 
 
 def trade_message(event: TradeEvent) -> str:
-    """The trades-channel message for ``event``."""
-    data = {**event.trade, "id": event.trade_id, "status": event.status.value}
+    """The trades-channel message for ``event``: the trade's API form, where it leaves the
+    process."""
+    data = event.trade.to_api()
     return dumps_str({"channel": Channel.TRADES.value, "data": data})
 
 

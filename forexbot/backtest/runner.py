@@ -63,8 +63,8 @@ from forexbot.connectors.mt5sim.matching import FILL_MODELS
 from forexbot.connectors.mt5sim.replay import ReplaySource
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import InlineWorker
-from forexbot.database.records import TradeRecord
 from forexbot.domain.market import Timeframe
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import TradeStatus
 from forexbot.engine.assembly import TradingEngine, build_engine
 from forexbot.errors import ConfigError

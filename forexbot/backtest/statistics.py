@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from forexbot.database.records import TradeRecord
+from forexbot.domain.trades import TradeRecord
 
 F64 = NDArray[np.float64]
 TRADING_DAYS_PER_YEAR = 252

@@ -6,7 +6,9 @@
 * :mod:`~forexbot.database.tables`: the schema as SQLAlchemy Core tables.
 * Repositories: :mod:`~forexbot.database.trades`, :mod:`~forexbot.database.users`,
   :mod:`~forexbot.database.system_logs`, :mod:`~forexbot.database.market_data`, returning the
-  records of :mod:`~forexbot.database.records`.
+  records of :mod:`~forexbot.database.records` (trades: those of :mod:`forexbot.domain.trades`).
+* :mod:`~forexbot.database.trade_store_base` and :mod:`~forexbot.database.trade_changes`: the
+  writes and rules the PostgreSQL and the in-memory trade store share.
 
 Importing this package does no work (pgserver is imported only when the embedded server starts).
 """
@@ -14,13 +16,10 @@ Importing this package does no work (pgserver is imported only when the embedded
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import Database, create_engine, describe_url, to_async_url
 from forexbot.database.market_data import MarketDataRepository
-from forexbot.database.records import SystemLogRecord, TradeRecord, UserRecord
+from forexbot.database.records import SystemLogRecord, UserRecord
 from forexbot.database.system_logs import SystemLogRepository
-from forexbot.database.trades import (
-    ClientOrderIdConflict,
-    IllegalTransition,
-    TradeRepository,
-)
+from forexbot.database.trade_changes import ClientOrderIdConflict, IllegalTransition
+from forexbot.database.trades import TradeRepository
 from forexbot.database.users import DuplicateUser, UserRepository
 
 __all__ = [
@@ -32,7 +31,6 @@ __all__ = [
     "MarketDataRepository",
     "SystemLogRecord",
     "SystemLogRepository",
-    "TradeRecord",
     "TradeRepository",
     "UserRecord",
     "UserRepository",

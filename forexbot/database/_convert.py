@@ -86,11 +86,6 @@ def iso_utc(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def decimal_to_float(value: Decimal | None) -> float | None:
-    """For JSON output only: the API speaks JSON numbers, the database keeps the exact value."""
-    return None if value is None else float(value)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value) if value.is_finite() else None

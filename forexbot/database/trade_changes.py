@@ -1,27 +1,51 @@
-"""What each move of a trade writes: one definition for every trade store.
+"""What a move of a trade writes, and the rules every trade store checks it against.
 
 :class:`~forexbot.database.trades.TradeRepository` (PostgreSQL) and
-:class:`~forexbot.backtest.trade_store.MemoryTradeStore` (a backtest) apply the same
-:class:`Change` for the same call, so a trade's record reads the same whether it was traded
-live or in a backtest. A change names its target status, the values it writes (exact
-``Decimal`` money and prices, tz-aware times), the statuses it may come from when narrower than
-the lifecycle allows, the execution details it merges into the record, and what goes into the
-trade's history besides those values. Inputs are validated here, once: an empty client order
-id, a confidence outside [0, 1], a non-positive volume, a naive time are ``ValueError``.
+:class:`~forexbot.backtest.trade_store.MemoryTradeStore` (a backtest) write the same values for
+the same call (their common base, :class:`~forexbot.database.trade_store_base.TradeStoreBase`,
+builds them here), so a trade's record reads the same whether it was traded live or in a
+backtest. A :class:`Change` names its target status, the values it writes (exact ``Decimal``
+money and prices, tz-aware times), the statuses it may come from when narrower than the
+lifecycle allows, the execution details it merges into the record, and what goes into the
+trade's history besides those values.
+
+Inputs are validated here, once: an empty client order id, a confidence outside [0, 1], a
+non-positive volume, an unknown side, a non-finite number or a naive time are ``ValueError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from forexbot.database._convert import require_aware, to_decimal, to_decimal_or_none
+from forexbot.domain.lifecycle import allowed_from, can_move
+from forexbot.domain.trades import AdoptedPosition, NewTrade, Number
 from forexbot.domain.trading import Side, TradeStatus
+from forexbot.errors import DatabaseError
 
-Number = float | Decimal
+#: What makes two order intents the same order: strategy, symbol, side (its label), volume.
+OrderKey = tuple[str, str, str, Decimal]
+
+
+class IllegalTransition(DatabaseError):
+    """A trade was asked to move to a status its current status does not allow."""
+
+    def __init__(self, trade_id: int, current: TradeStatus, target: TradeStatus) -> None:
+        allowed = ", ".join(status.value for status in allowed_from(target))
+        super().__init__(
+            f"trade {trade_id} cannot become {target.value!r} from {current.value!r} "
+            f"(allowed from: {allowed or 'nothing'})"
+        )
+        self.trade_id = trade_id
+        self.current = current
+        self.target = target
+
+
+class ClientOrderIdConflict(DatabaseError):
+    """A client order id already belongs to a different order."""
 
 
 def side_of(value: Side | str) -> Side:
@@ -52,133 +76,78 @@ class Change:
     log: Mapping[str, Any] = field(default_factory=dict)
     close_whole: bool = False
 
+    def check(self, trade_id: int, current: TradeStatus) -> None:
+        """Refuse the move from ``current`` (:class:`IllegalTransition`) unless both this
+        change and the lifecycle allow it."""
+        allowed = self.from_statuses or allowed_from(self.target)
+        if current not in allowed or not can_move(current, self.target):
+            raise IllegalTransition(trade_id, current, self.target)
 
-def intent_values(
-    *,
-    client_order_id: str,
-    strategy: str,
-    symbol: str,
-    timeframe: str | None,
-    side: Side | str,
-    volume: Number,
-    requested_price: Number | None,
-    sl: Number | None,
-    tp: Number | None,
-    signal_time: datetime,
-    confidence: float,
-    reason: str,
-    market_condition: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The columns of a new order intent."""
-    if not client_order_id:
+    def history(self) -> dict[str, Any]:
+        """The details of the move's history row: the values written (money and prices as
+        exact text), then what the change logs besides."""
+        written = {k: str(v) if isinstance(v, Decimal) else v for k, v in self.values.items()}
+        return {**written, **self.log}
+
+
+def intent_values(trade: NewTrade) -> dict[str, Any]:
+    """The columns of a new order intent, validated."""
+    if not trade.client_order_id:
         raise ValueError("client_order_id must not be empty")
-    if not 0.0 <= confidence <= 1.0:
-        raise ValueError(f"confidence must be within [0, 1], got {confidence!r}")
+    if not 0.0 <= trade.confidence <= 1.0:
+        raise ValueError(f"confidence must be within [0, 1], got {trade.confidence!r}")
     return {
-        "client_order_id": client_order_id,
-        "strategy": strategy,
-        "symbol": symbol,
-        "timeframe": timeframe,
-        "side": side_of(side),
-        "volume": positive_volume(volume),
-        "requested_price": to_decimal_or_none(requested_price, name="requested_price"),
-        "sl": to_decimal_or_none(sl, name="sl"),
-        "tp": to_decimal_or_none(tp, name="tp"),
-        "signal_time": require_aware(signal_time, name="signal_time"),
-        "confidence": confidence,
-        "reason": reason,
-        "market_condition": dict(market_condition),
+        "client_order_id": trade.client_order_id,
+        "strategy": trade.strategy,
+        "symbol": trade.symbol,
+        "timeframe": trade.timeframe,
+        "side": side_of(trade.side),
+        "volume": positive_volume(trade.volume),
+        "requested_price": to_decimal_or_none(trade.requested_price, name="requested_price"),
+        "sl": to_decimal_or_none(trade.sl, name="sl"),
+        "tp": to_decimal_or_none(trade.tp, name="tp"),
+        "signal_time": require_aware(trade.signal_time, name="signal_time"),
+        "confidence": trade.confidence,
+        "reason": trade.reason,
+        "market_condition": dict(trade.market_condition),
     }
 
 
-def adopted_values(
-    *,
-    client_order_id: str,
-    strategy: str,
-    symbol: str,
-    side: Side | str,
-    volume: Number,
-    entry_price: Number,
-    sl: Number | None,
-    tp: Number | None,
-    mt5_position: int,
-    open_time: datetime,
-    details: Mapping[str, Any],
-) -> dict[str, Any]:
+def order_key(values: Mapping[str, Any]) -> OrderKey:
+    """The :data:`OrderKey` of validated intent values."""
+    return (values["strategy"], values["symbol"], values["side"].label, values["volume"])
+
+
+def require_same_order(
+    client_order_id: str, trade_id: int, theirs: OrderKey, ours: OrderKey
+) -> None:
+    """Refuse (:class:`ClientOrderIdConflict`) an intent whose client order id already belongs
+    to trade ``trade_id`` for a different order: fills would be attached to the wrong trade."""
+    if theirs != ours:
+        raise ClientOrderIdConflict(
+            f"client order id {client_order_id!r} already belongs to trade "
+            f"{trade_id} (strategy, symbol, side, volume = {theirs}), not {ours}"
+        )
+
+
+def adopted_values(position: AdoptedPosition) -> dict[str, Any]:
     """The columns of a position adopted by reconciliation: open, with no signal."""
     return {
-        "client_order_id": client_order_id,
-        "strategy": strategy,
-        "symbol": symbol,
+        "client_order_id": position.client_order_id,
+        "strategy": position.strategy,
+        "symbol": position.symbol,
         "timeframe": None,
-        "side": side_of(side),
-        "volume": positive_volume(volume),
-        "entry_price": to_decimal(entry_price, name="entry_price"),
-        "sl": to_decimal_or_none(sl, name="sl"),
-        "tp": to_decimal_or_none(tp, name="tp"),
-        "mt5_order": mt5_position,
-        "mt5_position": mt5_position,
-        "open_time": require_aware(open_time, name="open_time"),
+        "side": side_of(position.side),
+        "volume": positive_volume(position.volume),
+        "entry_price": to_decimal(position.entry_price, name="entry_price"),
+        "sl": to_decimal_or_none(position.sl, name="sl"),
+        "tp": to_decimal_or_none(position.tp, name="tp"),
+        "mt5_order": position.mt5_position,
+        "mt5_position": position.mt5_position,
+        "open_time": require_aware(position.open_time, name="open_time"),
         "reason": "adopted by reconciliation",
-        "execution_details": dict(details),
+        "execution_details": dict(position.details),
     }
-
-
-def submitted() -> Change:
-    """``intent`` → ``submitted``: the order is being handed to the terminal."""
-    return Change(TradeStatus.SUBMITTED)
-
-
-def opened(
-    *,
-    mt5_order: int,
-    mt5_position: int,
-    entry_price: Number,
-    volume: Number,
-    open_time: datetime,
-    execution_details: Mapping[str, Any],
-) -> Change:
-    """→ ``open`` with the fill: tickets, filled price and volume, open time."""
-    return Change(
-        TradeStatus.OPEN,
-        {
-            "mt5_order": mt5_order,
-            "mt5_position": mt5_position,
-            "entry_price": to_decimal(entry_price, name="entry_price"),
-            "volume": positive_volume(volume),
-            "open_time": require_aware(open_time, name="open_time"),
-        },
-        from_statuses=(TradeStatus.INTENT, TradeStatus.SUBMITTED),
-        details=execution_details,
-    )
-
-
-def rejected(
-    *, reject_code: int, reject_message: str, execution_details: Mapping[str, Any]
-) -> Change:
-    """→ ``rejected`` with MetaTrader's retcode and message."""
-    return Change(
-        TradeStatus.REJECTED,
-        {"reject_code": reject_code, "reject_message": reject_message},
-        details=execution_details,
-    )
-
-
-def cancelled(*, reason: str, execution_details: Mapping[str, Any] | None) -> Change:
-    """→ ``cancelled``: the order was never executed; ``reason`` goes to ``close_reason``."""
-    return Change(
-        TradeStatus.CANCELLED, {"close_reason": reason}, details=execution_details or None
-    )
-
-
-def closing(*, details: Mapping[str, Any] | None) -> Change:
-    """``open`` → ``closing``: a close order is about to be sent."""
-    return Change(TradeStatus.CLOSING, log=dict(details or {}))
-
-
-def reopened(*, reason: str) -> Change:
-    """``closing`` → ``open``: the close order was refused or did not execute."""
-    return Change(TradeStatus.OPEN, from_statuses=(TradeStatus.CLOSING,), log={"reason": reason})
 
 
 def partial_close_is_new(
@@ -186,7 +155,7 @@ def partial_close_is_new(
 ) -> bool:
     """Whether recording ``closed`` of ``volume`` closed changes a trade with ``recorded``
     closed so far: ``False`` for the same deals recorded twice; ``ValueError`` when it would
-    close the whole volume (that is :func:`closed`, not a partial close)."""
+    close the whole volume (that is a close, not a partial close)."""
     if recorded == closed:
         return False
     if closed >= volume:
@@ -195,48 +164,6 @@ def partial_close_is_new(
             f"{closed} of {volume} closed"
         )
     return True
-
-
-def partly_closed(
-    *, closed_volume: Decimal, exit_price: Number, profit: Number, swap: Number, commission: Number
-) -> Change:
-    """``open``/``closing`` → ``open`` with the totals of the closes so far."""
-    return Change(
-        TradeStatus.OPEN,
-        {
-            "closed_volume": closed_volume,
-            "exit_price": to_decimal(exit_price, name="exit_price"),
-            "profit": to_decimal(profit, name="profit"),
-            "swap": to_decimal(swap, name="swap"),
-            "commission": to_decimal(commission, name="commission"),
-        },
-        from_statuses=(TradeStatus.OPEN, TradeStatus.CLOSING),
-        log={"event": "partial_close", "closed_volume": str(closed_volume)},
-    )
-
-
-def closed(
-    *,
-    exit_price: Number,
-    close_time: datetime,
-    profit: Number,
-    swap: Number,
-    commission: Number,
-    close_reason: str,
-) -> Change:
-    """→ ``closed`` with the exit and the money it made or lost (its whole volume)."""
-    return Change(
-        TradeStatus.CLOSED,
-        {
-            "exit_price": to_decimal(exit_price, name="exit_price"),
-            "close_time": require_aware(close_time, name="close_time"),
-            "profit": to_decimal(profit, name="profit"),
-            "swap": to_decimal(swap, name="swap"),
-            "commission": to_decimal(commission, name="commission"),
-            "close_reason": close_reason,
-        },
-        close_whole=True,
-    )
 
 
 def stops(sl: Number | None, tp: Number | None) -> dict[str, Any]:

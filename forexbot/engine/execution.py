@@ -36,8 +36,8 @@ import structlog
 
 from forexbot.clock import Clock
 from forexbot.config.models import ExecutionSettings
-from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.trades import Fill, NewTrade, TradeRecord
 from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position
 from forexbot.engine import retcodes
 from forexbot.engine.in_flight import OrdersInFlight
@@ -163,19 +163,21 @@ class ExecutionManager:
         tick = self._gateway.last_tick(signal.symbol)
         requested = entry_price(signal.side, tick) if tick is not None else None
         trade_id = await self._trades.create_intent(
-            client_order_id=intent.client_order_id,
-            strategy=signal.strategy,
-            symbol=signal.symbol,
-            timeframe=signal.timeframe or None,
-            side=signal.side.label,
-            volume=intent.volume,
-            requested_price=None if requested is None else spec.round_price(requested),
-            sl=spec.round_price(signal.sl),
-            tp=spec.round_price(signal.tp) if signal.tp else None,
-            signal_time=_utc(signal.bar_time),
-            confidence=signal.confidence,
-            reason=signal.reason,
-            market_condition=dict(signal.market_condition),
+            NewTrade(
+                client_order_id=intent.client_order_id,
+                strategy=signal.strategy,
+                symbol=signal.symbol,
+                timeframe=signal.timeframe or None,
+                side=signal.side.label,
+                volume=intent.volume,
+                requested_price=None if requested is None else spec.round_price(requested),
+                sl=spec.round_price(signal.sl),
+                tp=spec.round_price(signal.tp) if signal.tp else None,
+                signal_time=_utc(signal.bar_time),
+                confidence=signal.confidence,
+                reason=signal.reason,
+                market_condition=dict(signal.market_condition),
+            )
         )
         self._orders.written(intent.client_order_id)
         halt = self._halted()
@@ -276,8 +278,7 @@ class ExecutionManager:
             initial_sl=spec.round_price(signal.sl),
             initial_tp=spec.round_price(signal.tp) if signal.tp else None,
         )
-        record = await self._trades.mark_open(
-            trade_id,
+        fill = Fill(
             mt5_order=result.order,
             mt5_position=position,
             entry_price=result.price,
@@ -285,6 +286,7 @@ class ExecutionManager:
             open_time=_utc(filled_at),
             execution_details=details,
         )
+        record = await self._trades.mark_open(trade_id, fill)
         self.filled += 1
         self._on_open(record)
         _log.info(
@@ -329,11 +331,11 @@ class ExecutionManager:
         if report.error is not None and report.retcodes[-1:] == [retcodes.IPC_TIMEOUT]:
             message = "order_send timed out and the order was not found at the terminal"
         record = await self._trades.mark_rejected(
-            trade_id, reject_code=code, reject_message=message, execution_details=details
+            trade_id, code=code, message=message, execution_details=details
         )
         self.rejected += 1
         log.warning("order rejected", retcode=code, reason=message, attempts=report.attempts)
         self._publish(record)
 
     def _publish(self, record: TradeRecord) -> None:
-        self._bus.publish(TradeEvent(record.id, record.status, record.to_api()))
+        self._bus.publish(TradeEvent(record))

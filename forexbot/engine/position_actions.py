@@ -27,8 +27,8 @@ from typing import Any, Protocol
 import structlog
 
 from forexbot.clock import Clock
-from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import Deal, OrderResult, Position, TradeStatus
 from forexbot.engine import retcodes
 from forexbot.engine.orders import Stops, exit_price, market_order, modify_stops
@@ -380,4 +380,4 @@ class PositionActions:
         return record
 
     def _publish(self, record: TradeRecord) -> None:
-        self._bus.publish(TradeEvent(record.id, record.status, record.to_api()))
+        self._bus.publish(TradeEvent(record))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
@@ -31,8 +32,8 @@ from forexbot.audit import AuditLog
 from forexbot.clock import Clock, iso_utc
 from forexbot.config.models import ExecutionSettings, TradeManagement
 from forexbot.daemon.tasks import stop_task
-from forexbot.database.records import TradeRecord
 from forexbot.domain.market import SymbolSpec, Tick
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import AccountState, Deal, Position, Side, Signal, TradeStatus
 from forexbot.engine.exposure import Holding
 from forexbot.engine.management import managed_stop
@@ -57,6 +58,10 @@ _LIVE = (TradeStatus.OPEN, TradeStatus.CLOSING)
 #: Periodic syncs leave a ``submitted`` trade this long (seconds) before settling it: its order
 #: may still be on its way (a slow bridge). At start and after a reconnect there is no wait.
 SUBMITTED_GRACE = 30.0
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 class PositionSource(OrderTerminal, Protocol):
@@ -90,19 +95,20 @@ class OpenTrade:
     volume: float
 
     @classmethod
-    def from_api(cls, trade: dict[str, Any]) -> OpenTrade:
-        details = trade.get("execution_details") or {}
-        initial = details.get("initial_sl", trade.get("sl"))
+    def from_record(cls, trade: TradeRecord) -> OpenTrade:
+        """What to keep of ``trade``; its initial stop is the one it was opened with (in its
+        execution details), else its stop."""
+        initial = trade.execution_details.get("initial_sl", trade.sl)
         return cls(
-            id=int(trade["id"]),
-            instance=f"{trade.get('strategy')}:{trade.get('symbol')}:{trade.get('timeframe')}",
-            symbol=str(trade.get("symbol", "")),
-            side=Side.BUY if trade.get("side") == "buy" else Side.SELL,
-            ticket=trade.get("mt5_position"),
-            entry=trade.get("entry_price"),
+            id=trade.id,
+            instance=f"{trade.strategy}:{trade.symbol}:{trade.timeframe}",
+            symbol=trade.symbol,
+            side=trade.side,
+            ticket=trade.mt5_position,
+            entry=_float(trade.entry_price),
             initial_sl=None if initial is None else float(initial),
-            sl=trade.get("sl"),
-            volume=float(trade.get("open_volume") or trade.get("volume") or 0.0),
+            sl=_float(trade.sl),
+            volume=float(trade.open_volume or trade.volume),
         )
 
 
@@ -174,7 +180,7 @@ class PositionManager:
         """Load the open trades, reconcile with the terminal, start the periodic sync."""
         for trade in await self._trades.open_trades():
             if trade.status in _LIVE:
-                self._open[trade.id] = OpenTrade.from_api(trade.to_api())
+                self._open[trade.id] = OpenTrade.from_record(trade)
         report = await self.reconcile()
         _log.info(
             "reconciled with the terminal at start",
@@ -244,8 +250,8 @@ class PositionManager:
             )
 
     async def on_trade(self, event: TradeEvent) -> None:
-        if event.status in _LIVE and event.trade.get("mt5_position") is not None:
-            self._open[event.trade_id] = OpenTrade.from_api({**event.trade, "id": event.trade_id})
+        if event.status in _LIVE and event.trade.mt5_position is not None:
+            self._open[event.trade_id] = OpenTrade.from_record(event.trade)
         elif event.status in (TradeStatus.CLOSED, TradeStatus.REJECTED, TradeStatus.CANCELLED):
             self._open.pop(event.trade_id, None)
 
@@ -254,7 +260,7 @@ class PositionManager:
         risk manager releases the order's reservation on that event, and the position must
         already count by then."""
         if record.status in _LIVE and record.mt5_position is not None:
-            self._open[record.id] = OpenTrade.from_api(record.to_api())
+            self._open[record.id] = OpenTrade.from_record(record)
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -37,8 +37,9 @@ import structlog
 
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock
-from forexbot.database.records import TradeRecord
-from forexbot.database.trades import LIVE_STATUSES, IllegalTransition
+from forexbot.database.trade_changes import IllegalTransition
+from forexbot.domain.lifecycle import LIVE_STATUSES
+from forexbot.domain.trades import AdoptedPosition, Fill, TradeRecord
 from forexbot.domain.trading import AccountState, Deal, Position, TradeStatus
 from forexbot.engine.settlement import settle
 from forexbot.engine.trade_store import TradeStore
@@ -200,17 +201,19 @@ class Reconciler:
         record = await self._move(
             self._trades.mark_open(
                 trade.id,
-                mt5_order=position.ticket,
-                mt5_position=position.ticket,
-                entry_price=position.price_open,
-                volume=volume,
-                open_time=_utc(position.time),
-                execution_details={
-                    "filled_price": position.price_open,
-                    "initial_sl": float(trade.sl) if trade.sl is not None else None,
-                    "initial_tp": float(trade.tp) if trade.tp is not None else None,
-                    "reconciled": "position found by its client order id",
-                },
+                Fill(
+                    mt5_order=position.ticket,
+                    mt5_position=position.ticket,
+                    entry_price=position.price_open,
+                    volume=volume,
+                    open_time=_utc(position.time),
+                    execution_details={
+                        "filled_price": position.price_open,
+                        "initial_sl": float(trade.sl) if trade.sl is not None else None,
+                        "initial_tp": float(trade.tp) if trade.tp is not None else None,
+                        "reconciled": "position found by its client order id",
+                    },
+                ),
             )
         )
         if record is not None:
@@ -254,15 +257,17 @@ class Reconciler:
         record = await self._move(
             self._trades.mark_open(
                 trade.id,
-                mt5_order=entry.order,
-                mt5_position=entry.position_id,
-                entry_price=entry.price,
-                volume=entry.volume,
-                open_time=_utc(entry.time),
-                execution_details={
-                    "filled_price": entry.price,
-                    "reconciled": "entry deal found in the history",
-                },
+                Fill(
+                    mt5_order=entry.order,
+                    mt5_position=entry.position_id,
+                    entry_price=entry.price,
+                    volume=entry.volume,
+                    open_time=_utc(entry.time),
+                    execution_details={
+                        "filled_price": entry.price,
+                        "reconciled": "entry deal found in the history",
+                    },
+                ),
             )
         )
         if record is None:
@@ -344,7 +349,7 @@ class Reconciler:
             )
             updated = await self._trades.get(trade.id)
             if updated is not None:
-                self._bus.publish(TradeEvent(updated.id, updated.status, updated.to_api()))
+                self._bus.publish(TradeEvent(updated))
 
     async def _adopt(self, report: ReconcileReport, position: Position) -> None:
         existing = (
@@ -365,7 +370,7 @@ class Reconciler:
             else f"adopted-{position.ticket}-{position.time:.0f}"
         )
         volume, deals = await self._entry(position)
-        record = await self._trades.adopt_position(
+        adopted = AdoptedPosition(
             client_order_id=client_order_id,
             # A late fill of an order given up as not executed keeps its strategy.
             strategy=existing.strategy if existing is not None else "adopted",
@@ -384,6 +389,7 @@ class Reconciler:
                 "initial_sl": position.sl or None,
             },
         )
+        record = await self._trades.adopt_position(adopted)
         message = f"position {position.ticket} ({position.symbol}) adopted as trade {record.id}"
         if duplicate_of is not None:
             message += f"; its comment names trade {duplicate_of}, which does not hold it"
@@ -422,7 +428,7 @@ class Reconciler:
         self.corrections += 1
         self._track(record)
         getattr(_log, level)("reconciliation: " + message, **context)
-        self._bus.publish(TradeEvent(record.id, record.status, record.to_api()))
+        self._bus.publish(TradeEvent(record))
         self._bus.publish(ReconciliationEvent(kind, record.id, message, context, now))
         await self._audit.add(
             level=level,

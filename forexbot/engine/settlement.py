@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from forexbot.database.records import TradeRecord
-from forexbot.database.trades import IllegalTransition
+from forexbot.database.trade_changes import IllegalTransition
+from forexbot.domain.trades import ExitTotals, TradeRecord
 from forexbot.domain.trading import Deal, TradeStatus
 from forexbot.engine.trade_store import TradeStore
 
@@ -97,26 +97,19 @@ async def settle(
         return None
     if trade.status is TradeStatus.CLOSED:
         return None
+    money = ExitTotals(
+        exit_price=t.exit_price, profit=t.profit, swap=t.swap, commission=t.commission
+    )
     if t.closed_volume >= trade.volume:
         try:
             return await trades.mark_closed(
                 trade.id,
-                exit_price=t.exit_price,
+                money,
                 close_time=datetime.fromtimestamp(t.last_exit.time, tz=UTC),
-                profit=t.profit,
-                swap=t.swap,
-                commission=t.commission,
                 close_reason=reason or t.close_reason,
             )
         except IllegalTransition as exc:
             if exc.current is TradeStatus.CLOSED:
                 return None  # settled already (``trade`` was an older copy)
             raise
-    return await trades.record_partial_close(
-        trade.id,
-        closed_volume=t.closed_volume,
-        exit_price=t.exit_price,
-        profit=t.profit,
-        swap=t.swap,
-        commission=t.commission,
-    )
+    return await trades.record_partial_close(trade.id, money, closed_volume=t.closed_volume)

@@ -3,8 +3,10 @@
 :class:`~forexbot.database.trades.TradeRepository` is the daemon's store;
 :class:`~forexbot.backtest.trade_store.MemoryTradeStore` holds a backtest's trades so that a
 backtest runs the very same risk, execution and position managers without a database. Both
-enforce the lifecycle of :mod:`forexbot.domain.lifecycle` and raise
-:class:`~forexbot.database.trades.IllegalTransition` for a move it does not allow.
+write through :class:`~forexbot.database.trade_store_base.TradeStoreBase`, so both enforce the
+lifecycle of :mod:`forexbot.domain.lifecycle` and raise
+:class:`~forexbot.database.trade_changes.IllegalTransition` for a move it does not allow; one
+contract test suite runs against both.
 """
 
 from __future__ import annotations
@@ -12,74 +14,32 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
-from forexbot.database.records import TradeRecord
-from forexbot.database.trades import TransitionRecord
-from forexbot.domain.trading import Side
-
-Number = float | Decimal
+from forexbot.domain.trades import (
+    AdoptedPosition,
+    ExitTotals,
+    Fill,
+    NewTrade,
+    Number,
+    TradeRecord,
+    TransitionRecord,
+)
 
 
 class TradeStore(Protocol):
     """What the trading engine reads and writes about trades (see the module docstring)."""
 
-    async def create_intent(
-        self,
-        *,
-        client_order_id: str,
-        strategy: str,
-        symbol: str,
-        timeframe: str | None,
-        side: Side | str,
-        volume: Number,
-        requested_price: Number | None,
-        sl: Number | None,
-        tp: Number | None,
-        signal_time: datetime,
-        confidence: float,
-        reason: str,
-        market_condition: Mapping[str, Any],
-    ) -> int: ...
+    async def create_intent(self, trade: NewTrade) -> int: ...
 
-    async def adopt_position(
-        self,
-        *,
-        client_order_id: str,
-        strategy: str,
-        symbol: str,
-        side: Side | str,
-        volume: Number,
-        entry_price: Number,
-        sl: Number | None,
-        tp: Number | None,
-        mt5_position: int,
-        open_time: datetime,
-        details: Mapping[str, Any],
-    ) -> TradeRecord: ...
+    async def adopt_position(self, position: AdoptedPosition) -> TradeRecord: ...
 
     async def mark_submitted(self, trade_id: int) -> TradeRecord: ...
 
-    async def mark_open(
-        self,
-        trade_id: int,
-        *,
-        mt5_order: int,
-        mt5_position: int,
-        entry_price: Number,
-        volume: Number,
-        open_time: datetime,
-        execution_details: Mapping[str, Any],
-    ) -> TradeRecord: ...
+    async def mark_open(self, trade_id: int, fill: Fill) -> TradeRecord: ...
 
     async def mark_rejected(
-        self,
-        trade_id: int,
-        *,
-        reject_code: int,
-        reject_message: str,
-        execution_details: Mapping[str, Any],
+        self, trade_id: int, *, code: int, message: str, execution_details: Mapping[str, Any]
     ) -> TradeRecord: ...
 
     async def mark_cancelled(
@@ -93,26 +53,11 @@ class TradeStore(Protocol):
     async def reopen(self, trade_id: int, *, reason: str) -> TradeRecord: ...
 
     async def record_partial_close(
-        self,
-        trade_id: int,
-        *,
-        closed_volume: Number,
-        exit_price: Number,
-        profit: Number,
-        swap: Number,
-        commission: Number,
+        self, trade_id: int, totals: ExitTotals, *, closed_volume: Number
     ) -> TradeRecord | None: ...
 
     async def mark_closed(
-        self,
-        trade_id: int,
-        *,
-        exit_price: Number,
-        close_time: datetime,
-        profit: Number,
-        swap: Number,
-        commission: Number,
-        close_reason: str,
+        self, trade_id: int, totals: ExitTotals, *, close_time: datetime, close_reason: str
     ) -> TradeRecord: ...
 
     async def update_stops(

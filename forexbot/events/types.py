@@ -7,12 +7,13 @@ epoch seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from forexbot.domain.market import Bar, Tick
 from forexbot.domain.rejection import RejectCode
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import AccountState, OrderIntent, Signal, TradeStatus
 
 
@@ -78,11 +79,19 @@ class RiskRejectedEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class TradeEvent(Event):
-    """A trade changed state (opened, rejected, closed...). ``trade`` is its API representation."""
+    """A trade changed state (opened, rejected, closed...): ``trade`` is its record as stored
+    after the change. Subscribers read its typed fields; the API turns it into JSON
+    (``TradeRecord.to_api()``) only where it leaves the process, on the WebSocket feed."""
 
-    trade_id: int
-    status: TradeStatus
-    trade: dict[str, Any] = field(default_factory=dict)
+    trade: TradeRecord
+
+    @property
+    def trade_id(self) -> int:
+        return self.trade.id
+
+    @property
+    def status(self) -> TradeStatus:
+        return self.trade.status
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from forexbot.backtest.statistics import (
     compute_statistics,
 )
 from forexbot.clock import Clock
-from forexbot.database.records import TradeRecord
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import TradeStatus
 from forexbot.errors import TerminalError
 

@@ -12,6 +12,7 @@ from forexbot.clock import ManualClock
 from forexbot.database.performance import PerformanceRepository
 from forexbot.database.tables import performance_metrics
 from forexbot.database.trades import TradeRepository
+from forexbot.domain.trades import ExitTotals, Fill, NewTrade
 from forexbot.monitoring.performance import PerformanceBook
 
 from ._support import MakeApi
@@ -25,18 +26,22 @@ async def closed_trade(
 ) -> None:
     at = MONDAY + timedelta(hours=hour)
     trade_id = await trades.create_intent(
-        client_order_id=f"p{n}", strategy=strategy, symbol=symbol, timeframe="H1", side="buy",
-        volume=0.1, requested_price=1.1, sl=1.09, tp=1.12, signal_time=at, confidence=0.5,
-        reason="t", market_condition={},
+        NewTrade(
+            client_order_id=f"p{n}", strategy=strategy, symbol=symbol, timeframe="H1",
+            side="buy", volume=0.1, requested_price=1.1, sl=1.09, tp=1.12, signal_time=at,
+            confidence=0.5, reason="t", market_condition={},
+        )
     )  # fmt: skip
-    await trades.mark_open(
-        trade_id, mt5_order=n, mt5_position=n, entry_price=1.1, volume=0.1, open_time=at,
-        execution_details={},
-    )  # fmt: skip
+    fill = Fill(
+        mt5_order=n, mt5_position=n, entry_price=1.1, volume=0.1, open_time=at, execution_details={}
+    )
+    await trades.mark_open(trade_id, fill)
     await trades.mark_closed(
-        trade_id, exit_price=1.1, close_time=at + timedelta(minutes=30), profit=profit, swap=0.0,
-        commission=0.0, close_reason="take_profit",
-    )  # fmt: skip
+        trade_id,
+        ExitTotals(exit_price=1.1, profit=profit, swap=0.0, commission=0.0),
+        close_time=at + timedelta(minutes=30),
+        close_reason="take_profit",
+    )
 
 
 async def book(db_engine: AsyncEngine, balance: float | None) -> PerformanceBook:

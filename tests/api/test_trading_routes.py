@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from forexbot.database.trades import TradeRepository
+from forexbot.domain.trades import Fill, NewTrade
 
 from ._support import Api
 
@@ -26,29 +27,33 @@ async def add_trade(
     open_time: datetime = SIGNAL_TIME,
 ) -> int:
     trade_id = await trades.create_intent(
-        client_order_id=f"fx-{n:04d}",
-        strategy=strategy,
-        symbol=symbol,
-        timeframe="H1",
-        side="buy",
-        volume=0.1,
-        requested_price=1.1,
-        sl=1.09,
-        tp=1.12,
-        signal_time=SIGNAL_TIME,
-        confidence=0.7,
-        reason="ema cross",
-        market_condition={"trend": "up"},
+        NewTrade(
+            client_order_id=f"fx-{n:04d}",
+            strategy=strategy,
+            symbol=symbol,
+            timeframe="H1",
+            side="buy",
+            volume=0.1,
+            requested_price=1.1,
+            sl=1.09,
+            tp=1.12,
+            signal_time=SIGNAL_TIME,
+            confidence=0.7,
+            reason="ema cross",
+            market_condition={"trend": "up"},
+        )
     )
     if fill:
         await trades.mark_open(
             trade_id,
-            mt5_order=1000 + n,
-            mt5_position=2000 + n,
-            entry_price=1.10012,
-            volume=0.1,
-            open_time=open_time,
-            execution_details={"retcode": 10009},
+            Fill(
+                mt5_order=1000 + n,
+                mt5_position=2000 + n,
+                entry_price=1.10012,
+                volume=0.1,
+                open_time=open_time,
+                execution_details={"retcode": 10009},
+            ),
         )
     return trade_id
 

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
+from trade_records import trade_record
 
 from forexbot.api.websockets import Channel, WsClient
 from forexbot.clock import ManualClock
@@ -24,6 +25,7 @@ from forexbot.config.loader import load_settings
 from forexbot.config.models import ApiSettings
 from forexbot.database.performance import PerformanceRepository
 from forexbot.database.trades import TradeRepository
+from forexbot.domain.trades import ExitTotals, Fill, NewTrade, TradeRecord
 from forexbot.domain.trading import AccountState, Side, Signal, TradeStatus
 from forexbot.errors import ConfigError
 from forexbot.events.types import (
@@ -69,22 +71,27 @@ API_TIME = "2023-11-14T22:13:20.000Z"
 QUIET = 3600.0  # an interval no test waits for
 
 
-async def store_closed_trade(trades: TradeRepository, n: int, profit: float, hour: int) -> int:
+async def store_closed_trade(
+    trades: TradeRepository, n: int, profit: float, hour: int
+) -> TradeRecord:
     at = MONDAY + timedelta(hours=hour)
     trade_id = await trades.create_intent(
-        client_order_id=f"w{n}", strategy="ma_rsi", symbol="EURUSD", timeframe="H1",
-        side="buy", volume=0.1, requested_price=1.1, sl=1.09, tp=1.12, signal_time=at,
-        confidence=0.5, reason="t", market_condition={},
+        NewTrade(
+            client_order_id=f"w{n}", strategy="ma_rsi", symbol="EURUSD", timeframe="H1",
+            side="buy", volume=0.1, requested_price=1.1, sl=1.09, tp=1.12, signal_time=at,
+            confidence=0.5, reason="t", market_condition={},
+        )
     )  # fmt: skip
-    await trades.mark_open(
-        trade_id, mt5_order=n, mt5_position=n, entry_price=1.1, volume=0.1, open_time=at,
-        execution_details={},
-    )  # fmt: skip
-    await trades.mark_closed(
-        trade_id, exit_price=1.1, close_time=at + timedelta(minutes=30), profit=profit, swap=0.0,
-        commission=0.0, close_reason="take_profit",
-    )  # fmt: skip
-    return trade_id
+    fill = Fill(
+        mt5_order=n, mt5_position=n, entry_price=1.1, volume=0.1, open_time=at, execution_details={}
+    )
+    await trades.mark_open(trade_id, fill)
+    return await trades.mark_closed(
+        trade_id,
+        ExitTotals(exit_price=1.1, profit=profit, swap=0.0, commission=0.0),
+        close_time=at + timedelta(minutes=30),
+        close_reason="take_profit",
+    )
 
 
 async def book_with_trades(db_engine: AsyncEngine) -> PerformanceBook:
@@ -194,8 +201,8 @@ async def test_performance_update_after_a_trade_closes(
     ws = await connect(api, "performance")
     assert overall(await receive(ws), "daily")["trades_count"] == 2
 
-    trade_id = await store_closed_trade(TradeRepository(db_engine), 3, 30.0, 3)
-    api.bus.publish(TradeEvent(trade_id, TradeStatus.CLOSED, {"profit": 30.0}))
+    closed = await store_closed_trade(TradeRepository(db_engine), 3, 30.0, 3)
+    api.bus.publish(TradeEvent(closed))
     update = await receive(ws)
     row = overall(update, "daily")
     assert (row["trades_count"], row["wins"], row["losses"]) == (3, 2, 1)
@@ -208,8 +215,8 @@ async def test_a_trade_that_opens_does_not_recompute_the_figures(make_api: MakeA
     ws = await connect(api, "performance")
     await receive(ws)
     assert source.calls == 4  # one computation per period
-    api.bus.publish(TradeEvent(7, TradeStatus.OPEN, {}))
-    api.bus.publish(TradeEvent(7, TradeStatus.CLOSED, {}))
+    api.bus.publish(TradeEvent(trade_record(7, TradeStatus.OPEN)))
+    api.bus.publish(TradeEvent(trade_record(7, TradeStatus.CLOSED)))
     update = await receive(ws)
     assert update["data"]["performance"]["all"]["calls"] == 8
     assert source.calls == 8
@@ -261,7 +268,7 @@ async def test_figures_are_computed_once_per_change_not_per_client_or_tick(
     )
     assert source.calls == 1
 
-    api.bus.publish(TradeEvent(1, TradeStatus.CLOSED, {}))
+    api.bus.publish(TradeEvent(trade_record(1, TradeStatus.CLOSED)))
     for ws in clients:
         await receive_until(ws, lambda m: m["data"]["performance"]["daily"]["calls"] == 2)
     assert source.calls == 2
@@ -278,7 +285,7 @@ async def test_slow_performance_client_gets_only_the_latest_snapshot(make_api: M
         fast = await connect(api, "performance")
         calls = (await receive(fast))["data"]["performance"]["all"]["calls"]
         while slow_stats.coalesced < 3 and calls < 2_000:
-            api.bus.publish(TradeEvent(calls, TradeStatus.CLOSED, {}))
+            api.bus.publish(TradeEvent(trade_record(calls, TradeStatus.CLOSED)))
             latest = calls
             while latest == calls:  # the snapshot made after this trade closed
                 latest = (await receive(fast))["data"]["performance"]["all"]["calls"]

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import structlog
 from polling import eventually
+from trade_records import trade_record
 
 from forexbot.domain.market import Tick
 from forexbot.domain.trading import Side, Signal, TradeStatus
@@ -111,16 +112,24 @@ async def test_trades_channel_sends_trade_events_with_id_and_status(api: Api) ->
         timeout=5.0,
         what="the socket's registration",
     )
-    trade = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "entry_price": 1.10012}
-    api.bus.publish(TradeEvent(trade_id=42, status=TradeStatus.OPEN, trade=trade))
-    assert await receive(ws) == {"channel": "trades", "data": {**trade, "id": 42, "status": "open"}}
+    trade = trade_record(42, TradeStatus.OPEN)
+    api.bus.publish(TradeEvent(trade))
+    message = await receive(ws)
+    assert message == {"channel": "trades", "data": trade.to_api()}
+    data = message["data"]
+    assert (data["id"], data["status"], data["side"]) == (42, "open", "buy")
+    assert data["symbol"] == "EURUSD"
+    assert (data["volume"], data["entry_price"]) == (0.1, 1.10012)
+    assert data["open_time"] == "2024-03-04T10:00:00Z"
 
 
 async def test_trades_channel_does_not_receive_quotes(api: Api) -> None:
     ws = await connect(api, "trades")
     api.bus.publish(tick("EURUSD", 1))
-    api.bus.publish(TradeEvent(trade_id=1, status=TradeStatus.CLOSED, trade={}))
-    assert await receive(ws) == {"channel": "trades", "data": {"id": 1, "status": "closed"}}
+    api.bus.publish(TradeEvent(trade_record(1, TradeStatus.CLOSED)))
+    message = await receive(ws)
+    assert message["channel"] == "trades"
+    assert (message["data"]["id"], message["data"]["status"]) == (1, "closed")
 
 
 @pytest.mark.parametrize("channel", ["quotes", "trades", "signals"])
@@ -194,7 +203,7 @@ async def test_signals_are_sent_in_exactly_the_documented_format(api: Api) -> No
 async def test_signals_are_never_coalesced_and_only_signals_are_sent(api: Api) -> None:
     ws = await connect(api, "signals")
     api.bus.publish(tick("EURUSD", 1))
-    api.bus.publish(TradeEvent(trade_id=1, status=TradeStatus.OPEN, trade={}))
+    api.bus.publish(TradeEvent(trade_record(1, TradeStatus.OPEN)))
     for n in range(500):
         api.bus.publish(SignalEvent(signal(n)))
     entries = [(await receive(ws))["data"]["entry"] for _ in range(500)]
@@ -281,7 +290,7 @@ async def test_client_with_too_large_a_trade_backlog_is_closed_with_1013(
         with structlog.testing.capture_logs() as logs:
             n = 0
             while not any(e["event"] == too_slow for e in logs) and n < 10_000:
-                api.bus.publish(TradeEvent(n, TradeStatus.OPEN, {"note": padding}))
+                api.bus.publish(TradeEvent(trade_record(n, TradeStatus.OPEN, reason=padding)))
                 assert (await receive(fast))["data"]["id"] == n
                 n += 1
         [line] = [e for e in logs if e["event"] == too_slow]
@@ -299,8 +308,9 @@ async def test_client_with_too_large_a_trade_backlog_is_closed_with_1013(
             what="the broadcaster to drop the slow client",
         )
         # The fast client is unaffected and still receives trades.
-        api.bus.publish(TradeEvent(n, TradeStatus.CLOSED, {}))
-        assert (await receive(fast))["data"] == {"id": n, "status": "closed"}
+        api.bus.publish(TradeEvent(trade_record(n, TradeStatus.CLOSED)))
+        data = (await receive(fast))["data"]
+        assert (data["id"], data["status"]) == (n, "closed")
 
 
 async def test_server_stop_closes_websockets_with_1001_promptly(api: Api) -> None:
@@ -323,7 +333,7 @@ async def test_server_stop_does_not_wait_for_a_client_that_never_reads(api: Api)
         [stats] = api.broadcaster.client_stats()
         n = 0
         while stats.pending < 50 and n < 5_000:  # until its sender is blocked on a full socket
-            api.bus.publish(TradeEvent(n, TradeStatus.OPEN, {"note": "x" * 16_384}))
+            api.bus.publish(TradeEvent(trade_record(n, TradeStatus.OPEN, reason="x" * 16_384)))
             n += 1
             await asyncio.sleep(0.001)
         assert stats.pending >= 50

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from forexbot.database.records import TradeRecord
 from forexbot.database.trades import TradeRepository
+from forexbot.domain.trades import Fill, NewTrade, TradeRecord
 from forexbot.domain.trading import Deal, TradeStatus
 from forexbot.engine.settlement import settle, totals
 
@@ -192,7 +192,7 @@ def test_the_close_reason_is_the_last_exits() -> None:
 # --- settle -----------------------------------------------------------------------------------
 
 
-def intent(**overrides: Any) -> dict[str, Any]:
+def intent(**overrides: Any) -> NewTrade:
     fields: dict[str, Any] = {
         "client_order_id": "fxb-settle-0001",
         "strategy": "ma_rsi",
@@ -209,7 +209,7 @@ def intent(**overrides: Any) -> dict[str, Any]:
         "market_condition": {},
     }
     fields.update(overrides)
-    return fields
+    return NewTrade(**fields)
 
 
 @pytest.fixture
@@ -218,16 +218,18 @@ def repo(db_engine: AsyncEngine) -> TradeRepository:
 
 
 async def open_trade(repo: TradeRepository, volume: float = 0.3) -> TradeRecord:
-    trade_id = await repo.create_intent(**intent(volume=volume))
+    trade_id = await repo.create_intent(intent(volume=volume))
     await repo.mark_submitted(trade_id)
     return await repo.mark_open(
         trade_id,
-        mt5_order=POSITION,
-        mt5_position=POSITION,
-        entry_price=1.1,
-        volume=volume,
-        open_time=datetime.fromtimestamp(OPENED, tz=UTC),
-        execution_details={},
+        Fill(
+            mt5_order=POSITION,
+            mt5_position=POSITION,
+            entry_price=1.1,
+            volume=volume,
+            open_time=datetime.fromtimestamp(OPENED, tz=UTC),
+            execution_details={},
+        ),
     )
 
 

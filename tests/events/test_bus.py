@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 from polling import eventually
+from trade_records import trade_record
 
 from forexbot.domain.market import Tick
-from forexbot.domain.trading import TradeStatus
 from forexbot.events.bus import EventBus
 from forexbot.events.types import Event, TickEvent, TradeEvent
 
@@ -535,7 +535,7 @@ async def test_events_published_by_handlers_while_draining_are_delivered(bus: Ev
 
     async def first(event: TickEvent) -> None:
         await asyncio.sleep(0.01)
-        bus.publish(TradeEvent(1, TradeStatus.OPEN, {}))
+        bus.publish(TradeEvent(trade_record()))
 
     async def on_trade(event: TradeEvent) -> None:
         second.append(event)

@@ -19,6 +19,7 @@ from trading_rig import MAGIC, START, TradingRig, trading_rig
 from forexbot.clock import ManualClock
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.database.trades import TradeRepository
+from forexbot.domain.trades import NewTrade
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.events.types import ReconciliationEvent, SignalEvent
 
@@ -27,19 +28,21 @@ pytestmark = pytest.mark.db
 
 async def write_intent(trades: TradeRepository, client_order_id: str, *, submitted: bool) -> int:
     trade_id = await trades.create_intent(
-        client_order_id=client_order_id,
-        strategy="ma_rsi",
-        symbol="EURUSD",
-        timeframe="M1",
-        side="buy",
-        volume=0.1,
-        requested_price=1.1,
-        sl=1.0,
-        tp=1.5,
-        signal_time=datetime.fromtimestamp(START, tz=UTC),
-        confidence=0.5,
-        reason="test",
-        market_condition={},
+        NewTrade(
+            client_order_id=client_order_id,
+            strategy="ma_rsi",
+            symbol="EURUSD",
+            timeframe="M1",
+            side="buy",
+            volume=0.1,
+            requested_price=1.1,
+            sl=1.0,
+            tp=1.5,
+            signal_time=datetime.fromtimestamp(START, tz=UTC),
+            confidence=0.5,
+            reason="test",
+            market_condition={},
+        )
     )
     if submitted:
         await trades.mark_submitted(trade_id)

@@ -58,9 +58,10 @@ from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.database.engine import create_engine
-from forexbot.database.records import TradeRecord
 from forexbot.database.tables import metadata, trade_transitions, trades
+from forexbot.database.trades import trade_from_row
 from forexbot.domain.lifecycle import can_move
+from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import ManualOrder, Side, TradeStatus
 from forexbot.errors import RiskRejection, TradeActionError
 
@@ -178,7 +179,7 @@ class TradeLifecycle(RuleBasedStateMachine):
         async with self.db.connect() as plain:
             conn = await plain.execution_options(isolation_level="REPEATABLE READ")
             rows = (await conn.execute(select(trades).order_by(trades.c.id))).mappings()
-            records = [TradeRecord.from_row(row) for row in rows]
+            records = [trade_from_row(row) for row in rows]
             moves = await conn.execute(select(trade_transitions).order_by(trade_transitions.c.id))
             history: dict[int, list[Move]] = {}
             for move in moves.mappings():

@@ -10,7 +10,7 @@ import pytest
 
 from forexbot.backtest.trade_store import MemoryTradeStore
 from forexbot.clock import ManualClock
-from forexbot.database.records import TradeRecord
+from forexbot.domain.trades import ExitTotals, Fill, NewTrade, TradeRecord
 from forexbot.monitoring.performance import metrics_row, performance_of
 
 T0 = datetime(2024, 3, 4, tzinfo=UTC).timestamp()
@@ -20,22 +20,27 @@ HOUR = 3600.0
 async def closed(store: MemoryTradeStore, clock: ManualClock, n: int, profit: float) -> TradeRecord:
     """Trade ``n``: opened at T0 + n hours, closed half an hour later with ``profit``."""
     clock.set(T0 + n * HOUR)
+    now = datetime.fromtimestamp(clock.time(), UTC)
     trade_id = await store.create_intent(
-        client_order_id=f"c{n}", strategy="ma_rsi", symbol="EURUSD", timeframe="H1",
-        side="buy", volume=0.1, requested_price=1.1, sl=1.09, tp=1.12,
-        signal_time=datetime.fromtimestamp(clock.time(), UTC), confidence=0.5, reason="t",
-        market_condition={},
+        NewTrade(
+            client_order_id=f"c{n}", strategy="ma_rsi", symbol="EURUSD", timeframe="H1",
+            side="buy", volume=0.1, requested_price=1.1, sl=1.09, tp=1.12, signal_time=now,
+            confidence=0.5, reason="t", market_condition={},
+        )
     )  # fmt: skip
     await store.mark_submitted(trade_id)
-    await store.mark_open(
-        trade_id, mt5_order=n, mt5_position=n, entry_price=1.1, volume=0.1,
-        open_time=datetime.fromtimestamp(clock.time(), UTC), execution_details={},
+    fill = Fill(
+        mt5_order=n, mt5_position=n, entry_price=1.1, volume=0.1, open_time=now,
+        execution_details={},
     )  # fmt: skip
+    await store.mark_open(trade_id, fill)
     clock.advance(HOUR / 2)
     return await store.mark_closed(
-        trade_id, exit_price=1.1, close_time=datetime.fromtimestamp(clock.time(), UTC),
-        profit=profit, swap=0.0, commission=0.0, close_reason="take_profit",
-    )  # fmt: skip
+        trade_id,
+        ExitTotals(exit_price=1.1, profit=profit, swap=0.0, commission=0.0),
+        close_time=datetime.fromtimestamp(clock.time(), UTC),
+        close_reason="take_profit",
+    )
 
 
 @pytest.fixture
