@@ -1,8 +1,35 @@
-"""The project's exception hierarchy.
+"""The project's exception hierarchy: one class per kind of failure.
 
 Every exception the daemon raises on purpose derives from :class:`ForexbotError`, so callers
 (the CLI, the API's error middleware, the supervisor of a component) can tell our failures,
-which carry a message meant for a person, from programming errors.
+which carry a message meant for a person, from programming errors. A class says what went
+wrong, never how it is answered: the HTTP statuses are chosen in :mod:`forexbot.api.errors`
+only, the exit codes in :func:`forexbot.cli.main.main`. The kinds a client can act on carry a
+machine-readable ``code`` beside the message (``invalid_stops``, ``not_open``...)::
+
+    ForexbotError
+    ├── ConfigError            a configuration file, environment variable or command-line
+    │                          option is missing or wrong
+    ├── InvalidInputError      a value given to an operation is refused (code)
+    ├── NotFoundError          what was named (a trade, a user, a strategy) does not exist
+    ├── StateConflictError     not in a state that allows it (code)
+    ├── ShuttingDownError      the daemon is stopping: no new action
+    ├── AuthError              authentication or authorisation failed
+    ├── RiskRejection          the risk manager refused a trade (code)
+    ├── OrderRefusedError      the terminal refused a close or a change of stops (code)
+    ├── OutcomeUnknownError    an order went out and its answer was lost
+    ├── TerminalError          a terminal call failed
+    │   └── TerminalTimeout    ... or did not return in time
+    ├── DatabaseError          the database could not be reached, started or migrated
+    ├── PersistenceError       state that must outlive a restart could not be written
+    ├── SealedFieldError       a sealed field does not open with the data key
+    ├── InstanceLockedError    another daemon holds the data directory or the account
+    ├── ListenError            the API cannot listen where it is configured to
+    └── StopFailedError        steps of a stop failed (every other step still ran)
+
+Modules refine a kind where a caller must tell cases apart: ``SettingsRefused`` is an
+:class:`InvalidInputError` naming each refused key, ``DuplicateUser`` a
+:class:`StateConflictError`.
 """
 
 from __future__ import annotations
@@ -13,7 +40,66 @@ class ForexbotError(Exception):
 
 
 class ConfigError(ForexbotError):
-    """A configuration value is missing or invalid; start-up stops with exit code 2."""
+    """A configuration value is missing or invalid: a configuration file, an environment
+    variable, a key or secret file, a command-line option. Start-up or the command stops
+    with exit code 2."""
+
+
+class InvalidInputError(ForexbotError):
+    """A value given to an operation is refused by its rules: an API request's field, a
+    strategy's parameters, a password, a period with no data. The caller can fix it and try
+    again; nothing changed. ``code`` is machine-readable (``invalid_stops``,
+    ``unknown_symbol``...)."""
+
+    def __init__(self, message: str, *, code: str = "validation_error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NotFoundError(ForexbotError):
+    """A requested record (trade, position, user, strategy instance) does not exist."""
+
+
+class StateConflictError(ForexbotError):
+    """The thing acted on is not in a state that allows the action (a trade not open, the
+    kill switch not on, a name already taken), possibly because of a change made meanwhile.
+    ``code`` is machine-readable (``not_open``, ``not_halted``...)."""
+
+    def __init__(self, message: str, *, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ShuttingDownError(ForexbotError):
+    """The daemon is shutting down and accepts no new action."""
+
+
+class AuthError(ForexbotError):
+    """Authentication or authorisation failed."""
+
+
+class RiskRejection(ForexbotError):
+    """The risk manager refused a trade; ``code`` is machine-readable (``max_open_positions``,
+    ``kill_switch``...), the message says why in words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OrderRefusedError(ForexbotError):
+    """The terminal or the trade server refused an order acting on a position (a close, a
+    change of SL/TP); nothing changed at the terminal. ``code`` names the action refused
+    (``close_refused``, ``modify_refused``)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OutcomeUnknownError(ForexbotError):
+    """An order was sent and its answer was lost, and it could not be found since: whether it
+    executed is known only once reconciliation reads the terminal again."""
 
 
 class TerminalError(ForexbotError):
@@ -37,16 +123,17 @@ class TerminalTimeout(TerminalError):
     """
 
 
-class OrderRejected(ForexbotError):
-    """The terminal or the trade server refused an order (``retcode`` is MetaTrader's)."""
-
-    def __init__(self, message: str, retcode: int) -> None:
-        super().__init__(message)
-        self.retcode = retcode
-
-
 class DatabaseError(ForexbotError):
     """The database could not be reached, started or migrated."""
+
+
+class PersistenceError(ForexbotError):
+    """State that must outlive a restart (the kill switch's latch) could not be written."""
+
+
+class SealedFieldError(ForexbotError):
+    """A field stored sealed does not open with the data key: the key was changed, or the row
+    was altered. Never answered with a wrong value."""
 
 
 class InstanceLockedError(ForexbotError):
@@ -59,40 +146,11 @@ class ListenError(ForexbotError):
     host); start-up is refused before anything trades (exit code 4)."""
 
 
-class StateConflictError(ForexbotError):
-    """The request conflicts with a change that happened meanwhile (409)."""
+class StopFailedError(ForexbotError):
+    """One or more steps of a stop failed; every other step still ran. ``errors`` holds what
+    each failed step raised (each was logged with the step's name when it happened)."""
 
-
-class PersistenceError(ForexbotError):
-    """State that must outlive a restart (the kill switch's latch) could not be written."""
-
-
-class AuthError(ForexbotError):
-    """Authentication or authorisation failed."""
-
-
-class NotFoundError(ForexbotError):
-    """A requested record (trade, user, symbol) does not exist."""
-
-
-class RiskRejection(ForexbotError):
-    """The risk manager refused a trade; ``code`` is machine-readable (``max_open_positions``,
-    ``kill_switch``...), the message says why in words."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class TradeActionError(ForexbotError):
-    """A manual action on a trade or position that cannot be done.
-
-    ``status`` is the HTTP status it means (404 no such trade or position, 409 not in a state
-    that allows it, 422 invalid values, 502 the terminal refused, 504 the terminal did not
-    answer), ``code`` a machine-readable reason.
-    """
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+    def __init__(self, errors: list[BaseException]) -> None:
+        names = ", ".join(type(e).__name__ for e in errors)
+        super().__init__(f"{len(errors)} stop step(s) failed: {names}")
+        self.errors = errors

@@ -3,16 +3,30 @@
 Rules:
 
 * Handlers signal a client error by raising :class:`ApiError` (status, code, message,
-  details). :class:`~forexbot.errors.NotFoundError` becomes 404,
-  :class:`~forexbot.errors.AuthError` 401, :class:`~forexbot.errors.RiskRejection` 422
-  (``risk_rejected``, the risk code in ``details.reason``) and
-  :class:`~forexbot.errors.TradeActionError` its own status and code,
-  :class:`~forexbot.errors.TerminalError` 503 ``terminal_unavailable`` (nothing was sent: a
-  lost ``order_send`` answer never surfaces as an error),
-  :class:`~forexbot.errors.DatabaseError` 503 ``database_unavailable`` and
-  :class:`~forexbot.errors.PersistenceError` 503 ``state_not_saved``,
-  :class:`~forexbot.errors.StateConflictError` 409 ``conflict``, so lower layers need
-  not know about HTTP.
+  details). The kinds of failure of :mod:`forexbot.errors` get their status here and only
+  here, so lower layers need not know about HTTP (the body's message is the exception's):
+
+  ======================== ====== ===========================================================
+  exception                status code
+  ======================== ====== ===========================================================
+  ``AuthError``            401    ``unauthenticated`` (with the ``WWW-Authenticate`` challenge)
+  ``NotFoundError``        404    ``not_found``
+  ``StateConflictError``   409    its own code (``conflict`` by default; ``not_open``...)
+  ``InvalidInputError``    422    its own code (``validation_error`` by default;
+                                  ``invalid_stops``...)
+  ``RiskRejection``        422    ``risk_rejected``, the risk code in ``details.reason``;
+                           503    ``terminal_unavailable`` when that is the risk code
+  ``OrderRefusedError``    502    its own code (``close_refused``, ``modify_refused``)
+  ``ShuttingDownError``    503    ``shutting_down``
+  ``TerminalError``        503    ``terminal_unavailable`` (nothing was sent: a lost
+                                  ``order_send`` answer never surfaces as this error)
+  ``DatabaseError``        503    ``database_unavailable``
+  ``PersistenceError``     503    ``state_not_saved``
+  ``OutcomeUnknownError``  504    ``outcome_unknown``
+  ======================== ====== ===========================================================
+
+  Any other :class:`~forexbot.errors.ForexbotError` (a configuration error, a sealed field
+  that does not open) is the server's fault: 500, like a bug.
 * aiohttp's own ``HTTPException``\\ s (unknown route 404, 405 with its ``Allow`` header, 413 from
   ``client_max_size``, a bad WebSocket handshake...) get the same JSON body and keep their
   status and the headers that matter.
@@ -35,12 +49,15 @@ from forexbot.errors import (
     AuthError,
     DatabaseError,
     ForexbotError,
+    InvalidInputError,
     NotFoundError,
+    OrderRefusedError,
+    OutcomeUnknownError,
     PersistenceError,
     RiskRejection,
+    ShuttingDownError,
     StateConflictError,
     TerminalError,
-    TradeActionError,
 )
 
 _log = structlog.get_logger("forexbot.api")
@@ -132,15 +149,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _api_error_response(
             ApiError(422, "risk_rejected", str(exc), details={"reason": exc.code})
         )
-    except TradeActionError as exc:
-        return _api_error_response(ApiError(exc.status, exc.code, str(exc)))
+    except InvalidInputError as exc:
+        return _api_error_response(ApiError(422, exc.code, str(exc)))
+    except StateConflictError as exc:
+        return _api_error_response(ApiError(409, exc.code, str(exc)))
+    except OrderRefusedError as exc:
+        return _api_error_response(ApiError(502, exc.code, str(exc)))
+    except OutcomeUnknownError as exc:
+        return _api_error_response(ApiError(504, "outcome_unknown", str(exc)))
+    except ShuttingDownError as exc:
+        return _api_error_response(ApiError(503, "shutting_down", str(exc)))
     except DatabaseError as exc:
         _log.error("the database failed a request", path=request.path, error=str(exc))
         return _api_error_response(
             ApiError(503, "database_unavailable", "the database did not answer; try again")
         )
-    except StateConflictError as exc:
-        return _api_error_response(ApiError(409, "conflict", str(exc)))
     except PersistenceError as exc:
         _log.error("state could not be persisted for a request", path=request.path, error=str(exc))
         return _api_error_response(ApiError(503, "state_not_saved", str(exc)))

@@ -67,7 +67,7 @@ from forexbot.domain.market import Timeframe
 from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import TradeStatus
 from forexbot.engine.assembly import TradingEngine, build_engine
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import AccountEvent, RiskRejectedEvent, SignalEvent, TickEvent
 from forexbot.market_condition.detector import DetectorParams, detect
@@ -130,15 +130,17 @@ class BacktestSpec:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise ConfigError("the backtest must end after it starts")
+            raise InvalidInputError("the backtest must end after it starts")
         if self.balance <= 0:
-            raise ConfigError(f"the balance must be positive, got {self.balance}")
+            raise InvalidInputError(f"the balance must be positive, got {self.balance}")
         if not 0 < self.sync_every_seconds <= 43_200:
-            raise ConfigError("sync_every_seconds must be within (0, 43200]")
+            raise InvalidInputError("sync_every_seconds must be within (0, 43200]")
         if self.commission_per_lot < 0:
-            raise ConfigError("the commission must not be negative")
+            raise InvalidInputError("the commission must not be negative")
         if self.fill_model not in FILL_MODELS:
-            raise ConfigError(f"fill model must be one of {FILL_MODELS}, not {self.fill_model!r}")
+            raise InvalidInputError(
+                f"fill model must be one of {FILL_MODELS}, not {self.fill_model!r}"
+            )
 
     def describe(self) -> dict[str, Any]:
         """The spec as JSON-ready values (for reports and the API)."""

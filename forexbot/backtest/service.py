@@ -22,7 +22,7 @@ from forexbot.config.models import RiskSettings, TerminalSettings, TradeManageme
 from forexbot.connectors.mt5sim.core import DEFAULT_SEED
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.domain.market import Timeframe
-from forexbot.errors import ConfigError, NotFoundError
+from forexbot.errors import InvalidInputError, NotFoundError
 from forexbot.strategies import create
 
 #: The longest period one request may test.
@@ -56,7 +56,7 @@ class DaemonBacktests:
         self, strategy_id: str, request: Mapping[str, Any], *, owner: str
     ) -> dict[str, Any]:
         """Queue the backtest; :class:`NotFoundError` for an unknown instance,
-        :class:`ConfigError` for a request the strategy or the data refuse,
+        :class:`InvalidInputError` for a request the strategy or the data refuse,
         :class:`~forexbot.backtest.jobs.TooManyJobs` when the queue is full."""
         instance = self._instances.get_strategy(strategy_id)
         if instance is None:
@@ -69,11 +69,11 @@ class DaemonBacktests:
         start: datetime = request["start"]
         end: datetime = request["end"]
         if end <= start:
-            raise ConfigError("'to' must be after 'from'")
+            raise InvalidInputError("'to' must be after 'from'")
         if (end - start).days > MAX_DAYS:
-            raise ConfigError(f"a backtest covers at most {MAX_DAYS} days")
+            raise InvalidInputError(f"a backtest covers at most {MAX_DAYS} days")
         params = {**instance["params"], **(request.get("params") or {})}
-        strategy = create(instance["strategy"], **params)  # ConfigError names a bad parameter
+        strategy = create(instance["strategy"], **params)  # InvalidInputError names a bad parameter
         t = self._terminal
         spec = BacktestSpec(
             strategy=instance["strategy"],

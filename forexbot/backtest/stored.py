@@ -7,7 +7,7 @@ Rules:
   covers it. *Covers* means the bars reach back to the test's start and on to within a week
   of its end: a test must not silently run on a fraction of its period while its statistics
   speak of all of it.
-* Nothing covering the test is a :class:`ConfigError` naming what is stored, and
+* Nothing covering the test is an :class:`InvalidInputError` naming what is stored, and
   ``forexbot data import``.
 * At most :data:`MAX_BARS` bars are loaded (a decade of M1 is about 3.7 million); past that,
   test a shorter period or store a longer timeframe.
@@ -28,7 +28,7 @@ from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import to_server_array
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.domain.market import Bar, Timeframe
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 
 MAX_BARS = 4_000_000
 #: Stored data may end this long before the end of the test (a weekend, a holiday week).
@@ -56,7 +56,7 @@ async def stored_bars(
     candidates = [tf for tf in (Timeframe.M1, timeframe) if tf.name in stored]
     if not candidates:
         have = ", ".join(stored) or "none"
-        raise ConfigError(
+        raise InvalidInputError(
             f"no {symbol} bars in market_data for M1 or {timeframe.name} (stored timeframes: "
             f"{have}); load some with `forexbot data import`"
         )
@@ -77,7 +77,7 @@ async def stored_bars(
             f"{chosen.name}: "
             + (f"{iso_utc(bars[0].time)} to {iso_utc(bars[-1].time)}" if bars else "none")
         )
-    raise ConfigError(
+    raise InvalidInputError(
         f"the stored {symbol} bars do not cover the test ({iso_utc(start)} to {iso_utc(end)}); "
         f"stored: {'; '.join(found)}. Import more with `forexbot data import` or test a "
         "shorter period"

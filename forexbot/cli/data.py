@@ -34,7 +34,7 @@ from forexbot.connectors.mt5sim.symbols import Catalogue
 from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_array
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.domain.market import Timeframe
-from forexbot.errors import ConfigError
+from forexbot.errors import ConfigError, InvalidInputError, NotFoundError
 
 _PERIOD_NAMES = {tf.seconds: tf for tf in Timeframe}
 
@@ -121,7 +121,7 @@ def _read_exports(args: argparse.Namespace) -> list[Load]:
         else:
             period = bars_period(export)
             if period not in _PERIOD_NAMES:
-                raise ConfigError(f"{path}: {period} s bars are not a stored timeframe")
+                raise InvalidInputError(f"{path}: {period} s bars are not a stored timeframe")
             timeframe = _PERIOD_NAMES[period]
         bars = export.data.copy()
         bars["time"] = to_utc(bars["time"].astype(np.int64), offset)
@@ -147,7 +147,7 @@ async def _export(args: argparse.Namespace, data_dir: Path) -> int:
     async with market_data(data_dir) as repository:
         bars = await repository.get_bars(args.symbol, timeframe, int(start), int(end))
     if not bars:
-        raise ConfigError(f"no {args.symbol} {timeframe.name} bars stored in that period")
+        raise NotFoundError(f"no {args.symbol} {timeframe.name} bars stored in that period")
     out = np.zeros(len(bars), dtype=RATES_DTYPE)
     for i, b in enumerate(bars):
         out[i] = (b.time, b.open, b.high, b.low, b.close, b.tick_volume, b.spread, b.real_volume)

@@ -28,7 +28,7 @@ from forexbot.cli.runner import EXIT_OK, database_engine, run_coroutine
 from forexbot.clock import RealtimeClock
 from forexbot.database.encryption import Sealer, load_or_create_data_key
 from forexbot.database.users import UserRepository
-from forexbot.errors import ConfigError
+from forexbot.errors import ConfigError, InvalidInputError, NotFoundError
 from forexbot.text import PROBLEM, is_client_text
 
 ROLES = ("admin", "trader", "viewer")
@@ -71,19 +71,19 @@ def _read_password(from_stdin: bool) -> str:
     elif sys.stdin.isatty():
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
-            raise ConfigError("the passwords do not match")
+            raise InvalidInputError("the passwords do not match")
     else:
         raise ConfigError("no terminal to prompt for a password: use --password-stdin")
     if not is_client_text(password):
-        raise ConfigError(f"the password {PROBLEM}")
+        raise InvalidInputError(f"the password {PROBLEM}")
     if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise InvalidInputError(f"the password must have at least {MIN_PASSWORD} characters")
     return password
 
 
 async def _create_user(data_dir: Path, username: str, role: str, password: str) -> int:
     if not re.fullmatch(USERNAME_PATTERN, username):
-        raise ConfigError(
+        raise InvalidInputError(
             f"username {username!r} is not allowed: 1 to 64 letters, digits and . _ @ -, "
             "starting with a letter or a digit"
         )
@@ -104,7 +104,7 @@ async def _enroll_mfa(data_dir: Path, username: str) -> int:
         users = UserRepository(engine)
         user = await users.get_by_username(username)
         if user is None:
-            raise ConfigError(f"no user {username!r}")
+            raise NotFoundError(f"no user {username!r}")
         enrollment = await enroll(_mfa(users, data_dir), user)
     _print_enrollment(user.username, enrollment)
     return EXIT_OK

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import structlog
 
-from forexbot.errors import ConfigError, ForexbotError
+from forexbot.errors import ConfigError, StateConflictError
 
 _log = structlog.get_logger("forexbot.daemon.restart")
 
@@ -49,7 +49,7 @@ RestartMode = Literal["systemd", "exec"]
 MODE_VARIABLE = "FOREXBOT_RESTART_MODE"
 
 
-class RestartRefused(ForexbotError):
+class RestartRefused(StateConflictError):
     """A restart cannot be requested now (one is pending, or the daemon is stopping)."""
 
 

@@ -49,7 +49,7 @@ from forexbot.config.models import (
     RiskSettings,
     Settings,
 )
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.partial_models import partial_model
 
 _log = structlog.get_logger("forexbot.settings")
@@ -91,7 +91,7 @@ class Refusal:
         return {"field": self.field, "message": self.message, "type": self.type}
 
 
-class SettingsRefused(ConfigError):
+class SettingsRefused(InvalidInputError):
     """A change refused as a whole; ``refusals`` names each key and why."""
 
     def __init__(self, refusals: Iterable[Refusal]) -> None:

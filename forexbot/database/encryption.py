@@ -9,8 +9,9 @@ Rules:
   else the file ``<data-dir>/data_key``, generated once, mode 0600
   (:mod:`forexbot.secret_files`). Back it up with the database: without it the sealed fields
   are lost (users re-enrol their one-time codes).
-* A sealed value that does not open under the key (a changed key, a tampered row) is a
-  :class:`~forexbot.errors.ConfigError` naming the cause, never a silent wrong value.
+* A data key that is not a Fernet key is a :class:`~forexbot.errors.ConfigError`. A sealed
+  value that does not open under the key (a changed key, a tampered row) is a
+  :class:`~forexbot.errors.SealedFieldError` naming the cause, never a silent wrong value.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from forexbot.errors import ConfigError
+from forexbot.errors import ConfigError, SealedFieldError
 from forexbot.secret_files import load_or_create
 
 ENV_VAR = "FOREXBOT_DATA_KEY"
@@ -57,10 +58,10 @@ class Sealer:
 
     def open(self, sealed: str) -> str:
         if not sealed.startswith(PREFIX):
-            raise ConfigError("a sealed field has no known format")
+            raise SealedFieldError("a sealed field has no known format")
         try:
             return self._fernet.decrypt(sealed[len(PREFIX) :].encode()).decode()
         except InvalidToken:
-            raise ConfigError(
+            raise SealedFieldError(
                 "a sealed field does not open with the data key (was the key changed?)"
             ) from None

@@ -30,17 +30,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.database._errors import database_errors, sqlstate
 from forexbot.database.records import UserRecord
 from forexbot.database.tables import USER_ROLES, recovery_codes, users
-from forexbot.errors import DatabaseError, NotFoundError
+from forexbot.errors import DatabaseError, NotFoundError, StateConflictError
 
 _UNIQUE_VIOLATION = "23505"
 _ADMIN = "admin"
 
 
-class DuplicateUser(DatabaseError):
+class DuplicateUser(StateConflictError):
     """A user with this username (in any letter case) already exists."""
 
 
-class LastActiveAdmin(DatabaseError):
+class LastActiveAdmin(StateConflictError):
     """The change would leave no active admin."""
 
 

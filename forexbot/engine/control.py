@@ -11,9 +11,12 @@ Rules:
   volume must be valid for the symbol and risk no more than the per-trade limit. A stop-loss is
   required: the risk of every trade is bounded.
 * Closes and SL/TP changes go to the position manager, which validates them like the terminal.
-* Every refusal is an exception the API maps to a status:
-  :class:`~forexbot.errors.RiskRejection` (422, with the risk code) and
-  :class:`~forexbot.errors.TradeActionError` (its status).
+* Every refusal is an exception of its kind, with a machine-readable code where a client can
+  act on it (:mod:`forexbot.api.errors` alone chooses the HTTP status):
+  :class:`~forexbot.errors.RiskRejection` (the risk code), an unwatched symbol
+  :class:`~forexbot.errors.InvalidInputError` (``unknown_symbol``), a daemon that is stopping
+  :class:`~forexbot.errors.ShuttingDownError`, and what closes and SL/TP changes raise
+  (:data:`~forexbot.engine.position_actions.ACTION_FAILURES`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager
 from forexbot.engine.trade_store import TradeStore
-from forexbot.errors import TradeActionError
+from forexbot.errors import InvalidInputError, ShuttingDownError
 
 
 class TradingControl:
@@ -54,22 +57,22 @@ class TradingControl:
         self._stopping = False
 
     def stop_accepting(self) -> None:
-        """The daemon is shutting down: refuse every new action (503) from now on."""
+        """The daemon is shutting down: refuse every new action
+        (:class:`~forexbot.errors.ShuttingDownError`) from now on."""
         self._stopping = True
 
     def _check_running(self) -> None:
         if self._stopping:
-            raise TradeActionError(503, "shutting_down", "the daemon is shutting down")
+            raise ShuttingDownError("the daemon is shutting down")
 
     async def open_trade(self, order: ManualOrder, *, actor: str) -> dict[str, Any]:
         """Risk-check and send a manual market order; the resulting trade (open, rejected, or
         submitted when the terminal's answer was lost)."""
         self._check_running()
         if order.symbol not in self._symbols:
-            raise TradeActionError(
-                422,
-                "unknown_symbol",
+            raise InvalidInputError(
                 f"{order.symbol!r} is not watched; the watchlist is {list(self._symbols)}",
+                code="unknown_symbol",
             )
         spec = self._spec_of(order.symbol)
         now = self._clock.time()

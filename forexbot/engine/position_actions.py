@@ -35,11 +35,32 @@ from forexbot.engine.orders import Stops, exit_price, market_order, modify_stops
 from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
 from forexbot.engine.settlement import settle
 from forexbot.engine.trade_store import TradeStore
-from forexbot.errors import DatabaseError, TerminalError, TradeActionError
+from forexbot.errors import (
+    DatabaseError,
+    ForexbotError,
+    InvalidInputError,
+    NotFoundError,
+    OrderRefusedError,
+    OutcomeUnknownError,
+    StateConflictError,
+    TerminalError,
+)
 from forexbot.events.bus import EventBus
 from forexbot.events.types import TradeEvent
 
 _log = structlog.get_logger("forexbot.positions")
+
+#: What a close or a change of stops raises when it cannot be done: the caller that acts on
+#: its own (the kill switch, a reversal, a trailing stop) logs it and goes on.
+ACTION_FAILURES: tuple[type[ForexbotError], ...] = (
+    InvalidInputError,
+    NotFoundError,
+    StateConflictError,
+    OrderRefusedError,
+    OutcomeUnknownError,
+    TerminalError,
+    DatabaseError,
+)
 
 
 #: The bot's close reasons, as short codes in the close order's comment.
@@ -91,8 +112,8 @@ class StopsChange:
 def validate_stops(
     position: Position, sl: float, tp: float, tick: Tick, spec: SymbolSpec
 ) -> StopsChange:
-    """Check a new SL/TP as the server would; :class:`TradeActionError` (422) names the
-    problem. ``sl``/``tp`` of 0 remove the level."""
+    """Check a new SL/TP as the server would; :class:`InvalidInputError` (``invalid_stops``,
+    ``frozen``) names the problem. ``sl``/``tp`` of 0 remove the level."""
     reference = exit_price(position.side, tick)
     sign = position.side.value
     minimum = spec.stops_level * spec.point
@@ -103,34 +124,43 @@ def validate_stops(
         if not level:
             continue
         if level < 0:
-            raise TradeActionError(422, "invalid_stops", f"{name} must not be negative")
+            raise InvalidInputError(f"{name} must not be negative", code="invalid_stops")
         distance = (level - reference) * sign * direction
         if distance <= tolerance:
             side = "below" if direction * sign < 0 else "above"
-            raise TradeActionError(
-                422,
-                "invalid_stops",
+            raise InvalidInputError(
                 f"{name} {level} of a {position.side.label} must be {side} the {which} "
                 f"({reference})",
+                code="invalid_stops",
             )
         if distance < minimum - tolerance:
-            raise TradeActionError(
-                422,
-                "invalid_stops",
+            raise InvalidInputError(
                 f"{name} {level} is {distance / spec.point:.0f} points from the {which}; "
                 f"{spec.name} requires at least {spec.stops_level}",
+                code="invalid_stops",
             )
     freeze = spec.freeze_level * spec.point
     if freeze:
         for name, level in (("sl", position.sl), ("tp", position.tp), ("sl", sl), ("tp", tp)):
             if level and abs(reference - level) <= freeze + tolerance:
-                raise TradeActionError(
-                    422,
-                    "frozen",
+                raise InvalidInputError(
                     f"{name} {level} is within the freeze level ({spec.freeze_level} points) "
                     f"of the {which} {reference}: it cannot be changed now",
+                    code="frozen",
                 )
     return StopsChange(sl, tp)
+
+
+def _not_open(trade: TradeRecord) -> StateConflictError:
+    return StateConflictError(
+        f"trade {trade.id} is {trade.status.value}, not open", code="not_open"
+    )
+
+
+def _no_position(trade: TradeRecord) -> StateConflictError:
+    return StateConflictError(
+        f"trade {trade.id} has no open position at the terminal", code="no_position"
+    )
 
 
 class PositionActions:
@@ -171,31 +201,31 @@ class PositionActions:
     async def close(
         self, trade: TradeRecord, volume: float | None, reason: str, actor: str | None
     ) -> TradeRecord:
-        """Close ``volume`` lots of the trade (all of it when ``None``); the updated trade."""
+        """Close ``volume`` lots of the trade (all of it when ``None``); the updated trade.
+
+        Raises one of :data:`ACTION_FAILURES`: :class:`StateConflictError` (``not_open``,
+        ``no_position``), :class:`InvalidInputError` (``invalid_volume``,
+        ``invalid_close_volume``), :class:`OrderRefusedError` (``close_refused``: the trade is
+        open again) or :class:`OutcomeUnknownError` (it stays ``closing``)."""
         if trade.status is not TradeStatus.OPEN:
-            raise TradeActionError(
-                409, "not_open", f"trade {trade.id} is {trade.status.value}, not open"
-            )
+            raise _not_open(trade)
         position = await self.position_of(trade)
         if position is None:
             # Closed at the terminal already: record that instead.
             settled = await self._settle(trade, None)
             if settled is not None:
                 return settled
-            raise TradeActionError(
-                409, "no_position", f"trade {trade.id} has no open position at the terminal"
-            )
+            raise _no_position(trade)
         spec = self._terminal.spec(position.symbol)
         volume = position.volume if volume is None else volume
         problem = spec.volume_problem(volume)
         if problem is not None:
-            raise TradeActionError(422, "invalid_volume", problem)
+            raise InvalidInputError(problem, code="invalid_volume")
         if volume > position.volume + 1e-9:
-            raise TradeActionError(
-                422,
-                "invalid_close_volume",
+            raise InvalidInputError(
                 f"cannot close {volume:g} lots: position {position.ticket} holds "
                 f"{position.volume:g}",
+                code="invalid_close_volume",
             )
         volume = spec.round_volume(volume)
         closing = await self._trades.mark_closing(
@@ -227,11 +257,9 @@ class PositionActions:
                 trade_id=trade.id,
                 error=str(report.error),
             )
-            raise TradeActionError(
-                504,
-                "outcome_unknown",
+            raise OutcomeUnknownError(
                 f"the terminal did not answer the close of trade {trade.id}; it stays "
-                f"'closing' until the terminal is reachable",
+                f"'closing' until the terminal is reachable"
             )
         why = (
             retcodes.describe(report.result.retcode)
@@ -239,7 +267,7 @@ class PositionActions:
             else str(report.error or report.stopped)
         )
         await self._reopen(closing, f"close refused: {why}")
-        raise TradeActionError(502, "close_refused", f"the terminal refused the close: {why}")
+        raise OrderRefusedError(f"the terminal refused the close: {why}", code="close_refused")
 
     async def close_at_terminal(self, position: Position, reason: str) -> bool:
         """Close a whole position without the database (the kill switch when the database is
@@ -311,16 +339,16 @@ class PositionActions:
         ``only_tighten`` (trailing stops): the new SL is sent only when it is in the trade's
         favour against the position's *current* SL, which a person may have moved in the
         terminal since the last sync.
+
+        Raises one of :data:`ACTION_FAILURES`: :class:`StateConflictError` (``not_open``,
+        ``no_position``), :class:`InvalidInputError` (see :func:`validate_stops`) or
+        :class:`OrderRefusedError` (``modify_refused``).
         """
         if trade.status is not TradeStatus.OPEN:
-            raise TradeActionError(
-                409, "not_open", f"trade {trade.id} is {trade.status.value}, not open"
-            )
+            raise _not_open(trade)
         position = await self.position_of(trade)
         if position is None:
-            raise TradeActionError(
-                409, "no_position", f"trade {trade.id} has no open position at the terminal"
-            )
+            raise _no_position(trade)
         spec = self._terminal.spec(position.symbol)
         gain = 0.0 if sl is None else (sl - position.sl) * position.side.value
         if only_tighten and position.sl and gain < spec.point - spec.point * 1e-6:
@@ -356,7 +384,7 @@ class PositionActions:
             if code == retcodes.NO_CHANGES:
                 return trade
             why = retcodes.describe(code) if code is not None else str(report.error)
-            raise TradeActionError(502, "modify_refused", f"the terminal refused: {why}")
+            raise OrderRefusedError(f"the terminal refused: {why}", code="modify_refused")
         self.modifications += 1
         await self._trades.update_stops(trade.id, sl=change.sl, tp=change.tp)
         updated = await self._trades.get(trade.id)

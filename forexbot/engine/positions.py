@@ -38,11 +38,11 @@ from forexbot.domain.trading import AccountState, Deal, Position, Side, Signal, 
 from forexbot.engine.exposure import Holding
 from forexbot.engine.management import managed_stop
 from forexbot.engine.orders import exit_price
-from forexbot.engine.position_actions import PositionActions
+from forexbot.engine.position_actions import ACTION_FAILURES, PositionActions
 from forexbot.engine.reconcile import Reconciler, ReconcileReport
 from forexbot.engine.sender import OrderSender, OrderTerminal
 from forexbot.engine.trade_store import TradeStore
-from forexbot.errors import DatabaseError, TerminalError, TradeActionError
+from forexbot.errors import DatabaseError, NotFoundError, TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
     AccountEvent,
@@ -315,7 +315,9 @@ class PositionManager:
     async def close_trade(
         self, trade_id: int, *, volume: float | None, reason: str, actor: str | None
     ) -> TradeRecord:
-        """Close a trade, or ``volume`` lots of it; :class:`TradeActionError` when it cannot."""
+        """Close a trade, or ``volume`` lots of it; one of
+        :data:`~forexbot.engine.position_actions.ACTION_FAILURES` when it cannot
+        (:class:`~forexbot.errors.NotFoundError` for an unknown trade)."""
         async with self._lock:
             trade = await self._trade(trade_id)
             return await self._actions.close(trade, volume, reason, actor)
@@ -353,7 +355,7 @@ class PositionManager:
                 record = await self.close_trade(
                     trade.id, volume=None, reason="reversal", actor=None
                 )
-            except (TradeActionError, TerminalError, DatabaseError) as exc:
+            except ACTION_FAILURES as exc:
                 _log.warning("reversal: trade not closed", trade_id=trade.id, error=str(exc))
                 continue
             if record.status is TradeStatus.CLOSED:
@@ -390,7 +392,7 @@ class PositionManager:
                         closed += record.status is TradeStatus.CLOSED
                     elif await self._actions.close_at_terminal(position, reason):
                         closed += 1
-                except (TradeActionError, TerminalError, DatabaseError) as exc:
+                except ACTION_FAILURES as exc:
                     _log.error("could not close a position", ticket=position.ticket, error=str(exc))
         _log.warning("close all done", reason=reason, closed=closed)
         return closed
@@ -398,7 +400,7 @@ class PositionManager:
     async def _trade(self, trade_id: int) -> TradeRecord:
         trade = await self._trades.get(trade_id)
         if trade is None:
-            raise TradeActionError(404, "not_found", f"trade {trade_id} does not exist")
+            raise NotFoundError(f"trade {trade_id} does not exist")
         return trade
 
     async def _trade_id_of(self, ticket: int) -> int:
@@ -407,9 +409,7 @@ class PositionManager:
                 return trade.id
         record = await self._trades.get_by_position(ticket)
         if record is None or record.status not in _LIVE:
-            raise TradeActionError(
-                404, "not_found", f"position {ticket} is not an open position of this bot"
-            )
+            raise NotFoundError(f"position {ticket} is not an open position of this bot")
         return record.id
 
     # -- trailing stops ---------------------------------------------------------------------
@@ -445,7 +445,7 @@ class PositionManager:
                             record, target, None, actor="trailing", only_tighten=True
                         )
                         self.trailing_moves += self._actions.modifications - before
-            except (TradeActionError, TerminalError, DatabaseError) as exc:
+            except ACTION_FAILURES as exc:
                 _log.info("stop not moved", trade_id=trade.id, target=target, error=str(exc))
             finally:
                 self._managing.discard(trade.id)

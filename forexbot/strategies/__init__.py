@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.strategies.base_strategy import Strategy
 from forexbot.strategies.break_and_retest_strategy import BreakAndRetestStrategy
 from forexbot.strategies.jhook_pattern_strategy import JHookStrategy
@@ -25,7 +25,8 @@ STRATEGIES: dict[str, type[Strategy]] = {
 
 
 def create(name: str, /, **params: Any) -> Strategy:
-    """Build a strategy by its name with validated parameters (``ConfigError`` otherwise).
+    """Build a strategy by its name with validated parameters (:class:`InvalidInputError`
+    otherwise; a caller reading a configuration file makes it a ``ConfigError``).
 
     ``name`` is positional-only, as are ``self`` in :class:`Strategy`'s ``__init__`` and
     ``with_params``: parameters come from clients, and one called ``name`` or ``self`` must be
@@ -34,7 +35,7 @@ def create(name: str, /, **params: Any) -> Strategy:
         cls = STRATEGIES[name]
     except KeyError:
         known = ", ".join(sorted(STRATEGIES))
-        raise ConfigError(f"unknown strategy {name!r}; known strategies: {known}") from None
+        raise InvalidInputError(f"unknown strategy {name!r}; known strategies: {known}") from None
     return cls(**params)
 
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side, Signal
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.strategies.regime import Regime
 
 SIGNAL_COLUMNS = ("signal", "entry", "sl", "tp", "confidence", "reason")
@@ -57,13 +57,13 @@ class Strategy(ABC):
                 f"{e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})"
                 for e in exc.errors()
             )
-            raise ConfigError(
+            raise InvalidInputError(
                 f"invalid parameters for strategy {self.name!r}: {problems}"
             ) from None
         self._window: deque[Bar] = deque(maxlen=self.window_bars)
 
     def with_params(self, /, **changes: Any) -> Strategy:
-        """A copy with some parameters changed (validated: ``ConfigError`` and no copy when a
+        """A copy with some parameters changed (validated: ``InvalidInputError`` and no copy when a
         value is refused) that keeps the bars seen so far, so it can signal on the next bar."""
         fresh = type(self)(**{**self.params.model_dump(), **changes})
         fresh._window.extend(self._window)

@@ -3,7 +3,7 @@
 Rules:
 
 * A change is validated completely before anything changes: a bad parameter raises
-  :class:`~forexbot.errors.ConfigError` naming it, and the running instance keeps its old
+  :class:`~forexbot.errors.InvalidInputError` naming it, and the running instance keeps its old
   parameters.
 * A change is persisted in ``strategy_config`` before it is applied, so a database failure
   changes nothing, and a change survives a restart (the table wins over the strategies file).
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.config.models import TradeManagement
 from forexbot.domain.market import Timeframe
-from forexbot.errors import ConfigError, NotFoundError
+from forexbot.errors import InvalidInputError, NotFoundError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import StrategyToggledEvent
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
@@ -130,11 +130,11 @@ class StrategyControl:
                     f"management.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                     for e in exc.errors()
                 )
-                raise ConfigError(problems) from None
+                raise InvalidInputError(problems) from None
         strategy = instance.strategy.with_params(**params) if params else instance.strategy
         multiplier = instance.risk_multiplier if risk_multiplier is None else risk_multiplier
         if not 0 < multiplier <= MAX_RISK_MULTIPLIER:
-            raise ConfigError(
+            raise InvalidInputError(
                 f"risk_multiplier = {multiplier!r} is not allowed: must be > 0 and "
                 f"≤ {MAX_RISK_MULTIPLIER:g}"
             )

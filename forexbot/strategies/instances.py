@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from forexbot.config.models import StrategyInstanceSettings, TradeManagement
 from forexbot.database.strategy_configs import StrategyConfigRecord
 from forexbot.domain.market import Timeframe
-from forexbot.errors import ConfigError
+from forexbot.errors import ConfigError, InvalidInputError
 from forexbot.strategies import create
 from forexbot.strategies.manager import StrategyInstance
 
@@ -63,7 +63,10 @@ def build_instances(
             )
     instances: dict[tuple[str, str, str], StrategyInstance] = {}
     for key, want in wanted.items():
-        instances[key] = _instance(want)
+        try:
+            instances[key] = _instance(want)
+        except InvalidInputError as exc:  # the file's values: the configuration is wrong
+            raise ConfigError(str(exc)) from None
     for row in stored:
         key = (row.strategy, row.symbol, row.timeframe)
         if row.symbol not in watchlist:
@@ -80,7 +83,7 @@ def build_instances(
         )
         try:
             instances[key] = _instance(want)
-        except (ConfigError, ValueError, ValidationError) as exc:
+        except (InvalidInputError, ValueError, ValidationError) as exc:
             _log.error("stored strategy settings are invalid; using the file's", key=key,
                        error=str(exc))  # fmt: skip
     return list(instances.values())

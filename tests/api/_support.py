@@ -22,16 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from forexbot.api.app import BROADCASTER_KEY, TOKENS_KEY
 from forexbot.api.passwords import hash_password
 from forexbot.api.server import ApiServer
-from forexbot.api.settings import ApiSettings
 from forexbot.api.websockets import Broadcaster
 from forexbot.clock import ManualClock
+from forexbot.config.models import ApiSettings
 from forexbot.database.records import UserRecord
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.tables import users as users_table
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import UserRepository
 from forexbot.domain.trading import AccountState
-from forexbot.errors import ConfigError, NotFoundError
+from forexbot.errors import InvalidInputError, NotFoundError
 from forexbot.events.bus import EventBus
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -91,7 +91,7 @@ class FakeStrategies:
     """A :class:`~forexbot.api.ports.StrategyPort` over a dict, validating like the engine.
 
     ``params`` may only name the strategy's existing parameters, each a positive integer, with
-    ``fast < slow``; a bad change raises :class:`ConfigError` and changes nothing. ``calls``
+    ``fast < slow``; a bad change raises :class:`InvalidInputError` and changes nothing. ``calls``
     records the mutating calls with their actor.
     """
 
@@ -145,12 +145,14 @@ class FakeStrategies:
         for name, value in (params or {}).items():
             if name not in new_params:
                 allowed = ", ".join(sorted(new_params))
-                raise ConfigError(f"unknown parameter {name!r} (allowed: {allowed})")
+                raise InvalidInputError(f"unknown parameter {name!r} (allowed: {allowed})")
             if type(value) is not int or value <= 0:
-                raise ConfigError(f"parameter {name!r} must be a positive integer, got {value!r}")
+                raise InvalidInputError(
+                    f"parameter {name!r} must be a positive integer, got {value!r}"
+                )
             new_params[name] = value
         if new_params["fast"] >= new_params["slow"]:
-            raise ConfigError("parameter 'fast' must be less than 'slow'")
+            raise InvalidInputError("parameter 'fast' must be less than 'slow'")
         current["params"] = new_params
         if risk_multiplier is not None:
             current["risk_multiplier"] = risk_multiplier

@@ -22,7 +22,7 @@ from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import to_server_array
 from forexbot.domain.market import Timeframe
 from forexbot.domain.trading import TradeStatus
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 
 START = datetime(2024, 3, 4, tzinfo=UTC).timestamp()  # a Monday
 DAY = 86_400
@@ -237,10 +237,10 @@ def test_replayed_m1_bars_are_traded_at_the_next_bars_open() -> None:
     ],
 )
 def test_a_bad_spec_is_refused(changes: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         dataclasses.replace(SMA, **changes)
 
 
 def test_an_unknown_parameter_is_refused_before_anything_runs() -> None:
-    with pytest.raises(ConfigError, match="speed"):
+    with pytest.raises(InvalidInputError, match="speed"):
         run_backtest(dataclasses.replace(SMA, params={"speed": 3}))

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from forexbot.database.encryption import Sealer, load_or_create_data_key
-from forexbot.errors import ConfigError
+from forexbot.errors import ConfigError, SealedFieldError
 
 
 def test_the_data_key_is_generated_once_owner_only(tmp_path: Path) -> None:
@@ -46,5 +46,5 @@ def test_sealing_is_randomised_and_opens_back() -> None:
 
 def test_a_value_sealed_under_another_key_is_an_error_not_garbage() -> None:
     sealed = Sealer(Fernet.generate_key().decode()).seal("secret")
-    with pytest.raises(ConfigError, match="does not open with the data key"):
+    with pytest.raises(SealedFieldError, match="does not open with the data key"):
         Sealer(Fernet.generate_key().decode()).open(sealed)

@@ -63,7 +63,7 @@ from forexbot.database.trades import trade_from_row
 from forexbot.domain.lifecycle import can_move
 from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import ManualOrder, Side, TradeStatus
-from forexbot.errors import RiskRejection, TradeActionError
+from forexbot.errors import InvalidInputError, RiskRejection, StateConflictError
 
 pytestmark = pytest.mark.db
 
@@ -213,7 +213,7 @@ class TradeLifecycle(RuleBasedStateMachine):
         except RiskRejection as refused:
             event(f"open refused by risk: {refused.code}")
             return None
-        except TradeActionError as refused:
+        except InvalidInputError as refused:
             event(f"open refused: {refused.code}")
             return None
         return self.trade(opened["id"])
@@ -374,7 +374,7 @@ class TradeLifecycle(RuleBasedStateMachine):
         else:
             volume = 0.01 if action == "close part" else None
             attempt = control.close_trade(trade_id, volume=volume, actor="hypothesis")
-        with pytest.raises(TradeActionError):
+        with pytest.raises(StateConflictError):
             self.run(attempt)
         assert self.trade(trade_id) == before
         assert self._sync().history[trade_id] == history

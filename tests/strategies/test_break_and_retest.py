@@ -22,7 +22,7 @@ from bars_kit import bars_from_ohlc, fired, mirrored
 
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
 from forexbot.strategies.break_and_retest_strategy import BreakAndRetestStrategy
@@ -181,7 +181,7 @@ def test_on_bar_returns_the_buy_on_its_bar_only() -> None:
 
 
 def test_tolerance_wider_than_buffer_plus_one_atr_is_refused_naming_both() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidInputError) as info:
         BreakAndRetestStrategy(break_buffer_atr=0.1, retest_tolerance_atr=1.5)
 
     message = str(info.value)
@@ -194,12 +194,12 @@ def test_tolerance_wider_than_buffer_plus_one_atr_is_refused_naming_both() -> No
     [{"swing_strength": 0}, {"max_retest_bars": 0}, {"reward_risk": 0}, {"break_buffer_atr": -1}],
 )
 def test_out_of_range_parameter_is_refused_naming_it(bad: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError, match=next(iter(bad))):
+    with pytest.raises(InvalidInputError, match=next(iter(bad))):
         BreakAndRetestStrategy(**bad)
 
 
 def test_unknown_parameter_is_refused() -> None:
-    with pytest.raises(ConfigError, match="swing"):
+    with pytest.raises(InvalidInputError, match="swing"):
         BreakAndRetestStrategy(swing=3)
 
 

@@ -13,7 +13,7 @@ from forexbot.clock import ManualClock
 from forexbot.config.models import StrategyInstanceSettings
 from forexbot.database.strategy_configs import StrategyConfigRecord
 from forexbot.domain.market import Timeframe
-from forexbot.errors import ConfigError, NotFoundError
+from forexbot.errors import InvalidInputError, NotFoundError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, StrategyToggledEvent
 from forexbot.strategies import create
@@ -58,7 +58,7 @@ async def test_a_bad_parameter_is_refused_and_changes_nothing() -> None:
     store = Store()
     ctl, instance = control(store)
     before = instance.strategy
-    with pytest.raises(ConfigError, match="fast_period"):
+    with pytest.raises(InvalidInputError, match="fast_period"):
         await ctl.update_strategy(
             ID, params={"fast_period": 80}, risk_multiplier=None, enabled=None, actor="a"
         )
@@ -68,7 +68,7 @@ async def test_a_bad_parameter_is_refused_and_changes_nothing() -> None:
 
 async def test_an_out_of_range_risk_multiplier_is_refused() -> None:
     ctl, instance = control()
-    with pytest.raises(ConfigError, match="risk_multiplier"):
+    with pytest.raises(InvalidInputError, match="risk_multiplier"):
         await ctl.update_strategy(ID, params=None, risk_multiplier=0, enabled=None, actor="a")
     assert instance.risk_multiplier == 1.0
 

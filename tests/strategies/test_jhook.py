@@ -20,7 +20,7 @@ from bars_kit import mirrored, noisy_walk
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Side
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
 from forexbot.strategies.jhook_pattern_strategy import JHookStrategy
@@ -304,7 +304,7 @@ def test_whole_history_and_windowed_signals_agree_on_most_bars() -> None:
 
 
 def test_min_retracement_not_below_max_is_refused_naming_both() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidInputError) as info:
         JHookStrategy(min_retracement=0.7)
 
     message = str(info.value)
@@ -313,12 +313,12 @@ def test_min_retracement_not_below_max_is_refused_naming_both() -> None:
 
 
 def test_out_of_range_parameter_is_refused_naming_it() -> None:
-    with pytest.raises(ConfigError, match="max_retracement"):
+    with pytest.raises(InvalidInputError, match="max_retracement"):
         JHookStrategy(max_retracement=1.2)
 
 
 def test_unknown_parameter_is_refused_naming_it() -> None:
-    with pytest.raises(ConfigError, match="impulse_atrr"):
+    with pytest.raises(InvalidInputError, match="impulse_atrr"):
         JHookStrategy(impulse_atrr=2.0)
 
 

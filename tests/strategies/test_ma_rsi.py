@@ -15,7 +15,7 @@ from bars_kit import bars_from_closes, mirrored
 
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
 from forexbot.strategies.ma_rsi_strategy import MaRsiStrategy
@@ -186,7 +186,7 @@ def test_warm_up_history_lets_the_first_live_bar_signal() -> None:
 
 
 def test_fast_period_not_below_slow_period_is_refused_naming_both() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidInputError) as info:
         create("ma_rsi", fast_period=60)
 
     message = str(info.value)
@@ -196,17 +196,17 @@ def test_fast_period_not_below_slow_period_is_refused_naming_both() -> None:
 
 
 def test_out_of_range_parameter_is_refused_naming_it() -> None:
-    with pytest.raises(ConfigError, match="rsi_period"):
+    with pytest.raises(InvalidInputError, match="rsi_period"):
         create("ma_rsi", rsi_period=1)
 
 
 def test_unknown_parameter_is_refused_naming_it() -> None:
-    with pytest.raises(ConfigError, match="fast_perod"):
+    with pytest.raises(InvalidInputError, match="fast_perod"):
         create("ma_rsi", fast_perod=10)
 
 
 def test_unknown_strategy_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidInputError) as info:
         create("macd_magic")
 
     message = str(info.value)

@@ -18,7 +18,7 @@ from bars_kit import bars_from_closes, fired, mirrored, random_walk
 
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side
-from forexbot.errors import ConfigError
+from forexbot.errors import InvalidInputError
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import SIGNAL_COLUMNS, bars_to_frame
 from forexbot.strategies.stochastic_cross_strategy import StochasticCrossStrategy
@@ -181,7 +181,7 @@ def test_on_bar_returns_the_signals_on_their_bars() -> None:
 
 
 def test_oversold_not_below_overbought_is_refused_naming_both() -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InvalidInputError) as info:
         StochasticCrossStrategy(oversold=70, overbought=60)
 
     message = str(info.value)
@@ -191,7 +191,7 @@ def test_oversold_not_below_overbought_is_refused_naming_both() -> None:
 
 
 def test_trend_filter_period_of_one_is_refused() -> None:
-    with pytest.raises(ConfigError, match="trend_filter_period"):
+    with pytest.raises(InvalidInputError, match="trend_filter_period"):
         StochasticCrossStrategy(trend_filter_period=1)
 
 
@@ -199,12 +199,12 @@ def test_trend_filter_period_of_one_is_refused() -> None:
     "bad", [{"fastk_period": 0}, {"oversold": 0}, {"overbought": 100}, {"atr_multiplier": 0}]
 )
 def test_out_of_range_parameter_is_refused_naming_it(bad: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError, match=next(iter(bad))):
+    with pytest.raises(InvalidInputError, match=next(iter(bad))):
         StochasticCrossStrategy(**bad)
 
 
 def test_unknown_parameter_is_refused() -> None:
-    with pytest.raises(ConfigError, match="fastk"):
+    with pytest.raises(InvalidInputError, match="fastk"):
         StochasticCrossStrategy(fastk=5)
 
 

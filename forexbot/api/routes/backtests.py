@@ -38,7 +38,7 @@ from forexbot.api.roles import Role
 from forexbot.api.schemas import UtcDatetime
 from forexbot.api.validation import read_json
 from forexbot.backtest.jobs import TooManyJobs
-from forexbot.errors import ConfigError, NotFoundError
+from forexbot.errors import NotFoundError
 
 
 class BacktestRequest(BaseModel):
@@ -143,8 +143,6 @@ class BacktestRoutes:
             )
         except NotFoundError:
             raise ApiError(404, "not_found", f"strategy {strategy_id!r} does not exist") from None
-        except ConfigError as exc:
-            raise ApiError(422, "validation_error", str(exc)) from None
         except TooManyJobs as exc:
             raise ApiError(
                 429, "too_many_backtests", str(exc), headers={"Retry-After": "30"}

@@ -11,16 +11,13 @@ Rules:
   "management": {...}}``, each optional but at least one present (``management``: the
   break-even and trailing-stop settings, validated by the engine like ``params``); unknown
   fields and ``risk_multiplier`` outside ``(0, 10]`` are 422 before the engine is asked. The
-  engine validates ``params`` itself (only it knows each strategy's parameters): a
-  :class:`~forexbot.errors.ConfigError` from it is 422 with its message, and the strategy is
-  left as it was.
+  engine validates ``params`` itself (only it knows each strategy's parameters): an
+  :class:`~forexbot.errors.InvalidInputError` from it is 422 with its message (the error
+  middleware answers it), and the strategy is left as it was.
 * ``PUT /api/strategies/{id}/toggle`` flips ``enabled`` (no body).
 * Every accepted change is audited in ``system_logs`` (events ``strategy_updated`` and
   ``strategy_toggled``, with the user and source IP), as a change to live trading must be
   traceable to a person.
-
-``ConfigError`` is turned into 422 here rather than in the error middleware: elsewhere it means
-the *server* is misconfigured, which must stay a 500, not be blamed on the client.
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ from forexbot.api.ports import StrategyPort, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.validation import read_json
-from forexbot.errors import ConfigError, NotFoundError
+from forexbot.errors import NotFoundError
 
 MAX_RISK_MULTIPLIER = 10.0
 
@@ -161,8 +158,6 @@ class StrategyRoutes:
             )
         except NotFoundError:
             raise _not_found(strategy_id) from None
-        except ConfigError as exc:
-            raise ApiError(422, "validation_error", str(exc)) from None
         await audit(
             self._audit,
             request,
