@@ -31,7 +31,7 @@ from forexbot.engine.guard import EquityGuard
 from forexbot.engine.risk_journal import RiskJournal
 from forexbot.engine.risk_ports import OpenPositions, PositionCloser
 from forexbot.engine.risk_state import RiskStateKeeper
-from forexbot.errors import ConfigError, PersistenceError, StateConflictError
+from forexbot.errors import PersistenceError, StateConflictError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import KillSwitchEvent
 
@@ -136,9 +136,10 @@ class KillSwitch:
     async def _resume(self) -> None:
         """Persist the resume, release the latch, then resume in memory — unless the switch
         tripped again meanwhile (a trip never waits for a resume): then the halted state is
-        saved back and :class:`~forexbot.errors.StateConflictError` raised."""
+        saved back and :class:`~forexbot.errors.StateConflictError` raised (also, with the
+        code ``not_halted``, when the switch is not on)."""
         if not self.on:
-            raise ConfigError("the kill switch is not on")
+            raise StateConflictError("the kill switch is not on", code="not_halted")
         trips = self.trips
         resumed = EquityGuard(replace(self._guard.state))
         resumed.resume()

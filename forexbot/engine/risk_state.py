@@ -31,7 +31,7 @@ from forexbot.config.models import RiskSettings
 from forexbot.engine.guard import EquityGuard, GuardState
 from forexbot.engine.kill_latch import KillSwitchLatch, LatchRecord
 from forexbot.engine.risk_ports import RiskStateStore
-from forexbot.errors import ConfigError, PersistenceError
+from forexbot.errors import InvalidInputError, PersistenceError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import RiskLimitEvent
 
@@ -83,17 +83,18 @@ class RiskLimits:
 
     async def update(self, changes: Mapping[str, Any], *, actor: str) -> RiskSettings:
         """Validate ``changes`` against the whole model, persist, then apply (all or nothing:
-        :class:`ConfigError` naming the key leaves everything as it was)."""
+        :class:`~forexbot.errors.InvalidInputError` naming the key leaves everything as it
+        was)."""
         overlay = {**self._overlay, **dict(changes)}
         try:
             settings = _with(self._file_settings, overlay)
         except orjson.JSONEncodeError as exc:
-            raise ConfigError(f"invalid risk limits: {exc}") from None
+            raise InvalidInputError(f"invalid risk limits: {exc}") from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
-            raise ConfigError(f"invalid risk limits: {problems}") from None
+            raise InvalidInputError(f"invalid risk limits: {problems}") from None
         if self._store is not None:
             await self._store.put(LIMITS_KEY, overlay, updated_by=actor)
         self._settings, self._overlay = settings, overlay

@@ -36,7 +36,7 @@ from forexbot.daemon.system_settings import SystemSettings
 from forexbot.database.backup import Backups
 from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
-from forexbot.errors import ConfigError
+from forexbot.errors import StateConflictError
 
 from ._support import Api, MakeApi
 
@@ -76,7 +76,7 @@ class NotHalted:
     """The engine's trading control with its kill switch off: resuming is refused (409)."""
 
     async def resume_trading(self, *, actor: str) -> dict[str, Any]:
-        raise ConfigError("trading is not halted")
+        raise StateConflictError("trading is not halted", code="not_halted")
 
 
 @dataclass

@@ -26,7 +26,7 @@ from forexbot.engine.exposure import Holding
 from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.risk import RiskManager, new_client_order_id
 from forexbot.engine.risk_state import LIMITS_KEY, STATE_KEY
-from forexbot.errors import ConfigError, RiskRejection, TerminalError
+from forexbot.errors import InvalidInputError, RiskRejection, StateConflictError, TerminalError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
     AccountEvent,
@@ -624,11 +624,12 @@ async def test_resume_lifts_the_kill_switch() -> None:
     assert h.log.rows[-1]["event"] == "kill_switch_released"
 
 
-async def test_resume_when_not_halted_is_a_config_error() -> None:
+async def test_resume_when_not_halted_is_a_not_halted_conflict() -> None:
     h = Harness()
 
-    with pytest.raises(ConfigError, match="not on"):
+    with pytest.raises(StateConflictError, match="not on") as refused:
         await h.risk.resume(actor="me")
+    assert refused.value.code == "not_halted"
 
 
 async def test_the_kill_switch_is_persisted_and_reloaded_by_a_new_risk_manager() -> None:
@@ -1204,12 +1205,12 @@ async def test_update_limits_keeps_the_limits_not_named() -> None:
     assert settings.risk_per_trade_percent == 0.5
 
 
-async def test_an_invalid_limit_is_a_config_error_naming_the_key_and_changes_nothing() -> None:
+async def test_an_invalid_limit_is_refused_naming_the_key_and_changes_nothing() -> None:
     store = FakeStore()
     h = Harness(store=store)
     before = h.risk.settings
 
-    with pytest.raises(ConfigError, match="risk_per_trade_percent"):
+    with pytest.raises(InvalidInputError, match="risk_per_trade_percent"):
         await h.risk.update_limits(
             {"max_open_positions": 1, "risk_per_trade_percent": 50}, actor="me"
         )
@@ -1219,10 +1220,10 @@ async def test_an_invalid_limit_is_a_config_error_naming_the_key_and_changes_not
     assert LIMITS_KEY not in store.values
 
 
-async def test_an_unknown_limit_is_a_config_error_naming_it() -> None:
+async def test_an_unknown_limit_is_refused_naming_it() -> None:
     h = Harness()
 
-    with pytest.raises(ConfigError, match="max_lots"):
+    with pytest.raises(InvalidInputError, match="max_lots"):
         await h.risk.update_limits({"max_lots": 3}, actor="me")
 
 

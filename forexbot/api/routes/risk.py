@@ -31,7 +31,6 @@ from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
 from forexbot.api.validation import read_json
 from forexbot.config.models import RiskSettings
-from forexbot.errors import ConfigError
 from forexbot.partial_models import partial_model
 
 #: Limits to change: any subset of the risk settings, with their types and ranges (the engine
@@ -116,12 +115,7 @@ class RiskRoutes:
         changes = body.model_dump(mode="json", exclude_unset=True)
         if not changes:
             raise ApiError(422, "validation_error", "give at least one limit to change")
-        try:
-            state = await self._trading.update_risk_limits(
-                changes, actor=claims_of(request).username
-            )
-        except ConfigError as exc:
-            raise ApiError(422, "validation_error", str(exc)) from None
+        state = await self._trading.update_risk_limits(changes, actor=claims_of(request).username)
         await audit(
             self._audit, request, "risk_limits_changed", "risk limits changed", {"changes": changes}
         )
@@ -154,9 +148,6 @@ class RiskRoutes:
         errors={409: "The kill switch is not on."},
     )
     async def resume(self, request: web.Request) -> web.Response:
-        try:
-            state = await self._trading.resume_trading(actor=claims_of(request).username)
-        except ConfigError as exc:
-            raise ApiError(409, "not_halted", str(exc)) from None
+        state = await self._trading.resume_trading(actor=claims_of(request).username)
         await audit(self._audit, request, "trading_resumed", "trading resumed", {})
         return json_response(state)
