@@ -289,7 +289,6 @@ class PerformanceSource(Protocol):
 #: The periods :meth:`PerformanceSource.compute` knows.
 
 
-
 class AccountView(Protocol):
     """The position manager's account as of its last sync (``forexbot.engine.positions``)."""
 
