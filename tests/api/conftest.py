@@ -60,6 +60,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         restart: Any = None,
         market: Any = None,
         login_failures: LoginFailures | None = None,
+        jwt_secret: str = JWT_SECRET,
         **overrides: Any,
     ) -> Api:
         bus = EventBus()
@@ -103,9 +104,12 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             "ws_close_timeout_seconds": 1.0,
         }
         # Tests tune the API below the product's floors (snapshots every 50 ms, buckets of
-        # two): model_copy takes the values as given, without the file's validation.
+        # two): model_copy takes the values as given, without the file's validation — and
+        # without its check of the names, so a misspelt override is refused here.
+        unknown = set(overrides) - set(ApiSettings.model_fields)
+        assert not unknown, f"not API settings: {sorted(unknown)}"
         settings = ApiSettings().model_copy(update=options | overrides)
-        app = create_app(services, settings, JwtKeys(JWT_SECRET))
+        app = create_app(services, settings, JwtKeys(jwt_secret))
         app.add_routes(routes or [])
         server = ApiServer(app, settings)
         await server.start()
