@@ -40,6 +40,7 @@ from forexbot.connectors.conversions import (
     tick_of,
 )
 from forexbot.connectors.terminal_api import TerminalApi
+from forexbot.connectors.tick_cursor import TickCursor
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.daemon.tasks import stop_task
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
@@ -81,8 +82,7 @@ class MT5Connector:
         self._initialize_kwargs = dict(initialize_kwargs or {})
         self._specs: dict[str, SymbolSpec] = {}
         self._builders: dict[str, BarBuilder] = {}
-        self._last_msc: dict[str, int] = {}
-        self._seen_at_last_msc: dict[str, int] = {}
+        self._cursors: dict[str, TickCursor] = {}
         self._last_tick: dict[str, Tick] = {}
         self._server_offset = 0
         self._task: asyncio.Task[None] | None = None
@@ -195,8 +195,7 @@ class MT5Connector:
             builder.continue_from(latest, self._clock.time())
             self._builders[symbol] = builder
             if tick is not None:
-                self._last_msc[symbol] = int(tick.time_msc)
-                self._seen_at_last_msc[symbol] = 1
+                self._cursors[symbol] = TickCursor(int(tick.time_msc), seen_at_last=1)
                 self._last_tick[symbol] = self._tick(
                     symbol, tick.time_msc, tick.bid, tick.ask, tick.last, tick.volume
                 )
@@ -237,8 +236,9 @@ class MT5Connector:
     async def poll_once(self) -> int:
         """Fetch every new tick, publish ticks and closed bars; returns the number of ticks."""
         started_at = self._clock.time()
+        now_msc = int((started_at + self._server_offset) * 1000)
         cursors = {
-            s: self._last_msc.get(s, int((started_at + self._server_offset) * 1000))
+            s: cursor.last_msc if (cursor := self._cursors.get(s)) else now_msc
             for s in self.symbols
         }
 
@@ -286,36 +286,20 @@ class MT5Connector:
     def _ingest(self, symbol: str, ticks: Any, received: float) -> int:
         if len(ticks) == 0:
             return 0
-        last_msc = self._last_msc.get(symbol, -1)
-        skip_same = self._seen_at_last_msc.get(symbol, 0)
+        cursor = self._cursors.setdefault(symbol, TickCursor())
         builder = self._builders[symbol]
-        published = 0
         times = ticks["time_msc"].tolist()
-        bids = ticks["bid"].tolist()
-        asks = ticks["ask"].tolist()
-        lasts = ticks["last"].tolist()
-        volumes = ticks["volume"].tolist()
-        for i, msc in enumerate(times):
-            if msc < last_msc:
-                continue
-            if msc == last_msc:
-                if skip_same > 0:
-                    skip_same -= 1
-                    continue
-                self._seen_at_last_msc[symbol] = self._seen_at_last_msc.get(symbol, 0) + 1
-            else:
-                last_msc = msc
-                self._seen_at_last_msc[symbol] = 1
-                skip_same = 0
-            tick = self._tick(symbol, msc, bids[i], asks[i], lasts[i], volumes[i])
+        bids, asks = ticks["bid"].tolist(), ticks["ask"].tolist()
+        lasts, volumes = ticks["last"].tolist(), ticks["volume"].tolist()
+        fresh = cursor.unseen(times)
+        for i in fresh:
+            tick = self._tick(symbol, times[i], bids[i], asks[i], lasts[i], volumes[i])
             self._last_tick[symbol] = tick
             for bar in builder.on_tick(tick):
                 self._publish_bar(bar, received)
             self._bus.publish(TickEvent(tick))
-            published += 1
-        self._last_msc[symbol] = last_msc
-        self.ticks_published += published
-        return published
+        self.ticks_published += len(fresh)
+        return len(fresh)
 
     def _publish_bar(self, bar: Bar, received: float) -> None:
         self.bars_published += 1
