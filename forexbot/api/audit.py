@@ -2,7 +2,8 @@
 
 Every route that changes trading (a trade, a position, a strategy, a risk limit, the kill
 switch) records one ``system_logs`` row through :func:`audit` after the change succeeded,
-with the user from the access token and the client's address, and logs the same line.
+with the user from the access token and the client's address, and logs the same line
+(:func:`log_and_record`, which the sign-in routes call directly: they name the user themselves).
 Beyond those, :func:`request_audit_middleware` records every state-changing request
 (``api_request``: method, path, status, user, address), refused ones included.
 
@@ -52,12 +53,35 @@ async def audit(
     context: dict[str, Any],
 ) -> None:
     """Record ``event`` done by the request's user from the request's address."""
-    actor = claims_of(request).username
-    source_ip = request.remote
-    _log.info(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
+    await log_and_record(
+        store,
+        "info",
+        event,
+        message,
+        context,
+        actor=claims_of(request).username,
+        source_ip=request.remote,
+    )
+
+
+async def log_and_record(
+    store: SystemLogStore,
+    level: str,
+    event: str,
+    message: str,
+    context: dict[str, Any],
+    *,
+    actor: str | None,
+    source_ip: str | None,
+) -> None:
+    """Log ``message`` (at warning level for ``"warning"``, else info) and record it as
+    :func:`record_event` does: what an operator reads in the journal and in ``system_logs``
+    is the same event, with the same fields."""
+    log = _log.warning if level == "warning" else _log.info
+    log(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
     await record_event(
         store,
-        level="info",
+        level=level,
         event=event,
         message=message,
         context=context,

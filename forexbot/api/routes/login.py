@@ -48,7 +48,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from forexbot.api.audit import record_event
+from forexbot.api.audit import log_and_record
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.login_failures import LoginFailures
@@ -203,7 +203,8 @@ class LoginRoutes:
             family = issued.family
             session = self._refresh_fields(issued)
         token, expires_in = self._tokens.issue(user, family)
-        await self._record(
+        await log_and_record(
+            self._audit,
             "info",
             "login",
             "user logged in",
@@ -240,7 +241,8 @@ class LoginRoutes:
             await self._refused(user.username, "bad_second_factor", user.username, source_ip)
             raise unauthenticated(INVALID_CREDENTIALS)
         if creds.recovery_code is not None:
-            await self._record(
+            await log_and_record(
+                self._audit,
                 "warning",
                 "recovery_code_used",
                 "a recovery code was used to sign in",
@@ -269,7 +271,8 @@ class LoginRoutes:
             issued = await self._refresh.rotate(body.refresh_token, source_ip=source_ip)
         except RefreshTokenReused as exc:
             self._sessions.revoke(exc.family)
-            await self._record(
+            await log_and_record(
+                self._audit,
                 "warning",
                 "refresh_token_reused",
                 "a spent refresh token was presented again: the session is ended",
@@ -315,7 +318,8 @@ class LoginRoutes:
         for family in families:
             await self._refresh.revoke_family(family, "logout")
             self._sessions.revoke(family)
-        await self._record(
+        await log_and_record(
+            self._audit,
             "info",
             "logout",
             "user logged out",
@@ -340,32 +344,15 @@ class LoginRoutes:
     async def _refused(
         self, username: str, reason: str | None, actor: str | None, source_ip: str | None
     ) -> None:
-        """A refused sign-in: logged, audited (``login_failed``) and counted by reason."""
+        """A refused sign-in: counted by reason, logged and audited (``login_failed``)."""
+        self._failures.record(str(reason))
         context = {"username": username, "reason": reason}
-        await self._record(
-            "warning", "login_failed", "login refused", context, actor=actor, source_ip=source_ip
-        )
-
-    async def _record(
-        self,
-        level: str,
-        event: str,
-        message: str,
-        context: dict[str, Any],
-        *,
-        actor: str | None,
-        source_ip: str | None,
-    ) -> None:
-        if event == "login_failed":
-            self._failures.record(str(context["reason"]))
-        log = _log.warning if level == "warning" else _log.info
-        log(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
-        await record_event(
+        await log_and_record(
             self._audit,
-            level=level,
-            event=event,
-            message=message,
-            context=context,
+            "warning",
+            "login_failed",
+            "login refused",
+            context,
             actor=actor,
             source_ip=source_ip,
         )
