@@ -29,6 +29,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -45,6 +46,19 @@ _log = structlog.get_logger("forexbot.api")
 RECORD_LOST = "audit record lost"
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One ``system_logs`` row from the API (component ``api``): ``level`` a log level name,
+    ``actor``/``source_ip`` who did it and from where (``None`` when unknown)."""
+
+    level: str
+    event: str
+    message: str
+    context: dict[str, Any]
+    actor: str | None
+    source_ip: str | None
+
+
 async def audit(
     store: SystemLogStore,
     request: web.Request,
@@ -53,74 +67,47 @@ async def audit(
     context: dict[str, Any],
 ) -> None:
     """Record ``event`` done by the request's user from the request's address."""
-    await log_and_record(
-        store,
-        "info",
-        event,
-        message,
-        context,
-        actor=claims_of(request).username,
-        source_ip=request.remote,
-    )
+    actor = claims_of(request).username
+    await log_and_record(store, AuditEntry("info", event, message, context, actor, request.remote))
 
 
-async def log_and_record(
-    store: SystemLogStore,
-    level: str,
-    event: str,
-    message: str,
-    context: dict[str, Any],
-    *,
-    actor: str | None,
-    source_ip: str | None,
-) -> None:
-    """Log ``message`` (at warning level for ``"warning"``, else info) and record it as
+async def log_and_record(store: SystemLogStore, entry: AuditEntry) -> None:
+    """Log ``entry`` (at warning level for ``"warning"``, else info) and record it as
     :func:`record_event` does: what an operator reads in the journal and in ``system_logs``
     is the same event, with the same fields."""
-    log = _log.warning if level == "warning" else _log.info
-    log(message, audit_event=event, actor=actor, source_ip=source_ip, **context)
-    await record_event(
-        store,
-        level=level,
-        event=event,
-        message=message,
-        context=context,
-        actor=actor,
-        source_ip=source_ip,
+    log = _log.warning if entry.level == "warning" else _log.info
+    log(
+        entry.message,
+        audit_event=entry.event,
+        actor=entry.actor,
+        source_ip=entry.source_ip,
+        **entry.context,
     )
+    await record_event(store, entry)
 
 
-async def record_event(
-    store: SystemLogStore,
-    *,
-    level: str,
-    event: str,
-    message: str,
-    context: dict[str, Any],
-    actor: str | None,
-    source_ip: str | None,
-) -> None:
-    """One ``system_logs`` row from the API (an audit record, a refused sign-in); a failure
-    is logged with the record (``audit record lost``), never raised: what the request did
-    stands, and the client must not be invited to do it again."""
+async def record_event(store: SystemLogStore, entry: AuditEntry) -> None:
+    """Write ``entry`` to ``system_logs``; a failure is logged with the entry (``audit record
+    lost``), never raised: what the request did stands, and the client must not be invited
+    to do it again."""
     try:
         await store.add(
-            level=level,
+            level=entry.level,
             component="api",
-            event=event,
-            message=message,
-            context=context,
-            actor=actor,
-            source_ip=source_ip,
+            event=entry.event,
+            message=entry.message,
+            context=entry.context,
+            actor=entry.actor,
+            source_ip=entry.source_ip,
         )
     except Exception:
         _log.exception(
             RECORD_LOST,
-            audit_event=event,
-            audit_message=message,
-            audit_context=context,
-            actor=actor,
-            source_ip=source_ip,
+            audit_event=entry.event,
+            audit_message=entry.message,
+            audit_context=entry.context,
+            actor=entry.actor,
+            source_ip=entry.source_ip,
         )
 
 
@@ -151,8 +138,7 @@ def request_audit_middleware(store: SystemLogStore) -> Middleware:
             raise
         finally:
             claims = request.get(CLAIMS_KEY)
-            await record_event(
-                store,
+            entry = AuditEntry(
                 level="info" if status < 400 else "warning",
                 event="api_request",
                 message=f"{request.method} {request.path} {status}",
@@ -160,5 +146,6 @@ def request_audit_middleware(store: SystemLogStore) -> Middleware:
                 actor=None if claims is None else claims.username,
                 source_ip=request.remote,
             )
+            await record_event(store, entry)
 
     return record

@@ -48,7 +48,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from forexbot.api.audit import log_and_record
+from forexbot.api.audit import AuditEntry, log_and_record
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import ApiError, unauthenticated
 from forexbot.api.login_failures import LoginFailures
@@ -205,12 +205,14 @@ class LoginRoutes:
         token, expires_in = self._tokens.issue(user, family)
         await log_and_record(
             self._audit,
-            "info",
-            "login",
-            "user logged in",
-            {"user_id": user.id, "role": user.role},
-            actor=user.username,
-            source_ip=source_ip,
+            AuditEntry(
+                "info",
+                "login",
+                "user logged in",
+                {"user_id": user.id, "role": user.role},
+                actor=user.username,
+                source_ip=source_ip,
+            ),
         )
         return json_response(
             {"access_token": token, "token_type": "bearer", "expires_in": expires_in, **session}
@@ -243,12 +245,14 @@ class LoginRoutes:
         if creds.recovery_code is not None:
             await log_and_record(
                 self._audit,
-                "warning",
-                "recovery_code_used",
-                "a recovery code was used to sign in",
-                {"user_id": user.id},
-                actor=user.username,
-                source_ip=source_ip,
+                AuditEntry(
+                    "warning",
+                    "recovery_code_used",
+                    "a recovery code was used to sign in",
+                    {"user_id": user.id},
+                    actor=user.username,
+                    source_ip=source_ip,
+                ),
             )
 
     def _refresh_fields(self, issued: IssuedRefreshToken) -> dict[str, Any]:
@@ -273,12 +277,14 @@ class LoginRoutes:
             self._sessions.revoke(exc.family)
             await log_and_record(
                 self._audit,
-                "warning",
-                "refresh_token_reused",
-                "a spent refresh token was presented again: the session is ended",
-                {"user_id": exc.user_id, "session": exc.family},
-                actor=None,
-                source_ip=source_ip,
+                AuditEntry(
+                    "warning",
+                    "refresh_token_reused",
+                    "a spent refresh token was presented again: the session is ended",
+                    {"user_id": exc.user_id, "session": exc.family},
+                    actor=None,
+                    source_ip=source_ip,
+                ),
             )
             raise unauthenticated("refresh token already used: the session is ended") from None
         except RefreshTokenInvalid as exc:
@@ -320,12 +326,14 @@ class LoginRoutes:
             self._sessions.revoke(family)
         await log_and_record(
             self._audit,
-            "info",
-            "logout",
-            "user logged out",
-            {"user_id": claims.user_id, "sessions": len(families)},
-            actor=claims.username,
-            source_ip=request.remote,
+            AuditEntry(
+                "info",
+                "logout",
+                "user logged out",
+                {"user_id": claims.user_id, "sessions": len(families)},
+                actor=claims.username,
+                source_ip=request.remote,
+            ),
         )
         return web.Response(status=204)
 
@@ -349,10 +357,12 @@ class LoginRoutes:
         context = {"username": username, "reason": reason}
         await log_and_record(
             self._audit,
-            "warning",
-            "login_failed",
-            "login refused",
-            context,
-            actor=actor,
-            source_ip=source_ip,
+            AuditEntry(
+                "warning",
+                "login_failed",
+                "login refused",
+                context,
+                actor=actor,
+                source_ip=source_ip,
+            ),
         )
