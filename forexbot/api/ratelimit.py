@@ -88,9 +88,7 @@ def ip_limit_middleware(buckets: TokenBuckets) -> Middleware:
 
     @web.middleware
     async def limit_ip(request: web.Request, handler: Handler) -> web.StreamResponse:
-        wait = buckets.take(f"ip:{request.remote}")
-        if wait:
-            raise too_many(wait, "requests from this address")
+        _draw(buckets, f"ip:{request.remote}", "requests from this address")
         return await handler(request)
 
     return limit_ip
@@ -103,12 +101,17 @@ def user_limit_middleware(buckets: TokenBuckets) -> Middleware:
     async def limit_user(request: web.Request, handler: Handler) -> web.StreamResponse:
         claims = request.get(CLAIMS_KEY)
         if claims is not None:
-            wait = buckets.take(f"user:{claims.sub}")
-            if wait:
-                raise too_many(wait, "requests for this user")
+            _draw(buckets, f"user:{claims.sub}", "requests for this user")
         return await handler(request)
 
     return limit_user
+
+
+def _draw(buckets: TokenBuckets, key: str, what: str) -> None:
+    """Take ``key``'s token, or refuse the request with 429 naming ``what`` is limited."""
+    wait = buckets.take(key)
+    if wait:
+        raise too_many(wait, what)
 
 
 def login_limit(per_minute: float) -> Limit:

@@ -169,10 +169,7 @@ class BacktestRoutes:
         errors=_NO_JOB,
     )
     async def get_job(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        job = self._backtests.job(job_id)
-        if job is None:
-            raise ApiError(404, "not_found", f"backtest {job_id!r} does not exist")
+        _, job = self._job(request)
         return json_response(job)
 
     @operation(
@@ -182,13 +179,19 @@ class BacktestRoutes:
         errors=_NO_JOB | {409: "The job has not finished."},
     )
     async def get_report(self, request: web.Request) -> web.Response:
-        job_id = request.match_info["job_id"]
-        job = self._backtests.job(job_id)
-        if job is None:
-            raise ApiError(404, "not_found", f"backtest {job_id!r} does not exist")
+        job_id, job = self._job(request)
         report = self._backtests.report(job_id)
         if report is None:
             raise ApiError(409, "not_ready", f"backtest {job_id!r} is {job['state']}")
         response = web.Response(text=report, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = PAGE_CSP
         return response
+
+    def _job(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        """The path's job id and its job, or 404: a job is looked up the same way for its
+        state and for its report."""
+        job_id = request.match_info["job_id"]
+        job = self._backtests.job(job_id)
+        if job is None:
+            raise ApiError(404, "not_found", f"backtest {job_id!r} does not exist")
+        return job_id, job

@@ -27,7 +27,8 @@ Rules:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -42,6 +43,8 @@ from forexbot.api.roles import Role
 from forexbot.api.schemas import Id, Trade, TransitionList
 from forexbot.api.validation import parse_query, read_json
 from forexbot.domain.trading import ManualOrder, Side
+
+_H = TypeVar("_H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 _MAX_BIGINT = 2**63 - 1
 _ID = r"{%s:\d{1,19}}"
@@ -115,6 +118,36 @@ _ACTION_ERRORS = {
     422: "A value the terminal would refuse (volume step, side of the price, stops level).",
     502: "The terminal refused the request.",
 }
+
+
+def _action(
+    summary: str,
+    *,
+    on: Literal["trade_id", "ticket"],
+    responses: Mapping[int, type[BaseModel]],
+    body: type[BaseModel] | None = None,
+    body_optional: bool = False,
+    query: type[BaseModel] | None = None,
+) -> Callable[[_H], _H]:
+    """An action on an existing trade or position (``on``: the path's id): trader or admin
+    only, since it moves money, with the errors every such action shares
+    (:data:`_ACTION_ERRORS`)."""
+    declare = operation(
+        summary,
+        tag="trading",
+        responses=responses,
+        body=body,
+        body_optional=body_optional,
+        query=query,
+        errors=_ACTION_ERRORS,
+        path={on: Id},
+    )
+    allow = requires_role(Role.TRADER, Role.ADMIN)
+
+    def decorate(handler: _H) -> _H:
+        return allow(declare(handler))
+
+    return decorate
 
 
 def _number(request: web.Request, name: str) -> int:
@@ -199,15 +232,7 @@ class TradeActionRoutes:
         status = 201 if trade["status"] == "open" else 202
         return json_response(trade, status=status)
 
-    @requires_role(Role.TRADER, Role.ADMIN)
-    @operation(
-        "Move a trade's SL and/or TP",
-        tag="trading",
-        body=StopsBody,
-        responses={200: Trade},
-        errors=_ACTION_ERRORS,
-        path={"trade_id": Id},
-    )
+    @_action("Move a trade's SL and/or TP", on="trade_id", body=StopsBody, responses={200: Trade})
     async def modify_trade(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
         body = await read_json(request, StopsBody)
@@ -217,14 +242,11 @@ class TradeActionRoutes:
         await self._changed(request, "trade_modified", trade, body.model_dump(exclude_none=True))
         return json_response(trade)
 
-    @requires_role(Role.TRADER, Role.ADMIN)
-    @operation(
+    @_action(
         "Close a trade, or part of it",
-        tag="trading",
+        on="trade_id",
         query=CloseQuery,
         responses={200: Trade, 202: Trade},
-        errors=_ACTION_ERRORS,
-        path={"trade_id": Id},
     )
     async def close_trade(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
@@ -250,15 +272,7 @@ class TradeActionRoutes:
             raise ApiError(404, "not_found", f"trade {trade_id} does not exist")
         return json_response({"items": history})
 
-    @requires_role(Role.TRADER, Role.ADMIN)
-    @operation(
-        "Move a position's stop loss",
-        tag="trading",
-        body=SlBody,
-        responses={200: Trade},
-        errors=_ACTION_ERRORS,
-        path={"ticket": Id},
-    )
+    @_action("Move a position's stop loss", on="ticket", body=SlBody, responses={200: Trade})
     async def set_position_sl(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await read_json(request, SlBody)
@@ -268,15 +282,7 @@ class TradeActionRoutes:
         await self._changed(request, "position_sl_set", trade, {"ticket": ticket, "sl": body.sl})
         return json_response(trade)
 
-    @requires_role(Role.TRADER, Role.ADMIN)
-    @operation(
-        "Move a position's take profit",
-        tag="trading",
-        body=TpBody,
-        responses={200: Trade},
-        errors=_ACTION_ERRORS,
-        path={"ticket": Id},
-    )
+    @_action("Move a position's take profit", on="ticket", body=TpBody, responses={200: Trade})
     async def set_position_tp(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await read_json(request, TpBody)
@@ -286,15 +292,12 @@ class TradeActionRoutes:
         await self._changed(request, "position_tp_set", trade, {"ticket": ticket, "tp": body.tp})
         return json_response(trade)
 
-    @requires_role(Role.TRADER, Role.ADMIN)
-    @operation(
+    @_action(
         "Close a position, or part of it",
-        tag="trading",
+        on="ticket",
         body=CloseBody,
         body_optional=True,
         responses={200: Trade, 202: Trade},
-        errors=_ACTION_ERRORS,
-        path={"ticket": Id},
     )
     async def close_position(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
