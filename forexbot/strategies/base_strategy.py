@@ -18,17 +18,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from forexbot.domain.market import Bar
 from forexbot.domain.trading import Side, Signal
 from forexbot.errors import InvalidInputError
 from forexbot.strategies.regime import Regime
+
+FloatArray = NDArray[np.float64]
 
 SIGNAL_COLUMNS = ("signal", "entry", "sl", "tp", "confidence", "reason")
 
@@ -171,43 +174,123 @@ class AtrExitParams(StrategyParams):
     reward_risk: float = Field(2.0, gt=0, le=20)
 
 
-def fill_atr_exits(
-    out: pd.DataFrame,
-    direction: NDArray[np.int8],
-    close: NDArray[np.float64],
-    atr: NDArray[np.float64],
-    params: AtrExitParams,
-    confidence: NDArray[np.float64],
-) -> None:
-    """Fill ``signal``, ``entry`` (the close), ``sl`` (``atr_multiplier`` × ATR away) and
-    ``tp`` (``reward_risk`` × that distance on the other side) and ``confidence`` on the bars
-    where ``direction`` is ±1."""
-    stop = params.atr_multiplier * atr
-    fired = direction != 0
-    out["signal"] = direction
-    out.loc[fired, "entry"] = close[fired]
-    out.loc[fired, "sl"] = close[fired] - direction[fired] * stop[fired]
-    out.loc[fired, "tp"] = close[fired] + direction[fired] * params.reward_risk * stop[fired]
-    out.loc[fired, "confidence"] = confidence[fired]
+class TwoAverageParams(StrategyParams):
+    """The parameters of strategies built on a fast and a slow moving average. Each strategy
+    declares the two periods again with its own defaults and bounds; what they share is the
+    rule checked here: the fast average is the shorter one."""
+
+    fast_period: int
+    slow_period: int
+
+    @model_validator(mode="after")
+    def _periods_ordered(self) -> Self:
+        if self.fast_period >= self.slow_period:
+            raise ValueError(
+                f"fast_period ({self.fast_period}) must be below slow_period ({self.slow_period})"
+            )
+        return self
+
+
+def high_low_close(bars: pd.DataFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The ``high``, ``low`` and ``close`` columns of a bars frame as float arrays, in the
+    order TA-Lib takes them."""
+    return (
+        bars["high"].to_numpy(dtype="float64"),
+        bars["low"].to_numpy(dtype="float64"),
+        bars["close"].to_numpy(dtype="float64"),
+    )
+
+
+def previous(values: FloatArray) -> FloatArray:
+    """Each bar's value on the bar before (NaN on the first): the "before" side of a cross."""
+    return np.concatenate(([np.nan], values[:-1]))
+
+
+@dataclass(frozen=True, slots=True)
+class SignalColumns:
+    """The columns of a signals frame as arrays that a rule fills, made into the frame once at
+    the end (writing into arrays is cheaper than into a DataFrame, and every strategy's frame
+    gets the same dtypes). The arrays are the rule's scratch space; the dataclass only stops
+    them being swapped for others."""
+
+    signal: NDArray[np.int8]
+    entry: FloatArray
+    sl: FloatArray
+    tp: FloatArray
+    confidence: FloatArray
+    reason: NDArray[np.object_]
+
+    @classmethod
+    def empty(cls, n: int) -> SignalColumns:
+        """``n`` bars with no signal: no prices (NaN), confidence 0, no reason."""
+        return cls(
+            signal=np.zeros(n, dtype="int8"),
+            entry=np.full(n, np.nan),
+            sl=np.full(n, np.nan),
+            tp=np.full(n, np.nan),
+            confidence=np.zeros(n),
+            reason=np.full(n, "", dtype=object),
+        )
+
+    def fire(
+        self,
+        t: int,
+        side: int,
+        *,
+        entry: float,
+        sl: float,
+        tp: float,
+        confidence: float,
+        reason: str,
+    ) -> None:
+        """A signal on bar ``t`` (1 buy, −1 sell), for rules that walk the bars one by one."""
+        self.signal[t] = side
+        self.entry[t] = entry
+        self.sl[t] = sl
+        self.tp[t] = tp
+        self.confidence[t] = confidence
+        self.reason[t] = reason
+
+    def fire_where(
+        self,
+        buy: NDArray[np.bool_],
+        sell: NDArray[np.bool_],
+        close: FloatArray,
+        stop: FloatArray,
+        confidence: FloatArray,
+        *,
+        reward_risk: float | None,
+    ) -> None:
+        """Signals on every bar where ``buy`` or ``sell`` holds (never both; a bar with both
+        gets none), for vectorised rules: entry at the close, the stop ``stop`` away from it,
+        the target ``reward_risk`` × that distance on the other side, or no target (``tp`` 0,
+        MetaTrader's "none") when ``reward_risk`` is None. Reasons are left to the rule."""
+        direction = buy.astype("int8") - sell.astype("int8")
+        fired = direction != 0
+        self.signal[:] = direction
+        self.entry[fired] = close[fired]
+        self.sl[fired] = close[fired] - direction[fired] * stop[fired]
+        if reward_risk is None:
+            self.tp[fired] = 0.0
+        else:
+            self.tp[fired] = close[fired] + direction[fired] * reward_risk * stop[fired]
+        self.confidence[fired] = confidence[fired]
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        """The signals frame over ``index`` (one row per bar, :data:`SIGNAL_COLUMNS`)."""
+        return pd.DataFrame(
+            {
+                "signal": self.signal,
+                "entry": self.entry,
+                "sl": self.sl,
+                "tp": self.tp,
+                "confidence": self.confidence,
+                "reason": self.reason,
+            },
+            index=index,
+        )
 
 
 def empty_signals(index: pd.Index) -> pd.DataFrame:
     """A signals frame with no signal on any bar."""
-    n = len(index)
-    return pd.DataFrame(
-        {
-            "signal": np.zeros(n, dtype="int8"),
-            "entry": np.full(n, np.nan),
-            "sl": np.full(n, np.nan),
-            "tp": np.full(n, np.nan),
-            "confidence": np.zeros(n),
-            "reason": np.full(n, "", dtype=object),
-        },
-        index=index,
-    )
-
-
-def require_fast_below_slow(fast_period: int, slow_period: int) -> None:
-    """The rule of every two-average strategy: the fast average is the shorter one."""
-    if fast_period >= slow_period:
-        raise ValueError(f"fast_period ({fast_period}) must be below slow_period ({slow_period})")
+    return SignalColumns.empty(len(index)).frame(index)

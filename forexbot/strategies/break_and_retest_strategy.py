@@ -49,7 +49,13 @@ import pandas as pd
 import talib
 from pydantic import Field, model_validator
 
-from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.base_strategy import (
+    SignalColumns,
+    Strategy,
+    StrategyParams,
+    empty_signals,
+    high_low_close,
+)
 
 
 class BreakAndRetestParams(StrategyParams):
@@ -90,13 +96,10 @@ class BreakAndRetestStrategy(Strategy):
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         p = self.params
         n = len(bars)
-        out = empty_signals(bars.index)
         k = p.swing_strength
         if n < 2 * k + 2:
-            return out
-        close_a = bars["close"].to_numpy(dtype="float64")
-        high_a = bars["high"].to_numpy(dtype="float64")
-        low_a = bars["low"].to_numpy(dtype="float64")
+            return empty_signals(bars.index)
+        high_a, low_a, close_a = high_low_close(bars)
         atr_a = talib.ATR(high_a, low_a, close_a, timeperiod=p.atr_period)
 
         # Swing confirmed at bar j = i + k: high[i] is the max of the 2k+1 bars ending at j.
@@ -120,12 +123,7 @@ class BreakAndRetestStrategy(Strategy):
         max_bars = p.max_retest_bars
         rr = p.reward_risk
 
-        signal = np.zeros(n, dtype="int8")
-        entry = np.full(n, np.nan)
-        sl = np.full(n, np.nan)
-        tp = np.full(n, np.nan)
-        confidence = np.zeros(n)
-        reasons = np.full(n, "", dtype=object)
+        out = SignalColumns.empty(n)
 
         resistance = np.nan  # active levels (nan: none)
         support = np.nan
@@ -174,26 +172,30 @@ class BreakAndRetestStrategy(Strategy):
                         bear_bar = -1
 
             if buy and not sell:
-                risk = c - buy_stop
-                signal[t] = 1
-                entry[t] = c
-                sl[t] = buy_stop
-                tp[t] = c + rr * risk
-                confidence[t] = (c - lo) / (hi - lo) if hi > lo else 0.0
-                reasons[t] = (
-                    f"close {c:.5f} broke resistance {buy_level:.5f} {t - buy_bar} bar(s) ago; "
-                    f"retest low {lo:.5f} held, closed back above"
+                out.fire(
+                    t,
+                    1,
+                    entry=c,
+                    sl=buy_stop,
+                    tp=c + rr * (c - buy_stop),
+                    confidence=(c - lo) / (hi - lo) if hi > lo else 0.0,
+                    reason=(
+                        f"close {c:.5f} broke resistance {buy_level:.5f} {t - buy_bar} bar(s) "
+                        f"ago; retest low {lo:.5f} held, closed back above"
+                    ),
                 )
             elif sell and not buy:
-                risk = sell_stop - c
-                signal[t] = -1
-                entry[t] = c
-                sl[t] = sell_stop
-                tp[t] = c - rr * risk
-                confidence[t] = (hi - c) / (hi - lo) if hi > lo else 0.0
-                reasons[t] = (
-                    f"close {c:.5f} broke support {sell_level:.5f} {t - sell_bar} bar(s) ago; "
-                    f"retest high {hi:.5f} held, closed back below"
+                out.fire(
+                    t,
+                    -1,
+                    entry=c,
+                    sl=sell_stop,
+                    tp=c - rr * (sell_stop - c),
+                    confidence=(hi - c) / (hi - lo) if hi > lo else 0.0,
+                    reason=(
+                        f"close {c:.5f} broke support {sell_level:.5f} {t - sell_bar} bar(s) ago; "
+                        f"retest high {hi:.5f} held, closed back below"
+                    ),
                 )
 
             if c > resistance and c >= resistance + buf_k * a:
@@ -203,10 +205,4 @@ class BreakAndRetestStrategy(Strategy):
                 bear_level, bear_bar, bear_high = support, t, -inf
                 support = np.nan
 
-        out["signal"] = signal
-        out["entry"] = entry
-        out["sl"] = sl
-        out["tp"] = tp
-        out["confidence"] = confidence
-        out["reason"] = reasons
-        return out
+        return out.frame(bars.index)

@@ -41,16 +41,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, model_validator
 
-from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.base_strategy import (
+    FloatArray,
+    SignalColumns,
+    Strategy,
+    StrategyParams,
+    empty_signals,
+    high_low_close,
+)
 from forexbot.strategies.regime import TRENDING, Regime
-
-FloatArray = npt.NDArray[np.float64]
 
 
 class JHookParams(StrategyParams):
@@ -178,19 +182,11 @@ class JHookStrategy(Strategy):
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         p = self.params
-        out = empty_signals(bars.index)
-        high = bars["high"].to_numpy(dtype="float64")
-        low = bars["low"].to_numpy(dtype="float64")
-        close = bars["close"].to_numpy(dtype="float64")
-        if len(close) < self.warmup_bars:
-            return out
+        if len(bars) < self.warmup_bars:
+            return empty_signals(bars.index)
+        high, low, close = high_low_close(bars)
         atr = np.asarray(talib.ATR(high, low, close, timeperiod=p.atr_period), dtype=np.float64)
-        direction = np.zeros(len(close), dtype="int8")
-        entry = np.full(len(close), np.nan)
-        sl = np.full(len(close), np.nan)
-        tp = np.full(len(close), np.nan)
-        confidence = np.zeros(len(close))
-        reasons = np.full(len(close), "", dtype=object)
+        out = SignalColumns.empty(len(close))
         for side, h, lo, c in ((1, high, low, close), (-1, -low, -high, -close)):
             word, above, extreme, trigger = (
                 ("bullish", "above", "low", "high")
@@ -198,23 +194,19 @@ class JHookStrategy(Strategy):
                 else ("bearish", "below", "high", "low")
             )
             for s in find_setups(h, lo, c, atr, p):
-                t = s.bar
-                direction[t] = side
-                entry[t] = side * s.entry
-                sl[t] = side * s.sl
-                tp[t] = side * s.tp
-                confidence[t] = s.confidence
-                reasons[t] = (
-                    f"{word} J-hook: impulse {s.impulse:.5f} "
-                    f"({s.impulse / atr[s.peak_bar]:.2f} ATR{p.atr_period}) over "
-                    f"{s.peak_bar - s.origin_bar} bars, pullback {100 * s.retracement:.1f}% "
-                    f"to {side * s.extreme:.5f} ({extreme}), close {above} the pullback's "
-                    f"{trigger} {side * s.trigger:.5f}"
+                out.fire(
+                    s.bar,
+                    side,
+                    entry=side * s.entry,
+                    sl=side * s.sl,
+                    tp=side * s.tp,
+                    confidence=s.confidence,
+                    reason=(
+                        f"{word} J-hook: impulse {s.impulse:.5f} "
+                        f"({s.impulse / atr[s.peak_bar]:.2f} ATR{p.atr_period}) over "
+                        f"{s.peak_bar - s.origin_bar} bars, pullback {100 * s.retracement:.1f}% "
+                        f"to {side * s.extreme:.5f} ({extreme}), close {above} the pullback's "
+                        f"{trigger} {side * s.trigger:.5f}"
+                    ),
                 )
-        out["signal"] = direction
-        out["entry"] = entry
-        out["sl"] = sl
-        out["tp"] = tp
-        out["confidence"] = confidence
-        out["reason"] = reasons
-        return out
+        return out.frame(bars.index)

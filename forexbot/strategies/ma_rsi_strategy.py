@@ -23,19 +23,21 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import talib
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from forexbot.strategies.base_strategy import (
     AtrExitParams,
+    SignalColumns,
     Strategy,
     StrategyParams,
+    TwoAverageParams,
     empty_signals,
-    fill_atr_exits,
-    require_fast_below_slow,
+    high_low_close,
+    previous,
 )
 
 
-class MaRsiParams(AtrExitParams):
+class MaRsiParams(TwoAverageParams, AtrExitParams):
     """Parameters of :class:`MaRsiStrategy`."""
 
     fast_period: int = Field(20, ge=2, le=500)
@@ -43,11 +45,6 @@ class MaRsiParams(AtrExitParams):
     rsi_period: int = Field(14, ge=2, le=200)
     rsi_buy_level: float = Field(40.0, gt=0, lt=100)
     rsi_sell_level: float = Field(60.0, gt=0, lt=100)
-
-    @model_validator(mode="after")
-    def _periods_ordered(self) -> MaRsiParams:
-        require_fast_below_slow(self.fast_period, self.slow_period)
-        return self
 
 
 class MaRsiStrategy(Strategy):
@@ -64,17 +61,14 @@ class MaRsiStrategy(Strategy):
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         p = self.params
-        out = empty_signals(bars.index)
         if len(bars) < 2:
-            return out
-        close = bars["close"].to_numpy(dtype="float64")
-        high = bars["high"].to_numpy(dtype="float64")
-        low = bars["low"].to_numpy(dtype="float64")
+            return empty_signals(bars.index)
+        high, low, close = high_low_close(bars)
         fast = talib.SMA(close, timeperiod=p.fast_period)
         slow = talib.SMA(close, timeperiod=p.slow_period)
         rsi = talib.RSI(close, timeperiod=p.rsi_period)
         atr = talib.ATR(high, low, close, timeperiod=p.atr_period)
-        prev_rsi = np.concatenate(([np.nan], rsi[:-1]))
+        prev_rsi = previous(rsi)
 
         with np.errstate(invalid="ignore"):
             valid = ~(np.isnan(fast) | np.isnan(slow) | np.isnan(prev_rsi) | np.isnan(atr))
@@ -85,19 +79,19 @@ class MaRsiStrategy(Strategy):
             sell = valid & down & (prev_rsi > p.rsi_sell_level) & (rsi <= p.rsi_sell_level)
             confidence = np.clip(np.abs(fast - slow) / atr, 0.0, 1.0)
 
-        direction = buy.astype("int8") - sell.astype("int8")
-        fill_atr_exits(out, direction, close, atr, p, confidence)
-        reasons = np.full(len(bars), "", dtype=object)
+        out = SignalColumns.empty(len(bars))
+        out.fire_where(
+            buy, sell, close, p.atr_multiplier * atr, confidence, reward_risk=p.reward_risk
+        )
         for i in np.flatnonzero(buy):
-            reasons[i] = (
+            out.reason[i] = (
                 f"uptrend SMA{p.fast_period}>SMA{p.slow_period}; "
                 f"RSI{p.rsi_period} {prev_rsi[i]:.1f}→{rsi[i]:.1f} crossed up {p.rsi_buy_level:g}"
             )
         for i in np.flatnonzero(sell):
-            reasons[i] = (
+            out.reason[i] = (
                 f"downtrend SMA{p.fast_period}<SMA{p.slow_period}; "
                 f"RSI{p.rsi_period} {prev_rsi[i]:.1f}→{rsi[i]:.1f} crossed down "
                 f"{p.rsi_sell_level:g}"
             )
-        out["reason"] = reasons
-        return out
+        return out.frame(bars.index)

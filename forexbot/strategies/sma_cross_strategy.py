@@ -24,31 +24,29 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import talib
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from forexbot.market_condition.trend import TrendDirection
 from forexbot.market_condition.volatility import VolatilityBand
 from forexbot.strategies.base_strategy import (
+    SignalColumns,
     Strategy,
     StrategyParams,
+    TwoAverageParams,
     empty_signals,
-    require_fast_below_slow,
+    high_low_close,
+    previous,
 )
 from forexbot.strategies.regime import Regime
 
 
-class SmaCrossParams(StrategyParams):
+class SmaCrossParams(TwoAverageParams):
     """Parameters of :class:`SmaCrossStrategy`."""
 
     fast_period: int = Field(10, ge=1, le=500)
     slow_period: int = Field(20, ge=2, le=1000)
     atr_period: int = Field(14, ge=1, le=200)
     stop_atr_multiplier: float = Field(3.0, gt=0, le=200)
-
-    @model_validator(mode="after")
-    def _periods_ordered(self) -> SmaCrossParams:
-        require_fast_below_slow(self.fast_period, self.slow_period)
-        return self
 
 
 class SmaCrossStrategy(Strategy):
@@ -71,32 +69,21 @@ class SmaCrossStrategy(Strategy):
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         p = self.params
-        out = empty_signals(bars.index)
         if len(bars) < 2:
-            return out
-        close = bars["close"].to_numpy(dtype="float64")
-        high = bars["high"].to_numpy(dtype="float64")
-        low = bars["low"].to_numpy(dtype="float64")
+            return empty_signals(bars.index)
+        high, low, close = high_low_close(bars)
         fast = talib.SMA(close, timeperiod=p.fast_period)
         slow = talib.SMA(close, timeperiod=p.slow_period)
         atr = talib.ATR(high, low, close, timeperiod=p.atr_period)
-        prev_fast = np.concatenate(([np.nan], fast[:-1]))
-        prev_slow = np.concatenate(([np.nan], slow[:-1]))
+        prev_fast = previous(fast)
+        prev_slow = previous(slow)
         with np.errstate(invalid="ignore"):
             valid = ~(np.isnan(prev_fast) | np.isnan(prev_slow) | np.isnan(atr)) & (atr > 0)
             buy = valid & (prev_fast < prev_slow) & (fast > slow)
             sell = valid & (prev_fast > prev_slow) & (fast < slow)
             confidence = np.clip(np.abs(fast - slow) / atr, 0.0, 1.0)
-        direction = buy.astype("int8") - sell.astype("int8")
-        fired = direction != 0
-        stop = p.stop_atr_multiplier * atr
-        out["signal"] = direction
-        out.loc[fired, "entry"] = close[fired]
-        out.loc[fired, "sl"] = close[fired] - direction[fired] * stop[fired]
-        out.loc[fired, "tp"] = 0.0
-        out.loc[fired, "confidence"] = confidence[fired]
-        reasons = np.full(len(bars), "", dtype=object)
-        reasons[buy] = f"SMA{p.fast_period} crossed above SMA{p.slow_period}"
-        reasons[sell] = f"SMA{p.fast_period} crossed below SMA{p.slow_period}"
-        out["reason"] = reasons
-        return out
+        out = SignalColumns.empty(len(bars))
+        out.fire_where(buy, sell, close, p.stop_atr_multiplier * atr, confidence, reward_risk=None)
+        out.reason[buy] = f"SMA{p.fast_period} crossed above SMA{p.slow_period}"
+        out.reason[sell] = f"SMA{p.fast_period} crossed below SMA{p.slow_period}"
+        return out.frame(bars.index)

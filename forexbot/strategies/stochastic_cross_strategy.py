@@ -37,10 +37,12 @@ from talib._ta_lib import MA_Type
 
 from forexbot.strategies.base_strategy import (
     AtrExitParams,
+    SignalColumns,
     Strategy,
     StrategyParams,
     empty_signals,
-    fill_atr_exits,
+    high_low_close,
+    previous,
 )
 from forexbot.strategies.regime import NOT_HIGH, RANGING, Regime
 
@@ -83,12 +85,9 @@ class StochasticCrossStrategy(Strategy):
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         p = self.params
-        out = empty_signals(bars.index)
         if len(bars) < 2:
-            return out
-        close = bars["close"].to_numpy(dtype="float64")
-        high = bars["high"].to_numpy(dtype="float64")
-        low = bars["low"].to_numpy(dtype="float64")
+            return empty_signals(bars.index)
+        high, low, close = high_low_close(bars)
         k, d = talib.STOCH(
             high,
             low,
@@ -100,8 +99,8 @@ class StochasticCrossStrategy(Strategy):
             slowd_matype=MA_Type.SMA,
         )
         atr = talib.ATR(high, low, close, timeperiod=p.atr_period)
-        prev_k = np.concatenate(([np.nan], k[:-1]))
-        prev_d = np.concatenate(([np.nan], d[:-1]))
+        prev_k = previous(k)
+        prev_d = previous(d)
 
         with np.errstate(invalid="ignore"):
             valid = ~(np.isnan(k) | np.isnan(d) | np.isnan(prev_k) | np.isnan(prev_d))
@@ -117,20 +116,21 @@ class StochasticCrossStrategy(Strategy):
             buy_conf = np.clip((p.oversold - low_prev) / p.oversold, 0.0, 1.0)
             sell_conf = np.clip((high_prev - p.overbought) / (100.0 - p.overbought), 0.0, 1.0)
 
-        direction = buy.astype("int8") - sell.astype("int8")
-        fill_atr_exits(out, direction, close, atr, p, np.where(buy, buy_conf, sell_conf))
+        out = SignalColumns.empty(len(bars))
+        confidence = np.where(buy, buy_conf, sell_conf)
+        out.fire_where(
+            buy, sell, close, p.atr_multiplier * atr, confidence, reward_risk=p.reward_risk
+        )
         stoch = f"STOCH({p.fastk_period},{p.slowk_period},{p.slowd_period})"
         trend_note = f"; close vs SMA{p.trend_filter_period}" if p.trend_filter_period else ""
-        reasons = np.full(len(bars), "", dtype=object)
         for i in np.flatnonzero(buy):
-            reasons[i] = (
+            out.reason[i] = (
                 f"{stoch} %K crossed above %D ({prev_k[i]:.1f}/{prev_d[i]:.1f}→"
                 f"{k[i]:.1f}/{d[i]:.1f}) out of oversold <{p.oversold:g}{trend_note}"
             )
         for i in np.flatnonzero(sell):
-            reasons[i] = (
+            out.reason[i] = (
                 f"{stoch} %K crossed below %D ({prev_k[i]:.1f}/{prev_d[i]:.1f}→"
                 f"{k[i]:.1f}/{d[i]:.1f}) out of overbought >{p.overbought:g}{trend_note}"
             )
-        out["reason"] = reasons
-        return out
+        return out.frame(bars.index)
