@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.routes.metrics import MetricsSource
+from forexbot.api.tokens import TokenSubject
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.database.api_keys import ApiKeyRecord, KeyIdentity
@@ -224,20 +225,12 @@ class BacktestService(Protocol):
     def report(self, job_id: str) -> str | None: ...
 
 
-class LoginUser(Protocol):
-    """The fields of a user record the login route reads."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def username(self) -> str: ...
+class LoginUser(TokenSubject, Protocol):
+    """The fields of a user record the login route reads: the user a token is issued for,
+    and what decides whether they may sign in."""
 
     @property
     def password_hash(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
 
     @property
     def is_active(self) -> bool: ...
