@@ -5,19 +5,23 @@ the fault injector (a slow call sleeps *before* taking the lock; a disconnected 
 IPC timeout fails the call, see :mod:`faults`), then under the lock refuse with
 ``(-10004, 'No IPC connection')`` when not initialised; otherwise bring the market up to the
 clock's now (stops, stop-outs, pending orders, expiries, swaps), then answer, recording
-``(1, 'Success')`` or the failure in ``last_error()``. The MetaTrader functions themselves live
-in :mod:`market_api` (symbols, quotes, history of prices) and :mod:`trading_api` (orders,
-positions, deals); :class:`~.terminal.SimulatedTerminal` combines them.
+``(1, 'Success')`` or the failure in ``last_error()``. :func:`terminal_call` wraps a method in
+that protocol, written once; only ``initialize``, ``shutdown``, ``last_error`` and
+``order_send`` (whose late answer comes outside the lock) spell out their own. The MetaTrader
+functions themselves live in :mod:`market_api` (symbols, quotes, history of prices) and
+:mod:`trading_api` (orders, positions, deals); :class:`~.terminal.SimulatedTerminal` combines
+them.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import pathlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -53,6 +57,37 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20240101
 _NUMBER = (int, float, np.integer, np.floating)
+
+_Core = TypeVar("_Core", bound="TerminalCore")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_F = TypeVar("_F")
+
+
+def terminal_call(
+    *, failure: _F
+) -> Callable[[Callable[Concatenate[_Core, _P], _R]], Callable[Concatenate[_Core, _P], _R | _F]]:
+    """Run a MetaTrader function under the terminal's call protocol (see the module doc).
+
+    Under the lock, :meth:`TerminalCore._begin` admits the call and brings the market up to
+    now; when it refuses (no connection, an injected fault) the function answers ``failure``
+    (None, or False for the boolean functions) with ``last_error()`` already set, as
+    MetaTrader does. The method itself then only checks its arguments and answers.
+    """
+
+    def wrap(
+        method: Callable[Concatenate[_Core, _P], _R],
+    ) -> Callable[Concatenate[_Core, _P], _R | _F]:
+        @functools.wraps(method)
+        def call(self: _Core, /, *args: _P.args, **kwargs: _P.kwargs) -> _R | _F:
+            with self._lock:
+                if not self._begin():
+                    return failure
+                return method(self, *args, **kwargs)
+
+        return call
+
+    return wrap
 
 
 class TerminalCore:
@@ -272,6 +307,7 @@ class TerminalCore:
         if changed:
             self._save()
 
+    @terminal_call(failure=False)
     def login(
         self,
         login: int,
@@ -279,14 +315,11 @@ class TerminalCore:
         server: str | None = None,
         timeout: int | None = None,
     ) -> bool:
-        with self._lock:
-            if not self._begin():
-                return False
-            if not credentials_ok(None, login, password, server, timeout) or login is None:
-                self._error = INVALID_PARAMS
-                return False
-            self._adopt(login, server)
-            return True
+        if not credentials_ok(None, login, password, server, timeout) or login is None:
+            self._error = INVALID_PARAMS
+            return False
+        self._adopt(login, server)
+        return True
 
     def shutdown(self) -> None:
         """Disconnect; the account is first brought up to now and saved."""
@@ -297,26 +330,22 @@ class TerminalCore:
             self._connected = False
             self._error = SUCCESS
 
+    @terminal_call(failure=None)
     def version(self) -> tuple[int, int, str] | None:
-        with self._lock:
-            return (500, BUILD, BUILD_DATE) if self._begin() else None
+        return (500, BUILD, BUILD_DATE)
 
     def last_error(self) -> tuple[int, str]:
         """Answered locally, like the client library does: never slow, never failing."""
         return self._error
 
+    @terminal_call(failure=None)
     def account_info(self) -> AccountInfo | None:
-        with self._lock:
-            if not self._begin():
-                return None
-            profit, margin = self._ledger.totals()
-            return account_info(self._state, profit, margin)
+        profit, margin = self._ledger.totals()
+        return account_info(self._state, profit, margin)
 
+    @terminal_call(failure=None)
     def terminal_info(self) -> TerminalInfo | None:
-        with self._lock:
-            if not self._begin():
-                return None
-            return terminal_info(str(self._state_path.parent) if self._state_path else "")
+        return terminal_info(str(self._state_path.parent) if self._state_path else "")
 
 
 def credentials_ok(

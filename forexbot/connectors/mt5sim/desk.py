@@ -10,6 +10,8 @@ from forexbot.connectors.mt5_constants import (
     ORDER_STATE_STARTED,
     ORDER_TYPE_BUY_LIMIT,
     ORDER_TYPE_SELL_STOP_LIMIT,
+    TRADE_RETCODE_MARKET_CLOSED,
+    TRADE_RETCODE_PRICE_OFF,
 )
 
 from .ledger import Fill, Ledger
@@ -67,6 +69,17 @@ class DeskBase:
 
     def _quote(self, symbol: str) -> tuple[float, float] | None:
         return self.ledger.quote(symbol) if self._selected(symbol) else None
+
+    def _live_quote(self, spec: SymbolSpec) -> tuple[float, float] | Outcome:
+        """(bid, ask) to change an order or position of ``spec`` at, or the refusal, in
+        MetaTrader's order: 10021 without quotes (not in Market Watch), then 10018 with the
+        market closed."""
+        quote = self._quote(spec.name)
+        if quote is None:
+            return Outcome(TRADE_RETCODE_PRICE_OFF)
+        if not self._market_open(spec.name):
+            return Outcome(TRADE_RETCODE_MARKET_CLOSED)
+        return quote
 
     def _order(self, request: TradeRequest, spec: SymbolSpec) -> TradeOrder:
         """A new order ticket for ``request``, set up now (callers ``_replace`` the rest)."""

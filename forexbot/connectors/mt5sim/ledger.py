@@ -2,7 +2,10 @@
 
 :meth:`Ledger.apply_deal` is the one place where a fill changes the account, whatever caused
 it (a market order, a triggered pending order, a stop loss): it records the filled order and
-the deal, moves the balance and opens, grows, reduces, closes or reverses a position.
+the deal, moves the balance and opens, grows, reduces, closes or reverses a position. A
+close-by, which pairs two positions, books its two deals with :meth:`Ledger.book_deal` (the
+one place a deal moves the balance); an order that leaves the book without a fill is recorded
+by :meth:`Ledger.archive_order`.
 
 * **Hedging**: a deal without a target position opens a new position (ticket = the order's
   ticket); with a target (``position=`` in the request, or a triggered SL/TP) it closes that
@@ -124,6 +127,14 @@ class Ledger:
         return round(self.state.balance + self.state.credit + self.totals()[0], CURRENCY_DIGITS)
 
     # --- execution --------------------------------------------------------------------
+    def archive_order(self, order: TradeOrder, final_state: int, time_msc: int) -> None:
+        """Record ``order``, taken off the book without a fill (cancelled, expired, or
+        rejected for want of margin when triggered), in the order history, done at
+        ``time_msc``."""
+        self.state.history_orders.append(
+            order._replace(state=final_state, time_done=time_msc // 1000, time_done_msc=time_msc)
+        )
+
     def apply_deal(
         self,
         order: TradeOrder,
@@ -189,8 +200,40 @@ class Ledger:
                 price_current=price,
             )
         )
+        deal = self.book_deal(
+            order,
+            side,
+            entry=entry,
+            position_id=position_id,
+            reason=deal_reason,
+            volume=volume,
+            price=price,
+            time_msc=time_msc,
+            profit=profit,
+            swap=swap,
+            commission=commission,
+        )
+        return Fill(order.ticket, deal.ticket, volume, price, position_id)
+
+    def book_deal(
+        self,
+        order: TradeOrder,
+        side: int,
+        *,
+        entry: int,
+        position_id: int,
+        reason: int,
+        volume: float,
+        price: float,
+        time_msc: int,
+        profit: float,
+        swap: float,
+        commission: float = 0.0,
+    ) -> TradeDeal:
+        """Record the deal executing ``order`` on ``side`` (ORDER_TYPE_BUY or _SELL) and move
+        the balance by what it realises: profit, swap and commission."""
         deal = TradeDeal(
-            ticket=state.deal_ticket(),
+            ticket=self.state.deal_ticket(),
             order=order.ticket,
             time=time_msc // 1000,
             time_msc=time_msc,
@@ -198,7 +241,7 @@ class Ledger:
             entry=entry,
             magic=order.magic,
             position_id=position_id,
-            reason=deal_reason,
+            reason=reason,
             volume=volume,
             price=price,
             commission=commission,
@@ -209,9 +252,9 @@ class Ledger:
             comment=order.comment,
             external_id="",
         )
-        state.deals.append(deal)
-        state.balance = round(state.balance + profit + swap + commission, CURRENCY_DIGITS)
-        return Fill(order.ticket, deal.ticket, volume, price, position_id)
+        self.state.deals.append(deal)
+        self.state.balance = round(self.state.balance + profit + swap + commission, CURRENCY_DIGITS)
+        return deal
 
     def _change_position(
         self,

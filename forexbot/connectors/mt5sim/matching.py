@@ -263,13 +263,7 @@ class Matcher:
             return [event.ticket]
         order = state.orders.pop(event.ticket)
         if event.kind == "expire":
-            state.history_orders.append(
-                order._replace(
-                    state=ORDER_STATE_EXPIRED,
-                    time_done=event.time_msc // 1000,
-                    time_done_msc=event.time_msc,
-                )
-            )
+            self.ledger.archive_order(order, ORDER_STATE_EXPIRED, event.time_msc)
             return []
         if event.kind == "activate":
             limit = ORDER_TYPE_BUY_LIMIT if is_buy(order.type) else ORDER_TYPE_SELL_LIMIT
@@ -333,13 +327,7 @@ class Matcher:
         need = self.ledger.money.margin(side, spec, order.volume_current, event.price) or 0.0
         profit, used = self.ledger.totals()
         if need > state.balance + state.credit + profit - used:
-            state.history_orders.append(
-                order._replace(
-                    state=ORDER_STATE_REJECTED,
-                    time_done=event.time_msc // 1000,
-                    time_done_msc=event.time_msc,
-                )
-            )
+            self.ledger.archive_order(order, ORDER_STATE_REJECTED, event.time_msc)
             return []
         fill = self.ledger.apply_deal(
             order,

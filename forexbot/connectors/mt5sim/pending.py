@@ -13,6 +13,8 @@ operation's required fields: a ``price`` of 0 is refused with 10015 (Invalid pri
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from forexbot.connectors.mt5_constants import (
     ORDER_STATE_CANCELED,
     ORDER_STATE_PLACED,
@@ -38,7 +40,7 @@ from forexbot.connectors.mt5_constants import (
 
 from .desk import PENDING_TYPES, DeskBase, Outcome
 from .money import is_buy
-from .structures import TradeRequest
+from .structures import TradeOrder, TradeRequest
 from .symbols import SymbolSpec
 from .timeutil import DAY
 from .validation import (
@@ -49,6 +51,15 @@ from .validation import (
     trade_mode_retcode,
     volume_ok,
 )
+
+
+class _Target(NamedTuple):
+    """The placed order a MODIFY or REMOVE acts on, its symbol and the quote it acts at."""
+
+    order: TradeOrder
+    spec: SymbolSpec
+    bid: float
+    ask: float
 
 
 class PendingOrders(DeskBase):
@@ -117,20 +128,27 @@ class PendingOrders(DeskBase):
         self.ledger.state.orders[order.ticket] = order
         return Outcome(TRADE_RETCODE_PLACED, None, order.ticket, request.volume, price, bid, ask)
 
-    def _modify(self, request: TradeRequest, execute: bool) -> Outcome:
-        state = self.ledger.state
-        order = state.orders.get(request.order)
+    def _target(self, request: TradeRequest) -> _Target | Outcome:
+        """The placed order ``request.order`` names, or the refusal MODIFY and REMOVE share, in
+        MetaTrader's order: 10013 (no such order), 10021 (no quotes), 10018 (market closed),
+        10029 (the market is within the freeze level of the order's price)."""
+        order = self.ledger.state.orders.get(request.order)
         if order is None:
             return Outcome(TRADE_RETCODE_INVALID)
         spec = self._spec(order.symbol)
-        quote = self._quote(spec.name)
-        if quote is None:
-            return Outcome(TRADE_RETCODE_PRICE_OFF)
+        quote = self._live_quote(spec)
+        if isinstance(quote, Outcome):
+            return quote
         bid, ask = quote
-        if not self._market_open(spec.name):
-            return Outcome(TRADE_RETCODE_MARKET_CLOSED)
         if frozen(spec, ask if is_buy(order.type) else bid, order.price_open):
             return Outcome(TRADE_RETCODE_FROZEN)
+        return _Target(order, spec, bid, ask)
+
+    def _modify(self, request: TradeRequest, execute: bool) -> Outcome:
+        target = self._target(request)
+        if isinstance(target, Outcome):
+            return target
+        order, spec, bid, ask = target
         # price (and a stop-limit's stoplimit) are required: 0 is not "keep", it is refused
         # by the price check (10015), like a placement without a price. sl/tp 0 remove them.
         stop_limit = order.type in (ORDER_TYPE_BUY_STOP_LIMIT, ORDER_TYPE_SELL_STOP_LIMIT)
@@ -154,30 +172,18 @@ class PendingOrders(DeskBase):
         if changed == order:
             return Outcome(TRADE_RETCODE_NO_CHANGES)
         if execute:
-            state.orders[order.ticket] = changed
+            self.ledger.state.orders[order.ticket] = changed
         price = changed.price_open
         return Outcome(
             TRADE_RETCODE_DONE, None, order.ticket, order.volume_current, price, bid, ask
         )
 
     def _remove(self, request: TradeRequest, execute: bool) -> Outcome:
-        state = self.ledger.state
-        order = state.orders.get(request.order)
-        if order is None:
-            return Outcome(TRADE_RETCODE_INVALID)
-        spec = self._spec(order.symbol)
-        quote = self._quote(spec.name)
-        if quote is None:
-            return Outcome(TRADE_RETCODE_PRICE_OFF)
-        bid, ask = quote
-        if not self._market_open(spec.name):
-            return Outcome(TRADE_RETCODE_MARKET_CLOSED)
-        if frozen(spec, ask if is_buy(order.type) else bid, order.price_open):
-            return Outcome(TRADE_RETCODE_FROZEN)
+        target = self._target(request)
+        if isinstance(target, Outcome):
+            return target
+        order, bid, ask = target.order, target.bid, target.ask
         if execute:
-            now = self.ledger.now_msc
-            del state.orders[order.ticket]
-            state.history_orders.append(
-                order._replace(state=ORDER_STATE_CANCELED, time_done=now // 1000, time_done_msc=now)
-            )
+            del self.ledger.state.orders[order.ticket]
+            self.ledger.archive_order(order, ORDER_STATE_CANCELED, self.ledger.now_msc)
         return Outcome(TRADE_RETCODE_DONE, None, order.ticket, bid=bid, ask=ask)

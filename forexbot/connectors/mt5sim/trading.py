@@ -16,8 +16,6 @@ from __future__ import annotations
 from forexbot.connectors.mt5_constants import (
     DEAL_ENTRY_OUT_BY,
     DEAL_REASON_EXPERT,
-    DEAL_TYPE_BUY,
-    DEAL_TYPE_SELL,
     ORDER_STATE_FILLED,
     ORDER_TYPE_BUY,
     ORDER_TYPE_CLOSE_BY,
@@ -48,10 +46,10 @@ from forexbot.connectors.mt5_constants import (
 )
 
 from .desk import EPSILON, Outcome, UnknownSymbol
-from .ledger import Fill, split_swap
+from .ledger import Fill, opposite, split_swap
 from .pending import PendingOrders
 from .retcodes import retcode_comment
-from .structures import OrderCheckResult, OrderSendResult, TradeDeal, TradeRequest
+from .structures import OrderCheckResult, OrderSendResult, TradeRequest
 from .symbols import SymbolSpec
 from .validation import (
     filling_ok,
@@ -231,12 +229,10 @@ class TradeDesk(PendingOrders):
             if position is None or state.hedging:
                 return Outcome(TRADE_RETCODE_INVALID)
         spec = self._spec(position.symbol)
-        quote = self._quote(spec.name)
-        if quote is None:
-            return Outcome(TRADE_RETCODE_PRICE_OFF)
+        quote = self._live_quote(spec)
+        if isinstance(quote, Outcome):
+            return quote
         bid, ask = quote
-        if not self._market_open(spec.name):
-            return Outcome(TRADE_RETCODE_MARKET_CLOSED)
         buy = position.type == POSITION_TYPE_BUY
         market = bid if buy else ask
         sl, tp = round(request.sl, spec.digits), round(request.tp, spec.digits)
@@ -300,29 +296,19 @@ class TradeDesk(PendingOrders):
                 position.type, spec, volume, position.price_open, price
             )
             swap, kept_swap = split_swap(position, volume)
-            deal = TradeDeal(
-                ticket=state.deal_ticket(),
-                order=order.ticket,
-                time=now // 1000,
-                time_msc=now,
-                type=DEAL_TYPE_SELL if position.type == POSITION_TYPE_BUY else DEAL_TYPE_BUY,
+            deal = self.ledger.book_deal(
+                order,
+                opposite(position.type),
                 entry=DEAL_ENTRY_OUT_BY,
-                magic=request.magic,
                 position_id=position.identifier,
                 reason=DEAL_REASON_EXPERT,
                 volume=volume,
                 price=price,
-                commission=0.0,
-                swap=swap,
+                time_msc=now,
                 profit=profit or 0.0,
-                fee=0.0,
-                symbol=spec.name,
-                comment=request.comment,
-                external_id="",
+                swap=swap,
             )
             deals.append(deal)
-            state.deals.append(deal)
-            state.balance = round(state.balance + deal.profit + deal.swap, 2)
             remaining = round(position.volume - volume, 8)
             if remaining > 0:
                 state.positions[position.ticket] = position._replace(

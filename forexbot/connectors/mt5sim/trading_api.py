@@ -13,7 +13,7 @@ from forexbot.connectors.mt5_constants import (
     TRADE_RETCODE_REQUOTE,
 )
 
-from .core import TerminalCore, numbers_ok
+from .core import TerminalCore, numbers_ok, terminal_call
 from .errors import (
     CALL_FAILED,
     INVALID_PARAMS,
@@ -48,18 +48,16 @@ _H = TypeVar("_H", bound=_HistoryRecord)
 class TradingAPI(TerminalCore):
     """orders_*, positions_*, order_calc_*, order_check/send, history_*."""
 
+    @terminal_call(failure=None)
     def orders_total(self) -> int | None:
-        with self._lock:
-            return len(self._state.orders) if self._begin() else None
+        return len(self._state.orders)
 
+    @terminal_call(failure=None)
     def orders_get(
         self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradeOrder, ...] | None:
-        with self._lock:
-            if not self._begin():
-                return None
-            orders = select_open(self._state.orders.values(), symbol, group, ticket)
-            return tuple(self._priced_order(order) for order in orders)
+        orders = select_open(self._state.orders.values(), symbol, group, ticket)
+        return tuple(self._priced_order(order) for order in orders)
 
     def _priced_order(self, order: TradeOrder) -> TradeOrder:
         quote = self._ledger.quote(order.symbol)
@@ -67,61 +65,57 @@ class TradingAPI(TerminalCore):
             return order
         return order._replace(price_current=quote[1] if order.type % 2 == 0 else quote[0])
 
+    @terminal_call(failure=None)
     def positions_total(self) -> int | None:
-        with self._lock:
-            return len(self._state.positions) if self._begin() else None
+        return len(self._state.positions)
 
+    @terminal_call(failure=None)
     def positions_get(
         self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None:
-        with self._lock:
-            if not self._begin():
-                return None
-            positions = select_open(self._state.positions.values(), symbol, group, ticket)
-            return tuple(self._ledger.valued(p) for p in positions)
+        positions = select_open(self._state.positions.values(), symbol, group, ticket)
+        return tuple(self._ledger.valued(p) for p in positions)
 
+    @terminal_call(failure=None)
     def order_calc_margin(
         self, action: int, symbol: str, volume: float, price: float
     ) -> float | None:
-        with self._lock:
-            if not self._begin() or (spec := self._spec(symbol)) is None:
-                return None
-            if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL) or not numbers_ok(volume, price):
-                self._fail(INVALID_PARAMS)
-                return None
-            margin = self._ledger.money.margin(action, spec, float(volume), float(price))
-            if margin is None:
-                self._fail(CALL_FAILED)
-            return margin
+        if (spec := self._spec(symbol)) is None:
+            return None
+        if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL) or not numbers_ok(volume, price):
+            self._fail(INVALID_PARAMS)
+            return None
+        margin = self._ledger.money.margin(action, spec, float(volume), float(price))
+        if margin is None:
+            self._fail(CALL_FAILED)
+        return margin
 
+    @terminal_call(failure=None)
     def order_calc_profit(
         self, action: int, symbol: str, volume: float, price_open: float, price_close: float
     ) -> float | None:
-        with self._lock:
-            if not self._begin() or (spec := self._spec(symbol)) is None:
-                return None
-            valid = numbers_ok(volume, price_open, price_close)
-            if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL) or not valid:
-                self._fail(INVALID_PARAMS)
-                return None
-            profit = self._ledger.money.profit(
-                action, spec, float(volume), float(price_open), float(price_close)
-            )
-            if profit is None:
-                self._fail(CALL_FAILED)
-            return profit
-
-    def order_check(self, request: dict[str, object]) -> OrderCheckResult | None:
-        with self._lock:
-            if not self._begin():
-                return None
-            try:
-                return self._desk.check(parse_request(request))
-            except InvalidRequest as refused:
-                self._fail(refused.error)
-            except UnknownSymbol:
-                self._fail(NOT_FOUND)
+        if (spec := self._spec(symbol)) is None:
             return None
+        valid = numbers_ok(volume, price_open, price_close)
+        if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL) or not valid:
+            self._fail(INVALID_PARAMS)
+            return None
+        profit = self._ledger.money.profit(
+            action, spec, float(volume), float(price_open), float(price_close)
+        )
+        if profit is None:
+            self._fail(CALL_FAILED)
+        return profit
+
+    @terminal_call(failure=None)
+    def order_check(self, request: dict[str, object]) -> OrderCheckResult | None:
+        try:
+            return self._desk.check(parse_request(request))
+        except InvalidRequest as refused:
+            self._fail(refused.error)
+        except UnknownSymbol:
+            self._fail(NOT_FOUND)
+        return None
 
     def order_send(self, request: dict[str, object]) -> OrderSendResult | None:
         """Send a trade request. Fault injection may reject or requote it, or execute it and
@@ -175,6 +169,7 @@ class TradingAPI(TerminalCore):
         orders = self.history_orders_get(date_from, date_to)
         return None if orders is None else len(orders)
 
+    @terminal_call(failure=None)
     def history_orders_get(
         self,
         date_from: object = None,
@@ -184,20 +179,18 @@ class TradingAPI(TerminalCore):
         position: int | None = None,
     ) -> tuple[TradeOrder, ...] | None:
         """Finished orders: by setup time in the window, by ``ticket`` or by ``position``."""
-        with self._lock:
-            if not self._begin():
-                return None
-            return self._select_history(
-                self._state.history_orders,
-                (date_from, date_to, group, ticket, position),
-                order_of=lambda o: o.ticket,
-                time_of=lambda o: o.time_setup,
-            )
+        return self._select_history(
+            self._state.history_orders,
+            (date_from, date_to, group, ticket, position),
+            order_of=lambda o: o.ticket,
+            time_of=lambda o: o.time_setup,
+        )
 
     def history_deals_total(self, date_from: object, date_to: object) -> int | None:
         deals = self.history_deals_get(date_from, date_to)
         return None if deals is None else len(deals)
 
+    @terminal_call(failure=None)
     def history_deals_get(
         self,
         date_from: object = None,
@@ -207,15 +200,12 @@ class TradingAPI(TerminalCore):
         position: int | None = None,
     ) -> tuple[TradeDeal, ...] | None:
         """Deals: by time in the window, by the ``ticket`` of their order, or by ``position``."""
-        with self._lock:
-            if not self._begin():
-                return None
-            return self._select_history(
-                self._state.deals,
-                (date_from, date_to, group, ticket, position),
-                order_of=lambda d: d.order,
-                time_of=lambda d: d.time,
-            )
+        return self._select_history(
+            self._state.deals,
+            (date_from, date_to, group, ticket, position),
+            order_of=lambda d: d.order,
+            time_of=lambda d: d.time,
+        )
 
     def _select_history(
         self,
