@@ -24,26 +24,15 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-import rpyc
 import structlog
-from rpyc.core.stream import SocketStream
 
+from .connection import connect
 from .remote import BridgeArgumentError, RemoteCallError, RemoteTerminal, is_remote_exception
-from .wire import MAX_DEPTH, WireError, decode, encode, namedtuple_class
+from .wire import MAX_DEPTH, WireError, decode, encode, namedtuple_class, wall_time
 
 _log = structlog.get_logger("forexbot.bridge.client")
 
 _SCALARS = (type(None), bool, int, float, str, bytes)
-_CLIENT_CONFIG: dict[str, Any] = {
-    "allow_public_attrs": False,
-    "allow_all_attrs": False,
-    "allow_pickle": False,
-    "allow_setattr": False,
-    "allow_delattr": False,
-    "import_custom_exceptions": False,
-    "instantiate_custom_exceptions": False,
-    "include_local_traceback": False,
-}
 
 
 class ClassicBridgeTerminal(RemoteTerminal):
@@ -67,17 +56,7 @@ class ClassicBridgeTerminal(RemoteTerminal):
             "`forexbot bridge-server`",
             address=f"{self.host}:{self.port}",
         )
-        stream = SocketStream.connect(
-            self.host,
-            self.port,
-            timeout=min(3.0, self.timeout),
-            attempts=1,
-            nodelay=True,
-            keepalive=True,
-            ipv6=":" in self.host,
-        )
-        config = dict(_CLIENT_CONFIG, sync_request_timeout=self.timeout)
-        self._conn = rpyc.utils.factory.connect_stream(stream, rpyc.VoidService, config)
+        self._conn = connect(self.host, self.port, self.timeout)
         slave = self._conn.root
         self._mt5 = slave.getmodule(self._module_name)
         self._builtins = slave.getmodule("builtins")
@@ -124,16 +103,7 @@ class ClassicBridgeTerminal(RemoteTerminal):
             if offset is not None:
                 delta = self._datetime.timedelta(seconds=offset.total_seconds())
                 tz = self._datetime.timezone(delta)
-            return self._datetime.datetime(
-                value.year,
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond,
-                tz,
-            )
+            return self._datetime.datetime(*wall_time(value), tz)
         if isinstance(value, dict):
             pairs = tuple((str(k), self._to_remote(v, depth + 1)) for k, v in value.items())
             return self._builtins.dict(pairs)

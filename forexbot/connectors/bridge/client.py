@@ -6,7 +6,7 @@ the :mod:`.wire` format), same None/False + ``last_error()`` failures (see :mod:
 how a broken or slow connection is reported). It connects on ``initialize()``:
 
 1. TCP connect (3 s at most) and rpyc handshake, with a restrictive client-side rpyc config
-   (the server gets no access to anything here);
+   (the server gets no access to anything here; see :mod:`.connection`);
 2. ``hello()``: the server's protocol version (must match :data:`~.wire.PROTOCOL_VERSION`,
    else ``(-5, ...)``), whether it needs a secret, and a nonce;
 3. with a secret, the :mod:`.auth` challenge-response; a wrong or missing secret gives
@@ -22,11 +22,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import rpyc
-from rpyc.core.stream import SocketStream
-
 from . import auth
 from .classic import ClassicBridgeTerminal
+from .connection import connect
 from .remote import BridgeArgumentError, BridgeRefused, RemoteCallError, RemoteTerminal
 from .wire import (
     AUTH_FAILED,
@@ -37,20 +35,6 @@ from .wire import (
     decode,
     encode,
 )
-
-CONNECT_TIMEOUT = 3.0
-
-#: rpyc configuration of the client side: the server may not touch anything of ours.
-CLIENT_CONFIG: dict[str, Any] = {
-    "allow_public_attrs": False,
-    "allow_all_attrs": False,
-    "allow_pickle": False,
-    "allow_setattr": False,
-    "allow_delattr": False,
-    "import_custom_exceptions": False,
-    "instantiate_custom_exceptions": False,
-    "include_local_traceback": False,
-}
 
 
 class BridgeTerminal(RemoteTerminal):
@@ -74,17 +58,7 @@ class BridgeTerminal(RemoteTerminal):
         return value if isinstance(value, dict) else None
 
     def _open(self) -> None:
-        stream = SocketStream.connect(
-            self.host,
-            self.port,
-            timeout=min(CONNECT_TIMEOUT, self.timeout),
-            attempts=1,
-            nodelay=True,
-            keepalive=True,
-            ipv6=":" in self.host,
-        )
-        config = dict(CLIENT_CONFIG, sync_request_timeout=self.timeout)
-        self._conn = rpyc.utils.factory.connect_stream(stream, rpyc.VoidService, config)
+        self._conn = connect(self.host, self.port, self.timeout)
         self._root = self._conn.root
         hello = decode(self._root.hello())
         if not isinstance(hello, dict) or hello.get("protocol") != PROTOCOL_VERSION:

@@ -153,9 +153,10 @@ def _encode_array(array: np.ndarray[Any, Any]) -> tuple[Any, ...]:
     return ("nd", encode(descr), tuple(int(n) for n in array.shape), array.tobytes(order="C"))
 
 
-def _encode_datetime(value: dt.datetime) -> tuple[Any, ...]:
-    offset = value.utcoffset()
-    fields = (
+def wall_time(value: dt.datetime) -> tuple[int, int, int, int, int, int, int]:
+    """The datetime's wall time, year to microsecond: with its UTC offset (or None), all it
+    takes to rebuild the same datetime on the other side."""
+    return (
         value.year,
         value.month,
         value.day,
@@ -164,7 +165,11 @@ def _encode_datetime(value: dt.datetime) -> tuple[Any, ...]:
         value.second,
         value.microsecond,
     )
-    return ("dt", fields, None if offset is None else int(offset.total_seconds()))
+
+
+def _encode_datetime(value: dt.datetime) -> tuple[Any, ...]:
+    offset = value.utcoffset()
+    return ("dt", wall_time(value), None if offset is None else int(offset.total_seconds()))
 
 
 # -- decoding -------------------------------------------------------------------------------------
