@@ -31,10 +31,12 @@ from typing import TypeVar
 
 import pytest
 import pytest_asyncio
+import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from structlog.testing import LogCapture
 
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import create_engine, to_async_url
@@ -168,3 +170,13 @@ async def db_engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """What structlog logs during the test, as event dicts (the previous set-up restored)."""
+    capture = LogCapture()
+    saved = structlog.get_config()
+    structlog.configure(processors=[capture])
+    yield capture
+    structlog.configure(**saved)

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from structlog.testing import LogCapture
 
 from forexbot.config.loader import load_settings, load_strategy_instances
@@ -28,15 +26,6 @@ def _workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test runs from an empty working directory (where ``config/`` is looked up)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def logs() -> Iterator[LogCapture]:
-    capture = LogCapture()
-    saved = structlog.get_config()
-    structlog.configure(processors=[capture])
-    yield capture
-    structlog.configure(**saved)
 
 
 def default_strategies_file(workdir: Path, text: str = TWO_ENTRIES) -> Path:

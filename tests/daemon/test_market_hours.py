@@ -3,11 +3,9 @@ says about it at start and on each change (rules in :mod:`forexbot.daemon.market
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-import structlog
 from polling import eventually
 from structlog.testing import LogCapture
 
@@ -27,15 +25,6 @@ SUNDAY_OPEN = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-@pytest.fixture
-def logs() -> Iterator[LogCapture]:
-    capture = LogCapture()
-    saved = structlog.get_config()
-    structlog.configure(processors=[capture])
-    yield capture
-    structlog.configure(**saved)
 
 
 def events(capture: LogCapture) -> list[dict[str, object]]:
