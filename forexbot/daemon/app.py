@@ -8,7 +8,7 @@ and one that fails does not skip the others (a start failing half-way stops what
 On SIGTERM:
 
 1. systemd is told ``STOPPING=1``, ``/api/health`` turns unhealthy and the API refuses new
-   orders;
+   orders; the background watches (trading locks, watchdog, market hours) end;
 2. polling stops and the strategies stop reading bars, so no new (or stale) signal appears;
 3. the event bus drains: signals already approved are executed and recorded (no trade lost);
 4. a last position sync records what the terminal closed;
@@ -57,8 +57,9 @@ from forexbot.daemon.market_hours import MarketHoursWatch
 from forexbot.daemon.provision import ProvisionedDatabase, provision_database
 from forexbot.daemon.restart import RestartSwitch, restart_mode
 from forexbot.daemon.sdnotify import SystemdNotifier
-from forexbot.daemon.shutdown import STOP_REPORT_AFTER, end_task, report_slow_stop, wind_down
+from forexbot.daemon.shutdown import STOP_REPORT_AFTER, report_slow_stop, wind_down_steps
 from forexbot.daemon.system_settings import SystemSettings, rate_limits_applier, set_log_level
+from forexbot.daemon.tasks import stop_task
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
 from forexbot.database.encryption import Sealer, load_or_create_data_key
@@ -354,23 +355,23 @@ class Daemon:
 
         bus.start()
         lifecycle.on_stop("event bus closed", bus.close)
+        lifecycle.on_stop("market data writer closed", bar_writer.close)
         await lifecycle.start("terminal closed", connector.start(), connector.close)
         if s.terminal.backend != "simulator":  # the paper account is the data directory's
             locks.append(await self._lock_account(lifecycle, provisioned.url, connector))
         await strategies.warm_up()
         lifecycle.on_stop("strategies stopped", strategies.stop)
-        await lifecycle.start("trading stopped", trading.start(), trading.stop)
-        lifecycle.on_stop("market data writer closed", bar_writer.close)
+        # Registered first: a start that fails half-way may have started the position sync.
+        lifecycle.on_stop("trading stopped", trading.stop)
+        await trading.start()
         await api.start()
-        # On a normal stop this runs first, in the order that loses nothing (see the module
-        # docstring); the stops registered above then find their part already done.
-        lifecycle.on_stop(
-            "trading wound down",
-            lambda: wind_down(connector, strategies, bar_writer, bus, positions, api),
-        )
-        lifecycle.on_stop(
-            "stopping announced", lambda: self._announce_stopping(status, trading.control)
-        )
+        # On a normal stop these run first, in the order that loses nothing (steps 2 to 5 of
+        # the module docstring), each its own step; the stops registered above then find
+        # their part done.
+        for name, step in reversed(
+            wind_down_steps(connector, strategies, bar_writer, bus, positions, api)
+        ):
+            lifecycle.on_stop(name, step)
         market_hours = MarketHoursWatch(s.watchlist, clock)
         greeting = greet(
             s.api.host,
@@ -395,11 +396,15 @@ class Daemon:
         self.notifier.ready(f"trading {len(s.watchlist)} symbols")
         watchdog = self._start_watchdog(status)
         if watchdog is not None:
-            lifecycle.on_stop("watchdog ended", lambda: end_task(watchdog))
+            lifecycle.on_stop("watchdog ended", lambda: stop_task(watchdog))
         lock_watch = asyncio.get_running_loop().create_task(
             self._watch_locks(locks), name="trading-locks"
         )
-        lifecycle.on_stop("lock watch ended", lambda: end_task(lock_watch))
+        lifecycle.on_stop("lock watch ended", lambda: stop_task(lock_watch))
+        # Registered last, so it runs first: nothing new is accepted once stopping.
+        lifecycle.on_stop(
+            "stopping announced", lambda: self._announce_stopping(status, trading.control)
+        )
 
     def _announce_stopping(self, status: DaemonStatus, control: TradingControl) -> None:
         """Health turns unhealthy, the API refuses new orders, systemd hears ``STOPPING=1``."""

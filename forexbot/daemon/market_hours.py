@@ -23,7 +23,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from forexbot.clock import Clock, iso_utc, utc_datetime
+from forexbot.daemon.tasks import stop_task
 from forexbot.market_condition.sessions import NEW_YORK, SUNDAY, forex_open, weekend_open_utc
 from forexbot.strategies.regime import is_synthetic_index
 
@@ -109,12 +109,9 @@ class MarketHoursWatch:
         return state
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await stop_task(task)
 
     async def _watch(self, state: MarketHours) -> None:
         while True:

@@ -269,8 +269,10 @@ class EventBus:
 
         Events that handlers publish *while draining* (an approved signal becoming an order
         intent, a fill becoming a trade event) are still delivered: the caller stops the
-        outside sources (the poller) before closing.
+        outside sources (the poller) before closing. Closing again does nothing.
         """
+        if self._closed:  # closed already: what was left was reported then
+            return {}
         deadline = time.monotonic() + timeout
         while not self.idle() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)

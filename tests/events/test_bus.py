@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 from polling import eventually
+from structlog.testing import LogCapture
 from trade_records import trade_record
 
 from forexbot.domain.market import Tick
@@ -416,6 +417,28 @@ async def test_close_with_a_stuck_handler_reports_undelivered_events_within_time
     assert leftover == {"stuck": 5}
     assert elapsed < 0.2 + 1.0
     assert stuck_stats.delivered == 0
+
+
+async def test_closing_again_returns_at_once_and_reports_nothing_twice(
+    logs: LogCapture,
+) -> None:
+    bus = EventBus()
+    never = asyncio.Event()
+    stuck: list[Ping] = []
+    bus.subscribe(Ping, gated(stuck, never), name="stuck")
+    bus.start()
+    for n in range(3):
+        bus.publish(Ping(n))
+    await eventually(lambda: len(stuck) == 1, timeout=5.0, what="the stuck handler's ping")
+    assert await bus.close(timeout=0.1) == {"stuck": 3}
+
+    # The subscriber was cancelled with events queued: a second close must not wait on it.
+    again = asyncio.create_task(bus.close(timeout=60.0))
+    await asyncio.sleep(0)
+    assert again.done()
+    assert again.result() == {}
+    reports = [e for e in logs.entries if e["event"] == "event bus closed with undelivered events"]
+    assert len(reports) == 1
 
 
 async def test_publish_after_close_is_ignored_and_counted() -> None:
