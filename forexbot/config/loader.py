@@ -183,13 +183,37 @@ def load_settings(
 def _anchor_strategies_file(data: dict[str, Any], main_file: Path) -> None:
     """A relative ``strategy.file`` written in the main file is relative to that file's
     directory (as ``risk_file`` is), so the configuration means the same from any working
-    directory; one from the environment or the command line stays relative to it."""
+    directory; one from the environment or the command line stays relative to it.
+
+    Configuration files written before this rule named the file from the working directory
+    (``file: config/strategies.yaml`` beside ``config/forexbot.yaml``): when only that reading
+    finds a file, it is kept, with a warning saying what to write instead, so an upgrade does
+    not stop a daemon that ran."""
     section = data.get("strategy")
     if not isinstance(section, dict) or not isinstance(section.get("file"), str):
         return
     named = Path(section["file"])
-    if not named.is_absolute():
-        section["file"] = str(main_file.parent / named)
+    if named.is_absolute():
+        return
+    anchored = main_file.parent / named
+    if not anchored.is_file() and named.is_file():
+        _log.warning(
+            "strategy.file is read from the working directory; write it relative to the "
+            "configuration file's directory",
+            file=str(named),
+            write=str(_relative_to(named.resolve(), main_file.parent.resolve())),
+            config=str(main_file),
+        )
+        return
+    section["file"] = str(anchored)
+
+
+def _relative_to(path: Path, directory: Path) -> Path:
+    """``path`` as written from ``directory`` (absolute when it is not below it)."""
+    try:
+        return path.relative_to(directory)
+    except ValueError:
+        return path
 
 
 def _merge_risk_file(

@@ -216,3 +216,26 @@ def test_a_strategies_file_named_in_the_config_file_is_found_beside_it_from_any_
 
     assert settings.strategy.file == str(etc / "mine.yaml")
     assert (instance.strategy, instance.symbols) == ("sma_cross", ("EURUSD",))
+
+
+def test_a_strategies_file_named_from_the_working_directory_still_loads_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    """How configuration files named it before relative paths followed the file."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "forexbot.yaml").write_text(
+        "strategy:\n  file: config/strategies.yaml\n"
+    )
+    (tmp_path / "config" / "strategies.yaml").write_text(
+        "instances:\n  - strategy: sma_cross\n    timeframe: H1\n    symbols: [EURUSD]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+
+    settings = load_settings(path=Path("config/forexbot.yaml"), environ={})
+    [instance] = load_strategy_instances(settings)
+
+    assert settings.strategy.file == "config/strategies.yaml"
+    assert (instance.strategy, instance.symbols) == ("sma_cross", ("EURUSD",))
+    [warning] = [e for e in logs.entries if e["log_level"] == "warning"]
+    assert warning["event"].startswith("strategy.file is read from the working directory")
+    assert warning["write"] == "strategies.yaml"
