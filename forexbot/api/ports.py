@@ -28,6 +28,7 @@ from forexbot.database.api_keys import ApiKeyRecord, KeyIdentity
 from forexbot.database.backup import BackupFile
 from forexbot.database.refresh_tokens import IssuedRefreshToken
 from forexbot.domain.market import Timeframe
+from forexbot.domain.trades import TradeRecord, TransitionRecord
 from forexbot.domain.trading import AccountState, ManualOrder
 from forexbot.events.bus import EventBus
 
@@ -172,28 +173,29 @@ class TradingActions(Protocol):
     :class:`~forexbot.errors.StateConflictError`, :class:`~forexbot.errors.OrderRefusedError`,
     :class:`~forexbot.errors.OutcomeUnknownError` and
     :class:`~forexbot.errors.ShuttingDownError`.
-    Every dict returned is JSON-ready; trades are in ``TradeRecord.to_api()`` form.
+    Trades come back as records (the routes serialise them); every dict returned is
+    JSON-ready.
     """
 
-    async def open_trade(self, order: ManualOrder, *, actor: str) -> dict[str, Any]: ...
+    async def open_trade(self, order: ManualOrder, *, actor: str) -> TradeRecord: ...
 
     async def close_trade(
         self, trade_id: int, *, volume: float | None, actor: str
-    ) -> dict[str, Any]: ...
+    ) -> TradeRecord: ...
 
     async def modify_trade(
         self, trade_id: int, *, sl: float | None, tp: float | None, actor: str
-    ) -> dict[str, Any]: ...
+    ) -> TradeRecord: ...
 
     async def close_position(
         self, ticket: int, *, volume: float | None, actor: str
-    ) -> dict[str, Any]: ...
+    ) -> TradeRecord: ...
 
     async def modify_position(
         self, ticket: int, *, sl: float | None, tp: float | None, actor: str
-    ) -> dict[str, Any]: ...
+    ) -> TradeRecord: ...
 
-    async def trade_history(self, trade_id: int) -> list[dict[str, Any]] | None: ...
+    async def trade_history(self, trade_id: int) -> list[TransitionRecord] | None: ...
 
     def risk_state(self) -> dict[str, Any]: ...
 

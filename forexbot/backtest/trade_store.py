@@ -26,10 +26,9 @@ from typing import Any
 from forexbot.clock import Clock
 from forexbot.database import trade_changes as changes
 from forexbot.database._convert import json_dumps, json_loads
-from forexbot.database.trade_changes import ClientOrderIdConflict
 from forexbot.database.trade_store_base import TradeStoreBase
 from forexbot.domain.lifecycle import LIVE_STATUSES
-from forexbot.domain.trades import Number, TradeRecord, TransitionRecord
+from forexbot.domain.trades import ClientOrderIdConflict, Number, TradeRecord, TransitionRecord
 from forexbot.domain.trading import TradeStatus
 from forexbot.errors import NotFoundError
 

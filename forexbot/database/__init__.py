@@ -18,9 +18,10 @@ from forexbot.database.engine import Database, create_engine, describe_url, to_a
 from forexbot.database.market_data import MarketDataRepository
 from forexbot.database.records import SystemLogRecord, UserRecord
 from forexbot.database.system_logs import SystemLogRepository
-from forexbot.database.trade_changes import ClientOrderIdConflict, IllegalTransition
 from forexbot.database.trades import TradeRepository
 from forexbot.database.users import DuplicateUser, UserRepository
+from forexbot.domain.lifecycle import IllegalTransition
+from forexbot.domain.trades import ClientOrderIdConflict
 
 __all__ = [
     "ClientOrderIdConflict",

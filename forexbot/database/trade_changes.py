@@ -21,31 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 from forexbot.database._convert import require_aware, to_decimal, to_decimal_or_none
-from forexbot.domain.lifecycle import allowed_from, can_move
-from forexbot.domain.trades import AdoptedPosition, NewTrade, Number
+from forexbot.domain.lifecycle import IllegalTransition, allowed_from, can_move
+from forexbot.domain.trades import AdoptedPosition, ClientOrderIdConflict, NewTrade, Number
 from forexbot.domain.trading import Side, TradeStatus
-from forexbot.errors import DatabaseError
 
 #: What makes two order intents the same order: strategy, symbol, side (its label), volume.
 OrderKey = tuple[str, str, str, Decimal]
-
-
-class IllegalTransition(DatabaseError):
-    """A trade was asked to move to a status its current status does not allow."""
-
-    def __init__(self, trade_id: int, current: TradeStatus, target: TradeStatus) -> None:
-        allowed = ", ".join(status.value for status in allowed_from(target))
-        super().__init__(
-            f"trade {trade_id} cannot become {target.value!r} from {current.value!r} "
-            f"(allowed from: {allowed or 'nothing'})"
-        )
-        self.trade_id = trade_id
-        self.current = current
-        self.target = target
-
-
-class ClientOrderIdConflict(DatabaseError):
-    """A client order id already belongs to a different order."""
 
 
 def side_of(value: Side | str) -> Side:

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from forexbot.domain.trading import TradeStatus
+from forexbot.errors import DatabaseError
 
 S = TradeStatus
 
@@ -62,3 +63,17 @@ def allowed_from(target: TradeStatus) -> tuple[TradeStatus, ...]:
 def can_move(current: TradeStatus, target: TradeStatus) -> bool:
     """Whether ``current → target`` is a transition of the lifecycle."""
     return target in TRANSITIONS[current]
+
+
+class IllegalTransition(DatabaseError):
+    """A trade was asked to move to a status its current status does not allow."""
+
+    def __init__(self, trade_id: int, current: TradeStatus, target: TradeStatus) -> None:
+        allowed = ", ".join(status.value for status in allowed_from(target))
+        super().__init__(
+            f"trade {trade_id} cannot become {target.value!r} from {current.value!r} "
+            f"(allowed from: {allowed or 'nothing'})"
+        )
+        self.trade_id = trade_id
+        self.current = current
+        self.target = target

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from forexbot.domain.trading import Side, TradeStatus
+from forexbot.errors import DatabaseError
 
 #: A price, volume or amount of money given to a store: a float is kept as its shortest repr.
 Number = float | Decimal
@@ -206,3 +207,7 @@ class TransitionRecord:
             "time": _iso(self.time),
             "details": self.details,
         }
+
+
+class ClientOrderIdConflict(DatabaseError):
+    """A client order id already belongs to a different order."""

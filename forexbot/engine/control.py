@@ -26,6 +26,7 @@ from typing import Any
 
 from forexbot.clock import Clock
 from forexbot.domain.market import SymbolSpec
+from forexbot.domain.trades import TradeRecord, TransitionRecord
 from forexbot.domain.trading import ManualOrder, Signal
 from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.positions import PositionManager
@@ -65,7 +66,7 @@ class TradingControl:
         if self._stopping:
             raise ShuttingDownError("the daemon is shutting down")
 
-    async def open_trade(self, order: ManualOrder, *, actor: str) -> dict[str, Any]:
+    async def open_trade(self, order: ManualOrder, *, actor: str) -> TradeRecord:
         """Risk-check and send a manual market order; the resulting trade (open, rejected, or
         submitted when the terminal's answer was lost)."""
         self._check_running()
@@ -92,45 +93,37 @@ class TradingControl:
         trade_id = await self._execution.execute(intent)
         record = await self._trades.get(trade_id)
         assert record is not None
-        return record.to_api()
+        return record
 
-    async def close_trade(
-        self, trade_id: int, *, volume: float | None, actor: str
-    ) -> dict[str, Any]:
+    async def close_trade(self, trade_id: int, *, volume: float | None, actor: str) -> TradeRecord:
         self._check_running()
-        record = await self._positions.close_trade(
+        return await self._positions.close_trade(
             trade_id, volume=volume, reason="manual_api", actor=actor
         )
-        return record.to_api()
 
     async def modify_trade(
         self, trade_id: int, *, sl: float | None, tp: float | None, actor: str
-    ) -> dict[str, Any]:
+    ) -> TradeRecord:
         self._check_running()
-        record = await self._positions.modify_trade(trade_id, sl=sl, tp=tp, actor=actor)
-        return record.to_api()
+        return await self._positions.modify_trade(trade_id, sl=sl, tp=tp, actor=actor)
 
-    async def close_position(
-        self, ticket: int, *, volume: float | None, actor: str
-    ) -> dict[str, Any]:
+    async def close_position(self, ticket: int, *, volume: float | None, actor: str) -> TradeRecord:
         self._check_running()
-        record = await self._positions.close_position(
+        return await self._positions.close_position(
             ticket, volume=volume, reason="manual_api", actor=actor
         )
-        return record.to_api()
 
     async def modify_position(
         self, ticket: int, *, sl: float | None, tp: float | None, actor: str
-    ) -> dict[str, Any]:
+    ) -> TradeRecord:
         self._check_running()
-        record = await self._positions.modify_position(ticket, sl=sl, tp=tp, actor=actor)
-        return record.to_api()
+        return await self._positions.modify_position(ticket, sl=sl, tp=tp, actor=actor)
 
-    async def trade_history(self, trade_id: int) -> list[dict[str, Any]] | None:
+    async def trade_history(self, trade_id: int) -> list[TransitionRecord] | None:
         """The trade's transitions, oldest first; ``None`` for an unknown trade."""
         if await self._trades.get(trade_id) is None:
             return None
-        return [t.to_api() for t in await self._trades.transitions(trade_id)]
+        return await self._trades.transitions(trade_id)
 
     def risk_state(self) -> dict[str, Any]:
         return self._risk.describe()

@@ -37,8 +37,7 @@ import structlog
 
 from forexbot.audit import AuditLog
 from forexbot.clock import Clock
-from forexbot.database.trade_changes import IllegalTransition
-from forexbot.domain.lifecycle import LIVE_STATUSES
+from forexbot.domain.lifecycle import LIVE_STATUSES, IllegalTransition
 from forexbot.domain.trades import AdoptedPosition, Fill, TradeRecord
 from forexbot.domain.trading import AccountState, Deal, Position, TradeStatus
 from forexbot.engine.settlement import settle

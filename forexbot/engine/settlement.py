@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from forexbot.database.trade_changes import IllegalTransition
+from forexbot.domain.lifecycle import IllegalTransition
 from forexbot.domain.trades import ExitTotals, TradeRecord
 from forexbot.domain.trading import Deal, TradeStatus
 from forexbot.engine.trade_store import TradeStore

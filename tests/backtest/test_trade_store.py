@@ -15,8 +15,7 @@ from trade_records import adopted, fill, intent
 
 from forexbot.backtest.trade_store import MemoryTradeStore
 from forexbot.clock import ManualClock
-from forexbot.database.trade_changes import ClientOrderIdConflict
-from forexbot.domain.trades import ExitTotals
+from forexbot.domain.trades import ClientOrderIdConflict, ExitTotals
 
 CLOCK_START = datetime(2024, 3, 4, 10, 0, 5, tzinfo=UTC)
 

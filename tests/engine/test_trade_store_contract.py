@@ -24,9 +24,9 @@ from trade_records import OPEN_TIME, SIGNAL_TIME, adopted, fill, intent
 
 from forexbot.backtest.trade_store import MemoryTradeStore
 from forexbot.clock import ManualClock
-from forexbot.database.trade_changes import ClientOrderIdConflict, IllegalTransition
 from forexbot.database.trades import TradeRepository
-from forexbot.domain.trades import ExitTotals, TradeRecord
+from forexbot.domain.lifecycle import IllegalTransition
+from forexbot.domain.trades import ClientOrderIdConflict, ExitTotals, TradeRecord
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine.trade_store import TradeStore
 from forexbot.errors import NotFoundError

@@ -210,7 +210,7 @@ class TradeActionRoutes:
             volume=body.volume,
             comment=body.comment,
         )
-        trade = await self._trading.open_trade(order, actor=claims_of(request).username)
+        trade = (await self._trading.open_trade(order, actor=claims_of(request).username)).to_api()
         await audit(
             self._audit,
             request,
@@ -236,9 +236,11 @@ class TradeActionRoutes:
     async def modify_trade(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
         body = await read_json(request, StopsBody)
-        trade = await self._trading.modify_trade(
-            trade_id, sl=body.sl, tp=body.tp, actor=claims_of(request).username
-        )
+        trade = (
+            await self._trading.modify_trade(
+                trade_id, sl=body.sl, tp=body.tp, actor=claims_of(request).username
+            )
+        ).to_api()
         await self._changed(request, "trade_modified", trade, body.model_dump(exclude_none=True))
         return json_response(trade)
 
@@ -251,9 +253,11 @@ class TradeActionRoutes:
     async def close_trade(self, request: web.Request) -> web.Response:
         trade_id = _number(request, "trade_id")
         query = parse_query(request, CloseQuery)
-        trade = await self._trading.close_trade(
-            trade_id, volume=query.volume, actor=claims_of(request).username
-        )
+        trade = (
+            await self._trading.close_trade(
+                trade_id, volume=query.volume, actor=claims_of(request).username
+            )
+        ).to_api()
         event = "trade_closed" if trade["status"] == "closed" else "trade_reduced"
         await self._changed(request, event, trade, {"volume": query.volume})
         return json_response(trade, status=_settled_status(trade))
@@ -270,15 +274,17 @@ class TradeActionRoutes:
         history = await self._trading.trade_history(trade_id)
         if history is None:
             raise ApiError(404, "not_found", f"trade {trade_id} does not exist")
-        return json_response({"items": history})
+        return json_response({"items": [t.to_api() for t in history]})
 
     @_action("Move a position's stop loss", on="ticket", body=SlBody, responses={200: Trade})
     async def set_position_sl(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await read_json(request, SlBody)
-        trade = await self._trading.modify_position(
-            ticket, sl=body.sl, tp=None, actor=claims_of(request).username
-        )
+        trade = (
+            await self._trading.modify_position(
+                ticket, sl=body.sl, tp=None, actor=claims_of(request).username
+            )
+        ).to_api()
         await self._changed(request, "position_sl_set", trade, {"ticket": ticket, "sl": body.sl})
         return json_response(trade)
 
@@ -286,9 +292,11 @@ class TradeActionRoutes:
     async def set_position_tp(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await read_json(request, TpBody)
-        trade = await self._trading.modify_position(
-            ticket, sl=None, tp=body.tp, actor=claims_of(request).username
-        )
+        trade = (
+            await self._trading.modify_position(
+                ticket, sl=None, tp=body.tp, actor=claims_of(request).username
+            )
+        ).to_api()
         await self._changed(request, "position_tp_set", trade, {"ticket": ticket, "tp": body.tp})
         return json_response(trade)
 
@@ -302,9 +310,11 @@ class TradeActionRoutes:
     async def close_position(self, request: web.Request) -> web.Response:
         ticket = _number(request, "ticket")
         body = await _close_body(request)
-        trade = await self._trading.close_position(
-            ticket, volume=body.volume, actor=claims_of(request).username
-        )
+        trade = (
+            await self._trading.close_position(
+                ticket, volume=body.volume, actor=claims_of(request).username
+            )
+        ).to_api()
         event = "position_closed" if trade["status"] == "closed" else "position_reduced"
         await self._changed(request, event, trade, {"ticket": ticket, "volume": body.volume})
         return json_response(trade, status=_settled_status(trade))
