@@ -45,6 +45,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from forexbot.api.responses import error_body, json_response
+from forexbot.domain.rejection import RejectCode
 from forexbot.errors import (
     AuthError,
     DatabaseError,
@@ -144,7 +145,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except NotFoundError as exc:
         return _api_error_response(ApiError(404, "not_found", str(exc)))
     except RiskRejection as exc:
-        if exc.code == "terminal_unavailable":  # not the order's fault: try again later
+        if exc.code == RejectCode.TERMINAL_UNAVAILABLE:  # not the order's fault: try later
             return _api_error_response(ApiError(503, "terminal_unavailable", str(exc)))
         return _api_error_response(
             ApiError(422, "risk_rejected", str(exc), details={"reason": exc.code})

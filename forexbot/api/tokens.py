@@ -74,6 +74,10 @@ class Claims:
         return int(self.sub)
 
 
+#: Where the signing secrets come from, named in a refusal.
+ENV_SECRETS = "FOREXBOT_JWT_SECRET, FOREXBOT_JWT_PREVIOUS_SECRETS"
+
+
 @dataclass(frozen=True, slots=True)
 class JwtKeys:
     """The secret access tokens are signed with, and the rotated-out ones still accepted.
@@ -91,8 +95,8 @@ class JwtKeys:
         for key in (self.secret, *self.previous):
             if len(key) < MIN_SECRET_LENGTH:
                 raise ConfigError(
-                    f"api.jwt_secret must be at least {MIN_SECRET_LENGTH} characters, "
-                    f"got {len(key)}"
+                    f"a JWT signing secret ({ENV_SECRETS}) must be at least "
+                    f"{MIN_SECRET_LENGTH} characters, got {len(key)}"
                 )
 
 

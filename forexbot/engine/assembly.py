@@ -25,6 +25,7 @@ from forexbot.engine.kill_latch import KillSwitchLatch
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager, server_day
 from forexbot.engine.risk_ports import RiskStateStore
+from forexbot.engine.risk_state import RiskLimits
 from forexbot.engine.trade_store import TradeStore
 from forexbot.events.bus import EventBus
 
@@ -74,6 +75,7 @@ def build_engine(
 ) -> TradingEngine:
     """Build the engine around a connector (see the module docstring)."""
     orders = OrdersInFlight()
+    limits = RiskLimits(risk, store)  # read by the position manager, changed through risk
     positions = PositionManager(
         connector,
         trades,
@@ -82,12 +84,12 @@ def build_engine(
         magic,
         audit=audit,
         settings=execution,
-        deviation_points=lambda: risk_manager.settings.deviation_points,
+        deviation_points=lambda: limits.settings.deviation_points,
         in_flight=orders.being_sent,
         management=management,
     )
     risk_manager = RiskManager(
-        risk,
+        limits,
         connector,
         positions,
         bus,
@@ -105,7 +107,7 @@ def build_engine(
         bus,
         clock,
         magic,
-        deviation_points=lambda: risk_manager.settings.deviation_points,
+        deviation_points=lambda: limits.settings.deviation_points,
         settings=execution,
         orders=orders,
         halted=risk_manager.sending_blocked,

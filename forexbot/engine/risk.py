@@ -104,7 +104,7 @@ class RiskManager:
 
     def __init__(
         self,
-        settings: RiskSettings,
+        settings: RiskSettings | RiskLimits,
         market: MarketAccess,
         positions: OpenPositions,
         bus: EventBus,
@@ -126,7 +126,8 @@ class RiskManager:
         self._closer = closer
         self._trading_day = trading_day or (lambda t: server_day(t, 0))
         self._journal = RiskJournal(rejection_log)
-        self._limits = RiskLimits(settings, store)
+        # The engine's assembly passes the limits it shares with the position manager.
+        self._limits = settings if isinstance(settings, RiskLimits) else RiskLimits(settings, store)
         self._guard = EquityGuard()
         self._state = RiskStateKeeper(
             self._guard, bus, clock, store=store, latch=latch, monotonic=monotonic

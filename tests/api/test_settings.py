@@ -34,7 +34,9 @@ def test_invalid_setting_is_a_config_error_naming_the_key(
 
 
 def test_a_short_signing_key_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"api\.jwt_secret must be at least 32 characters"):
+    with pytest.raises(
+        ConfigError, match=r"FOREXBOT_JWT_SECRET.* must be at least 32 characters, got 31"
+    ):
         JwtKeys("k" * 31)
     with pytest.raises(ConfigError, match="at least 32 characters, got 5"):
         JwtKeys(SECRET, previous=("short",))
