@@ -50,7 +50,11 @@ MODE_VARIABLE = "FOREXBOT_RESTART_MODE"
 
 
 class RestartRefused(StateConflictError):
-    """A restart cannot be requested now (one is pending, or the daemon is stopping)."""
+    """A restart cannot be requested now (one is pending, or the daemon is stopping):
+    ``restart_pending``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="restart_pending")
 
 
 def restart_mode(environ: Mapping[str, str]) -> RestartMode:

@@ -37,11 +37,14 @@ _ADMIN = "admin"
 
 
 class DuplicateUser(StateConflictError):
-    """A user with this username (in any letter case) already exists."""
+    """A user with this username (in any letter case) already exists (``conflict``)."""
 
 
 class LastActiveAdmin(StateConflictError):
-    """The change would leave no active admin."""
+    """The change would leave no active admin (``last_admin``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="last_admin")
 
 
 class UserRepository:
@@ -70,7 +73,7 @@ class UserRepository:
         except DatabaseError as exc:
             cause = exc.__cause__
             if isinstance(cause, IntegrityError) and sqlstate(cause) == _UNIQUE_VIOLATION:
-                raise DuplicateUser(f"user {username!r} already exists") from None
+                raise DuplicateUser(f"a user named {username!r} already exists") from None
             raise
         return UserRecord.from_row(row)
 

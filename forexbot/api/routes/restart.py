@@ -20,12 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forexbot.api.audit import audit
 from forexbot.api.auth import claims_of, requires_role, session_only
-from forexbot.api.errors import ApiError
 from forexbot.api.operations import operation
 from forexbot.api.ports import RestartControl, SystemLogStore
 from forexbot.api.responses import json_response
 from forexbot.api.roles import Role
-from forexbot.daemon.restart import RestartRefused
 
 
 class RestartAccepted(BaseModel):
@@ -62,10 +60,7 @@ class RestartRoutes:
     async def restart(self, request: web.Request) -> web.Response:
         """Stop gracefully (as on SIGTERM) and start again: under systemd the unit restarts
         the daemon (exit status 75), otherwise the process re-executes itself."""
-        try:
-            accepted = self._restart.request_restart(actor=claims_of(request).username)
-        except RestartRefused as exc:
-            raise ApiError(409, "restart_pending", str(exc)) from None
+        accepted = self._restart.request_restart(actor=claims_of(request).username)
         await audit(
             self._audit,
             request,

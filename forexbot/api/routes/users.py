@@ -57,7 +57,6 @@ from forexbot.api.roles import Role
 from forexbot.api.schemas import Id
 from forexbot.api.sessions import RevokedSessions
 from forexbot.api.validation import read_json
-from forexbot.database.users import DuplicateUser, LastActiveAdmin
 
 RoleName = Literal["admin", "trader", "viewer"]
 _MAX_ID = 2**63 - 1
@@ -201,14 +200,9 @@ class UserRoutes:
     @session_only
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request, UserCreate)
-        try:
-            user, enrollment = await create_account(
-                self._users, body.username, body.password, body.role, mfa=self._mfa
-            )
-        except DuplicateUser:
-            raise ApiError(
-                409, "conflict", f"a user named {body.username!r} already exists"
-            ) from None
+        user, enrollment = await create_account(
+            self._users, body.username, body.password, body.role, mfa=self._mfa
+        )
         if enrollment is not None:
             user = await self._reread(user)
         await audit(
@@ -241,12 +235,9 @@ class UserRoutes:
     async def update(self, request: web.Request) -> web.Response:
         user_id = _user_id(request)
         body = await read_json(request, UserUpdate)
-        try:
-            before, after = await self._users.set_access(
-                user_id, role=body.role, is_active=body.is_active
-            )
-        except LastActiveAdmin as exc:
-            raise ApiError(409, "last_admin", str(exc)) from None
+        before, after = await self._users.set_access(
+            user_id, role=body.role, is_active=body.is_active
+        )
         role_changed = before.role != after.role
         ended: list[str] = []
         revoked: list[int] = []
