@@ -29,6 +29,14 @@ def iso_utc(epoch: float, timespec: str = "auto") -> str:
     return stamp.replace("+00:00", "Z")
 
 
+def iso_datetime(value: datetime | None) -> str | None:
+    """A tz-aware datetime as :func:`iso_utc` writes times (UTC, a ``Z``); ``None`` stays
+    ``None`` (a time not set yet)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def utc_datetime(clock: Clock) -> datetime:
     """The clock's current time as a tz-aware UTC datetime."""
     return datetime.fromtimestamp(clock.time(), tz=UTC)

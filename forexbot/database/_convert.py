@@ -79,13 +79,6 @@ def to_datetime(value: datetime | int, *, name: str) -> datetime:
     return epoch_to_datetime(value)
 
 
-def iso_utc(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z`` suffix, the form the API returns."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value) if value.is_finite() else None

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from forexbot.database._convert import as_utc, iso_utc, utc
+from forexbot.clock import iso_datetime
+from forexbot.database._convert import as_utc, utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,10 @@ class UserRecord:
             "username": self.username,
             "role": self.role,
             "is_active": self.is_active,
-            "created_at": iso_utc(self.created_at),
-            "last_login_at": iso_utc(self.last_login_at),
+            "created_at": iso_datetime(self.created_at),
+            "last_login_at": iso_datetime(self.last_login_at),
             "failed_logins": self.failed_logins,
-            "locked_until": iso_utc(self.locked_until),
+            "locked_until": iso_datetime(self.locked_until),
             "mfa_enrolled": self.mfa_enrolled,
         }
 
@@ -105,7 +106,7 @@ class SystemLogRecord:
         """A JSON-ready dict (time as ISO 8601 UTC)."""
         return {
             "id": self.id,
-            "time": iso_utc(self.time),
+            "time": iso_datetime(self.time),
             "level": self.level,
             "component": self.component,
             "event": self.event,

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from forexbot.clock import iso_datetime
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.errors import DatabaseError
 
@@ -97,13 +98,6 @@ def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z`` suffix, the form the API returns."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class TradeRecord:
     """One trade: from its order intent to its close.
@@ -173,9 +167,9 @@ class TradeRecord:
             "commission": _float(self.commission),
             "mt5_order": self.mt5_order,
             "mt5_position": self.mt5_position,
-            "signal_time": _iso(self.signal_time),
-            "open_time": _iso(self.open_time),
-            "close_time": _iso(self.close_time),
+            "signal_time": iso_datetime(self.signal_time),
+            "open_time": iso_datetime(self.open_time),
+            "close_time": iso_datetime(self.close_time),
             "close_reason": self.close_reason,
             "confidence": self.confidence,
             "reason": self.reason,
@@ -183,8 +177,8 @@ class TradeRecord:
             "execution_details": self.execution_details,
             "reject_code": self.reject_code,
             "reject_message": self.reject_message,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso_datetime(self.created_at),
+            "updated_at": iso_datetime(self.updated_at),
         }
 
 
@@ -204,7 +198,7 @@ class TransitionRecord:
         return {
             "from": None if self.from_status is None else self.from_status.value,
             "to": self.to_status.value,
-            "time": _iso(self.time),
+            "time": iso_datetime(self.time),
             "details": self.details,
         }
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from forexbot.database._convert import iso_utc, json_dumps, require_aware, to_decimal
+from forexbot.clock import iso_datetime
+from forexbot.database._convert import json_dumps, require_aware, to_decimal
 
 
 @pytest.mark.parametrize(
@@ -42,9 +43,9 @@ def test_require_aware_converts_to_utc_and_refuses_naive() -> None:
         require_aware(datetime(2024, 1, 1), name="t")
 
 
-def test_iso_utc_uses_z() -> None:
-    assert iso_utc(datetime(2024, 1, 1, 12, 30, tzinfo=UTC)) == "2024-01-01T12:30:00Z"
-    assert iso_utc(None) is None
+def test_api_times_are_utc_with_a_z() -> None:
+    assert iso_datetime(datetime(2024, 1, 1, 12, 30, tzinfo=UTC)) == "2024-01-01T12:30:00Z"
+    assert iso_datetime(None) is None
 
 
 def test_json_dumps_turns_nan_into_null_and_refuses_unknown_objects() -> None:
