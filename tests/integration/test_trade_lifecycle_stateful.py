@@ -216,7 +216,7 @@ class TradeLifecycle(RuleBasedStateMachine):
         except InvalidInputError as refused:
             event(f"open refused: {refused.code}")
             return None
-        return self.trade(opened["id"])
+        return self.trade(opened.id)
 
     def _opened(self, record: TradeRecord | None) -> Any:
         self._sync()
