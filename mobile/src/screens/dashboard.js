@@ -1,0 +1,168 @@
+/**
+ * The dashboard: the terminal's connection, the mode, the account's figures, the open
+ * positions and the kill switch, kept live by `/ws/system` and `/ws/performance`.
+ *
+ * When a stream drops, the last figures stay on screen, dimmed, under a "stale" banner that
+ * says since when; they come back to life when the stream reconnects.
+ */
+
+import { SessionEnded } from "../models/errors.js";
+import { emptyDashboard, withPerformance, withStatus, withSystemMessage } from "../models/dashboard.js";
+import { LiveSocket } from "../services/ws.js";
+import { h } from "../widgets/dom.js";
+import { formatCount, formatMoney, formatPnl, formatWord } from "../widgets/format.js";
+import { pill, setPill } from "../widgets/pill.js";
+
+/** @typedef {import("../models/dashboard.js").Dashboard} Dashboard */
+
+const CONNECTION_TONE = /** @type {const} */ ({ connected: "good", connecting: "warn", disconnected: "bad", stopped: "bad" });
+
+/**
+ * @param {HTMLElement} root
+ * @param {object} options
+ * @param {import("../services/api.js").Api} options.api
+ * @param {import("../services/auth.js").Auth} options.auth
+ * @param {() => void} options.onSignedOut
+ * @returns {{destroy(): void}}
+ */
+export function showDashboard(root, { api, auth, onSignedOut }) {
+  /** @type {Dashboard} */
+  let dash = emptyDashboard();
+  const v = {
+    connection: pill({ "data-testid": "dash-connection" }),
+    mode: pill({ "data-testid": "dash-mode" }),
+    killSwitch: pill({ "data-testid": "dash-kill-switch" }),
+    killReason: h("p", { class: "reason", hidden: true }),
+    balance: h("span", { "data-testid": "dash-balance" }, "—"),
+    equity: h("span", { "data-testid": "dash-equity" }, "—"),
+    margin: h("span", { "data-testid": "dash-margin" }, "—"),
+    freeMargin: h("span", { "data-testid": "dash-free-margin" }, "—"),
+    floating: h("span", { "data-testid": "dash-floating", class: "pnl" }, "—"),
+    positions: h("span", { "data-testid": "dash-positions" }, "—"),
+  };
+  const stale = h("p", { class: "stale", role: "status", "data-testid": "dash-stale" });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const logout = h("button", { type: "button", class: "ghost", "data-testid": "logout" }, "Log out");
+
+  /** @param {string} label @param {HTMLElement} value */
+  const figure = (label, value) => h("div", { class: "figure" }, h("dt", {}, label), h("dd", {}, value));
+  const figures = h(
+    "dl",
+    { class: "figures" },
+    figure("Balance", v.balance),
+    figure("Equity", v.equity),
+    figure("Margin", v.margin),
+    figure("Free margin", v.freeMargin),
+    figure("Floating P/L", v.floating),
+    figure("Open positions", v.positions),
+  );
+  const screen = h(
+    "section",
+    { class: "screen screen-dashboard", "aria-labelledby": "dash-title" },
+    h(
+      "header",
+      { class: "topbar" },
+      h("h1", { id: "dash-title", class: "brand" }, "forexbot"),
+      h("span", { class: "who" }, auth.session?.username ?? ""),
+      logout,
+    ),
+    error,
+    h(
+      "div",
+      { class: "card states" },
+      h("div", { class: "state" }, h("span", { class: "label" }, "Terminal"), v.connection),
+      h("div", { class: "state" }, h("span", { class: "label" }, "Mode"), v.mode),
+      h("div", { class: "state" }, h("span", { class: "label" }, "Kill switch"), v.killSwitch),
+      v.killReason,
+    ),
+    h("div", { class: "card" }, figures),
+  );
+  root.append(screen);
+
+  const render = () => {
+    const c = dash.connection;
+    setPill(v.connection, formatWord(c), c ? CONNECTION_TONE[/** @type {keyof typeof CONNECTION_TONE} */ (c)] ?? "warn" : "neutral", c);
+    setPill(v.mode, formatWord(dash.mode), dash.mode === "live" ? "warn" : "neutral", dash.mode);
+    const k = dash.killSwitch;
+    if (k) setPill(v.killSwitch, k.active ? "Tripped" : "Off", k.active ? "bad" : "good", k.active ? "active" : "inactive");
+    v.killReason.hidden = !k?.active;
+    v.killReason.textContent = k?.active ? [formatWord(k.code), k.reason].filter(Boolean).join(": ") : "";
+    const a = dash.account;
+    v.balance.textContent = formatMoney(a?.balance, a?.currency);
+    v.equity.textContent = formatMoney(a?.equity, a?.currency);
+    v.margin.textContent = formatMoney(a?.margin, a?.currency);
+    v.freeMargin.textContent = formatMoney(a?.marginFree, a?.currency);
+    const pnl = formatPnl(a?.floating, a?.currency);
+    v.floating.textContent = pnl.text;
+    v.floating.dataset.tone = pnl.tone;
+    v.positions.textContent = formatCount(dash.positions);
+  };
+
+  /** @param {unknown} e */
+  const showError = (e) => {
+    if (e instanceof SessionEnded) return; // the app is back on the sign-in screen already
+    error.textContent = `Could not read the status: ${/** @type {Error} */ (e).message}`;
+    error.hidden = false;
+  };
+  /** @type {Promise<void> | null} */
+  let reading = null;
+  /** The status over HTTP: the first figures, and a check of the session before a reconnect. */
+  const readStatus = () =>
+    (reading ??= api
+      .get("/api/system/status")
+      .then((status) => {
+        error.hidden = true;
+        dash = withStatus(dash, status);
+        render();
+      })
+      .finally(() => {
+        reading = null;
+      }));
+
+  let lastLive = new Date();
+  const updateStale = () => {
+    const down = sockets.some((s) => s.stale);
+    screen.classList.toggle("is-stale", down);
+    if (down && !stale.isConnected) {
+      stale.textContent = `Live data lost: these figures are from ${lastLive.toLocaleTimeString()}. Reconnecting…`;
+      screen.insertBefore(stale, error);
+    } else if (!down) {
+      stale.remove();
+    }
+  };
+  /** @param {(d: Dashboard, data: any) => Dashboard} apply */
+  const onMessage = (apply) => (/** @type {any} */ message) => {
+    if (message?.error || !message?.data) return;
+    lastLive = new Date();
+    dash = apply(dash, message.data);
+    render();
+  };
+  const token = () => auth.accessToken();
+  const beforeReconnect = readStatus; // both sockets share one request
+  const sockets = [
+    new LiveSocket({ path: "/ws/system", token, beforeReconnect, onMessage: onMessage(withSystemMessage), onStale: updateStale }),
+    new LiveSocket({ path: "/ws/performance", token, beforeReconnect, onMessage: onMessage(withPerformance), onStale: updateStale }),
+  ];
+  const online = () => sockets.forEach((s) => s.retryNow());
+  const offline = () => sockets.forEach((s) => s.drop());
+  window.addEventListener("online", online);
+  window.addEventListener("offline", offline);
+
+  logout.addEventListener("click", async () => {
+    logout.setAttribute("disabled", "");
+    await auth.logout();
+    onSignedOut();
+  });
+
+  render();
+  readStatus().catch(showError);
+  sockets.forEach((s) => s.start());
+
+  return {
+    destroy() {
+      window.removeEventListener("online", online);
+      window.removeEventListener("offline", offline);
+      sockets.forEach((s) => s.stop());
+    },
+  };
+}
