@@ -51,6 +51,7 @@ from forexbot.api.ratelimit import (
 )
 from forexbot.api.responses import error_body, json_response
 from forexbot.api.routes.api_keys import ApiKeyRoutes
+from forexbot.api.routes.app_shell import AppShellRoutes, app_dir
 from forexbot.api.routes.backtests import BacktestRoutes
 from forexbot.api.routes.backup import BackupRoutes
 from forexbot.api.routes.docs import DocsRoutes
@@ -201,6 +202,7 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
         users,
         TradingRoutes(services.trades, services.positions),
         StreamRoutes(broadcaster, settings, services.market),
+        AppShellRoutes(app_dir(settings)),
     ):
         _add_routes(app, group.routes())
     if services.metrics is not None:

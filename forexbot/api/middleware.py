@@ -11,9 +11,9 @@ Rules:
 * Every response, errors and WebSocket handshakes included, carries
   ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy:
   no-referrer`` and a ``Content-Security-Policy`` forbidding everything (the API serves data;
-  its two pages, the API reference and backtest reports, set their own narrow policy, which is
-  kept); ``/api`` responses also carry ``Cache-Control: no-store``, since they hold
-  account data. The ``Server`` header does not advertise library versions.
+  its two pages, the API reference and backtest reports, and the phone app's files set their
+  own narrow policy, which is kept); ``/api`` responses also carry ``Cache-Control: no-store``,
+  since they hold account data. The ``Server`` header does not advertise library versions.
   This is done in ``on_response_prepare``, the last moment headers can change, so no code
   path of the application can skip it; what aiohttp answers without the application (a
   request its parser refuses) gets them from :mod:`forexbot.api.server`.
@@ -90,7 +90,7 @@ def set_security_headers(request: web.BaseRequest, response: web.StreamResponse)
     """Set the security headers and the request id on ``response``."""
     for name, value in _SECURITY_HEADERS.items():
         if name == _CSP and name in response.headers:
-            continue  # a page keeps its own narrow policy (see docs_page, report)
+            continue  # a page keeps its own narrow policy (see docs_page, report, app_shell)
         response.headers[name] = value
     if request.path == "/api" or request.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"

@@ -8,7 +8,8 @@ so the document cannot promise what the code does not check.
 Rules:
 
 * Every route under ``/api`` and ``/metrics`` is documented; WebSocket routes (``/ws/*``) are
-  not, OpenAPI has no words for them (they are described in ``info.description``). A route
+  not, OpenAPI has no words for them (they are described in ``info.description``), nor are
+  the phone app's files (``/app/*``, :mod:`forexbot.api.routes.app_shell`). A route
   without an :func:`~forexbot.api.operations.operation` is left out and reported by
   :func:`undocumented_routes`, which the test suite keeps empty.
 * Request schemas are pydantic's *validation* schemas, response schemas its *serialisation*
@@ -40,6 +41,8 @@ from forexbot.api.roles import Role
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: Served, but not the REST API: the WebSockets and the phone app's files.
+_NOT_API = ("/ws/", "/app")
 _Refs = dict[tuple[Any, JsonSchemaMode], dict[str, Any]]
 
 WEBSOCKETS = (
@@ -85,7 +88,7 @@ def _routes(app: web.Application) -> Iterator[tuple[str, str, web.AbstractRoute]
             continue
         info = route.resource.get_info() if route.resource is not None else {}
         path = str(info.get("path") or info.get("formatter") or "")
-        if not path or path.startswith("/ws/"):
+        if not path or path.startswith(_NOT_API):
             continue
         yield path, route.method, route
 

@@ -313,6 +313,9 @@ class ApiSettings(_Section):
     ws_performance_interval_seconds: float = Field(5.0, ge=0.5, le=3600)
     ws_performance_periods: tuple[PerformancePeriod, ...] = PERFORMANCE_PERIODS
     ws_status_interval_seconds: float = Field(15.0, ge=0.5, le=3600)
+    # The phone app's files, served at /app/; None: the mobile/ directory of the source
+    # checkout (forexbot.api.routes.app_shell).
+    app_dir: str | None = Field(None, min_length=1)
 
     @field_validator("cors_allow_origins")
     @classmethod

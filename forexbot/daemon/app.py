@@ -39,6 +39,7 @@ from forexbot.api.listen import close_all as close_listeners
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.ports import ApiServices
+from forexbot.api.routes.app_shell import app_dir
 from forexbot.api.server import ApiServer
 from forexbot.api.tokens import JwtKeys
 from forexbot.backtest.jobs import BacktestJobs
@@ -381,6 +382,7 @@ class Daemon:
             data_dir=self._data_dir,
             environ=self._environ,
             market=market_hours.now(),
+            app_served=app_dir(s.api).is_dir(),
         )
         _log.info(
             "forexbot ready",

@@ -6,7 +6,10 @@ Rules:
   TLS itself, the port actually bound (``api.port: 0`` picks one), an IPv6 address in brackets,
   and a wildcard listen address (``0.0.0.0``, ``::``, empty) shown as this machine's loopback
   (the API then answers on every address, which the greeting says).
-* The API documents itself at ``/api/docs`` (:mod:`forexbot.api.routes.docs`).
+* The API documents itself at ``/api/docs`` (:mod:`forexbot.api.routes.docs`); the phone app
+  is at ``/app/`` (:mod:`forexbot.api.routes.app_shell`), announced only when its directory
+  exists (a daemon installed without the source checkout has none unless ``api.app_dir``
+  names one).
 * Until the first user exists, the greeting says how to create one, as a command to copy:
   ``forexbot user create --username NAME --role admin``, with ``--data-dir`` whenever the daemon
   runs on a data directory other than the default one (chosen with ``--data-dir`` or
@@ -17,8 +20,6 @@ Rules:
   (:mod:`forexbot.daemon.market_hours` logs it as an event of its own).
 * The same facts go into the structured ``forexbot ready`` event (:meth:`Greeting.fields`) and,
   on a console only, into a few readable lines (:meth:`Greeting.lines`).
-
-No phone app is served yet (``mobile/`` holds its README only), so none is announced.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Protocol, TextIO
 
 import structlog
 
+from forexbot.api.routes.app_shell import APP_PATH
 from forexbot.config.loader import resolve_data_dir
 from forexbot.daemon.market_hours import MarketHours
 from forexbot.errors import DatabaseError
@@ -65,21 +67,28 @@ def first_user_command(data_dir: Path, default_data_dir: Path, *, database_url: 
 
 @dataclass(frozen=True, slots=True)
 class Greeting:
-    """Where the API is, where its documentation is, and (until a user exists) how to create
-    the first user."""
+    """Where the API is, where its documentation and the phone app (when ``app_served``)
+    are, and (until a user exists) how to create the first user."""
 
     api: str
     first_user: str | None = None
     all_addresses: bool = False
     market: MarketHours | None = None
+    app_served: bool = False
 
     @property
     def docs(self) -> str:
         return self.api + DOCS_PATH
 
+    @property
+    def app(self) -> str | None:
+        return self.api + APP_PATH if self.app_served else None
+
     def fields(self) -> dict[str, str]:
         """The greeting as fields of the ``forexbot ready`` event."""
         fields = {"api": self.api, "docs": self.docs}
+        if self.app is not None:
+            fields["app"] = self.app
         if self.first_user is not None:
             fields["first_user"] = self.first_user
         return fields
@@ -88,6 +97,8 @@ class Greeting:
         """The greeting as lines for a person."""
         api = self.api + ("   (listening on every address)" if self.all_addresses else "")
         lines = ["", "  forexbot is ready", f"    API       {api}", f"    API docs  {self.docs}"]
+        if self.app is not None:
+            lines.append(f"    App       {self.app}")
         if self.market is not None and self.market.closed:
             lines.append(f"    {self.market.describe()}")
         if self.first_user is not None:
@@ -125,10 +136,12 @@ def greet(
     data_dir: Path,
     environ: Mapping[str, str],
     market: MarketHours | None = None,
+    app_served: bool = False,
 ) -> Greeting:
     """The :class:`Greeting` of a daemon on ``data_dir`` whose API listens on
-    ``host``:``port``, whose database holds ``users`` users (``None``: unknown, no hint) and
-    whose markets are in the state ``market``; ``environ`` is the daemon's."""
+    ``host``:``port``, whose database holds ``users`` users (``None``: unknown, no hint),
+    whose markets are in the state ``market`` and which serves the phone app when
+    ``app_served``; ``environ`` is the daemon's."""
     first_user = None
     if users == 0:
         without_override = {k: v for k, v in environ.items() if k != "FOREXBOT_DATA_DIR"}
@@ -138,5 +151,9 @@ def greet(
             database_url=bool(environ.get("DATABASE_URL")),
         )
     return Greeting(
-        api_url(host, port, tls=tls), first_user, all_addresses=host in _WILDCARDS, market=market
+        api_url(host, port, tls=tls),
+        first_user,
+        all_addresses=host in _WILDCARDS,
+        market=market,
+        app_served=app_served,
     )

@@ -1,5 +1,5 @@
-"""The start-up greeting: where the API and its documentation are, and how to create the first
-user (rules in :mod:`forexbot.daemon.greeting`)."""
+"""The start-up greeting: where the API, its documentation and the phone app are, and how to
+create the first user (rules in :mod:`forexbot.daemon.greeting`)."""
 
 from __future__ import annotations
 
@@ -164,3 +164,37 @@ async def test_a_database_that_cannot_count_gives_no_count() -> None:
 def test_an_unknown_user_count_gives_no_first_user_hint() -> None:
     greeting = greet("127.0.0.1", 8080, tls=False, users=None, data_dir=HOME_DATA, environ=ENV)
     assert greeting.first_user is None
+
+
+def test_the_app_is_under_app() -> None:
+    greeting = Greeting("http://127.0.0.1:8080", app_served=True)
+    assert greeting.app == "http://127.0.0.1:8080/app/"
+
+
+def test_the_ready_event_fields_carry_the_app_when_it_is_served() -> None:
+    greeting = greet(
+        "127.0.0.1", 8080, tls=True, users=1, data_dir=HOME_DATA, environ=ENV, app_served=True
+    )
+    assert greeting.fields() == {
+        "api": "https://127.0.0.1:8080",
+        "docs": "https://127.0.0.1:8080/api/docs",
+        "app": "https://127.0.0.1:8080/app/",
+    }
+
+
+def test_the_lines_name_the_app_when_it_is_served() -> None:
+    greeting = greet(
+        "127.0.0.1", 8080, tls=False, users=1, data_dir=HOME_DATA, environ=ENV, app_served=True
+    )
+    assert greeting.lines()[2:5] == [
+        "    API       http://127.0.0.1:8080",
+        "    API docs  http://127.0.0.1:8080/api/docs",
+        "    App       http://127.0.0.1:8080/app/",
+    ]
+
+
+def test_an_app_that_is_not_served_is_not_announced() -> None:
+    greeting = greet("127.0.0.1", 8080, tls=False, users=1, data_dir=HOME_DATA, environ=ENV)
+    assert greeting.app is None
+    assert "app" not in greeting.fields()
+    assert not any("App" in line for line in greeting.lines())

@@ -1,0 +1,145 @@
+"""``/app/``: the phone app's files (the installable web app of ``mobile/``), served as they are.
+
+Why the daemon serves them: the app needs no other server, and it is then same-origin with the
+API, so its policy can allow ``'self'`` and nothing else (no CORS, no third-party origin).
+
+Rules:
+
+* ``/app`` redirects to ``/app/``; ``/app/`` is ``index.html``; ``/app/{path}`` is that file of
+  the app directory (``api.app_dir``, by default the ``mobile/`` directory of the source
+  checkout). The routes are public: the files hold no data, and the sign-in screen is one of
+  them.
+* Strictly inside the directory: a path with an empty, ``.``, ``..`` or hidden (dot) segment,
+  a backslash, or that resolves (symlinks followed) outside the directory is not served; nor
+  is a directory (no listing) or a file type the app does not use. All of these, and a missing
+  file or a missing directory (the message says where it looked), are 404 in the API's JSON
+  error body.
+* Content types are set here, not guessed from the system's tables (``.js`` is
+  ``text/javascript``, ``.webmanifest`` ``application/manifest+json``).
+* ``Cache-Control: no-cache`` with ``ETag`` and ``Last-Modified`` (conditional requests answer
+  304): a browser revalidates every file, so a new release is picked up at once.
+* The app's own Content-Security-Policy (:data:`APP_CSP`) replaces the API's deny-all one on
+  these responses only (the other security headers stay, :mod:`forexbot.api.middleware`):
+  everything from this origin, nothing inline, nothing from elsewhere. ``connect-src 'self'``
+  covers the WebSockets of the same host and port (``ws:``/``wss:``, CSP level 3; the browser
+  test proves it in Chromium).
+* ``sw.js`` carries ``Service-Worker-Allowed: /app/``: the service worker may control the
+  app and nothing else of the origin.
+* Not in the OpenAPI document: these are files for a browser, not the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from aiohttp import web
+
+import forexbot
+from forexbot.api.auth import public
+from forexbot.api.errors import ApiError
+from forexbot.config.models import ApiSettings
+
+#: Where the app is served.
+APP_PATH = "/app/"
+#: The app's Content-Security-Policy: its own files only, no inline script or style.
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_INDEX = "index.html"
+_SERVICE_WORKER = "sw.js"
+#: The file types the app is made of, and their content types.
+CONTENT_TYPES: Mapping[str, str] = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+}
+
+
+def default_app_dir() -> Path:
+    """The ``mobile/`` directory of the source checkout this package runs from."""
+    return Path(forexbot.__file__).parent.parent / "mobile"
+
+
+def app_dir(settings: ApiSettings) -> Path:
+    """The directory served at ``/app/``: ``api.app_dir`` (a relative path is taken from the
+    working directory), else :func:`default_app_dir`."""
+    return Path(settings.app_dir) if settings.app_dir is not None else default_app_dir()
+
+
+def _not_found(message: str) -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+class AppShellRoutes:
+    """Serves the files of ``directory`` under ``/app/`` (rules in the module docstring)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/app", self.redirect),
+            web.get("/app/", self.index),
+            web.get("/app/{path:.+}", self.file),
+        ]
+
+    @public
+    async def redirect(self, request: web.Request) -> web.Response:
+        """``/app`` → ``/app/``, so the app's relative addresses resolve under it."""
+        return web.Response(status=308, headers={"Location": APP_PATH})
+
+    @public
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(_INDEX)
+
+    @public
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request.match_info["path"])
+
+    async def _serve(self, relative: str) -> web.FileResponse:
+        content_type = CONTENT_TYPES.get(PurePosixPath(relative).suffix.lower())
+        if content_type is None:
+            raise _not_found(f"no such file in the app: {relative}")
+        # The checks stat the file system: off the event loop, like FileResponse's own I/O.
+        path = await asyncio.to_thread(self._inside, relative)
+        response = web.FileResponse(path)
+        response.headers["Content-Type"] = content_type
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Security-Policy"] = APP_CSP
+        if relative == _SERVICE_WORKER:
+            response.headers["Service-Worker-Allowed"] = APP_PATH
+        return response
+
+    def _inside(self, relative: str) -> Path:
+        """The regular file ``relative`` names strictly inside the app directory, or 404."""
+        try:
+            root = self._directory.resolve(strict=True)
+        except OSError:
+            root = None
+        if root is None or not root.is_dir():
+            raise _not_found(
+                f"the app is not installed here: no directory {self._directory} "
+                "(set api.app_dir to the app's directory)"
+            )
+        parts = relative.split("/")
+        if "\\" in relative or any(not part or part.startswith(".") for part in parts):
+            raise _not_found(f"no such file in the app: {relative}")
+        try:
+            path = root.joinpath(*parts).resolve(strict=True)
+        except (OSError, RuntimeError):  # missing, or a symlink loop
+            raise _not_found(f"no such file in the app: {relative}") from None
+        if not path.is_relative_to(root) or not path.is_file():
+            raise _not_found(f"no such file in the app: {relative}")
+        return path

@@ -1,0 +1,405 @@
+"""``/app/``: the phone app's files, strictly from its directory, under the app's own policy
+(rules in :mod:`forexbot.api.routes.app_shell`).
+
+Most tests serve a small app made in a temporary directory (``api.app_dir``); the last ones
+check the shipped app of ``mobile/``, served by default, against the policy it runs under.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+from multidict import CIMultiDict
+
+from forexbot.api.routes.app_shell import default_app_dir
+
+from ._support import Api, MakeApi
+
+pytestmark = pytest.mark.db
+
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+INDEX = b"<!doctype html><title>app</title><script type=module src=src/main.js></script>"
+SECRET = b"export const secret = 'outside the app';"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # the server does not look inside
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    """An app beside a file that is not part of it (``secret.js``)."""
+    (tmp_path / "secret.js").write_bytes(SECRET)
+    app = tmp_path / "app"
+    (app / "src").mkdir(parents=True)
+    (app / "icons").mkdir()
+    (app / "index.html").write_bytes(INDEX)
+    (app / "src" / "main.js").write_text("import './ui.js';\n")
+    (app / "styles.css").write_text("body { margin: 0 }\n")
+    (app / "sw.js").write_text("self.addEventListener('fetch', () => {});\n")
+    (app / "manifest.webmanifest").write_text('{"name": "forexbot"}')
+    (app / "icons" / "icon-192.png").write_bytes(PNG)
+    (app / "icons" / "make_icons.py").write_text("print('not part of the app')\n")
+    (app / ".env.js").write_text("export const hidden = true;\n")
+    return app
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def served(make_api: MakeApi, app_dir: Path) -> Api:
+    return await make_api(app_dir=str(app_dir))
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+async def raw_get(api: Api, target: str) -> RawAnswer:
+    """``GET target`` sent byte for byte: an HTTP client would normalise the path first."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.server.bound_port)
+    try:
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        async with asyncio.timeout(5):
+            raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawAnswer(int(status_line.split()[1]), headers, body)
+
+
+async def get(api: Api, path: str, **headers: str) -> tuple[int, CIMultiDict[str], bytes]:
+    async with api.session.get(api.url(path), headers=headers, allow_redirects=False) as resp:
+        return resp.status, CIMultiDict(resp.headers), await resp.read()
+
+
+# --- what is served, and how ------------------------------------------------------------------
+
+
+async def test_the_app_root_is_its_index_page(served: Api) -> None:
+    status, headers, body = await get(served, "/app/")
+    assert status == 200
+    assert body == INDEX
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+async def test_app_without_a_slash_redirects_to_the_app_root(served: Api) -> None:
+    status, headers, _ = await get(served, "/app")
+    assert status == 308
+    assert headers["Location"] == "/app/"
+
+
+async def test_the_app_pages_carry_the_app_policy_exactly(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/")
+    assert headers["Content-Security-Policy"] == APP_CSP
+
+
+async def test_every_app_file_carries_the_app_policy(served: Api) -> None:
+    for path in ("/app/src/main.js", "/app/styles.css", "/app/icons/icon-192.png"):
+        _, headers, _ = await get(served, path)
+        assert headers["Content-Security-Policy"] == APP_CSP, path
+
+
+async def test_the_app_keeps_the_other_security_headers(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Server"] == "forexbot"
+    assert headers["X-Request-ID"]
+
+
+async def test_the_api_keeps_its_deny_all_policy(served: Api) -> None:
+    _, headers, _ = await get(served, "/api/health")
+    assert headers["Content-Security-Policy"] == API_CSP
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/app/index.html", "text/html; charset=utf-8"),
+        ("/app/src/main.js", "text/javascript; charset=utf-8"),
+        ("/app/styles.css", "text/css; charset=utf-8"),
+        ("/app/manifest.webmanifest", "application/manifest+json"),
+        ("/app/icons/icon-192.png", "image/png"),
+        ("/app/sw.js", "text/javascript; charset=utf-8"),
+    ],
+)
+async def test_each_file_type_has_its_content_type(
+    served: Api, path: str, content_type: str
+) -> None:
+    status, headers, _ = await get(served, path)
+    assert status == 200
+    assert headers["Content-Type"] == content_type
+
+
+async def test_a_file_is_served_as_it_is_on_disk(served: Api, app_dir: Path) -> None:
+    _, _, body = await get(served, "/app/icons/icon-192.png")
+    assert body == (app_dir / "icons" / "icon-192.png").read_bytes()
+
+
+async def test_the_service_worker_may_control_the_app_only(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/sw.js")
+    assert headers["Service-Worker-Allowed"] == "/app/"
+
+
+async def test_other_files_do_not_widen_a_service_worker(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/src/main.js")
+    assert "Service-Worker-Allowed" not in headers
+
+
+async def test_app_files_are_revalidated_on_every_use(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/src/main.js")
+    assert headers["Cache-Control"] == "no-cache"
+    assert headers["ETag"]
+    assert headers["Last-Modified"]
+
+
+async def test_an_unchanged_file_is_answered_304(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/src/main.js")
+    status, again, body = await get(
+        served, "/app/src/main.js", **{"If-None-Match": headers["ETag"]}
+    )
+    assert status == 304
+    assert body == b""
+    assert again["Cache-Control"] == "no-cache"
+
+
+async def test_a_changed_file_is_sent_again(served: Api, app_dir: Path) -> None:
+    _, headers, _ = await get(served, "/app/src/main.js")
+    (app_dir / "src" / "main.js").write_text("import './ui.js'; // release 2\n")
+    status, _, body = await get(served, "/app/src/main.js", **{"If-None-Match": headers["ETag"]})
+    assert status == 200
+    assert body == b"import './ui.js'; // release 2\n"
+
+
+async def test_the_app_needs_no_token(served: Api) -> None:
+    status, _, _ = await get(served, "/app/src/main.js")
+    assert status == 200
+
+
+async def test_the_app_is_not_in_the_api_document(served: Api) -> None:
+    _, _, body = await get(served, "/api/openapi.json")
+    assert not [path for path in orjson.loads(body)["paths"] if path.startswith("/app")]
+
+
+# --- what is refused ------------------------------------------------------------------------
+
+
+def assert_not_found(answer: RawAnswer) -> None:
+    assert answer.status == 404
+    assert answer.headers["content-type"].startswith("application/json")
+    assert orjson.loads(answer.body)["error"]["code"] == "not_found"
+    assert SECRET not in answer.body
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/app/../secret.js",
+        "/app/%2e%2e/secret.js",
+        "/app/%2E%2E/secret.js",
+        "/app/..%2fsecret.js",
+        "/app/%2e%2e%2fsecret.js",
+        "/app/src/../../secret.js",
+        "/app/src/%2e%2e/%2e%2e/secret.js",
+        "/app/./%2e%2e/secret.js",
+        "/app/..%5csecret.js",
+        "/app/../forexbot/__init__.py",
+        "/app/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    ],
+)
+async def test_a_path_out_of_the_app_directory_is_404(served: Api, target: str) -> None:
+    assert_not_found(await raw_get(served, target))
+
+
+async def test_an_absolute_path_is_404(served: Api, app_dir: Path) -> None:
+    secret = app_dir.parent / "secret.js"
+    for target in (f"/app/{secret}", f"/app/{str(secret).replace('/', '%2f')}"):
+        assert_not_found(await raw_get(served, target))
+
+
+async def test_a_symlink_out_of_the_app_directory_is_404(served: Api, app_dir: Path) -> None:
+    (app_dir / "link.js").symlink_to(app_dir.parent / "secret.js")
+    (app_dir / "outside").symlink_to(app_dir.parent, target_is_directory=True)
+    assert_not_found(await raw_get(served, "/app/link.js"))
+    assert_not_found(await raw_get(served, "/app/outside/secret.js"))
+
+
+async def test_a_symlink_within_the_app_directory_is_followed(served: Api, app_dir: Path) -> None:
+    (app_dir / "main.js").symlink_to(app_dir / "src" / "main.js")
+    status, _, body = await get(served, "/app/main.js")
+    assert status == 200
+    assert body == b"import './ui.js';\n"
+
+
+@pytest.mark.parametrize("target", ["/app/src", "/app/src/", "/app/icons/"])
+async def test_a_directory_is_not_listed(served: Api, target: str) -> None:
+    answer = await raw_get(served, target)
+    assert_not_found(answer)
+    assert b"main.js" not in answer.body
+
+
+async def test_a_hidden_file_is_404(served: Api) -> None:
+    assert_not_found(await raw_get(served, "/app/.env.js"))
+
+
+async def test_a_file_of_a_type_the_app_does_not_use_is_404(served: Api) -> None:
+    assert_not_found(await raw_get(served, "/app/icons/make_icons.py"))
+
+
+async def test_a_missing_file_is_404_in_the_api_error_body(served: Api) -> None:
+    status, headers, body = await get(served, "/app/src/nowhere.js")
+    assert status == 404
+    assert headers["Content-Type"] == "application/json"
+    assert orjson.loads(body) == {
+        "error": {
+            "code": "not_found",
+            "message": "no such file in the app: src/nowhere.js",
+            "details": None,
+        }
+    }
+
+
+async def test_a_refusal_carries_the_api_policy_not_the_app_one(served: Api) -> None:
+    _, headers, _ = await get(served, "/app/src/nowhere.js")
+    assert headers["Content-Security-Policy"] == API_CSP
+
+
+async def test_a_missing_app_directory_is_404_saying_where_it_looked(
+    make_api: MakeApi, tmp_path: Path
+) -> None:
+    api = await make_api(app_dir=str(tmp_path / "nowhere"))
+    status, _, body = await get(api, "/app/")
+    assert status == 404
+    message = orjson.loads(body)["error"]["message"]
+    assert message == (
+        f"the app is not installed here: no directory {tmp_path / 'nowhere'} "
+        "(set api.app_dir to the app's directory)"
+    )
+
+
+def test_by_default_the_app_is_the_checkout_mobile_directory() -> None:
+    assert default_app_dir() == Path(__file__).resolve().parents[2] / "mobile"
+
+
+# --- the shipped app (mobile/) ----------------------------------------------------------------
+
+
+class PageScan(HTMLParser):
+    """What of an HTML page the app's policy decides on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+        self.inline: list[str] = []
+        self.handlers: list[str] = []
+        self.styles: list[str] = []
+        self.links: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        self.handlers += [f"{tag} {name}" for name, _ in attrs if name.lower().startswith("on")]
+        if "style" in named:
+            self.styles.append(f"{tag} style attribute")
+        if tag == "style":
+            self.styles.append("style element")
+        if tag == "script":
+            self.scripts.append(named)
+            self._in_script = True
+        for name in ("src", "href"):
+            value = named.get(name)
+            if value is not None and tag in {"script", "link", "img"}:
+                self.links.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline.append(data.strip()[:40])
+
+
+def scan(page: bytes) -> PageScan:
+    scanned = PageScan()
+    scanned.feed(page.decode("utf-8"))
+    scanned.close()
+    return scanned
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+async def test_the_shipped_index_has_no_inline_script_style_or_handler(api: Api) -> None:
+    status, _, body = await get(api, "/app/")
+    assert status == 200
+    page = scan(body)
+    assert page.scripts, "the page loads its code"
+    assert all(script.get("src") for script in page.scripts)
+    assert page.inline == []
+    assert page.handlers == []
+    assert page.styles == []
+    assert not [link for link in page.links if link.lower().startswith("javascript:")]
+
+
+async def test_everything_the_shipped_index_loads_is_served_from_the_app(api: Api) -> None:
+    _, _, body = await get(api, "/app/")
+    for link in scan(body).links:
+        assert "//" not in link, f"{link} is not the app's own"
+        assert not link.startswith("/"), f"{link} is not relative to the app"
+        status, _, _ = await get(api, "/app/" + link)
+        assert status == 200, link
+
+
+async def test_the_shipped_manifest_is_installable(api: Api) -> None:
+    status, headers, body = await get(api, "/app/manifest.webmanifest")
+    assert status == 200
+    assert headers["Content-Type"] == "application/manifest+json"
+    manifest: dict[str, Any] = json.loads(body)
+    assert manifest["name"]
+    assert manifest["short_name"]
+    assert (manifest["start_url"], manifest["scope"]) == ("/app/", "/app/")
+    assert manifest["display"] == "standalone"
+    assert manifest["theme_color"]
+    assert manifest["background_color"]
+    assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
+
+
+async def test_the_shipped_manifest_names_icons_that_exist_at_their_size(api: Api) -> None:
+    _, _, body = await get(api, "/app/manifest.webmanifest")
+    for icon in json.loads(body)["icons"]:
+        status, headers, image = await get(api, "/app/" + icon["src"])
+        assert status == 200, icon["src"]
+        assert headers["Content-Type"] == icon["type"] == "image/png"
+        width, height = png_size(image)
+        assert f"{width}x{height}" == icon["sizes"]
+
+
+async def test_the_shipped_service_worker_is_served_for_the_app_scope(api: Api) -> None:
+    status, headers, _ = await get(api, "/app/sw.js")
+    assert status == 200
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert headers["Service-Worker-Allowed"] == "/app/"

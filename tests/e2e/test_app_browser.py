@@ -1,0 +1,267 @@
+"""End to end: the phone app in Debian's Chromium, at a phone's size, against a real daemon.
+
+A trader signs in, reads the dashboard (the terminal connected, paper mode, the paper
+account's balance, the equity moving live), loses the network and sees the figures marked
+stale until it comes back, and logs out. An admin is asked for the one-time code, is refused
+with a wrong one in words, and gets in with the right one. Every screen is photographed under
+the test's output directory, and each photograph is checked not to be blank.
+
+Playwright drives the system's ``chromium`` (``make test`` installs it); no browser is
+downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pyotp
+import pytest
+import pytest_asyncio
+from daemon_kit import PASSWORD, Daemon, daemon_env, free_port
+from PIL import Image
+from playwright.async_api import Page, async_playwright, expect
+from polling import eventually
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip(
+        "no chromium on this machine: `make test` (system-deps) installs Debian's package",
+        allow_module_level=True,
+    )
+
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "en-GB",
+}
+# Only manual trades: the balance stays the paper account's start until the test trades.
+STRATEGIES = "instances:\n  - strategy: ma_rsi\n    timeframe: M1\n    enabled: false\n"
+QUICK = {
+    "FOREXBOT_API__WS_PERFORMANCE_INTERVAL_SECONDS": "0.5",
+    "FOREXBOT_API__WS_STATUS_INTERVAL_SECONDS": "0.5",
+    "FOREXBOT_API__LOGIN_ATTEMPTS_PER_MINUTE": "100",
+}
+MONEY = re.compile(r"^[+-]?\d{1,3}(,\d{3})*\.\d{2} USD$")
+SECRET_LINE = re.compile(r"^  secret: (\S+)$", re.M)
+WAIT_MS = 20_000
+
+
+async def create_account(data_dir: Path, env: dict[str, str], username: str, role: str) -> str:
+    """``forexbot user create`` as an operator runs it; what it prints."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "forexbot", "user", "create", "--username", username),
+        *("--role", role, "--password-stdin", "--data-dir", str(data_dir)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(PASSWORD.encode() + b"\n"), 120)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+def wrong_code(totp: pyotp.TOTP) -> str:
+    """A six-digit code the server will not take now (it accepts one step early or late)."""
+    now = time.time()
+    taken = {totp.at(now + drift * 30) for drift in range(-2, 3)}
+    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in taken)
+
+
+def distinct_colours(path: Path) -> int:
+    """How many colours a screenshot has (a blank page has one)."""
+    with Image.open(path) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None
+    return len(colours)
+
+
+class Screens:
+    """Screenshots of each screen, under the test's output directory."""
+
+    def __init__(self, page: Page, directory: Path) -> None:
+        self._page = page
+        self.directory = directory
+        self.taken: list[Path] = []
+
+    async def take(self, name: str) -> None:
+        path = self.directory / f"{len(self.taken) + 1:02d}-{name}.png"
+        await self._page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
+    """A daemon on the simulated market with a trader (``tom``) and an admin (``ada``); the
+    admin's one-time code secret comes with it."""
+    data_dir = workdir / "data"
+    strategies = workdir / "strategies.yaml"
+    strategies.write_text(STRATEGIES)
+    env = daemon_env(data_dir, FOREXBOT_STRATEGY__FILE=str(strategies), **QUICK)
+    del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own
+    printed = await create_account(data_dir, env, "ada", "admin")
+    found = SECRET_LINE.search(printed)
+    assert found is not None, printed
+    await create_account(data_dir, env, "tom", "trader")
+    running = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
+    try:
+        await running.start()
+        yield running, found.group(1)
+    finally:
+        running.kill()
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
+    """A phone-sized page in headless Chromium."""
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            context = await browser.new_context(**PHONE)
+            yield await context.new_page()
+        finally:
+            await browser.close()
+
+
+async def sign_in(page: Page, username: str) -> None:
+    await page.get_by_test_id("signin-username").fill(username)
+    await page.get_by_test_id("signin-password").fill(PASSWORD)
+    await page.get_by_test_id("signin-submit").click()
+
+
+async def open_trade(base: str) -> None:
+    """A paper trade by the trader, through the API, so the equity moves."""
+    async with aiohttp.ClientSession() as http:
+        body = {"username": "tom", "password": PASSWORD}
+        async with http.post(f"{base}/api/auth/login", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        async with http.get(f"{base}/api/market/quote/EURUSD", headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            bid = (await resp.json())["bid"]
+        trade = {"symbol": "EURUSD", "side": "buy", "sl": round(bid - 0.02, 5)}
+        async with http.post(f"{base}/api/trades", json=trade, headers=headers) as resp:
+            assert resp.status in (200, 201), await resp.text()
+
+
+async def test_a_trader_and_an_admin_use_the_app_on_a_phone(
+    daemon: tuple[Daemon, str], page: Page, tmp_path: Path
+) -> None:
+    running, admin_secret = daemon
+    app = f"{running.base}/app/"
+    screens = Screens(page, tmp_path)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    performance_sockets: list[Any] = []
+    performance_frames: list[str] = []
+
+    def watch(socket: Any) -> None:
+        if "/ws/performance" in socket.url:
+            performance_sockets.append(socket)
+            socket.on("framereceived", lambda frame: performance_frames.append(str(frame)))
+
+    page.on("websocket", watch)
+
+    # The daemon's greeting announces the app.
+    lines = running.log_path.read_text().splitlines()
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    ready = [e for e in events if e.get("event") == "forexbot ready"]
+    assert [e["app"] for e in ready] == [app]
+
+    # A trader signs in.
+    await page.goto(app)
+    await expect(page.get_by_test_id("signin-username")).to_be_visible()
+    await screens.take("signin")
+    await sign_in(page, "tom")
+
+    # The dashboard: connected, paper, the paper account's balance, live figures.
+    connection = page.get_by_test_id("dash-connection")
+    await expect(connection).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    await expect(connection).to_have_text(re.compile(r"^connected$", re.I))
+    await expect(page.get_by_test_id("dash-mode")).to_have_text(re.compile(r"^paper$", re.I))
+    await expect(page.get_by_test_id("dash-balance")).to_have_text("10,000.00 USD")
+    await expect(page.get_by_test_id("dash-kill-switch")).to_have_attribute(
+        "data-state", "inactive"
+    )
+    await expect(page.get_by_test_id("dash-stale")).to_have_count(0)
+    await eventually(lambda: performance_frames, timeout=10, what="a /ws/performance message")
+
+    await open_trade(running.base)
+    await expect(page.get_by_test_id("dash-positions")).to_have_text("1", timeout=WAIT_MS)
+    equity = page.get_by_test_id("dash-equity")
+    seen: set[str] = set()
+
+    async def equity_moved() -> bool:
+        text = (await equity.text_content() or "").strip()
+        assert MONEY.match(text), text
+        seen.add(text)
+        return len(seen) >= 2
+
+    await eventually(equity_moved, timeout=30, what="the equity to change on screen", interval=0.2)
+    for name in ("dash-margin", "dash-free-margin", "dash-floating"):
+        assert MONEY.match((await page.get_by_test_id(name).text_content() or "").strip()), name
+    await screens.take("dashboard")
+
+    # The stream drops (the phone goes offline): the figures are marked stale...
+    sockets_before = len(performance_sockets)
+    await page.context.set_offline(True)
+    await expect(page.get_by_test_id("dash-stale")).to_be_visible(timeout=WAIT_MS)
+    await screens.take("dashboard-stale")
+    # ...until it reconnects.
+    await page.context.set_offline(False)
+    await expect(page.get_by_test_id("dash-stale")).to_be_hidden(timeout=WAIT_MS)
+    assert len(performance_sockets) > sockets_before, "the stream reconnected"
+
+    # Log out: back to the sign-in screen.
+    await page.get_by_test_id("logout").click()
+    await expect(page.get_by_test_id("signin-username")).to_be_visible()
+
+    # An admin is asked for the one-time code...
+    await sign_in(page, "ada")
+    code = page.get_by_test_id("signin-otp")
+    await expect(code).to_be_visible()
+    await screens.take("signin-code")
+    # ...a wrong one is refused in words...
+    totp = pyotp.TOTP(admin_secret)
+    await code.fill(wrong_code(totp))
+    await page.get_by_test_id("signin-submit").click()
+    error = page.get_by_test_id("signin-error")
+    await expect(error).to_be_visible()
+    assert re.search(r"[a-z]{3,} [a-z]{2,}", (await error.text_content() or "")), "in words"
+    await screens.take("signin-refused")
+    # ...the right one lets them in.
+    await code.fill(totp.now())
+    await page.get_by_test_id("signin-submit").click()
+    await expect(page.get_by_test_id("dash-connection")).to_have_attribute(
+        "data-state", "connected", timeout=WAIT_MS
+    )
+    await screens.take("dashboard-admin")
+
+    assert problems == []
+    blank = tmp_path / "blank.png"
+    await page.goto("about:blank")
+    await page.screenshot(path=str(blank))
+    assert distinct_colours(blank) == 1
+    for shot in screens.taken:
+        with Image.open(shot) as image:
+            assert image.width == 390 * 3, shot.name
+        assert distinct_colours(shot) >= 16, f"{shot.name} looks blank"
