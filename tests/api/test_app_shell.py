@@ -19,6 +19,7 @@ import orjson
 import pytest
 import pytest_asyncio
 from multidict import CIMultiDict
+from structlog.testing import LogCapture
 
 from forexbot.api.routes.app_shell import default_app_dir
 
@@ -284,17 +285,17 @@ async def test_a_refusal_carries_the_api_policy_not_the_app_one(served: Api) -> 
     assert headers["Content-Security-Policy"] == API_CSP
 
 
-async def test_a_missing_app_directory_is_404_saying_where_it_looked(
-    make_api: MakeApi, tmp_path: Path
+async def test_a_missing_app_directory_is_404_and_the_log_says_where_it_looked(
+    make_api: MakeApi, tmp_path: Path, logs: LogCapture
 ) -> None:
     api = await make_api(app_dir=str(tmp_path / "nowhere"))
     status, _, body = await get(api, "/app/")
     assert status == 404
     message = orjson.loads(body)["error"]["message"]
-    assert message == (
-        f"the app is not installed here: no directory {tmp_path / 'nowhere'} "
-        "(set api.app_dir to the app's directory)"
-    )
+    assert message == "the app is not installed on this server (see the daemon's log)"
+    assert str(tmp_path) not in body.decode()
+    [warning] = [e for e in logs.entries if e["event"] == "the app directory is missing"]
+    assert warning["app_dir"] == str(tmp_path / "nowhere")
 
 
 def test_by_default_the_app_is_the_checkout_mobile_directory() -> None:

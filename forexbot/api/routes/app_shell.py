@@ -12,7 +12,7 @@ Rules:
 * Strictly inside the directory: a path with an empty, ``.``, ``..`` or hidden (dot) segment,
   a backslash, or that resolves (symlinks followed) outside the directory is not served; nor
   is a directory (no listing) or a file type the app does not use. All of these, and a missing
-  file or a missing directory (the message says where it looked), are 404 in the API's JSON
+  file or a missing directory (the log says where it looked), are 404 in the API's JSON
   error body.
 * Content types are set here, not guessed from the system's tables (``.js`` is
   ``text/javascript``, ``.webmanifest`` ``application/manifest+json``).
@@ -34,6 +34,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+import structlog
 from aiohttp import web
 
 import forexbot
@@ -65,6 +66,8 @@ CONTENT_TYPES: Mapping[str, str] = {
     ".ico": "image/x-icon",
     ".woff2": "font/woff2",
 }
+
+_log = structlog.get_logger("forexbot.api.app_shell")
 
 
 def default_app_dir() -> Path:
@@ -129,10 +132,9 @@ class AppShellRoutes:
         except OSError:
             root = None
         if root is None or not root.is_dir():
-            raise _not_found(
-                f"the app is not installed here: no directory {self._directory} "
-                "(set api.app_dir to the app's directory)"
-            )
+            # Where it looked is the operator's business, not an anonymous client's: logged.
+            _log.warning("the app directory is missing", app_dir=str(self._directory))
+            raise _not_found("the app is not installed on this server (see the daemon's log)")
         parts = relative.split("/")
         if "\\" in relative or any(not part or part.startswith(".") for part in parts):
             raise _not_found(f"no such file in the app: {relative}")
