@@ -11,7 +11,7 @@
  * - A new version of this file replaces the cache (its name carries the version).
  */
 
-const CACHE = "forexbot-shell-v1";
+const CACHE = "forexbot-shell-v2";
 const SHELL = [
   "./",
   "index.html",
@@ -22,15 +22,27 @@ const SHELL = [
   "src/main.js",
   "src/models/dashboard.js",
   "src/models/errors.js",
+  "src/models/role.js",
+  "src/models/route.js",
   "src/models/session.js",
+  "src/models/trading.js",
   "src/screens/dashboard.js",
+  "src/screens/open_trade.js",
+  "src/screens/position_card.js",
+  "src/screens/positions.js",
   "src/screens/signin.js",
+  "src/screens/topbar.js",
+  "src/screens/trade.js",
+  "src/screens/trades.js",
   "src/services/api.js",
   "src/services/auth.js",
   "src/services/ws.js",
+  "src/widgets/confirm.js",
   "src/widgets/dom.js",
+  "src/widgets/field.js",
   "src/widgets/format.js",
   "src/widgets/pill.js",
+  "src/widgets/tabbar.js",
 ];
 
 self.addEventListener("install", (event) => {

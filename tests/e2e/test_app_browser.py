@@ -1,9 +1,13 @@
 """End to end: the phone app in Debian's Chromium, at a phone's size, against a real daemon.
 
-A trader signs in, reads the dashboard (the terminal connected, paper mode, the paper
-account's balance, the equity moving live), loses the network and sees the figures marked
-stale until it comes back, and logs out. An admin is asked for the one-time code, is refused
-with a wrong one in words, and gets in with the right one. Every screen is photographed under
+The first test: a trader signs in, reads the dashboard (the terminal connected, paper mode,
+the paper account's balance, the equity moving live), loses the network and sees the figures
+marked stale until it comes back, and logs out. An admin is asked for the one-time code, is refused
+with a wrong one in words, and gets in with the right one. The second: a trader opens a
+trade from the app, follows it in Positions, has an invalid SL refused next to the field,
+moves the SL, closes half and then the rest, and finds it in Trades with its history; the
+tabs and the back button move between screens; a viewer sees positions without any action.
+Every screen is photographed under
 the test's output directory, and each photograph is checked not to be blank.
 
 Playwright drives the system's ``chromium`` (``make test`` installs it); no browser is
@@ -106,8 +110,8 @@ class Screens:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    """A daemon on the simulated market with a trader (``tom``) and an admin (``ada``); the
-    admin's one-time code secret comes with it."""
+    """A daemon on the simulated market with a trader (``tom``), a viewer (``vic``) and an
+    admin (``ada``); the admin's one-time code secret comes with it."""
     data_dir = workdir / "data"
     strategies = workdir / "strategies.yaml"
     strategies.write_text(STRATEGIES)
@@ -117,6 +121,7 @@ async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
     found = SECRET_LINE.search(printed)
     assert found is not None, printed
     await create_account(data_dir, env, "tom", "trader")
+    await create_account(data_dir, env, "vic", "viewer")
     running = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
         await running.start()
@@ -265,3 +270,167 @@ async def test_a_trader_and_an_admin_use_the_app_on_a_phone(
         with Image.open(shot) as image:
             assert image.width == 390 * 3, shot.name
         assert distinct_colours(shot) >= 16, f"{shot.name} looks blank"
+
+
+def check_screenshots(screens: Screens) -> None:
+    for shot in screens.taken:
+        with Image.open(shot) as image:
+            assert image.width == 390 * 3, shot.name
+        assert distinct_colours(shot) >= 16, f"{shot.name} looks blank"
+
+
+def price(text: str | None) -> float:
+    return float((text or "").strip())
+
+
+async def test_a_trader_opens_moves_and_closes_a_trade_from_the_app(
+    daemon: tuple[Daemon, str], page: Page, tmp_path: Path
+) -> None:
+    running, _ = daemon
+    app = f"{running.base}/app/"
+    screens = Screens(page, tmp_path)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("dialog", lambda dialog: problems.append(f"a browser dialog: {dialog.message}"))
+    await page.goto(app)
+    await sign_in(page, "tom")
+    await expect(page.get_by_test_id("dash-connection")).to_have_attribute(
+        "data-state", "connected", timeout=WAIT_MS
+    )
+    await expect(page.get_by_test_id("tab-dashboard")).to_have_attribute("aria-current", "page")
+
+    # Positions: none yet.
+    await page.get_by_test_id("tab-positions").click()
+    await expect(page).to_have_url(re.compile(r"#/positions$"))
+    await expect(page.get_by_test_id("tab-positions")).to_have_attribute("aria-current", "page")
+    await expect(page.get_by_test_id("tab-dashboard")).not_to_have_attribute("aria-current", "page")
+    await expect(page.get_by_test_id("positions-empty")).to_be_visible(timeout=WAIT_MS)
+
+    # Open a buy of EURUSD from the app, the volume sized by the risk rules.
+    await page.get_by_test_id("new-trade-toggle").click()
+    await page.get_by_test_id("new-trade-symbol").select_option("EURUSD")
+    quote = page.get_by_test_id("new-trade-quote")
+    await expect(quote).to_have_text(re.compile(r"^Bid \d+\.\d+ · Ask \d+\.\d+$"), timeout=WAIT_MS)
+    bid = float(re.findall(r"\d+\.\d+", await quote.text_content() or "")[0])
+    await page.get_by_test_id("new-trade-side").select_option("buy")
+    await page.get_by_test_id("new-trade-sl").fill(f"{bid - 0.02:.5f}")
+    await page.get_by_test_id("new-trade-submit").click()
+    dialog = page.get_by_test_id("confirm")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text("sized by the risk rules")
+    await screens.take("confirm-open")
+    await page.get_by_test_id("confirm-ok").click()
+    result = page.get_by_test_id("new-trade-result")
+    await expect(result).to_have_text(
+        re.compile(r"^Opened: buy [\d.]+ EURUSD at [\d.]+ \(trade \d+\)\.$"), timeout=WAIT_MS
+    )
+    found = re.search(r"\(trade (\d+)\)", await result.text_content() or "")
+    assert found is not None
+    trade_id = found.group(1)
+
+    # It shows in Positions, with its P/L.
+    position = page.get_by_test_id("position")
+    await expect(position).to_have_count(1, timeout=WAIT_MS)
+    await expect(position).to_have_attribute("data-symbol", "EURUSD")
+    volume_text = await position.get_by_test_id("position-volume").text_content() or ""
+    volume = float(volume_text.split()[0])
+    assert volume >= 0.02, volume_text
+    assert MONEY.match((await position.get_by_test_id("position-pnl").text_content() or "").strip())
+    await screens.take("positions")
+
+    # An SL above the bid of a buy is refused, next to the field, in words.
+    sl_input = position.get_by_test_id("position-sl-input")
+    await sl_input.fill(f"{bid + 0.05:.5f}")
+    await position.get_by_test_id("position-stops-submit").click()
+    refusal = position.get_by_test_id("position-sl-input-error")
+    await expect(refusal).to_be_visible(timeout=WAIT_MS)
+    await expect(refusal).to_contain_text("must be below the bid")
+    await expect(sl_input).to_have_attribute("aria-invalid", "true")
+    await screens.take("position-sl-refused")
+
+    # A valid SL (a cent below the price now) moves it.
+    new_sl = round(price(await position.get_by_test_id("position-price").text_content()) - 0.01, 5)
+    await sl_input.fill(f"{new_sl:.5f}")
+    await position.get_by_test_id("position-stops-submit").click()
+    await expect(position.get_by_test_id("position-notice")).to_have_text("Stops moved.")
+    await expect(refusal).to_be_hidden()
+
+    async def sl_shown() -> bool:
+        text = await position.get_by_test_id("position-sl").text_content()
+        return abs(price(text) - new_sl) < 1e-9 if text and text != "—" else False
+
+    await eventually(sl_shown, timeout=20, what="the new SL on the card", interval=0.2)
+
+    # Close half: the volume offered is half the position on the step.
+    half = int(volume * 100 / 2) / 100
+    close_volume = position.get_by_test_id("position-close-volume")
+    assert float(await close_volume.input_value()) == half
+    await position.get_by_test_id("position-close-part").click()
+    await expect(dialog).to_contain_text(f"Close {half} lots of EURUSD?")
+    await page.get_by_test_id("confirm-ok").click()
+    left = round(volume - half, 2)
+    await expect(position.get_by_test_id("position-volume")).to_have_text(
+        f"{left:g} lots", timeout=WAIT_MS
+    )
+
+    # Close the rest: asked first; "Cancel" keeps it open.
+    await position.get_by_test_id("position-close").click()
+    await page.get_by_test_id("confirm-cancel").click()
+    await expect(dialog).to_have_count(0)
+    await expect(position).to_have_count(1)
+    await position.get_by_test_id("position-close").click()
+    await screens.take("confirm-close")
+    await page.get_by_test_id("confirm-ok").click()
+    await expect(page.get_by_test_id("positions-empty")).to_be_visible(timeout=WAIT_MS)
+
+    # Trades: the trade, and its detail with the whole lifecycle.
+    await page.get_by_test_id("tab-trades").click()
+    await expect(page).to_have_url(re.compile(r"#/trades$"))
+    row = page.locator(f'[data-testid="trade-row"][data-trade-id="{trade_id}"]')
+    await expect(row).to_be_visible(timeout=WAIT_MS)
+    await expect(row).to_contain_text("closed")
+    await expect(page.get_by_test_id("trades-count")).to_have_text("1 trade")
+    await screens.take("trades")
+    await page.get_by_test_id("trades-filters").click()
+    await page.get_by_test_id("trades-filter-status").select_option("open")
+    await page.get_by_test_id("trades-filter-apply").click()
+    await expect(page.get_by_test_id("trades-count")).to_have_text("0 trades")
+    await expect(row).to_have_count(0)
+    await page.get_by_test_id("trades-filter-status").select_option("closed")
+    await page.get_by_test_id("trades-filter-apply").click()
+    await row.click()
+    await expect(page).to_have_url(re.compile(rf"#/trades/{trade_id}$"))
+    await expect(page.get_by_test_id("tab-trades")).to_have_attribute("aria-current", "page")
+    await expect(page.get_by_test_id("trade-status")).to_have_text("closed", timeout=WAIT_MS)
+    steps = page.get_by_test_id("trade-transition")
+    tos = [await s.get_attribute("data-to") for s in await steps.all()]
+    assert tos[:3] == ["intent", "submitted", "open"], tos
+    assert tos[-1] == "closed", tos
+    assert tos.count("closing") == 2, tos  # the half, then the rest
+    await screens.take("trade")
+
+    # Back and forward move between screens like pages.
+    await page.go_back()
+    await expect(page).to_have_url(re.compile(r"#/trades$"))
+    await expect(page.get_by_test_id("trades-list")).to_be_visible()
+    await page.go_back()
+    await expect(page).to_have_url(re.compile(r"#/positions$"))
+    await expect(page.get_by_test_id("positions-list")).to_be_attached()
+    await page.go_forward()
+    await expect(page.get_by_test_id("tab-trades")).to_have_attribute("aria-current", "page")
+
+    # A viewer sees the positions, and nothing to act with.
+    await open_trade(running.base)
+    await page.get_by_test_id("tab-dashboard").click()
+    await page.get_by_test_id("logout").click()
+    await sign_in(page, "vic")
+    await page.get_by_test_id("tab-positions").click()
+    await expect(page.get_by_test_id("position")).to_have_count(1, timeout=WAIT_MS)
+    await expect(page.get_by_test_id("position-pnl")).to_have_text(MONEY)
+    await expect(page.get_by_test_id("new-trade-toggle")).to_have_count(0)
+    await expect(page.get_by_test_id("position-close")).to_have_count(0)
+    await expect(page.get_by_test_id("position-sl-input")).to_have_count(0)
+    await screens.take("positions-viewer")
+
+    assert problems == []
+    check_screenshots(screens)

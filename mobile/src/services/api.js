@@ -77,6 +77,19 @@ export class Api {
   }
 
   /**
+   * @param {string} path
+   * @param {unknown} [body]
+   */
+  put(path, body) {
+    return this.request("PUT", path, body);
+  }
+
+  /** @param {string} path */
+  delete(path) {
+    return this.request("DELETE", path);
+  }
+
+  /**
    * @param {string} method
    * @param {string} path e.g. "/api/system/status"
    * @param {unknown} [body]

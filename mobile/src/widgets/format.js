@@ -59,3 +59,23 @@ export function formatWord(word) {
 function isNumber(value) {
   return typeof value === "number" && Number.isFinite(value);
 }
+
+/**
+ * A time from the API (ISO-8601 UTC) as "2026-12-05 17:40:12 UTC": the trading clock's,
+ * the same on every phone.
+ * @param {string | null | undefined} iso
+ */
+export function formatTime(iso) {
+  if (!iso) return EMPTY;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return EMPTY;
+  return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/**
+ * A price or volume as given (a dash when absent): prices keep the digits the API sent.
+ * @param {number | null | undefined} value
+ */
+export function formatNumber(value) {
+  return isNumber(value) ? String(value) : EMPTY;
+}

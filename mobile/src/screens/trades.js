@@ -1,0 +1,170 @@
+/**
+ * The Trades screen: the history, newest first, with filters (symbol, status, strategy,
+ * dates) and infinite scroll: pages of 50, the next one read when the end of the list comes
+ * near (an IntersectionObserver on a marker after the last row). A row opens the trade's
+ * detail (`#/trades/{id}`).
+ */
+
+import { SessionEnded } from "../models/errors.js";
+import { PAGE_SIZE, hasMore, tradesQuery } from "../models/trading.js";
+import { h } from "../widgets/dom.js";
+import { formatPnl, formatTime } from "../widgets/format.js";
+import { topbar } from "./topbar.js";
+
+const STATUSES = ["intent", "submitted", "open", "closing", "closed", "rejected", "cancelled"];
+
+/**
+ * @param {HTMLElement} root
+ * @param {object} options
+ * @param {import("../services/api.js").Api} options.api
+ * @param {import("../services/auth.js").Auth} options.auth
+ * @returns {{destroy(): void}}
+ */
+export function showTrades(root, { api, auth }) {
+  /** @param {string} label @param {HTMLElement} input @param {string} testid */
+  const labelled = (label, input, testid) => {
+    const id = `filter-${testid}`;
+    input.id = id;
+    input.setAttribute("data-testid", testid);
+    return h("div", { class: "field" }, h("label", { for: id }, label), input);
+  };
+  const symbol = /** @type {HTMLSelectElement} */ (h("select", {}, h("option", { value: "" }, "Any")));
+  const status = /** @type {HTMLSelectElement} */ (
+    h("select", {}, h("option", { value: "" }, "Any"), ...STATUSES.map((s) => h("option", { value: s }, s)))
+  );
+  const strategy = /** @type {HTMLInputElement} */ (h("input", { type: "text", autocomplete: "off", placeholder: "Any" }));
+  const from = /** @type {HTMLInputElement} */ (h("input", { type: "date" }));
+  const to = /** @type {HTMLInputElement} */ (h("input", { type: "date" }));
+  const filters = h(
+    "form",
+    { class: "form filters" },
+    h(
+      "div",
+      { class: "pair" },
+      labelled("Symbol", symbol, "trades-filter-symbol"),
+      labelled("Status", status, "trades-filter-status"),
+    ),
+    labelled("Strategy", strategy, "trades-filter-strategy"),
+    h("div", { class: "pair" }, labelled("From", from, "trades-filter-from"), labelled("To", to, "trades-filter-to")),
+    h("button", { type: "submit", class: "primary", "data-testid": "trades-filter-apply" }, "Show trades"),
+  );
+  const count = h("p", { class: "hint", role: "status", "data-testid": "trades-count" });
+  const error = h("p", { class: "error", role: "alert", "data-testid": "trades-error", hidden: true });
+  const list = h("ul", { class: "list", "data-testid": "trades-list" });
+  const more = h("p", { class: "hint more", "data-testid": "trades-more" });
+  root.append(
+    h(
+      "section",
+      { class: "screen screen-trades", "aria-labelledby": "trades-title" },
+      topbar("Trades", "trades-title", auth),
+      h("details", { class: "card" }, h("summary", { "data-testid": "trades-filters" }, "Filters"), filters),
+      error,
+      count,
+      list,
+      more,
+    ),
+  );
+
+  let generation = 0; // a new filter makes the pages of the old one stale
+  let loaded = 0;
+  let total = Infinity;
+  /** @type {Promise<void> | null} */
+  let loading = null;
+
+  const currentFilters = () => ({ symbol: symbol.value, status: status.value, strategy: strategy.value, from: from.value, to: to.value });
+
+  const loadMore = () => {
+    if (loading || loaded >= total) return loading;
+    const asked = generation;
+    more.textContent = "Loading…";
+    loading = api
+      .get(tradesQuery(currentFilters(), loaded, PAGE_SIZE))
+      .then((page) => {
+        if (asked !== generation) return;
+        error.hidden = true;
+        for (const trade of page.items) list.append(row(trade));
+        loaded += page.items.length;
+        total = page.total;
+        count.textContent = page.total === 1 ? "1 trade" : `${page.total} trades`;
+        more.textContent = hasMore(page, loaded) ? "" : loaded ? "No older trades." : "No trades match.";
+      })
+      .catch((e) => {
+        if (e instanceof SessionEnded) return;
+        error.textContent = `Could not read the trades: ${e.message}`;
+        error.hidden = false;
+        more.textContent = "";
+        total = loaded; // stop scrolling into errors; "Show trades" tries again
+      })
+      .finally(() => {
+        if (asked !== generation) return; // a newer filter's load is under way
+        loading = null;
+        // The marker may still be on screen (a short page): keep filling.
+        if (visible && loaded < total) loadMore();
+      });
+    return loading;
+  };
+
+  let visible = false;
+  const observer = new IntersectionObserver(
+    (entries) => {
+      visible = entries.some((e) => e.isIntersecting);
+      if (visible) loadMore();
+    },
+    { rootMargin: "0px 0px 400px 0px" },
+  );
+
+  const restart = () => {
+    generation += 1;
+    loaded = 0;
+    total = Infinity;
+    loading = null;
+    list.replaceChildren();
+    count.textContent = "";
+    loadMore();
+  };
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    restart();
+  });
+
+  api
+    .get("/api/market/symbols")
+    .then((watched) => {
+      for (const spec of watched.items) symbol.append(h("option", { value: spec.name }, spec.name));
+    })
+    .catch(() => {}); // the list still works without the choice of symbols
+  observer.observe(more);
+  loadMore();
+
+  return {
+    destroy() {
+      generation += 1;
+      observer.disconnect();
+    },
+  };
+}
+
+/** @param {any} trade an item of `GET /api/trades` */
+function row(trade) {
+  const pnl = formatPnl(trade.profit, null);
+  return h(
+    "li",
+    {},
+    h(
+      "a",
+      { class: "card row", href: `#/trades/${trade.id}`, "data-testid": "trade-row", "data-trade-id": String(trade.id) },
+      h(
+        "span",
+        { class: "row-main" },
+        h("strong", {}, `${trade.symbol} · ${trade.side === "buy" ? "Buy" : "Sell"} ${trade.volume}`),
+        h("span", { class: "status", "data-status": trade.status }, trade.status),
+      ),
+      h(
+        "span",
+        { class: "row-sub" },
+        h("span", {}, `#${trade.id} · ${trade.strategy} · ${formatTime(trade.open_time ?? trade.created_at)}`),
+        h("span", { class: "pnl", "data-tone": pnl.tone }, trade.profit === null ? "" : pnl.text),
+      ),
+    ),
+  );
+}

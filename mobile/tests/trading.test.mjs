@@ -1,0 +1,164 @@
+// The pure modules of the trading screens (routes, roles, volumes, refusals, the history
+// query), run by Node without a browser: node --test mobile/tests/
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { canTrade, roleOfToken } from "../src/models/role.js";
+import { TABS, parseRoute, routeHash, tabOf } from "../src/models/route.js";
+import {
+  decimalsOf,
+  describeOpening,
+  fieldOfError,
+  floorToStep,
+  halfVolume,
+  hasMore,
+  numberOrNull,
+  tradesQuery,
+} from "../src/models/trading.js";
+import { formatTime } from "../src/widgets/format.js";
+
+// -- routes ----------------------------------------------------------------------------------
+
+test("each screen's hash names it, and an unknown hash is the dashboard", () => {
+  assert.deepEqual(parseRoute(""), { name: "dashboard" });
+  assert.deepEqual(parseRoute("#/"), { name: "dashboard" });
+  assert.deepEqual(parseRoute("#/positions"), { name: "positions" });
+  assert.deepEqual(parseRoute("#/trades/"), { name: "trades" });
+  assert.deepEqual(parseRoute("#/trades/42"), { name: "trade", id: 42 });
+  assert.deepEqual(parseRoute("#/trades/0"), { name: "dashboard" });
+  assert.deepEqual(parseRoute("#/nowhere"), { name: "dashboard" });
+});
+
+test("a route's hash reads back as the same route", () => {
+  for (const route of [{ name: "dashboard" }, { name: "positions" }, { name: "trades" }, { name: "trade", id: 7 }]) {
+    assert.deepEqual(parseRoute(routeHash(route)), route);
+  }
+});
+
+test("a trade's detail belongs to the Trades tab, and the tabs are the three screens", () => {
+  assert.equal(tabOf({ name: "trade", id: 1 }), "trades");
+  assert.equal(tabOf({ name: "positions" }), "positions");
+  assert.deepEqual(TABS.map((t) => t.name), ["dashboard", "positions", "trades"]);
+});
+
+// -- roles -----------------------------------------------------------------------------------
+
+/** @param {object} claims */
+const token = (claims) => `e30.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.sig`;
+
+test("the role is read from the access token's claims", () => {
+  assert.equal(roleOfToken(token({ sub: "1", role: "viewer" })), "viewer");
+  assert.equal(roleOfToken(token({ sub: "1", role: "admin", username: "ådå?>" })), "admin");
+});
+
+test("a token without a known role gives no role", () => {
+  assert.equal(roleOfToken(token({ role: "root" })), null);
+  assert.equal(roleOfToken("not-a-jwt"), null);
+  assert.equal(roleOfToken("a.%%%.c"), null);
+  assert.equal(roleOfToken(null), null);
+});
+
+test("traders and admins may trade, viewers may not", () => {
+  assert.equal(canTrade("trader"), true);
+  assert.equal(canTrade("admin"), true);
+  assert.equal(canTrade("viewer"), false);
+  assert.equal(canTrade(null), false);
+});
+
+// -- volumes ---------------------------------------------------------------------------------
+
+test("a volume is floored to the symbol's step without float noise", () => {
+  assert.equal(decimalsOf(0.01), 2);
+  assert.equal(decimalsOf(1), 0);
+  assert.equal(decimalsOf(1e-7), 7);
+  assert.equal(floorToStep(0.15, 0.01), 0.15);
+  assert.equal(floorToStep(0.079, 0.01), 0.07);
+  assert.equal(floorToStep(0.3, 0.1), 0.3);
+});
+
+test("close part offers half the position on the step", () => {
+  const spec = { volume_min: 0.01, volume_step: 0.01 };
+  assert.equal(halfVolume(0.1, spec), 0.05);
+  assert.equal(halfVolume(0.15, spec), 0.07);
+});
+
+test("a position at the minimum volume cannot be split", () => {
+  assert.equal(halfVolume(0.01, { volume_min: 0.01, volume_step: 0.01 }), null);
+  assert.equal(halfVolume(1, { volume_min: 1, volume_step: 1 }), null);
+});
+
+test("a form number is null when empty and takes a decimal comma", () => {
+  assert.equal(numberOrNull(""), null);
+  assert.equal(numberOrNull("  "), null);
+  assert.equal(numberOrNull("1,0850"), 1.085);
+  assert.ok(Number.isNaN(numberOrNull("abc")));
+});
+
+// -- refusals next to their field ------------------------------------------------------------
+
+test("a stops refusal belongs to the level its message names", () => {
+  const error = { code: "invalid_stops", message: "sl 1.2 of a buy must be below the bid (1.1)" };
+  assert.equal(fieldOfError(error, ["sl", "tp"]), "sl");
+  assert.equal(fieldOfError({ ...error, message: "tp 1.0 of a buy must be above the bid (1.1)" }, ["sl", "tp"]), "tp");
+  assert.equal(fieldOfError({ code: "frozen", message: "sl 1.1 is within the freeze level" }, ["sl", "tp"]), "sl");
+});
+
+test("a validation error belongs to the field its details name", () => {
+  const error = { code: "validation_error", details: [{ field: "volume", message: "must be > 0" }] };
+  assert.equal(fieldOfError(error, ["sl", "volume"]), "volume");
+  assert.equal(fieldOfError(error, ["sl"]), null);
+});
+
+test("a volume refusal belongs to the volume, anything else to no field", () => {
+  assert.equal(fieldOfError({ code: "invalid_volume", message: "volume 0.015 is off the step" }, ["volume"]), "volume");
+  assert.equal(fieldOfError({ code: "invalid_close_volume", message: "cannot close" }, ["volume"]), "volume");
+  assert.equal(fieldOfError({ code: "not_open", message: "trade 3 is closed, not open" }, ["volume"]), null);
+});
+
+// -- opening a trade, in words ---------------------------------------------------------------
+
+test("an opened trade says what was bought at what price", () => {
+  const trade = { id: 9, side: "buy", volume: 0.1, symbol: "EURUSD", status: "open", entry_price: 1.0851 };
+  assert.deepEqual(describeOpening({ trade }), { tone: "good", text: "Opened: buy 0.1 EURUSD at 1.0851 (trade 9)." });
+});
+
+test("a trade still being settled says so", () => {
+  const trade = { id: 9, side: "sell", volume: 0.1, symbol: "EURUSD", status: "submitted" };
+  const said = describeOpening({ trade });
+  assert.equal(said.tone, "warn");
+  assert.match(said.text, /^Sent, not confirmed yet: sell 0.1 EURUSD \(trade 9\) is submitted/);
+});
+
+test("a risk rejection says the rule's reason and the server's message", () => {
+  const error = { status: 422, code: "risk_rejected", message: "daily loss limit reached.", details: { reason: "daily_loss" } };
+  assert.deepEqual(describeOpening({ error }), { tone: "bad", text: "Refused by the risk rules (daily loss): daily loss limit reached." });
+});
+
+test("a cancelled order and a terminal refusal are told apart", () => {
+  assert.match(describeOpening({ error: { code: "order_cancelled", message: "not sent: kill switch" } }).text, /^Not sent, trading was halted: /);
+  assert.match(describeOpening({ error: { code: "order_rejected", message: "no money" } }).text, /^The terminal refused the order: no money\.$/);
+});
+
+// -- trade history ---------------------------------------------------------------------------
+
+test("the history query leaves empty filters out", () => {
+  assert.equal(tradesQuery({ symbol: "", status: "closed", strategy: " " }, 0), "/api/trades?limit=50&offset=0&status=closed");
+});
+
+test("the history query's 'to' day is included (the API's bound is exclusive)", () => {
+  const query = tradesQuery({ symbol: "EURUSD", from: "2026-12-01", to: "2026-12-31" }, 100);
+  assert.equal(query, "/api/trades?limit=50&offset=100&symbol=EURUSD&from=2026-12-01&to=2027-01-01");
+});
+
+test("more pages follow until the total is loaded", () => {
+  assert.equal(hasMore({ total: 120 }, 100), true);
+  assert.equal(hasMore({ total: 120 }, 120), false);
+  assert.equal(hasMore({ total: 0 }, 0), false);
+});
+
+test("times read as UTC on every phone", () => {
+  assert.equal(formatTime("2026-12-05T17:40:12.345Z"), "2026-12-05 17:40:12 UTC");
+  assert.equal(formatTime(null), "—");
+  assert.equal(formatTime("soon"), "—");
+});
