@@ -104,7 +104,7 @@ class Screens:
 
     async def take(self, name: str) -> None:
         path = self.directory / f"{len(self.taken) + 1:02d}-{name}.png"
-        await self._page.screenshot(path=str(path), full_page=True)
+        await self._page.screenshot(path=str(path), full_page=True, animations="disabled")
         self.taken.append(path)
 
 
@@ -361,6 +361,14 @@ async def test_a_trader_opens_moves_and_closes_a_trade_from_the_app(
 
     await eventually(sl_shown, timeout=20, what="the new SL on the card", interval=0.2)
 
+    # Offline, the figures are marked stale and the actions paused until the data is back.
+    await page.context.set_offline(True)
+    await expect(page.get_by_test_id("positions-stale")).to_be_visible(timeout=WAIT_MS)
+    await expect(position.get_by_test_id("position-close")).to_be_disabled()
+    await page.context.set_offline(False)
+    await expect(page.get_by_test_id("positions-stale")).to_be_hidden(timeout=WAIT_MS)
+    await expect(position.get_by_test_id("position-close")).to_be_enabled()
+
     # Close half: the volume offered is half the position on the step.
     half = int(volume * 100 / 2) / 100
     close_volume = position.get_by_test_id("position-close-volume")
@@ -431,6 +439,8 @@ async def test_a_trader_opens_moves_and_closes_a_trade_from_the_app(
     await expect(page.get_by_test_id("position-close")).to_have_count(0)
     await expect(page.get_by_test_id("position-sl-input")).to_have_count(0)
     await screens.take("positions-viewer")
+    await page.emulate_media(color_scheme="dark")
+    await screens.take("positions-viewer-dark")
 
     assert problems == []
     check_screenshots(screens)
