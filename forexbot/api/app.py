@@ -58,6 +58,7 @@ from forexbot.api.routes.docs import DocsRoutes
 from forexbot.api.routes.login import LoginRoutes
 from forexbot.api.routes.market import MarketDataRoutes, MarketRoutes
 from forexbot.api.routes.metrics import MetricsRoutes
+from forexbot.api.routes.notifications import NotificationRoutes
 from forexbot.api.routes.passwords import PasswordRoutes
 from forexbot.api.routes.performance import PerformanceRoutes
 from forexbot.api.routes.restart import RestartRoutes
@@ -235,6 +236,8 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
         _add_routes(app, SettingsRoutes(services.system_settings, services.system_logs).routes())
     if services.restart is not None:
         _add_routes(app, RestartRoutes(services.restart, services.system_logs).routes())
+    if services.notifications is not None:
+        _add_routes(app, NotificationRoutes(services.notifications, services.system_logs).routes())
 
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)

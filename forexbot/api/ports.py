@@ -31,6 +31,8 @@ from forexbot.domain.market import Timeframe
 from forexbot.domain.trades import TradeRecord, TransitionRecord
 from forexbot.domain.trading import AccountState, ManualOrder
 from forexbot.events.bus import EventBus
+from forexbot.notifications.alerts import AlertLevel, AlertType
+from forexbot.notifications.store import PushSubscription
 
 
 class PositionQuery(Protocol):
@@ -401,6 +403,33 @@ class TradeHistory(Protocol):
         ...
 
 
+class NotificationPort(Protocol):
+    """Web Push alerts (:class:`forexbot.notifications.notifier.Notifier`): the key browsers
+    subscribe with, and one user's devices and preferences."""
+
+    @property
+    def vapid_public_key(self) -> str: ...
+
+    async def add_device(
+        self, user_id: int, endpoint: str, p256dh: str, auth: str, device: str | None
+    ) -> PushSubscription:
+        """Store the subscription; raises :class:`~forexbot.errors.StateConflictError` when
+        the user has too many."""
+        ...
+
+    async def devices(self, user_id: int) -> list[PushSubscription]: ...
+
+    async def remove_device(self, user_id: int, subscription_id: int) -> bool:
+        """Remove ``user_id``'s subscription; whether there was one."""
+        ...
+
+    async def preferences(self, user_id: int) -> dict[AlertType, AlertLevel]: ...
+
+    async def set_preferences(
+        self, user_id: int, changes: dict[AlertType, AlertLevel]
+    ) -> dict[AlertType, AlertLevel]: ...
+
+
 #: ``forexbot.database.system_logs.SystemLogRepository``: the audit trail.
 SystemLogStore = AuditLog
 
@@ -443,4 +472,5 @@ class ApiServices:
     restart: RestartControl | None = None
     account: AccountView | None = None
     market: MarketPort | None = None
+    notifications: NotificationPort | None = None
     login_failures: LoginFailures = field(default_factory=LoginFailures)

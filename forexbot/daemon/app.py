@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.api.app import RATE_LIMITERS_KEY, create_app
 from forexbot.api.jwt_secret import load_or_create_jwt_secret, previous_jwt_secrets
@@ -90,6 +91,10 @@ from forexbot.logs import console_stream
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
+from forexbot.notifications.notifier import Notifier
+from forexbot.notifications.sender import PushSender
+from forexbot.notifications.store import PushStore
+from forexbot.notifications.vapid import load_or_create_vapid_key, vapid_subject
 from forexbot.strategies.control import StrategyControl
 from forexbot.strategies.instances import build_instances
 from forexbot.strategies.manager import StrategyManager
@@ -308,6 +313,10 @@ class Daemon:
             market_data,
         )
         lifecycle.on_stop("backtests closed", backtests.close)
+        notifier = self._build_notifier(bus, engine)
+        notifier.subscribe()
+        # Registered before the bus's close, so it runs after it: the last alerts are pushed.
+        lifecycle.on_stop("push alerts stopped", notifier.stop)
         services = ApiServices(
             users=users,
             trades=trades,
@@ -343,6 +352,7 @@ class Daemon:
             ),
             system_settings=system_settings,
             restart=self.restart,
+            notifications=notifier,
         )
         keys = JwtKeys(
             load_or_create_jwt_secret(self._data_dir, self._environ),
@@ -407,6 +417,13 @@ class Daemon:
         lifecycle.on_stop(
             "stopping announced", lambda: self._announce_stopping(status, trading.control)
         )
+
+    def _build_notifier(self, bus: EventBus, engine: AsyncEngine) -> Notifier:
+        """Web Push alerts: the data directory's VAPID key, subscriptions in the database."""
+        key = load_or_create_vapid_key(self._data_dir)
+        clock = RealtimeClock()
+        sender = PushSender(key, subject=vapid_subject(self._environ), clock=clock)
+        return Notifier(bus, PushStore(engine), sender, key, clock)
 
     def _announce_stopping(self, status: DaemonStatus, control: TradingControl) -> None:
         """Health turns unhealthy, the API refuses new orders, systemd hears ``STOPPING=1``."""

@@ -332,3 +332,30 @@ recovery_codes = Table(
 )
 Index("uq_recovery_codes_user_id_code_hash", recovery_codes.c.user_id, recovery_codes.c.code_hash,
       unique=True)  # fmt: skip
+
+# Web Push subscriptions (one per browser endpoint) and alert preferences, per user.
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("p256dh", Text, nullable=False),
+    Column("auth", Text, nullable=False),
+    Column("device", Text),
+    _tstz("created_at", nullable=False, now=True),
+)
+Index("uq_push_subscriptions_endpoint", push_subscriptions.c.endpoint, unique=True)
+Index("ix_push_subscriptions_user_id", push_subscriptions.c.user_id)
+
+ALERT_LEVELS = ("on", "silent", "off")
+
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("alert_type", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "alert_type"),
+    CheckConstraint(sql_in("level", ALERT_LEVELS), name="level"),
+)

@@ -2,8 +2,8 @@
 
 ``make_api`` starts a server with settings overrides (and extra routes, for tests of the
 middleware rules; ``with_strategies=False`` leaves the optional strategy control out;
-``backtests=`` plugs in a backtest service, ``market=`` a market query; ``refresh_tokens=True``
-sessions with refresh tokens, on the test's wall clock); ``api``
+``backtests=`` plugs in a backtest service, ``market=`` a market query, ``notifications=`` a
+notifier; ``refresh_tokens=True`` sessions with refresh tokens, on the test's wall clock); ``api``
 is one with the default test settings. Everything is stopped at teardown, in the test's own
 event loop (the database engine belongs to it).
 """
@@ -60,6 +60,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
         restart: Any = None,
         market: Any = None,
         login_failures: LoginFailures | None = None,
+        notifications: Any = None,
         jwt_secret: str = JWT_SECRET,
         **overrides: Any,
     ) -> Api:
@@ -95,6 +96,7 @@ async def make_api(db_engine: AsyncEngine) -> AsyncIterator[MakeApi]:
             restart=restart,
             market=market,
             account=positions,
+            notifications=notifications,
         )
         options: dict[str, Any] = {
             "host": "127.0.0.1",

@@ -35,6 +35,8 @@ TABLES = {
     "refresh_tokens",
     "api_keys",
     "recovery_codes",
+    "push_subscriptions",
+    "notification_preferences",
 }
 
 INDEXES = {
@@ -74,10 +76,11 @@ def index_definitions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-HEAD = "0005"
+HEAD = "0006"
+PUSH_TABLES = {"push_subscriptions", "notification_preferences"}
 
 
-def test_head_is_the_mfa_revision() -> None:
+def test_head_is_the_push_notifications_revision() -> None:
     assert head_revision() == HEAD
 
 
@@ -160,7 +163,7 @@ def test_downgrade_of_the_lifecycle_revision_keeps_the_initial_schema(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0001"))
-    later = {"trade_transitions", "refresh_tokens", "api_keys", "recovery_codes"}
+    later = {"trade_transitions", "refresh_tokens", "api_keys", "recovery_codes"} | PUSH_TABLES
     assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     columns = on_connection(
         url, lambda conn: {c["name"] for c in inspect(conn).get_columns("trades")}
@@ -230,13 +233,22 @@ def test_migrations_dir_override_is_used(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert migrate.migrations_dir() == tmp_path
 
 
+def test_downgrade_of_the_push_revision_drops_only_its_tables(empty_database_url: str) -> None:
+    url = empty_database_url
+    run_blocking(lambda: upgrade(url))
+    run_blocking(lambda: downgrade(url, "0005"))
+    assert tables_of(url) == (TABLES - PUSH_TABLES) | {"alembic_version"}
+    run_blocking(lambda: upgrade(url))
+    assert current_revision(url) == HEAD
+
+
 def test_downgrade_of_the_refresh_tokens_revision_drops_only_that_table(
     empty_database_url: str,
 ) -> None:
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0002"))
-    later = {"refresh_tokens", "api_keys", "recovery_codes"}
+    later = {"refresh_tokens", "api_keys", "recovery_codes"} | PUSH_TABLES
     assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     run_blocking(lambda: upgrade(url))
     assert current_revision(url) == HEAD
