@@ -9,9 +9,13 @@
  *   code after an upgrade); offline, the shell comes from the cache and the app shows its
  *   last state as stale.
  * - A new version of this file replaces the cache (its name carries the version).
+ * - Push alerts: the daemon's push (decrypted by the browser) is JSON
+ *   `{type, title, body, silent, time, tag, data}`; it is shown as a notification (one `tag`
+ *   replaces the last of its kind). Tapping it focuses the app, or opens it, at the trade it
+ *   is about (`#/trades/{data.trade_id}`) when there is one.
  */
 
-const CACHE = "forexbot-shell-v2";
+const CACHE = "forexbot-shell-v3";
 const SHELL = [
   "./",
   "index.html",
@@ -20,17 +24,23 @@ const SHELL = [
   "icons/icon-192.png",
   "icons/icon-512.png",
   "src/main.js",
+  "src/models/alerts.js",
   "src/models/dashboard.js",
   "src/models/errors.js",
+  "src/models/risk.js",
   "src/models/role.js",
   "src/models/route.js",
   "src/models/session.js",
   "src/models/trading.js",
+  "src/screens/alerts.js",
+  "src/screens/control.js",
   "src/screens/dashboard.js",
   "src/screens/open_trade.js",
   "src/screens/position_card.js",
   "src/screens/positions.js",
+  "src/screens/risk.js",
   "src/screens/signin.js",
+  "src/screens/strategies.js",
   "src/screens/topbar.js",
   "src/screens/trade.js",
   "src/screens/trades.js",
@@ -85,3 +95,37 @@ async function networkFirst(request) {
     throw error;
   }
 }
+
+self.addEventListener("push", (event) => {
+  /** @type {any} */
+  let alert = {};
+  try {
+    alert = event.data ? event.data.json() : {};
+  } catch {
+    alert = { body: event.data ? event.data.text() : "" };
+  }
+  const title = typeof alert.title === "string" && alert.title ? alert.title : "forexbot";
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: typeof alert.body === "string" ? alert.body : "",
+      tag: typeof alert.tag === "string" && alert.tag ? alert.tag : undefined,
+      silent: alert.silent === true,
+      data: { type: alert.type ?? null, time: alert.time ?? null, ...(alert.data && typeof alert.data === "object" ? alert.data : {}) },
+      icon: "icons/icon-192.png",
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const id = event.notification.data && event.notification.data.trade_id;
+  const path = Number.isInteger(id) && id > 0 ? `#/trades/${id}` : "";
+  const target = new URL(path, self.registration.scope).href;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((w) => w.url.startsWith(self.registration.scope));
+      if (open) return (path ? open.navigate(target) : Promise.resolve(open)).then((w) => (w || open).focus());
+      return self.clients.openWindow(target);
+    }),
+  );
+});

@@ -8,6 +8,7 @@
 import { parseRoute } from "./models/route.js";
 import { Api } from "./services/api.js";
 import { Auth } from "./services/auth.js";
+import { showControl } from "./screens/control.js";
 import { showDashboard } from "./screens/dashboard.js";
 import { showPositions } from "./screens/positions.js";
 import { showSignin } from "./screens/signin.js";
@@ -55,6 +56,8 @@ function start() {
         return show((r) => showPositions(r, { api, auth }), "Positions · forexbot");
       case "trades":
         return show((r) => showTrades(r, { api, auth }), "Trades · forexbot");
+      case "control":
+        return show((r) => showControl(r, { api, auth }), "Strategies & risk · forexbot");
       case "trade":
         return show((r) => showTrade(r, { api, auth, id: where.id }), `Trade ${where.id} · forexbot`);
       default:

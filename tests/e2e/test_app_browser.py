@@ -7,6 +7,11 @@ with a wrong one in words, and gets in with the right one. The second: a trader 
 trade from the app, follows it in Positions, has an invalid SL refused next to the field,
 moves the SL, closes half and then the rest, and finds it in Trades with its history; the
 tabs and the back button move between screens; a viewer sees positions without any action.
+The third: on the Control tab a trader switches a strategy on and off, is told in words why
+push alerts cannot be enabled (headless Chromium has no push service), sets an alert to
+silent, and trips the kill switch with a reason after confirming, which the dashboard shows;
+a viewer sees it all without a button; an admin has an out-of-range limit refused next to its
+field and resumes trading.
 Every screen is photographed under
 the test's output directory, and each photograph is checked not to be blank.
 
@@ -441,6 +446,99 @@ async def test_a_trader_opens_moves_and_closes_a_trade_from_the_app(
     await screens.take("positions-viewer")
     await page.emulate_media(color_scheme="dark")
     await screens.take("positions-viewer-dark")
+
+    assert problems == []
+    check_screenshots(screens)
+
+
+async def test_strategies_risk_and_alerts_from_the_control_tab(
+    daemon: tuple[Daemon, str], page: Page, tmp_path: Path
+) -> None:
+    running, admin_secret = daemon
+    screens = Screens(page, tmp_path)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("dialog", lambda dialog: problems.append(f"a browser dialog: {dialog.message}"))
+    await page.context.grant_permissions(["notifications"])
+    await page.goto(f"{running.base}/app/")
+    await sign_in(page, "tom")
+    await expect(page.get_by_test_id("dash-kill-switch")).to_have_attribute(
+        "data-state", "inactive", timeout=WAIT_MS
+    )
+    await page.get_by_test_id("tab-control").click()
+    await expect(page).to_have_url(re.compile(r"#/control$"))
+
+    # A trader turns the (disabled) strategy on and off again.
+    strategy = page.get_by_test_id("strategy").first
+    state = strategy.get_by_test_id("strategy-state")
+    await expect(state).to_have_text("Disabled", timeout=WAIT_MS)
+    await strategy.get_by_test_id("strategy-toggle").click()
+    await expect(state).to_have_text("Enabled")
+    await strategy.get_by_test_id("strategy-toggle").click()
+    await expect(state).to_have_text("Disabled")
+
+    # Alerts: headless Chromium has no push service, so enabling is answered in words (the
+    # subscription itself is covered server-side, where tests decrypt real pushes).
+    enable = page.get_by_test_id("alerts-enable")
+    if await enable.count():
+        await enable.click()
+        status = page.get_by_test_id("alerts-status")
+        await expect(status).to_be_visible(timeout=WAIT_MS)
+        assert re.search(r"[A-Za-z]{3,} [a-z]{2,}", await status.text_content() or ""), "in words"
+    await page.get_by_test_id("alerts-pref-fill").select_option("silent")
+    await expect(page.get_by_test_id("alerts-pref-fill")).to_be_enabled()
+    await screens.take("control")
+
+    # The kill switch wants a reason, asks first, and halts.
+    await page.get_by_test_id("kill-switch").click()
+    await expect(page.get_by_test_id("kill-reason-error")).to_be_visible()
+    await expect(page.get_by_test_id("confirm")).to_have_count(0)
+    await page.get_by_test_id("kill-reason").fill("leaving for the weekend")
+    await page.get_by_test_id("kill-switch").click()
+    await expect(page.get_by_test_id("confirm")).to_be_visible()
+    await screens.take("kill-switch-confirm")
+    await page.get_by_test_id("confirm-ok").click()
+    await expect(page.get_by_test_id("risk-kill-state")).to_have_text("Tripped", timeout=WAIT_MS)
+    await expect(page.get_by_test_id("risk-resume")).to_have_count(0)  # an admin's to do
+    await page.get_by_test_id("tab-dashboard").click()
+    await expect(page.get_by_test_id("dash-kill-switch")).to_have_text("Tripped", timeout=WAIT_MS)
+
+    # The preference stayed.
+    await page.get_by_test_id("tab-control").click()
+    await expect(page.get_by_test_id("alerts-pref-fill")).to_have_value("silent", timeout=WAIT_MS)
+
+    # A viewer reads it all and has nothing to press.
+    await page.get_by_test_id("tab-dashboard").click()
+    await page.get_by_test_id("logout").click()
+    await sign_in(page, "vic")
+    await expect(page.get_by_test_id("dash-kill-switch")).to_have_text("Tripped", timeout=WAIT_MS)
+    await page.get_by_test_id("tab-control").click()
+    await expect(page.get_by_test_id("risk-kill-state")).to_have_text("Tripped", timeout=WAIT_MS)
+    await expect(page.get_by_test_id("strategy")).not_to_have_count(0)
+    await expect(page.get_by_test_id("risk-limit")).not_to_have_count(0)
+    for action in ("strategy-toggle", "kill-switch", "risk-resume", "limits-form"):
+        await expect(page.get_by_test_id(action)).to_have_count(0)
+    await screens.take("control-viewer")
+
+    # An admin has a limit out of range refused next to its field, and resumes trading.
+    await page.get_by_test_id("tab-dashboard").click()
+    await page.get_by_test_id("logout").click()
+    await sign_in(page, "ada")
+    await page.get_by_test_id("signin-otp").fill(pyotp.TOTP(admin_secret).now())
+    await page.get_by_test_id("signin-submit").click()
+    await expect(page.get_by_test_id("dash-kill-switch")).to_have_text("Tripped", timeout=WAIT_MS)
+    await page.get_by_test_id("tab-control").click()
+    limit = page.get_by_test_id("limit-max_daily_loss_percent")
+    await expect(limit).to_be_visible(timeout=WAIT_MS)
+    await limit.fill("1000")
+    await page.get_by_test_id("limits-submit").click()
+    await expect(page.get_by_test_id("limit-max_daily_loss_percent-error")).to_be_visible()
+    await screens.take("control-admin")
+    await page.get_by_test_id("risk-resume").click()
+    await page.get_by_test_id("confirm-ok").click()
+    await expect(page.get_by_test_id("risk-kill-state")).to_have_text("Off", timeout=WAIT_MS)
+    await page.get_by_test_id("tab-dashboard").click()
+    await expect(page.get_by_test_id("dash-kill-switch")).to_have_text("Off", timeout=WAIT_MS)
 
     assert problems == []
     check_screenshots(screens)

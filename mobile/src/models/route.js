@@ -1,16 +1,18 @@
 /**
  * Where the app is, as the URL's hash says: `#/` (dashboard), `#/positions`, `#/trades`,
- * `#/trades/{id}`. The hash is the only navigation state, so the phone's back and forward
- * buttons, a reload and a shared link all land on the same screen.
+ * `#/trades/{id}`, `#/control` (strategies, risk, alerts). The hash is the only navigation
+ * state, so the phone's back and forward buttons, a reload and a shared link all land on
+ * the same screen.
  *
- * @typedef {{name: "dashboard"} | {name: "positions"} | {name: "trades"} | {name: "trade", id: number}} Route
+ * @typedef {{name: "dashboard"} | {name: "positions"} | {name: "trades"} | {name: "trade", id: number} | {name: "control"}} Route
  */
 
-/** The tabs of the bottom bar, in order (Strategies/Risk and Analysis join when they exist). */
+/** The tabs of the bottom bar, in order (Analysis joins when it exists). */
 export const TABS = /** @type {const} */ ([
   { name: "dashboard", label: "Dashboard", hash: "#/" },
   { name: "positions", label: "Positions", hash: "#/positions" },
   { name: "trades", label: "Trades", hash: "#/trades" },
+  { name: "control", label: "Control", hash: "#/control" },
 ]);
 
 /**
@@ -22,6 +24,7 @@ export function parseRoute(hash) {
   const path = String(hash || "").replace(/^#/, "").replace(/\/+$/, "");
   if (path === "/positions") return { name: "positions" };
   if (path === "/trades") return { name: "trades" };
+  if (path === "/control") return { name: "control" };
   const trade = /^\/trades\/([1-9][0-9]{0,18})$/.exec(path);
   if (trade) return { name: "trade", id: Number(trade[1]) };
   return { name: "dashboard" };
