@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { LEVELS, NOT_SENT_YET, alertTarget, base64urlToBytes, deviceLabel, preferenceChange } from "../src/models/alerts.js";
+import { LEVELS, NOT_SENT_YET, base64urlToBytes, deviceLabel, preferenceChange } from "../src/models/alerts.js";
 import { isEditableLimit, limitChanges, limitLabel, limitText } from "../src/models/risk.js";
 import { parseRoute, routeHash, tabOf } from "../src/models/route.js";
 
@@ -44,12 +44,6 @@ test("a preference change names one type and one of the three levels", () => {
   assert.deepEqual(preferenceChange("fill", "silent"), { preferences: { fill: "silent" } });
   assert.throws(() => preferenceChange("fill", "loud"), /Unknown alert level/);
   assert.ok(NOT_SENT_YET.has("failed_login"));
-});
-
-test("a tapped alert leads to its trade, or to the app", () => {
-  assert.equal(alertTarget({ trade_id: 12 }), "/app/#/trades/12");
-  assert.equal(alertTarget({ trade_id: "12" }), "/app/");
-  assert.equal(alertTarget(null), "/app/");
 });
 
 // -- risk limits -----------------------------------------------------------------------------

@@ -69,12 +69,3 @@ export function preferenceChange(type, level) {
   if (!LEVELS.includes(/** @type {any} */ (level))) throw new Error(`Unknown alert level: ${level}`);
   return { preferences: { [type]: level } };
 }
-
-/**
- * Where a tapped alert leads in the app: the trade it is about, or the app's start.
- * @param {unknown} data the push's `data`
- */
-export function alertTarget(data) {
-  const id = data && typeof data === "object" ? /** @type {any} */ (data).trade_id : null;
-  return Number.isInteger(id) && id > 0 ? `/app/#/trades/${id}` : "/app/";
-}
