@@ -9,13 +9,16 @@ The wall clock is a :class:`ManualClock` starting at the real time, so tests can
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiohttp
+import orjson
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -242,3 +245,38 @@ class _Subject:
 
 
 MakeApi = Callable[..., Awaitable[Api]]
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An HTTP answer as read off the socket."""
+
+    status_line: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def status(self) -> int:
+        return int(self.status_line.split()[1])
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+async def send_raw(api: Api, data: bytes, *, tls: ssl.SSLContext | None = None) -> RawAnswer:
+    """Send ``data`` on a new connection; the answer, read until the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.server.bound_port, ssl=tls)
+    try:
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawAnswer(status_line, headers, body)

@@ -7,10 +7,8 @@ check the shipped app of ``mobile/``, served by default, against the policy it r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from structlog.testing import LogCapture
 
 from forexbot.api.routes.app_shell import default_app_dir
 
-from ._support import Api, MakeApi
+from ._support import Api, MakeApi, RawAnswer, send_raw
 
 pytestmark = pytest.mark.db
 
@@ -61,30 +59,11 @@ async def served(make_api: MakeApi, app_dir: Path) -> Api:
     return await make_api(app_dir=str(app_dir))
 
 
-@dataclass(frozen=True)
-class RawAnswer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
 async def raw_get(api: Api, target: str) -> RawAnswer:
     """``GET target`` sent byte for byte: an HTTP client would normalise the path first."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", api.server.bound_port)
-    try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        async with asyncio.timeout(5):
-            raw = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return RawAnswer(int(status_line.split()[1]), headers, body)
+    return await send_raw(
+        api, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
 
 
 async def get(api: Api, path: str, **headers: str) -> tuple[int, CIMultiDict[str], bytes]:

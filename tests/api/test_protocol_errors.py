@@ -7,18 +7,14 @@ tests speak bytes to a real server, since no HTTP client sends such requests.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 import structlog
 from aiohttp import web
 
-from ._support import Api, MakeApi
+from ._support import Api, MakeApi, RawAnswer, send_raw
 from .test_security import _self_signed
 
 pytestmark = pytest.mark.db
@@ -30,37 +26,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 }
-
-
-@dataclass(frozen=True)
-class RawAnswer:
-    """An HTTP answer as read off the socket."""
-
-    status_line: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-async def send_raw(api: Api, data: bytes, *, tls: ssl.SSLContext | None = None) -> RawAnswer:
-    """Send ``data`` on a new connection; the answer, read until the server closes."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", api.server.bound_port, ssl=tls)
-    try:
-        writer.write(data)
-        await writer.drain()
-        async with asyncio.timeout(5):
-            raw = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return RawAnswer(status_line, headers, body)
 
 
 def assert_no_version_advertised(answer: RawAnswer) -> None:
