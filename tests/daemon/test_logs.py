@@ -23,17 +23,6 @@ ANSI = "\x1b["
 SYSTEMD = {"JOURNAL_STREAM": "8:12345", "INVOCATION_ID": "0123456789abcdef"}
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Each test configures logging its own way; the suite's logging is put back after it."""
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
-
-
 class Terminal:
     """A pseudo-terminal: what the daemon writes to when run in a terminal window."""
 

@@ -119,7 +119,12 @@ async def test_a_killed_bridge_server_is_survived_without_duplicates(
 
     await eventually(lambda: connector.reconnects == 1, timeout=20, what="the reconnection")
     assert connector.state is ConnectionState.CONNECTED
-    assert session.states[-2:] == [ConnectionState.DISCONNECTED, ConnectionState.CONNECTED]
+    # the bus delivers the CONNECTED event after the connector has counted the reconnection
+    await eventually(
+        lambda: session.states[-2:] == [ConnectionState.DISCONNECTED, ConnectionState.CONNECTED],
+        timeout=5,
+        what="the CONNECTED event after the DISCONNECTED one",
+    )
     await eventually(
         lambda: len(session.ticks_of(V75)) > ticks_before + 1,
         timeout=15,
