@@ -52,6 +52,7 @@ from forexbot.connectors.backends import open_terminal
 from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.daemon.account_locks import lock_account, watch_locks
 from forexbot.daemon.greeting import count_users, greet
 from forexbot.daemon.instance_lock import DataDirLock
 from forexbot.daemon.lifecycle import Lifecycle
@@ -62,6 +63,7 @@ from forexbot.daemon.sdnotify import SystemdNotifier
 from forexbot.daemon.shutdown import STOP_REPORT_AFTER, report_slow_stop, wind_down_steps
 from forexbot.daemon.system_settings import SystemSettings, rate_limits_applier, set_log_level
 from forexbot.daemon.tasks import stop_task
+from forexbot.daemon.watchdog import start_watchdog
 from forexbot.database.api_keys import ApiKeyRepository
 from forexbot.database.backup import Backups
 from forexbot.database.encryption import Sealer, load_or_create_data_key
@@ -75,9 +77,7 @@ from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.database.trading_locks import (
     AdvisoryLock,
-    account_lock_name,
     database_lock_name,
-    maintenance_url,
 )
 from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
@@ -85,7 +85,7 @@ from forexbot.domain.market import Timeframe
 from forexbot.engine.assembly import ORDER_PATH, build_engine
 from forexbot.engine.control import TradingControl
 from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
-from forexbot.errors import ConfigError, DatabaseError
+from forexbot.errors import ConfigError
 from forexbot.events.bus import EventBus
 from forexbot.logs import console_stream
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
@@ -100,9 +100,6 @@ from forexbot.strategies.instances import build_instances
 from forexbot.strategies.manager import StrategyManager
 
 _log = structlog.get_logger("forexbot.daemon.app")
-
-#: How often the trading locks are proven held (seconds).
-ACCOUNT_LOCK_CHECK = 5.0
 
 
 def _unhandler(signum: int) -> Callable[[], bool]:
@@ -369,7 +366,9 @@ class Daemon:
         lifecycle.on_stop("market data writer closed", bar_writer.close)
         await lifecycle.start("terminal closed", connector.start(), connector.close)
         if s.terminal.backend != "simulator":  # the paper account is the data directory's
-            locks.append(await self._lock_account(lifecycle, provisioned.url, connector))
+            account = await lock_account(provisioned.url, connector, s.terminal.magic)
+            lifecycle.on_stop("account lock released", account.release)
+            locks.append(account)
         await strategies.warm_up()
         lifecycle.on_stop("strategies stopped", strategies.stop)
         # Registered first: a start that fails half-way may have started the position sync.
@@ -406,11 +405,11 @@ class Daemon:
         market_hours.start()
         lifecycle.on_stop("market hours watch ended", market_hours.stop)
         self.notifier.ready(f"trading {len(s.watchlist)} symbols")
-        watchdog = self._start_watchdog(status)
+        watchdog = start_watchdog(self.notifier, status)
         if watchdog is not None:
             lifecycle.on_stop("watchdog ended", lambda: stop_task(watchdog))
         lock_watch = asyncio.get_running_loop().create_task(
-            self._watch_locks(locks), name="trading-locks"
+            watch_locks(locks, self._lose_account_lock), name="trading-locks"
         )
         lifecycle.on_stop("lock watch ended", lambda: stop_task(lock_watch))
         # Registered last, so it runs first: nothing new is accepted once stopping.
@@ -431,69 +430,7 @@ class Daemon:
         control.stop_accepting()
         self.notifier.stopping()
 
-    async def _lock_account(
-        self, lifecycle: Lifecycle, url: str, connector: MT5Connector
-    ) -> AdvisoryLock:
-        """Take the lock of the account the terminal is logged into, server-wide (see
-        :mod:`~forexbot.database.trading_locks`); before reconciliation or any strategy."""
-        server, login = await connector.account_identity()
-        name = account_lock_name(server, login, self._settings.terminal.magic)
-        lock = AdvisoryLock(maintenance_url(url), name)
-        try:
-            await lock.acquire()
-        except DatabaseError as exc:
-            _log.warning(
-                "the account lock cannot cover the whole PostgreSQL server: only this database",
-                error=str(exc),
-            )
-            lock = AdvisoryLock(url, name)
-            await lock.acquire()
-        lifecycle.on_stop("account lock released", lock.release)
-        return lock
-
-    async def _watch_locks(self, locks: list[AdvisoryLock]) -> None:
-        """Every ``ACCOUNT_LOCK_CHECK`` seconds, prove each trading lock is still held (see
-        :mod:`~forexbot.database.trading_locks`); lost to another daemon, this one stops
-        trading at once, with exit code 3. A check that cannot tell (the database away, a
-        stuck connection) is logged and tried again: without the database no order can be
-        sent anyway (its intent is written first)."""
-        while True:
-            await asyncio.sleep(ACCOUNT_LOCK_CHECK)
-            for lock in locks:
-                try:
-                    held = await asyncio.wait_for(lock.check(), ACCOUNT_LOCK_CHECK)
-                except (DatabaseError, TimeoutError) as exc:
-                    _log.warning("a trading lock cannot be checked", lock=lock.name, error=str(exc))
-                    continue
-                except Exception:
-                    _log.exception("a trading lock check failed", lock=lock.name)
-                    continue
-                if not held:
-                    self.lost_account_lock = True
-                    self.request_stop()
-                    return
-
-    def _start_watchdog(self, status: DaemonStatus) -> asyncio.Task[None] | None:
-        interval = self.notifier.watchdog_interval
-        if interval is None:
-            return None
-
-        async def ping() -> None:
-            # The watchdog proves the event loop is alive, nothing more: a broker outage is
-            # not a reason for systemd to kill the daemon mid-order (health reports it).
-            said = "healthy"  # READY's own status stands until something changes
-            while True:
-                healthy, details = status.is_healthy()
-                self.notifier.watchdog()
-                if not healthy:
-                    words = f"unhealthy: terminal {details.get('terminal')}"
-                elif details.get("problems"):
-                    words = f"degraded: {details['problems'][0]}"
-                else:
-                    words = "healthy"
-                if words != said:
-                    self.notifier.status(words)  # what `systemctl status` shows
-                    said = words
-                await asyncio.sleep(interval)
-
-        return asyncio.get_running_loop().create_task(ping(), name="watchdog")
+    def _lose_account_lock(self) -> None:
+        """Another daemon took a trading lock: stop at once, exit code 3."""
+        self.lost_account_lock = True
+        self.request_stop()
