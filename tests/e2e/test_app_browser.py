@@ -21,152 +21,49 @@ downloaded.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import shutil
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pyotp
 import pytest
 import pytest_asyncio
-from daemon_kit import PASSWORD, Daemon, daemon_env, free_port
-from PIL import Image
-from playwright.async_api import Page, async_playwright, expect
+from app_kit import (
+    CHROMIUM,
+    MONEY,
+    NO_CHROMIUM,
+    WAIT_MS,
+    Screens,
+    app_daemon,
+    check_screenshots,
+    distinct_colours,
+    open_trade,
+    phone_page,
+    sign_in,
+    wrong_code,
+)
+from daemon_kit import Daemon
+from playwright.async_api import Page, expect
 from polling import eventually
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
-    pytest.skip(
-        "no chromium on this machine: `make test` (system-deps) installs Debian's package",
-        allow_module_level=True,
-    )
-
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 3,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "en-GB",
-}
-# Only manual trades: the balance stays the paper account's start until the test trades.
-STRATEGIES = "instances:\n  - strategy: ma_rsi\n    timeframe: M1\n    enabled: false\n"
-QUICK = {
-    "FOREXBOT_API__WS_PERFORMANCE_INTERVAL_SECONDS": "0.5",
-    "FOREXBOT_API__WS_STATUS_INTERVAL_SECONDS": "0.5",
-    "FOREXBOT_API__LOGIN_ATTEMPTS_PER_MINUTE": "100",
-}
-MONEY = re.compile(r"^[+-]?\d{1,3}(,\d{3})*\.\d{2} USD$")
-SECRET_LINE = re.compile(r"^  secret: (\S+)$", re.M)
-WAIT_MS = 20_000
-
-
-async def create_account(data_dir: Path, env: dict[str, str], username: str, role: str) -> str:
-    """``forexbot user create`` as an operator runs it; what it prints."""
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "forexbot", "user", "create", "--username", username),
-        *("--role", role, "--password-stdin", "--data-dir", str(data_dir)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(PASSWORD.encode() + b"\n"), 120)
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
-
-
-def wrong_code(totp: pyotp.TOTP) -> str:
-    """A six-digit code the server will not take now (it accepts one step early or late)."""
-    now = time.time()
-    taken = {totp.at(now + drift * 30) for drift in range(-2, 3)}
-    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in taken)
-
-
-def distinct_colours(path: Path) -> int:
-    """How many colours a screenshot has (a blank page has one)."""
-    with Image.open(path) as image:
-        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
-    assert colours is not None
-    return len(colours)
-
-
-class Screens:
-    """Screenshots of each screen, under the test's output directory."""
-
-    def __init__(self, page: Page, directory: Path) -> None:
-        self._page = page
-        self.directory = directory
-        self.taken: list[Path] = []
-
-    async def take(self, name: str) -> None:
-        path = self.directory / f"{len(self.taken) + 1:02d}-{name}.png"
-        await self._page.screenshot(path=str(path), full_page=True, animations="disabled")
-        self.taken.append(path)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    """A daemon on the simulated market with a trader (``tom``), a viewer (``vic``) and an
-    admin (``ada``); the admin's one-time code secret comes with it."""
-    data_dir = workdir / "data"
-    strategies = workdir / "strategies.yaml"
-    strategies.write_text(STRATEGIES)
-    env = daemon_env(data_dir, FOREXBOT_STRATEGY__FILE=str(strategies), **QUICK)
-    del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own
-    printed = await create_account(data_dir, env, "ada", "admin")
-    found = SECRET_LINE.search(printed)
-    assert found is not None, printed
-    await create_account(data_dir, env, "tom", "trader")
-    await create_account(data_dir, env, "vic", "viewer")
-    running = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
-    try:
-        await running.start()
-        yield running, found.group(1)
-    finally:
-        running.kill()
+    async with app_daemon(workdir) as running:
+        yield running
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    """A phone-sized page in headless Chromium."""
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        try:
-            context = await browser.new_context(**PHONE)
-            yield await context.new_page()
-        finally:
-            await browser.close()
-
-
-async def sign_in(page: Page, username: str) -> None:
-    await page.get_by_test_id("signin-username").fill(username)
-    await page.get_by_test_id("signin-password").fill(PASSWORD)
-    await page.get_by_test_id("signin-submit").click()
-
-
-async def open_trade(base: str) -> None:
-    """A paper trade by the trader, through the API, so the equity moves."""
-    async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
-        async with http.get(f"{base}/api/market/quote/EURUSD", headers=headers) as resp:
-            assert resp.status == 200, await resp.text()
-            bid = (await resp.json())["bid"]
-        trade = {"symbol": "EURUSD", "side": "buy", "sl": round(bid - 0.02, 5)}
-        async with http.post(f"{base}/api/trades", json=trade, headers=headers) as resp:
-            assert resp.status in (200, 201), await resp.text()
+async def page() -> AsyncIterator[Page]:
+    async with phone_page() as opened:
+        yield opened
 
 
 async def test_a_trader_and_an_admin_use_the_app_on_a_phone(
@@ -271,17 +168,7 @@ async def test_a_trader_and_an_admin_use_the_app_on_a_phone(
     await page.goto("about:blank")
     await page.screenshot(path=str(blank))
     assert distinct_colours(blank) == 1
-    for shot in screens.taken:
-        with Image.open(shot) as image:
-            assert image.width == 390 * 3, shot.name
-        assert distinct_colours(shot) >= 16, f"{shot.name} looks blank"
-
-
-def check_screenshots(screens: Screens) -> None:
-    for shot in screens.taken:
-        with Image.open(shot) as image:
-            assert image.width == 390 * 3, shot.name
-        assert distinct_colours(shot) >= 16, f"{shot.name} looks blank"
+    check_screenshots(screens)
 
 
 def price(text: str | None) -> float:
