@@ -72,7 +72,8 @@ class StrategyPort(Protocol):
 
     def list_strategies(self) -> list[dict[str, Any]]:
         """Every strategy instance: at least ``id``, ``strategy``, ``symbol``, ``timeframe``,
-        ``enabled``, ``params``, ``risk_multiplier`` and its counters."""
+        ``enabled``, ``params`` with ``parameter_schema`` (their JSON Schema),
+        ``risk_multiplier`` and its counters."""
         ...
 
     def get_strategy(self, strategy_id: str) -> dict[str, Any] | None:

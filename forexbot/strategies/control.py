@@ -13,12 +13,14 @@ Rules:
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any, Protocol
 
 import numpy as np
 import structlog
 import talib
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.config.models import TradeManagement
@@ -84,6 +86,7 @@ class StrategyControl:
             "timeframe": instance.timeframe.name,
             "enabled": instance.enabled,
             "params": instance.strategy.params.model_dump(),
+            "parameter_schema": parameter_schema(instance.strategy.params_model),
             "risk_multiplier": instance.risk_multiplier,
             "volume": instance.volume,
             "management": instance.management.model_dump(),
@@ -231,6 +234,20 @@ class StrategyControl:
             "support": swing_levels(low, np.less_equal)[-3:],
         }
         return out
+
+
+def parameter_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a strategy's parameters (each one's ``type``, ``minimum``/``maximum``
+    or their ``exclusive`` forms, ``default``...), so a client builds a form that refuses an
+    out-of-range value before asking. Rules across parameters (``fast_period`` below
+    ``slow_period``) are not in it: the engine still says those. A copy each time, so a caller
+    may change what it gets; the schema itself is made once per model."""
+    return copy.deepcopy(_schema_of(model))
+
+
+@functools.cache
+def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
 
 
 def swing_levels(values: np.ndarray[Any, Any], better: Any, strength: int = 5) -> list[float]:

@@ -14,6 +14,9 @@ Rules:
   engine validates ``params`` itself (only it knows each strategy's parameters): an
   :class:`~forexbot.errors.InvalidInputError` from it is 422 with its message (the error
   middleware answers it), and the strategy is left as it was.
+* An instance carries ``parameter_schema``, the JSON Schema of its ``params`` (type, bounds,
+  default of each), so a client can build the form and refuse an out-of-range value itself;
+  rules across parameters (``fast_period`` below ``slow_period``) stay the engine's to say.
 * ``PUT /api/strategies/{id}/toggle`` flips ``enabled`` (no body).
 * Every accepted change is audited in ``system_logs`` (events ``strategy_updated`` and
   ``strategy_toggled``, with the user and source IP), as a change to live trading must be
@@ -82,6 +85,9 @@ class Strategy(BaseModel):
     timeframe: str
     enabled: bool
     params: dict[str, Any]
+    parameter_schema: dict[str, Any] = Field(
+        description="JSON Schema of params: each parameter's type, bounds and default"
+    )
     risk_multiplier: float
     volume: float | None
     management: dict[str, Any]
