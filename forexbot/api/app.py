@@ -64,6 +64,7 @@ from forexbot.api.routes.performance import PerformanceRoutes
 from forexbot.api.routes.restart import RestartRoutes
 from forexbot.api.routes.risk import RiskRoutes
 from forexbot.api.routes.settings import SettingsRoutes
+from forexbot.api.routes.signals import SignalRoutes
 from forexbot.api.routes.strategies import StrategyRoutes
 from forexbot.api.routes.streams import StreamRoutes
 from forexbot.api.routes.system import SystemRoutes
@@ -195,6 +196,7 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
         mfa=services.mfa,
         on_keys_revoked=broadcaster.end_api_keys,
     )
+    signals = SignalRoutes(services.bus)  # the ring of recent signals listens while we run
     for group in (
         DocsRoutes(__version__),
         SystemRoutes(services.status),
@@ -204,6 +206,7 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
         TradingRoutes(services.trades, services.positions),
         StreamRoutes(broadcaster, settings, services.market),
         AppShellRoutes(app_dir(settings)),
+        signals,
     ):
         _add_routes(app, group.routes())
     if services.metrics is not None:
@@ -242,6 +245,8 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
     app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.on_response_prepare)
     app.on_startup.append(login.on_startup)
+    app.on_startup.append(signals.on_startup)
+    app.on_shutdown.append(signals.on_shutdown)
 
     async def start_broadcaster(_: web.Application) -> None:
         broadcaster.start()

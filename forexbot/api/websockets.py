@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence, Set
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -71,6 +71,7 @@ __all__ = [
     "WsClient",
     "iso_utc",
     "quote_message",
+    "signal_data",
     "signal_message",
     "trade_message",
 ]
@@ -96,9 +97,10 @@ def trade_message(event: TradeEvent) -> str:
     return dumps_str({"channel": Channel.TRADES.value, "data": data})
 
 
-def signal_message(signal: Signal) -> str:
-    """The signals-channel message for ``signal``."""
-    data = {
+def signal_data(signal: Signal) -> dict[str, Any]:
+    """The ``data`` of the signals-channel message for ``signal`` (also what
+    ``GET /api/signals`` lists)."""
+    return {
         "strategy": signal.strategy,
         "symbol": signal.symbol,
         "timeframe": signal.timeframe,
@@ -111,7 +113,11 @@ def signal_message(signal: Signal) -> str:
         "bar_time": iso_utc(signal.bar_time),
         "market_condition": signal.market_condition,
     }
-    return dumps_str({"channel": Channel.SIGNALS.value, "data": data})
+
+
+def signal_message(signal: Signal) -> str:
+    """The signals-channel message for ``signal``."""
+    return dumps_str({"channel": Channel.SIGNALS.value, "data": signal_data(signal)})
 
 
 class Feed(Protocol):
