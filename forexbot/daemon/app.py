@@ -286,7 +286,7 @@ class Daemon:
             database=provisioned.description,
             risk=risk,
         )
-        login_failures = LoginFailures()
+        login_failures = LoginFailures(bus.publish)  # wrong secrets: the owner is told
         metrics = Metrics(
             DaemonCollector(
                 connector=connector,

@@ -169,3 +169,20 @@ class ConnectionStateEvent(Event):
     state: ConnectionState
     detail: str
     time: float
+
+
+@dataclass(frozen=True, slots=True)
+class FailedLoginEvent(Event):
+    """A sign-in to an existing account was refused for a wrong secret, so its owner can be
+    told (a push alert): ``reason`` is ``bad_password`` or ``bad_second_factor`` (a wrong
+    one-time or recovery code). ``source_ip`` is the client's address as the API saw it.
+
+    Never the password or code tried: an event is delivered to every subscriber and may be
+    logged, and a wrong password is often a right one for another account. Unknown usernames
+    make no event (there is no one to tell); the API still counts them."""
+
+    user_id: int
+    username: str
+    reason: str
+    source_ip: str | None
+    time: float

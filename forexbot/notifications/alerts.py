@@ -9,8 +9,9 @@ Rules:
 * :func:`alert_for` maps one event to at most one :class:`Alert`; it is pure apart from
   :class:`AlertMemory`, which remembers what must not be said twice (a fill already told, the
   terminal already known to be down).
-* ``failed_login`` can be set but is never sent yet: a refused sign-in is only counted and
-  audited (``login_failed``), no bus event carries it.
+* ``failed_login`` (a wrong password or code on the user's own account) is not made here: its
+  alerts are coalesced per account (:mod:`forexbot.notifications.failed_logins`) and go to
+  that account's devices only.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ Rules:
   type is not ``off``) and starts one push per subscription as a task: the bus handler returns
   at once, the pushes run in the sender's thread pool. Pushes of a ``silent`` level carry
   ``"silent": true`` (the service worker shows them without sound or vibration).
+* A failed sign-in (:class:`~forexbot.events.types.FailedLoginEvent`) is told to that
+  account's own devices only, coalesced per account
+  (:class:`~forexbot.notifications.failed_logins.FailedLoginWindows`): the first failure at
+  once, the rest in one summary when its window ends. A summary still pending when the
+  notifier stops is not sent (the audit trail has every failure).
 * A subscription the push service says is gone (404/410) is deleted.
 * Failures (database, push service, network) are logged and counted, never raised into the bus.
 """
@@ -26,6 +31,7 @@ from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import (
     ConnectionStateEvent,
     Event,
+    FailedLoginEvent,
     KillSwitchEvent,
     ReconciliationEvent,
     RiskLimitEvent,
@@ -33,6 +39,7 @@ from forexbot.events.types import (
     TradeEvent,
 )
 from forexbot.notifications.alerts import Alert, AlertLevel, AlertMemory, AlertType, alert_for
+from forexbot.notifications.failed_logins import FailedLoginWindows
 from forexbot.notifications.sender import Outcome, PushSender
 from forexbot.notifications.store import PushStore, PushSubscription
 from forexbot.notifications.vapid import VapidKey
@@ -47,6 +54,7 @@ ALERT_EVENTS: tuple[type[Event], ...] = (
     RiskRejectedEvent,
     ConnectionStateEvent,
     ReconciliationEvent,
+    FailedLoginEvent,
 )
 
 
@@ -54,17 +62,27 @@ class Notifier:
     """Turns events into pushes; also what the notification routes call."""
 
     def __init__(
-        self, bus: EventBus, store: PushStore, sender: PushSender, key: VapidKey, clock: Clock
+        self,
+        bus: EventBus,
+        store: PushStore,
+        sender: PushSender,
+        key: VapidKey,
+        clock: Clock,
+        *,
+        failed_logins: FailedLoginWindows | None = None,
     ) -> None:
-        """``clock`` dates alerts of events that carry no time (trade changes)."""
+        """``clock`` dates alerts of events that carry no time (trade changes, summaries of
+        failed sign-ins); ``failed_logins`` coalesces those (a minute's window by default)."""
         self._bus = bus
         self._store = store
         self._sender = sender
         self._key = key
         self._clock = clock
         self._memory = AlertMemory()
+        self._failed_logins = failed_logins or FailedLoginWindows()
         self._subscriptions: list[SubscriberStats] = []
         self._tasks: set[asyncio.Task[Outcome]] = set()
+        self._windows: set[asyncio.Task[None]] = set()
         self.database_failures = 0
 
     @property
@@ -86,15 +104,44 @@ class Notifier:
             name = f"push-{event_type.__name__}"
             self._subscriptions.append(self._bus.subscribe(event_type, self.on_event, name=name))
 
+    @property
+    def failed_logins(self) -> FailedLoginWindows:
+        return self._failed_logins
+
     async def on_event(self, event: Event) -> None:
+        if isinstance(event, FailedLoginEvent):
+            await self._on_failed_login(event)
+            return
         alert = alert_for(event, self._memory, self._clock.time())
         if alert is not None:
             await self.notify(alert)
 
-    async def notify(self, alert: Alert) -> int:
-        """Start the pushes of ``alert`` to everyone who wants it; how many were started."""
+    async def _on_failed_login(self, event: FailedLoginEvent) -> None:
+        """Tell the account's owner at once, then open the window that coalesces the next."""
+        alert = self._failed_logins.add(event)
+        if alert is None:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._failed_login_window(event.user_id), name=f"failed-logins-{event.user_id}"
+        )
+        self._windows.add(task)
+        task.add_done_callback(self._windows.discard)
+        await self.notify(alert, user_id=event.user_id)
+
+    async def _failed_login_window(self, user_id: int) -> None:
+        """Each window's end: the summary of what came during it, until one brings nothing."""
+        while True:
+            await asyncio.sleep(self._failed_logins.window)
+            alert = self._failed_logins.close(user_id, self._clock.time())
+            if alert is None:
+                return
+            await self.notify(alert, user_id=user_id)
+
+    async def notify(self, alert: Alert, user_id: int | None = None) -> int:
+        """Start the pushes of ``alert`` to everyone who wants it (of ``user_id``'s devices
+        only, when given); how many were started."""
         try:
-            recipients = await self._store.recipients(alert.type)
+            recipients = await self._store.recipients(alert.type, user_id)
         except DatabaseError as exc:
             self.database_failures += 1
             _log.warning("push recipients unreadable", alert=alert.type.value, error=str(exc))
@@ -145,6 +192,10 @@ class Notifier:
         for stats in self._subscriptions:
             self._bus.unsubscribe(stats)
         self._subscriptions.clear()
+        for window in list(self._windows):
+            window.cancel()
+        await asyncio.gather(*self._windows, return_exceptions=True)
+        self._failed_logins.forget()
         await self.drain()
         self._sender.close()
 

@@ -8,7 +8,8 @@ Rules:
 * A user keeps at most :data:`MAX_PER_USER` subscriptions; one more is refused (a client
   looping on subscribe must not fill the table).
 * Preferences store only what a user set; a type without a row has its default.
-* Only active users' subscriptions receive alerts.
+* Only active users' subscriptions receive alerts; an alert about one account (a failed
+  sign-in) goes to that account's subscriptions only.
 """
 
 from __future__ import annotations
@@ -116,10 +117,10 @@ class PushStore:
                 return bool((await conn.execute(stmt)).rowcount)
 
     async def recipients(
-        self, alert_type: AlertType
+        self, alert_type: AlertType, user_id: int | None = None
     ) -> builtins.list[tuple[PushSubscription, AlertLevel]]:
-        """Every active user's subscription with the user's level for ``alert_type``, except
-        those set (or defaulting) to ``off``."""
+        """Every active user's subscription (only ``user_id``'s, when given) with the user's
+        level for ``alert_type``, except those set (or defaulting) to ``off``."""
         t, p = push_subscriptions, notification_preferences
         query = (
             select(t, p.c.level)
@@ -128,6 +129,8 @@ class PushStore:
             .where(users.c.is_active.is_(True))
             .order_by(t.c.id)
         )
+        if user_id is not None:
+            query = query.where(t.c.user_id == user_id)
         with database_errors("reading push recipients"):
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).mappings().all()

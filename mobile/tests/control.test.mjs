@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { LEVELS, NOT_SENT_YET, base64urlToBytes, deviceLabel, preferenceChange } from "../src/models/alerts.js";
+import { LEVELS, base64urlToBytes, deviceLabel, preferenceChange } from "../src/models/alerts.js";
 import { isEditableLimit, limitChanges, limitLabel, limitText } from "../src/models/risk.js";
 import { parseRoute, routeHash, tabOf } from "../src/models/route.js";
 
@@ -43,7 +43,6 @@ test("a preference change names one type and one of the three levels", () => {
   assert.deepEqual(LEVELS, ["on", "silent", "off"]);
   assert.deepEqual(preferenceChange("fill", "silent"), { preferences: { fill: "silent" } });
   assert.throws(() => preferenceChange("fill", "loud"), /Unknown alert level/);
-  assert.ok(NOT_SENT_YET.has("failed_login"));
 });
 
 // -- risk limits -----------------------------------------------------------------------------

@@ -13,7 +13,10 @@ Rules:
   ``login_lock_seconds`` ahead, and until then even the right password is refused. A success
   resets the counter (``record_login_success``) and is audited in
   ``system_logs`` (event ``login``, actor, source IP). Failures are audited as
-  ``login_failed``.
+  ``login_failed`` and counted by reason; a wrong password or one-time code on an existing
+  account is also published on the bus (:class:`~forexbot.events.types.FailedLoginEvent`:
+  reason, username, address, time, never what was tried), so the account's owner gets a push
+  alert (``failed_login``). An unknown username is counted only: there is no one to tell.
 * At most ``login_attempts_per_minute`` attempts per source address (429 with
   ``Retry-After`` beyond), before any password is checked.
 * Argon2 runs in a worker thread: it costs tens of milliseconds of CPU by design, which must
@@ -51,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forexbot.api.audit import AuditEntry, log_and_record
 from forexbot.api.auth import claims_of, public
 from forexbot.api.errors import ApiError, unauthenticated
-from forexbot.api.login_failures import LoginFailures
+from forexbot.api.login_failures import TOLD_REASONS, LoginFailures
 from forexbot.api.mfa import Mfa
 from forexbot.api.operations import NO_BODY, operation
 from forexbot.api.passwords import hash_password, verify_password
@@ -67,6 +70,7 @@ from forexbot.database.refresh_tokens import (
     RefreshTokenInvalid,
     RefreshTokenReused,
 )
+from forexbot.events.types import FailedLoginEvent
 
 _log = structlog.get_logger("forexbot.api")
 
@@ -189,9 +193,7 @@ class LoginRoutes:
                 await self._users.record_login_failure(
                     user.id, lock_after=self._lock_after, lock_for=self._lock_for
                 )
-            await self._refused(
-                creds.username, reason, user.username if user is not None else None, source_ip
-            )
+            await self._refused(creds.username, reason, user, source_ip)
             raise unauthenticated(INVALID_CREDENTIALS)
 
         await self._second_factor(user, creds, source_ip)
@@ -225,7 +227,7 @@ class LoginRoutes:
         if self._mfa is None or (user.role != "admin" and user.totp_secret is None):
             return
         if user.totp_secret is None:
-            await self._refused(user.username, "mfa_not_enrolled", user.username, source_ip)
+            await self._refused(user.username, "mfa_not_enrolled", user, source_ip)
             raise ApiError(
                 403,
                 "mfa_enrollment_required",
@@ -240,7 +242,7 @@ class LoginRoutes:
             await self._users.record_login_failure(
                 user.id, lock_after=self._lock_after, lock_for=self._lock_for
             )
-            await self._refused(user.username, "bad_second_factor", user.username, source_ip)
+            await self._refused(user.username, "bad_second_factor", user, source_ip)
             raise unauthenticated(INVALID_CREDENTIALS)
         if creds.recovery_code is not None:
             await log_and_record(
@@ -350,10 +352,18 @@ class LoginRoutes:
         return None
 
     async def _refused(
-        self, username: str, reason: str | None, actor: str | None, source_ip: str | None
+        self, username: str, reason: str | None, user: LoginUser | None, source_ip: str | None
     ) -> None:
-        """A refused sign-in: counted by reason, logged and audited (``login_failed``)."""
-        self._failures.record(str(reason))
+        """A refused sign-in: counted by reason, logged and audited (``login_failed``); a wrong
+        password or code on an existing account is published too (:class:`FailedLoginEvent`:
+        its owner is told, never what was tried)."""
+        if user is not None and reason in TOLD_REASONS:
+            self._failures.wrong_secret(
+                FailedLoginEvent(user.id, user.username, reason, source_ip, self._clock.time())
+            )
+        else:
+            self._failures.record(str(reason))
+        actor = user.username if user is not None else None
         context = {"username": username, "reason": reason}
         await log_and_record(
             self._audit,

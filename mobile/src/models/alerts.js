@@ -6,9 +6,6 @@
 /** The levels an alert type can have, in the order the screen offers them. */
 export const LEVELS = /** @type {const} */ (["on", "silent", "off"]);
 
-/** Alert types the server lists but does not send yet (the screen says so). */
-export const NOT_SENT_YET = new Set(["failed_login"]);
-
 /**
  * The bytes of a base64url string (the VAPID public key), padding optional.
  * @param {string} text

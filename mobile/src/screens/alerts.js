@@ -9,7 +9,7 @@
  * reason is shown in words; nothing is stored.
  */
 
-import { LEVELS, NOT_SENT_YET, base64urlToBytes, deviceLabel, preferenceChange } from "../models/alerts.js";
+import { LEVELS, base64urlToBytes, deviceLabel, preferenceChange } from "../models/alerts.js";
 import { SessionEnded } from "../models/errors.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
@@ -122,7 +122,6 @@ export function alertsSection({ api }) {
       h("select", { "data-testid": `alerts-pref-${p.type}`, id: `pref-${p.type}` }, ...LEVELS.map((l) => h("option", { value: l, selected: l === p.level }, l === "on" ? "On" : l === "silent" ? "Silent" : "Off")))
     );
     const error = h("p", { class: "field-error", role: "alert", hidden: true });
-    const note = NOT_SENT_YET.has(p.type) ? h("p", { class: "hint" }, "Not sent yet: the server does not send this alert today.") : null;
     select.addEventListener("change", async () => {
       error.hidden = true;
       select.setAttribute("disabled", "");
@@ -136,7 +135,7 @@ export function alertsSection({ api }) {
         select.removeAttribute("disabled");
       }
     });
-    return h("div", { class: "field" }, h("label", { for: `pref-${p.type}` }, `${p.description} (default ${p.default})`), select, note, error);
+    return h("div", { class: "field" }, h("label", { for: `pref-${p.type}` }, `${p.description} (default ${p.default})`), select, error);
   }
 
   loadDevices();
