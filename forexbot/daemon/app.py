@@ -287,6 +287,7 @@ class Daemon:
             risk=risk,
         )
         login_failures = LoginFailures(bus.publish)  # wrong secrets: the owner is told
+        notifier = self._build_notifier(bus, engine)
         metrics = Metrics(
             DaemonCollector(
                 connector=connector,
@@ -297,6 +298,7 @@ class Daemon:
                 positions=positions,
                 logins=login_failures,
                 audit=system_logs,
+                pushes=notifier,
             )
         )
         for component in (strategies, trading, bar_writer):
@@ -310,7 +312,6 @@ class Daemon:
             market_data,
         )
         lifecycle.on_stop("backtests closed", backtests.close)
-        notifier = self._build_notifier(bus, engine)
         notifier.subscribe()
         # Registered before the bus's close, so it runs after it: the last alerts are pushed.
         lifecycle.on_stop("push alerts stopped", notifier.stop)

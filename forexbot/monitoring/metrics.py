@@ -82,6 +82,26 @@ class LoginFailureCounts(Protocol):
     def counts(self) -> Mapping[str, int]: ...
 
 
+class PushCounters(Protocol):
+    """Web Push alerts (:class:`forexbot.notifications.notifier.Notifier`). Every label comes
+    from a fixed vocabulary (alert types, outcomes, failure classes, removal reasons), so the
+    series are bounded whatever the subscribers do."""
+
+    database_failures: int
+
+    @property
+    def push_outcomes(self) -> Mapping[tuple[str, str], int]: ...
+
+    @property
+    def push_failures(self) -> Mapping[tuple[str, str], int]: ...
+
+    @property
+    def subscriptions_removed(self) -> Mapping[str, int]: ...
+
+    @property
+    def failed_logins_coalesced(self) -> int: ...
+
+
 class PositionCounters(Protocol):
     closed_from_terminal: int
     syncs: int
@@ -108,9 +128,11 @@ class DaemonCollector(Collector):
         positions: PositionCounters,
         logins: LoginFailureCounts,
         audit: AuditCounters | None = None,
+        pushes: PushCounters | None = None,
     ) -> None:
         self._logins = logins
         self._audit = audit
+        self._pushes = pushes
         self._connector = connector
         self._worker = worker
         self._bus = bus
@@ -219,6 +241,9 @@ class DaemonCollector(Collector):
                 self._audit.failed_writes,
             )
 
+        if self._pushes is not None:
+            yield from _push_metrics(self._pushes)
+
         delivered = CounterMetricFamily(
             "forexbot_bus_delivered", "Events handled per subscriber.", labels=["subscriber"]
         )
@@ -237,6 +262,58 @@ class DaemonCollector(Collector):
             coalesced.add_metric([stats.name], stats.coalesced)
             pending.add_metric([stats.name], stats.pending)
         yield from (delivered, failed, coalesced, pending)
+
+
+#: The push outcomes exported per alert type, and their metrics (failures have their own,
+#: by class; ``gone`` is one of those classes).
+_PUSH_OUTCOMES = {
+    "sent": ("forexbot_pushes_sent", "Pushes the push service accepted, by alert type."),
+    "rate_limited": (
+        "forexbot_pushes_rate_limited",
+        "Pushes not sent: the device's rate limit was spent, by alert type.",
+    ),
+    "dropped": (
+        "forexbot_pushes_dropped",
+        "Pushes not sent: too many were under way, by alert type.",
+    ),
+}
+
+
+def _push_metrics(pushes: PushCounters) -> Iterator[Metric]:
+    outcomes = pushes.push_outcomes
+    for outcome, (name, documentation) in _PUSH_OUTCOMES.items():
+        family = CounterMetricFamily(name, documentation, labels=["type"])
+        for (alert_type, seen), count in sorted(outcomes.items()):
+            if seen == outcome:
+                family.add_metric([alert_type], count)
+        yield family
+    failures = CounterMetricFamily(
+        "forexbot_push_failures",
+        "Pushes not delivered, by alert type and reason (gone: 404/410, the subscription is "
+        "removed; 4xx; 5xx; network: no answer; other).",
+        labels=["type", "reason"],
+    )
+    for (alert_type, reason), count in sorted(pushes.push_failures.items()):
+        failures.add_metric([alert_type, reason], count)
+    yield failures
+    removed = CounterMetricFamily(
+        "forexbot_push_subscriptions_removed",
+        "Push subscriptions removed, by why (gone: the push service said so; user).",
+        labels=["reason"],
+    )
+    for reason, count in sorted(pushes.subscriptions_removed.items()):
+        removed.add_metric([reason], count)
+    yield removed
+    yield _counter(
+        "forexbot_failed_login_alerts_coalesced",
+        "Failed sign-ins folded into a summary alert rather than pushed one by one.",
+        pushes.failed_logins_coalesced,
+    )
+    yield _counter(
+        "forexbot_push_database_failures",
+        "Push recipients unreadable or gone subscriptions not removed (database errors).",
+        pushes.database_failures,
+    )
 
 
 def _latency(name: str, documentation: str, window: LatencyView) -> Iterator[Metric]:

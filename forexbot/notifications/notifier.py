@@ -16,11 +16,15 @@ Rules:
   notifier stops is not sent (the audit trail has every failure).
 * A subscription the push service says is gone (404/410) is deleted.
 * Failures (database, push service, network) are logged and counted, never raised into the bus.
+* Its counters (pushes by alert type and outcome, failures by class, subscriptions removed,
+  failed sign-ins coalesced, database failures) are read by ``/metrics`` at scrape time.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -84,6 +88,8 @@ class Notifier:
         self._tasks: set[asyncio.Task[Outcome]] = set()
         self._windows: set[asyncio.Task[None]] = set()
         self.database_failures = 0
+        #: Subscriptions removed, by why: the push service said ``gone``, or the ``user``.
+        self.removed: Counter[str] = Counter(gone=0, user=0)
 
     @property
     def vapid_public_key(self) -> str:
@@ -147,7 +153,7 @@ class Notifier:
             _log.warning("push recipients unreadable", alert=alert.type.value, error=str(exc))
             return 0
         for subscription, level in recipients:
-            self._start(subscription, alert.payload(silent=level is AlertLevel.SILENT))
+            self._start(subscription, alert.type, alert.payload(silent=level is AlertLevel.SILENT))
         return len(recipients)
 
     async def notify_user(self, user_id: int, alert: Alert) -> int:
@@ -155,27 +161,53 @@ class Notifier:
         (a test push the user asked for); how many were started."""
         devices = await self._store.list(user_id)
         for subscription in devices:
-            self._start(subscription, alert.payload(silent=False))
+            self._start(subscription, alert.type, alert.payload(silent=False))
         return len(devices)
 
-    def _start(self, subscription: PushSubscription, payload: dict[str, Any]) -> None:
+    def _start(
+        self, subscription: PushSubscription, alert_type: AlertType, payload: dict[str, Any]
+    ) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._push(subscription, payload), name=f"push-{subscription.id}"
+            self._push(subscription, alert_type, payload), name=f"push-{subscription.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _push(self, subscription: PushSubscription, payload: dict[str, Any]) -> Outcome:
-        outcome = await self._sender.deliver(subscription, payload)
+    async def _push(
+        self, subscription: PushSubscription, alert_type: AlertType, payload: dict[str, Any]
+    ) -> Outcome:
+        outcome = await self._sender.deliver(subscription, alert_type, payload)
         if outcome is Outcome.GONE:
             try:
-                await self._store.delete(subscription.id)
+                removed = await self._store.delete(subscription.id)
             except DatabaseError as exc:
                 self.database_failures += 1
                 _log.warning("gone subscription not removed", error=str(exc))
             else:
+                self.removed["gone"] += removed
                 _log.info("push subscription removed: gone", subscription_id=subscription.id)
         return outcome
+
+    # What /metrics reads (forexbot.monitoring.metrics.PushCounters).
+
+    @property
+    def push_outcomes(self) -> Mapping[tuple[str, str], int]:
+        """Pushes by (alert type, outcome): ``sent``, ``gone``, ``failed``,
+        ``rate_limited``, ``dropped``."""
+        return {(t.value, o.value): n for (t, o), n in self._sender.stats.by_type.items()}
+
+    @property
+    def push_failures(self) -> Mapping[tuple[str, str], int]:
+        """Pushes not delivered by (alert type, failure class)."""
+        return {(t.value, f.value): n for (t, f), n in self._sender.stats.failures.items()}
+
+    @property
+    def subscriptions_removed(self) -> Mapping[str, int]:
+        return dict(self.removed)
+
+    @property
+    def failed_logins_coalesced(self) -> int:
+        return self._failed_logins.coalesced
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait for the pushes under way (at most ``timeout`` seconds), then cancel the rest."""
@@ -213,6 +245,7 @@ class Notifier:
         removed = await self._store.delete(subscription_id, user_id=user_id)
         if removed:
             self._sender.forget(subscription_id)
+            self.removed["user"] += 1
         return removed
 
     async def preferences(self, user_id: int) -> dict[AlertType, AlertLevel]:

@@ -12,6 +12,9 @@ Rules:
 * The push service's answer decides: 2xx is sent; 404 and 410 mean the subscription is gone
   (:attr:`Outcome.GONE`, the caller removes it); anything else, and any network error, is a
   failure, logged and counted. Nothing here raises to the caller.
+* Every outcome is counted per alert type (:class:`PushStats`), and every failure by its
+  class (:class:`Failure`: gone, 4xx, 5xx, network, other), for ``/metrics``: both
+  vocabularies are fixed, so the metrics' cardinality is bounded.
 * The VAPID JWT is signed per push (``aud`` is the endpoint's origin, ``exp`` 12 hours ahead).
 """
 
@@ -27,8 +30,10 @@ from urllib.parse import urlsplit
 
 import structlog
 from pywebpush import WebPushException, webpush
+from requests import RequestException
 
 from forexbot.clock import Clock
+from forexbot.notifications.alerts import AlertType
 from forexbot.notifications.store import PushSubscription
 from forexbot.notifications.vapid import VapidKey
 
@@ -47,14 +52,50 @@ class Outcome(StrEnum):
     DROPPED = "dropped"
 
 
+class Failure(StrEnum):
+    """Why a push was not delivered, as a metric's label: the subscription is gone (404/410),
+    the push service refused it (another 4xx: a bad VAPID token, too large, too many) or
+    failed (5xx), no answer came (network: refused, reset, timed out), or something else (an
+    answer that is no HTTP error, a key that cannot be encrypted for)."""
+
+    GONE = "gone"
+    CLIENT_ERROR = "4xx"
+    SERVER_ERROR = "5xx"
+    NETWORK = "network"
+    OTHER = "other"
+
+
+def failure_of(status: int) -> Failure:
+    """The class of a push service's non-2xx answer."""
+    if status in GONE_STATUSES:
+        return Failure.GONE
+    if 400 <= status < 500:
+        return Failure.CLIENT_ERROR
+    if 500 <= status < 600:
+        return Failure.SERVER_ERROR
+    return Failure.OTHER
+
+
 @dataclass(slots=True)
 class PushStats:
-    """Counters of outcomes, for logs, metrics and tests."""
+    """Counters of outcomes, in all and per alert type, and of failures per alert type and
+    class; every combination is present from the start (a metric reads zero, not missing)."""
 
     counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    by_type: dict[tuple[AlertType, Outcome], int] = field(
+        default_factory=lambda: {(t, o): 0 for t in AlertType for o in Outcome}
+    )
+    failures: dict[tuple[AlertType, Failure], int] = field(
+        default_factory=lambda: {(t, f): 0 for t in AlertType for f in Failure}
+    )
 
-    def count(self, outcome: Outcome) -> Outcome:
+    def count(
+        self, outcome: Outcome, alert_type: AlertType, failure: Failure | None = None
+    ) -> Outcome:
         self.counts[outcome] += 1
+        self.by_type[alert_type, outcome] += 1
+        if failure is not None:
+            self.failures[alert_type, failure] += 1
         return outcome
 
 
@@ -110,13 +151,16 @@ class PushSender:
         """Drop the bucket of a subscription that is gone."""
         self._buckets.pop(subscription_id, None)
 
-    async def deliver(self, subscription: PushSubscription, payload: dict[str, Any]) -> Outcome:
-        """Push ``payload`` (JSON) to ``subscription``; never raises."""
+    async def deliver(
+        self, subscription: PushSubscription, alert_type: AlertType, payload: dict[str, Any]
+    ) -> Outcome:
+        """Push ``payload`` (JSON, an alert of ``alert_type``) to ``subscription``; never
+        raises."""
         if not self._take(subscription.id):
-            return self.stats.count(Outcome.RATE_LIMITED)
+            return self.stats.count(Outcome.RATE_LIMITED, alert_type)
         if self._in_flight >= self._max_in_flight:
             _log.warning("push dropped: too many in flight", subscription_id=subscription.id)
-            return self.stats.count(Outcome.DROPPED)
+            return self.stats.count(Outcome.DROPPED, alert_type)
         self._in_flight += 1
         data = json.dumps(payload, separators=(",", ":"))
         urgency = "low" if payload.get("silent") else "high"
@@ -132,21 +176,22 @@ class PushSender:
                 host=urlsplit(subscription.endpoint).hostname,
                 error=f"{type(exc).__name__}: {exc}",
             )
-            return self.stats.count(Outcome.FAILED)
+            failure = Failure.NETWORK if isinstance(exc, RequestException) else Failure.OTHER
+            return self.stats.count(Outcome.FAILED, alert_type, failure)
         finally:
             self._in_flight -= 1
         if 200 <= status < 300:
-            return self.stats.count(Outcome.SENT)
+            return self.stats.count(Outcome.SENT, alert_type)
         if status in GONE_STATUSES:
             self.forget(subscription.id)
-            return self.stats.count(Outcome.GONE)
+            return self.stats.count(Outcome.GONE, alert_type, Failure.GONE)
         _log.warning(
             "push refused",
             subscription_id=subscription.id,
             host=urlsplit(subscription.endpoint).hostname,
             status=status,
         )
-        return self.stats.count(Outcome.FAILED)
+        return self.stats.count(Outcome.FAILED, alert_type, failure_of(status))
 
     def _post(self, info: dict[str, Any], data: str, urgency: str) -> int:
         """One push, in a worker thread: the push service's status code."""
