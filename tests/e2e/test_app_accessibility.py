@@ -3,19 +3,20 @@ violation, for a trader and for an admin, in the light and in the dark colour sc
 
 The screens: sign-in (and the admin's one-time-code step, with a code refused), the
 dashboard's figures marked stale (offline), every tab the bottom bar links to (read from the
-page, so a tab added later is checked without touching this test), and the screens reached
-from them: a position with its SL/TP editor (and a refused level next
-to its field), the in-page confirmation of closing it, the new-trade form, and a trade's
-detail. The scheme is switched in place (the app's colours are CSS variables under
-``prefers-color-scheme``), with reduced motion so no colour is read mid-transition.
+page, so a tab added later is checked without touching this test), the first screen each tab
+links to below itself (a trade's detail, a symbol's analysis), and on Positions a position
+with its SL/TP editor (and a refused level next to its field), the in-page confirmation of
+closing it and the new-trade form. The scheme is switched in place (the app's colours are
+CSS variables under ``prefers-color-scheme``), with reduced motion so no colour is read
+mid-transition. A screen is audited once it has sent no API request for a moment.
 
 Where axe comes from: the PyPI package ``axe-playwright-python`` (pinned in the ``dev``
-extra), which ships axe-core's ``axe.min.js`` (4.12.1 in its 0.1.8); ``make test`` installs it with the other test
-dependencies from the one registry the suite already needs. Only that file is used: it is
-evaluated in the page (the DevTools protocol is not subject to the app's CSP) and
-``axe.run`` is called directly. npm was the other way (``axe-core`` pinned in a lock file),
-but Debian's ``nodejs`` package comes without npm, so it would add a second package manager
-to the test set-up for one file.
+extra), which ships axe-core's ``axe.min.js`` (axe 4.12.1 in its 0.1.8); ``make test``
+installs it with the other test dependencies, from the one registry the suite already needs.
+Only that file is used: it is evaluated in the page (the DevTools protocol is not subject to
+the app's CSP) and ``axe.run`` is called directly. npm was the other way (``axe-core`` pinned
+in a lock file), but Debian's ``nodejs`` package comes without npm, so it would add a second
+package manager to the test set-up for one file.
 
 Playwright drives the system's ``chromium`` (``make test`` installs it); no browser is
 downloaded.
@@ -29,7 +30,7 @@ import time
 from collections.abc import AsyncIterator
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyotp
 import pytest
@@ -54,7 +55,7 @@ if CHROMIUM is None:
 
 AXE_SCRIPT = (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
 BLOCKING = ("serious", "critical")
-SCHEMES = ("light", "dark")
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 #: How long the app must send no API request for a screen to count as drawn.
 QUIET_S = 0.7
 SETTLE_TIMEOUT_S = 15.0
@@ -88,6 +89,9 @@ class ApiTraffic:
             self.last = time.monotonic()
 
     async def settle(self) -> None:
+        """Until no request has been in flight for ``QUIET_S``, counted from now at the
+        earliest (a screen just shown may not have sent its first request yet)."""
+        self.last = max(self.last, time.monotonic())
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while self.pending or time.monotonic() - self.last < QUIET_S:
             assert time.monotonic() < deadline, f"API requests never ended: {self.pending}"
@@ -175,12 +179,22 @@ async def audit_the_app(page: Page, app: str, who: str, admin_secret: str | None
     await expect(page.get_by_test_id("dash-stale")).to_be_hidden(timeout=WAIT_MS)
 
     tabs = await tab_links(page)
-    assert [label for label, _ in tabs][:4] == ["Dashboard", "Positions", "Trades", "Control"]
+    assert {"Dashboard", "Positions", "Trades", "Control"} <= {label for label, _ in tabs}
+    details: list[tuple[str, str]] = []
     for label, href in tabs:
         await page.evaluate("(hash) => { location.hash = hash; }", href)
         current = page.locator(f'nav.tabbar a[href="{href}"]')
         await expect(current).to_have_attribute("aria-current", "page")
         await audit.check(f"{label} tab")
+        if href != "#/":  # the first screen the tab links to below itself, if any
+            deeper = page.locator(f'main a[href^="{href}/"]').first
+            if await deeper.count():
+                details.append((label, await deeper.get_attribute("href") or ""))
+    # A trade's detail (its lifecycle) and any other such screen, e.g. a symbol's analysis.
+    assert any(re.fullmatch(r"#/trades/\d+", href) for _, href in details), details
+    for label, href in details:
+        await page.evaluate("(hash) => { location.hash = hash; }", href)
+        await audit.check(f"{label} tab, {href}")
 
     # Positions: the open position's card with its SL/TP editor, a level refused next to its
     # field, the confirmation of closing it, and the new-trade form.
@@ -203,13 +217,6 @@ async def audit_the_app(page: Page, app: str, who: str, admin_secret: str | None
     )
     await audit.check("the new-trade form")
 
-    # Trades: a trade's detail with its lifecycle.
-    await page.get_by_test_id("tab-trades").click()
-    row = page.get_by_test_id("trade-row").first
-    await expect(row).to_be_visible(timeout=WAIT_MS)
-    await row.click()
-    await expect(page.get_by_test_id("trade-transition").first).to_be_visible(timeout=WAIT_MS)
-    await audit.check("a trade's detail")
     return audit
 
 
@@ -225,7 +232,7 @@ async def test_every_screen_has_no_serious_accessibility_violation(
             audit = await audit_the_app(page, f"{running.base}/app/", who, secret)
         audited += audit.audited
         findings += audit.findings
-    # sign-in, the stale dashboard, 4 tabs, 4 detail screens (and the admin's code steps), in
-    # 2 schemes, for 2 people
+    # sign-in, the stale dashboard, 4 tabs, 4 screens below them (and the admin's code
+    # steps), in 2 schemes, for 2 people
     assert len(audited) >= 2 * 2 * 10, audited
     assert not findings, f"{len(findings)} serious or critical:\n" + "\n".join(findings)
