@@ -1,9 +1,13 @@
 /**
  * The dashboard: the terminal's connection, the mode, the account's figures, the open
- * positions and the kill switch, kept live by `/ws/system` and `/ws/performance`.
+ * positions and the kill switch, kept live by `/ws/system` and `/ws/performance`; today's P/L
+ * and the equity curve (screens/dashboard_equity.js), the last signal
+ * (screens/dashboard_signal.js, `/ws/signals`) and live quotes (screens/dashboard_quotes.js,
+ * `/ws/quotes`).
  *
- * When a stream drops, the last figures stay on screen, dimmed, under a "stale" banner that
- * says since when; they come back to life when the stream reconnects.
+ * When any of the four streams drops, the last figures stay on screen, their cards dashed,
+ * under one "stale" banner that says since when; they come back to life when the stream
+ * reconnects.
  */
 
 import { SessionEnded } from "../models/errors.js";
@@ -12,6 +16,9 @@ import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
 import { formatCount, formatMoney, formatPnl, formatWord } from "../widgets/format.js";
 import { pill, setPill } from "../widgets/pill.js";
+import { equitySection } from "./dashboard_equity.js";
+import { quotesSection } from "./dashboard_quotes.js";
+import { signalSection } from "./dashboard_signal.js";
 
 /** @typedef {import("../models/dashboard.js").Dashboard} Dashboard */
 
@@ -43,6 +50,11 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
   const stale = h("p", { class: "stale", role: "status", "data-testid": "dash-stale" });
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const logout = h("button", { type: "button", class: "ghost", "data-testid": "logout" }, "Log out");
+  const token = () => auth.accessToken();
+  const onStale = () => updateStale();
+  const equity = equitySection({ api });
+  const signal = signalSection({ api, token, onStale, now: () => tradingNow(dash) });
+  const quotes = quotesSection({ api, token, onStale });
 
   /** @param {string} label @param {HTMLElement} value */
   const figure = (label, value) => h("div", { class: "figure" }, h("dt", {}, label), h("dd", {}, value));
@@ -75,7 +87,10 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
       h("div", { class: "state" }, h("span", { class: "label" }, "Kill switch"), v.killSwitch),
       v.killReason,
     ),
+    equity.el,
     h("div", { class: "card" }, figures),
+    signal.el,
+    quotes.el,
   );
   root.append(screen);
 
@@ -96,7 +111,13 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
     v.floating.textContent = pnl.text;
     v.floating.dataset.tone = pnl.tone;
     v.positions.textContent = formatCount(dash.positions);
+    equity.setAccount(a);
+    signal.tick();
+    if (dash.positions !== positionsShown) quotes.positionsChanged(dash.positions);
+    positionsShown = dash.positions;
   };
+  /** @type {number | null} the count the quotes card last heard of */
+  let positionsShown = null;
 
   /** @param {unknown} e */
   const showError = (e) => {
@@ -130,19 +151,26 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
       stale.remove();
     }
   };
-  /** @param {(d: Dashboard, data: any) => Dashboard} apply */
-  const onMessage = (apply) => (/** @type {any} */ message) => {
+  /** @param {(d: Dashboard, data: any) => Dashboard} apply @param {(data: any) => void} [also] */
+  const onMessage = (apply, also) => (/** @type {any} */ message) => {
     if (message?.error || !message?.data) return;
     lastLive = new Date();
     dash = apply(dash, message.data);
+    also?.(message.data);
     render();
   };
-  const token = () => auth.accessToken();
-  const beforeReconnect = readStatus; // both sockets share one request
-  const sockets = [
-    new LiveSocket({ path: "/ws/system", token, beforeReconnect, onMessage: onMessage(withSystemMessage), onStale: updateStale }),
-    new LiveSocket({ path: "/ws/performance", token, beforeReconnect, onMessage: onMessage(withPerformance), onStale: updateStale }),
+  // Both share one status request; the performance stream also re-reads the curve it extends.
+  const own = [
+    new LiveSocket({ path: "/ws/system", token, beforeReconnect: readStatus, onMessage: onMessage(withSystemMessage), onStale }),
+    new LiveSocket({
+      path: "/ws/performance",
+      token,
+      beforeReconnect: () => Promise.all([readStatus(), equity.reread()]),
+      onMessage: onMessage(withPerformance, (data) => equity.addLive(data)),
+      onStale,
+    }),
   ];
+  const sockets = [...own, quotes.socket, signal.socket]; // the cards start and stop their own
   const online = () => sockets.forEach((s) => s.retryNow());
   const offline = () => sockets.forEach((s) => s.drop());
   window.addEventListener("online", online);
@@ -156,13 +184,25 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
 
   render();
   readStatus().catch(showError);
-  sockets.forEach((s) => s.start());
+  equity.reread();
+  own.forEach((s) => s.start());
 
   return {
     destroy() {
       window.removeEventListener("online", online);
       window.removeEventListener("offline", offline);
-      sockets.forEach((s) => s.stop());
+      own.forEach((s) => s.stop());
+      [equity, signal, quotes].forEach((section) => section.destroy());
     },
   };
+}
+
+/**
+ * The trading clock's time now, as far as the phone knows: that of the latest figures (the
+ * phone's own clock before any).
+ * @param {Dashboard} dash
+ */
+function tradingNow(dash) {
+  const time = dash.updatedAt ? Date.parse(dash.updatedAt) : Number.NaN;
+  return Number.isNaN(time) ? Date.now() : time;
 }
