@@ -7,6 +7,7 @@ check the shipped app of ``mobile/``, served by default, against the policy it r
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 from html.parser import HTMLParser
@@ -19,7 +20,7 @@ import pytest_asyncio
 from multidict import CIMultiDict
 from structlog.testing import LogCapture
 
-from forexbot.api.routes.app_shell import default_app_dir
+from forexbot.api.routes.app_shell import GzipCache, default_app_dir
 
 from ._support import Api, MakeApi, RawAnswer, send_raw
 
@@ -179,6 +180,174 @@ async def test_the_app_needs_no_token(served: Api) -> None:
 async def test_the_app_is_not_in_the_api_document(served: Api) -> None:
     _, _, body = await get(served, "/api/openapi.json")
     assert not [path for path in orjson.loads(body)["paths"] if path.startswith("/app")]
+
+
+# --- compressed text files ------------------------------------------------------------------
+
+
+async def fetch(
+    api: Api, path: str, method: str = "GET", **headers: str
+) -> tuple[int, CIMultiDict[str], bytes]:
+    """The answer as sent: not decompressed (the client would otherwise ask for gzip itself)."""
+    async with api.session.request(
+        method, api.url(path), headers=headers, auto_decompress=False, allow_redirects=False
+    ) as resp:
+        return resp.status, CIMultiDict(resp.headers), await resp.read()
+
+
+async def test_a_text_file_goes_gzipped_to_a_client_that_accepts_it(
+    served: Api, app_dir: Path
+) -> None:
+    status, headers, body = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Vary"] == "Accept-Encoding"
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert headers["Content-Security-Policy"] == APP_CSP
+    assert headers["Cache-Control"] == "no-cache"
+    assert gzip.decompress(body) == (app_dir / "src" / "main.js").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path", ["/app/", "/app/styles.css", "/app/manifest.webmanifest", "/app/sw.js"]
+)
+async def test_every_text_type_is_gzipped(served: Api, path: str) -> None:
+    _, headers, _ = await fetch(served, path, **{"Accept-Encoding": "gzip, deflate, br"})
+    assert headers["Content-Encoding"] == "gzip"
+
+
+async def test_a_client_that_does_not_accept_gzip_gets_the_file_as_it_is(
+    served: Api, app_dir: Path
+) -> None:
+    status, headers, body = await fetch(
+        served, "/app/src/main.js", **{"Accept-Encoding": "identity"}
+    )
+    assert status == 200
+    assert "Content-Encoding" not in headers
+    assert headers["Vary"] == "Accept-Encoding"  # a cache must ask again for another encoding
+    assert body == (app_dir / "src" / "main.js").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip;q=0", False),
+        ("gzip;q=0.000, deflate", False),
+        ("*;q=0.5, gzip;q=0", False),
+        ("gzip;q=0.001", True),
+        ("GZIP", True),
+        ("*", True),
+        ("*;q=0", False),
+        ("deflate, br", False),
+        ("gzip;q=2", False),  # not a q-value: when in doubt, as it is
+        ("", False),
+    ],
+)
+async def test_accept_encoding_q_values_are_respected(
+    served: Api, accept: str, gzipped: bool
+) -> None:
+    _, headers, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": accept})
+    assert ("Content-Encoding" in headers) is gzipped
+
+
+async def test_a_png_is_never_gzipped(served: Api, app_dir: Path) -> None:
+    _, headers, body = await fetch(served, "/app/icons/icon-192.png", **{"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in headers
+    assert body == PNG
+
+
+async def test_each_encoding_has_its_own_etag(served: Api) -> None:
+    _, plain, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "identity"})
+    _, zipped, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    assert zipped["ETag"] != plain["ETag"]
+    assert zipped["ETag"] == plain["ETag"][:-1] + '-gzip"'
+    assert zipped["Last-Modified"] == plain["Last-Modified"]
+
+
+async def test_the_gzip_etag_answers_304(served: Api) -> None:
+    _, headers, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    status, again, body = await fetch(
+        served,
+        "/app/src/main.js",
+        **{"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]},
+    )
+    assert status == 304
+    assert body == b""
+    assert again["ETag"] == headers["ETag"]
+    assert again["Cache-Control"] == "no-cache"
+    assert again["Vary"] == "Accept-Encoding"
+
+
+async def test_the_gzip_etag_does_not_stand_for_the_plain_file(served: Api) -> None:
+    _, headers, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    status, _, body = await fetch(
+        served,
+        "/app/src/main.js",
+        **{"Accept-Encoding": "identity", "If-None-Match": headers["ETag"]},
+    )
+    assert status == 200
+    assert body == b"import './ui.js';\n"
+
+
+async def test_a_gzipped_file_unchanged_since_a_date_answers_304(served: Api) -> None:
+    _, headers, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    status, _, _ = await fetch(
+        served,
+        "/app/src/main.js",
+        **{"Accept-Encoding": "gzip", "If-Modified-Since": headers["Last-Modified"]},
+    )
+    assert status == 304
+
+
+async def test_head_of_a_gzipped_file_has_its_headers_and_no_body(served: Api) -> None:
+    _, _, body = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    status, headers, head_body = await fetch(
+        served, "/app/src/main.js", "HEAD", **{"Accept-Encoding": "gzip"}
+    )
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Length"] == str(len(body))
+    assert headers["ETag"].endswith('-gzip"')
+    assert head_body == b""
+
+
+async def test_a_changed_file_is_compressed_again(served: Api, app_dir: Path) -> None:
+    _, before, _ = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    (app_dir / "src" / "main.js").write_text("import './ui.js'; // release 2, longer\n")
+    _, after, body = await fetch(served, "/app/src/main.js", **{"Accept-Encoding": "gzip"})
+    assert gzip.decompress(body) == b"import './ui.js'; // release 2, longer\n"
+    assert after["ETag"] != before["ETag"]
+
+
+def test_a_file_is_compressed_once_per_version(tmp_path: Path) -> None:
+    path = tmp_path / "main.js"
+    path.write_text("export const a = 1;\n")
+    cache = GzipCache()
+    first = cache.get(path)
+    assert cache.get(path) is first  # kept, not compressed again
+    path.write_text("export const a = 22;\n")
+    second = cache.get(path)
+    assert second is not first
+    assert gzip.decompress(second.body) == b"export const a = 22;\n"
+    assert len(cache) == 1  # one entry per file: the old version is gone
+
+
+async def test_every_shipped_text_file_decompresses_to_the_file(api: Api) -> None:
+    root = default_app_dir()
+    shipped = [
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix in {".html", ".js", ".css", ".webmanifest", ".json", ".svg"}
+        and not any(part.startswith(".") or part == "tests" for part in p.relative_to(root).parts)
+    ]
+    assert shipped
+    for path in shipped:
+        relative = path.relative_to(root).as_posix()
+        status, headers, body = await fetch(api, f"/app/{relative}", **{"Accept-Encoding": "gzip"})
+        assert status == 200, relative
+        assert headers["Content-Encoding"] == "gzip", relative
+        assert gzip.decompress(body) == path.read_bytes(), relative
 
 
 # --- what is refused ------------------------------------------------------------------------

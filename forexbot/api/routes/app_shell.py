@@ -18,6 +18,15 @@ Rules:
   ``text/javascript``, ``.webmanifest`` ``application/manifest+json``).
 * ``Cache-Control: no-cache`` with ``ETag`` and ``Last-Modified`` (conditional requests answer
   304): a browser revalidates every file, so a new release is picked up at once.
+* Text files (:data:`COMPRESSIBLE`: html, js, css, webmanifest, json, svg; images are
+  compressed already) go gzip-compressed to a client whose ``Accept-Encoding`` allows it
+  (``gzip`` or ``*`` with a q-value above 0; ``gzip;q=0`` is a refusal), with
+  ``Content-Encoding: gzip`` and an ETag of their own (the file's, suffixed ``-gzip``: a cache
+  must not mistake one encoding for the other). Every text file says ``Vary:
+  Accept-Encoding``, compressed or not. Each file is compressed once, off the event loop, and
+  kept in memory until it changes (keyed by its path, modification time and size: the app is a
+  few hundred KB, and the cache holds one entry per file of the directory at most). A
+  ``Range`` request for a compressed file gets the whole of it (a server may ignore ``Range``).
 * The app's own Content-Security-Policy (:data:`APP_CSP`) replaces the API's deny-all one on
   these responses only (the other security headers stay, :mod:`forexbot.api.middleware`):
   everything from this origin, nothing inline, nothing from elsewhere. ``connect-src 'self'``
@@ -31,7 +40,11 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import gzip
+import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import structlog
@@ -67,7 +80,78 @@ CONTENT_TYPES: Mapping[str, str] = {
     ".woff2": "font/woff2",
 }
 
+#: The file types served gzip-compressed when the client accepts it: text (PNG, WebP, WOFF2
+#: are compressed formats already).
+COMPRESSIBLE = frozenset({".html", ".js", ".mjs", ".css", ".webmanifest", ".json", ".svg"})
+
 _log = structlog.get_logger("forexbot.api.app_shell")
+_QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (RFC 9110, 12.5.3): ``gzip`` (or
+    ``x-gzip``) with a q-value above 0, or else ``*`` with one. A malformed q-value counts as
+    0: when in doubt, the file goes as it is."""
+    named: float | None = None
+    anything: float | None = None
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                value = value.strip()
+                weight = float(value) if _QVALUE.match(value) else 0.0
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named = weight if named is None else max(named, weight)
+        elif coding == "*":
+            anything = weight
+    if named is not None:
+        return named > 0
+    return anything is not None and anything > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Gzipped:
+    """A file's gzip variant, and the file's state it was made from."""
+
+    mtime_ns: int
+    size: int
+    mtime: float
+    body: bytes
+
+    @property
+    def etag(self) -> str:
+        """Unquoted, like aiohttp's own for the file, plus ``-gzip``."""
+        return f"{self.mtime_ns:x}-{self.size:x}-gzip"
+
+
+class GzipCache:
+    """Each file's gzip variant, made once per version of the file (its path, modification
+    time and size). Reads and compresses in the calling thread: call it off the event loop."""
+
+    def __init__(self, level: int = 9) -> None:
+        self._level = level
+        self._entries: dict[Path, Gzipped] = {}
+
+    def get(self, path: Path) -> Gzipped:
+        with path.open("rb") as file:
+            st = os.fstat(file.fileno())
+            cached = self._entries.get(path)
+            if cached is not None and (cached.mtime_ns, cached.size) == (
+                st.st_mtime_ns,
+                st.st_size,
+            ):
+                return cached
+            data = file.read()
+        body = gzip.compress(data, compresslevel=self._level, mtime=0)
+        made = Gzipped(st.st_mtime_ns, st.st_size, st.st_mtime, body)
+        self._entries[path] = made  # one entry per file: a new version replaces the old
+        return made
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def default_app_dir() -> Path:
@@ -88,8 +172,9 @@ def _not_found(message: str) -> ApiError:
 class AppShellRoutes:
     """Serves the files of ``directory`` under ``/app/`` (rules in the module docstring)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, gzipped: GzipCache | None = None) -> None:
         self._directory = directory
+        self._gzipped = gzipped or GzipCache()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -105,19 +190,26 @@ class AppShellRoutes:
 
     @public
     async def index(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(_INDEX)
+        return await self._serve(request, _INDEX)
 
     @public
     async def file(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request.match_info["path"])
+        return await self._serve(request, request.match_info["path"])
 
-    async def _serve(self, relative: str) -> web.FileResponse:
-        content_type = CONTENT_TYPES.get(PurePosixPath(relative).suffix.lower())
+    async def _serve(self, request: web.Request, relative: str) -> web.StreamResponse:
+        suffix = PurePosixPath(relative).suffix.lower()
+        content_type = CONTENT_TYPES.get(suffix)
         if content_type is None:
             raise _not_found(f"no such file in the app: {relative}")
         # The checks stat the file system: off the event loop, like FileResponse's own I/O.
         path = await asyncio.to_thread(self._inside, relative)
-        response = web.FileResponse(path)
+        response: web.StreamResponse
+        if suffix in COMPRESSIBLE and accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            response = _gzip_response(request, await asyncio.to_thread(self._gzipped.get, path))
+        else:
+            response = web.FileResponse(path)
+        if suffix in COMPRESSIBLE:
+            response.headers["Vary"] = "Accept-Encoding"
         response.headers["Content-Type"] = content_type
         response.headers["Cache-Control"] = "no-cache"
         response.headers["Content-Security-Policy"] = APP_CSP
@@ -145,3 +237,20 @@ class AppShellRoutes:
         if not path.is_relative_to(root) or not path.is_file():
             raise _not_found(f"no such file in the app: {relative}")
         return path
+
+
+def _gzip_response(request: web.Request, variant: Gzipped) -> web.Response:
+    """The gzip variant, or 304 when the client holds it (``If-None-Match`` compared weakly,
+    else ``If-Modified-Since``, as aiohttp does for the file itself)."""
+    if_none_match = request.if_none_match
+    if if_none_match is not None:
+        fresh = any(tag.value in (variant.etag, "*") for tag in if_none_match)
+    else:
+        since = request.if_modified_since
+        fresh = since is not None and variant.mtime <= since.timestamp()
+    response = web.Response(status=304) if fresh else web.Response(body=variant.body)
+    if not fresh:
+        response.headers["Content-Encoding"] = "gzip"
+    response.etag = variant.etag
+    response.last_modified = variant.mtime
+    return response
