@@ -50,6 +50,7 @@ from forexbot.api.ratelimit import (
     user_limit_middleware,
 )
 from forexbot.api.responses import error_body, json_response
+from forexbot.api.routes.account import AccountRoutes
 from forexbot.api.routes.api_keys import ApiKeyRoutes
 from forexbot.api.routes.app_shell import AppShellRoutes, app_dir
 from forexbot.api.routes.backtests import BacktestRoutes
@@ -223,6 +224,8 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
         _add_routes(app, BackupRoutes(services.backups, services.system_logs).routes())
     if services.performance is not None:
         _add_routes(app, PerformanceRoutes(services.performance).routes())
+    if services.equity is not None:
+        _add_routes(app, AccountRoutes(services.equity).routes())
     if services.api_keys is not None:
         _add_routes(
             app,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from forexbot.api.login_failures import LoginFailures
 from forexbot.api.mfa import Mfa
@@ -294,6 +294,15 @@ class AccountView(Protocol):
     def account(self) -> AccountState | None: ...
 
 
+class EquitySource(Protocol):
+    """``forexbot.monitoring.equity_history.EquityHistory``: the equity curves."""
+
+    async def curve(self, range_: Literal["day", "month"]) -> dict[str, Any]:
+        """``{"range", "currency", "start", "end", "day_start_equity", "today_pnl",
+        "points"}``, JSON-ready."""
+        ...
+
+
 class ApiKeyStore(Protocol):
     """``forexbot.database.api_keys.ApiKeyRepository``."""
 
@@ -474,4 +483,5 @@ class ApiServices:
     account: AccountView | None = None
     market: MarketPort | None = None
     notifications: NotificationPort | None = None
+    equity: EquitySource | None = None
     login_failures: LoginFailures = field(default_factory=LoginFailures)

@@ -88,6 +88,7 @@ from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
 from forexbot.errors import ConfigError
 from forexbot.events.bus import EventBus
 from forexbot.logs import console_stream
+from forexbot.monitoring.equity_history import EquityHistory
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
@@ -273,6 +274,7 @@ class Daemon:
             latch=KillSwitchLatch(self._data_dir / LATCH_FILE),
         )
         risk, execution, positions = trading.risk, trading.execution, trading.positions
+        equity = EquityHistory.for_daemon(engine, bus, clock, positions, risk, connector)
         system_settings.show_risk_from(risk)
         bar_writer = BarWriter(market_data, bus, flush_interval=s.database.batch_interval_ms / 1000)
         status = DaemonStatus(
@@ -301,7 +303,7 @@ class Daemon:
                 pushes=notifier,
             )
         )
-        for component in (strategies, trading, bar_writer):
+        for component in (strategies, trading, bar_writer, equity):
             component.subscribe()
 
         backtests = DaemonBacktests(
@@ -315,6 +317,7 @@ class Daemon:
         notifier.subscribe()
         # Registered before the bus's close, so it runs after it: the last alerts are pushed.
         lifecycle.on_stop("push alerts stopped", notifier.stop)
+        await lifecycle.start("equity history written", equity.start(), equity.close)
         services = ApiServices(
             users=users,
             trades=trades,
@@ -351,6 +354,7 @@ class Daemon:
             system_settings=system_settings,
             restart=self.restart,
             notifications=notifier,
+            equity=equity,
         )
         keys = JwtKeys(
             load_or_create_jwt_secret(self._data_dir, self._environ),

@@ -359,3 +359,16 @@ notification_preferences = Table(
     PrimaryKeyConstraint("user_id", "alert_type"),
     CheckConstraint(sql_in("level", ALERT_LEVELS), name="level"),
 )
+
+# The account over time (``forexbot.monitoring.equity_history``): at most one sample per
+# trading-clock minute, kept 35 days; the dashboard's equity curves.
+equity_samples = Table(
+    "equity_samples",
+    metadata,
+    _tstz("time", nullable=False),
+    Column("balance", Numeric, nullable=False),
+    Column("equity", Numeric, nullable=False),
+    Column("margin", Numeric, nullable=False),
+    Column("floating_profit", Numeric, nullable=False),
+    PrimaryKeyConstraint("time"),
+)

@@ -103,6 +103,7 @@ async def test_a_stop_winds_trading_down_step_by_step_then_closes_in_reverse(
         "market data writer closed",
         "event bus closed",
         "api stopped",
+        "equity history written",
         "push alerts stopped",
         "backtests closed",
         "terminal worker stopped",

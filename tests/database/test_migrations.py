@@ -37,6 +37,7 @@ TABLES = {
     "recovery_codes",
     "push_subscriptions",
     "notification_preferences",
+    "equity_samples",
 }
 
 INDEXES = {
@@ -76,11 +77,12 @@ def index_definitions(url: str) -> dict[str, str]:
     return dict(rows)
 
 
-HEAD = "0006"
+HEAD = "0007"
 PUSH_TABLES = {"push_subscriptions", "notification_preferences"}
+EQUITY_TABLES = {"equity_samples"}
 
 
-def test_head_is_the_push_notifications_revision() -> None:
+def test_head_is_the_equity_samples_revision() -> None:
     assert head_revision() == HEAD
 
 
@@ -163,7 +165,8 @@ def test_downgrade_of_the_lifecycle_revision_keeps_the_initial_schema(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0001"))
-    later = {"trade_transitions", "refresh_tokens", "api_keys", "recovery_codes"} | PUSH_TABLES
+    later = {"trade_transitions", "refresh_tokens", "api_keys", "recovery_codes"}
+    later |= PUSH_TABLES | EQUITY_TABLES
     assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     columns = on_connection(
         url, lambda conn: {c["name"] for c in inspect(conn).get_columns("trades")}
@@ -237,7 +240,7 @@ def test_downgrade_of_the_push_revision_drops_only_its_tables(empty_database_url
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0005"))
-    assert tables_of(url) == (TABLES - PUSH_TABLES) | {"alembic_version"}
+    assert tables_of(url) == (TABLES - PUSH_TABLES - EQUITY_TABLES) | {"alembic_version"}
     run_blocking(lambda: upgrade(url))
     assert current_revision(url) == HEAD
 
@@ -248,7 +251,35 @@ def test_downgrade_of_the_refresh_tokens_revision_drops_only_that_table(
     url = empty_database_url
     run_blocking(lambda: upgrade(url))
     run_blocking(lambda: downgrade(url, "0002"))
-    later = {"refresh_tokens", "api_keys", "recovery_codes"} | PUSH_TABLES
+    later = {"refresh_tokens", "api_keys", "recovery_codes"} | PUSH_TABLES | EQUITY_TABLES
     assert tables_of(url) == (TABLES - later) | {"alembic_version"}
     run_blocking(lambda: upgrade(url))
     assert current_revision(url) == HEAD
+
+
+def test_downgrade_of_the_equity_revision_drops_only_its_table(empty_database_url: str) -> None:
+    url = empty_database_url
+    run_blocking(lambda: upgrade(url))
+    run_blocking(lambda: downgrade(url, "0006"))
+    assert tables_of(url) == (TABLES - EQUITY_TABLES) | {"alembic_version"}
+    assert current_revision(url) == "0006"
+    run_blocking(lambda: upgrade(url))
+    assert current_revision(url) == HEAD
+
+
+def test_equity_samples_are_keyed_by_time_with_exact_money(migrated_database_url: str) -> None:
+    def shape(conn: Connection) -> tuple[list[str], dict[str, str]]:
+        inspector = inspect(conn)
+        key = inspector.get_pk_constraint("equity_samples")["constrained_columns"]
+        columns = {c["name"]: str(c["type"]) for c in inspector.get_columns("equity_samples")}
+        return key, columns
+
+    key, columns = on_connection(migrated_database_url, shape)
+    assert key == ["time"]
+    assert columns == {
+        "time": "TIMESTAMP",
+        "balance": "NUMERIC",
+        "equity": "NUMERIC",
+        "margin": "NUMERIC",
+        "floating_profit": "NUMERIC",
+    }
