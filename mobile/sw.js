@@ -25,6 +25,8 @@ const SHELL = [
   "icons/icon-512.png",
   "src/main.js",
   "src/models/alerts.js",
+  "src/models/analysis.js",
+  "src/models/analysis_chart.js",
   "src/models/dashboard.js",
   "src/models/dashboard_chart.js",
   "src/models/dashboard_equity.js",
@@ -37,6 +39,11 @@ const SHELL = [
   "src/models/session.js",
   "src/models/trading.js",
   "src/screens/alerts.js",
+  "src/screens/analysis.js",
+  "src/screens/analysis_conditions.js",
+  "src/screens/analysis_performance.js",
+  "src/screens/analysis_signals.js",
+  "src/screens/analysis_symbol.js",
   "src/screens/control.js",
   "src/screens/dashboard.js",
   "src/screens/dashboard_equity.js",
@@ -60,6 +67,7 @@ const SHELL = [
   "src/widgets/format.js",
   "src/widgets/line_chart.js",
   "src/widgets/pill.js",
+  "src/widgets/price_chart.js",
   "src/widgets/tabbar.js",
 ];
 

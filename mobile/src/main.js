@@ -8,6 +8,8 @@
 import { parseRoute } from "./models/route.js";
 import { Api } from "./services/api.js";
 import { Auth } from "./services/auth.js";
+import { showAnalysis } from "./screens/analysis.js";
+import { showSymbolAnalysis } from "./screens/analysis_symbol.js";
 import { showControl } from "./screens/control.js";
 import { showDashboard } from "./screens/dashboard.js";
 import { showPositions } from "./screens/positions.js";
@@ -56,6 +58,10 @@ function start() {
         return show((r) => showPositions(r, { api, auth }), "Positions · forexbot");
       case "trades":
         return show((r) => showTrades(r, { api, auth }), "Trades · forexbot");
+      case "analysis":
+        return show((r) => showAnalysis(r, { api, auth }), "Analysis · forexbot");
+      case "symbol":
+        return show((r) => showSymbolAnalysis(r, { api, auth, symbol: where.symbol }), `${where.symbol} · Analysis · forexbot`);
       case "control":
         return show((r) => showControl(r, { api, auth }), "Strategies & risk · forexbot");
       case "trade":

@@ -36,10 +36,10 @@ test("a route's hash reads back as the same route", () => {
   }
 });
 
-test("a trade's detail belongs to the Trades tab, and the tabs are the three screens", () => {
+test("a trade's detail belongs to the Trades tab, and the tabs are the screens in order", () => {
   assert.equal(tabOf({ name: "trade", id: 1 }), "trades");
   assert.equal(tabOf({ name: "positions" }), "positions");
-  assert.deepEqual(TABS.map((t) => t.name), ["dashboard", "positions", "trades", "control"]);
+  assert.deepEqual(TABS.map((t) => t.name), ["dashboard", "positions", "trades", "analysis", "control"]);
 });
 
 // -- roles -----------------------------------------------------------------------------------
