@@ -36,6 +36,7 @@ const SHELL = [
   "src/models/risk.js",
   "src/models/role.js",
   "src/models/route.js",
+  "src/models/schema_form.js",
   "src/models/session.js",
   "src/models/trading.js",
   "src/screens/alerts.js",
@@ -67,6 +68,7 @@ const SHELL = [
   "src/widgets/format.js",
   "src/widgets/line_chart.js",
   "src/widgets/pill.js",
+  "src/widgets/schema_form.js",
   "src/widgets/price_chart.js",
   "src/widgets/tabbar.js",
 ];

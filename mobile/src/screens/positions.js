@@ -138,7 +138,10 @@ export function showPositions(root, { api, auth }) {
   const timer = setInterval(() => {
     if (document.visibilityState === "visible") reread();
   }, REREAD_MS);
-  const online = () => socket.retryNow();
+  const online = () => {
+    socket.retryNow();
+    if (!symbols.size && !stopped) start(); // opened offline: the watchlist (and the form) too
+  };
   const offline = () => socket.drop();
   window.addEventListener("online", online);
   window.addEventListener("offline", offline);

@@ -4,9 +4,33 @@
  *
  * An access token that expired or was revoked gets one refresh and one retry; when the
  * refresh is refused too, the session is over (`SessionEnded`) and the app signs out.
+ *
+ * Offline (the browser says so: `navigator.onLine` false) a request is not even tried: it
+ * fails at once with the words of `OFFLINE` (code `offline`), which each screen shows where
+ * its data would be. Not tried means no token refresh either, so a phone opened offline
+ * the next morning is not signed out for a refresh that could not reach the server. Nothing
+ * is kept for offline use: the app has no figures until the connection returns, and the
+ * screens re-read when the `online` event comes.
  */
 
-import { apiErrorFrom, networkError, sessionEndedMessage } from "../models/errors.js";
+import { ApiError, apiErrorFrom, networkError, sessionEndedMessage } from "../models/errors.js";
+
+/** What a screen says in place of its data while the phone is offline. */
+export const OFFLINE = "Offline — no live data; trading is paused until the connection returns.";
+
+/** The error of a request not tried because the phone is offline. */
+export function offlineError() {
+  return new ApiError(OFFLINE, { code: "offline" });
+}
+
+/**
+ * Whether the browser knows it has no network (true only when it says so: an unknown
+ * state counts as online, and a request then finds out).
+ * @param {{onLine?: boolean} | undefined} [nav]
+ */
+export function isOffline(nav = globalThis.navigator) {
+  return nav?.onLine === false;
+}
 
 /**
  * One HTTP request; a network failure becomes an error a person can read.
@@ -30,7 +54,7 @@ export async function send(fetchFn, method, url, { token = null, body = undefine
       credentials: "omit", // the token is the only credential; no cookie rides along
     });
   } catch {
-    throw networkError();
+    throw isOffline() ? offlineError() : networkError();
   }
 }
 
@@ -56,11 +80,12 @@ export async function readAnswer(response) {
 export class Api {
   /**
    * @param {import("./auth.js").Auth} auth
-   * @param {{fetchFn?: typeof fetch}} [options]
+   * @param {{fetchFn?: typeof fetch, offline?: () => boolean}} [options]
    */
-  constructor(auth, { fetchFn = globalThis.fetch.bind(globalThis) } = {}) {
+  constructor(auth, { fetchFn = globalThis.fetch.bind(globalThis), offline = () => isOffline() } = {}) {
     this.auth = auth;
     this.fetchFn = fetchFn;
+    this.offline = offline;
   }
 
   /** @param {string} path */
@@ -96,6 +121,7 @@ export class Api {
    * @returns {Promise<any>}
    */
   async request(method, path, body) {
+    if (this.offline()) throw offlineError();
     const token = await this.auth.accessToken();
     let response = await send(this.fetchFn, method, path, { token, body });
     if (response.status === 401) {
