@@ -9,7 +9,7 @@ week's performance by strategy and by symbol. EURUSD opens its detail: the chart
 M15, marks the trade's entry and exit at their prices (read from the SVG's data attributes,
 not from pixels), and the condition on its timeframe is given with its reasons. The screen
 goes stale offline and recovers. A viewer sees the same screen. Neither page scrolls
-sideways; list and detail are photographed in light and dark and checked not blank.
+sideways, even at 360 px; list and detail are photographed in light and dark and checked not blank.
 """
 
 from __future__ import annotations
@@ -81,8 +81,14 @@ async def traded_and_closed(base: str) -> dict[str, Any]:
 
 
 async def fits_the_phone(page: Page) -> bool:
-    """The page does not scroll sideways."""
-    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+    """The page does not scroll sideways, at this phone's width nor at the narrowest (360 px)."""
+    wide = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    size = page.viewport_size
+    assert size is not None
+    await page.set_viewport_size({"width": 360, "height": size["height"]})
+    narrow = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.set_viewport_size(size)
+    return bool(wide and narrow)
 
 
 async def read_the_list(page: Page) -> None:

@@ -79,7 +79,14 @@ export function conditionsSection({ api }) {
       const entries = conditionsBySymbol(/** @type {string[]} */ (watchlist), answer.items);
       error.hidden = true;
       loading.hidden = true;
+      // A re-read must not take the focus away from the symbol a keyboard or screen reader is on.
+      const focused = list.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement).dataset.symbol : undefined;
       list.replaceChildren(...entries.map(row));
+      if (focused !== undefined) {
+        for (const link of list.querySelectorAll("a[data-symbol]")) {
+          if (/** @type {HTMLElement} */ (link).dataset.symbol === focused) /** @type {HTMLElement} */ (link).focus();
+        }
+      }
       empty.hidden = entries.length > 0;
       return true;
     } catch (e) {
