@@ -13,7 +13,10 @@ Rules:
   no-referrer`` and a ``Content-Security-Policy`` forbidding everything (the API serves data;
   its two pages, the API reference and backtest reports, and the phone app's files set their
   own narrow policy, which is kept); ``/api`` responses also carry ``Cache-Control: no-store``,
-  since they hold account data. The ``Server`` header does not advertise library versions.
+  since they hold account data. Over TLS (the daemon given ``api.tls_*``) every response also
+  carries ``Strict-Transport-Security`` (one year): a phone that has once reached the daemon
+  over HTTPS never again sends a token over plain HTTP to that name. The ``Server`` header
+  does not advertise library versions.
   This is done in ``on_response_prepare``, the last moment headers can change, so no code
   path of the application can skip it; what aiohttp answers without the application (a
   request its parser refuses) gets them from :mod:`forexbot.api.server`.
@@ -86,6 +89,10 @@ async def logging_middleware(request: web.Request, handler: Handler) -> web.Stre
             )
 
 
+#: Over TLS: browsers use HTTPS only for this host for a year.
+HSTS = "max-age=31536000"
+
+
 def set_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     """Set the security headers and the request id on ``response``."""
     for name, value in _SECURITY_HEADERS.items():
@@ -94,6 +101,8 @@ def set_security_headers(request: web.BaseRequest, response: web.StreamResponse)
         response.headers[name] = value
     if request.path == "/api" or request.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"
+    if request.secure:
+        response.headers["Strict-Transport-Security"] = HSTS
     request_id = request.get(REQUEST_ID_KEY)
     if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id

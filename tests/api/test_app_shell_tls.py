@@ -109,6 +109,13 @@ async def test_over_tls_the_app_keeps_its_policy_and_the_security_headers(
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["Cache-Control"] == "no-cache"
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+async def test_over_tls_api_answers_and_errors_carry_hsts(https: Https) -> None:
+    status, headers, _, _ = await https.get("/api/system/status")
+    assert status == 401
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 async def test_a_client_that_does_not_trust_the_certificate_is_refused(https: Https) -> None:

@@ -113,6 +113,7 @@ async def test_every_response_carries_the_security_headers(api: Api, path: str) 
         assert resp.headers["Referrer-Policy"] == "no-referrer"
         assert resp.headers["Cache-Control"] == "no-store"
         assert resp.headers["Server"] == "forexbot"
+        assert "Strict-Transport-Security" not in resp.headers  # only over TLS
 
 
 async def test_a_safe_request_id_is_echoed_and_an_unsafe_one_replaced(api: Api) -> None:
