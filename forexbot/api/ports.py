@@ -420,6 +420,10 @@ class NotificationPort(Protocol):
     @property
     def vapid_public_key(self) -> str: ...
 
+    def check_endpoint(self, url: str) -> str:
+        """``url`` when it is an allowed push endpoint; :class:`ValueError` saying why not."""
+        ...
+
     async def add_device(
         self, user_id: int, endpoint: str, p256dh: str, auth: str, device: str | None
     ) -> PushSubscription:

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from forexbot.domain.market import Timeframe
+from forexbot.notifications.endpoints import BROWSER_PUSH_HOSTS
 
 ENV_PREFIX = "FOREXBOT_"
 DEFAULT_CONFIG_FILE = Path("config/forexbot.yaml")
@@ -26,6 +27,8 @@ DEFAULT_RISK_FILE = Path("config/risk_config.yaml")
 
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
+_LABEL = r"[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 class _Section(BaseModel):
@@ -355,6 +358,28 @@ class ApiSettings(_Section):
         return value
 
 
+class NotificationSettings(_Section):
+    """Web Push alerts: which push services subscriptions may point at.
+
+    Any signed-in user may subscribe a device, and the daemon then POSTs to its endpoint, so
+    only push services' hosts are allowed (a host or any subdomain of one): the browsers' by
+    default. See :mod:`forexbot.notifications.endpoints`.
+    """
+
+    push_hosts: tuple[str, ...] = BROWSER_PUSH_HOSTS
+    # Plain-http push endpoints on this machine (127.0.0.1, ::1, localhost): for tests only.
+    allow_loopback_push: bool = False
+
+    @field_validator("push_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        hosts = tuple(h.strip().rstrip(".").lower() for h in value)
+        for host in hosts:
+            if not _HOST_NAME.fullmatch(host) or "." not in host:
+                raise ValueError(f"{host!r} is not a host name such as fcm.googleapis.com")
+        return hosts
+
+
 class LoggingSettings(_Section):
     """Log level and format (``auto``: JSON lines when stdout is not a terminal)."""
 
@@ -382,6 +407,7 @@ class Settings(_Section):
     backup: BackupSettings = BackupSettings()
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
+    notifications: NotificationSettings = NotificationSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -92,6 +92,7 @@ from forexbot.monitoring.equity_history import EquityHistory
 from forexbot.monitoring.metrics import DaemonCollector, Metrics
 from forexbot.monitoring.performance import PerformanceBook
 from forexbot.monitoring.status import DaemonStatus
+from forexbot.notifications.endpoints import EndpointPolicy
 from forexbot.notifications.notifier import Notifier
 from forexbot.notifications.sender import PushSender
 from forexbot.notifications.store import PushStore
@@ -427,7 +428,9 @@ class Daemon:
         key = load_or_create_vapid_key(self._data_dir)
         clock = RealtimeClock()
         sender = PushSender(key, subject=vapid_subject(self._environ), clock=clock)
-        return Notifier(bus, PushStore(engine), sender, key, clock)
+        n = self._settings.notifications
+        policy = EndpointPolicy(n.push_hosts, allow_loopback=n.allow_loopback_push)
+        return Notifier(bus, PushStore(engine), sender, key, clock, endpoints=policy)
 
     def _announce_stopping(self, status: DaemonStatus, control: TradingControl) -> None:
         """Health turns unhealthy, the API refuses new orders, systemd hears ``STOPPING=1``."""

@@ -43,6 +43,7 @@ from forexbot.events.types import (
     TradeEvent,
 )
 from forexbot.notifications.alerts import Alert, AlertLevel, AlertMemory, AlertType, alert_for
+from forexbot.notifications.endpoints import EndpointPolicy
 from forexbot.notifications.failed_logins import FailedLoginWindows
 from forexbot.notifications.sender import Outcome, PushSender
 from forexbot.notifications.store import PushStore, PushSubscription
@@ -74,9 +75,12 @@ class Notifier:
         clock: Clock,
         *,
         failed_logins: FailedLoginWindows | None = None,
+        endpoints: EndpointPolicy | None = None,
     ) -> None:
         """``clock`` dates alerts of events that carry no time (trade changes, summaries of
-        failed sign-ins); ``failed_logins`` coalesces those (a minute's window by default)."""
+        failed sign-ins); ``failed_logins`` coalesces those (a minute's window by default);
+        ``endpoints`` says which push services may be subscribed and posted to (the browsers'
+        by default)."""
         self._bus = bus
         self._store = store
         self._sender = sender
@@ -84,6 +88,9 @@ class Notifier:
         self._clock = clock
         self._memory = AlertMemory()
         self._failed_logins = failed_logins or FailedLoginWindows()
+        self._endpoints = endpoints or EndpointPolicy()
+        #: Pushes not sent because the endpoint is no longer an allowed push service.
+        self.refused_endpoints = 0
         self._subscriptions: list[SubscriberStats] = []
         self._tasks: set[asyncio.Task[Outcome]] = set()
         self._windows: set[asyncio.Task[None]] = set()
@@ -167,6 +174,16 @@ class Notifier:
     def _start(
         self, subscription: PushSubscription, alert_type: AlertType, payload: dict[str, Any]
     ) -> None:
+        try:  # stored under an earlier notifications.push_hosts
+            self._endpoints.check(subscription.endpoint)
+        except ValueError as exc:
+            self.refused_endpoints += 1
+            _log.warning(
+                "push not sent: endpoint not allowed",
+                subscription_id=subscription.id,
+                error=str(exc),
+            )
+            return
         task = asyncio.get_running_loop().create_task(
             self._push(subscription, alert_type, payload), name=f"push-{subscription.id}"
         )
@@ -233,9 +250,14 @@ class Notifier:
 
     # The API's port: devices and preferences of one user.
 
+    def check_endpoint(self, url: str) -> str:
+        """``url`` when it may be subscribed; :class:`ValueError` saying why not."""
+        return self._endpoints.check(url)
+
     async def add_device(
         self, user_id: int, endpoint: str, p256dh: str, auth: str, device: str | None
     ) -> PushSubscription:
+        self._endpoints.check(endpoint)  # the API checked it already; a rule, not a courtesy
         return await self._store.add(user_id, endpoint, p256dh, auth, device)
 
     async def devices(self, user_id: int) -> list[PushSubscription]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.clock import ManualClock
 from forexbot.events.bus import EventBus
+from forexbot.notifications.endpoints import EndpointPolicy
 from forexbot.notifications.notifier import Notifier
 from forexbot.notifications.sender import PushSender
 from forexbot.notifications.store import PushStore
@@ -25,6 +26,9 @@ pytestmark = pytest.mark.db
 
 SUBSCRIPTIONS = "/api/notifications/subscriptions"
 PREFERENCES = "/api/notifications/preferences"
+
+#: push.example.com stands for a real push service; loopback for a test one.
+TEST_PUSH_HOSTS = EndpointPolicy(push_hosts=("push.example.com",), allow_loopback=True)
 
 
 @dataclass
@@ -54,7 +58,9 @@ async def rig(make_api: MakeApi, db_engine: AsyncEngine, tmp_path: Path) -> Asyn
     key = load_or_create_vapid_key(tmp_path)
     clock = ManualClock(1_700_000_000.0)
     sender = PushSender(key, subject="mailto:ops@example.com", clock=clock)
-    notifier = Notifier(EventBus(), PushStore(db_engine), sender, key, clock)
+    notifier = Notifier(
+        EventBus(), PushStore(db_engine), sender, key, clock, endpoints=TEST_PUSH_HOSTS
+    )
     api = await make_api(notifications=notifier)
     alice = await api.create_user("alice", "pw-alice-123", "trader")
     bob = await api.create_user("bob", "pw-bob-12345", "viewer")
@@ -148,6 +154,27 @@ async def test_a_malformed_subscription_is_422(
     status, answer = await rig.call("POST", SUBSCRIPTIONS, rig.alice, body)
     assert status == 422
     assert field in [p["field"] for p in answer["error"]["details"]]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://10.0.0.5/x",
+        "https://192.168.1.1:9093/-/quit",
+        "https://push.example.com.evil.net/x",
+    ],
+)
+async def test_an_endpoint_that_is_not_a_push_service_is_422_and_not_stored(
+    rig: Rig, endpoint: str
+) -> None:
+    status, answer = await rig.call(
+        "POST", SUBSCRIPTIONS, rig.alice, Browser().subscription(endpoint)
+    )
+    assert status == 422
+    assert answer["error"]["details"][0]["field"] == "endpoint"
+    assert "not a known push service" in answer["error"]["details"][0]["message"]
+    _, listed = await rig.call("GET", SUBSCRIPTIONS, rig.alice)
+    assert listed == {"items": []}
 
 
 async def test_plain_http_is_accepted_on_a_loopback_endpoint(rig: Rig) -> None:

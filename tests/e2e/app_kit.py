@@ -101,13 +101,14 @@ class Screens:
 
 
 @asynccontextmanager
-async def app_daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
+async def app_daemon(workdir: Path, **settings: str) -> AsyncIterator[tuple[Daemon, str]]:
     """A daemon on the simulated market with a trader (``tom``), a viewer (``vic``) and an
-    admin (``ada``); the admin's one-time code secret comes with it."""
+    admin (``ada``); the admin's one-time code secret comes with it. ``settings`` are more
+    ``FOREXBOT_*`` environment variables."""
     data_dir = workdir / "data"
     strategies = workdir / "strategies.yaml"
     strategies.write_text(STRATEGIES)
-    env = daemon_env(data_dir, FOREXBOT_STRATEGY__FILE=str(strategies), **QUICK)
+    env = daemon_env(data_dir, FOREXBOT_STRATEGY__FILE=str(strategies), **QUICK, **settings)
     del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own
     printed = await create_account(data_dir, env, "ada", "admin")
     found = SECRET_LINE.search(printed)

@@ -44,7 +44,9 @@ if CHROMIUM is None:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
-    async with app_daemon(workdir) as (running, _):
+    # The test's push service listens on 127.0.0.1 over http, which the daemon refuses unless told.
+    loopback = {"FOREXBOT_NOTIFICATIONS__ALLOW_LOOPBACK_PUSH": "true"}
+    async with app_daemon(workdir, **loopback) as (running, _):
         yield running
 
 

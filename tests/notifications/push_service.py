@@ -23,6 +23,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from multidict import CIMultiDict
 
+from forexbot.notifications.endpoints import EndpointPolicy
+
+#: The daemon's rule for endpoints with this test push service allowed (it listens on
+#: 127.0.0.1 over plain http, which the default refuses).
+LOCAL_PUSH = EndpointPolicy(allow_loopback=True)
+
 
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

@@ -24,7 +24,7 @@ from forexbot.notifications.sender import PushSender
 from forexbot.notifications.store import PushStore
 from forexbot.notifications.vapid import load_or_create_vapid_key
 
-from .push_service import Browser, PushService, running_push_service
+from .push_service import LOCAL_PUSH, Browser, PushService, running_push_service
 
 NOW = 1_700_000_000.0
 WINDOW = 0.3
@@ -163,7 +163,15 @@ async def rig(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Rig]:
     store = PushStore(db_engine)
     sender = PushSender(key, subject="mailto:ops@example.com", clock=clock)
     bus = EventBus()
-    notifier = Notifier(bus, store, sender, key, clock, failed_logins=FailedLoginWindows(WINDOW))
+    notifier = Notifier(
+        bus,
+        store,
+        sender,
+        key,
+        clock,
+        failed_logins=FailedLoginWindows(WINDOW),
+        endpoints=LOCAL_PUSH,
+    )
     notifier.subscribe()
     bus.start()
     async with running_push_service() as push:

@@ -24,7 +24,7 @@ from forexbot.notifications.sender import Outcome, PushSender
 from forexbot.notifications.store import PushStore
 from forexbot.notifications.vapid import VapidKey, load_or_create_vapid_key
 
-from .push_service import Browser, PushService, running_push_service
+from .push_service import LOCAL_PUSH, Browser, PushService, running_push_service
 
 pytestmark = pytest.mark.db
 
@@ -59,7 +59,7 @@ async def rig(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Rig]:
     store = PushStore(db_engine)
     sender = PushSender(key, subject=SUBJECT, clock=clock, burst=3, per_minute=6)
     bus = EventBus()
-    notifier = Notifier(bus, store, sender, key, clock)
+    notifier = Notifier(bus, store, sender, key, clock, endpoints=LOCAL_PUSH)
     async with running_push_service() as push:
         yield Rig(notifier, store, push, key, clock, user.id)
         await notifier.stop()

@@ -28,7 +28,7 @@ from forexbot.notifications.sender import Failure, PushSender
 from forexbot.notifications.store import PushStore
 from forexbot.notifications.vapid import load_or_create_vapid_key
 
-from .push_service import Browser, PushService, running_push_service
+from .push_service import LOCAL_PUSH, Browser, PushService, running_push_service
 
 pytestmark = pytest.mark.db
 
@@ -116,7 +116,15 @@ async def rig(db_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Rig]:
     clock = ManualClock(1_700_000_000.0)
     store = PushStore(db_engine)
     sender = PushSender(key, subject="mailto:ops@example.com", clock=clock, burst=1)
-    notifier = Notifier(EventBus(), store, sender, key, clock, failed_logins=FailedLoginWindows(60))
+    notifier = Notifier(
+        EventBus(),
+        store,
+        sender,
+        key,
+        clock,
+        failed_logins=FailedLoginWindows(60),
+        endpoints=LOCAL_PUSH,
+    )
     async with running_push_service() as push:
         yield Rig(notifier, store, push, user.id)
         await notifier.stop()

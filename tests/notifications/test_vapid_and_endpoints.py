@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from forexbot.errors import ConfigError
-from forexbot.notifications.endpoints import check_auth, check_endpoint, check_p256dh
+from forexbot.notifications.endpoints import EndpointPolicy, check_auth, check_p256dh
 from forexbot.notifications.vapid import (
     FILE_NAME,
     load_or_create_vapid_key,
@@ -47,10 +47,46 @@ def test_the_subject_must_be_a_mailto_or_https_url() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://fcm.googleapis.com/fcm/send/abc", "http://127.0.0.1:8123/push/1", "http://[::1]/p"],
+    [
+        "https://fcm.googleapis.com/fcm/send/abc",
+        "https://updates.push.services.mozilla.com/wpush/v2/gAAAA",
+        "https://web.push.apple.com/QGx",
+        "https://wns2-by3p.notify.windows.com/w/?token=BQY",
+        "https://FCM.googleapis.com./fcm/send/abc",
+    ],
 )
-def test_https_endpoints_and_http_on_loopback_are_accepted(url: str) -> None:
-    assert check_endpoint(url) == url
+def test_the_browsers_push_services_are_accepted_by_default(url: str) -> None:
+    assert EndpointPolicy().check(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.5/x",
+        "https://192.168.1.1:9093/-/quit",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://fcm.googleapis.com.evil.example/x",
+        "https://evilfcm.googleapis.com.example/x",
+        "https://127.0.0.1:9090/-/quit",
+    ],
+)
+def test_hosts_that_are_not_push_services_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="not a known push service"):
+        EndpointPolicy().check(url)
+
+
+def test_a_push_host_the_operator_adds_is_accepted_with_its_subdomains() -> None:
+    policy = EndpointPolicy(push_hosts=("push.example.org",))
+    assert policy.check("https://eu.push.example.org/p/1") == "https://eu.push.example.org/p/1"
+    with pytest.raises(ValueError, match="not a known push service"):
+        policy.check("https://fcm.googleapis.com/fcm/send/abc")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8123/push/1", "http://[::1]/p"])
+def test_plain_http_on_loopback_only_when_allowed(url: str) -> None:
+    assert EndpointPolicy(allow_loopback=True).check(url) == url
+    with pytest.raises(ValueError, match="https"):
+        EndpointPolicy().check(url)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +94,7 @@ def test_https_endpoints_and_http_on_loopback_are_accepted(url: str) -> None:
 )
 def test_plain_http_elsewhere_and_non_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="https"):
-        check_endpoint(url)
+        EndpointPolicy(allow_loopback=True).check(url)
 
 
 def test_the_browser_keys_must_be_a_p256_point_and_a_16_byte_secret() -> None:

@@ -36,7 +36,7 @@ from forexbot.api.responses import json_response
 from forexbot.api.schemas import Id
 from forexbot.api.validation import read_json
 from forexbot.notifications.alerts import DEFAULTS, DESCRIPTIONS, AlertLevel, AlertType
-from forexbot.notifications.endpoints import check_auth, check_endpoint, check_p256dh
+from forexbot.notifications.endpoints import check_auth, check_p256dh
 
 Level = Literal["on", "silent", "off"]
 
@@ -56,7 +56,8 @@ class SubscriptionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    endpoint: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(check_endpoint)]
+    # Which hosts are allowed is the daemon's setting: checked by the route (422 on this field).
+    endpoint: str = Field(min_length=1, max_length=2048)
     keys: SubscriptionKeys
     expirationTime: float | None = None  # noqa: N815 - the browser's own field name
     device: str | None = Field(default=None, min_length=1, max_length=100)
@@ -161,6 +162,15 @@ class NotificationRoutes:
     )
     async def subscribe(self, request: web.Request) -> web.Response:
         body = await read_json(request, SubscriptionRequest)
+        try:
+            self._notifier.check_endpoint(body.endpoint)
+        except ValueError as exc:
+            raise ApiError(
+                422,
+                "validation_error",
+                f"invalid request body (endpoint: {exc})",
+                details=[{"field": "endpoint", "message": str(exc), "type": "value_error"}],
+            ) from None
         stored = await self._notifier.add_device(
             claims_of(request).user_id, body.endpoint, body.keys.p256dh, body.keys.auth, body.device
         )
