@@ -302,6 +302,7 @@ class Daemon:
                 logins=login_failures,
                 audit=system_logs,
                 pushes=notifier,
+                account_samples=equity,
             )
         )
         for component in (strategies, trading, bar_writer, equity):

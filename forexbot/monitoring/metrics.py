@@ -88,6 +88,7 @@ class PushCounters(Protocol):
     series are bounded whatever the subscribers do."""
 
     database_failures: int
+    refused_endpoints: int
 
     @property
     def push_outcomes(self) -> Mapping[tuple[str, str], int]: ...
@@ -100,6 +101,14 @@ class PushCounters(Protocol):
 
     @property
     def failed_logins_coalesced(self) -> int: ...
+
+
+class AccountSampleCounters(Protocol):
+    """The account history's sampler (:class:`forexbot.monitoring.equity_history.EquityHistory`)."""
+
+    written: int
+    dropped: int
+    failures: int
 
 
 class PositionCounters(Protocol):
@@ -129,8 +138,10 @@ class DaemonCollector(Collector):
         logins: LoginFailureCounts,
         audit: AuditCounters | None = None,
         pushes: PushCounters | None = None,
+        account_samples: AccountSampleCounters | None = None,
     ) -> None:
         self._logins = logins
+        self._account_samples = account_samples
         self._audit = audit
         self._pushes = pushes
         self._connector = connector
@@ -243,6 +254,8 @@ class DaemonCollector(Collector):
 
         if self._pushes is not None:
             yield from _push_metrics(self._pushes)
+        if self._account_samples is not None:
+            yield from _account_sample_metrics(self._account_samples)
 
         delivered = CounterMetricFamily(
             "forexbot_bus_delivered", "Events handled per subscriber.", labels=["subscriber"]
@@ -310,9 +323,32 @@ def _push_metrics(pushes: PushCounters) -> Iterator[Metric]:
         pushes.failed_logins_coalesced,
     )
     yield _counter(
+        "forexbot_pushes_refused_endpoint",
+        "Pushes not sent: the subscription's host is no longer in notifications.push_hosts.",
+        pushes.refused_endpoints,
+    )
+    yield _counter(
         "forexbot_push_database_failures",
         "Push recipients unreadable or gone subscriptions not removed (database errors).",
         pushes.database_failures,
+    )
+
+
+def _account_sample_metrics(samples: AccountSampleCounters) -> Iterator[Metric]:
+    yield _counter(
+        "forexbot_account_samples_written",
+        "Account history samples (one a trading-clock minute) written to the database.",
+        samples.written,
+    )
+    yield _counter(
+        "forexbot_account_samples_dropped",
+        "Account history samples dropped: the database was away and the backlog full.",
+        samples.dropped,
+    )
+    yield _counter(
+        "forexbot_account_sample_write_failures",
+        "Batches of account history samples the database refused (kept and retried).",
+        samples.failures,
     )
 
 

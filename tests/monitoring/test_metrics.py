@@ -174,3 +174,23 @@ def test_refused_sign_ins_are_counted_by_reason() -> None:
     s = _samples(metrics)
     assert s[("forexbot_login_failures_total", (("reason", "bad_password"),))] == 2
     assert s[("forexbot_login_failures_total", (("reason", "unknown_user"),))] == 1
+
+
+@dataclass
+class AccountSamples:
+    written: int = 120
+    dropped: int = 0
+    failures: int = 2
+
+
+def test_the_account_history_sampler_is_counted() -> None:
+    s = _samples(_metrics(account_samples=AccountSamples()))
+    assert s[("forexbot_account_samples_written_total", ())] == 120
+    assert s[("forexbot_account_samples_dropped_total", ())] == 0
+    assert s[("forexbot_account_sample_write_failures_total", ())] == 2
+
+
+def test_the_account_history_sampler_exports_no_money() -> None:
+    text = _metrics(account_samples=AccountSamples()).render().decode()
+    for word in ("balance", "equity", "profit", "margin"):
+        assert word not in text

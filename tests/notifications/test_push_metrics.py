@@ -167,6 +167,21 @@ async def test_a_push_accepted_is_counted_sent_for_its_alert_type(rig: Rig) -> N
     assert s[("forexbot_pushes_sent_total", (("type", "fill"),))] == 0
 
 
+async def test_a_subscription_whose_host_is_no_longer_allowed_is_not_pushed_but_counted(
+    rig: Rig,
+) -> None:
+    # Stored when the operator's notifications.push_hosts still listed it.
+    browser = Browser()
+    await rig.store.add(
+        rig.user_id, "https://push.old.example/x", browser.p256dh, browser.auth, "old"
+    )
+    await rig.device("phone")
+    await rig.trip()
+    s = scrape(rig.notifier)
+    assert s[("forexbot_pushes_refused_endpoint_total", ())] == 1
+    assert s[kill_switch("forexbot_pushes_sent_total")] == 1  # the allowed device still gets it
+
+
 @pytest.mark.parametrize(
     ("status", "reason"), [(410, "gone"), (404, "gone"), (400, "4xx"), (503, "5xx")]
 )
