@@ -19,6 +19,15 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Whether the error says nothing but "the phone is offline" (the dashboard's banner says that
+ * once; its cards then keep quiet rather than repeat it four times).
+ * @param {unknown} e
+ */
+export function isOfflineError(e) {
+  return e instanceof ApiError && e.code === "offline";
+}
+
 /** The session cannot go on (refresh refused, ended elsewhere): the app returns to sign-in. */
 export class SessionEnded extends ApiError {
   /** @param {string} message */

@@ -10,7 +10,8 @@
  * reconnects.
  */
 
-import { SessionEnded } from "../models/errors.js";
+import { SessionEnded, isOfflineError } from "../models/errors.js";
+import { OFFLINE, isOffline } from "../services/api.js";
 import { emptyDashboard, withPerformance, withStatus, withSystemMessage } from "../models/dashboard.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
@@ -122,6 +123,7 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
   /** @param {unknown} e */
   const showError = (e) => {
     if (e instanceof SessionEnded) return; // the app is back on the sign-in screen already
+    if (isOfflineError(e)) return updateStale(); // the banner says it, once
     error.textContent = `Could not read the status: ${/** @type {Error} */ (e).message}`;
     error.hidden = false;
   };
@@ -140,14 +142,19 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
         reading = null;
       }));
 
-  let lastLive = new Date();
+  /** @type {Date | null} when live figures last came (none yet: nothing to call stale) */
+  let lastLive = null;
   const updateStale = () => {
-    const down = sockets.some((s) => s.stale);
+    const down = isOffline() || sockets.some((s) => s.stale);
     screen.classList.toggle("is-stale", down);
-    if (down && !stale.isConnected) {
-      stale.textContent = `Live data lost: these figures are from ${lastLive.toLocaleTimeString()}. Reconnecting…`;
-      screen.insertBefore(stale, error);
-    } else if (!down) {
+    if (down) {
+      stale.textContent = lastLive
+        ? `Live data lost: these figures are from ${lastLive.toLocaleTimeString()}. ${isOffline() ? OFFLINE : "Reconnecting…"}`
+        : isOffline()
+          ? OFFLINE
+          : "No live data yet. Connecting…";
+      if (!stale.isConnected) screen.insertBefore(stale, error);
+    } else {
       stale.remove();
     }
   };
@@ -171,8 +178,14 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
     }),
   ];
   const sockets = [...own, quotes.socket, signal.socket]; // the cards start and stop their own
-  const online = () => sockets.forEach((s) => s.retryNow());
-  const offline = () => sockets.forEach((s) => s.drop());
+  const online = () => {
+    sockets.forEach((s) => s.retryNow());
+    updateStale();
+  };
+  const offline = () => {
+    sockets.forEach((s) => s.drop());
+    updateStale();
+  };
   window.addEventListener("online", online);
   window.addEventListener("offline", offline);
 

@@ -10,7 +10,7 @@
  */
 
 import { dayIsOver, equitySeries, livePointOf, todayPnlNow, withLivePoint } from "../models/dashboard_equity.js";
-import { SessionEnded } from "../models/errors.js";
+import { SessionEnded, isOfflineError } from "../models/errors.js";
 import { h } from "../widgets/dom.js";
 import { formatMoney, formatPnl } from "../widgets/format.js";
 import { lineChart } from "../widgets/line_chart.js";
@@ -81,7 +81,7 @@ export function equitySection({ api }) {
         render();
       })
       .catch((e) => {
-        if (e instanceof SessionEnded || stopped) return;
+        if (e instanceof SessionEnded || isOfflineError(e) || stopped) return;
         error.textContent = `Could not read the equity curve: ${/** @type {Error} */ (e).message}`;
         error.hidden = false;
       })

@@ -10,7 +10,7 @@
  * motion: the arrow beside it says the same, without colour alone).
  */
 
-import { SessionEnded } from "../models/errors.js";
+import { SessionEnded, isOfflineError } from "../models/errors.js";
 import { emptyQuotes, priceText, quoteSymbols, withQuote } from "../models/dashboard_quotes.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
@@ -124,7 +124,7 @@ export function quotesSection({ api, token, onStale }) {
 
   /** @param {unknown} e @param {string} what */
   const showError = (e, what) => {
-    if (e instanceof SessionEnded || stopped) return;
+    if (e instanceof SessionEnded || isOfflineError(e) || stopped) return;
     error.textContent = `${what}: ${/** @type {Error} */ (e).message}`;
     error.hidden = false;
   };

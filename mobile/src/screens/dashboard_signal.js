@@ -8,7 +8,7 @@
  * and its words are refreshed every 15 s.
  */
 
-import { SessionEnded } from "../models/errors.js";
+import { SessionEnded, isOfflineError } from "../models/errors.js";
 import { newerSignal, signalOf, timeAgo } from "../models/dashboard_signal.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
@@ -96,7 +96,7 @@ export function signalSection({ api, token, onStale, now }) {
   const timer = setInterval(render, REFRESH_MS);
   render();
   reread().catch((e) => {
-    if (e instanceof SessionEnded || stopped) return;
+    if (e instanceof SessionEnded || isOfflineError(e) || stopped) return;
     error.textContent = `Could not read the last signal: ${/** @type {Error} */ (e).message}`;
     error.hidden = false;
     if (state === "reading") state = "failed";
