@@ -68,8 +68,8 @@ const SHELL = [
   "src/widgets/format.js",
   "src/widgets/line_chart.js",
   "src/widgets/pill.js",
-  "src/widgets/schema_form.js",
   "src/widgets/price_chart.js",
+  "src/widgets/schema_form.js",
   "src/widgets/tabbar.js",
 ];
 
