@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import numpy as np
 import structlog
 import talib
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.config.models import TradeManagement
@@ -88,8 +88,10 @@ class StrategyControl:
             "params": instance.strategy.params.model_dump(),
             "parameter_schema": parameter_schema(instance.strategy.params_model),
             "risk_multiplier": instance.risk_multiplier,
+            "risk_multiplier_schema": risk_multiplier_schema(),
             "volume": instance.volume,
             "management": instance.management.model_dump(),
+            "management_schema": parameter_schema(TradeManagement),
             "regime": {
                 "trends": sorted(t.value for t in regime.trends),
                 "volatility": sorted(v.value for v in regime.volatility),
@@ -248,6 +250,29 @@ def parameter_schema(model: type[BaseModel]) -> dict[str, Any]:
 @functools.cache
 def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
+
+
+def risk_multiplier_schema() -> dict[str, Any]:
+    """The JSON Schema of an instance's ``risk_multiplier`` (above 0, at most
+    :data:`MAX_RISK_MULTIPLIER`), in the same words as ``parameter_schema`` so one client form
+    reads both. A copy each time, the schema made once."""
+    return copy.deepcopy(_RISK_MULTIPLIER_SCHEMA)
+
+
+_RISK_MULTIPLIER_SCHEMA: dict[str, Any] = TypeAdapter(
+    Annotated[
+        float,
+        Field(
+            gt=0,
+            le=MAX_RISK_MULTIPLIER,
+            title="Risk Multiplier",
+            description=(
+                "Multiplies the risk per trade (risk_per_trade_percent) for this instance's"
+                " orders: 1 keeps it, 0.5 halves it."
+            ),
+        ),
+    ]
+).json_schema()
 
 
 def swing_levels(values: np.ndarray[Any, Any], better: Any, strength: int = 5) -> list[float]:

@@ -17,6 +17,8 @@ Rules:
 * An instance carries ``parameter_schema``, the JSON Schema of its ``params`` (type, bounds,
   default of each), so a client can build the form and refuse an out-of-range value itself;
   rules across parameters (``fast_period`` below ``slow_period``) stay the engine's to say.
+  ``management_schema`` and ``risk_multiplier_schema`` say the same of ``management`` and
+  ``risk_multiplier``; neither has a rule across fields, so the schema is the whole check.
 * ``PUT /api/strategies/{id}/toggle`` flips ``enabled`` (no body).
 * Every accepted change is audited in ``system_logs`` (events ``strategy_updated`` and
   ``strategy_toggled``, with the user and source IP), as a change to live trading must be
@@ -89,8 +91,14 @@ class Strategy(BaseModel):
         description="JSON Schema of params: each parameter's type, bounds and default"
     )
     risk_multiplier: float
+    risk_multiplier_schema: dict[str, Any] = Field(
+        description="JSON Schema of risk_multiplier: a number above 0, at most 10"
+    )
     volume: float | None
     management: dict[str, Any]
+    management_schema: dict[str, Any] = Field(
+        description="JSON Schema of management: each setting's type, bounds and default"
+    )
     regime: dict[str, Any]
     bars_seen: int
     signals: int
