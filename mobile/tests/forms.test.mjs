@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { Api, OFFLINE, isOffline } from "../src/services/api.js";
 import { choicesValue, limitChangesSchema, listLimitsOf, mapValue, sameLimit } from "../src/models/risk.js";
-import { changedValues, fieldsOf, hintOf, labelOf, onStep, parseField, readForm, refusalByField, textOf, valueAt } from "../src/models/schema_form.js";
+import { changedValues, describeChanges, fieldsOf, hintOf, labelOf, onStep, parseField, readForm, refusalByField, textOf, valueAt } from "../src/models/schema_form.js";
 
 // What GET /api/strategies says of ma_rsi's parameters (pydantic's model_json_schema()).
 const MA_RSI = {
@@ -49,6 +49,28 @@ const EVERY_KIND = {
   },
 };
 
+// What GET /api/strategies says of an instance's risk multiplier and trade management, put
+// side by side as the strategies screen does: the changed values are the request's body.
+const RISK_AND_MANAGEMENT = {
+  type: "object",
+  properties: {
+    risk_multiplier: { type: "number", exclusiveMinimum: 0, maximum: 10, title: "Risk Multiplier", description: "Multiplies the risk per trade." },
+    management: {
+      additionalProperties: false,
+      description: "How the position manager moves a trade's stop-loss once the trade is in profit.",
+      properties: {
+        break_even_at_r: { anyOf: [{ exclusiveMinimum: 0, maximum: 100, type: "number" }, { type: "null" }], default: null, title: "Break Even At R" },
+        break_even_offset_points: { default: 0, maximum: 100000, minimum: 0, title: "Break Even Offset Points", type: "integer" },
+        trailing_start_r: { anyOf: [{ exclusiveMinimum: 0, maximum: 100, type: "number" }, { type: "null" }], default: null, title: "Trailing Start R" },
+        trailing_distance_r: { default: 1.0, exclusiveMinimum: 0, maximum: 100, title: "Trailing Distance R", type: "number" },
+      },
+      title: "TradeManagement",
+      type: "object",
+    },
+  },
+};
+const IN_FORCE = { risk_multiplier: 1, management: { break_even_at_r: null, break_even_offset_points: 0, trailing_start_r: null, trailing_distance_r: 1 } };
+
 const byName = (/** @type {any[]} */ fields) => Object.fromEntries(fields.map((f) => [f.name, f]));
 
 // -- fields from the schema ------------------------------------------------------------------
@@ -84,7 +106,8 @@ test("labels read as words, abbreviations in capitals", () => {
   assert.equal(labelOf("rsi_buy_level"), "RSI buy level");
   assert.equal(labelOf("atr_period"), "ATR period");
   assert.equal(labelOf("fast_period"), "Fast period");
-  assert.equal(labelOf("break_even_at_r"), "Break even at r");
+  assert.equal(labelOf("break_even_at_r"), "Break even at R");
+  assert.equal(labelOf("trailing_distance_r"), "Trailing distance R");
 });
 
 test("a hint says what a field accepts", () => {
@@ -196,6 +219,37 @@ test("nested values are sent nested, null included", () => {
   assert.deepEqual(changedValues(fields, current, values), { management: { break_even_at_r: null, trailing_distance_r: 2 } });
 });
 
+test("a risk multiplier and trade management become one form, sent as the request's body", () => {
+  const fields = fieldsOf(RISK_AND_MANAGEMENT);
+  assert.deepEqual(fields.map((f) => f.label), ["Risk multiplier", "Break even at R", "Break even offset points", "Trailing start R", "Trailing distance R"]);
+  const f = byName(fields);
+  assert.equal(hintOf(f.risk_multiplier), "above 0, up to 10");
+  assert.equal(f.risk_multiplier.description, "Multiplies the risk per trade.");
+  assert.equal(hintOf(f["management.trailing_start_r"]), "above 0, up to 100, empty for none");
+  assert.equal(hintOf(f["management.break_even_offset_points"]), "0 to 100000, whole number");
+  const typed = { risk_multiplier: "0,5", "management.break_even_at_r": "", "management.break_even_offset_points": "0", "management.trailing_start_r": "1.5", "management.trailing_distance_r": "1" };
+  const { values, problems } = readForm(fields, typed);
+  assert.deepEqual(problems, {});
+  assert.deepEqual(changedValues(fields, IN_FORCE, values), { risk_multiplier: 0.5, management: { trailing_start_r: 1.5 } });
+});
+
+test("a risk multiplier out of its bounds is refused before sending", () => {
+  const multiplier = byName(fieldsOf(RISK_AND_MANAGEMENT)).risk_multiplier;
+  assert.deepEqual(parseField(multiplier, "0"), { problem: "Out of range: above 0, up to 10." });
+  assert.deepEqual(parseField(multiplier, "10.5"), { problem: "Out of range: above 0, up to 10." });
+  assert.deepEqual(parseField(multiplier, "10"), { value: 10 });
+  assert.deepEqual(parseField(multiplier, ""), { problem: "Give a value." });
+});
+
+test("a change is said field by field, in the form's order, null as none", () => {
+  const fields = fieldsOf(RISK_AND_MANAGEMENT);
+  assert.equal(
+    describeChanges(fields, { management: { trailing_start_r: 1.5, break_even_at_r: null }, risk_multiplier: 0.5 }),
+    "Risk multiplier 0.5, Break even at R none, Trailing start R 1.5",
+  );
+  assert.equal(describeChanges(fieldsOf(MA_RSI), { fast_period: 15, rsi_buy_level: 35.5 }), "Fast period 15, RSI buy level 35.5");
+});
+
 // -- the server's refusal --------------------------------------------------------------------
 
 test("the engine's refusal of a rule across fields goes next to the field it names first", () => {
@@ -231,6 +285,17 @@ test("validation details name the field; a nested one by its dotted name", () =>
   assert.deepEqual(refusalByField(error, fields), { byField: { "management.break_even_at_r": "Input should be greater than 0" }, rest: null });
   const params = { message: "invalid (params.fast_period: too big)", details: [{ field: "params.fast_period", message: "too big" }] };
   assert.deepEqual(refusalByField(params, fieldsOf(MA_RSI)).byField, { fast_period: "too big" });
+});
+
+test("the engine's refusal of a management value goes next to that nested field", () => {
+  const fields = fieldsOf(RISK_AND_MANAGEMENT);
+  const message = "management.break_even_at_r: Input should be greater than 0; management.trailing_distance_r: Input should be less than or equal to 100";
+  assert.deepEqual(refusalByField({ message }, fields), {
+    byField: { "management.break_even_at_r": "Input should be greater than 0", "management.trailing_distance_r": "Input should be less than or equal to 100" },
+    rest: null,
+  });
+  const details = [{ field: "risk_multiplier", message: "Input should be less than or equal to 10" }];
+  assert.deepEqual(refusalByField({ message: "invalid", details }, fields).byField, { risk_multiplier: "Input should be less than or equal to 10" });
 });
 
 test("a field name inside another word is not taken for the field", () => {

@@ -9,7 +9,13 @@ the parameters and no edit button. An admin edits limits that are lists: the all
 sessions (an empty allow-list refused in words) and the per-symbol spread limits (a row
 added, a bad number refused next to its row), saved and still there after a reload.
 
-The second: the app, installed once online (the service worker caches its shell), is
+The second: a trader changes the instance's risk multiplier and a trade management setting
+(the trailing stop's start) in the "Risk & management" form built from the schemas the API
+gives; an out-of-range value of each is refused next to its field before anything is sent,
+only the changed values are sent, and they are still there after a reload. A viewer reads
+them with no edit button.
+
+The third: the app, installed once online (the service worker caches its shell), is
 reloaded with no network: it opens, says it is offline and that trading is paused, offers no
 trade action, and when the network returns it reads the live figures again by itself.
 
@@ -207,6 +213,88 @@ async def test_strategy_parameters_and_list_limits_are_edited_in_forms(
     await expect(row).to_have_count(1)
     await expect(row.get_by_test_id("limit-max_spread_points-symbol")).to_have_value("EURUSD")
     await expect(row.get_by_test_id("limit-max_spread_points-value")).to_have_value("25")
+
+    assert problems == []
+    check_screenshots(screens)
+
+
+async def test_a_strategys_risk_multiplier_and_management_are_edited_in_a_form(
+    daemon: tuple[Daemon, str], page: Page, tmp_path: Path
+) -> None:
+    running, _ = daemon
+    screens = Screens(page, tmp_path)
+    problems = watch_problems(page)
+    puts: list[Request] = []
+    page.on(
+        "request",
+        lambda r: puts.append(r) if r.method == "PUT" and "/api/strategies/" in r.url else None,
+    )
+    await page.goto(f"{running.base}/app/")
+    await sign_in(page, "tom")
+    await page.get_by_test_id("tab-control").click()
+
+    strategy = page.get_by_test_id("strategy").first
+    summary = strategy.get_by_test_id("strategy-manage").locator("summary")
+    await expect(summary).to_have_text("Risk ×1 · break-even off · trailing off", timeout=WAIT_MS)
+    await strategy.get_by_test_id("strategy-manage-edit").click()
+    form = strategy.get_by_test_id("manage-form")
+    await expect(form).to_be_visible()
+    multiplier = form.get_by_test_id("manage-risk_multiplier")
+    trailing = form.get_by_test_id("manage-management.trailing_start_r")
+    await expect(multiplier).to_have_value("1")
+    await expect(trailing).to_have_value("")
+    await expect(form.get_by_text("(above 0, up to 10)")).to_be_visible()
+
+    # Out of range: refused next to each field, and the server is not asked.
+    await multiplier.fill("12")
+    await trailing.fill("0")
+    await form.get_by_test_id("manage-save").click()
+    await expect(form.get_by_test_id("manage-risk_multiplier-error")).to_have_text(
+        "Out of range: above 0, up to 10."
+    )
+    await expect(form.get_by_test_id("manage-management.trailing_start_r-error")).to_have_text(
+        "Out of range: above 0, up to 100."
+    )
+    assert puts == []
+    await screens.take("management-refused-here")
+
+    # In range: only the two changed values are sent, and the fold says them at a glance.
+    await multiplier.fill("0.5")
+    await trailing.fill("1.5")
+    await form.get_by_test_id("manage-save").click()
+    await expect(strategy.get_by_test_id("manage-result")).to_contain_text(
+        "Saved: Risk multiplier 0.5, Trailing start R 1.5.", timeout=WAIT_MS
+    )
+    await expect(form).to_be_hidden()
+    assert [r.post_data_json for r in puts] == [
+        {"risk_multiplier": 0.5, "management": {"trailing_start_r": 1.5}}
+    ]
+    await expect(summary).to_have_text("Risk ×0.5 · break-even off · trailing from 1.5R")
+
+    # Still there after a reload (read again from the API).
+    await page.reload()
+    strategy = page.get_by_test_id("strategy").first
+    fold = strategy.get_by_test_id("strategy-manage")
+    await expect(fold.locator("summary")).to_have_text(
+        "Risk ×0.5 · break-even off · trailing from 1.5R", timeout=WAIT_MS
+    )
+    await fold.locator("summary").click()
+    value = '[data-testid="strategy-manage-value"][data-name="{}"] dd'
+    await expect(fold.locator(value.format("risk_multiplier"))).to_have_text("0.5")
+    await expect(fold.locator(value.format("management.trailing_start_r"))).to_have_text("1.5")
+    await expect(fold.locator(value.format("management.break_even_at_r"))).to_have_text("none")
+    await screens.take("management-saved")
+
+    # A viewer reads them and has no edit button.
+    await leave(page)
+    await sign_in(page, "vic")
+    await page.get_by_test_id("tab-control").click()
+    fold = page.get_by_test_id("strategy").first.get_by_test_id("strategy-manage")
+    await expect(fold.locator("summary")).to_have_text(
+        "Risk ×0.5 · break-even off · trailing from 1.5R", timeout=WAIT_MS
+    )
+    for action in ("strategy-manage-edit", "manage-form"):
+        await expect(page.get_by_test_id(action)).to_have_count(0)
 
     assert problems == []
     check_screenshots(screens)

@@ -36,10 +36,11 @@
  */
 
 /** Words written in capitals in labels. */
-const ACRONYMS = new Set(["adx", "atr", "ema", "id", "ma", "macd", "rsi", "sl", "sma", "tp"]);
+const ACRONYMS = new Set(["adx", "atr", "ema", "id", "ma", "macd", "r", "rsi", "sl", "sma", "tp"]);
 
 /**
- * A field's label from its key: `rsi_buy_level` → "RSI buy level".
+ * A field's label from its key: `rsi_buy_level` → "RSI buy level", `trailing_start_r` →
+ * "Trailing start R" (R: a trade's initial risk).
  * @param {string} key
  */
 export function labelOf(key) {
@@ -288,6 +289,19 @@ export function changedValues(fields, current, values) {
     here[f.path[f.path.length - 1]] = value;
   }
   return body;
+}
+
+/**
+ * A change in words, field by field in the form's order: "Fast period 15, RSI buy level
+ * 35.5", a null value as "none" (what the read-only figures show for it).
+ * @param {FormField[]} fields
+ * @param {Record<string, unknown>} body from changedValues
+ */
+export function describeChanges(fields, body) {
+  return fields
+    .filter((f) => valueAt(body, f.path) !== undefined)
+    .map((f) => `${f.label} ${textOf(valueAt(body, f.path)) || "none"}`)
+    .join(", ");
 }
 
 /**
