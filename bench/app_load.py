@@ -537,13 +537,19 @@ def print_loads(name: str, loads: list[Load]) -> None:
     print(f"  {'controlled by the service worker':32} {controlled} of {len(loads)} loads")
 
 
+#: Under mobile/ but never sent to a phone: the app's checks and their tooling.
+NOT_SERVED = {"tests", "node_modules"}
+NOT_SERVED_FILES = {"eslint.config.js"}
+
+
 def app_files(root: Path) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix in (".js", ".css", ".html")
-        and "tests" not in p.relative_to(root).parts
+        and not NOT_SERVED.intersection(p.relative_to(root).parts)
+        and p.name not in NOT_SERVED_FILES
     )
 
 
