@@ -73,28 +73,31 @@ const SHELL = [
   "src/widgets/tabbar.js",
 ];
 
-self.addEventListener("install", (event) => {
+/** `self`, as what it is here: a service worker's scope (the typings know it as any worker's). */
+const worker = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+
+worker.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
       .then((cache) => cache.addAll(SHELL))
-      .then(() => self.skipWaiting()),
+      .then(() => worker.skipWaiting()),
   );
 });
 
-self.addEventListener("activate", (event) => {
+worker.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
       .keys()
       .then((names) => Promise.all(names.filter((n) => n.startsWith("forexbot-") && n !== CACHE).map((n) => caches.delete(n))))
-      .then(() => self.clients.claim()),
+      .then(() => worker.clients.claim()),
   );
 });
 
-self.addEventListener("fetch", (event) => {
+worker.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  const scope = new URL(self.registration.scope);
+  const scope = new URL(worker.registration.scope);
   // Only GETs of this app's own files; everything else (the API, streams) goes untouched.
   if (request.method !== "GET" || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
   event.respondWith(networkFirst(request));
@@ -114,7 +117,7 @@ async function networkFirst(request) {
   }
 }
 
-self.addEventListener("push", (event) => {
+worker.addEventListener("push", (event) => {
   /** @type {any} */
   let alert = {};
   try {
@@ -124,7 +127,7 @@ self.addEventListener("push", (event) => {
   }
   const title = typeof alert.title === "string" && alert.title ? alert.title : "forexbot";
   event.waitUntil(
-    self.registration.showNotification(title, {
+    worker.registration.showNotification(title, {
       body: typeof alert.body === "string" ? alert.body : "",
       tag: typeof alert.tag === "string" && alert.tag ? alert.tag : undefined,
       silent: alert.silent === true,
@@ -134,16 +137,16 @@ self.addEventListener("push", (event) => {
   );
 });
 
-self.addEventListener("notificationclick", (event) => {
+worker.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const id = event.notification.data && event.notification.data.trade_id;
   const path = Number.isInteger(id) && id > 0 ? `#/trades/${id}` : "";
-  const target = new URL(path, self.registration.scope).href;
+  const target = new URL(path, worker.registration.scope).href;
   event.waitUntil(
-    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
-      const open = windows.find((w) => w.url.startsWith(self.registration.scope));
+    worker.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((w) => w.url.startsWith(worker.registration.scope));
       if (open) return (path ? open.navigate(target) : Promise.resolve(open)).then((w) => (w || open).focus());
-      return self.clients.openWindow(target);
+      return worker.clients.openWindow(target);
     }),
   );
 });

@@ -63,7 +63,10 @@ function condition(over = {}) {
 const T0 = Date.parse("2026-11-23T08:00:00Z");
 const MIN = 60_000;
 
-/** Bars of M1 from T0: `[open, high, low, close]` each. */
+/**
+ * Bars of M1 from T0: `[open, high, low, close]` each.
+ * @param {...[number, number, number, number]} ohlc
+ */
 function m1(...ohlc) {
   return ohlc.map(([open, high, low, close], i) => ({ time: T0 + i * MIN, open, high, low, close }));
 }

@@ -161,7 +161,9 @@ test("the socket URL follows the page's scheme and carries the token escaped", (
 
 /** A WebSocket stand-in the test opens, feeds and closes by hand. */
 class FakeSocket extends EventTarget {
+  /** @type {FakeSocket[]} */
   static made = [];
+  /** @param {string} url */
   constructor(url) {
     super();
     this.url = url;
@@ -171,9 +173,11 @@ class FakeSocket extends EventTarget {
   serverOpens() {
     this.dispatchEvent(new Event("open"));
   }
+  /** @param {unknown} data */
   serverSends(data) {
     this.dispatchEvent(Object.assign(new Event("message"), { data: JSON.stringify(data) }));
   }
+  /** @param {number} code */
   serverCloses(code) {
     this.dispatchEvent(Object.assign(new Event("close"), { code }));
   }
@@ -181,6 +185,7 @@ class FakeSocket extends EventTarget {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** @param {unknown[][]} events what the socket reported, in order */
 function liveSocket(events) {
   FakeSocket.made = [];
   let n = 0;
@@ -190,12 +195,13 @@ function liveSocket(events) {
     onMessage: (m) => events.push(["message", m]),
     onStale: (stale) => events.push(["stale", stale]),
     beforeReconnect: async () => events.push(["check"]),
-    WebSocketImpl: FakeSocket,
+    WebSocketImpl: /** @type {typeof WebSocket} */ (/** @type {unknown} */ (FakeSocket)),
     location: new URL("http://127.0.0.1:8080/app/"),
   });
 }
 
 test("a socket closed for its expired token reopens with a new one without going stale", async () => {
+  /** @type {unknown[][]} */
   const events = [];
   const socket = liveSocket(events);
   socket.start();
@@ -210,6 +216,7 @@ test("a socket closed for its expired token reopens with a new one without going
 });
 
 test("a dropped socket is stale until one opens again", async () => {
+  /** @type {unknown[][]} */
   const events = [];
   const socket = liveSocket(events);
   socket.start();
@@ -226,38 +233,54 @@ test("a dropped socket is stale until one opens again", async () => {
 
 // -- auth and api, against a fake server -----------------------------------------------------
 
+/** The part of `Storage` the app uses, in memory. */
 class MemoryStorage {
   constructor() {
+    /** @type {Map<string, string>} */
     this.items = new Map();
   }
+  /** @param {string} k */
   getItem(k) {
-    return this.items.has(k) ? this.items.get(k) : null;
+    return this.items.get(k) ?? null;
   }
+  /** @param {string} k @param {unknown} v */
   setItem(k, v) {
     this.items.set(k, String(v));
   }
+  /** @param {string} k */
   removeItem(k) {
     this.items.delete(k);
   }
 }
 
-/** A fetch answering from `routes` ("METHOD /path" → (body, headers) → [status, json]) and recording calls. */
+/** @typedef {Record<string, (body: any, headers: Record<string, string>) => [number, unknown]>} Routes */
+/** @typedef {{method: string, headers: Record<string, string>, body?: string}} Sent */
+
+/**
+ * A fetch answering from `routes` ("METHOD /path" → (body, headers) → [status, json]) and recording calls.
+ * @param {Routes} routes
+ */
 function fakeFetch(routes) {
+  /** @type {Array<{url: string, method: string, body: any, auth: string | null}>} */
   const calls = [];
-  const fetchFn = async (url, init) => {
+  /** @type {(url: string, init: Sent) => Promise<Response>} */
+  const answer = async (url, init) => {
     const body = init.body ? JSON.parse(init.body) : undefined;
     calls.push({ url, method: init.method, body, auth: init.headers.Authorization ?? null });
     const [status, json] = routes[`${init.method} ${url}`](body, init.headers);
     return new Response(json === null ? null : JSON.stringify(json), { status });
   };
+  const fetchFn = /** @type {typeof fetch} */ (/** @type {unknown} */ (answer));
   return { fetchFn, calls };
 }
 
-const pair = (n) => ({ access_token: `access-${n}`, token_type: "bearer", expires_in: 3600, refresh_token: `refresh-${n}-0123456789abcdef` });
+const pair = (/** @type {number} */ n) => ({ access_token: `access-${n}`, token_type: "bearer", expires_in: 3600, refresh_token: `refresh-${n}-0123456789abcdef` });
 
+/** @param {Routes} routes */
 function makeAuth(routes) {
   const { fetchFn, calls } = fakeFetch(routes);
-  const auth = new Auth({ storage: new MemoryStorage(), fetchFn, now: () => 0, locks: undefined });
+  const storage = /** @type {Storage} */ (/** @type {unknown} */ (new MemoryStorage()));
+  const auth = new Auth({ storage, fetchFn, now: () => 0, locks: undefined });
   auth.schedule = () => {}; // no timers in tests
   return { auth, calls, fetchFn };
 }
@@ -273,7 +296,7 @@ test("a six-digit code is sent as totp and anything else as a recovery code", as
 test("login keeps the session in storage", async () => {
   const { auth } = makeAuth({ "POST /api/auth/login": () => [200, pair(1)] });
   await auth.login("ann", "pw");
-  assert.equal(JSON.parse(auth.storage.getItem(STORAGE_KEY)).refreshToken, "refresh-1-0123456789abcdef");
+  assert.equal(JSON.parse(auth.storage.getItem(STORAGE_KEY) ?? "null").refreshToken, "refresh-1-0123456789abcdef");
   assert.equal(await auth.accessToken(), "access-1");
 });
 
@@ -294,7 +317,7 @@ test("a 401 is answered by one refresh, rotating the refresh token, and one retr
   const status = await new Api(auth, { fetchFn }).get("/api/system/status");
   assert.deepEqual(status, { mode: "paper" });
   assert.deepEqual(calls.map((c) => `${c.method} ${c.url}`), ["POST /api/auth/login", "GET /api/system/status", "POST /api/auth/refresh", "GET /api/system/status"]);
-  assert.equal(auth.session.refreshToken, "refresh-2-0123456789abcdef");
+  assert.equal(auth.session?.refreshToken, "refresh-2-0123456789abcdef");
 });
 
 test("a refused refresh ends the session and tells the app why", async () => {
@@ -328,6 +351,7 @@ test("logout ends the session on the server with the refresh token and forgets i
 test("the service worker caches every file of the app shell", () => {
   const sw = readFileSync(join(MOBILE, "sw.js"), "utf8");
   const listed = new Set([...sw.matchAll(/^\s+"([^"]+)",$/gm)].map((m) => m[1]));
+  /** @type {(dir: string) => string[]} */
   const files = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
   for (const file of files(join(MOBILE, "src"))) {
     assert.ok(listed.has(relative(MOBILE, file)), `${relative(MOBILE, file)} is not in sw.js's SHELL`);

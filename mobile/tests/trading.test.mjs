@@ -31,7 +31,9 @@ test("each screen's hash names it, and an unknown hash is the dashboard", () => 
 });
 
 test("a route's hash reads back as the same route", () => {
-  for (const route of [{ name: "dashboard" }, { name: "positions" }, { name: "trades" }, { name: "trade", id: 7 }]) {
+  /** @type {import("../src/models/route.js").Route[]} */
+  const routes = [{ name: "dashboard" }, { name: "positions" }, { name: "trades" }, { name: "trade", id: 7 }];
+  for (const route of routes) {
     assert.deepEqual(parseRoute(routeHash(route)), route);
   }
 });

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import struct
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest_asyncio
 from multidict import CIMultiDict
 from structlog.testing import LogCapture
 
-from forexbot.api.routes.app_shell import GzipCache, default_app_dir
+from forexbot.api.routes.app_shell import GzipCache, default_app_dir, is_tooling
 
 from ._support import Api, MakeApi, RawAnswer, send_raw
 
@@ -340,6 +341,7 @@ async def test_every_shipped_text_file_decompresses_to_the_file(api: Api) -> Non
         if p.is_file()
         and p.suffix in {".html", ".js", ".css", ".webmanifest", ".json", ".svg"}
         and not any(part.startswith(".") or part == "tests" for part in p.relative_to(root).parts)
+        and not is_tooling(p.relative_to(root).parts)
     ]
     assert shipped
     for path in shipped:
@@ -413,6 +415,46 @@ async def test_a_hidden_file_is_404(served: Api) -> None:
 
 async def test_a_file_of_a_type_the_app_does_not_use_is_404(served: Api) -> None:
     assert_not_found(await raw_get(served, "/app/icons/make_icons.py"))
+
+
+TOOLING = [
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "tsconfig.sw.json",
+    "eslint.config.js",
+    "node_modules/typescript/package.json",
+    "node_modules/typescript/lib/tsc.js",
+    "node_modules/.bin/tsc.js",
+]
+
+
+@pytest.mark.parametrize("relative", TOOLING)
+async def test_the_checks_tooling_beside_the_app_is_404(
+    served: Api, app_dir: Path, relative: str
+) -> None:
+    (app_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+    (app_dir / relative).write_text('{"devDependencies": {"typescript": "5.9.3"}}\n')
+    assert_not_found(await raw_get(served, f"/app/{relative}"))
+    assert_not_found(await raw_get(served, f"/app/{relative.upper()}"))
+
+
+async def test_the_tooling_is_404_through_a_symlink_too(served: Api, app_dir: Path) -> None:
+    (app_dir / "node_modules" / "typescript").mkdir(parents=True)
+    (app_dir / "node_modules" / "typescript" / "tsc.js").write_text("export {};\n")
+    (app_dir / "package.json").write_text('{"private": true}\n')
+    (app_dir / "src" / "tsc.js").symlink_to(app_dir / "node_modules" / "typescript" / "tsc.js")
+    (app_dir / "app.json").symlink_to(app_dir / "package.json")
+    assert_not_found(await raw_get(served, "/app/src/tsc.js"))
+    assert_not_found(await raw_get(served, "/app/app.json"))
+
+
+async def test_an_app_file_named_like_the_tooling_below_the_top_is_served(
+    served: Api, app_dir: Path
+) -> None:
+    (app_dir / "src" / "package.json").write_text('{"part": "of the app"}')
+    status, _, body = await get(served, "/app/src/package.json")
+    assert (status, body) == (200, b'{"part": "of the app"}')
 
 
 async def test_a_missing_file_is_404_in_the_api_error_body(served: Api) -> None:
@@ -545,6 +587,37 @@ async def test_the_shipped_manifest_names_icons_that_exist_at_their_size(api: Ap
         assert headers["Content-Type"] == icon["type"] == "image/png"
         width, height = png_size(image)
         assert f"{width}x{height}" == icon["sizes"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "package.json",
+        "package-lock.json",
+        "tsconfig.json",
+        "tsconfig.sw.json",
+        "tsconfig.tests.json",
+        "eslint.config.js",
+    ],
+)
+async def test_the_shipped_app_checks_configuration_is_not_served(api: Api, name: str) -> None:
+    assert (default_app_dir() / name).is_file()
+    status, _, _ = await get(api, f"/app/{name}")
+    assert status == 404
+
+
+async def test_the_shipped_app_checks_packages_are_not_served(api: Api) -> None:
+    # node_modules/ is there once `make mobile-check` has run; refused whether or not
+    for relative in ("node_modules/typescript/package.json", "node_modules/eslint/package.json"):
+        status, _, _ = await get(api, f"/app/{relative}")
+        assert status == 404, relative
+
+
+def test_the_shipped_service_worker_caches_none_of_the_tooling() -> None:
+    sw = (default_app_dir() / "sw.js").read_text()
+    shell = re.findall(r'^\s+"([^"]+)",$', sw, re.MULTILINE)
+    assert "src/main.js" in shell
+    assert [path for path in shell if is_tooling(tuple(path.split("/")))] == []
 
 
 async def test_the_shipped_service_worker_is_served_for_the_app_scope(api: Api) -> None:

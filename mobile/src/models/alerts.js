@@ -9,7 +9,7 @@ export const LEVELS = /** @type {const} */ (["on", "silent", "off"]);
 /**
  * The bytes of a base64url string (the VAPID public key), padding optional.
  * @param {string} text
- * @returns {Uint8Array}
+ * @returns {Uint8Array<ArrayBuffer>} what `applicationServerKey` takes (not a view of a shared buffer)
  */
 export function base64urlToBytes(text) {
   const clean = String(text).trim().replace(/=+$/, "");

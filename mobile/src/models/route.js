@@ -19,7 +19,7 @@ export const TABS = /** @type {const} */ ([
 ]);
 
 /** A symbol as the API takes it: 1–32 characters, no control character. */
-const SYMBOL = /^[^\u0000-\u001f\u007f-\u009f/]{1,32}$/;
+const SYMBOL = /^[^\p{Cc}/]{1,32}$/u;
 
 /**
  * The route of a hash; anything unknown is the dashboard.

@@ -140,14 +140,17 @@ export function performanceSection({ api, currency }) {
       h("p", { class: "hint" }, "#: closed trades · Win: win rate · PF: profit factor · DD: max drawdown"),
       table("By strategy", "Strategy", groups.byStrategy, "performance-by-strategy", cur),
       table("By symbol", "Symbol", groups.bySymbol, "performance-by-symbol", cur),
-      groups.byBoth.length
-        ? h(
-            "details",
-            {},
-            h("summary", {}, "By strategy and symbol"),
-            table("By strategy and symbol", "Strategy · symbol", groups.byBoth, "performance-by-both", cur),
-          )
-        : null,
+      // replaceChildren, unlike h(), would write a null as the text "null"
+      ...(groups.byBoth.length
+        ? [
+            h(
+              "details",
+              {},
+              h("summary", {}, "By strategy and symbol"),
+              table("By strategy and symbol", "Strategy · symbol", groups.byBoth, "performance-by-both", cur),
+            ),
+          ]
+        : []),
     );
   };
 

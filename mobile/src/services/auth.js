@@ -181,11 +181,14 @@ export class Auth {
   }
 
   /**
+   * The task under the tabs' shared lock (one refresh at a time), where the browser has one.
+   * `request` is typed as a promise of the callback's result, here itself a promise: awaited,
+   * it is the task's value.
    * @template T
    * @param {() => Promise<T>} task
    * @returns {Promise<T>}
    */
-  withLock(task) {
-    return this.locks ? this.locks.request("forexbot-refresh", task) : task();
+  async withLock(task) {
+    return this.locks ? await this.locks.request("forexbot-refresh", task) : task();
   }
 }

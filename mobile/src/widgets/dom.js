@@ -5,11 +5,13 @@
  */
 
 /**
- * An element with attributes and children.
- * @param {string} tag
+ * An element with attributes and children, typed by its tag (`h("input")` is an
+ * `HTMLInputElement`).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {Record<string, string | boolean | null | undefined>} [attrs] `false`/`null`: left out
  * @param {...(Node | string | null | undefined | false)} children strings become text nodes
- * @returns {HTMLElement}
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
