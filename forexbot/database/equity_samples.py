@@ -4,6 +4,10 @@ Rules enforced:
 
 * A sample is keyed by its time (UTC, from the trading clock); writing a sample whose time is
   already stored changes nothing (a batch retried after a lost answer does not fail).
+* A batch of any size is written: in statements of at most :data:`ROWS_PER_STATEMENT` rows
+  (one statement's bind parameters are capped at 32,767 by PostgreSQL's protocol, so the
+  sampler's full backlog of 10,000 samples after an outage could never be written in one), all
+  in one transaction — the whole batch is stored or none of it.
 * Money is exact (``NUMERIC``, written through its shortest ``repr``); read back as ``float``,
   which is what the API and the charts use.
 * Reading downsamples in the database: the **last** sample of each ``step``-second bucket
@@ -28,6 +32,9 @@ from forexbot.database.tables import equity_samples
 
 _MONEY = ("balance", "equity", "margin", "floating_profit")
 
+#: Rows per INSERT: 5 parameters each, far below PostgreSQL's 32,767 per statement.
+ROWS_PER_STATEMENT = 1_000
+
 
 @dataclass(frozen=True, slots=True)
 class EquitySample:
@@ -47,7 +54,8 @@ class EquitySampleRepository:
         self._engine = engine
 
     async def add(self, samples: Sequence[EquitySample]) -> int:
-        """Insert ``samples`` in one statement; how many were new."""
+        """Insert ``samples`` in one transaction (statements of at most
+        :data:`ROWS_PER_STATEMENT` rows); how many were new."""
         if not samples:
             return 0
         rows = [
@@ -57,12 +65,17 @@ class EquitySampleRepository:
             }
             for s in samples
         ]
-        stmt = (
-            pg_insert(equity_samples).values(rows).on_conflict_do_nothing(index_elements=["time"])
-        )
+        new = 0
         with database_errors("storing equity samples"):
             async with self._engine.begin() as conn:
-                return (await conn.execute(stmt)).rowcount
+                for first in range(0, len(rows), ROWS_PER_STATEMENT):
+                    stmt = (
+                        pg_insert(equity_samples)
+                        .values(rows[first : first + ROWS_PER_STATEMENT])
+                        .on_conflict_do_nothing(index_elements=["time"])
+                    )
+                    new += (await conn.execute(stmt)).rowcount
+        return new
 
     async def downsampled(
         self, start: float, end: float, *, step: int, limit: int

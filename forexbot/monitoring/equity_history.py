@@ -8,10 +8,14 @@ Rules:
   minutes are simulated ones (a sync every real second at speed 600 is one every 10 minutes:
   then every sync is sampled).
 * **Never in the trading path's way**: the bus handler only appends to a list in memory; a
-  background task writes what is pending every ``flush_interval`` seconds, in one statement.
+  background task writes what is pending every ``flush_interval`` seconds, in one transaction.
   A database error is logged (once per run of failures, then again when writing works) and
-  the samples are kept for the next attempt, at most ``max_backlog`` of them (the oldest go
-  first, counted in :attr:`EquityHistory.dropped`); nothing stops.
+  the samples are kept for the next attempt; nothing stops.
+* **No unwritten sample is lost but by the cap**: a write takes its batch out of the backlog;
+  samples arriving meanwhile go to a fresh backlog, itself capped at ``max_backlog``. A failed
+  (or cancelled) write puts its batch back in front, and the whole is capped at
+  ``max_backlog``. Either cap drops the oldest, counted in :attr:`EquityHistory.dropped`. So a
+  drop never touches a batch in flight, and a write that succeeds removes exactly what it wrote.
 * **Retention**: samples older than 35 days are deleted, once per trading day (retried at the
   next flush when it fails).
 * **The curves** (``GET /api/account/equity``): ``day`` runs from the start of the current
@@ -134,6 +138,8 @@ class EquityHistory:
         self._flush_interval = flush_interval
         self._max_backlog = max_backlog
         self._pending: list[EquitySample] = []
+        #: The batch being written (out of ``_pending``), for the curves meanwhile.
+        self._in_flight: list[EquitySample] = []
         self._last_minute: int | None = None
         self._pruned_day: int | None = None
         self._lock = asyncio.Lock()
@@ -175,6 +181,10 @@ class EquityHistory:
             return
         self._last_minute = minute
         self._pending.append(_sample(event.account, event.time))
+        self._cap_backlog()
+
+    def _cap_backlog(self) -> None:
+        """Drop the oldest pending samples beyond ``max_backlog``."""
         overflow = len(self._pending) - self._max_backlog
         if overflow > 0:
             del self._pending[:overflow]
@@ -202,12 +212,20 @@ class EquityHistory:
         """Write the pending samples, then delete old ones if not done yet today. Never
         raises: a failure is logged and retried at the next flush."""
         async with self._lock:
-            batch = list(self._pending)
+            # Out of the backlog while written: a drop meanwhile cannot touch it.
+            batch, self._pending = self._pending, []
+            self._in_flight = batch
             try:
-                if batch:
-                    self.written += await self._store.add(batch)
-                    # Samples that arrived meanwhile stay pending.
-                    del self._pending[: len(batch)]
+                try:
+                    if batch:
+                        self.written += await self._store.add(batch)
+                except BaseException:
+                    # Failed or cancelled: back in front of what arrived meanwhile.
+                    self._pending[:0] = batch
+                    self._cap_backlog()
+                    raise
+                finally:
+                    self._in_flight = []
                 await self._prune()
             except Exception as exc:
                 self.failures += 1
@@ -246,7 +264,11 @@ class EquityHistory:
             start, step = now - MONTH_SECONDS, HOUR
         stored = await self._store.downsampled(start, now, step=step, limit=MAX_POINTS)
         newest = stored[-1].time if stored else start - 1
-        unwritten = [s for s in list(self._pending) if newest < s.time <= now and s.time >= start]
+        unwritten = [
+            s
+            for s in [*self._in_flight, *self._pending]
+            if newest < s.time <= now and s.time >= start
+        ]
         points = _last_per_bucket(stored + unwritten, step)
         account = self._account.account
         if account is not None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.database.equity_samples import EquitySample, EquitySampleRepository
@@ -88,3 +88,18 @@ async def test_delete_before_removes_only_older_samples(db_engine: AsyncEngine) 
 
 async def test_an_empty_batch_is_no_statement(db_engine: AsyncEngine) -> None:
     assert await EquitySampleRepository(db_engine).add([]) == 0
+
+
+async def test_a_full_backlog_of_10000_samples_is_written_in_one_call(
+    db_engine: AsyncEngine,
+) -> None:
+    # One statement would need 50,000 bind parameters, past PostgreSQL's protocol limit of
+    # 32,767: after a long outage every flush would fail for good.
+    repo = EquitySampleRepository(db_engine)
+    backlog = [sample(T0 + 60 * m, 10_000.0 + m) for m in range(10_000)]
+    assert await repo.add(backlog) == 10_000
+    async with db_engine.connect() as conn:
+        rows = (await conn.execute(select(func.count()).select_from(equity_samples))).scalar()
+    assert rows == 10_000
+    stored = await repo.downsampled(T0, T0 + 60 * 10_000, step=60, limit=20_000)
+    assert [s.equity for s in stored] == [10_000.0 + m for m in range(10_000)]

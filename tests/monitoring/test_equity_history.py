@@ -3,7 +3,8 @@ error, 35-day retention, and the day/month curves with today's P/L."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from forexbot.database.tables import equity_samples
 from forexbot.domain.trading import AccountState
 from forexbot.engine.guard import GuardState
 from forexbot.engine.risk import server_day
+from forexbot.errors import DatabaseError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import AccountEvent
 from forexbot.monitoring.equity_history import EquityHistory, trading_day_start
@@ -201,6 +203,127 @@ async def test_a_full_backlog_drops_the_oldest_samples(db_engine: AsyncEngine) -
     await history.flush()
     curve = await history.curve("day")
     assert [p["equity"] for p in curve["points"]] == [2.0, 3.0, 4.0]
+
+
+class GatedStore:
+    """The real repository, but a write waits for ``gate`` and then raises when ``fail`` is
+    set: a database that is slow (or lost) while samples keep coming."""
+
+    def __init__(self, repo: EquitySampleRepository) -> None:
+        self.repo = repo
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.fail = False
+
+    async def add(self, samples: Sequence[EquitySample]) -> int:
+        self.entered.set()
+        await self.gate.wait()
+        if self.fail:
+            raise DatabaseError("storing equity samples failed: connection lost")
+        return await self.repo.add(samples)
+
+    async def downsampled(
+        self, start: float, end: float, *, step: int, limit: int
+    ) -> list[EquitySample]:
+        return await self.repo.downsampled(start, end, step=step, limit=limit)
+
+    async def delete_before(self, cutoff: float) -> int:
+        return await self.repo.delete_before(cutoff)
+
+
+def gated_history(store: GatedStore, max_backlog: int) -> EquityHistory:
+    return EquityHistory(
+        store,
+        EventBus(),
+        ManualClock(NOW + 3_600),
+        Synced(),
+        Guard(GuardState()),
+        lambda: 0.0,
+        max_backlog=max_backlog,
+    )
+
+
+async def minutes(history: EquityHistory, *range_args: int) -> None:
+    """One account event per minute ``m`` of ``range(*range_args)``, equity ``m``."""
+    for minute in range(*range_args):
+        await history.on_account(AccountEvent(account(float(minute)), NOW + 60 * minute))
+
+
+async def stored_equities(engine: AsyncEngine) -> list[float]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(equity_samples.c.equity).order_by("time"))
+        return [float(r.equity) for r in rows]
+
+
+async def test_an_overflow_during_a_write_loses_none_of_the_batch_or_of_the_newest(
+    db_engine: AsyncEngine,
+) -> None:
+    store = GatedStore(EquitySampleRepository(db_engine))
+    history = gated_history(store, max_backlog=3)
+    await minutes(history, 0, 3)
+    flush = asyncio.create_task(history.flush())
+    await asyncio.wait_for(store.entered.wait(), 5.0)
+    await minutes(history, 3, 7)  # four arrive while three are being written: one too many
+    store.gate.set()
+    await flush
+    assert await stored_equities(db_engine) == [0.0, 1.0, 2.0]
+    assert history.dropped == 1  # minute 3, the oldest of the backlog that arrived meanwhile
+    await history.flush()
+    assert await stored_equities(db_engine) == [0.0, 1.0, 2.0, 4.0, 5.0, 6.0]
+    assert history.written == 6
+
+
+async def test_a_failed_write_puts_its_batch_back_in_front_capped_to_the_newest(
+    db_engine: AsyncEngine,
+) -> None:
+    store = GatedStore(EquitySampleRepository(db_engine))
+    store.fail = True
+    history = gated_history(store, max_backlog=4)
+    await minutes(history, 0, 3)
+    flush = asyncio.create_task(history.flush())
+    await asyncio.wait_for(store.entered.wait(), 5.0)
+    await minutes(history, 3, 6)
+    store.gate.set()
+    await flush  # logged, not raised
+    assert (history.failures, history.dropped) == (1, 2)  # six unwritten, four kept
+    store.fail = False
+    await history.flush()
+    assert await stored_equities(db_engine) == [2.0, 3.0, 4.0, 5.0]
+
+
+async def test_the_curve_shows_the_samples_being_written(db_engine: AsyncEngine) -> None:
+    store = GatedStore(EquitySampleRepository(db_engine))
+    history = gated_history(store, max_backlog=10)
+    await minutes(history, 0, 2)
+    flush = asyncio.create_task(history.flush())
+    await asyncio.wait_for(store.entered.wait(), 5.0)
+    await minutes(history, 2, 3)
+    assert [p["equity"] for p in (await history.curve("day"))["points"]] == [0.0, 1.0, 2.0]
+    store.gate.set()
+    await flush
+
+
+async def test_a_write_cancelled_at_close_is_written_by_closes_last_flush(
+    db_engine: AsyncEngine,
+) -> None:
+    store = GatedStore(EquitySampleRepository(db_engine))
+    history = EquityHistory(
+        store,
+        EventBus(),
+        ManualClock(NOW + 3_600),
+        Synced(),
+        Guard(GuardState()),
+        lambda: 0.0,
+        flush_interval=0.01,
+    )
+    await minutes(history, 0, 2)
+    await history.start()
+    await asyncio.wait_for(store.entered.wait(), 5.0)
+    closing = asyncio.create_task(history.close())  # cancels the periodic write, then flushes
+    await asyncio.sleep(0.05)
+    store.gate.set()
+    await closing
+    assert await stored_equities(db_engine) == [0.0, 1.0]
 
 
 # -- retention --------------------------------------------------------------------------------
