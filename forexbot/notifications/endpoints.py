@@ -24,6 +24,13 @@ import binascii
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
+
+#: Characters that URL parsers read differently (``\\`` is a path separator to some, part of
+#: the user name to others): such an endpoint could pass the check for one host and reach
+#: another.
+_UNSAFE = frozenset('\\^`{}|<>"')
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_ENDPOINT_LENGTH = 2048
 #: The push services of Chrome/Android (FCM), Firefox (autopush), Safari (Apple) and Edge
@@ -49,10 +56,21 @@ class EndpointPolicy:
         not."""
         if len(url) > MAX_ENDPOINT_LENGTH:
             raise ValueError(f"the endpoint is longer than {MAX_ENDPOINT_LENGTH} characters")
+        if any(c in _UNSAFE or c.isspace() or not c.isprintable() for c in url):
+            raise ValueError("the endpoint holds characters a URL must not (spaces, \\, control)")
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".").lower()
         if not host or parts.scheme not in ("https", "http"):
             raise ValueError("the endpoint must be an absolute https URL")
+        if "@" in parts.netloc:
+            raise ValueError("the endpoint must not carry a user name or password")
+        try:  # what the HTTP client will connect to must be what was checked
+            sent_to = (parse_url(url).host or "").rstrip(".").lower().strip("[]")
+            port = parts.port
+        except (LocationParseError, ValueError):
+            raise ValueError("the endpoint is not a valid URL") from None
+        if sent_to != host:
+            raise ValueError("the endpoint's host is ambiguous")
         if host in LOOPBACK_HOSTS and self.allow_loopback:
             return url
         if parts.scheme != "https":
@@ -61,6 +79,8 @@ class EndpointPolicy:
             raise ValueError(
                 f"{host} is not a known push service (notifications.push_hosts lists them)"
             )
+        if port not in (None, 443):
+            raise ValueError("a push service listens on port 443")
         return url
 
 

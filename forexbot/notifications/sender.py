@@ -16,6 +16,7 @@ Rules:
   class (:class:`Failure`: gone, 4xx, 5xx, network, other), for ``/metrics``: both
   vocabularies are fixed, so the metrics' cardinality is bounded.
 * The VAPID JWT is signed per push (``aud`` is the endpoint's origin, ``exp`` 12 hours ahead).
+* A redirect is never followed (:func:`no_redirects`): only the checked endpoint is posted to.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from pywebpush import WebPushException, webpush
-from requests import RequestException
+from requests import RequestException, Session
 
 from forexbot.clock import Clock
 from forexbot.notifications.alerts import AlertType
@@ -105,6 +106,15 @@ class _Bucket:
     at: float
 
 
+def no_redirects() -> Session:
+    """An HTTP session that never follows a redirect: the endpoint was checked against
+    ``notifications.push_hosts``, a ``Location`` it answers with was not. A push service does
+    not redirect; requests raises ``TooManyRedirects`` instead, a failure like any network one."""
+    session = Session()
+    session.max_redirects = 0
+    return session
+
+
 class PushSender:
     """Sends pushes in a bounded thread pool, rate-limited per subscription."""
 
@@ -128,6 +138,7 @@ class PushSender:
         self._subject = subject
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webpush")
+        self._http = no_redirects()
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._burst = float(burst)
@@ -204,6 +215,7 @@ class PushSender:
                 timeout=self._timeout,
                 ttl=self._ttl,
                 headers={"Urgency": urgency},
+                requests_session=self._http,
             )
         except WebPushException as exc:
             if exc.response is None:
@@ -214,3 +226,4 @@ class PushSender:
     def close(self) -> None:
         """Stop the threads; pushes not started are cancelled."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._http.close()

@@ -106,6 +106,8 @@ class PushService:
 
     base_url: str = ""
     status: int = 201
+    #: With a 3xx ``status``: where the answer sends the client (its ``Location``).
+    location: str | None = None
     received: list[Received] = field(default_factory=list)
 
     def endpoint(self, name: str) -> str:
@@ -115,7 +117,8 @@ class PushService:
         self.received.append(
             Received(request.path, CIMultiDict(request.headers), await request.read())
         )
-        return web.Response(status=self.status)
+        headers = {"Location": self.location} if self.location else None
+        return web.Response(status=self.status, headers=headers)
 
 
 @asynccontextmanager

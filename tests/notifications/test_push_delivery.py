@@ -120,6 +120,18 @@ async def test_a_subscription_the_service_says_is_gone_is_removed(rig: Rig) -> N
     assert rig.notifier.sender.stats.counts[Outcome.GONE] == 1
 
 
+@pytest.mark.parametrize("status", [301, 307, 308])
+async def test_a_redirect_from_the_push_service_is_not_followed(rig: Rig, status: int) -> None:
+    await rig.device("phone")
+    rig.push.status = status
+    rig.push.location = rig.push.endpoint("elsewhere")  # a checked host must not lead elsewhere
+    await rig.notifier.on_event(KillSwitchEvent(True, "manual", "stop now", 1.0))
+    await rig.settle()
+    assert [r.path for r in rig.push.received] == ["/push/phone"]
+    assert rig.notifier.sender.stats.counts[Outcome.FAILED] == 1
+    assert len(await rig.store.list(rig.user_id)) == 1  # a failure, not "gone"
+
+
 async def test_an_alert_type_turned_off_sends_nothing(rig: Rig) -> None:
     await rig.device("phone")
     await rig.store.set_preferences(rig.user_id, {AlertType.KILL_SWITCH: AlertLevel.OFF})

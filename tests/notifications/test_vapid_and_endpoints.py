@@ -75,6 +75,24 @@ def test_hosts_that_are_not_push_services_are_refused(url: str) -> None:
         EndpointPolicy().check(url)
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        # urllib.parse reads fcm.googleapis.com, requests/urllib3 connect to 127.0.0.1:9090
+        ("https://127.0.0.1:9090\\@fcm.googleapis.com/x", "characters"),
+        ("https://user:pw@fcm.googleapis.com/x", "user name"),
+        ("https://127.0.0.1@fcm.googleapis.com/x", "user name"),
+        ("https://fcm.googleapis.com:8443/x", "port 443"),
+        ("https://fcm.googleapis.com/a b", "characters"),
+        ("https://fcm.googleapis.com/x\ty", "characters"),
+        ("https://fcm.googleapis.com/x\nHost: evil", "characters"),
+    ],
+)
+def test_endpoints_that_parsers_could_read_as_another_host_are_refused(url: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        EndpointPolicy().check(url)
+
+
 def test_a_push_host_the_operator_adds_is_accepted_with_its_subdomains() -> None:
     policy = EndpointPolicy(push_hosts=("push.example.org",))
     assert policy.check("https://eu.push.example.org/p/1") == "https://eu.push.example.org/p/1"
