@@ -21,7 +21,7 @@ import pytest_asyncio
 from multidict import CIMultiDict
 from structlog.testing import LogCapture
 
-from forexbot.api.routes.app_shell import GzipCache, default_app_dir, is_tooling
+from forexbot.api.routes.app_shell import GzipCache, default_app_dir, is_app_path
 
 from ._support import Api, MakeApi, RawAnswer, send_raw
 
@@ -340,8 +340,7 @@ async def test_every_shipped_text_file_decompresses_to_the_file(api: Api) -> Non
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix in {".html", ".js", ".css", ".webmanifest", ".json", ".svg"}
-        and not any(part.startswith(".") or part == "tests" for part in p.relative_to(root).parts)
-        and not is_tooling(p.relative_to(root).parts)
+        and is_app_path(p.relative_to(root).parts)
     ]
     assert shipped
     for path in shipped:
@@ -396,8 +395,8 @@ async def test_a_symlink_out_of_the_app_directory_is_404(served: Api, app_dir: P
 
 
 async def test_a_symlink_within_the_app_directory_is_followed(served: Api, app_dir: Path) -> None:
-    (app_dir / "main.js").symlink_to(app_dir / "src" / "main.js")
-    status, _, body = await get(served, "/app/main.js")
+    (app_dir / "src" / "start.js").symlink_to(app_dir / "src" / "main.js")
+    status, _, body = await get(served, "/app/src/start.js")
     assert status == 200
     assert body == b"import './ui.js';\n"
 
@@ -418,6 +417,9 @@ async def test_a_file_of_a_type_the_app_does_not_use_is_404(served: Api) -> None
 
 
 TOOLING = [
+    "README.md.js",
+    "tests/pure.test.mjs",
+    "tests/helpers.js",
     "package.json",
     "package-lock.json",
     "tsconfig.json",
@@ -430,9 +432,7 @@ TOOLING = [
 
 
 @pytest.mark.parametrize("relative", TOOLING)
-async def test_the_checks_tooling_beside_the_app_is_404(
-    served: Api, app_dir: Path, relative: str
-) -> None:
+async def test_what_lives_beside_the_app_is_404(served: Api, app_dir: Path, relative: str) -> None:
     (app_dir / relative).parent.mkdir(parents=True, exist_ok=True)
     (app_dir / relative).write_text('{"devDependencies": {"typescript": "5.9.3"}}\n')
     assert_not_found(await raw_get(served, f"/app/{relative}"))
@@ -613,11 +613,13 @@ async def test_the_shipped_app_checks_packages_are_not_served(api: Api) -> None:
         assert status == 404, relative
 
 
-def test_the_shipped_service_worker_caches_none_of_the_tooling() -> None:
+def test_the_shipped_service_worker_caches_only_the_app() -> None:
     sw = (default_app_dir() / "sw.js").read_text()
     shell = re.findall(r'^\s+"([^"]+)",$', sw, re.MULTILINE)
     assert "src/main.js" in shell
-    assert [path for path in shell if is_tooling(tuple(path.split("/")))] == []
+    assert [
+        path for path in shell if path != "./" and not is_app_path(tuple(path.split("/")))
+    ] == []
 
 
 async def test_the_shipped_service_worker_is_served_for_the_app_scope(api: Api) -> None:

@@ -14,11 +14,12 @@ Rules:
   is a directory (no listing) or a file type the app does not use. All of these, and a missing
   file or a missing directory (the log says where it looked), are 404 in the API's JSON
   error body.
-* Nor is the app's development tooling that lives beside it (:func:`is_tooling`: the type
-  check's and lint's ``node_modules/``, ``package.json``, ``package-lock.json``,
-  ``tsconfig*.json``, ``eslint.config.js``), although some of it is of a served type: it is
-  not the app, and a phone has no use for it. Also 404, asked for by name or reached through
-  a symlink.
+* Only the app is served, by an allow-list (:func:`is_app_path`): ``index.html``,
+  ``styles.css``, ``manifest.webmanifest`` and ``sw.js`` at the top, and what is under
+  ``src/`` and ``icons/``. What lives beside the app — its checks (``tests/``), their tooling
+  (``node_modules/``, ``package.json``, ``tsconfig*.json``, ``eslint.config.js``), the README —
+  is 404 although some of it is of a served type: a phone has no use for it, and a list of
+  what to hide would miss the next tool. Reached through a symlink, too.
 * Content types are set here, not guessed from the system's tables (``.js`` is
   ``text/javascript``, ``.webmanifest`` ``application/manifest+json``).
 * ``Cache-Control: no-cache`` with ``ETag`` and ``Last-Modified`` (conditional requests answer
@@ -91,20 +92,17 @@ COMPRESSIBLE = frozenset({".html", ".js", ".mjs", ".css", ".webmanifest", ".json
 
 _log = structlog.get_logger("forexbot.api.app_shell")
 _QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
-#: The tooling's files at the top of the app directory (npm's, TypeScript's, ESLint's).
-_TOOLING_FILE = re.compile(
-    r"^(?:package(?:-lock)?\.json|tsconfig(?:\.[\w-]+)?\.json|eslint\.config\.js)$"
-)
+#: The app's files at the top of its directory, and its directories (everything under them).
+APP_TOP_FILES = frozenset({_INDEX, "styles.css", "manifest.webmanifest", _SERVICE_WORKER})
+APP_DIRECTORIES = frozenset({"src", "icons"})
 
 
-def is_tooling(parts: tuple[str, ...]) -> bool:
-    """Whether a path of the app directory (its segments) is development tooling rather than
-    the app: anything under a ``node_modules`` directory, or one of the tooling's files at the
-    top (:data:`_TOOLING_FILE`). Case-insensitive, as some file systems are."""
-    lowered = [part.lower() for part in parts]
-    return "node_modules" in lowered or (
-        len(lowered) == 1 and _TOOLING_FILE.match(lowered[0]) is not None
-    )
+def is_app_path(parts: tuple[str, ...]) -> bool:
+    """Whether a path of the app directory (its segments) is part of the app: one of
+    :data:`APP_TOP_FILES`, or anything below one of :data:`APP_DIRECTORIES`. Exact case."""
+    if len(parts) == 1:
+        return parts[0] in APP_TOP_FILES
+    return len(parts) > 1 and parts[0] in APP_DIRECTORIES
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -249,7 +247,7 @@ class AppShellRoutes:
         parts = relative.split("/")
         if "\\" in relative or any(not part or part.startswith(".") for part in parts):
             raise _not_found(f"no such file in the app: {relative}")
-        if is_tooling(tuple(parts)):
+        if not is_app_path(tuple(parts)):
             raise _not_found(f"no such file in the app: {relative}")
         try:
             path = root.joinpath(*parts).resolve(strict=True)
@@ -257,7 +255,7 @@ class AppShellRoutes:
             raise _not_found(f"no such file in the app: {relative}") from None
         if not path.is_relative_to(root) or not path.is_file():
             raise _not_found(f"no such file in the app: {relative}")
-        if is_tooling(path.relative_to(root).parts):  # a symlink into the tooling
+        if not is_app_path(path.relative_to(root).parts):  # a symlink out of the app
             raise _not_found(f"no such file in the app: {relative}")
         return path
 
