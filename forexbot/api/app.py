@@ -198,6 +198,7 @@ def create_app(services: ApiServices, settings: ApiSettings, keys: JwtKeys) -> w
         on_keys_revoked=broadcaster.end_api_keys,
     )
     signals = SignalRoutes(services.bus)  # the ring of recent signals listens while we run
+    signals.recent.listen(broadcaster.signal_decided)  # decisions follow on /ws/signals
     for group in (
         DocsRoutes(__version__),
         SystemRoutes(services.status),

@@ -18,11 +18,16 @@ Rules:
   two equal signals never get each other's decision. Decisions travel on their own
   subscriptions, so one may be delivered before its signal: it waits (in a ring of the same
   size) for the signal to arrive.
+* Once a signal in the ring has its decision, the listeners (:meth:`RecentSignals.listen`)
+  are called with its item: the broadcaster sends it on ``/ws/signals``, so a client that
+  heard the signal live learns the decision without reading the list again. A decision that
+  matches no signal (a refused manual trade) is not told.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +58,11 @@ class RecentSignals:
         self._entries: deque[_Entry] = deque(maxlen=size)
         self._early: deque[_Entry] = deque(maxlen=size)  # decisions ahead of their signal
         self._subscriptions: list[SubscriberStats] = []
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def listen(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener`` with a signal's item each time its decision becomes known."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Subscribe to signals and to the risk manager's decisions."""
@@ -73,7 +83,7 @@ class RecentSignals:
     def latest(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` signals, newest first, JSON-ready."""
         newest = list(self._entries)[::-1][: max(limit, 0)]
-        return [signal_data(entry.signal) | {"risk": entry.risk} for entry in newest]
+        return [_item(entry) for entry in newest]
 
     async def on_signal(self, event: SignalEvent) -> None:
         entry = _Entry(event.signal)
@@ -83,6 +93,8 @@ class RecentSignals:
                 self._early.remove(early)
                 break
         self._entries.append(entry)
+        if entry.risk is not None:
+            self._tell(entry)
 
     async def on_intent(self, event: OrderIntentEvent) -> None:
         intent = event.intent
@@ -105,5 +117,16 @@ class RecentSignals:
         for entry in reversed(self._entries):
             if entry.signal is signal:
                 entry.risk = risk
+                self._tell(entry)
                 return
         self._early.append(_Entry(signal, risk))
+
+    def _tell(self, entry: _Entry) -> None:
+        item = _item(entry)
+        for listener in self._listeners:
+            listener(item)
+
+
+def _item(entry: _Entry) -> dict[str, Any]:
+    """A signal as listed: its ``/ws/signals`` data plus ``risk``."""
+    return signal_data(entry.signal) | {"risk": entry.risk}

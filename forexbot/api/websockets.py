@@ -21,8 +21,19 @@ Rules:
   with ``time`` ISO-8601 UTC (``2024-01-02T03:04:05.123Z``); trade messages are
   ``{"channel": "trades", "data": <TradeRecord.to_api() of TradeEvent.trade>}``; signal messages
   are ``{"channel": "signals", "data": {"strategy", "symbol", "timeframe", "side", "entry",
-  "sl", "tp", "confidence", "reason", "bar_time", "market_condition"}}`` with ``side``
-  ``"buy"``/``"sell"`` and ``bar_time`` ISO-8601 UTC like quote times.
+  "sl", "tp", "confidence", "reason", "bar_time", "time", "market_condition"}}`` with ``side``
+  ``"buy"``/``"sell"``, ``bar_time`` the **open** time of the bar the signal was computed on
+  and ``time`` when the strategy emitted it, on the trading clock: the close of that bar (a
+  strategy signals when its bar closes), i.e. ``bar_time`` plus the timeframe's length — so an
+  H4 signal and an M5 one compare by when they came, not by when their bars began. Both are
+  ISO-8601 UTC like quote times.
+* The risk manager's decision on a signal follows on the same channel, once known:
+  ``{"channel": "signals", "type": "decision", "signal": <the signal's data plus "risk">}`` —
+  exactly an item of ``GET /api/signals`` (``risk`` as documented in
+  :mod:`forexbot.api.recent_signals`), so a client merges it by the signal's identity
+  (strategy, symbol, timeframe, side, bar time). It has no ``data``: a client reading only
+  ``data`` sees signals alone. Only decisions on signals the strategies emitted are sent (a
+  refused manual trade is not a signal); it may arrive before its signal message.
 * On shutdown every client is closed with 1001 "server shutting down"; a client that does not
   complete the close handshake within ``close_timeout`` seconds is aborted.
 * A connection lives no longer than the credentials it was opened with: when its session ends
@@ -56,7 +67,7 @@ from forexbot.api.ws_client import (
 )
 from forexbot.clock import Clock, RealtimeClock
 from forexbot.daemon.tasks import stop_task
-from forexbot.domain.market import Tick
+from forexbot.domain.market import Tick, Timeframe
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import SignalEvent, TickEvent, TradeEvent
@@ -69,6 +80,8 @@ __all__ = [
     "ClientStats",
     "Feed",
     "WsClient",
+    "decision_message",
+    "emitted_at",
     "iso_utc",
     "quote_message",
     "signal_data",
@@ -97,6 +110,17 @@ def trade_message(event: TradeEvent) -> str:
     return dumps_str({"channel": Channel.TRADES.value, "data": data})
 
 
+def emitted_at(signal: Signal) -> int:
+    """When the strategy emitted ``signal`` (UTC epoch seconds, trading clock): the close of its
+    bar, the bar's open time plus the timeframe's length. An unknown timeframe (no strategy
+    runs on one) gives the bar's open time."""
+    try:
+        length = Timeframe.parse(signal.timeframe).seconds
+    except ValueError:
+        length = 0
+    return signal.bar_time + length
+
+
 def signal_data(signal: Signal) -> dict[str, Any]:
     """The ``data`` of the signals-channel message for ``signal`` (also what
     ``GET /api/signals`` lists)."""
@@ -111,6 +135,7 @@ def signal_data(signal: Signal) -> dict[str, Any]:
         "confidence": signal.confidence,
         "reason": signal.reason,
         "bar_time": iso_utc(signal.bar_time),
+        "time": iso_utc(emitted_at(signal)),
         "market_condition": signal.market_condition,
     }
 
@@ -118,6 +143,12 @@ def signal_data(signal: Signal) -> dict[str, Any]:
 def signal_message(signal: Signal) -> str:
     """The signals-channel message for ``signal``."""
     return dumps_str({"channel": Channel.SIGNALS.value, "data": signal_data(signal)})
+
+
+def decision_message(item: dict[str, Any]) -> str:
+    """The signals-channel message saying the risk manager's decision: ``item`` is the
+    signal's ``GET /api/signals`` item (its data plus ``risk``)."""
+    return dumps_str({"channel": Channel.SIGNALS.value, "type": "decision", "signal": item})
 
 
 class Feed(Protocol):
@@ -317,5 +348,15 @@ class Broadcaster:
         clients = self._clients[Channel.SIGNALS]
         if clients:
             message = signal_message(event.signal)
+            for client in list(clients):
+                client.offer(message)
+
+    def signal_decided(self, item: dict[str, Any]) -> None:
+        """The risk manager decided on a signal (``item``: its ``GET /api/signals`` item, with
+        ``risk``): tell the signals channel. Called by the ring of recent signals, which
+        matches decisions to the signals the strategies emitted."""
+        clients = self._clients[Channel.SIGNALS]
+        if clients:
+            message = decision_message(item)
             for client in list(clients):
                 client.offer(message)

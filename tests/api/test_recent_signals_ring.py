@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest_asyncio
 from polling import eventually
@@ -143,3 +144,64 @@ async def test_a_stopped_ring_takes_no_more_signals_and_keeps_what_it_has(bus: E
     bus.publish(SignalEvent(signal(2)))
     await eventually(bus.idle, timeout=5.0, what="the bus to be idle")
     assert [item["reason"] for item in ring.latest(5)] == ["signal 1"]
+
+
+async def test_listeners_hear_each_decision_with_its_signals_item(bus: EventBus) -> None:
+    ring = RecentSignals(bus)
+    heard: list[dict[str, object]] = []
+    ring.listen(heard.append)
+    approved, rejected = signal(1), signal(2)
+    await ring.on_signal(SignalEvent(approved))
+    await ring.on_signal(SignalEvent(rejected))
+    assert heard == []  # no decision yet
+    await ring.on_intent(OrderIntentEvent(OrderIntent("c-1", approved, volume=0.2, risk_amount=5)))
+    await ring.on_rejection(RiskRejectedEvent(rejected, RejectCode.COOLDOWN, "cooling down", 1.0))
+    assert heard == [
+        signal_data(approved)
+        | {"risk": {"decision": "approved", "client_order_id": "c-1", "volume": 0.2}},
+        signal_data(rejected)
+        | {"risk": {"decision": "rejected", "code": "cooldown", "message": "cooling down"}},
+    ]
+
+
+async def test_a_decision_ahead_of_its_signal_is_heard_when_the_signal_arrives(
+    bus: EventBus,
+) -> None:
+    ring = RecentSignals(bus)
+    heard: list[dict[str, object]] = []
+    ring.listen(heard.append)
+    sent = signal(1)
+    await ring.on_intent(OrderIntentEvent(OrderIntent("c-9", sent, volume=0.1, risk_amount=9.0)))
+    assert heard == []
+    await ring.on_signal(SignalEvent(sent))
+    assert heard == [ring.latest(1)[0]]
+    assert heard[0]["risk"] == {"decision": "approved", "client_order_id": "c-9", "volume": 0.1}
+
+
+async def test_a_decision_on_no_signal_is_not_heard(bus: EventBus) -> None:
+    # A refused manual trade: the risk manager decides on a signal no strategy emitted.
+    ring = RecentSignals(bus)
+    heard: list[dict[str, object]] = []
+    ring.listen(heard.append)
+    await ring.on_rejection(RiskRejectedEvent(signal(1), RejectCode.COOLDOWN, "cooling", 1.0))
+    await ring.on_signal(SignalEvent(signal(2)))
+    assert heard == []
+
+
+def test_an_items_time_is_the_close_of_its_bar_so_timeframes_compare_by_when_they_came() -> None:
+    h4 = replace(signal(), timeframe="H4", bar_time=1_704_153_600)  # 00:00, closes 04:00
+    m5 = replace(signal(), timeframe="M5", bar_time=1_704_166_800)  # 03:40, closes 03:45
+    assert (signal_data(h4)["bar_time"], signal_data(h4)["time"]) == (
+        "2024-01-02T00:00:00.000Z",
+        "2024-01-02T04:00:00.000Z",
+    )
+    assert (signal_data(m5)["bar_time"], signal_data(m5)["time"]) == (
+        "2024-01-02T03:40:00.000Z",
+        "2024-01-02T03:45:00.000Z",
+    )
+    assert signal_data(h4)["time"] > signal_data(m5)["time"]
+
+
+def test_a_signal_on_an_unknown_timeframe_has_its_bars_open_time() -> None:
+    odd = replace(signal(), timeframe="W1")
+    assert signal_data(odd)["time"] == signal_data(odd)["bar_time"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from forexbot.api.app import BROADCASTER_KEY
 from forexbot.domain.trading import Side, Signal, TradeStatus
 from forexbot.events.types import SignalEvent
 
@@ -69,6 +71,7 @@ async def test_a_signal_is_listed_as_the_websocket_sends_it_with_its_risk_decisi
                 "confidence": 0.75,
                 "reason": "RSI turned down (0)",
                 "bar_time": "2024-01-02T03:00:00.000Z",
+                "time": "2024-01-02T03:15:00.000Z",
                 "market_condition": {"trend": "bearish", "favourable": True},
                 "risk": None,
             }
@@ -141,3 +144,48 @@ async def test_the_risk_managers_approval_and_rejection_are_listed(
         }
         assert (rejected["decision"], rejected["code"]) == ("rejected", "invalid_stop")
         assert "stop" in rejected["message"]
+
+
+async def test_live_clients_get_each_decision_on_ws_signals(
+    db_engine: AsyncEngine,
+) -> None:
+    async with engine_api(db_engine) as api:
+        rig = api.rig
+        await rig.advance(60)
+        token = api.auth("viewer")["Authorization"].removeprefix("Bearer ")
+        ws = await api.session.ws_connect(api.url(f"/ws/signals?token={token}"))
+        broadcaster = api.server.app[BROADCASTER_KEY]
+        await eventually(lambda: broadcaster.client_count == 1, timeout=5.0, what="registered")
+        good = rig.signal(Side.BUY, sl_points=300, tp_points=600)
+        too_close = rig.signal(Side.BUY, sl_points=0.5, tp_points=600)
+        rig.bus.publish(SignalEvent(good))
+        rig.bus.publish(SignalEvent(too_close))
+        await rig.settle()
+        async with asyncio.timeout(10.0):
+            messages = [await ws.receive_json() for _ in range(4)]
+        await ws.close()
+        opened = await rig.wait_for(TradeStatus.OPEN)
+
+    signals = [m["data"] for m in messages if "data" in m]
+    decisions = [m for m in messages if m.get("type") == "decision"]
+    assert [s["sl"] for s in signals] == [good.sl, too_close.sl]
+    assert len(decisions) == 2
+    by_sl = {d["signal"]["sl"]: d for d in decisions}
+    approved, rejected = by_sl[good.sl], by_sl[too_close.sl]
+    assert approved == {
+        "channel": "signals",
+        "type": "decision",
+        "signal": signals[0]
+        | {
+            "risk": {
+                "decision": "approved",
+                "client_order_id": opened.trade.client_order_id,
+                "volume": float(opened.trade.volume),
+            }
+        },
+    }
+    assert rejected["signal"] == signals[1] | {"risk": rejected["signal"]["risk"]}
+    assert (rejected["signal"]["risk"]["decision"], rejected["signal"]["risk"]["code"]) == (
+        "rejected",
+        "invalid_stop",
+    )

@@ -193,7 +193,7 @@ async def test_signals_are_sent_in_exactly_the_documented_format(api: Api) -> No
         '{"channel":"signals","data":{"strategy":"ma_rsi","symbol":"Volatility 75 Index",'
         '"timeframe":"M15","side":"buy","entry":1.10012,"sl":1.0985,"tp":1.1035,'
         '"confidence":0.75,"reason":"RSI recovered above 40 in an uptrend",'
-        '"bar_time":"2024-01-02T03:00:00.000Z",'
+        '"bar_time":"2024-01-02T03:00:00.000Z","time":"2024-01-02T03:15:00.000Z",'
         '"market_condition":{"trend":"bullish","favourable":true}}}'
     )
     api.bus.publish(SignalEvent(signal(side=Side.SELL)))

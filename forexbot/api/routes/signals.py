@@ -54,7 +54,10 @@ class SignalItem(BaseModel):
     tp: float
     confidence: float
     reason: str
-    bar_time: datetime
+    bar_time: datetime = Field(description="the open time of the signal's bar")
+    time: datetime = Field(
+        description="when the strategy emitted it: the close of its bar (trading clock)"
+    )
     market_condition: dict[str, Any]
     risk: RiskDecision | None
 
