@@ -12,6 +12,7 @@ import {
   nameOf,
   performanceGroups,
   performanceLine,
+  signalHeard,
   signalWords,
   withSignals,
 } from "../src/models/analysis.js";
@@ -187,6 +188,54 @@ test("a signal reads with its prices, confidence, strategy and reason", () => {
   assert.equal(words.prices, "at 1.08412 · SL 1.08212 · TP 1.08812 · 72% confidence");
   assert.equal(words.by, "ma_rsi");
   assert.equal(words.reason, "MA cross up, RSI 58");
+});
+
+test("the signals list ranks by when each came: an H4 signal emitted after an M5 one is first", () => {
+  const h4 = signal({ timeframe: "H4", bar_time: "2026-11-23T04:00:00Z", time: "2026-11-23T08:00:00Z" });
+  const m5 = signal({ timeframe: "M5", bar_time: "2026-11-23T07:50:00Z", time: "2026-11-23T07:55:00Z" });
+  assert.deepEqual(
+    withSignals([], [m5, h4]).map((s) => s.timeframe),
+    ["H4", "M5"],
+  );
+  assert.deepEqual(
+    withSignals(withSignals([], [h4]), [m5]).map((s) => s.timeframe),
+    ["H4", "M5"],
+  );
+});
+
+test("a signal without its emission time ranks by its bar time", () => {
+  const older = signal({ bar_time: "2026-11-23T08:00:00Z" });
+  const newer = signal({ timeframe: "M5", bar_time: "2026-11-23T07:50:00Z", time: "2026-11-23T08:05:00Z" });
+  assert.deepEqual(
+    withSignals([], [older, newer]).map((s) => s.timeframe),
+    ["M5", "M15"],
+  );
+});
+
+test("a decision heard on the stream goes to its signal listed without one", () => {
+  const live = signal({ time: "2026-11-23T08:45:00Z" });
+  let list = withSignals([], [signal({ bar_time: "2026-11-23T08:15:00Z", symbol: "GBPUSD" })]);
+  list = withSignals(list, [/** @type {object} */ (signalHeard({ channel: "signals", data: live }))]);
+  assert.equal(signalWords(list[0]).decision, null);
+  const decided = { ...live, risk: { decision: "rejected", code: "max_positions", message: "3 positions open" } };
+  const message = { channel: "signals", type: "decision", signal: decided };
+  list = withSignals(list, [/** @type {object} */ (signalHeard(message))]);
+  assert.equal(list.length, 2);
+  assert.equal(signalWords(list[0]).decision, "Refused by the risk rules: 3 positions open (max_positions).");
+  assert.equal(signalWords(list[0]).tone, "bad");
+  // The signal heard again (a re-read) keeps its decision.
+  list = withSignals(list, [live]);
+  assert.equal(signalWords(list[0]).tone, "bad");
+});
+
+test("a stream message brings a signal, a decision's signal, or nothing", () => {
+  const data = signal({});
+  assert.equal(signalHeard({ channel: "signals", data }), data);
+  const decided = { ...data, risk: { decision: "approved", client_order_id: "fxb-2", volume: 0.1 } };
+  assert.equal(signalHeard({ channel: "signals", type: "decision", signal: decided }), decided);
+  assert.equal(signalHeard({ channel: "signals", error: { code: "unknown_action" } }), null);
+  assert.equal(signalHeard({ channel: "signals", type: "decision" }), null);
+  assert.equal(signalHeard(null), null);
 });
 
 test("the signals list keeps the newest fifty", () => {

@@ -278,7 +278,7 @@ test("a signal without a side, symbol or time is none", () => {
   assert.equal(signalOf(undefined), null);
 });
 
-test("the newest signal wins, by bar time, and the one heard last at a tie", () => {
+test("the newest signal wins, by time, and the one heard last at a tie", () => {
   const old = signalOf(SIGNAL);
   const later = signalOf({ ...SIGNAL, symbol: "GBPUSD", bar_time: "2026-11-23T08:01:00Z" });
   const tie = signalOf({ ...SIGNAL, strategy: "breakout" });
@@ -287,6 +287,21 @@ test("the newest signal wins, by bar time, and the one heard last at a tie", () 
   assert.equal(newerSignal(old, tie), tie);
   assert.equal(newerSignal(null, old), old);
   assert.equal(newerSignal(old, null), old);
+});
+
+test("a signal's time is when it was emitted, the close of its bar, not the bar's open", () => {
+  // An H4 signal emitted at 08:00 on the bar that opened at 04:00; an M5 one at 07:55.
+  const h4 = signalOf({ ...SIGNAL, timeframe: "H4", bar_time: "2026-11-23T04:00:00.000Z", time: "2026-11-23T08:00:00.000Z" });
+  const m5 = signalOf({ ...SIGNAL, timeframe: "M5", bar_time: "2026-11-23T07:50:00.000Z", time: "2026-11-23T07:55:00.000Z" });
+  assert.equal(h4?.time, T0);
+  assert.equal(newerSignal(h4, m5), h4);
+  assert.equal(newerSignal(m5, h4), h4);
+  assert.equal(timeAgo(/** @type {number} */ (h4?.time), T0 + 2 * MIN), "2 minutes ago");
+});
+
+test("a signal without its emission time counts from its bar time", () => {
+  assert.equal(signalOf(SIGNAL)?.time, T0);
+  assert.equal(signalOf({ ...SIGNAL, time: "soon" })?.time, T0);
 });
 
 test("how long ago reads in words", () => {

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pyotp
@@ -157,3 +158,19 @@ async def open_trade(base: str) -> None:
         trade = {"symbol": "EURUSD", "side": "buy", "sl": round(bid - 0.02, 5)}
         async with http.post(f"{base}/api/trades", json=trade, headers=headers) as resp:
             assert resp.status in (200, 201), await resp.text()
+
+
+async def enable_strategies(base: str) -> None:
+    """Every strategy instance switched on through the API by the trader, so signals come."""
+    async with aiohttp.ClientSession() as http:
+        body = {"username": "tom", "password": PASSWORD}
+        async with http.post(f"{base}/api/auth/login", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        async with http.get(f"{base}/api/strategies", headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            instances = (await resp.json())["items"]
+        for instance in instances:
+            path = f"/api/strategies/{quote(instance['id'], safe='')}/toggle"
+            async with http.put(f"{base}{path}", headers=headers) as resp:
+                assert resp.status == 200, await resp.text()

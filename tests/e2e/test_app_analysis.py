@@ -10,6 +10,9 @@ M15, marks the trade's entry and exit at their prices (read from the SVG's data 
 not from pixels), and the condition on its timeframe is given with its reasons. The screen
 goes stale offline and recovers. A viewer sees the same screen. Neither page scrolls
 sideways, even at 360 px; list and detail are photographed in light and dark and checked not blank.
+
+Then the strategies are switched on with the screen open: the first signal shows live, and
+its risk decision follows on the same stream, without the list being read again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from app_kit import (
     Screens,
     app_daemon,
     check_screenshots,
+    enable_strategies,
     phone_page,
     sign_in,
 )
@@ -223,3 +227,28 @@ async def test_a_trader_and_a_viewer_read_the_analysis_screen(
 
     assert problems == []
     check_screenshots(screens)
+
+
+async def test_a_live_signal_gets_its_risk_decision_without_the_list_read_again(
+    daemon: tuple[Daemon, str], page: Page
+) -> None:
+    running, _ = daemon
+    reads: list[str] = []
+    listed = "/api/signals?limit=50"  # the list's read (the dashboard reads limit=1)
+    page.on("request", lambda r: reads.append(r.url) if listed in r.url else None)
+    await page.goto(f"{running.base}/app/")
+    await sign_in(page, "tom")
+    await page.get_by_test_id("tab-analysis").click()
+    await expect(page.get_by_test_id("signals-empty")).to_be_visible(timeout=WAIT_MS)
+
+    await enable_strategies(running.base)
+    first = page.get_by_test_id("signal").first
+    await expect(first).to_be_visible(timeout=60_000)
+    await expect(first.get_by_test_id("signal-decision")).to_have_text(
+        re.compile(
+            r"^(Approved by the risk rules: order sent for [\d.]+ lots"
+            r"|Refused by the risk rules: .+)\.$"
+        ),
+        timeout=WAIT_MS,
+    )
+    assert len(reads) == 1, reads  # the first read only: the decision came on /ws/signals

@@ -163,7 +163,32 @@ export function signalKey(s) {
 }
 
 /**
- * The list with `signals` added: newest first (by bar time), each once, at most `kept`.
+ * What a `/ws/signals` message brings to the list: a signal (its `data`), or the risk
+ * manager's decision on one (`{"type": "decision", "signal"}`: the signal's whole item with
+ * its `risk`, for {@link withSignals} to merge); null for anything else (an error).
+ * @param {any} message
+ * @returns {object | null}
+ */
+export function signalHeard(message) {
+  if (!message || typeof message !== "object" || message.error) return null;
+  const heard = message.type === "decision" ? message.signal : message.data;
+  return heard && typeof heard === "object" ? heard : null;
+}
+
+/**
+ * When a signal came, ms since the epoch: `time`, when the strategy emitted it (the close of
+ * its bar); `bar_time` (the bar's open) from a server that does not send `time`; 0 if neither.
+ * @param {any} s
+ */
+export function signalTime(s) {
+  return Date.parse(s?.time) || Date.parse(s?.bar_time) || 0;
+}
+
+/**
+ * The list with `signals` added: newest first (by when they came, {@link signalTime}), each
+ * once, at most `kept`. A signal that comes with its risk decision (a `GET /api/signals`
+ * item, or the `signal` of a `/ws/signals` decision message) gives its decision to the copy
+ * already listed.
  * @param {any[]} list
  * @param {any[]} signals
  * @param {number} [kept]
@@ -179,14 +204,14 @@ export function withSignals(list, signals, kept = SIGNALS_KEPT) {
     if (!known) by.set(key, s);
     else if (!known.risk && s.risk) by.set(key, { ...known, risk: s.risk }); // the stream's copy has no decision
   }
-  const time = (/** @type {any} */ s) => Date.parse(s.bar_time) || 0;
-  // A stable sort: signals of one bar keep the order they came in.
-  return [...by.values()].sort((a, b) => time(b) - time(a)).slice(0, kept);
+  // A stable sort: signals of one time keep the order they came in.
+  return [...by.values()].sort((a, b) => signalTime(b) - signalTime(a)).slice(0, kept);
 }
 
 /**
  * A signal in words, with the risk manager's decision when it is known (`GET /api/signals`
- * items carry it as `risk`; a signal just heard on `/ws/signals` not yet).
+ * items carry it as `risk`; a signal just heard on `/ws/signals` not yet: its decision
+ * follows in a message of its own).
  * @param {any} s `{"strategy", "symbol", "timeframe", "side", "entry", "sl", "tp", "confidence", "reason", "bar_time", "risk"?}`
  * @returns {{title: string, prices: string, reason: string, by: string, decision: string | null, tone: "good" | "bad" | null}}
  */

@@ -1,13 +1,16 @@
 /**
  * The dashboard's last signal: the newest of `GET /api/signals?limit=1` and the `/ws/signals`
  * stream (both give the same shape: `{"strategy", "symbol", "timeframe", "side", "entry",
- * "sl", "tp", "confidence", "reason", "bar_time", "market_condition"}`), and how long ago it
- * came, in words. Pure functions.
+ * "sl", "tp", "confidence", "reason", "bar_time", "time", "market_condition"}`), and how long
+ * ago it came, in words. Pure functions.
  *
  * Rules:
- * - The newest signal is the one with the latest bar time; at equal bar times the one heard
- *   last (two strategies may signal on one bar), so a re-read after a reconnect never puts an
- *   older signal back on screen.
+ * - A signal's time is when the strategy emitted it (`time`: the close of its bar), not
+ *   `bar_time` (the bar's open: an H4 signal's bar opened hours before it came). A server
+ *   that does not send `time` yet leaves `bar_time`.
+ * - The newest signal is the one emitted last; at equal times the one heard last (two
+ *   strategies may signal on one bar), so a re-read after a reconnect never puts an older
+ *   signal back on screen.
  * - "How long ago" is measured on the trading clock (the time of the latest figures), not the
  *   phone's clock: a phone whose clock is off, or the simulator running fast, still reads
  *   true. A time ahead of "now" (the two clocks a moment apart) is "just now".
@@ -18,7 +21,7 @@
  * @property {string | null} timeframe
  * @property {"buy" | "sell"} side
  * @property {number | null} entry
- * @property {number} time the bar's time, ms since the epoch
+ * @property {number} time when the strategy emitted it, ms since the epoch
  */
 
 /**
@@ -28,7 +31,9 @@
  */
 export function signalOf(data) {
   if (!data || typeof data !== "object") return null;
-  const time = typeof data.bar_time === "string" ? Date.parse(data.bar_time) : Number.NaN;
+  const parsed = (/** @type {unknown} */ v) => (typeof v === "string" ? Date.parse(v) : Number.NaN);
+  const emitted = parsed(data.time);
+  const time = Number.isNaN(emitted) ? parsed(data.bar_time) : emitted;
   if (typeof data.strategy !== "string" || typeof data.symbol !== "string" || Number.isNaN(time)) return null;
   if (data.side !== "buy" && data.side !== "sell") return null;
   return {

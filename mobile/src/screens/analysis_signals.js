@@ -1,16 +1,18 @@
 /**
  * The signals section of the Analysis screen: the strategies' latest signals, newest first
  * — first the last 50 from `GET /api/signals?limit=50`, then live from `/ws/signals` (each
- * message's `data` has the same shape as an item of that list, less the risk decision).
- * A signal is what a strategy proposed; the list says whether the risk rules let it through
- * when the server knows (the daemon keeps the latest in memory: after a restart the list
- * starts empty).
+ * signal message's `data` has the same shape as an item of that list, less the risk decision;
+ * the decision follows in a message `{"type": "decision", "signal": <the item with risk>}`,
+ * merged into the signal listed). A signal is what a strategy proposed; the list says whether
+ * the risk rules let it through when the server knows (the daemon keeps the latest in memory:
+ * after a restart the list starts empty). Each shows when it came (`time`, the close of its
+ * bar), the order of the list.
  *
  * When the stream drops, the list stays as it was and the screen shows its stale banner;
  * on reconnecting, the list is read again over HTTP, so signals sent meanwhile are not lost.
  */
 
-import { SIGNALS_KEPT, signalWords, withSignals } from "../models/analysis.js";
+import { SIGNALS_KEPT, signalHeard, signalWords, withSignals } from "../models/analysis.js";
 import { SessionEnded } from "../models/errors.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
@@ -25,7 +27,7 @@ export function signalItem(s) {
   return h(
     "li",
     { class: "signal", "data-testid": "signal", "data-symbol": String(s.symbol), "data-side": String(s.side) },
-    h("span", { class: "row-main" }, h("strong", {}, words.title), h("span", { class: "hint" }, formatTime(s.bar_time))),
+    h("span", { class: "row-main" }, h("strong", {}, words.title), h("span", { class: "hint" }, formatTime(s.time ?? s.bar_time))),
     h("span", { class: "signal-prices" }, words.prices),
     h("span", { class: "hint" }, `${words.by}: ${words.reason}`),
     words.decision ? h("span", { class: "signal-decision", "data-tone": words.tone, "data-testid": "signal-decision" }, words.decision) : null,
@@ -87,8 +89,9 @@ export function signalsSection({ api, auth, onStale }) {
     token: () => auth.accessToken(),
     beforeReconnect: load,
     onMessage: (message) => {
-      if (message?.error || !message?.data) return;
-      signals = withSignals(signals, [message.data]);
+      const heard = signalHeard(message); // a signal, or the decision on one
+      if (!heard) return;
+      signals = withSignals(signals, [heard]);
       render();
     },
     onStale,
