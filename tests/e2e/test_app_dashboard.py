@@ -22,9 +22,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from app_kit import (
@@ -35,11 +33,12 @@ from app_kit import (
     Screens,
     app_daemon,
     check_screenshots,
+    enable_strategies,
     open_trade,
     phone_page,
     sign_in,
 )
-from daemon_kit import PASSWORD, Daemon
+from daemon_kit import Daemon
 from playwright.async_api import Locator, Page, expect
 from polling import eventually
 
@@ -62,22 +61,6 @@ async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
 async def page() -> AsyncIterator[Page]:
     async with phone_page() as opened:
         yield opened
-
-
-async def enable_strategies(base: str) -> None:
-    """Every strategy instance switched on through the API, so signals come."""
-    async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
-        async with http.get(f"{base}/api/strategies", headers=headers) as resp:
-            assert resp.status == 200, await resp.text()
-            instances = (await resp.json())["items"]
-        for instance in instances:
-            path = f"/api/strategies/{quote(instance['id'], safe='')}/toggle"
-            async with http.put(f"{base}{path}", headers=headers) as resp:
-                assert resp.status == 200, await resp.text()
 
 
 async def text_of(locator: Locator) -> str:
