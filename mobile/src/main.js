@@ -96,10 +96,25 @@ function start() {
   /** @param {(root: HTMLElement) => Screen} make @param {string} title */
   const show = (make, title) => {
     current?.destroy();
+    current = null; // destroyed once, even when the next screen fails to build
     root.replaceChildren();
     document.title = `${title} · forexbot`;
     current = make(root);
     window.scrollTo(0, 0);
+  };
+  /**
+   * A screen that could not be shown, said in words where it would be.
+   * @param {string} words
+   * @param {boolean} offerRetry
+   */
+  const failed = (words, offerRetry) => {
+    current?.destroy();
+    current = null;
+    root.replaceChildren(h("p", { class: "error", role: "alert", "data-testid": "screen-error" }, words));
+    if (!offerRetry) return;
+    const retry = h("button", { type: "button", "data-testid": "screen-retry" }, "Try again");
+    retry.addEventListener("click", () => route());
+    root.append(retry);
   };
   /** @param {string | null} notice */
   const signIn = (notice) => {
@@ -120,18 +135,22 @@ function start() {
     }
     const where = parseRoute(location.hash);
     tabs.mark(where);
+    /** @type {Shown} */
+    let screen;
     try {
-      const screen = await screenFor(where, { api, auth, signIn });
-      if (mine === navigation) show(screen.make, screen.title);
+      screen = await screenFor(where, { api, auth, signIn });
     } catch {
       // The module could not be fetched: offline before it was ever cached.
-      if (mine !== navigation) return;
-      current?.destroy();
-      current = null;
-      const retry = h("button", { type: "button", "data-testid": "screen-retry" }, "Try again");
-      retry.addEventListener("click", () => route());
-      const words = "This screen could not be loaded: the daemon cannot be reached.";
-      root.replaceChildren(h("p", { class: "error", role: "alert" }, words), retry);
+      if (mine === navigation) failed("This screen could not be loaded: the daemon cannot be reached.", true);
+      return;
+    }
+    if (mine !== navigation) return;
+    try {
+      show(screen.make, screen.title);
+    } catch (error) {
+      // A fault of the screen itself: said as such, and kept for whoever debugs it.
+      console.error(error);
+      failed(`This screen failed: ${error instanceof Error ? error.message : String(error)}`, false);
     }
   };
 

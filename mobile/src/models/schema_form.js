@@ -211,11 +211,17 @@ export function onStep(value, step) {
 
 /**
  * One field's typed text as its value, or the problem with it in words.
+ *
+ * `null` is what the input could not read: a number input holding "1e", "-" or "1-2"
+ * gives "" as its value (and says `validity.badInput`), which must not pass for an empty
+ * field — on a nullable one that would be "none", switching a setting off (break-even,
+ * trailing stop) when the trader meant to change it.
  * @param {FormField} f
- * @param {string | boolean} typed a checkbox gives a boolean
+ * @param {string | boolean | null} typed a checkbox gives a boolean; null: not readable
  * @returns {{value: unknown} | {problem: string}}
  */
 export function parseField(f, typed) {
+  if (typed === null) return { problem: f.kind === "integer" ? "Give a whole number." : "Give a number." };
   if (typeof typed === "boolean") {
     return f.kind === "boolean" ? { value: typed } : { problem: "Give a value." };
   }
@@ -252,7 +258,8 @@ export function parseField(f, typed) {
  * Every field's typed text as values, and the problems by field name.
  * Fields of kind "other" are not read (they are shown, not edited).
  * @param {FormField[]} fields
- * @param {Record<string, string | boolean>} typed by field name
+ * @param {Record<string, string | boolean | null>} typed by field name (null: the input could
+ *   not read what was typed, see parseField)
  * @returns {{values: Record<string, unknown>, problems: Record<string, string>}}
  */
 export function readForm(fields, typed) {

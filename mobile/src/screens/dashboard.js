@@ -120,9 +120,10 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
   /** @type {number | null} the count the quotes card last heard of */
   let positionsShown = null;
 
+  let stopped = false;
   /** @param {unknown} e */
   const showError = (e) => {
-    if (e instanceof SessionEnded) return; // the app is back on the sign-in screen already
+    if (e instanceof SessionEnded || stopped) return; // the app is back on the sign-in screen already
     if (isOfflineError(e)) return updateStale(); // the banner says it, once
     error.textContent = `Could not read the status: ${/** @type {Error} */ (e).message}`;
     error.hidden = false;
@@ -134,6 +135,7 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
     (reading ??= api
       .get("/api/system/status")
       .then((status) => {
+        if (stopped) return; // an answer after the dashboard closed: nothing to show it on
         error.hidden = true;
         dash = withStatus(dash, status);
         render();
@@ -202,6 +204,7 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
 
   return {
     destroy() {
+      stopped = true;
       window.removeEventListener("online", online);
       window.removeEventListener("offline", offline);
       own.forEach((s) => s.stop());

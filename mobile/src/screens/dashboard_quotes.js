@@ -157,6 +157,8 @@ export function quotesSection({ api, token, onStale }) {
       if (symbols.length === 0) showRows();
       socket.start();
     } catch (e) {
+      // Closed meanwhile, or signed out: nothing to retry for (the card is gone).
+      if (stopped || e instanceof SessionEnded) return;
       showError(e, "Could not read the watchlist");
       empty.textContent = "No quotes without the watchlist.";
       retry = setTimeout(start, 10_000);

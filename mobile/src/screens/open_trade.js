@@ -6,10 +6,10 @@
  */
 
 import { ApiError, SessionEnded } from "../models/errors.js";
-import { describeOpening, fieldOfError, numberOrNull } from "../models/trading.js";
+import { describeOpening, fieldOfError } from "../models/trading.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
-import { field, numberInput } from "../widgets/field.js";
+import { field, numberInput, readNumber } from "../widgets/field.js";
 
 const FIELDS = ["symbol", "side", "sl", "tp", "volume"];
 
@@ -80,16 +80,18 @@ export function openTradeForm({ api, symbols, onOpened }) {
     event.preventDefault();
     Object.values(f).forEach((x) => x.setError(null));
     result.hidden = true;
-    const sl = numberOrNull(f.sl.input.value);
-    if (sl === null) {
-      f.sl.setError("Give a stop loss: every trade has one.");
-      f.sl.input.focus();
+    // A typo is said next to its field, never taken as empty: no TP, or a volume left to
+    // the risk rules, is not what the trader typed.
+    const sl = readNumber(f.sl);
+    const tp = readNumber(f.tp);
+    const volume = readNumber(f.volume);
+    if (sl === null) f.sl.setError("Give a stop loss: every trade has one.");
+    if (sl === null || sl === undefined || tp === undefined || volume === undefined) {
+      (sl === null || sl === undefined ? f.sl : tp === undefined ? f.tp : f.volume).input.focus();
       return;
     }
     /** @type {Record<string, unknown>} */
     const body = { symbol: symbolSelect.value, side: sideSelect.value, sl };
-    const tp = numberOrNull(f.tp.input.value);
-    const volume = numberOrNull(f.volume.input.value);
     if (tp !== null) body.tp = tp;
     if (volume !== null) body.volume = volume;
     const size = volume === null ? "a volume sized by the risk rules" : `${volume} lots`;

@@ -6,10 +6,10 @@
  */
 
 import { ApiError, SessionEnded } from "../models/errors.js";
-import { fieldOfError, halfVolume, numberOrNull } from "../models/trading.js";
+import { fieldOfError, halfVolume } from "../models/trading.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
-import { field, numberInput } from "../widgets/field.js";
+import { field, numberInput, readNumber } from "../widgets/field.js";
 import { formatNumber, formatPnl } from "../widgets/format.js";
 
 /**
@@ -100,8 +100,9 @@ export function positionCard(position, { api, spec, canTrade, currency, onChange
       tp.setError(null);
       notice.hidden = true;
       const body = /** @type {{sl?: number | null, tp?: number | null}} */ ({});
-      const slValue = numberOrNull(sl.input.value);
-      const tpValue = numberOrNull(tp.input.value);
+      const slValue = readNumber(sl);
+      const tpValue = readNumber(tp);
+      if (slValue === undefined || tpValue === undefined) return; // not a number: said next to it
       if (slValue !== null) body.sl = slValue;
       if (tpValue !== null) body.tp = tpValue;
       if (!("sl" in body) && !("tp" in body)) {
@@ -124,7 +125,8 @@ export function positionCard(position, { api, spec, canTrade, currency, onChange
       event.preventDefault();
       volume.setError(null);
       notice.hidden = true;
-      const lots = numberOrNull(volume.input.value);
+      const lots = readNumber(volume);
+      if (lots === undefined) return;
       if (lots === null) {
         volume.setError("Give the volume to close, in lots.");
         return;

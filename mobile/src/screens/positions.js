@@ -99,7 +99,7 @@ export function showPositions(root, { api, auth }) {
         if (!stopped) render(answer.items);
       })
       .catch((e) => {
-        if (e instanceof SessionEnded) return;
+        if (e instanceof SessionEnded || stopped) return;
         readFailed = true;
         error.textContent = `Could not read the positions: ${e.message}`;
         error.hidden = false;
@@ -120,20 +120,31 @@ export function showPositions(root, { api, auth }) {
     onStale: updateStale,
   });
 
-  const start = async () => {
-    try {
-      const [watched, status] = await Promise.all([api.get("/api/market/symbols"), api.get("/api/system/status")]);
-      for (const spec of watched.items) symbols.set(spec.name, spec);
-      currency = status.account?.currency ?? null;
-    } catch (e) {
-      if (e instanceof SessionEnded) return;
-      error.textContent = `Could not read the watchlist: ${/** @type {Error} */ (e).message}`;
-      error.hidden = false;
-    }
-    if (stopped) return;
-    if (trader && symbols.size) formSlot.append(openTradeForm({ api, symbols, onOpened: reread }));
-    await reread();
-  };
+  /** @type {Promise<void> | null} the start under way */
+  let starting = null;
+  /**
+   * The watchlist and the account's currency, then the new-trade form and the list. One at a
+   * time: the network coming back while the first is still reading must not make a second
+   * form; and the form replaces any before it.
+   * @returns {Promise<void>}
+   */
+  const start = () =>
+    (starting ??= (async () => {
+      try {
+        const [watched, status] = await Promise.all([api.get("/api/market/symbols"), api.get("/api/system/status")]);
+        for (const spec of watched.items) symbols.set(spec.name, spec);
+        currency = status.account?.currency ?? null;
+      } catch (e) {
+        if (e instanceof SessionEnded || stopped) return;
+        error.textContent = `Could not read the watchlist: ${/** @type {Error} */ (e).message}`;
+        error.hidden = false;
+      }
+      if (stopped) return;
+      if (trader && symbols.size) formSlot.replaceChildren(openTradeForm({ api, symbols, onOpened: reread }));
+      await reread();
+    })().finally(() => {
+      starting = null;
+    }));
 
   const timer = setInterval(() => {
     if (document.visibilityState === "visible") reread();

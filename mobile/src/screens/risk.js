@@ -17,7 +17,7 @@ import { choicesValue, isEditableLimit, limitChanges, limitChangesSchema, limitL
 import { fieldOfError } from "../models/trading.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
-import { field, numberInput } from "../widgets/field.js";
+import { NOT_A_NUMBER, field, numberInput, typedNumber } from "../widgets/field.js";
 import { setPill } from "../widgets/pill.js";
 
 /**
@@ -162,8 +162,16 @@ export function riskSection({ api, role }) {
       inputs.forEach((f) => f.setError(null));
       /** @type {Record<string, string>} */
       const typed = {};
-      inputs.forEach((f, k) => (typed[k] = f.input.value));
-      const { changes: numbers, problems } = limitChanges(current?.limits ?? {}, typed);
+      /** @type {Record<string, string>} a typo the browser could not read is not "unchanged" */
+      const unreadable = {};
+      inputs.forEach((f, k) => {
+        const text = typedNumber(f.input);
+        if (text === null) unreadable[k] = NOT_A_NUMBER;
+        else typed[k] = text;
+      });
+      const found = limitChanges(current?.limits ?? {}, typed);
+      const numbers = found.changes;
+      const problems = { ...found.problems, ...unreadable };
       for (const [k, message] of Object.entries(problems)) inputs.get(k)?.setError(message);
       /** @type {Record<string, unknown>} */
       const changes = { ...numbers };

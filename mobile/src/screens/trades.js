@@ -89,7 +89,9 @@ export function showTrades(root, { api, auth }) {
         more.textContent = hasMore(page, loaded) ? "" : loaded ? "No older trades." : "No trades match.";
       })
       .catch((e) => {
-        if (e instanceof SessionEnded) return;
+        // A failure of an older filter's page (or after the screen closed) is not this one's:
+        // it must not stop the new list's scrolling (`total`) or show its error.
+        if (e instanceof SessionEnded || asked !== generation) return;
         error.textContent = `Could not read the trades: ${e.message}`;
         error.hidden = false;
         more.textContent = "";

@@ -16,6 +16,11 @@
  * - The channel is *stale* from the moment a connection drops (or the first one fails) until
  *   one opens again; a connection silent for `silenceMs` is taken as dropped (a phone
  *   changing networks may never see the close).
+ * - One connection at a time: every attempt (start, a retry, the network back, a renewal) is
+ *   a new generation; an attempt still awaiting `beforeReconnect` or the token when a newer
+ *   one starts, or when the channel drops or stops, gives up after its await, and a socket
+ *   still open is closed before another is made. Otherwise an `online` event during
+ *   `beforeReconnect` opens a second socket and the first is left open, unseen.
  */
 
 import { SessionEnded } from "../models/errors.js";
@@ -81,6 +86,8 @@ export class LiveSocket {
     this.stopped = true;
     this.attempt = 0;
     this.renewing = false;
+    /** Counts connection attempts: an attempt that is no longer the latest gives up. */
+    this.generation = 0;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -94,6 +101,7 @@ export class LiveSocket {
 
   stop() {
     this.stopped = true;
+    this.generation += 1;
     clearTimeout(this.retryTimer);
     clearTimeout(this.silenceTimer);
     const socket = this.socket;
@@ -111,6 +119,7 @@ export class LiveSocket {
   /** The network is gone: mark stale now and retry (the close may come minutes later). */
   drop() {
     if (this.stopped) return;
+    this.generation += 1; // an attempt under way was made on the network that is gone
     const socket = this.socket;
     this.socket = null;
     socket?.close(4000, "offline");
@@ -119,16 +128,23 @@ export class LiveSocket {
 
   async connect() {
     clearTimeout(this.retryTimer);
+    const mine = (this.generation += 1);
     let url;
     try {
       if ((this.attempt > 0 || this.renewing) && this.beforeReconnect) await this.beforeReconnect();
+      if (mine !== this.generation) return;
       url = socketUrl(this.location, this.path, await this.token());
     } catch (error) {
+      if (mine !== this.generation) return; // a newer attempt (or stop) decides
       if (error instanceof SessionEnded) this.stop();
       else this.lost();
       return;
     }
-    if (this.stopped) return;
+    if (this.stopped || mine !== this.generation) return;
+    const previous = this.socket;
+    this.socket = null;
+    clearTimeout(this.silenceTimer);
+    previous?.close(1000, "replaced");
     const socket = new this.WebSocketImpl(url);
     this.socket = socket;
     socket.addEventListener("open", () => {

@@ -45,3 +45,39 @@ export function field(label, input, testid) {
 export function numberInput(attrs = {}) {
   return /** @type {HTMLInputElement} */ (h("input", { type: "number", inputmode: "decimal", step: "any", ...attrs }));
 }
+
+/** What a number field says when the browser could not read what was typed. */
+export const NOT_A_NUMBER = "Give a number.";
+
+/**
+ * What was typed in a number field, as text for a parser; null when the browser could not
+ * read it as a number.
+ *
+ * Why: a `type=number` input holding "1e", "-" or "1-2" says `validity.badInput` and gives
+ * "" as its value, exactly as an empty field does. Read from `.value` alone, a typo passes
+ * for "none": a nullable setting switched off (break-even, trailing stop on live trades), a
+ * take profit left out of an order, a volume left to the risk rules, a limit not sent. So
+ * every number field is read through this (or readNumber), never through `.value` alone.
+ * @param {{value: string, validity?: {badInput?: boolean}}} input
+ * @returns {string | null}
+ */
+export function typedNumber(input) {
+  return input.validity?.badInput ? null : input.value;
+}
+
+/**
+ * A number field's value: null when it is empty; undefined when what was typed is not a
+ * number, its error line then saying so ("Give a number.").
+ * @param {{input: {value: string, validity?: {badInput?: boolean}}, setError(message: string | null): void}} made a `field`
+ * @returns {number | null | undefined}
+ */
+export function readNumber(made) {
+  const text = typedNumber(made.input)?.trim().replace(",", ".");
+  if (text === "") return null;
+  const value = text === undefined ? Number.NaN : Number(text);
+  if (!Number.isFinite(value)) {
+    made.setError(NOT_A_NUMBER);
+    return undefined;
+  }
+  return value;
+}

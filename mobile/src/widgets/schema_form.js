@@ -11,7 +11,7 @@
 
 import { hintOf, readForm, textOf, valueAt } from "../models/schema_form.js";
 import { h } from "./dom.js";
-import { field } from "./field.js";
+import { field, typedNumber } from "./field.js";
 
 /** @typedef {import("../models/schema_form.js").FormField} FormField */
 
@@ -77,11 +77,14 @@ export function schemaFields({ fields, values, testid }) {
   }
   return {
     el,
-    /** What was typed, read: values and problems by field name. */
+    /**
+     * What was typed, read: values and problems by field name. A number the browser could
+     * not read ("1e") is a problem, never an empty field (typedNumber says why).
+     */
     read() {
-      /** @type {Record<string, string>} */
+      /** @type {Record<string, string | null>} */
       const typed = {};
-      inputs.forEach((made, name) => (typed[name] = made.input.value));
+      inputs.forEach((made, name) => (typed[name] = typedNumber(made.input)));
       return readForm(fields, typed);
     },
     /**
