@@ -283,6 +283,10 @@ class PerformanceSource(Protocol):
 
     async def compute(self, period: str) -> dict[str, Any]: ...
 
+    def trading_day(self, at: float) -> str:
+        """The broker's day at ``at`` (UTC epoch seconds): the periods roll over with it."""
+        ...
+
 
 #: The periods :meth:`PerformanceSource.compute` knows.
 

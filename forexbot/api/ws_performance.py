@@ -22,7 +22,8 @@ Rules:
   ``closed``) and every ``interval`` seconds (fresh account figures).
 * The figures are recomputed once per change, not per client and not per tick: after a
   closed trade, when the trading day changed (daily, weekly and monthly periods roll over at
-  midnight UTC), or while the last attempt failed. Closed trades arriving during a
+  the broker's midnight: :meth:`PerformanceSource.trading_day`), or while the last attempt
+  failed. Closed trades arriving during a
   computation cause one more computation, not one each. Each snapshot is serialised once and
   the same text goes to every client.
 * Snapshots are coalesced per client: a slow client only ever has the latest one pending.
@@ -50,7 +51,6 @@ from forexbot.events.types import TradeEvent
 _log = structlog.get_logger("forexbot.api.websockets")
 
 _SNAPSHOT = "performance"
-_DAY = 86_400.0
 
 
 def account_data(account: AccountState | None) -> dict[str, Any] | None:
@@ -94,7 +94,7 @@ class PerformanceFeed:
         # The figures as last computed, the trading day they were computed on, and whether a
         # closed trade (or a failure) makes them out of date.
         self._figures: dict[str, Any] | None = None
-        self._figures_day: int | None = None
+        self._figures_day: str | None = None
         self._stale = True
         self._failing = False
         # The last snapshot sent and when (loop time).
@@ -149,7 +149,7 @@ class PerformanceFeed:
 
     async def _publish(self) -> None:
         now = self._clock.time()
-        day = int(now // _DAY)
+        day = None if self._performance is None else self._performance.trading_day(now)
         if self._stale or self._figures_day != day:
             self._stale = False  # a trade closing from here on needs another computation
             self._figures = await self._compute()

@@ -347,6 +347,7 @@ class Daemon:
                 PerformanceRepository(engine),
                 lambda: None if positions.account is None else positions.account.balance,
                 clock,
+                lambda: connector.server_offset,  # "today" is the broker's day
             ),
             mfa=Mfa(
                 users,

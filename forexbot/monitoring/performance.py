@@ -5,6 +5,13 @@ all time) are computed here from the closed trades of the period with
 :func:`~forexbot.backtest.statistics.compute_statistics` over their balance curve: a win rate
 or a drawdown on the phone means exactly what it means in a backtest report. The row's
 ``win_rate`` is a fraction (0–1), as the table stores it.
+
+The periods are the broker's: a day runs from its server midnight (UTC plus the server's
+offset, learned by the connector), the day of the daily loss limit
+(:func:`~forexbot.engine.risk.server_day`) and of today's P/L and the day equity curve
+(``GET /api/account/equity``), so "today" is one day everywhere; a week starts on its
+Monday's midnight, a month on its 1st's. They are computed with the offset now (a DST switch
+of the server moves past boundaries by its hour, as it does the risk manager's day).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from forexbot.backtest.statistics import (
 from forexbot.clock import Clock
 from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import TradeStatus
+from forexbot.engine.risk import server_day
 from forexbot.errors import TerminalError
 
 
@@ -60,19 +68,23 @@ def metrics_row(statistics: Statistics) -> dict[str, Any]:
 PERIODS = ("daily", "weekly", "monthly", "all")
 
 
-def period_start(period: str, at: datetime) -> datetime:
-    """The UTC start of the ``period`` holding ``at``: midnight, Monday, the 1st, the epoch."""
-    at = at.astimezone(UTC)
-    midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "daily":
-        return midnight
-    if period == "weekly":
-        return midnight - timedelta(days=midnight.weekday())
-    if period == "monthly":
-        return midnight.replace(day=1)
+def period_start(period: str, at: datetime, server_offset: float) -> datetime:
+    """The start (UTC) of the ``period`` holding ``at`` on the broker's calendar, whose clock
+    is UTC plus ``server_offset`` seconds: its midnight, its Monday's, its 1st's; the epoch."""
     if period == "all":
         return datetime.fromtimestamp(0, tz=UTC)
-    raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    shift = timedelta(seconds=server_offset)
+    server = at.astimezone(UTC) + shift  # the broker's wall clock, written as UTC
+    midnight = server.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        start = midnight
+    elif period == "weekly":
+        start = midnight - timedelta(days=midnight.weekday())
+    elif period == "monthly":
+        start = midnight.replace(day=1)
+    else:
+        raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    return start - shift
 
 
 class ClosedTrades(Protocol):
@@ -91,7 +103,9 @@ class PerformanceBook:
 
     Percentages (drawdown, return) are of the account: the period starts from the current
     balance less what the period's trades made (``balance`` is the account's, as last read;
-    before the first read the figures cannot be computed: :class:`TerminalError`).
+    before the first read the figures cannot be computed: :class:`TerminalError`). The
+    periods follow the broker's calendar (``server_offset``: the connector's, seconds ahead
+    of UTC), as the module docstring says.
     """
 
     def __init__(
@@ -100,15 +114,21 @@ class PerformanceBook:
         store: PerformanceStore,
         balance: Callable[[], float | None],
         clock: Clock,
+        server_offset: Callable[[], float],
     ) -> None:
         self._trades = trades
         self._store = store
         self._balance = balance
         self._clock = clock
+        self._server_offset = server_offset
+
+    def trading_day(self, at: float) -> str:
+        """The broker's day at ``at`` (``YYYY-MM-DD``): when it changes, so do the periods."""
+        return server_day(at, self._server_offset())
 
     async def compute(self, period: str) -> dict[str, Any]:
         now = datetime.fromtimestamp(self._clock.time(), tz=UTC)
-        start = period_start(period, now)
+        start = period_start(period, now, self._server_offset())
         end = max(now, start + timedelta(seconds=1))
         records = await self._trades.closed_between(start, end)
         closed = [closed_trade(r) for r in records]

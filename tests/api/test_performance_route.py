@@ -9,16 +9,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from forexbot.clock import ManualClock
+from forexbot.connectors.mt5sim.timeutil import server_offset as sim_server_offset
 from forexbot.database.performance import PerformanceRepository
 from forexbot.database.tables import performance_metrics
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.trades import ExitTotals, Fill, NewTrade
-from forexbot.monitoring.performance import PerformanceBook
+from forexbot.engine.risk import server_day
+from forexbot.monitoring.equity_history import trading_day_start
+from forexbot.monitoring.performance import PerformanceBook, period_start
 
 from ._support import MakeApi
 
 pytestmark = pytest.mark.db
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)
+UTC_BROKER = 0.0  # a broker whose server runs on UTC: its days are UTC days
 
 
 async def closed_trade(
@@ -50,7 +54,8 @@ async def book(db_engine: AsyncEngine, balance: float | None) -> PerformanceBook
     await closed_trade(trades, 2, "ma_rsi", "GBPUSD", -50.0, 2)
     await closed_trade(trades, 3, "jhook", "EURUSD", 30.0, 3)
     clock = ManualClock((MONDAY + timedelta(hours=10)).timestamp())
-    return PerformanceBook(trades, PerformanceRepository(db_engine), lambda: balance, clock)
+    repo = PerformanceRepository(db_engine)
+    return PerformanceBook(trades, repo, lambda: balance, clock, lambda: UTC_BROKER)
 
 
 async def test_the_days_figures_overall_per_strategy_and_per_symbol(
@@ -105,3 +110,73 @@ async def test_an_unknown_period_is_400_and_no_account_yet_is_503(
         api.url("/api/system/performance"), headers=api.auth("viewer")
     ) as resp:
         assert resp.status == 503
+
+
+# -- the broker's day -------------------------------------------------------------------------
+
+#: The simulator's server clock (New York + 7) in winter: UTC+2, its midnight 22:00 UTC.
+BROKER_MIDNIGHT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)  # Tuesday 1 December begins
+SIM_OFFSET = float(sim_server_offset(BROKER_MIDNIGHT.timestamp()))
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_the_simulators_server_runs_at_utc_plus_2_in_winter() -> None:
+    assert SIM_OFFSET == 7_200.0
+
+
+@pytest.mark.parametrize(
+    ("period", "now", "start"),
+    [
+        ("daily", "2026-11-30T21:59:59", "2026-11-29T22:00:00"),  # Monday 23:59:59 server
+        ("daily", "2026-11-30T22:00:00", "2026-11-30T22:00:00"),  # Tuesday 00:00 server
+        ("weekly", "2026-11-29T21:59:59", "2026-11-22T22:00:00"),  # Sunday 23:59:59 server
+        ("weekly", "2026-11-29T22:00:00", "2026-11-29T22:00:00"),  # Monday 00:00 server
+        ("monthly", "2026-11-30T21:59:59", "2026-10-31T22:00:00"),  # 30 November server
+        ("monthly", "2026-11-30T22:00:00", "2026-11-30T22:00:00"),  # 1 December server
+        ("all", "2026-11-30T22:00:00", "1970-01-01T00:00:00"),
+    ],
+)
+def test_periods_start_at_the_brokers_midnight(period: str, now: str, start: str) -> None:
+    assert period_start(period, at(now), SIM_OFFSET) == at(start)
+
+
+def test_a_day_is_the_risk_managers_day_and_the_equity_curves() -> None:
+    for now in (BROKER_MIDNIGHT - timedelta(seconds=1), BROKER_MIDNIGHT):
+        start = period_start("daily", now, SIM_OFFSET)
+        assert start.timestamp() == trading_day_start(now.timestamp(), SIM_OFFSET)
+        assert server_day(start.timestamp(), SIM_OFFSET) == server_day(now.timestamp(), SIM_OFFSET)
+    assert server_day(BROKER_MIDNIGHT.timestamp() - 1, SIM_OFFSET) == "2026-11-30"
+    assert server_day(BROKER_MIDNIGHT.timestamp(), SIM_OFFSET) == "2026-12-01"
+
+
+async def test_today_counts_the_trades_of_the_brokers_day_on_both_sides_of_its_midnight(
+    make_api: MakeApi, db_engine: AsyncEngine
+) -> None:
+    trades = TradeRepository(db_engine)
+    # Closed at 22:30 UTC on Sunday (Monday 00:30 server), 21:30 UTC Monday (Monday 23:30
+    # server) and 22:30 UTC Monday (Tuesday 00:30 server); MONDAY is 00:00 UTC.
+    for n, hour, profit in [(1, -2, 10.0), (2, 21, 20.0), (3, 22, 40.0)]:
+        await closed_trade(trades, n, "ma_rsi", "EURUSD", profit, hour)
+    clock = ManualClock((BROKER_MIDNIGHT - timedelta(seconds=1)).timestamp())
+    book = PerformanceBook(
+        trades, PerformanceRepository(db_engine), lambda: 10_070.0, clock, lambda: SIM_OFFSET
+    )
+    api = await make_api(performance=book)
+
+    async def today() -> tuple[str, float]:
+        async with api.session.get(
+            api.url("/api/system/performance?period=daily"), headers=api.auth("viewer")
+        ) as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        [row] = [i for i in body["items"] if i["strategy"] is None and i["symbol"] is None]
+        return body["start"], row["net_profit"]
+
+    assert await today() == ("2026-11-29T22:00:00Z", 30.0)  # with the one of Sunday UTC
+    assert book.trading_day(clock.time()) == "2026-11-30"
+    clock.set(BROKER_MIDNIGHT.timestamp() + 3_600)
+    assert await today() == ("2026-11-30T22:00:00Z", 40.0)  # Monday UTC, Tuesday server
+    assert book.trading_day(clock.time()) == "2026-12-01"

@@ -99,7 +99,8 @@ async def book_with_trades(db_engine: AsyncEngine) -> PerformanceBook:
     await store_closed_trade(trades, 1, 100.0, 1)
     await store_closed_trade(trades, 2, -50.0, 2)
     clock = ManualClock((MONDAY + timedelta(hours=10)).timestamp())
-    return PerformanceBook(trades, PerformanceRepository(db_engine), lambda: 10_080.0, clock)
+    repo = PerformanceRepository(db_engine)
+    return PerformanceBook(trades, repo, lambda: 10_080.0, clock, lambda: 0.0)  # a UTC broker
 
 
 class CountingPerformance:
@@ -108,10 +109,14 @@ class CountingPerformance:
     def __init__(self, padding: int = 0) -> None:
         self.calls = 0
         self._padding = "x" * padding
+        self.day = "2026-11-30"  # the broker's day, whatever the clock says
 
     async def compute(self, period: str) -> dict[str, Any]:
         self.calls += 1
         return {"period": period, "calls": self.calls, "padding": self._padding}
+
+    def trading_day(self, at: float) -> str:
+        return self.day
 
 
 async def connect(
@@ -182,7 +187,7 @@ async def test_performance_snapshot_before_the_account_is_read_has_nulls(
 ) -> None:
     trades = TradeRepository(db_engine)
     clock = ManualClock(MONDAY.timestamp())
-    book = PerformanceBook(trades, PerformanceRepository(db_engine), lambda: None, clock)
+    book = PerformanceBook(trades, PerformanceRepository(db_engine), lambda: None, clock, lambda: 0)
     api = await make_api(performance=book, ws_performance_interval_seconds=QUIET)
     ws = await connect(api, "performance")
     assert await receive(ws) == {
@@ -271,6 +276,25 @@ async def test_figures_are_computed_once_per_change_not_per_client_or_tick(
     api.bus.publish(TradeEvent(trade_record(1, TradeStatus.CLOSED)))
     for ws in clients:
         await receive_until(ws, lambda m: m["data"]["performance"]["daily"]["calls"] == 2)
+    assert source.calls == 2
+
+
+async def test_figures_are_computed_again_when_the_brokers_day_changes(
+    make_api: MakeApi,
+) -> None:
+    source = CountingPerformance()
+    api = await make_api(
+        performance=source,
+        ws_performance_interval_seconds=0.02,
+        ws_performance_periods=("daily",),
+    )
+    ws = await connect(api, "performance")
+    await receive(ws)
+    [stats] = api.broadcaster.client_stats()
+    await eventually(lambda: stats.sent >= 5, timeout=5.0, what="five snapshots")
+    assert source.calls == 1  # the same day: the same figures
+    source.day = "2026-12-01"  # the broker's midnight has passed
+    await receive_until(ws, lambda m: m["data"]["performance"]["daily"]["calls"] == 2)
     assert source.calls == 2
 
 
