@@ -61,6 +61,7 @@ const SHELL = [
   "src/screens/trades.js",
   "src/services/api.js",
   "src/services/auth.js",
+  "src/services/network.js",
   "src/services/ws.js",
   "src/widgets/confirm.js",
   "src/widgets/dom.js",

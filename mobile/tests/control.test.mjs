@@ -70,7 +70,23 @@ test("only the limits typed differently are sent, and a non-number is a problem"
   });
   assert.deepEqual(limitChanges(current, { max_daily_loss_percent: "", max_open_positions: "five" }), {
     changes: {},
-    problems: { max_open_positions: "Give a number." },
+    problems: { max_open_positions: "Give a number such as 1.5." },
+  });
+});
+
+test("a limit typed with a decimal comma is the number meant; grouping, exponents and the unreadable are refused", () => {
+  const current = { max_daily_loss_percent: 5, max_drawdown_percent: 10, max_open_positions: 5 };
+  assert.deepEqual(limitChanges(current, { max_daily_loss_percent: "2,5", max_drawdown_percent: " 12.5 ", max_open_positions: "5" }), {
+    changes: { max_daily_loss_percent: 2.5, max_drawdown_percent: 12.5 },
+    problems: {},
+  });
+  assert.deepEqual(limitChanges(current, { max_daily_loss_percent: "1,234.5", max_drawdown_percent: "1e3", max_open_positions: null }), {
+    changes: {},
+    problems: {
+      max_daily_loss_percent: "Give a number such as 1.5.",
+      max_drawdown_percent: "Give a number such as 1.5.",
+      max_open_positions: "Give a number such as 1.5.",
+    },
   });
 });
 

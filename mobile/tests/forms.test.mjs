@@ -7,7 +7,21 @@ import { test } from "node:test";
 
 import { Api, OFFLINE, isOffline } from "../src/services/api.js";
 import { choicesValue, limitChangesSchema, listLimitsOf, mapValue, sameLimit } from "../src/models/risk.js";
-import { changedValues, describeChanges, fieldsOf, hintOf, labelOf, onStep, parseField, readForm, refusalByField, textOf, valueAt } from "../src/models/schema_form.js";
+import {
+  NOT_A_NUMBER,
+  changedValues,
+  describeChanges,
+  fieldsOf,
+  hintOf,
+  labelOf,
+  onStep,
+  parseField,
+  parseNumber,
+  readForm,
+  refusalByField,
+  textOf,
+  valueAt,
+} from "../src/models/schema_form.js";
 
 // What GET /api/strategies says of ma_rsi's parameters (pydantic's model_json_schema()).
 const MA_RSI = {
@@ -142,8 +156,74 @@ test("a number field honours exclusive bounds and takes a decimal comma", () => 
   assert.deepEqual(parseField(f.rsi_buy_level, "100"), { problem: "Out of range: above 0, below 100." });
   assert.deepEqual(parseField(f.rsi_buy_level, "99.99"), { value: 99.99 });
   assert.deepEqual(parseField(f.atr_multiplier, "20"), { value: 20 });
-  assert.deepEqual(parseField(f.atr_multiplier, "1e400"), { problem: "Give a number." });
-  assert.deepEqual(parseField(f.atr_multiplier, "Infinity"), { problem: "Give a number." });
+  assert.deepEqual(parseField(f.atr_multiplier, "1e400"), { problem: NOT_A_NUMBER });
+  assert.deepEqual(parseField(f.atr_multiplier, "Infinity"), { problem: NOT_A_NUMBER });
+});
+
+test("a parameter typed with grouping or an exponent is refused, whole numbers included", () => {
+  const f = byName(fieldsOf(MA_RSI));
+  assert.deepEqual(parseField(f.rsi_buy_level, "1,234.5"), { problem: NOT_A_NUMBER });
+  assert.deepEqual(parseField(f.rsi_buy_level, "3e1"), { problem: NOT_A_NUMBER });
+  assert.deepEqual(parseField(f.fast_period, "1e2"), { problem: "Give a whole number." });
+});
+
+test("a whole number takes no separator: \"1,000\" is never read as 1", () => {
+  const f = byName(fieldsOf(MA_RSI));
+  assert.deepEqual(parseField(f.fast_period, "1,000"), { problem: "Give a whole number." });
+  assert.deepEqual(parseField(f.fast_period, "20.0"), { problem: "Give a whole number." });
+  assert.deepEqual(parseField(f.fast_period, "+20"), { value: 20 });
+  assert.deepEqual(parseNumber("1,000", { whole: true }), { problem: "Give a whole number." });
+  assert.deepEqual(parseNumber(" -3 ", { whole: true }), { value: -3 });
+  assert.deepEqual(parseNumber("", { whole: true }), { value: null });
+});
+
+// Every number field of the app reads through this one parser: what was typed → the value,
+// null for an empty field, or the refusal in words.
+const TYPED = [
+  ["1,5", 1.5],
+  ["1.5", 1.5],
+  ["-0.5", -0.5],
+  ["+2", 2],
+  [" 2 ", 2],
+  ["\t0,0850\n", 0.085],
+  [".5", 0.5],
+  [",5", 0.5],
+  ["2.", 2],
+  ["-0", 0],
+  ["1,234", 1.234],
+  ["007", 7],
+  ["", null],
+  ["   ", null],
+  ["1,234.5", NOT_A_NUMBER],
+  ["1.234,5", NOT_A_NUMBER],
+  ["1 234", NOT_A_NUMBER],
+  ["1\u00a0234", NOT_A_NUMBER],
+  ["1.2.3", NOT_A_NUMBER],
+  ["1,,5", NOT_A_NUMBER],
+  ["1e3", NOT_A_NUMBER],
+  ["1E-2", NOT_A_NUMBER],
+  ["٣", NOT_A_NUMBER],
+  ["１", NOT_A_NUMBER],
+  ["-", NOT_A_NUMBER],
+  ["+-1", NOT_A_NUMBER],
+  [".", NOT_A_NUMBER],
+  ["0x10", NOT_A_NUMBER],
+  ["Infinity", NOT_A_NUMBER],
+  ["NaN", NOT_A_NUMBER],
+  ["1.5 lots", NOT_A_NUMBER],
+  ["9".repeat(400), NOT_A_NUMBER],
+];
+
+for (const [typed, expected] of TYPED) {
+  test(`a number typed as ${JSON.stringify(typed)} reads as ${expected === NOT_A_NUMBER ? "refused" : JSON.stringify(expected)}`, () => {
+    const read = parseNumber(String(typed));
+    assert.deepEqual(read, typeof expected === "string" ? { problem: expected } : { value: expected });
+    if ("value" in read && read.value === 0) assert.ok(Object.is(read.value, 0), "no -0");
+  });
+}
+
+test("what the browser could not read is refused, never empty", () => {
+  assert.deepEqual(parseNumber(null), { problem: NOT_A_NUMBER });
 });
 
 test("a step is enforced, allowing for binary fractions", () => {
@@ -371,6 +451,8 @@ test("spread rows become a map; a missing or repeated symbol and a bad number ar
       { symbol: "GBPUSD", value: "0" },
       { symbol: "USDJPY", value: "2.5" },
       { symbol: "AUDUSD", value: "-3" },
+      { symbol: "NZDUSD", value: "1e2" },
+      { symbol: "USDCAD", value: "1,000" },
     ]).problems,
     {
       1: { symbol: "EURUSD is listed twice." },
@@ -378,8 +460,11 @@ test("spread rows become a map; a missing or repeated symbol and a bad number ar
       3: { value: "Give a whole number above 0." },
       4: { value: "Give a whole number above 0." },
       5: { value: "Give a whole number above 0." },
+      6: { value: "Give a whole number above 0." },
+      7: { value: "Give a whole number above 0." },
     },
   );
+  assert.deepEqual(mapValue(spread, [{ symbol: "EURUSD", value: " 20 " }]), { value: { EURUSD: 20 }, problems: {} });
 });
 
 test("a list is unchanged whatever its order; a map entry by entry", () => {

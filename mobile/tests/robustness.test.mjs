@@ -1,6 +1,7 @@
-// The app's robustness on a phone, run by Node without a browser: a typo in a number field is
-// never taken for an empty one, one WebSocket per channel whatever the network does, and a
-// closed screen stops its retries and makes no second form.
+// The app's robustness on a phone, run by Node without a browser: a number typed with a comma
+// is read as meant and a typo in a number field is never taken for an empty one, one
+// WebSocket per channel whatever the network does, and a closed screen stops its retries and
+// makes no second form.
 //   node --test mobile/tests/
 // The screens run on a small stand-in for the DOM below (just what they use), their timers on
 // Node's mock clock.
@@ -9,9 +10,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { SessionEnded } from "../src/models/errors.js";
-import { fieldsOf, readForm } from "../src/models/schema_form.js";
+import { NOT_A_NUMBER, fieldsOf, readForm } from "../src/models/schema_form.js";
+import { watchNetwork } from "../src/services/network.js";
 import { LiveSocket } from "../src/services/ws.js";
-import { NOT_A_NUMBER, readNumber, typedNumber } from "../src/widgets/field.js";
+import { typedText } from "../src/widgets/field.js";
 
 // -- a stand-in DOM --------------------------------------------------------------------------
 
@@ -130,6 +132,13 @@ class FakeElement extends EventTarget {
   querySelector(tag) {
     return this.all().find((e) => e.tagName === tag.toUpperCase()) ?? null;
   }
+  /** Only a tag name is understood (`form`). @param {string} tag */
+  querySelectorAll(tag) {
+    return this.all().filter((e) => e.tagName === tag.toUpperCase());
+  }
+  get children() {
+    return this.childNodes.filter((c) => typeof c !== "string");
+  }
   focus() {
     fakeDocument.activeElement = this;
   }
@@ -194,11 +203,15 @@ Object.assign(globalThis, {
   WebSocket: FakeSocket,
   location: new URL("http://127.0.0.1:8080/app/"),
 });
+// A browser without push (Node 20 has no navigator; later ones have one without a service worker).
+if (!("navigator" in globalThis)) Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true });
 
 // Imported once the stand-ins are in place (they are used when a screen is built).
 const { schemaFields } = await import("../src/widgets/schema_form.js");
 const { quotesSection } = await import("../src/screens/dashboard_quotes.js");
 const { showPositions } = await import("../src/screens/positions.js");
+const { showTrade } = await import("../src/screens/trade.js");
+const { showControl } = await import("../src/screens/control.js");
 
 /** Lets every settled promise run its callbacks (setImmediate is not on the mock clock). */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -241,7 +254,7 @@ function fakeAuth(role = "trader") {
   return /** @type {import("../src/services/auth.js").Auth} */ (/** @type {unknown} */ (auth));
 }
 
-// -- a number the browser could not read -----------------------------------------------------
+// -- numbers typed in a form ------------------------------------------------------------------
 
 // A strategy's trade management as the API describes it: break-even and the trailing start
 // are off when null.
@@ -261,41 +274,53 @@ const MANAGEMENT = fieldsOf({
 
 test("a number the input could not read is refused, not taken as an empty (off) setting", () => {
   const read = readForm(MANAGEMENT, { "management.break_even_at_r": null, "management.trailing_start_r": "", "management.break_even_offset_points": null });
-  assert.deepEqual(read.problems, { "management.break_even_at_r": "Give a number.", "management.break_even_offset_points": "Give a whole number." });
+  assert.deepEqual(read.problems, { "management.break_even_at_r": NOT_A_NUMBER, "management.break_even_offset_points": "Give a whole number." });
   assert.deepEqual(read.values, { "management.trailing_start_r": null });
 });
 
-test("a number field holding a typo reads as unreadable, an empty one as empty", () => {
-  assert.equal(typedNumber({ value: "", validity: { badInput: true } }), null);
-  assert.equal(typedNumber({ value: "", validity: { badInput: false } }), "");
-  assert.equal(typedNumber({ value: "1.5", validity: { badInput: false } }), "1.5");
+test("a field the browser could not read (a half-typed date) reads as unreadable, an empty one as empty", () => {
+  assert.equal(typedText({ value: "", validity: { badInput: true } }), null);
+  assert.equal(typedText({ value: "", validity: { badInput: false } }), "");
+  assert.equal(typedText({ value: "1.5", validity: { badInput: false } }), "1.5");
 });
 
-/** A field as widgets/field.js makes it, its error line recorded. @param {string} value @param {boolean} badInput */
-function typedField(value, badInput) {
-  /** @type {Array<string | null>} */
-  const errors = [];
-  return { errors, input: { value, validity: { badInput } }, setError: (/** @type {string | null} */ m) => errors.push(m) };
-}
+/** @param {ReturnType<typeof schemaFields>} form @param {string} name */
+const inputNamed = (form, name) => /** @type {FakeElement} */ (/** @type {unknown} */ (form.el)).byTestId(`manage-${name}`)[0];
 
-test("a price or volume typed wrong is said next to its field and read as no value", () => {
-  const typo = typedField("", true);
-  assert.equal(readNumber(typo), undefined);
-  assert.deepEqual(typo.errors, [NOT_A_NUMBER]);
-  const empty = typedField(" ", false);
-  assert.equal(readNumber(empty), null);
-  assert.deepEqual(empty.errors, []);
-  assert.equal(readNumber(typedField("1,0850", false)), 1.085);
+test("the management form's numbers are text inputs with a decimal keypad, not the browser's number inputs", () => {
+  const form = schemaFields({ fields: MANAGEMENT, values: { management: { break_even_at_r: 1.5, break_even_offset_points: 0, trailing_start_r: null } }, testid: "manage" });
+  const breakEven = inputNamed(form, "management.break_even_at_r");
+  assert.equal(breakEven.getAttribute("type"), "text");
+  assert.equal(breakEven.getAttribute("inputmode"), "decimal");
+  assert.equal(inputNamed(form, "management.break_even_offset_points").getAttribute("inputmode"), "numeric");
+});
+
+test("a break-even typed with a comma is read as 1.5 and shown back with a point", () => {
+  const form = schemaFields({ fields: MANAGEMENT, values: { management: { break_even_at_r: null, break_even_offset_points: 0, trailing_start_r: null } }, testid: "manage" });
+  inputNamed(form, "management.break_even_at_r").value = "1,5";
+  const read = form.read();
+  assert.deepEqual(read.problems, {});
+  assert.equal(read.values["management.break_even_at_r"], 1.5);
+  form.reset({ management: { break_even_at_r: 1.5, break_even_offset_points: 0, trailing_start_r: null } });
+  assert.equal(inputNamed(form, "management.break_even_at_r").value, "1.5");
+});
+
+test("a break-even typed with grouping or an exponent is refused in words, not read as another number", () => {
+  const form = schemaFields({ fields: MANAGEMENT, values: { management: { break_even_at_r: 1.5, break_even_offset_points: 0, trailing_start_r: 2 } }, testid: "manage" });
+  inputNamed(form, "management.break_even_at_r").value = "1,234.5";
+  inputNamed(form, "management.trailing_start_r").value = "1e3";
+  const read = form.read();
+  assert.deepEqual(read.problems, { "management.break_even_at_r": NOT_A_NUMBER, "management.trailing_start_r": NOT_A_NUMBER });
+  assert.equal("management.break_even_at_r" in read.values, false);
 });
 
 test("the management form refuses a break-even typed wrong instead of switching it off", () => {
   const form = schemaFields({ fields: MANAGEMENT, values: { management: { break_even_at_r: 1.5, break_even_offset_points: 0, trailing_start_r: 2 } }, testid: "manage" });
-  const el = /** @type {FakeElement} */ (/** @type {unknown} */ (form.el));
-  const input = el.byTestId("manage-management.break_even_at_r")[0];
-  input.value = ""; // what Chromium gives for "1e"
+  const input = inputNamed(form, "management.break_even_at_r");
+  input.value = ""; // what a browser gives for what it could not read
   input.validity = { badInput: true };
   const read = form.read();
-  assert.deepEqual(read.problems, { "management.break_even_at_r": "Give a number." });
+  assert.deepEqual(read.problems, { "management.break_even_at_r": NOT_A_NUMBER });
   assert.equal("management.break_even_at_r" in read.values, false);
 });
 
@@ -464,5 +489,136 @@ test("the positions screen opened offline makes its new-trade form once the netw
   fakeWindow.dispatchEvent(new Event("online"));
   await settle();
   assert.equal(root.byTestId("new-trade-toggle").length, 1);
+  screen.destroy();
+});
+
+// -- every screen back by itself when the network returns ------------------------------------
+
+/** @param {FakeElement} root */
+const asRoot = (root) => /** @type {HTMLElement} */ (/** @type {unknown} */ (root));
+
+test("a screen watching the network hears it go and come back until it stops watching", () => {
+  const target = new EventTarget();
+  /** @type {string[]} */
+  const heard = [];
+  const stop = watchNetwork({ online: () => heard.push("online"), offline: () => heard.push("offline") }, target);
+  target.dispatchEvent(new Event("offline"));
+  target.dispatchEvent(new Event("online"));
+  stop();
+  stop();
+  target.dispatchEvent(new Event("online"));
+  target.dispatchEvent(new Event("offline"));
+  assert.deepEqual(heard, ["offline", "online"]);
+});
+
+const TRADE = {
+  id: 7,
+  symbol: "EURUSD",
+  side: "buy",
+  status: "closed",
+  volume: 0.1,
+  open_volume: 0,
+  entry_price: 1.085,
+  exit_price: 1.0862,
+  sl: 1.08,
+  tp: null,
+  profit: 12,
+  strategy: "ma_rsi",
+  open_time: "2025-01-06T10:00:00Z",
+  close_time: "2025-01-06T11:00:00Z",
+  close_reason: "tp",
+  reason: null,
+};
+
+test("a trade opened offline is read again when the network returns, and no more once closed", async () => {
+  let online = false;
+  const api = fakeApi(async (path) => {
+    if (!online) throw new Error("Offline");
+    if (path === "/api/trades/7") return TRADE;
+    if (path === "/api/trades/7/history") return { items: [{ from: null, to: "intent", time: "2025-01-06T10:00:00Z", details: {} }] };
+    throw new Error(`not asked for: ${path}`);
+  });
+  const root = new FakeElement("main");
+  const screen = showTrade(asRoot(root), { api, auth: fakeAuth(), id: 7 });
+  await settle();
+  assert.equal(root.byTestId("trade-error")[0].textContent, "Could not read trade 7: Offline");
+  online = true;
+  fakeWindow.dispatchEvent(new Event("online"));
+  await settle();
+  assert.equal(root.byTestId("trade-error")[0].hidden, true);
+  assert.equal(root.byTestId("trade-status")[0].textContent, "closed");
+  assert.equal(root.byTestId("trade-transition").length, 1);
+  screen.destroy();
+  const asked = api.asked.length;
+  fakeWindow.dispatchEvent(new Event("online"));
+  await settle();
+  assert.equal(api.asked.length, asked);
+});
+
+const STRATEGY = {
+  id: "ma_rsi:EURUSD:M15",
+  strategy: "ma_rsi",
+  symbol: "EURUSD",
+  timeframe: "M15",
+  enabled: false,
+  signals: 0,
+  errors: 0,
+  params: { fast_period: 20 },
+  parameter_schema: { type: "object", properties: { fast_period: { minimum: 2, maximum: 500, type: "integer" } } },
+  risk_multiplier: 1,
+  risk_multiplier_schema: { exclusiveMinimum: 0, maximum: 10, type: "number" },
+  management: { break_even_at_r: null },
+  management_schema: { type: "object", properties: { break_even_at_r: { anyOf: [{ exclusiveMinimum: 0, type: "number" }, { type: "null" }] } } },
+};
+
+/** The Control tab's reads answered, or refused while `state.online` is false. @param {{online: boolean}} state */
+function controlApi(state) {
+  return fakeApi(async (path) => {
+    if (!state.online) throw new Error("Offline");
+    if (path === "/api/risk") return { kill_switch: { active: false, reason: null }, blocked: null, limits: { max_open_positions: 5 } };
+    if (path === "/api/strategies") return { items: [STRATEGY] };
+    if (path === "/api/notifications/subscriptions" || path === "/api/notifications/preferences") return { items: [] };
+    throw new Error(`not asked for: ${path}`);
+  });
+}
+
+test("the Control tab opened offline reads each card once when the network returns, and no more once closed", async () => {
+  const state = { online: false };
+  const api = controlApi(state);
+  const root = new FakeElement("main");
+  const screen = showControl(asRoot(root), { api, auth: fakeAuth() });
+  await settle();
+  assert.equal(root.byTestId("risk-error")[0].hidden, false);
+  assert.equal(root.byTestId("strategies-error")[0].hidden, false);
+  assert.equal(root.byTestId("alerts-status")[0].hidden, false);
+  state.online = true;
+  api.asked.length = 0;
+  fakeWindow.dispatchEvent(new Event("online"));
+  await settle();
+  assert.deepEqual([...api.asked].sort(), ["/api/notifications/preferences", "/api/notifications/subscriptions", "/api/risk", "/api/strategies"]);
+  assert.equal(root.byTestId("risk-error")[0].hidden, true);
+  assert.equal(root.byTestId("strategies-error")[0].hidden, true);
+  assert.equal(root.byTestId("alerts-status")[0].hidden, true);
+  assert.equal(root.byTestId("strategy").length, 1);
+  assert.equal(root.byTestId("risk-kill-state")[0].textContent, "Off");
+  screen.destroy();
+  fakeWindow.dispatchEvent(new Event("online"));
+  await settle();
+  assert.equal(api.asked.length, 4);
+});
+
+test("a strategy form being typed in is kept when the network's return re-reads the strategies", async () => {
+  const api = controlApi({ online: true });
+  const root = new FakeElement("main");
+  const screen = showControl(asRoot(root), { api, auth: fakeAuth() });
+  await settle();
+  const row = root.byTestId("strategy")[0];
+  row.byTestId("strategy-manage-edit")[0].dispatchEvent(new Event("click"));
+  row.byTestId("manage-management.break_even_at_r")[0].value = "1,5";
+  fakeWindow.dispatchEvent(new Event("online"));
+  await settle();
+  assert.equal(api.asked.filter((p) => p === "/api/strategies").length, 2);
+  assert.equal(root.byTestId("strategy")[0], row);
+  assert.equal(row.byTestId("manage-management.break_even_at_r")[0].value, "1,5");
   screen.destroy();
 });

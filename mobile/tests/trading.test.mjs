@@ -7,13 +7,15 @@ import { test } from "node:test";
 import { canTrade, roleOfToken } from "../src/models/role.js";
 import { TABS, parseRoute, routeHash, tabOf } from "../src/models/route.js";
 import {
+  closeVolume,
   decimalsOf,
   describeOpening,
   fieldOfError,
   floorToStep,
   halfVolume,
   hasMore,
-  numberOrNull,
+  newTradeOrder,
+  stopsChange,
   tradesQuery,
 } from "../src/models/trading.js";
 import { formatTime } from "../src/widgets/format.js";
@@ -90,11 +92,55 @@ test("a position at the minimum volume cannot be split", () => {
   assert.equal(halfVolume(1, { volume_min: 1, volume_step: 1 }), null);
 });
 
-test("a form number is null when empty and takes a decimal comma", () => {
-  assert.equal(numberOrNull(""), null);
-  assert.equal(numberOrNull("  "), null);
-  assert.equal(numberOrNull("1,0850"), 1.085);
-  assert.ok(Number.isNaN(numberOrNull("abc")));
+// -- the trading forms -----------------------------------------------------------------------
+
+const NOT_A_NUMBER = "Give a number such as 1.5.";
+
+test("a stop typed with a decimal comma moves to the price meant", () => {
+  assert.deepEqual(stopsChange({ sl: "1,0850", tp: "" }), { body: { sl: 1.085 }, problems: {} });
+  assert.deepEqual(stopsChange({ sl: " ", tp: "1.1" }), { body: { tp: 1.1 }, problems: {} });
+  assert.deepEqual(stopsChange({ sl: "0", tp: "0" }), { body: { sl: 0, tp: 0 }, problems: {} });
+});
+
+test("a stop typed with grouping or an exponent is refused next to its field, nothing sent", () => {
+  assert.deepEqual(stopsChange({ sl: "1,234.5", tp: "1e3" }).problems, { sl: NOT_A_NUMBER, tp: NOT_A_NUMBER });
+  assert.deepEqual(stopsChange({ sl: null, tp: "1.2" }).problems, { sl: NOT_A_NUMBER });
+});
+
+test("moving the stops needs a new SL, a new TP or both", () => {
+  assert.deepEqual(stopsChange({ sl: "", tp: "" }), { body: {}, problems: { sl: "Give a new stop loss, a new take profit, or both." } });
+});
+
+test("the volume to close is required, above 0, and read with a comma too", () => {
+  assert.deepEqual(closeVolume("0,05"), { value: 0.05 });
+  assert.deepEqual(closeVolume(" 0.1 "), { value: 0.1 });
+  assert.deepEqual(closeVolume(""), { problem: "Give the volume to close, in lots." });
+  assert.deepEqual(closeVolume("0"), { problem: "Give a volume above 0." });
+  assert.deepEqual(closeVolume("1,000.5"), { problem: NOT_A_NUMBER });
+  assert.deepEqual(closeVolume(null), { problem: NOT_A_NUMBER });
+});
+
+test("a new trade's body: SL required, TP and volume only when typed, commas read as points", () => {
+  assert.deepEqual(newTradeOrder({ symbol: "EURUSD", side: "buy", sl: "1,0800", tp: "", volume: "" }), {
+    body: { symbol: "EURUSD", side: "buy", sl: 1.08 },
+    problems: {},
+  });
+  assert.deepEqual(newTradeOrder({ symbol: "USDJPY", side: "sell", sl: "151,234", tp: "149.5", volume: "0,02" }), {
+    body: { symbol: "USDJPY", side: "sell", sl: 151.234, tp: 149.5, volume: 0.02 },
+    problems: {},
+  });
+});
+
+test("a new trade typed wrong is refused field by field, a typo never taken for 'none'", () => {
+  assert.deepEqual(newTradeOrder({ symbol: "EURUSD", side: "buy", sl: "", tp: "1e3", volume: "1 000" }).problems, {
+    sl: "Give a stop loss: every trade has one.",
+    tp: NOT_A_NUMBER,
+    volume: NOT_A_NUMBER,
+  });
+  assert.deepEqual(newTradeOrder({ symbol: "EURUSD", side: "buy", sl: "1.08", tp: null, volume: "-1" }).problems, {
+    tp: NOT_A_NUMBER,
+    volume: "Give a volume above 0, or leave it empty: the risk rules size it.",
+  });
 });
 
 // -- refusals next to their field ------------------------------------------------------------

@@ -4,6 +4,8 @@
  * that are lists or per-symbol maps (below).
  */
 
+import { parseNumber } from "./schema_form.js";
+
 /**
  * A limit's name in words: `max_daily_loss_percent` → "Max daily loss (%)".
  * @param {string} key
@@ -39,10 +41,11 @@ export function limitText(value) {
 
 /**
  * The limits that changed: typed values that are numbers and differ from those in force.
- * A field left empty or unchanged is not sent; one that is not a number is returned as a
- * problem to show next to it.
+ * A field left empty or unchanged is not sent; one that is not a number (read as every
+ * number of the app is, by parseNumber: "1,5" is 1.5, "1,234.5" and "1e3" are refused) is
+ * returned as a problem to show next to it, as is one the browser could not read (null).
  * @param {Record<string, unknown>} current the limits in force
- * @param {Record<string, string>} typed the form's values by limit
+ * @param {Record<string, string | null>} typed the form's values by limit
  * @returns {{changes: Record<string, number>, problems: Record<string, string>}}
  */
 export function limitChanges(current, typed) {
@@ -51,14 +54,12 @@ export function limitChanges(current, typed) {
   /** @type {Record<string, string>} */
   const problems = {};
   for (const [key, raw] of Object.entries(typed)) {
-    const text = String(raw).trim();
-    if (text === "") continue;
-    const value = Number(text);
-    if (!Number.isFinite(value)) {
-      problems[key] = "Give a number.";
+    const read = parseNumber(raw);
+    if ("problem" in read) {
+      problems[key] = read.problem;
       continue;
     }
-    if (value !== current[key]) changes[key] = value;
+    if (read.value !== null && read.value !== current[key]) changes[key] = read.value;
   }
   return { changes, problems };
 }
@@ -163,8 +164,8 @@ export function mapValue(limit, rows) {
     const symbol = row.symbol.trim();
     if (!symbol) problem.symbol = "Give the symbol.";
     else if (symbol in value) problem.symbol = `${symbol} is listed twice.`;
-    const text = row.value.trim();
-    const number = /^\d+([.,]\d+)?$/.test(text) ? Number(text.replace(",", ".")) : NaN;
+    const read = parseNumber(row.value, { whole: limit.integer });
+    const number = "value" in read && read.value !== null ? read.value : NaN;
     if (!(number > 0) || (limit.integer && !Number.isInteger(number))) {
       problem.value = limit.integer ? "Give a whole number above 0." : "Give a number above 0.";
     }

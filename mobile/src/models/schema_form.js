@@ -14,6 +14,8 @@
  *   anything is sent; rules across fields (fast below slow) are the server's, and its words
  *   are shown next to the field they name first.
  * - Only the values that differ from the current ones are sent: the server keeps the rest.
+ * - Every number typed anywhere in the app is read by `parseNumber` below (a decimal comma
+ *   or point, nothing else), so the forms outside this one read numbers the same way.
  */
 
 /**
@@ -209,19 +211,66 @@ export function onStep(value, step) {
   return Math.abs(ratio - Math.round(ratio)) <= 1e-9 * Math.max(1, Math.abs(ratio));
 }
 
+/** What a number field says when what was typed is not a number. */
+export const NOT_A_NUMBER = "Give a number such as 1.5.";
+
+/** What a whole-number field says when what was typed is not one. */
+export const NOT_A_WHOLE_NUMBER = "Give a whole number.";
+
+/**
+ * A number as a trader types it, or why it is not one: the one reading of every number field
+ * of the app (prices, volumes, ratios, limits, parameters), so "1,5" means 1.5 everywhere.
+ *
+ * Rules:
+ * - Spaces around it are ignored. An empty field is `{value: null}`: whether empty is allowed
+ *   is the caller's ("empty means off" on a nullable setting, "give a value" elsewhere).
+ * - Accepted: an optional sign, ASCII digits, and at most one decimal separator, "." or ","
+ *   (traders in much of Europe type a comma, and some phone keypads offer only that one):
+ *   "1,5" and "1.5" are 1.5; "-0.5", "+2", ".5" and "2." are numbers too.
+ * - Refused, in words: grouping separators ("1,234.5", "1.234,5", "1 234"), exponents
+ *   ("1e3"), several separators, digits of other scripts ("٣"), a lone sign, anything else,
+ *   and what is too large to be finite. A grouping comma cannot be told from a decimal one
+ *   ("1,234"), so it is read as the decimal one (151,234 is a yen price) and grouping is
+ *   refused, never guessed.
+ * - A whole number (`whole`) has no separator at all: there "1,000" could only be a thousand
+ *   misread as 1, so it is refused ("Give a whole number."), as is "20.0".
+ * - Bounds and steps are the caller's checks, after this one.
+ * - `null` is what the browser itself could not read (`validity.badInput`, see
+ *   widgets/field.js's typedText): refused, never taken for an empty field.
+ *
+ * Why not the browser's `type=number`: Chromium with an en-GB locale reads "1,5" as 15 and
+ * flags nothing (a break-even at 15R, a volume ten times too big), and a typo such as "1e"
+ * reads as an empty field; a text input read here does neither.
+ * @param {string | null} text
+ * @param {{whole?: boolean}} [options] `whole`: a whole number is wanted
+ * @returns {{value: number | null} | {problem: string}}
+ */
+export function parseNumber(text, { whole = false } = {}) {
+  const problem = { problem: whole ? NOT_A_WHOLE_NUMBER : NOT_A_NUMBER };
+  if (text === null) return problem;
+  const t = String(text).trim();
+  if (t === "") return { value: null };
+  if (!(whole ? /^[+-]?\d+$/ : /^[+-]?(\d+[.,]?\d*|[.,]\d+)$/).test(t)) return problem;
+  const value = Number(t.replace(",", "."));
+  if (!Number.isFinite(value)) return problem;
+  return { value: value === 0 ? 0 : value }; // "-0" is 0
+}
+
 /**
  * One field's typed text as its value, or the problem with it in words.
  *
- * `null` is what the input could not read: a number input holding "1e", "-" or "1-2"
- * gives "" as its value (and says `validity.badInput`), which must not pass for an empty
- * field — on a nullable one that would be "none", switching a setting off (break-even,
- * trailing stop) when the trader meant to change it.
+ * Numbers are read by parseNumber ("1,5" is 1.5, "1e3" refused), then checked against the
+ * bounds, the step and whole numbers. Only a truly empty field is empty (null on a nullable
+ * field: "none", a setting off). `null` typed is what the browser itself could not read
+ * (`validity.badInput`, which reads as "" like an empty field): refused, never taken as empty,
+ * which would switch a setting off (break-even, trailing stop) when the trader meant to
+ * change it.
  * @param {FormField} f
  * @param {string | boolean | null} typed a checkbox gives a boolean; null: not readable
  * @returns {{value: unknown} | {problem: string}}
  */
 export function parseField(f, typed) {
-  if (typed === null) return { problem: f.kind === "integer" ? "Give a whole number." : "Give a number." };
+  if (typed === null) return { problem: f.kind === "integer" ? NOT_A_WHOLE_NUMBER : NOT_A_NUMBER };
   if (typeof typed === "boolean") {
     return f.kind === "boolean" ? { value: typed } : { problem: "Give a value." };
   }
@@ -241,9 +290,9 @@ export function parseField(f, typed) {
     return { value: text };
   }
   if (f.kind !== "integer" && f.kind !== "number") return { problem: "This value cannot be edited here." };
-  const value = /^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text.replace(",", ".")) : NaN;
-  if (!Number.isFinite(value)) return { problem: f.kind === "integer" ? "Give a whole number." : "Give a number." };
-  if (f.kind === "integer" && !Number.isInteger(value)) return { problem: "Give a whole number." };
+  const read = parseNumber(text, { whole: f.kind === "integer" });
+  if ("problem" in read) return read;
+  const value = /** @type {number} */ (read.value); // the text is not empty
   const tooLow = f.minimum !== null && (f.exclusiveMinimum ? value <= f.minimum : value < f.minimum);
   const tooHigh = f.maximum !== null && (f.exclusiveMaximum ? value >= f.maximum : value > f.maximum);
   if (tooLow || tooHigh) return { problem: `Out of range: ${hintOf({ ...f, multipleOf: null, nullable: false, kind: "number" })}.` };

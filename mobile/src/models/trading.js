@@ -1,5 +1,6 @@
 /**
- * Trading values as the screens need them: volumes on the symbol's step, which form field a
+ * Trading values as the screens need them: volumes on the symbol's step, the trading forms
+ * read from what was typed (moving SL/TP, closing part, a new trade), which form field a
  * refusal belongs to, the outcome of opening a trade in words, and the trade-history query.
  *
  * @typedef {object} SymbolSpec what `GET /api/market/symbols` says of a symbol
@@ -9,6 +10,8 @@
  * @property {number} volume_max
  * @property {number} volume_step
  */
+
+import { parseNumber } from "./schema_form.js";
 
 /**
  * The number of decimals of a step (0.01 → 2).
@@ -40,6 +43,73 @@ export function floorToStep(volume, step) {
 export function halfVolume(volume, spec) {
   const half = floorToStep(volume / 2, spec.volume_step);
   return half >= spec.volume_min && half < volume ? half : null;
+}
+
+/*
+ * The trading forms, from what was typed to the request's body or the problems by field,
+ * said next to each field before anything is sent. Every price and volume is read by
+ * parseNumber (models/schema_form.js): "1,5" is 1.5, and "1,234.5", "1e3" or a typo is a
+ * problem, never an empty field, so a typo is not taken for "no TP" or "sized by the risk
+ * rules". Field text is `null` when the browser itself could not read it.
+ */
+
+/**
+ * Moving a position's stops: a new SL, a new TP or both (0 removes one); an empty field
+ * leaves that stop as it is, but one of the two must be given.
+ * @param {{sl: string | null, tp: string | null}} typed
+ * @returns {{body: {sl?: number, tp?: number}, problems: {sl?: string, tp?: string}}}
+ */
+export function stopsChange(typed) {
+  /** @type {{sl?: number, tp?: number}} */
+  const body = {};
+  /** @type {{sl?: string, tp?: string}} */
+  const problems = {};
+  for (const key of /** @type {const} */ (["sl", "tp"])) {
+    const read = parseNumber(typed[key]);
+    if ("problem" in read) problems[key] = read.problem;
+    else if (read.value !== null) body[key] = read.value;
+  }
+  if (!problems.sl && !problems.tp && !("sl" in body) && !("tp" in body)) {
+    problems.sl = "Give a new stop loss, a new take profit, or both.";
+  }
+  return { body, problems };
+}
+
+/**
+ * The volume to close of a position, in lots: required, above 0 (the step and the most that
+ * may be closed are the server's checks, said next to the field).
+ * @param {string | null} typed
+ * @returns {{value: number} | {problem: string}}
+ */
+export function closeVolume(typed) {
+  const read = parseNumber(typed);
+  if ("problem" in read) return read;
+  if (read.value === null) return { problem: "Give the volume to close, in lots." };
+  if (!(read.value > 0)) return { problem: "Give a volume above 0." };
+  return { value: read.value };
+}
+
+/**
+ * A new trade's body (`POST /api/trades`): the SL is required (every trade has one), the TP
+ * optional, the volume optional (empty: the risk rules size it) and above 0 when given.
+ * @param {{symbol: string, side: string, sl: string | null, tp: string | null, volume: string | null}} typed
+ * @returns {{body: {symbol: string, side: string, sl?: number, tp?: number, volume?: number}, problems: {sl?: string, tp?: string, volume?: string}}}
+ */
+export function newTradeOrder(typed) {
+  /** @type {{symbol: string, side: string, sl?: number, tp?: number, volume?: number}} */
+  const body = { symbol: typed.symbol, side: typed.side };
+  /** @type {{sl?: string, tp?: string, volume?: string}} */
+  const problems = {};
+  for (const key of /** @type {const} */ (["sl", "tp", "volume"])) {
+    const read = parseNumber(typed[key]);
+    if ("problem" in read) problems[key] = read.problem;
+    else if (read.value !== null) body[key] = read.value;
+  }
+  if (!problems.sl && body.sl === undefined) problems.sl = "Give a stop loss: every trade has one.";
+  if (body.volume !== undefined && !(body.volume > 0)) {
+    problems.volume = "Give a volume above 0, or leave it empty: the risk rules size it.";
+  }
+  return { body, problems };
 }
 
 /**
@@ -131,13 +201,4 @@ export function tradesQuery(filters, offset, limit = PAGE_SIZE) {
  */
 export function hasMore(page, loaded) {
   return loaded < page.total;
-}
-
-/**
- * A number from a form field, or null when empty; NaN stays NaN (the server names it).
- * @param {string} text
- */
-export function numberOrNull(text) {
-  const t = String(text ?? "").trim().replace(",", ".");
-  return t === "" ? null : Number(t);
 }

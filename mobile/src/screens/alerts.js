@@ -138,9 +138,13 @@ export function alertsSection({ api }) {
     return h("div", { class: "field" }, h("label", { for: `pref-${p.type}` }, `${p.description} (default ${p.default})`), select, error);
   }
 
-  loadDevices();
-  loadPreferences();
-  return { el };
+  const reload = () => {
+    if (status.dataset.tone === "bad") status.hidden = true; // a failure said offline is not left behind
+    loadDevices();
+    loadPreferences();
+  };
+  reload();
+  return { el, reload };
 }
 
 /** @param {unknown} e */

@@ -11,6 +11,7 @@
  * on screen stays, under the stale banner, until the data comes back.
  */
 
+import { watchNetwork } from "../services/network.js";
 import { h } from "../widgets/dom.js";
 import { conditionsSection } from "./analysis_conditions.js";
 import { performanceSection } from "./analysis_performance.js";
@@ -63,33 +64,36 @@ export function showAnalysis(root, { api, auth }) {
     updateStale();
   };
 
-  api
-    .get("/api/system/status")
-    .then((status) => {
-      currency = status.account?.currency ?? null;
-    })
-    .catch(() => {}) // amounts are shown without their currency then
-    .finally(() => {
+  /** The account's currency, then the cards (amounts are shown without it when unread). */
+  const readAll = () =>
+    (currency === null
+      ? api
+          .get("/api/system/status")
+          .then((status) => {
+            currency = status.account?.currency ?? null;
+          })
+          .catch(() => {})
+      : Promise.resolve()
+    ).finally(() => {
       if (!stopped) reread();
     });
+  readAll();
   signals.start();
   const timer = setInterval(() => {
     if (document.visibilityState === "visible") reread();
   }, REREAD_MS);
   const online = () => {
     signals.socket.retryNow();
-    reread();
+    readAll(); // opened offline: the currency too
   };
   const offline = () => signals.socket.drop();
-  window.addEventListener("online", online);
-  window.addEventListener("offline", offline);
+  const stopWatching = watchNetwork({ online, offline });
 
   return {
     destroy() {
       stopped = true;
       clearInterval(timer);
-      window.removeEventListener("online", online);
-      window.removeEventListener("offline", offline);
+      stopWatching();
       signals.stop();
     },
   };

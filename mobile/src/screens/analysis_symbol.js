@@ -20,6 +20,7 @@
 import { TIMEFRAME_SECONDS, reasonSentences, timeframeSeconds } from "../models/analysis.js";
 import { barsOf, tradeMarkers } from "../models/analysis_chart.js";
 import { ApiError, SessionEnded } from "../models/errors.js";
+import { watchNetwork } from "../services/network.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
 import { formatNumber } from "../widgets/format.js";
@@ -140,7 +141,12 @@ export function showSymbolAnalysis(root, { api, auth, symbol }) {
     chartStatus.hidden = false;
     if (!drawing) drawChart();
   };
-  for (const b of buttons) b.addEventListener("click", () => choose(b.dataset.timeframe ?? "M15"));
+  for (const b of buttons) {
+    b.addEventListener("click", () => {
+      picked = true;
+      choose(b.dataset.timeframe ?? "M15");
+    });
+  }
 
   /** @param {any} answer `GET /api/market/analysis/{symbol}` */
   const renderAnalysis = (answer) => {
@@ -180,33 +186,46 @@ export function showSymbolAnalysis(root, { api, auth, symbol }) {
     onStale: updateStale,
   });
 
-  const start = async () => {
-    try {
-      const watched = await api.get("/api/market/symbols");
-      const spec = watched.items.find((/** @type {any} */ s) => s.name === symbol);
-      if (spec && Number.isInteger(spec.digits)) digits = spec.digits;
-    } catch (e) {
-      if (e instanceof SessionEnded) return; // prices are then shown with the digits sent
-    }
-    const analysed = await readAnalysis();
-    if (stopped) return;
-    // The chart opens on the shortest timeframe a strategy runs on, else M15.
-    const first = (analysed ?? []).map(([tf]) => tf).find((tf) => CHART_TIMEFRAMES.includes(tf));
-    choose(timeframe ?? first ?? "M15");
-  };
+  /** Whether the start read the analysis (opened offline, it did not: the start is redone). */
+  let started = false;
+  let picked = false; // a timeframe tapped: the start no longer chooses one
+  /** @type {Promise<void> | null} the start under way (the network returning twice makes one) */
+  let starting = null;
+  const start = () =>
+    (starting ??= (async () => {
+      try {
+        const watched = await api.get("/api/market/symbols");
+        const spec = watched.items.find((/** @type {any} */ s) => s.name === symbol);
+        if (spec && Number.isInteger(spec.digits)) digits = spec.digits;
+      } catch (e) {
+        if (e instanceof SessionEnded) return; // prices are then shown with the digits sent
+      }
+      const analysed = await readAnalysis();
+      if (stopped) return;
+      started = analysed !== null;
+      // The chart opens on the shortest timeframe a strategy runs on, else M15.
+      const first = (analysed ?? []).map(([tf]) => tf).find((tf) => CHART_TIMEFRAMES.includes(tf));
+      choose(picked && timeframe ? timeframe : first ?? timeframe ?? "M15");
+    })().finally(() => {
+      starting = null;
+    }));
 
   const timer = setInterval(() => {
     if (document.visibilityState !== "visible") return;
     drawChart();
     readAnalysis();
   }, REREAD_MS);
+  // The network back: the stream, the chart and the analysis, read again (all of the start
+  // when it could not read the analysis, e.g. opened offline).
   const online = () => {
     socket.retryNow();
-    drawChart();
+    if (started) readAnalysis();
+    (started ? Promise.resolve() : start()).then(() => {
+      if (!stopped) drawChart();
+    });
   };
   const offline = () => socket.drop();
-  window.addEventListener("online", online);
-  window.addEventListener("offline", offline);
+  const stopWatching = watchNetwork({ online, offline });
   start();
   socket.start();
 
@@ -214,8 +233,7 @@ export function showSymbolAnalysis(root, { api, auth, symbol }) {
     destroy() {
       stopped = true;
       clearInterval(timer);
-      window.removeEventListener("online", online);
-      window.removeEventListener("offline", offline);
+      stopWatching();
       socket.stop();
     },
   };

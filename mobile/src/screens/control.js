@@ -2,10 +2,12 @@
  * The Control screen (`#/control`): the strategies (screens/strategies.js), the risk state
  * with the kill switch (screens/risk.js) and push alerts (screens/alerts.js), one card each.
  * What a role may not do is not shown: a viewer reads the state and manages only their own
- * alerts.
+ * alerts. When the network returns, every card reads its data again (opened offline, they
+ * said so in words), what is being typed in a form kept.
  */
 
 import { canTrade, roleOfToken } from "../models/role.js";
+import { watchNetwork } from "../services/network.js";
 import { h } from "../widgets/dom.js";
 import { alertsSection } from "./alerts.js";
 import { riskSection } from "./risk.js";
@@ -34,5 +36,11 @@ export function showControl(root, { api, auth }) {
       alerts.el,
     ),
   );
-  return { destroy() {} };
+  // One watch for the screen, each card re-read once.
+  const stopWatching = watchNetwork({ online: () => [risk, strategies, alerts].forEach((card) => card.reload()) });
+  return {
+    destroy() {
+      stopWatching();
+    },
+  };
 }

@@ -13,6 +13,7 @@
 import { SessionEnded, isOfflineError } from "../models/errors.js";
 import { OFFLINE, isOffline } from "../services/api.js";
 import { emptyDashboard, withPerformance, withStatus, withSystemMessage } from "../models/dashboard.js";
+import { watchNetwork } from "../services/network.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
 import { formatCount, formatMoney, formatPnl, formatWord } from "../widgets/format.js";
@@ -188,8 +189,7 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
     sockets.forEach((s) => s.drop());
     updateStale();
   };
-  window.addEventListener("online", online);
-  window.addEventListener("offline", offline);
+  const stopWatching = watchNetwork({ online, offline });
 
   logout.addEventListener("click", async () => {
     logout.setAttribute("disabled", "");
@@ -205,8 +205,7 @@ export function showDashboard(root, { api, auth, onSignedOut }) {
   return {
     destroy() {
       stopped = true;
-      window.removeEventListener("online", online);
-      window.removeEventListener("offline", offline);
+      stopWatching();
       own.forEach((s) => s.stop());
       [equity, signal, quotes].forEach((section) => section.destroy());
     },

@@ -3,13 +3,15 @@
  * every trade has one), TP and volume (empty: sized by the risk rules). The order goes
  * through the server's risk checks like a strategy's; the answer is said in words (opened,
  * pending, refused by a rule with its reason, cancelled), a refused value next to its field.
+ * Prices and the volume are read by the app's one number parser (widgets/field.js): "1,5" is
+ * 1.5, and "1,234.5" or "1e3" is refused next to its field before anything is sent.
  */
 
 import { ApiError, SessionEnded } from "../models/errors.js";
-import { describeOpening, fieldOfError } from "../models/trading.js";
+import { describeOpening, fieldOfError, newTradeOrder } from "../models/trading.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
-import { field, numberInput, readNumber } from "../widgets/field.js";
+import { field, numberInput, typedText } from "../widgets/field.js";
 
 const FIELDS = ["symbol", "side", "sl", "tp", "volume"];
 
@@ -48,12 +50,6 @@ export function openTradeForm({ api, symbols, onOpened }) {
   );
 
   const fitSymbol = () => {
-    const spec = symbols.get(symbolSelect.value);
-    if (spec) {
-      f.volume.input.setAttribute("step", String(spec.volume_step));
-      f.volume.input.setAttribute("min", String(spec.volume_min));
-      f.volume.input.setAttribute("max", String(spec.volume_max));
-    }
     quote.textContent = "";
     api
       .get(`/api/market/quote/${encodeURIComponent(symbolSelect.value)}`)
@@ -82,22 +78,23 @@ export function openTradeForm({ api, symbols, onOpened }) {
     result.hidden = true;
     // A typo is said next to its field, never taken as empty: no TP, or a volume left to
     // the risk rules, is not what the trader typed.
-    const sl = readNumber(f.sl);
-    const tp = readNumber(f.tp);
-    const volume = readNumber(f.volume);
-    if (sl === null) f.sl.setError("Give a stop loss: every trade has one.");
-    if (sl === null || sl === undefined || tp === undefined || volume === undefined) {
-      (sl === null || sl === undefined ? f.sl : tp === undefined ? f.tp : f.volume).input.focus();
+    const { body, problems } = newTradeOrder({
+      symbol: symbolSelect.value,
+      side: sideSelect.value,
+      sl: typedText(f.sl.input),
+      tp: typedText(f.tp.input),
+      volume: typedText(f.volume.input),
+    });
+    const wrong = /** @type {const} */ (["sl", "tp", "volume"]).filter((k) => problems[k]);
+    for (const k of wrong) f[k].setError(problems[k] ?? null);
+    if (wrong.length) {
+      f[wrong[0]].input.focus();
       return;
     }
-    /** @type {Record<string, unknown>} */
-    const body = { symbol: symbolSelect.value, side: sideSelect.value, sl };
-    if (tp !== null) body.tp = tp;
-    if (volume !== null) body.volume = volume;
-    const size = volume === null ? "a volume sized by the risk rules" : `${volume} lots`;
+    const size = body.volume === undefined ? "a volume sized by the risk rules" : `${body.volume} lots`;
     const confirmed = await confirmAction({
       title: `${sideSelect.value === "buy" ? "Buy" : "Sell"} ${body.symbol}?`,
-      text: `Open a ${sideSelect.value} of ${size} of ${body.symbol}, stop loss ${sl}${tp === null ? "" : `, take profit ${tp}`}. This sends a real order to the terminal.`,
+      text: `Open a ${sideSelect.value} of ${size} of ${body.symbol}, stop loss ${body.sl}${body.tp === undefined ? "" : `, take profit ${body.tp}`}. This sends a real order to the terminal.`,
       action: "Open trade",
       tone: "primary",
     });

@@ -1,15 +1,17 @@
 /**
  * One open position on the Positions screen, and what a trader can do with it: move SL/TP,
  * close part (a volume on the symbol's step), close all. Closing asks first; a refused value
- * is shown next to its field, any other refusal under the card. The card is updated in
+ * is shown next to its field, any other refusal under the card. Prices and volumes are read
+ * by the app's one number parser (widgets/field.js: "1,5" is 1.5, "1,234.5" is refused in
+ * words before anything is sent). The card is updated in
  * place when fresh figures come, so a half-typed value survives the refresh.
  */
 
 import { ApiError, SessionEnded } from "../models/errors.js";
-import { fieldOfError, halfVolume } from "../models/trading.js";
+import { closeVolume, fieldOfError, halfVolume, stopsChange } from "../models/trading.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
-import { field, numberInput, readNumber } from "../widgets/field.js";
+import { field, numberInput, typedText } from "../widgets/field.js";
 import { formatNumber, formatPnl } from "../widgets/format.js";
 
 /**
@@ -83,10 +85,6 @@ export function positionCard(position, { api, spec, canTrade, currency, onChange
     const stops = h("form", { class: "form", novalidate: true }, h("div", { class: "pair" }, sl.el, tp.el), stopsSubmit);
 
     const volume = field("Volume to close", numberInput(), "position-close-volume");
-    if (spec) {
-      volume.input.setAttribute("step", String(spec.volume_step));
-      volume.input.setAttribute("min", String(spec.volume_min));
-    }
     const partSubmit = h("button", { type: "submit", class: "ghost", "data-testid": "position-close-part" }, "Close part");
     const part = h("form", { class: "form", novalidate: true }, volume.el, partSubmit);
     const closeAll = h("button", { type: "button", class: "danger", "data-testid": "position-close" }, "Close position");
@@ -99,16 +97,10 @@ export function positionCard(position, { api, spec, canTrade, currency, onChange
       sl.setError(null);
       tp.setError(null);
       notice.hidden = true;
-      const body = /** @type {{sl?: number | null, tp?: number | null}} */ ({});
-      const slValue = readNumber(sl);
-      const tpValue = readNumber(tp);
-      if (slValue === undefined || tpValue === undefined) return; // not a number: said next to it
-      if (slValue !== null) body.sl = slValue;
-      if (tpValue !== null) body.tp = tpValue;
-      if (!("sl" in body) && !("tp" in body)) {
-        sl.setError("Give a new stop loss, a new take profit, or both.");
-        return;
-      }
+      const { body, problems } = stopsChange({ sl: typedText(sl.input), tp: typedText(tp.input) });
+      sl.setError(problems.sl ?? null);
+      tp.setError(problems.tp ?? null);
+      if (problems.sl || problems.tp) return;
       await act(stopsSubmit, { sl, tp }, async () => {
         if (p.trade_id !== null) await api.put(`/api/trades/${p.trade_id}`, body);
         else {
@@ -125,12 +117,12 @@ export function positionCard(position, { api, spec, canTrade, currency, onChange
       event.preventDefault();
       volume.setError(null);
       notice.hidden = true;
-      const lots = readNumber(volume);
-      if (lots === undefined) return;
-      if (lots === null) {
-        volume.setError("Give the volume to close, in lots.");
+      const read = closeVolume(typedText(volume.input));
+      if ("problem" in read) {
+        volume.setError(read.problem);
         return;
       }
+      const lots = read.value;
       const ok = await confirmAction({
         title: `Close ${lots} lots of ${p.symbol}?`,
         text: `Close ${lots} of the ${p.volume} lots of this ${p.side} at the market price; the rest stays open.`,
@@ -199,7 +191,6 @@ export function positionCard(position, { api, spec, canTrade, currency, onChange
     if (actions && p.volume !== lastVolume) {
       // A new volume (a part was closed): offer half of what is left.
       lastVolume = p.volume;
-      actions.volume.input.setAttribute("max", String(p.volume));
       const half = spec ? halfVolume(p.volume, spec) : null;
       actions.volume.input.value = half === null ? String(p.volume) : String(half);
     }

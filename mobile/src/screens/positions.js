@@ -14,6 +14,7 @@
 
 import { SessionEnded } from "../models/errors.js";
 import { canTrade, roleOfToken } from "../models/role.js";
+import { watchNetwork } from "../services/network.js";
 import { LiveSocket } from "../services/ws.js";
 import { h } from "../widgets/dom.js";
 import { openTradeForm } from "./open_trade.js";
@@ -154,8 +155,7 @@ export function showPositions(root, { api, auth }) {
     if (!symbols.size && !stopped) start(); // opened offline: the watchlist (and the form) too
   };
   const offline = () => socket.drop();
-  window.addEventListener("online", online);
-  window.addEventListener("offline", offline);
+  const stopWatching = watchNetwork({ online, offline });
   start();
   socket.start();
 
@@ -163,8 +163,7 @@ export function showPositions(root, { api, auth }) {
     destroy() {
       stopped = true;
       clearInterval(timer);
-      window.removeEventListener("online", online);
-      window.removeEventListener("offline", offline);
+      stopWatching();
       socket.stop();
     },
   };

@@ -6,7 +6,7 @@
  *   and asks in the page before it acts. An admin can resume (`POST /api/risk/resume`).
  * - The limits: shown to everyone; an admin edits them (`PUT /api/risk/limits` with the
  *   changed ones only) and a refused value is shown next to its field. Plain numbers are
- *   number fields; lists of names (allowed sessions, blocked liquidity and volatility) are
+ *   number fields (read as every number of the app: "1,5" is 1.5, "1,234.5" refused); lists of names (allowed sessions, blocked liquidity and volatility) are
  *   ticked from the choices the API's own description offers (`/api/openapi.json`), and the
  *   per-symbol spread limits are rows added and removed (models/risk.js says the rules).
  * A viewer sees the state and no button.
@@ -17,7 +17,7 @@ import { choicesValue, isEditableLimit, limitChanges, limitChangesSchema, limitL
 import { fieldOfError } from "../models/trading.js";
 import { confirmAction } from "../widgets/confirm.js";
 import { h } from "../widgets/dom.js";
-import { NOT_A_NUMBER, field, numberInput, typedNumber } from "../widgets/field.js";
+import { field, numberInput, typedText } from "../widgets/field.js";
 import { setPill } from "../widgets/pill.js";
 
 /**
@@ -124,6 +124,7 @@ export function riskSection({ api, role }) {
   let editors = new Map();
   /** @type {Record<string, import("../models/risk.js").ListLimit>} the list limits an admin can edit */
   let listLimits = {};
+  let rebuild = false; // the list limits' choices came after the form was made
   /** @param {Record<string, unknown>} limits */
   function showLimits(limits) {
     const keys = Object.keys(limits);
@@ -139,13 +140,14 @@ export function riskSection({ api, role }) {
       limitsSlot.replaceChildren(list);
       return;
     }
-    if (inputs.size || editors.size) {
+    if ((inputs.size || editors.size) && !rebuild) {
       // Keep what the admin is typing; refresh only untouched fields.
       for (const [k, f] of inputs) if (document.activeElement !== f.input) f.input.value = String(limits[k]);
       for (const [k, e] of editors) if (!e.el.contains(document.activeElement)) e.reset(limits[k]);
       limitsSlot.lastElementChild?.replaceWith(list);
       return;
     }
+    rebuild = false;
     inputs = new Map(editable.map((k) => [k, field(limitLabel(k), numberInput({ value: String(limits[k]) }), `limit-${k}`)]));
     editors = new Map(lists.map((k) => [k, listEditor(listLimits[k], limits[k])]));
     const save = h("button", { type: "submit", class: "primary", "data-testid": "limits-submit" }, "Save limits");
@@ -160,18 +162,10 @@ export function riskSection({ api, role }) {
       event.preventDefault();
       notice.hidden = true;
       inputs.forEach((f) => f.setError(null));
-      /** @type {Record<string, string>} */
+      /** @type {Record<string, string | null>} */
       const typed = {};
-      /** @type {Record<string, string>} a typo the browser could not read is not "unchanged" */
-      const unreadable = {};
-      inputs.forEach((f, k) => {
-        const text = typedNumber(f.input);
-        if (text === null) unreadable[k] = NOT_A_NUMBER;
-        else typed[k] = text;
-      });
-      const found = limitChanges(current?.limits ?? {}, typed);
-      const numbers = found.changes;
-      const problems = { ...found.problems, ...unreadable };
+      inputs.forEach((f, k) => (typed[k] = typedText(f.input)));
+      const { changes: numbers, problems } = limitChanges(current?.limits ?? {}, typed);
       for (const [k, message] of Object.entries(problems)) inputs.get(k)?.setError(message);
       /** @type {Record<string, unknown>} */
       const changes = { ...numbers };
@@ -224,6 +218,8 @@ export function riskSection({ api, role }) {
     if (!isAdmin || Object.keys(listLimits).length) return;
     try {
       listLimits = listLimitsOf(limitChangesSchema(await api.get("/api/openapi.json")));
+      listsNote.hidden = true;
+      rebuild = inputs.size > 0; // the form was made without the list editors (read offline)
     } catch (e) {
       if (e instanceof SessionEnded) throw e;
       listsNote.textContent = `Lists are shown but not editable here: their choices could not be read (${/** @type {Error} */ (e).message})`;
@@ -314,9 +310,7 @@ function listEditor(limit, value) {
     const s = /** @type {HTMLInputElement} */ (
       h("input", { type: "text", autocomplete: "off", autocapitalize: "off", placeholder: "Symbol", "aria-label": "Symbol", "data-testid": `limit-${key}-symbol`, value: symbol })
     );
-    const v = /** @type {HTMLInputElement} */ (
-      h("input", { type: "number", inputmode: limit.integer ? "numeric" : "decimal", step: limit.integer ? "1" : "any", min: "0", placeholder: "Points", "aria-label": "Points", "data-testid": `limit-${key}-value`, value: points })
-    );
+    const v = numberInput({ inputmode: limit.integer ? "numeric" : "decimal", placeholder: "Points", "aria-label": "Points", "data-testid": `limit-${key}-value`, value: points });
     const remove = h("button", { type: "button", class: "ghost remove", "data-testid": `limit-${key}-remove` }, "✕");
     const rowError = h("p", { class: "field-error", role: "alert", "data-testid": `limit-${key}-row-error`, hidden: true });
     const item = { symbol: s, value: v, error: rowError, el: h("li", { class: "map-row", "data-testid": `limit-${key}-row` }, s, v, remove, rowError) };

@@ -270,11 +270,20 @@ export function strategiesSection({ api, canChange }) {
     return el;
   };
 
+  /**
+   * Read the strategies and show them; a row whose form is open is kept as it is, so a
+   * re-read (the network back) does not throw away what is being typed.
+   */
   const load = async () => {
     try {
       const answer = await api.get("/api/strategies");
       error.hidden = true;
-      list.replaceChildren(...answer.items.map(row));
+      const editing = new Map(
+        [...list.children]
+          .filter((item) => [...item.querySelectorAll("form")].some((form) => !form.hidden))
+          .map((item) => [/** @type {HTMLElement} */ (item).dataset.id, item]),
+      );
+      list.replaceChildren(...answer.items.map((/** @type {Strategy} */ s) => editing.get(s.id) ?? row(s)));
       empty.hidden = answer.items.length > 0;
     } catch (e) {
       if (e instanceof SessionEnded) return;
@@ -283,5 +292,5 @@ export function strategiesSection({ api, canChange }) {
     }
   };
   load();
-  return { el };
+  return { el, reload: load };
 }

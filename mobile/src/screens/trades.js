@@ -3,11 +3,19 @@
  * dates) and infinite scroll: pages of 50, the next one read when the end of the list comes
  * near (an IntersectionObserver on a marker after the last row). A row opens the trade's
  * detail (`#/trades/{id}`).
+ *
+ * The filters apply when "Show trades" is tapped (the next pages keep the filters of the
+ * first); a half-typed date is refused next to its field in words, never silently dropped
+ * (a date input gives "" for it, as for no date). The list is a snapshot, not live: when
+ * the network returns after a read failed (opened offline), it is read again by itself; a
+ * list that was read stays where the trader scrolled it.
  */
 
 import { SessionEnded } from "../models/errors.js";
 import { PAGE_SIZE, hasMore, tradesQuery } from "../models/trading.js";
+import { watchNetwork } from "../services/network.js";
 import { h } from "../widgets/dom.js";
+import { field, typedText } from "../widgets/field.js";
 import { formatPnl, formatTime } from "../widgets/format.js";
 import { topbar } from "./topbar.js";
 
@@ -33,8 +41,8 @@ export function showTrades(root, { api, auth }) {
     h("select", {}, h("option", { value: "" }, "Any"), ...STATUSES.map((s) => h("option", { value: s }, s)))
   );
   const strategy = /** @type {HTMLInputElement} */ (h("input", { type: "text", autocomplete: "off", placeholder: "Any" }));
-  const from = /** @type {HTMLInputElement} */ (h("input", { type: "date" }));
-  const to = /** @type {HTMLInputElement} */ (h("input", { type: "date" }));
+  const from = field("From", h("input", { type: "date" }), "trades-filter-from");
+  const to = field("To", h("input", { type: "date" }), "trades-filter-to");
   const filters = h(
     "form",
     { class: "form filters" },
@@ -45,7 +53,7 @@ export function showTrades(root, { api, auth }) {
       labelled("Status", status, "trades-filter-status"),
     ),
     labelled("Strategy", strategy, "trades-filter-strategy"),
-    h("div", { class: "pair" }, labelled("From", from, "trades-filter-from"), labelled("To", to, "trades-filter-to")),
+    h("div", { class: "pair" }, from.el, to.el),
     h("button", { type: "submit", class: "primary", "data-testid": "trades-filter-apply" }, "Show trades"),
   );
   const count = h("p", { class: "hint", role: "status", "data-testid": "trades-count" });
@@ -71,16 +79,19 @@ export function showTrades(root, { api, auth }) {
   /** @type {Promise<void> | null} */
   let loading = null;
 
-  const currentFilters = () => ({ symbol: symbol.value, status: status.value, strategy: strategy.value, from: from.value, to: to.value });
+  /** @type {import("../models/trading.js").TradeFilters} the filters applied ("Show trades") */
+  let applied = {};
+  let failed = false; // the last read failed: the network's return reads again
 
   const loadMore = () => {
     if (loading || loaded >= total) return loading;
     const asked = generation;
     more.textContent = "Loading…";
     loading = api
-      .get(tradesQuery(currentFilters(), loaded, PAGE_SIZE))
+      .get(tradesQuery(applied, loaded, PAGE_SIZE))
       .then((page) => {
         if (asked !== generation) return;
+        failed = false;
         error.hidden = true;
         for (const trade of page.items) list.append(row(trade));
         loaded += page.items.length;
@@ -92,6 +103,7 @@ export function showTrades(root, { api, auth }) {
         // A failure of an older filter's page (or after the screen closed) is not this one's:
         // it must not stop the new list's scrolling (`total`) or show its error.
         if (e instanceof SessionEnded || asked !== generation) return;
+        failed = true;
         error.textContent = `Could not read the trades: ${e.message}`;
         error.hidden = false;
         more.textContent = "";
@@ -126,22 +138,42 @@ export function showTrades(root, { api, auth }) {
   };
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
+    // A date the browser could not read (half typed) gives "" like no date at all.
+    const dates = [from, to].map((d) => {
+      const text = typedText(d.input);
+      d.setError(text === null ? "Finish the date (day, month and year) or clear it." : null);
+      return text;
+    });
+    if (dates.includes(null)) return;
+    applied = { symbol: symbol.value, status: status.value, strategy: strategy.value, from: dates[0] ?? "", to: dates[1] ?? "" };
     restart();
   });
 
-  api
-    .get("/api/market/symbols")
-    .then((watched) => {
-      for (const spec of watched.items) symbol.append(h("option", { value: spec.name }, spec.name));
-    })
-    .catch(() => {}); // the list still works without the choice of symbols
+  let symbolsRead = false;
+  const readSymbols = () =>
+    api
+      .get("/api/market/symbols")
+      .then((watched) => {
+        if (symbolsRead) return;
+        symbolsRead = true;
+        for (const spec of watched.items) symbol.append(h("option", { value: spec.name }, spec.name));
+      })
+      .catch(() => {}); // the list still works without the choice of symbols
+  readSymbols();
   observer.observe(more);
   loadMore();
+  const stopWatching = watchNetwork({
+    online: () => {
+      if (!symbolsRead) readSymbols();
+      if (failed) restart();
+    },
+  });
 
   return {
     destroy() {
       generation += 1;
       observer.disconnect();
+      stopWatching();
     },
   };
 }

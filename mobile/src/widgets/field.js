@@ -1,6 +1,8 @@
 /**
  * A labelled form field with its own error line under it, where the server's refusal of
- * that value is shown (linked by aria-describedby, so a screen reader reads it too).
+ * that value is shown (linked by aria-describedby, so a screen reader reads it too), and the
+ * app's number fields: text inputs with a decimal keypad, read by one parser (a decimal comma
+ * or point, nothing else; models/schema_form.js's parseNumber says the rules).
  */
 
 import { h } from "./dom.js";
@@ -39,45 +41,28 @@ export function field(label, input, testid) {
 }
 
 /**
- * A number input for prices or volumes.
- * @param {Record<string, string>} [attrs]
+ * A number input for prices, volumes and ratios: a text input with a decimal keypad, its
+ * text (typedText) read by models/schema_form.js's parseNumber, never `type=number`, which
+ * in some locales reads "1,5" as 15 without a word.
+ * @param {Record<string, string | null>} [attrs] e.g. `{inputmode: "numeric"}` for whole numbers
  */
 export function numberInput(attrs = {}) {
-  return /** @type {HTMLInputElement} */ (h("input", { type: "number", inputmode: "decimal", step: "any", ...attrs }));
+  return /** @type {HTMLInputElement} */ (
+    h("input", { type: "text", inputmode: "decimal", autocomplete: "off", autocapitalize: "off", spellcheck: "false", ...attrs })
+  );
 }
 
-/** What a number field says when the browser could not read what was typed. */
-export const NOT_A_NUMBER = "Give a number.";
-
 /**
- * What was typed in a number field, as text for a parser; null when the browser could not
- * read it as a number.
+ * What was typed in a field, as text for a parser; null when the browser itself could not
+ * read it.
  *
- * Why: a `type=number` input holding "1e", "-" or "1-2" says `validity.badInput` and gives
- * "" as its value, exactly as an empty field does. Read from `.value` alone, a typo passes
- * for "none": a nullable setting switched off (break-even, trailing stop on live trades), a
- * take profit left out of an order, a volume left to the risk rules, a limit not sent. So
- * every number field is read through this (or readNumber), never through `.value` alone.
+ * Why: an input the browser parses (a `type=date` holding a half-typed date, a `type=number`
+ * holding "1e") says `validity.badInput` and gives "" as its value, exactly as an empty field
+ * does. Read from `.value` alone, a typo passes for "none": a date filter silently dropped, a
+ * setting switched off. So every field is read through this, never through `.value` alone.
  * @param {{value: string, validity?: {badInput?: boolean}}} input
  * @returns {string | null}
  */
-export function typedNumber(input) {
+export function typedText(input) {
   return input.validity?.badInput ? null : input.value;
-}
-
-/**
- * A number field's value: null when it is empty; undefined when what was typed is not a
- * number, its error line then saying so ("Give a number.").
- * @param {{input: {value: string, validity?: {badInput?: boolean}}, setError(message: string | null): void}} made a `field`
- * @returns {number | null | undefined}
- */
-export function readNumber(made) {
-  const text = typedNumber(made.input)?.trim().replace(",", ".");
-  if (text === "") return null;
-  const value = text === undefined ? Number.NaN : Number(text);
-  if (!Number.isFinite(value)) {
-    made.setError(NOT_A_NUMBER);
-    return undefined;
-  }
-  return value;
 }

@@ -3,15 +3,17 @@
  * labelled input per field, what it accepts said in its label ("2 to 500, whole number"), its
  * error line under it, and the values shown read-only for who may not change them.
  *
- * Inputs: numbers are number inputs with the schema's bounds and step (the phone offers the
- * right keyboard), enums and booleans are selects, strings text inputs; a field the form
- * cannot edit is shown as text. The form is `novalidate`: the model's words are shown, not
- * the browser's.
+ * Inputs: numbers are text inputs with a numeric or decimal keypad (widgets/field.js's
+ * numberInput), read by the model's one number parser ("1,5" is 1.5; the bounds, step and
+ * whole numbers are checked after it and said in the label), enums and booleans are selects,
+ * strings text inputs; a field the form cannot edit is shown as text. The form is
+ * `novalidate`: the model's words are shown, not the browser's. A value is shown back as
+ * the model writes it ("1.5", never "1,5"), each time the form is opened or reset.
  */
 
 import { hintOf, readForm, textOf, valueAt } from "../models/schema_form.js";
 import { h } from "./dom.js";
-import { field, typedNumber } from "./field.js";
+import { field, numberInput, typedText } from "./field.js";
 
 /** @typedef {import("../models/schema_form.js").FormField} FormField */
 
@@ -36,15 +38,10 @@ function inputOf(f, value) {
     return select;
   }
   if (f.kind === "integer" || f.kind === "number") {
-    const attrs = {
-      type: "number",
-      inputmode: f.kind === "integer" && (f.minimum ?? 0) >= 0 ? "numeric" : "decimal",
-      step: f.multipleOf !== null ? String(f.multipleOf) : f.kind === "integer" ? "1" : "any",
-      min: f.minimum !== null && !f.exclusiveMinimum ? String(f.minimum) : null,
-      max: f.maximum !== null && !f.exclusiveMaximum ? String(f.maximum) : null,
-      value: textOf(value),
-    };
-    return /** @type {HTMLInputElement} */ (h("input", attrs));
+    // A keypad without a minus sign (an iPhone's decimal and numeric pads) only where the
+    // value cannot be negative: elsewhere the full keyboard, or the value could not be typed.
+    const negative = f.minimum === null || f.minimum < 0;
+    return numberInput({ inputmode: negative ? null : f.kind === "integer" ? "numeric" : "decimal", value: textOf(value) });
   }
   return /** @type {HTMLInputElement} */ (
     h("input", { type: "text", autocomplete: "off", value: textOf(value), maxlength: f.maxLength === null ? null : String(f.maxLength) })
@@ -78,13 +75,13 @@ export function schemaFields({ fields, values, testid }) {
   return {
     el,
     /**
-     * What was typed, read: values and problems by field name. A number the browser could
-     * not read ("1e") is a problem, never an empty field (typedNumber says why).
+     * What was typed, read: values and problems by field name. A number typed wrong
+     * ("1,234.5", "1e3") is a problem, never an empty field.
      */
     read() {
       /** @type {Record<string, string | null>} */
       const typed = {};
-      inputs.forEach((made, name) => (typed[name] = typedNumber(made.input)));
+      inputs.forEach((made, name) => (typed[name] = typedText(made.input)));
       return readForm(fields, typed);
     },
     /**
