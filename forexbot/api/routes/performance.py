@@ -3,7 +3,9 @@
 ``?period=daily|weekly|monthly|all`` (default ``daily``): win rate, profit factor,
 expectancy, net profit, max drawdown % and Sharpe, overall (``strategy`` and ``symbol``
 null), per strategy, per symbol and per both, computed from the closed trades of the period
-so far with the backtester's statistics and stored in ``performance_metrics``. Any role may
+so far with the backtester's statistics and stored in ``performance_metrics``. Periods follow
+the broker's calendar (the day from the trading server's midnight, as the daily loss limit
+counts it; the week from its Monday, the month from its 1st). Any role may
 read it; before the account was first read it is 503.
 """
 
