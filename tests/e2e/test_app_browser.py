@@ -296,8 +296,18 @@ async def test_a_trader_opens_moves_and_closes_a_trade_from_the_app(
     await page.get_by_test_id("trades-filter-apply").click()
     await expect(page.get_by_test_id("trades-count")).to_have_text("0 trades")
     await expect(row).to_have_count(0)
+    # A half-typed date is refused in words, never dropped as if no date were given.
+    from_date = page.get_by_test_id("trades-filter-from")
+    await from_date.click()
+    await page.keyboard.type("12")
+    await page.get_by_test_id("trades-filter-apply").click()
+    await expect(page.get_by_test_id("trades-filter-from-error")).to_have_text(
+        "Finish the date (day, month and year) or clear it."
+    )
+    await from_date.fill("")
     await page.get_by_test_id("trades-filter-status").select_option("closed")
     await page.get_by_test_id("trades-filter-apply").click()
+    await expect(page.get_by_test_id("trades-filter-from-error")).to_be_hidden()
     await row.click()
     await expect(page).to_have_url(re.compile(rf"#/trades/{trade_id}$"))
     await expect(page.get_by_test_id("tab-trades")).to_have_attribute("aria-current", "page")

@@ -12,12 +12,14 @@ added, a bad number refused next to its row), saved and still there after a relo
 The second: a trader changes the instance's risk multiplier and a trade management setting
 (the trailing stop's start) in the "Risk & management" form built from the schemas the API
 gives; an out-of-range value of each is refused next to its field before anything is sent,
-only the changed values are sent, and they are still there after a reload. A viewer reads
-them with no edit button.
+only the changed values are sent, and they are still there after a reload. A break-even
+typed with a decimal comma ("1,5") is saved as 1.5 (read back from the API), one typed with
+grouping ("1,234.5") is refused before sending. A viewer reads them with no edit button.
 
 The third: the app, installed once online (the service worker caches its shell), is
 reloaded with no network: it opens, says it is offline and that trading is paused, offers no
-trade action, and when the network returns it reads the live figures again by itself.
+trade action, and when the network returns it reads the live figures again by itself; so do
+the Control and Trades tabs opened offline.
 
 Every screen is photographed under the test's output directory and checked not to be blank.
 Playwright drives the system's ``chromium`` (``make test`` installs it); no browser is
@@ -31,6 +33,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pyotp
 import pytest
 import pytest_asyncio
@@ -46,7 +49,7 @@ from app_kit import (
     phone_page,
     sign_in,
 )
-from daemon_kit import Daemon
+from daemon_kit import PASSWORD, Daemon
 from playwright.async_api import Page, Request, expect
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +78,19 @@ def watch_problems(page: Page) -> list[str]:
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("dialog", lambda dialog: problems.append(f"a browser dialog: {dialog.message}"))
     return problems
+
+
+async def strategy_from_api(base: str, instance_id: str) -> dict[str, Any]:
+    """A strategy instance as the API has it now (read as the trader)."""
+    async with aiohttp.ClientSession() as http:
+        body = {"username": "tom", "password": PASSWORD}
+        async with http.post(f"{base}/api/auth/login", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        async with http.get(f"{base}/api/strategies", headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            items: list[dict[str, Any]] = (await resp.json())["items"]
+    return next(item for item in items if item["id"] == instance_id)
 
 
 async def leave(page: Page) -> None:
@@ -285,13 +301,42 @@ async def test_a_strategys_risk_multiplier_and_management_are_edited_in_a_form(
     await expect(fold.locator(value.format("management.break_even_at_r"))).to_have_text("none")
     await screens.take("management-saved")
 
+    # Typed with a decimal comma, a number is the one meant: break-even "1,234.5" is refused
+    # next to its field before anything is sent; "1,5" is saved as 1.5 (read back from the
+    # API) and shown back with a point.
+    await strategy.get_by_test_id("strategy-manage-edit").click()
+    form = strategy.get_by_test_id("manage-form")
+    break_even = form.get_by_test_id("manage-management.break_even_at_r")
+    await expect(break_even).to_have_attribute("inputmode", "decimal")
+    sent = len(puts)
+    await break_even.fill("1,234.5")
+    await form.get_by_test_id("manage-save").click()
+    await expect(form.get_by_test_id("manage-management.break_even_at_r-error")).to_have_text(
+        "Give a number such as 1.5."
+    )
+    assert len(puts) == sent
+    await break_even.fill("1,5")
+    await form.get_by_test_id("manage-save").click()
+    await expect(strategy.get_by_test_id("manage-result")).to_contain_text(
+        "Saved: Break even at R 1.5.", timeout=WAIT_MS
+    )
+    assert [r.post_data_json for r in puts[sent:]] == [{"management": {"break_even_at_r": 1.5}}]
+    instance_id = await strategy.get_attribute("data-id")
+    assert instance_id is not None
+    assert (await strategy_from_api(running.base, instance_id))["management"][
+        "break_even_at_r"
+    ] == 1.5
+    await strategy.get_by_test_id("strategy-manage-edit").click()
+    await expect(break_even).to_have_value("1.5")
+    await form.get_by_test_id("manage-cancel").click()
+
     # A viewer reads them and has no edit button.
     await leave(page)
     await sign_in(page, "vic")
     await page.get_by_test_id("tab-control").click()
     fold = page.get_by_test_id("strategy").first.get_by_test_id("strategy-manage")
     await expect(fold.locator("summary")).to_have_text(
-        "Risk ×0.5 · break-even off · trailing from 1.5R", timeout=WAIT_MS
+        "Risk ×0.5 · break-even at 1.5R · trailing from 1.5R", timeout=WAIT_MS
     )
     for action in ("strategy-manage-edit", "manage-form"):
         await expect(page.get_by_test_id(action)).to_have_count(0)
@@ -361,6 +406,26 @@ async def test_opened_with_no_network_the_app_says_so_and_recovers_by_itself(
     await expect(page.get_by_test_id("new-trade-toggle")).to_be_visible(timeout=WAIT_MS)
     await expect(page.get_by_test_id("positions-error")).to_be_hidden()
     await screens.take("online-again")
+
+    # Control and Trades opened offline come back with their data by themselves too.
+    await page.context.set_offline(True)
+    await page.get_by_test_id("tab-control").click()
+    await expect(page.get_by_test_id("strategies-error")).to_contain_text(OFFLINE, timeout=WAIT_MS)
+    await expect(page.get_by_test_id("risk-error")).to_contain_text(OFFLINE)
+    await expect(page.get_by_test_id("strategy")).to_have_count(0)
+    await page.context.set_offline(False)
+    await expect(page.get_by_test_id("strategy")).not_to_have_count(0, timeout=WAIT_MS)
+    await expect(page.get_by_test_id("risk-kill-state")).to_have_text("Off", timeout=WAIT_MS)
+    await expect(page.get_by_test_id("strategies-error")).to_be_hidden()
+    await expect(page.get_by_test_id("risk-error")).to_be_hidden()
+    await page.context.set_offline(True)
+    await page.get_by_test_id("tab-trades").click()
+    await expect(page.get_by_test_id("trades-error")).to_contain_text(OFFLINE, timeout=WAIT_MS)
+    await expect(page.get_by_test_id("trade-row")).to_have_count(0)
+    await page.context.set_offline(False)
+    await expect(page.get_by_test_id("trade-row")).to_have_count(1, timeout=WAIT_MS)
+    await expect(page.get_by_test_id("trades-error")).to_be_hidden()
+    await screens.take("control-trades-online-again")
 
     assert problems == []
     check_screenshots(screens)

@@ -45,7 +45,7 @@ export function showTrades(root, { api, auth }) {
   const to = field("To", h("input", { type: "date" }), "trades-filter-to");
   const filters = h(
     "form",
-    { class: "form filters" },
+    { class: "form filters", novalidate: true },
     h(
       "div",
       { class: "pair" },
