@@ -15,7 +15,7 @@
  *   is about (`#/trades/{data.trade_id}`) when there is one.
  */
 
-const CACHE = "forexbot-shell-v3";
+const CACHE = "forexbot-shell-v4";
 const SHELL = [
   "./",
   "index.html",
