@@ -26,7 +26,7 @@ sends them (the goal: under 300 KB compressed; interactive under 2 s on this pro
 there by ``npm ci`` on first use; not needed by the test suite) at its mobile profile against
 the sign-in page, ``--lighthouse-runs`` times (3), and prints the performance score and FCP,
 LCP, TBT, CLS and Speed Index (median run by score). Lighthouse 12 dropped its PWA category:
-installability is Chromium's own audit, checked in ``tests/e2e/test_app_installable.py``.
+installability is Chromium's own audit, checked in ``tests/e2e/app/test_app_installable.py``.
 
 Run (after ``make install-dev``; ``make system-deps`` brings chromium and node, and the
 Lighthouse part needs ``npm``, Debian's package of that name)::

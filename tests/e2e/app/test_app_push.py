@@ -28,7 +28,6 @@ from app_kit import (
     Screens,
     app_daemon,
     check_screenshots,
-    phone_page,
     sign_in,
 )
 from daemon_kit import PASSWORD, Daemon
@@ -54,12 +53,6 @@ async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
 async def push() -> AsyncIterator[PushService]:
     async with running_push_service() as service:
         yield service
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def page() -> AsyncIterator[Page]:
-    async with phone_page() as opened:
-        yield opened
 
 
 async def subscribe(base: str, browser: Browser, endpoint: str) -> str:

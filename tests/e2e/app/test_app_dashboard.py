@@ -19,23 +19,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from app_kit import (
     CHROMIUM,
     MONEY,
     NO_CHROMIUM,
     WAIT_MS,
     Screens,
-    app_daemon,
     check_screenshots,
     enable_strategies,
     open_trade,
-    phone_page,
     sign_in,
 )
 from daemon_kit import Daemon
@@ -49,18 +45,6 @@ if CHROMIUM is None:
 
 PRICE = re.compile(r"^\d+\.\d{5}$")
 POINTS = re.compile(r"^\d+$")
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    async with app_daemon(workdir) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def page() -> AsyncIterator[Page]:
-    async with phone_page() as opened:
-        yield opened
 
 
 async def text_of(locator: Locator) -> str:

@@ -23,24 +23,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-import pytest_asyncio
 from app_kit import (
     CHROMIUM,
     MONEY,
     NO_CHROMIUM,
     WAIT_MS,
     Screens,
-    app_daemon,
     check_screenshots,
     distinct_colours,
     open_trade,
-    phone_page,
     sign_in,
     wrong_code,
 )
@@ -52,18 +48,6 @@ pytestmark = pytest.mark.e2e
 
 if CHROMIUM is None:
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    async with app_daemon(workdir) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def page() -> AsyncIterator[Page]:
-    async with phone_page() as opened:
-        yield opened
 
 
 async def test_a_trader_and_an_admin_use_the_app_on_a_phone(

@@ -27,19 +27,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from importlib.resources import files
-from pathlib import Path
 from typing import Any, Literal
 
 import pyotp
 import pytest
-import pytest_asyncio
 from app_kit import (
     CHROMIUM,
     NO_CHROMIUM,
     WAIT_MS,
-    app_daemon,
     open_trade,
     phone_page,
     sign_in,
@@ -59,12 +55,6 @@ SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 #: How long the app must send no API request for a screen to count as drawn.
 QUIET_S = 0.7
 SETTLE_TIMEOUT_S = 15.0
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    async with app_daemon(workdir) as running:
-        yield running
 
 
 class ApiTraffic:

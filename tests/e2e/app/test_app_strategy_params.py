@@ -29,24 +29,20 @@ downloaded.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pyotp
 import pytest
-import pytest_asyncio
 from app_kit import (
     CHROMIUM,
     MONEY,
     NO_CHROMIUM,
     WAIT_MS,
     Screens,
-    app_daemon,
     check_screenshots,
     open_trade,
-    phone_page,
     sign_in,
 )
 from daemon_kit import PASSWORD, Daemon
@@ -58,18 +54,6 @@ if CHROMIUM is None:
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 OFFLINE = "Offline — no live data; trading is paused until the connection returns."
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    async with app_daemon(workdir) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def page() -> AsyncIterator[Page]:
-    async with phone_page() as opened:
-        yield opened
 
 
 def watch_problems(page: Page) -> list[str]:

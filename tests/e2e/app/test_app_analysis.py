@@ -18,22 +18,18 @@ its risk decision follows on the same stream, without the list being read again.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from app_kit import (
     CHROMIUM,
     NO_CHROMIUM,
     WAIT_MS,
     Screens,
-    app_daemon,
     check_screenshots,
     enable_strategies,
-    phone_page,
     sign_in,
 )
 from daemon_kit import PASSWORD, Daemon
@@ -44,18 +40,6 @@ pytestmark = pytest.mark.e2e
 
 if CHROMIUM is None:
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
-    async with app_daemon(workdir) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def page() -> AsyncIterator[Page]:
-    async with phone_page() as opened:
-        yield opened
 
 
 async def traded_and_closed(base: str) -> dict[str, Any]:
