@@ -14,8 +14,7 @@ import pytest
 import structlog
 from aiohttp import web
 
-from ._support import Api, MakeApi, RawAnswer, send_raw
-from .test_security import _self_signed
+from ._support import Api, MakeApi, RawAnswer, self_signed, send_raw
 
 pytestmark = pytest.mark.db
 
@@ -70,7 +69,7 @@ async def test_a_request_the_parser_refuses_gets_the_json_error_body(api: Api) -
 
 
 async def test_over_https_too(make_api: MakeApi, tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = map(str, self_signed(tmp_path))
     api = await make_api(tls_certificate=cert, tls_key=key)
     trust = ssl.create_default_context(cafile=cert)
     answer = await send_raw(api, BAD_REQUESTS["bare CR in a header value"], tls=trust)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from forexbot.api.auth import requires_role
 from forexbot.api.roles import Role
 from forexbot.config.loader import load_settings
 from forexbot.errors import ConfigError
 
-from ._support import MakeApi
+from ._support import MakeApi, self_signed
 
 pytestmark = pytest.mark.db
 
@@ -72,38 +66,8 @@ def test_a_bad_network_or_half_a_tls_setting_is_a_config_error() -> None:
         load_settings(environ={}, overrides={"api.tls_certificate": "cert.pem"})
 
 
-def _self_signed(tmp_path: Path) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
-
-
 async def test_with_a_certificate_the_api_speaks_https(make_api: MakeApi, tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = map(str, self_signed(tmp_path))
     api = await make_api(tls_certificate=cert, tls_key=key)
     trust = ssl.create_default_context(cafile=cert)
     url = f"https://127.0.0.1:{api.server.bound_port}/api/health"
