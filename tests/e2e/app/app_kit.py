@@ -145,28 +145,34 @@ async def sign_in(page: Page, username: str) -> None:
     await page.get_by_test_id("signin-submit").click()
 
 
-async def open_trade(base: str) -> None:
-    """A paper trade by the trader, through the API, so the equity moves."""
+async def bearer(http: aiohttp.ClientSession, base: str, username: str = "tom") -> dict[str, str]:
+    """The ``Authorization`` header of ``username`` (the trader by default), signed in through
+    the API."""
+    body = {"username": username, "password": PASSWORD}
+    async with http.post(f"{base}/api/auth/login", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        return {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+
+
+async def open_trade(base: str) -> dict[str, Any]:
+    """A paper trade (a buy of EURUSD) by the trader, through the API, so the equity moves; the
+    trade as the API answered."""
     async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        headers = await bearer(http, base)
         async with http.get(f"{base}/api/market/quote/EURUSD", headers=headers) as resp:
             assert resp.status == 200, await resp.text()
             bid = (await resp.json())["bid"]
         trade = {"symbol": "EURUSD", "side": "buy", "sl": round(bid - 0.02, 5)}
         async with http.post(f"{base}/api/trades", json=trade, headers=headers) as resp:
-            assert resp.status in (200, 201), await resp.text()
+            assert resp.status == 201, await resp.text()
+            opened: dict[str, Any] = await resp.json()
+            return opened
 
 
 async def enable_strategies(base: str) -> None:
     """Every strategy instance switched on through the API by the trader, so signals come."""
     async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        headers = await bearer(http, base)
         async with http.get(f"{base}/api/strategies", headers=headers) as resp:
             assert resp.status == 200, await resp.text()
             instances = (await resp.json())["items"]

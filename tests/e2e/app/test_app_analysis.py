@@ -28,11 +28,13 @@ from app_kit import (
     NO_CHROMIUM,
     WAIT_MS,
     Screens,
+    bearer,
     check_screenshots,
     enable_strategies,
+    open_trade,
     sign_in,
 )
-from daemon_kit import PASSWORD, Daemon
+from daemon_kit import Daemon
 from playwright.async_api import Page, expect
 from polling import eventually
 
@@ -45,18 +47,9 @@ if CHROMIUM is None:
 async def traded_and_closed(base: str) -> dict[str, Any]:
     """A buy of EURUSD by the trader, opened and closed through the API: the trade as the
     daemon recorded it once closed (entry and exit prices and times)."""
+    trade_id = (await open_trade(base))["id"]
     async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
-        async with http.get(f"{base}/api/market/quote/EURUSD", headers=headers) as resp:
-            assert resp.status == 200, await resp.text()
-            bid = (await resp.json())["bid"]
-        order = {"symbol": "EURUSD", "side": "buy", "sl": round(bid - 0.02, 5)}
-        async with http.post(f"{base}/api/trades", json=order, headers=headers) as resp:
-            assert resp.status == 201, await resp.text()
-            trade_id = (await resp.json())["id"]
+        headers = await bearer(http, base)
         async with http.delete(f"{base}/api/trades/{trade_id}", headers=headers) as resp:
             assert resp.status in (200, 202), await resp.text()
 

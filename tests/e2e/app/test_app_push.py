@@ -27,6 +27,7 @@ from app_kit import (
     WAIT_MS,
     Screens,
     app_daemon,
+    bearer,
     check_screenshots,
     sign_in,
 )
@@ -59,10 +60,7 @@ async def subscribe(base: str, browser: Browser, endpoint: str) -> str:
     """Register ``browser``'s subscription for ``tom``, as the app does; the daemon's VAPID
     public key."""
     async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        headers = await bearer(http, base)
         subscription = browser.subscription(endpoint) | {"device": "test phone"}
         async with http.post(
             f"{base}/api/notifications/subscriptions", json=subscription, headers=headers

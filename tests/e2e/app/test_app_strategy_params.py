@@ -41,11 +41,12 @@ from app_kit import (
     NO_CHROMIUM,
     WAIT_MS,
     Screens,
+    bearer,
     check_screenshots,
     open_trade,
     sign_in,
 )
-from daemon_kit import PASSWORD, Daemon
+from daemon_kit import Daemon
 from playwright.async_api import Page, Request, expect
 
 pytestmark = pytest.mark.e2e
@@ -67,10 +68,7 @@ def watch_problems(page: Page) -> list[str]:
 async def strategy_from_api(base: str, instance_id: str) -> dict[str, Any]:
     """A strategy instance as the API has it now (read as the trader)."""
     async with aiohttp.ClientSession() as http:
-        body = {"username": "tom", "password": PASSWORD}
-        async with http.post(f"{base}/api/auth/login", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        headers = await bearer(http, base)
         async with http.get(f"{base}/api/strategies", headers=headers) as resp:
             assert resp.status == 200, await resp.text()
             items: list[dict[str, Any]] = (await resp.json())["items"]
