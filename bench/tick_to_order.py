@@ -14,6 +14,11 @@ strategies of the symbol's stream (and of the streams queued before it: every M1
 30 symbols closes in the same poll), the risk checks (account and margin from the terminal)
 and the two database writes of the intent. Figures are wall-clock on this machine.
 
+The breakdown per stage (:class:`StageClock`) stamps each order at every hand-over: bar
+closed, its stream's analysis started, signal published, risk took it, risk decided,
+execution took it, intent committed, ``submitted`` committed, ``order_send`` called; and
+bar closed → signal per strategy. Each stage's p50/p99 is over the same orders.
+
 Database: ``FOREXBOT_BENCH_DATABASE_URL`` (a scratch database is created on that server and
 dropped), else an embedded PostgreSQL in a temporary directory.
 
@@ -31,7 +36,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,9 +58,10 @@ from forexbot.database.system_config import SystemConfigRepository
 from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import Timeframe
-from forexbot.engine.assembly import ORDER_PATH, build_engine
+from forexbot.domain.trades import NewTrade, TradeRecord
+from forexbot.engine.assembly import ORDER_PATH, TradingEngine, build_engine
 from forexbot.events.bus import EventBus
-from forexbot.events.types import Event, SignalEvent
+from forexbot.events.types import BarEvent, Event, OrderIntentEvent, SignalEvent
 from forexbot.strategies import create
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 
@@ -138,18 +144,7 @@ async def run(url: str, minutes: float) -> None:
         execution=lambda: ExecutionSettings(sync_interval_seconds=3600),
         management=strategies.management,
     )
-    # Where the time goes: when each signal left the strategies (keyed by client-visible
-    # facts), so the latency splits into bar → signal and signal → order_send.
-    published: dict[tuple[str, str, int], tuple[float, float]] = {}
-    publish = bus.publish
-
-    def stamping_publish(event: Event) -> None:
-        if isinstance(event, SignalEvent):
-            s = event.signal
-            published[(s.symbol, s.strategy, s.bar_time)] = (s.received_at, time.perf_counter())
-        publish(event)
-
-    bus.publish = stamping_publish  # type: ignore[method-assign]
+    stages = StageClock(bus, strategies, engine, trades)
     strategies.subscribe()
     engine.subscribe()
     bus.start()
@@ -172,7 +167,7 @@ async def run(url: str, minutes: float) -> None:
             )
     elapsed = time.perf_counter() - wall
     samples = np.array(engine.execution.tick_to_order.samples()) * 1000
-    split = await _split(trades, published)
+    records, _ = await trades.list(limit=100_000, offset=0)
     await engine.stop()
     await bus.close(timeout=5.0)
     await connector.close()
@@ -197,38 +192,155 @@ async def run(url: str, minutes: float) -> None:
             f"p90 {np.percentile(samples, 90):.2f} ms, p99 {np.percentile(samples, 99):.2f} ms, "
             f"max {samples.max():.2f} ms"
         )
-        strategy_ms, order_ms = split
-        for label, part in (
-            ("bar → signal (bar building, bus, condition, strategies)", strategy_ms),
-            ("signal → order_send (risk, intent written, terminal checks)", order_ms),
-        ):
-            print(
-                f"    {label}: p50 {np.percentile(part, 50):.2f} ms, "
-                f"p99 {np.percentile(part, 99):.2f} ms"
-            )
+        stages.report(records)
     else:
         print("  no order was sent: run longer (--minutes)")
     print(f"  peak RSS {rss_mb:.0f} MB")
 
 
-async def _split(
-    trades: TradeRepository, published: dict[tuple[str, str, int], tuple[float, float]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per order: (signal published − tick received, tick-to-order − that), in ms."""
-    records, _ = await trades.list(limit=100_000, offset=0)
-    strategy_ms, order_ms = [], []
-    for record in records:
-        total = record.execution_details.get("tick_to_order_ms")
-        if total is None or record.signal_time is None:
-            continue
-        key = (record.symbol, record.strategy, int(record.signal_time.timestamp()))
-        if key not in published:
-            continue
-        received, sent_signal = published[key]
-        to_signal = (sent_signal - received) * 1000
-        strategy_ms.append(to_signal)
-        order_ms.append(total - to_signal)
-    return np.array(strategy_ms), np.array(order_ms)
+#: The stages of one order, in order: (the instant that ends it, what happens in it).
+STAGES = (
+    ("bar closed", "tick received → bar closed (poll, bar building)"),
+    ("analysis started", "bar closed → its stream's analysis starts (bars queued before it)"),
+    ("signal", "analysis → signal (condition, the stream's instances, giving way)"),
+    ("risk started", "signal → risk takes it (queue)"),
+    ("risk decided", "risk checks (account and margin from the terminal)"),
+    ("execution started", "decision → execution takes it (queue)"),
+    ("intent committed", "intent INSERT committed"),
+    ("submitted committed", "intent → submitted UPDATE committed"),
+    ("order_send", "submitted → order_send called"),
+)
+
+
+class StageClock:
+    """Stamps every step of the order path with ``time.perf_counter()``.
+
+    It wraps, before anything subscribes, the bus's ``publish`` (bars closed, signals, risk
+    decisions), the handlers of the strategies, risk and execution (when each takes its
+    event) and the trade store's intent writes (when each commit returned). The last step,
+    ``order_send`` called, is the execution manager's own ``tick_to_order_ms``.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        strategies: StrategyManager,
+        engine: TradingEngine,
+        trades: TradeRepository,
+    ) -> None:
+        self._bars: dict[tuple[str, int], dict[str, float]] = {}
+        self._signals: dict[tuple[str, str, int], dict[str, float]] = {}
+        self._orders: dict[str, dict[str, float]] = {}
+        self._trade_ids: dict[int, str] = {}
+        publish = bus.publish
+
+        def stamping_publish(event: Event) -> None:
+            now = time.perf_counter()
+            if isinstance(event, BarEvent):
+                self._bars.setdefault((event.bar.symbol, event.bar.time), {})["bar closed"] = now
+            elif isinstance(event, SignalEvent):
+                s = event.signal
+                stamps = {**self._bars.get((s.symbol, s.bar_time), {}), "signal": now}
+                stamps["tick received"] = s.received_at
+                self._signals[(s.symbol, s.strategy, s.bar_time)] = stamps
+            elif isinstance(event, OrderIntentEvent):
+                s = event.intent.signal
+                stamps = dict(self._signals.get((s.symbol, s.strategy, s.bar_time), {}))
+                stamps["risk decided"] = now
+                self._orders[event.intent.client_order_id] = stamps
+            publish(event)
+
+        on_bar, on_signal, on_intent = (
+            strategies.on_bar,
+            engine.risk.on_signal,
+            engine.execution.on_intent,
+        )
+
+        async def timed_on_bar(event: BarEvent) -> None:
+            stamps = self._bars.setdefault((event.bar.symbol, event.bar.time), {})
+            stamps["analysis started"] = time.perf_counter()
+            await on_bar(event)
+
+        async def timed_on_signal(event: SignalEvent) -> None:
+            s = event.signal
+            stamps = self._signals.get((s.symbol, s.strategy, s.bar_time))
+            if stamps is not None:
+                stamps["risk started"] = time.perf_counter()
+            await on_signal(event)
+
+        async def timed_on_intent(event: OrderIntentEvent) -> None:
+            stamps = self._orders.get(event.intent.client_order_id)
+            if stamps is not None:
+                stamps["execution started"] = time.perf_counter()
+            await on_intent(event)
+
+        create_intent, mark_submitted = trades.create_intent, trades.mark_submitted
+
+        async def timed_create_intent(trade: NewTrade) -> int:
+            trade_id = await create_intent(trade)
+            self._trade_ids[trade_id] = trade.client_order_id
+            self._orders.setdefault(trade.client_order_id, {})["intent committed"] = (
+                time.perf_counter()
+            )
+            return trade_id
+
+        async def timed_mark_submitted(trade_id: int) -> TradeRecord:
+            record = await mark_submitted(trade_id)
+            stamps = self._orders.setdefault(self._trade_ids.get(trade_id, ""), {})
+            stamps["submitted committed"] = time.perf_counter()
+            return record
+
+        bus.publish = stamping_publish  # type: ignore[method-assign]
+        strategies.on_bar = timed_on_bar  # type: ignore[method-assign]
+        engine.risk.on_signal = timed_on_signal  # type: ignore[method-assign]
+        engine.execution.on_intent = timed_on_intent  # type: ignore[method-assign]
+        trades.create_intent = timed_create_intent  # type: ignore[method-assign]
+        trades.mark_submitted = timed_mark_submitted  # type: ignore[method-assign]
+
+    def report(self, records: Sequence[TradeRecord]) -> None:
+        """Print p50/p99 of every stage and of bar closed → signal per strategy, over the
+        orders sent (``records``: the trades written)."""
+        rows: list[dict[str, float]] = []
+        strategy_of: list[str] = []
+        for record in records:
+            total = record.execution_details.get("tick_to_order_ms")
+            stamps = self._orders.get(record.client_order_id)
+            if total is None or stamps is None or "tick received" not in stamps:
+                continue
+            stamps = {**stamps, "order_send": stamps["tick received"] + total / 1000}
+            if all(name in stamps for name, _ in STAGES):
+                rows.append(stamps)
+                strategy_of.append(record.strategy)
+        if not rows:
+            print("    (no order has every stage stamped)")
+            return
+        print(f"  stages over {len(rows)} orders (p50 / p99 ms):")
+        previous = "tick received"
+        for name, label in STAGES:
+            _line(label, [(r[name] - r[previous]) * 1000 for r in rows])
+            previous = name
+        _line(
+            "tick → order_send (sum of the stages)",
+            [(r["order_send"] - r["tick received"]) * 1000 for r in rows],
+        )
+        print("  bar closed → signal, per strategy:")
+        for name in sorted(set(strategy_of)):
+            _line(
+                name,
+                [
+                    (r["signal"] - r["bar closed"]) * 1000
+                    for r, s in zip(rows, strategy_of, strict=True)
+                    if s == name
+                ],
+            )
+
+
+def _line(label: str, values: Sequence[float]) -> None:
+    part = np.array(values)
+    print(
+        f"    {label:<68} {np.percentile(part, 50):8.2f} / {np.percentile(part, 99):8.2f}"
+        f"  (n={len(part)})"
+    )
 
 
 async def main() -> None:
