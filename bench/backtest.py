@@ -13,16 +13,26 @@
    open. backtesting.py's time excludes building its DataFrame; ours includes generating the
    market. Every trade here goes through the whole live order path, which is what costs.
 
-Run: ``.venv/bin/python bench/backtest.py [--bars N] [--cross-bars N]``.
+3. **SMA cross (10/20) on the 5,000 real EURUSD H1 bars** that the ``backtesting`` package
+   ships, written as an MT5 CSV export (server time) and replayed from it: a small backtest,
+   where the fixed costs (the terminal, the engine, the event loop) show. The same rules and
+   assumptions as tests/backtest/test_crosscheck_backtesting_py.py; backtesting.py runs on its
+   own DataFrame (without the weekend rule, so its trade count differs slightly).
+
+Run: ``.venv/bin/python bench/backtest.py [--case all|ma-rsi|sma-cross|eurusd-h1]
+[--bars N] [--cross-bars N] [--trades FILE]``; ``--trades`` writes each forexbot run's trade
+list (one line a trade) to compare the trades before and after a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import tempfile
 import time
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +40,11 @@ import talib
 from backtesting import Backtest, Strategy
 
 from forexbot.backtest.prices import PriceSeries
-from forexbot.backtest.runner import BacktestSpec, load_prices, run_backtest
+from forexbot.backtest.runner import BacktestResult, BacktestSpec, load_prices, run_backtest
 from forexbot.config.models import RiskSettings
+from forexbot.connectors.mt5sim.mt5csv import format_bars
+from forexbot.connectors.mt5sim.structures import RATES_DTYPE
+from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_array
 from forexbot.domain.market import Timeframe
 from forexbot.logs import configure_logging
 
@@ -58,7 +71,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ma_rsi(bars: int) -> None:
+def ma_rsi(bars: int) -> BacktestResult:
     spec = BacktestSpec(
         strategy="ma_rsi",
         symbol="EURUSD",
@@ -90,9 +103,10 @@ def ma_rsi(bars: int) -> None:
         f"  without generating the market, forexbot's signals and engine take {ours:.1f} s: "
         f"{their_time / ours:.2f}x faster than backtesting.py"
     )
+    return result
 
 
-def sma_cross(bars: int) -> None:
+def sma_cross(bars: int) -> BacktestResult:
     spec = BacktestSpec(
         strategy="sma_cross",
         symbol="EURUSD",
@@ -128,6 +142,65 @@ def sma_cross(bars: int) -> None:
         f"  per trade (engine only): {ours.timings['engine'] / max(1, len(ours.trades)) * 1e3:.2f}"
         " ms through risk, execution, the terminal, settlement and reconciliation"
     )
+    return ours
+
+
+def eurusd_h1() -> BacktestResult:
+    """sma_cross 10/20 on backtesting.py's 5,000 EURUSD H1 bars, replayed from an MT5 CSV."""
+    from backtesting.test import EURUSD  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    utc = np.array([int(ts.timestamp()) for ts in EURUSD.index.tz_localize(UTC)])
+    bars = np.zeros(len(EURUSD), dtype=RATES_DTYPE)
+    bars["time"] = to_server_array(utc)
+    for name, column in (("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close")):
+        bars[name] = EURUSD[column].to_numpy()
+    bars["tick_volume"] = EURUSD["Volume"].to_numpy().astype(np.int64)
+    server = bars["time"].astype(np.int64)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "EURUSD_H1.csv"
+        path.write_text(format_bars(bars, 5))
+        spec = BacktestSpec(
+            strategy="sma_cross",
+            symbol="EURUSD",
+            timeframe=Timeframe.H1,
+            start=float(from_server_array(server[:1])[0]),
+            end=float(from_server_array(server[-1:] + 3600)[0]),
+            params={"fast_period": 10, "slow_period": 20, "stop_atr_multiplier": 100},
+            replay={"EURUSD": [path]},
+            balance=100_000,
+            volume=0.1,
+            spread_points=0,
+            swap_free=True,
+            risk=OPEN_LIMITS.model_copy(update={"max_quote_age_seconds": 86_400}),
+            sync_every_seconds=43_200,
+        )
+        started = time.perf_counter()
+        ours = run_backtest(spec)
+        our_time = time.perf_counter() - started
+    their_time, their_trades, their_net = backtesting_py(EURUSD, SmaCross)
+    print(f"SMA cross 10/20 on the {ours.bars:,} EURUSD H1 bars of backtesting.py, from a CSV")
+    print(
+        f"  forexbot        {our_time:6.2f} s   {ours.bars / our_time:>9,.0f} bars/s   "
+        f"{len(ours.trades):,} trades   net {ours.statistics.net_profit:,.2f}"
+    )
+    print(
+        f"  backtesting.py  {their_time:6.2f} s   {len(EURUSD) / their_time:>9,.0f} bars/s   "
+        f"{their_trades:,} trades   net {their_net:,.2f}"
+    )
+    print(f"  ratio           forexbot takes {our_time / their_time:.2f}x backtesting.py's time")
+    phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ours.timings.items())
+    print(f"  forexbot's time: {phases}")
+    return ours
+
+
+def write_trades(path: Path, results: dict[str, BacktestResult]) -> None:
+    """Each run's trades, one line a trade: what must not change when the engine gets faster."""
+    lines = []
+    for case, result in results.items():
+        net = result.statistics.net_profit
+        lines.append(f"# {case}: {len(result.trades)} trades, net {net:.2f}")
+        lines.extend(f"{case} {trade.to_dict()}" for trade in result.trades)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _frame(prices: PriceSeries) -> pd.DataFrame:
@@ -201,11 +274,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000, help="M1 bars for MA+RSI")
     parser.add_argument("--cross-bars", type=int, default=100_000, help="bars for SMA cross")
+    parser.add_argument(
+        "--case", choices=("all", "ma-rsi", "sma-cross", "eurusd-h1"), default="all"
+    )
+    parser.add_argument("--trades", type=Path, help="write each run's trade list to this file")
     args = parser.parse_args()
     configure_logging("ERROR")
-    ma_rsi(args.bars)
-    print()
-    sma_cross(args.cross_bars)
+    results: dict[str, BacktestResult] = {}
+    if args.case in ("all", "ma-rsi"):
+        results["ma-rsi"] = ma_rsi(args.bars)
+        print()
+    if args.case in ("all", "sma-cross"):
+        results["sma-cross"] = sma_cross(args.cross_bars)
+        print()
+    if args.case in ("all", "eurusd-h1"):
+        results["eurusd-h1"] = eurusd_h1()
+    if args.trades is not None:
+        write_trades(args.trades, results)
 
 
 if __name__ == "__main__":
