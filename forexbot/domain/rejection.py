@@ -28,6 +28,8 @@ class RejectCode(StrEnum):
     VOLATILITY_BLOCKED = "volatility_blocked"
     NO_QUOTE = "no_quote"
     STALE_QUOTE = "stale_quote"
+    # stop and reverse: the instance is already in on the signal's side
+    POSITION_HELD = "position_held"
     SPREAD_TOO_WIDE = "spread_too_wide"
     # the order's stops
     INVALID_STOP = "invalid_stop"

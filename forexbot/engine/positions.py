@@ -370,6 +370,14 @@ class PositionManager:
                 _log.warning("reconciliation after a reversal failed", error=str(exc))
         return closed
 
+    def held_on_side(self, signal: Signal) -> int:
+        """How many open trades the signal's instance holds on the signal's side (a
+        stop-and-reverse signal finding one holds it: see the risk manager)."""
+        instance = f"{signal.strategy}:{signal.symbol}:{signal.timeframe}"
+        return sum(
+            1 for t in self._open.values() if t.instance == instance and t.side is signal.side
+        )
+
     async def close_all(self, reason: str) -> int:
         """Close every position of the bot (the kill switch); returns how many were closed.
 

@@ -32,6 +32,12 @@ Rules enforced, in this order (the first that fails rejects, with its
     ``max_margin_usage_percent`` of equity — orders approved and not filled yet counting as
     margin in use.
 
+A stop-and-reverse signal (``close_opposite``) that passes rules 0–4 first closes its
+instance's trades on the other side; then, when that instance already holds a trade on the
+signal's side, it is refused with ``position_held``: such a strategy is in the market once,
+and a repeated same-side signal (its opposite refused, e.g. at a closed market) holds the
+position instead of adding a second one, whatever ``max_positions_per_symbol`` allows.
+
 ``terminal_unavailable`` (``margin_unknown``) when the terminal cannot tell the account (the
 margin). Decisions are made one at a time (a lock), so two signals (or a double-tapped manual
 trade) cannot both take the last slot of a limit: an approved order is reserved in the
@@ -251,6 +257,19 @@ class RiskManager:
                 await self._reject(signal, refused)
                 return
             await self._closer.close_opposite(signal)
+            held = self._closer.held_on_side(signal)
+            if held:
+                side = signal.side.label
+                await self._reject(
+                    signal,
+                    Rejection(
+                        RejectCode.POSITION_HELD,
+                        f"stop and reverse: {signal.strategy} already holds {held} {side} "
+                        f"trade(s) on {signal.symbol} {signal.timeframe}; a repeated {side} "
+                        "signal holds the position",
+                    ),
+                )
+                return
         decision = await self._decide(signal, volume=signal.volume, manual=False)
         if isinstance(decision, OrderIntent):
             self._bus.publish(OrderIntentEvent(decision))

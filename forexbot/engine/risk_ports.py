@@ -38,11 +38,13 @@ class OpenPositions(Protocol):
 
 class PositionCloser(Protocol):
     """Closes every position of the bot (the kill switch's hand), or a stop-and-reverse
-    signal's trades on the other side."""
+    signal's trades on the other side; and counts that signal's trades on its own side."""
 
     async def close_all(self, reason: str) -> int: ...
 
     async def close_opposite(self, signal: Signal) -> int: ...
+
+    def held_on_side(self, signal: Signal) -> int: ...
 
 
 class RiskStateStore(Protocol):

@@ -8,7 +8,10 @@ on closed bid bars (TA-Lib, causal):
 * **Buy** at bar *t* when ``fast[t-1] < slow[t-1]`` and ``fast[t] > slow[t]`` (strictly, on
   both bars); **sell** on the mirror cross.
 * **Stop and reverse**: a signal first closes the instance's trades on the other side, so the
-  strategy is always in the market after its first cross.
+  strategy is always in the market after its first cross, once: a signal on the side already
+  held (its opposite was refused, e.g. on the week's last bar with the market closed) holds
+  that position — the risk manager refuses a second entry (``position_held``), live and in
+  backtests alike, whatever ``max_positions_per_symbol`` allows.
 * Entry is ``close[t]``. The protective stop is ``stop_atr_multiplier × atr[t]`` beyond it
   (the risk manager sizes and checks every trade by its stop; make it wide to let the
   reversal do the exiting); there is no take-profit. No signal while an average or the ATR is
