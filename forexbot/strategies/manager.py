@@ -18,11 +18,15 @@ Rules:
   :class:`~forexbot.strategies.regime.Regime` is suppressed: logged and counted, not traded.
   A signal that passes carries the condition snapshot (stored with the trade as
   ``market_condition``) and its instance's ``risk_multiplier``.
-* **Orders before analysis.** Between instances the manager yields to the event loop, and
-  while ``defer_to()`` says the order path is busy (a signal being risk-checked, an order
-  being written or sent) it waits, up to ``max_defer`` seconds per instance: when every
-  symbol's bar closes at once, the first signals' orders go out while the other instances
-  wait, instead of competing with them for the one CPU the loop has.
+* **Orders before analysis.** A signal is published as soon as its instance emits it, and
+  before each bar's analysis (its frame and market condition) and between instances the
+  manager yields to the event loop, so the risk manager takes a published signal before
+  any more analysis runs; while ``defer_to()`` says the order path is busy (a signal being
+  risk-checked, an order being written or sent) it waits, up to ``max_defer`` seconds each
+  time: when every symbol's bar closes at once, the first signals' orders go out while the
+  rest of the burst waits, instead of competing with them for the one CPU the loop has.
+  Bars are still analysed one at a time in their order, so the signals of a symbol keep
+  their order.
 * A strategy that raises is isolated: the exception is logged and counted, the bar is skipped
   for that instance only, and the other instances go on.
 """
@@ -181,17 +185,26 @@ class StrategyManager:
         if stream.bars and bar.time <= stream.bars[-1].time:
             return  # already seen (history overlap on reconnect)
         stream.bars.append(bar)
+        # Way is made before the bar's analysis (a signal of the previous bar, or of another
+        # stream, goes to risk before this bar's frame and condition are computed) and
+        # between instances (a signal goes before the next instance computes).
+        if not await self._made_way():
+            return
         # One frame of the stream's bars per closed bar, shared by the detector and every
         # instance (each uses its own window's tail of it).
         frame = bars_to_frame(list(stream.bars))
         stream.condition = self._detect(stream, bar, frame)
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
-        for instance in self._by_stream[key]:
-            await self._make_way()
-            if self._stopped:
+        for n, instance in enumerate(self._by_stream[key]):
+            if n and not await self._made_way():
                 return
             self._run(instance, bar, stream.condition, event.received_at, frame)
+
+    async def _made_way(self) -> bool:
+        """Make way for the order path; whether to go on (not stopped meanwhile)."""
+        await self._make_way()
+        return not self._stopped
 
     async def _make_way(self) -> None:
         """Let the order path run first (see the module docstring)."""
