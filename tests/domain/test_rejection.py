@@ -18,6 +18,7 @@ PUBLISHED = {
     "volatility_blocked",
     "no_quote",
     "stale_quote",
+    "position_held",
     "spread_too_wide",
     "invalid_stop",
     "stop_too_close",
