@@ -266,7 +266,8 @@ class Backtest:
             management=spec.management,
             volume=spec.volume,
         )
-        self._window = max(spec.detector.min_bars, self._strategy.window_bars)
+        self._min_bars = spec.detector.min_bars
+        self._window = max(self._min_bars, self._strategy.window_bars)
         self._clock = ManualClock(spec.start)
         self._bus = EventBus()
         self._store = MemoryTradeStore(self._clock)
@@ -389,9 +390,11 @@ class Backtest:
         signal = signal_on(self._strategy.name, bar, row)
         if signal is None:
             return
-        window = frame.iloc[max(0, i + 1 - self._window) : i + 1].reset_index(drop=True)
         condition = None
-        if len(window) >= self.spec.detector.min_bars:
+        if i + 1 >= self._min_bars:
+            # A positional slice (a view, its index not reset): the detector reads the
+            # columns' values and the last bar's time, never the index labels.
+            window = frame.iloc[max(0, i + 1 - self._window) : i + 1]
             condition = detect(
                 window, bar.symbol, bar.timeframe, self.spec.detector, synthetic=synthetic
             )
