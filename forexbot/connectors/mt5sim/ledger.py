@@ -15,6 +15,15 @@ by :meth:`Ledger.archive_order`.
   (entry INOUT: profit on the old volume, the rest opens the other way at the fill price; the
   position keeps its ticket and identifier).
 
+**Valuation is cached, never approximated.** A quote is a pure function of (symbol, time):
+:meth:`Ledger.quote` keeps, per symbol, the last quote with the span of time over which it is
+provably the same (:meth:`MarketData.last_tick_span`), so a later time inside the span reuses
+it. :meth:`Ledger.totals` keeps, per open position, its floating profit and margin together
+with every quote read to compute them; the entry is reused only while the position is the very
+same (immutable) tuple and each of those quotes is still equal, otherwise recomputed. The sums
+are then made in the same order with the same operands, so the figures are bit-identical to a
+recomputation from scratch; closed positions drop out at the next call.
+
 Commission, when configured, is charged per lot on every deal, as a negative amount.
 Swap accrues on the open position (see :mod:`swaps`) and is realised by the deal that closes
 it, in proportion to the volume closed (the deal's ``swap``, added to the balance).
@@ -45,6 +54,7 @@ from .structures import TradeDeal, TradeOrder, TradePosition
 from .symbols import Catalogue, SymbolSpec
 
 VOLUME_DIGITS = 8
+Quote = tuple[float, float] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,16 @@ class Fill:
     volume: float
     price: float
     position: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Valuation:
+    """One open position's floating profit and margin, and the quotes they were read from."""
+
+    position: TradePosition
+    profit: float
+    margin: float
+    reads: tuple[tuple[str, Quote], ...]
 
 
 def opposite(order_type: int) -> int:
@@ -81,6 +101,11 @@ class Ledger:
         self.swap_free = swap_free  # a swap-free account: no rollover is ever charged
         self.now_msc = state.processed_msc
         self.money = Money(catalogue, state.currency, state.leverage, self.quote)
+        # symbol -> (lo, hi, quote): the quote at every time in [lo, hi) (see module doc).
+        self._quote_spans: dict[str, tuple[int, int, Quote]] = {}
+        # ticket -> valuation of the open position, and the quote reads being recorded.
+        self._valuations: dict[int, _Valuation] = {}
+        self._reads: list[tuple[str, Quote]] | None = None
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.catalogue.get(symbol)
@@ -88,19 +113,33 @@ class Ledger:
             raise KeyError(symbol)
         return spec
 
-    def quote(self, symbol: str) -> tuple[float, float] | None:
+    def quote(self, symbol: str) -> Quote:
         """(bid, ask) of the last tick at or before ``now_msc``."""
-        tick = self.market.last_tick(symbol, self.now_msc)
-        if tick is None:
-            return None
-        return float(tick["bid"][0]), float(tick["ask"][0])
+        now = self.now_msc
+        span = self._quote_spans.get(symbol)
+        if span is not None and span[0] <= now < span[1]:
+            quote = span[2]
+        else:
+            tick, lo, hi = self.market.last_tick_span(symbol, now)
+            quote = None if tick is None else (float(tick["bid"][0]), float(tick["ask"][0]))
+            self._quote_spans[symbol] = (lo, hi, quote)
+        if self._reads is not None:
+            self._reads.append((symbol, quote))
+        return quote
 
     # --- valuation --------------------------------------------------------------------
     def valued(self, position: TradePosition) -> TradePosition:
         """``position`` with ``price_current`` and ``profit`` at the current quote."""
+        mark = self._mark(position)
+        if mark is None:
+            return position
+        return position._replace(price_current=mark[0], profit=mark[1])
+
+    def _mark(self, position: TradePosition) -> tuple[float, float] | None:
+        """(current price, floating profit) of ``position``; None without a quote."""
         quote = self.quote(position.symbol)
         if quote is None:
-            return position
+            return None
         price = quote[0] if position.type == POSITION_TYPE_BUY else quote[1]
         profit = self.money.profit(
             position.type,
@@ -109,7 +148,7 @@ class Ledger:
             position.price_open,
             price,
         )
-        return position._replace(price_current=price, profit=profit or 0.0)
+        return price, profit or 0.0
 
     def position_margin(self, position: TradePosition) -> float:
         spec = self.spec(position.symbol)
@@ -117,11 +156,33 @@ class Ledger:
 
     def totals(self) -> tuple[float, float]:
         """(floating profit, used margin) of all open positions, in account currency."""
+        cached, kept = self._valuations, {}
         profit = margin = 0.0
-        for position in self.state.positions.values():
-            profit += self.valued(position).profit + position.swap
-            margin += self.position_margin(position)
+        for ticket, position in self.state.positions.items():
+            entry = cached.get(ticket)
+            if entry is None or entry.position is not position or not self._unmoved(entry):
+                entry = self._valuation(position)
+            kept[ticket] = entry
+            profit += entry.profit + position.swap
+            margin += entry.margin
+        self._valuations = kept
         return round(profit, CURRENCY_DIGITS), round(margin, CURRENCY_DIGITS)
+
+    def _valuation(self, position: TradePosition) -> _Valuation:
+        """Value ``position`` now, recording the quotes read (its own, and conversions')."""
+        reads: list[tuple[str, Quote]] = []
+        self._reads = reads
+        try:
+            mark = self._mark(position)
+            margin = self.position_margin(position)
+        finally:
+            self._reads = None
+        profit = position.profit if mark is None else mark[1]
+        return _Valuation(position, profit, margin, tuple(reads))
+
+    def _unmoved(self, entry: _Valuation) -> bool:
+        """Whether every quote ``entry`` was computed from is still the current one."""
+        return all(self.quote(symbol) == quote for symbol, quote in entry.reads)
 
     def equity(self) -> float:
         return round(self.state.balance + self.state.credit + self.totals()[0], CURRENCY_DIGITS)

@@ -235,19 +235,32 @@ class MarketData:
 
     def last_tick(self, symbol: str, now_msc: int) -> NDArray[np.void] | None:
         """The latest tick at or before ``now`` (the last quote of Friday at the weekend)."""
+        return self.last_tick_span(symbol, now_msc)[0]
+
+    def last_tick_span(self, symbol: str, now_msc: int) -> tuple[NDArray[np.void] | None, int, int]:
+        """(:meth:`last_tick` at ``now``, ``lo``, ``hi``): the same tick is the last one at
+        every time in ``[lo, hi)``.
+
+        Why it holds: the answer depends only on the ticks of ``now``'s minute up to ``now``
+        and, when there are none, on the bars before that minute (a function of the minute).
+        So it stays the same from ``max(tick time, minute start)`` until the minute's next
+        tick after ``now``, or the minute's end; always ``lo <= now < hi``.
+        """
         minute = now_msc // 60_000
+        start, end = minute * 60_000, (minute + 1) * 60_000
         ticks = self.feed.minute_ticks(symbol, minute, minute + 1)
-        ticks = ticks[: np.searchsorted(ticks["time_msc"], now_msc, side="right")]
-        if len(ticks):
-            return ticks[-1:].copy()
+        cut = int(np.searchsorted(ticks["time_msc"], now_msc, side="right"))
+        hi = int(ticks["time_msc"][cut]) if cut < len(ticks) else end
+        if cut:
+            return ticks[cut - 1 : cut].copy(), max(start, int(ticks["time_msc"][cut - 1])), hi
         day = minute // MINUTES_PER_DAY
         for back in range(_LOOKBACK_DAYS):
             bars = self.feed.day_bars(symbol, day - back)
             bars = bars[: np.searchsorted(bars["time"], minute * 60)]
             if len(bars):
                 last = int(bars["time"][-1]) // 60
-                return self.feed.minute_ticks(symbol, last, last + 1)[-1:].copy()
-        return None
+                return self.feed.minute_ticks(symbol, last, last + 1)[-1:].copy(), start, hi
+        return None, start, hi
 
     def session(self, symbol: str, now_msc: int) -> tuple[Bars, Bars]:
         """(today's D1 bar so far, the previous trading day's D1 bar); either may be empty."""
