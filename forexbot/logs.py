@@ -11,6 +11,10 @@ One line per event, with bound context (component, symbol, strategy, order id). 
   string (https://no-color.org); never in a file or a pipe (``format: console`` there).
 * Standard-library loggers (aiohttp, asyncpg, alembic) are routed through the same renderer, so
   the output has one format.
+* An event below its logger's level is dropped before any processor sees it (no time stamp,
+  no context merge, no rendering): a backtest logging at WARNING makes tens of thousands of
+  info calls. The level is the standard library's, read at each call, so a level changed at
+  run time (``logging.level`` in the system settings) takes effect at once.
 * Free-form text for a person (the start-up greeting) goes only where console lines go
   (:func:`console_stream`): in a JSON stream it would break one-object-per-line.
 """
@@ -71,7 +75,11 @@ def configure_logging(
         renderer = structlog.dev.ConsoleRenderer(colors=on_terminal and not env.get("NO_COLOR"))
 
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

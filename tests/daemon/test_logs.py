@@ -14,6 +14,7 @@ from typing import TextIO
 
 import pytest
 import structlog
+from structlog.typing import EventDict
 
 from forexbot.logs import configure_logging, console_stream
 
@@ -185,3 +186,56 @@ def test_text_for_a_person_goes_to_the_console_stream(terminal: Terminal) -> Non
 def test_there_is_no_console_stream_when_the_log_is_json() -> None:
     configure_logging("INFO", "auto", stream=io.StringIO(), environ={})
     assert console_stream() is None
+
+
+class CountingProcessor:
+    """A processor placed just before the hand-over to the standard library: it sees every
+    event the chain works on (time stamp, context, level name...) and counts them."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def __call__(self, logger: object, method_name: str, event_dict: EventDict) -> EventDict:
+        self.events.append(str(event_dict["event"]))
+        return event_dict
+
+
+def _count_processed_events() -> CountingProcessor:
+    counter = CountingProcessor()
+    *chain, hand_over = structlog.get_config()["processors"]
+    structlog.configure(processors=[*chain, counter, hand_over])
+    return counter
+
+
+def test_an_event_below_the_level_is_never_processed_nor_written() -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", "json", stream=stream)
+    counter = _count_processed_events()
+    log = structlog.get_logger("forexbot.test").bind(component="backtest")
+    log.info("position opened", trade=1)
+    log.debug("fill details", trade=1)
+    log.warning("margin low", trade=1)
+
+    assert counter.events == ["margin low"]
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["margin low"]
+
+
+def test_a_level_changed_at_run_time_decides_what_is_processed() -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", "json", stream=stream)
+    counter = _count_processed_events()
+    log = structlog.get_logger("forexbot.test")
+    root = logging.getLogger()
+    try:
+        log.info("dropped at WARNING")
+        root.setLevel(logging.DEBUG)  # what logging.level in the system settings does
+        log.debug("kept at DEBUG")
+        root.setLevel(logging.ERROR)
+        log.warning("dropped at ERROR")
+    finally:
+        root.setLevel(logging.INFO)
+
+    assert counter.events == ["kept at DEBUG"]
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
+        "kept at DEBUG"
+    ]
