@@ -8,14 +8,16 @@ transitions with a history, conserved volume, exact money) are specified once, f
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from trade_records import adopted, fill, intent
 
 from forexbot.backtest.trade_store import MemoryTradeStore
 from forexbot.clock import ManualClock
-from forexbot.domain.trades import ClientOrderIdConflict, ExitTotals
+from forexbot.domain.trades import ClientOrderIdConflict, ExitTotals, TradeRecord
 
 CLOCK_START = datetime(2024, 3, 4, 10, 0, 5, tzinfo=UTC)
 
@@ -133,3 +135,48 @@ async def test_adopting_with_a_client_order_id_in_use_is_refused(
         await store.adopt_position(adopted())
 
     assert store.all() == before
+
+
+async def test_a_move_after_new_stops_keeps_the_new_stops(store: MemoryTradeStore) -> None:
+    trade_id = await store.create_intent(intent())
+    await store.mark_open(trade_id, fill())
+    await store.update_stops(trade_id, sl=1.0855, tp=None)
+
+    closing = await store.mark_closing(trade_id)
+    closed = await store.mark_closed(
+        trade_id,
+        ExitTotals(exit_price=1.0855, profit=-10, swap=0, commission=0),
+        close_time=datetime(2024, 3, 4, 12, 0, tzinfo=UTC),
+        close_reason="stop_loss",
+    )
+
+    assert (closing.sl, closing.tp) == (Decimal("1.0855"), None)
+    assert (closed.sl, closed.tp) == (Decimal("1.0855"), None)
+    assert await store.get(trade_id) == closed
+
+
+async def test_a_move_changes_only_the_columns_it_writes(
+    store: MemoryTradeStore, clock: ManualClock
+) -> None:
+    trade_id = await store.create_intent(intent())
+    submitted = await store.mark_submitted(trade_id)
+    clock.advance(5)
+
+    opened = await store.mark_open(trade_id, fill(execution_details={"retcode": 10009}))
+
+    changed = {
+        name
+        for name in (f.name for f in dataclasses.fields(TradeRecord))
+        if getattr(opened, name) != getattr(submitted, name)
+    }
+    assert changed == {
+        "status",
+        "updated_at",
+        "mt5_order",
+        "mt5_position",
+        "entry_price",
+        "open_time",
+        "execution_details",
+    }
+    assert opened.volume == submitted.volume  # the fill's volume, the same as requested
+    assert opened.updated_at == CLOCK_START + timedelta(seconds=5)
