@@ -13,6 +13,25 @@ from forexbot.strategies.base_strategy import Strategy, bars_to_frame
 
 T0 = 1_700_000_100 - 1_700_000_100 % 900
 WICK = 0.25
+#: Tuesday 2026-03-10 from 03:00 UTC: M15 bars from there fall in London/New York hours.
+TUESDAY_LONDON = 1_773_111_600
+
+
+def trending_bars(n: int, symbol: str = "EURUSD") -> list[Bar]:
+    """``n`` M15 bars of a steady uptrend with some noise, normal spread and volume, from
+    :data:`TUESDAY_LONDON` (the same every call)."""
+    rng = np.random.default_rng(4)
+    close = 1.08 + np.cumsum(0.0004 + rng.normal(0, 0.0003, n))
+    tf = Timeframe.M15
+    bars = []
+    for i in range(n):
+        c = float(close[i])
+        o = float(close[i - 1]) if i else c
+        bars.append(
+            Bar(symbol, tf, TUESDAY_LONDON + i * tf.seconds, o, max(o, c) + 0.0003,
+                min(o, c) - 0.0003, c, tick_volume=int(500 + rng.integers(0, 200)), spread=8)
+        )  # fmt: skip
+    return bars
 
 
 def bars_from_closes(closes: Sequence[float] | np.ndarray, symbol: str = "TEST") -> list[Bar]:

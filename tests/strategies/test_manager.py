@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 import pytest_asyncio
+from bars_kit import TUESDAY_LONDON, trending_bars
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
@@ -23,24 +23,8 @@ from forexbot.strategies.base_strategy import (
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 from forexbot.strategies.regime import ANY_TREND, RANGING, Regime
 
-# Tuesday 2026-03-10 from 03:00 UTC, M15: the live bars fall in London/New York hours.
-START = int(datetime(2026, 3, 10, 3, 0, tzinfo=UTC).timestamp())
+START = TUESDAY_LONDON
 TF = Timeframe.M15
-
-
-def trending_bars(n: int, symbol: str = "EURUSD") -> list[Bar]:
-    """A steady uptrend with some noise, normal spread and volume."""
-    rng = np.random.default_rng(4)
-    close = 1.08 + np.cumsum(0.0004 + rng.normal(0, 0.0003, n))
-    bars = []
-    for i in range(n):
-        c = float(close[i])
-        o = float(close[i - 1]) if i else c
-        bars.append(
-            Bar(symbol, TF, START + i * TF.seconds, o, max(o, c) + 0.0003, min(o, c) - 0.0003, c,
-                tick_volume=int(500 + rng.integers(0, 200)), spread=8)
-        )  # fmt: skip
-    return bars
 
 
 class AlwaysBuy(Strategy):

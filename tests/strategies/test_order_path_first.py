@@ -10,12 +10,11 @@ ordering of events, not a duration.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 import pytest
+from bars_kit import TUESDAY_LONDON, trending_bars
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events import bus as bus_module
@@ -25,25 +24,9 @@ from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_si
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 from forexbot.strategies.regime import ANY_TREND, Regime
 
-# Tuesday 2026-03-10 from 03:00 UTC, M15: the live bars fall in London/New York hours.
-START = int(datetime(2026, 3, 10, 3, 0, tzinfo=UTC).timestamp())
+START = TUESDAY_LONDON
 TF = Timeframe.M15
 HISTORY = 300
-
-
-def trending_bars(n: int, symbol: str) -> list[Bar]:
-    """A steady uptrend with some noise, normal spread and volume."""
-    rng = np.random.default_rng(4)
-    close = 1.08 + np.cumsum(0.0004 + rng.normal(0, 0.0003, n))
-    bars = []
-    for i in range(n):
-        c = float(close[i])
-        o = float(close[i - 1]) if i else c
-        bars.append(
-            Bar(symbol, TF, START + i * TF.seconds, o, max(o, c) + 0.0003, min(o, c) - 0.0003, c,
-                tick_volume=int(500 + rng.integers(0, 200)), spread=8)
-        )  # fmt: skip
-    return bars
 
 
 class Computations:
