@@ -424,15 +424,12 @@ class NotificationPort(Protocol):
     @property
     def vapid_public_key(self) -> str: ...
 
-    def check_endpoint(self, url: str) -> str:
-        """``url`` when it is an allowed push endpoint; :class:`ValueError` saying why not."""
-        ...
-
     async def add_device(
         self, user_id: int, endpoint: str, p256dh: str, auth: str, device: str | None
     ) -> PushSubscription:
-        """Store the subscription; raises :class:`~forexbot.errors.StateConflictError` when
-        the user has too many."""
+        """Store the subscription; raises :class:`ValueError` when the endpoint is not an
+        allowed push service, :class:`~forexbot.errors.StateConflictError` when the user has
+        too many."""
         ...
 
     async def devices(self, user_id: int) -> list[PushSubscription]: ...

@@ -250,14 +250,10 @@ class Notifier:
 
     # The API's port: devices and preferences of one user.
 
-    def check_endpoint(self, url: str) -> str:
-        """``url`` when it may be subscribed; :class:`ValueError` saying why not."""
-        return self._endpoints.check(url)
-
     async def add_device(
         self, user_id: int, endpoint: str, p256dh: str, auth: str, device: str | None
     ) -> PushSubscription:
-        self._endpoints.check(endpoint)  # the API checked it already; a rule, not a courtesy
+        self._endpoints.check(endpoint)  # ValueError: not an allowed push service
         return await self._store.add(user_id, endpoint, p256dh, auth, device)
 
     async def devices(self, user_id: int) -> list[PushSubscription]:

@@ -56,7 +56,8 @@ class SubscriptionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    # Which hosts are allowed is the daemon's setting: checked by the route (422 on this field).
+    # Which hosts are allowed is the daemon's setting (notifications.push_hosts): the
+    # notifier checks it when storing, and the route answers 422 on this field.
     endpoint: str = Field(min_length=1, max_length=2048)
     keys: SubscriptionKeys
     expirationTime: float | None = None  # noqa: N815 - the browser's own field name
@@ -163,17 +164,20 @@ class NotificationRoutes:
     async def subscribe(self, request: web.Request) -> web.Response:
         body = await read_json(request, SubscriptionRequest)
         try:
-            self._notifier.check_endpoint(body.endpoint)
-        except ValueError as exc:
+            stored = await self._notifier.add_device(
+                claims_of(request).user_id,
+                body.endpoint,
+                body.keys.p256dh,
+                body.keys.auth,
+                body.device,
+            )
+        except ValueError as exc:  # the endpoint is not an allowed push service
             raise ApiError(
                 422,
                 "validation_error",
                 f"invalid request body (endpoint: {exc})",
                 details=[{"field": "endpoint", "message": str(exc), "type": "value_error"}],
             ) from None
-        stored = await self._notifier.add_device(
-            claims_of(request).user_id, body.endpoint, body.keys.p256dh, body.keys.auth, body.device
-        )
         await audit(
             self._audit,
             request,
