@@ -65,6 +65,17 @@ def watch_problems(page: Page) -> list[str]:
     return problems
 
 
+def strategy_puts(page: Page) -> list[Request]:
+    """The page's ``PUT /api/strategies/...`` requests, as they are sent (to prove what a form
+    sent, or that it sent nothing)."""
+    puts: list[Request] = []
+    page.on(
+        "request",
+        lambda r: puts.append(r) if r.method == "PUT" and "/api/strategies/" in r.url else None,
+    )
+    return puts
+
+
 async def strategy_from_api(base: str, instance_id: str) -> dict[str, Any]:
     """A strategy instance as the API has it now (read as the trader)."""
     async with aiohttp.ClientSession() as http:
@@ -87,11 +98,7 @@ async def test_strategy_parameters_and_list_limits_are_edited_in_forms(
     running, admin_secret = daemon
     screens = Screens(page, tmp_path)
     problems = watch_problems(page)
-    puts: list[Request] = []
-    page.on(
-        "request",
-        lambda r: puts.append(r) if r.method == "PUT" and "/api/strategies/" in r.url else None,
-    )
+    puts = strategy_puts(page)
     await page.goto(f"{running.base}/app/")
     await sign_in(page, "tom")
     await page.get_by_test_id("tab-control").click()
@@ -222,11 +229,7 @@ async def test_a_strategys_risk_multiplier_and_management_are_edited_in_a_form(
     running, _ = daemon
     screens = Screens(page, tmp_path)
     problems = watch_problems(page)
-    puts: list[Request] = []
-    page.on(
-        "request",
-        lambda r: puts.append(r) if r.method == "PUT" and "/api/strategies/" in r.url else None,
-    )
+    puts = strategy_puts(page)
     await page.goto(f"{running.base}/app/")
     await sign_in(page, "tom")
     await page.get_by_test_id("tab-control").click()
