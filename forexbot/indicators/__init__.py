@@ -1,0 +1,1 @@
+"""Technical indicators computed one closed bar at a time."""
