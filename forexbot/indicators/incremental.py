@@ -96,7 +96,9 @@ class Atr:
         return atr
 
 
-def series(update: Callable[..., float], *columns: Sequence[float]) -> NDArray[np.float64]:
+def series(
+    update: Callable[..., float], *columns: Sequence[float] | NDArray[np.float64]
+) -> NDArray[np.float64]:
     """``update`` (a fresh indicator's bound ``update``) applied to every row of ``columns``
     in order: the indicator's value on every bar, as the streaming face sees it."""
     rows = zip(*(np.asarray(c, dtype=np.float64).tolist() for c in columns), strict=True)

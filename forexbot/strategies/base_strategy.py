@@ -1,13 +1,19 @@
-"""The strategy interface: one rule, two faces that must agree.
+"""The strategy interface: one rule, two faces that must agree bit for bit.
 
 * :meth:`Strategy.signals` is the vectorised face: over a DataFrame of bars with the columns of
   MetaTrader's ``copy_rates_*`` (``time`` tz-aware UTC, ``open``, ``high``, ``low``, ``close``,
   ``tick_volume``, ``spread``, ``real_volume``) it returns one row per bar with ``signal``
   (1 buy, −1 sell, 0 none), ``entry``, ``sl``, ``tp``, ``confidence`` and ``reason``. Used by
   backtests and analysis.
-* :meth:`Strategy.on_bar` is the incremental face, called once per closed bar in live trading.
-  It keeps a rolling window of bars and evaluates the same vectorised rule on it, so by
-  construction it returns what :meth:`signals` says for the last bar of that window.
+* :meth:`Strategy.stream` is the streaming face: a :class:`SignalStream` fed every closed bar
+  in order, from the first, doing O(1) work per bar (incremental indicators from
+  :mod:`forexbot.indicators.incremental`, a bounded tail of bars for pattern rules). On every
+  bar it returns exactly the row :meth:`signals` gives for that bar over all the bars fed so
+  far — same sides, the same floats to the last bit, the same reason — which the property
+  tests check for every strategy. :meth:`Strategy.on_bar`, called once per closed bar in live
+  trading, feeds it. A strategy without a streaming face of its own gets
+  :class:`WindowStream`, which evaluates the vectorised face on a rolling window (correct, not
+  O(1)).
 
 No look-ahead: a signal at bar *t* depends only on bars ≤ *t* (every indicator is causal), so
 appending future bars never changes a past signal.
@@ -42,6 +48,58 @@ class StrategyParams(BaseModel):
     model_config = {"extra": "forbid", "frozen": True}
 
 
+@dataclass(frozen=True, slots=True)
+class SignalRow:
+    """One bar's signal as the streaming face gives it: the non-zero rows of a signals frame."""
+
+    side: int  # 1 buy, −1 sell
+    entry: float
+    sl: float
+    tp: float
+    confidence: float
+    reason: str
+
+
+class SignalStream(ABC):
+    """A strategy's streaming face: its state over the bars fed so far."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def update(self, bar: Bar) -> SignalRow | None:
+        """Take the next closed bar (each bar once, oldest first); the signal on it, if any:
+        what :meth:`Strategy.signals` over every bar fed so far says on its last row."""
+
+
+class WindowStream(SignalStream):
+    """The streaming face of a strategy that has none of its own: the vectorised face over a
+    rolling window of the last ``window_bars`` bars (its last row). Equal to the vectorised
+    face over all the bars only where the rule looks back less than the window."""
+
+    __slots__ = ("_strategy", "_window")
+
+    def __init__(self, strategy: Strategy) -> None:
+        self._strategy = strategy
+        self._window: deque[Bar] = deque(maxlen=strategy.window_bars)
+
+    def update(self, bar: Bar) -> SignalRow | None:
+        self._window.append(bar)
+        if len(self._window) < self._strategy.warmup_bars:
+            return None
+        row = self._strategy.signals(bars_to_frame(list(self._window))).iloc[-1]
+        side = int(row["signal"])
+        if side == 0:
+            return None
+        return SignalRow(
+            side=side,
+            entry=float(row["entry"]),
+            sl=float(row["sl"]),
+            tp=float(row["tp"]),
+            confidence=float(row["confidence"]),
+            reason=str(row["reason"]),
+        )
+
+
 class Strategy(ABC):
     """A trading rule over closed bars."""
 
@@ -64,13 +122,19 @@ class Strategy(ABC):
                 f"invalid parameters for strategy {self.name!r}: {problems}"
             ) from None
         self._window: deque[Bar] = deque(maxlen=self.window_bars)
+        self._stream = self.stream()
 
     def with_params(self, /, **changes: Any) -> Strategy:
         """A copy with some parameters changed (validated: ``InvalidInputError`` and no copy when a
         value is refused) that keeps the bars seen so far, so it can signal on the next bar."""
         fresh = type(self)(**{**self.params.model_dump(), **changes})
-        fresh._window.extend(self._window)
+        fresh.warm_up(list(self._window))
         return fresh
+
+    def stream(self) -> SignalStream:
+        """A fresh streaming face (see the module docstring); strategies override it with
+        their O(1) one."""
+        return WindowStream(self)
 
     @property
     @abstractmethod
@@ -89,43 +153,41 @@ class Strategy(ABC):
 
     def warm_up(self, bars: list[Bar]) -> None:
         """Load history (oldest first) without producing signals. Bars already received live
-        (a bar that closed while history was loading) stay, after the older history."""
+        (a bar that closed while history was loading) stay, after the older history. The
+        streaming face starts again from the first of the last ``window_bars`` of them, so
+        from here on it equals the vectorised face over the bars since that one."""
         live = list(self._window)
         older = [b for b in bars if not live or b.time < live[0].time]
         self._window.clear()
         self._window.extend(older + live)
+        self._stream = self.stream()
+        for bar in self._window:
+            self._stream.update(bar)
 
-    def on_bar(self, bar: Bar, stream: pd.DataFrame | None = None) -> Signal | None:
-        """The incremental face: add a closed bar, return the signal on it if any.
-
-        ``stream`` may be a frame of the stream's recent bars that the caller built anyway
-        (the strategy manager builds one per bar for all the instances of a stream). It is
-        used only when its tail is this strategy's window (same first and last bar, by time and
-        close), so the signal is bit for bit the one the strategy's own window gives;
-        otherwise the strategy builds its own frame.
-        """
+    def on_bar(self, bar: Bar) -> Signal | None:
+        """Add a closed bar to the streaming face; the signal on it if any. A bar not newer
+        than the last one (history overlap on reconnect) is ignored."""
         if self._window and bar.time <= self._window[-1].time:
-            return None  # a bar already seen (history overlap on reconnect)
-        self._window.append(bar)
-        if len(self._window) < self.warmup_bars:
             return None
-        frame = self._window_frame(stream)
-        row = self.signals(frame).iloc[-1]
-        return signal_on(self.name, bar, row.to_dict())
+        self._window.append(bar)
+        row = self._stream.update(bar)
+        return None if row is None else signal_from(self.name, bar, row)
 
-    def _window_frame(self, stream: pd.DataFrame | None) -> pd.DataFrame:
-        n = len(self._window)
-        if stream is not None and len(stream) >= n:
-            times, closes = stream["time"].array, stream["close"].array
-            head, tail = self._window[0], self._window[-1]
-            if (
-                int(times[-n].timestamp()) == head.time
-                and int(times[-1].timestamp()) == tail.time
-                and closes[-n] == head.close
-                and closes[-1] == tail.close
-            ):
-                return stream.iloc[-n:].reset_index(drop=True)
-        return bars_to_frame(list(self._window))
+
+def signal_from(strategy: str, bar: Bar, row: SignalRow) -> Signal:
+    """The :class:`Signal` of a streaming face's row on ``bar``."""
+    return Signal(
+        strategy=strategy,
+        symbol=bar.symbol,
+        timeframe=bar.timeframe.name,
+        side=Side(row.side),
+        entry=row.entry,
+        sl=row.sl,
+        tp=row.tp,
+        confidence=row.confidence,
+        reason=row.reason,
+        bar_time=bar.time,
+    )
 
 
 def signal_on(strategy: str, bar: Bar, row: Mapping[Any, Any]) -> Signal | None:

@@ -199,7 +199,7 @@ class StrategyManager:
         for n, instance in enumerate(self._by_stream[key]):
             if n and not await self._made_way():
                 return
-            self._run(instance, bar, stream.condition, event.received_at, frame)
+            self._run(instance, bar, stream.condition, event.received_at)
 
     async def _made_way(self) -> bool:
         """Make way for the order path; whether to go on (not stopped meanwhile)."""
@@ -238,11 +238,10 @@ class StrategyManager:
         bar: Bar,
         condition: MarketCondition | None,
         received_at: float = 0.0,
-        frame: pd.DataFrame | None = None,
     ) -> None:
         instance.bars_seen += 1
         try:
-            signal = instance.strategy.on_bar(bar, frame)
+            signal = instance.strategy.on_bar(bar)
         except Exception:
             instance.errors += 1
             self.errors[instance.key] += 1

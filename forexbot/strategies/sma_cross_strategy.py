@@ -22,6 +22,7 @@ on closed bid bars (TA-Lib, causal):
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -29,10 +30,14 @@ import pandas as pd
 import talib
 from pydantic import Field
 
+from forexbot.domain.market import Bar
+from forexbot.indicators.incremental import Atr, Sma, series
 from forexbot.market_condition.trend import TrendDirection
 from forexbot.market_condition.volatility import VolatilityBand
 from forexbot.strategies.base_strategy import (
     SignalColumns,
+    SignalRow,
+    SignalStream,
     Strategy,
     StrategyParams,
     TwoAverageParams,
@@ -77,7 +82,7 @@ class SmaCrossStrategy(Strategy):
         high, low, close = high_low_close(bars)
         fast = talib.SMA(close, timeperiod=p.fast_period)
         slow = talib.SMA(close, timeperiod=p.slow_period)
-        atr = talib.ATR(high, low, close, timeperiod=p.atr_period)
+        atr = series(Atr(p.atr_period).update, high, low, close)
         prev_fast = previous(fast)
         prev_slow = previous(slow)
         with np.errstate(invalid="ignore"):
@@ -90,3 +95,45 @@ class SmaCrossStrategy(Strategy):
         out.reason[buy] = f"SMA{p.fast_period} crossed above SMA{p.slow_period}"
         out.reason[sell] = f"SMA{p.fast_period} crossed below SMA{p.slow_period}"
         return out.frame(bars.index)
+
+    def stream(self) -> SignalStream:
+        return _SmaCrossStream(self.params)
+
+
+class _SmaCrossStream(SignalStream):
+    """:meth:`SmaCrossStrategy.signals` one bar at a time (same operations, same order)."""
+
+    __slots__ = ("_atr", "_fast", "_p", "_prev_fast", "_prev_slow", "_slow")
+
+    def __init__(self, params: SmaCrossParams) -> None:
+        self._p = params
+        self._fast = Sma(params.fast_period)
+        self._slow = Sma(params.slow_period)
+        self._atr = Atr(params.atr_period)
+        self._prev_fast = self._prev_slow = math.nan
+
+    def update(self, bar: Bar) -> SignalRow | None:
+        p = self._p
+        fast = self._fast.update(bar.close)
+        slow = self._slow.update(bar.close)
+        atr = self._atr.update(bar.high, bar.low, bar.close)
+        prev_fast, prev_slow = self._prev_fast, self._prev_slow
+        self._prev_fast, self._prev_slow = fast, slow
+        # NaN compares false, as in the vectorised face.
+        if not atr > 0 or math.isnan(prev_fast) or math.isnan(prev_slow):
+            return None
+        if prev_fast < prev_slow and fast > slow:
+            side, word = 1, "above"
+        elif prev_fast > prev_slow and fast < slow:
+            side, word = -1, "below"
+        else:
+            return None
+        stop = p.stop_atr_multiplier * atr
+        return SignalRow(
+            side=side,
+            entry=bar.close,
+            sl=bar.close - side * stop,
+            tp=0.0,
+            confidence=min(max(abs(fast - slow) / atr, 0.0), 1.0),
+            reason=f"SMA{p.fast_period} crossed {word} SMA{p.slow_period}",
+        )
