@@ -188,26 +188,32 @@ def assert_no_look_ahead(
 
 
 def assert_faces_agree(
-    live: Strategy, reference: Strategy, bars: list[Bar], *, minimum: int
+    live: Strategy,
+    reference: Strategy,
+    bars: list[Bar],
+    *,
+    minimum: int,
+    history: int | None = None,
 ) -> None:
-    """``live.on_bar`` (after ``warm_up`` on the first ``window_bars`` bars) gives, bar by bar,
-    exactly what ``reference.signals`` gives on the last row of the same trailing window.
-
-    RSI and ATR are Wilder-smoothed: their value depends slightly on where the series starts,
-    so the comparison is with the same trailing window, which is what ``on_bar`` promises to
-    equal — not with the whole history. At least ``minimum`` signals must fire.
+    """``live.on_bar`` (after ``warm_up`` on the first ``history`` bars, ``window_bars`` by
+    default) gives, bar by bar, exactly what ``reference.signals`` gives over every bar the
+    streaming face was fed: the last ``window_bars`` of the history, then the live bars. Sides,
+    prices and confidence are compared with ``==`` (to the last bit), reasons as strings. At
+    least ``minimum`` signals must fire.
     """
-    window = live.window_bars
-    assert len(bars) > window, "need bars beyond the warm-up window"
-    live.warm_up(bars[:window])
+    history = live.window_bars if history is None else history
+    assert len(bars) > history, "need bars beyond the history"
+    live.warm_up(bars[:history])
+    first = max(0, history - live.window_bars)
+    frame = reference.signals(bars_to_frame(bars[first:]))
 
     got: dict[int, Signal] = {}
     expected: dict[int, pd.Series] = {}
-    for t in range(window, len(bars)):
+    for t in range(history, len(bars)):
         sig = live.on_bar(bars[t])
         if sig is not None:
             got[t] = sig
-        row = reference.signals(bars_to_frame(bars[t - window + 1 : t + 1])).iloc[-1]
+        row = frame.iloc[t - first]
         if int(row["signal"]) != 0:
             expected[t] = row
 

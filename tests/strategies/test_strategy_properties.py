@@ -3,7 +3,8 @@
 * No look-ahead: the vectorised face's signals on a prefix of the bars equal the prefix of its
   signals on all of them.
 * The two faces agree: ``on_bar``, fed one closed bar at a time after ``warm_up``, gives
-  exactly what ``signals`` gives for the last bar of the same trailing window.
+  exactly (every float to the last bit) what ``signals`` gives on that bar over every bar the
+  streaming face was fed — whatever bar it starts from.
 
 Each case names the strategy (built through :func:`create`), a parameter set, the walk and its
 seed, and the minimum signal counts that keep the checks from passing vacuously. The helpers
@@ -13,7 +14,6 @@ live face that drifts from the vectorised one.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,12 +134,46 @@ def test_no_look_ahead_signals_on_a_prefix_equal_the_prefix_of_signals(case: Cas
 
 
 @pytest.mark.parametrize("case", PARAMS)
-def test_incremental_face_matches_the_vectorised_face_over_its_window(case: Case) -> None:
+def test_streaming_face_equals_the_vectorised_face_on_every_bar(case: Case) -> None:
     live = create(case.strategy, **case.params)
     reference = create(case.strategy, **case.params)
     bars = case.walk(case.seed, live.window_bars + case.live_bars)
 
     assert_faces_agree(live, reference, bars, minimum=case.minimum_live)
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_streaming_face_equals_the_vectorised_face_from_any_starting_bar(case: Case) -> None:
+    """A short history (the face starts cold, before the warm-up is complete) and a long one
+    (only its last ``window_bars`` are kept), at cut points drawn from the case's seed."""
+    rng = np.random.default_rng(case.seed)
+    probe = create(case.strategy, **case.params)
+    window = probe.window_bars
+    bars = case.walk(case.seed + 100, 2 * window + case.live_bars)
+    cold = int(rng.integers(1, probe.warmup_bars + 1))
+    for history in (cold, int(rng.integers(window, 2 * window))):
+        live = create(case.strategy, **case.params)
+        assert_faces_agree(live, probe, bars, minimum=1, history=history)
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_changing_parameters_keeps_the_streaming_face_equal_to_the_vectorised_face(
+    case: Case,
+) -> None:
+    """``with_params`` restarts the face from the bars kept so far: the copy agrees with the
+    vectorised face over them and every bar after."""
+    original = create(case.strategy, **case.params)
+    bars = case.walk(case.seed, original.window_bars + case.live_bars)
+    half = original.window_bars + case.live_bars // 2
+    original.warm_up(bars[: original.window_bars])
+    for bar in bars[original.window_bars : half]:
+        original.on_bar(bar)
+    changed = original.with_params(**case.params)
+    kept = bars[half - original.window_bars : half]
+    frame = changed.signals(bars_to_frame(kept + bars[half:]))
+    got = [changed.on_bar(bar) for bar in bars[half:]]
+    assert any(got)
+    assert [0 if s is None else s.side.value for s in got] == frame["signal"].tolist()[len(kept) :]
 
 
 # --- the checks catch what they are for ------------------------------------------------------
@@ -188,19 +222,3 @@ def test_the_faces_check_catches_a_live_face_that_disagrees() -> None:
     bars = case.walk(case.seed, live.window_bars + case.live_bars)
     with pytest.raises(AssertionError, match="on_bar fired on bars"):
         assert_faces_agree(live, MaRsiStrategy(**case.params), bars, minimum=case.minimum_live)
-
-
-@pytest.mark.parametrize("case", PARAMS)
-def test_a_shared_stream_frame_gives_the_signals_of_the_strategys_own_window(case: Case) -> None:
-    """The manager builds one frame per closed bar for all the instances of a stream; each
-    uses its window's tail of it. The signals must be the ones the window itself gives."""
-    own = create(case.strategy, **case.params)
-    shared = create(case.strategy, **case.params)
-    stream: deque[Bar] = deque(maxlen=shared.window_bars + 50)
-    fired = 0
-    for bar in case.walk(case.seed, 700):
-        stream.append(bar)
-        signal = shared.on_bar(bar, bars_to_frame(list(stream)))
-        assert signal == own.on_bar(bar)
-        fired += signal is not None
-    assert fired > 0
