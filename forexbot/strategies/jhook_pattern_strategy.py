@@ -1,8 +1,9 @@
 """J-Hook: a strong impulse, a measured pullback that holds the origin, then the hook back.
 
 Rules for a **buy** at bar *t*, on closed bid bars (``k = impulse_atr``, ``m = impulse_bars``,
-``n = max_pullback_bars``; ``atr = ATR(high, low, close, atr_period)`` from TA-Lib; every index
-used is ≤ *t*, so the rule is causal):
+``n = max_pullback_bars``; ``atr = ATR(high, low, close, atr_period)``, TA-Lib's definition
+computed by :class:`~forexbot.indicators.incremental.Atr`; every index used is ≤ *t*, so the
+rule is causal and looks back at most ``n + m + 1`` bars):
 
 1. **Impulse peak** ``b``: the first bar with the highest high among the ``n + 1`` bars
    ``t−1−n .. t−1``; ``H = high[b]``. There must be at least one pullback bar: ``b ≤ t − 2``.
@@ -31,24 +32,32 @@ bar (the close would have to be above a high and below a low of bar ``t−1``).
 No signal is given before bar ``warmup_bars − 1``
 (``warmup_bars = atr_period + max_pullback_bars + impulse_bars + 2``).
 
+Both faces evaluate steps 2–6 with one function, :func:`setup_at`: the vectorised face finds
+every bar's peak and origin with sliding windows, the streaming face in its tail of the last
+``n + m + 2`` bars.
+
 Defaults suit M15–H1 forex: ATR 14, impulse ≥ 2 ATR within 8 bars, pullback 38.2–61.8 % within
 10 bars, stop 0.1 ATR beyond the pullback extreme, target a 100 % projection of the impulse.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, model_validator
 
+from forexbot.domain.market import Bar
+from forexbot.indicators.incremental import Atr, series
 from forexbot.strategies.base_strategy import (
     FloatArray,
     SignalColumns,
+    SignalRow,
+    SignalStream,
     Strategy,
     StrategyParams,
     empty_signals,
@@ -95,6 +104,7 @@ class JHookSetup:
     sl: float
     tp: float
     confidence: float
+    peak_atr: float  # atr[b], the impulse's yardstick
 
 
 def find_setups(
@@ -109,62 +119,100 @@ def find_setups(
         return []
     # peak[t - n - 1] = b(t): first highest high among t-1-n .. t-1
     peak_rows = sliding_window_view(high, n + 1)
-    peak = peak_rows.argmax(axis=1) + np.arange(len(peak_rows))
+    peak = (peak_rows.argmax(axis=1) + np.arange(len(peak_rows))).tolist()
     # origin[b - m] = a(b): first lowest low among b-m .. b
     origin_rows = sliding_window_view(low, m + 1)
-    origin = origin_rows.argmin(axis=1) + np.arange(len(origin_rows))
+    origin = (origin_rows.argmin(axis=1) + np.arange(len(origin_rows))).tolist()
     hi, lo, cl, tr = high.tolist(), low.tolist(), close.tolist(), atr.tolist()
     found: list[JHookSetup] = []
     for t in range(start, size):
-        b = int(peak[t - n - 1])
+        b = peak[t - n - 1]
         if b > t - 2:
             continue
-        a = int(origin[b - m])
-        atr_b = tr[b]
-        if a == b or not atr_b > 0:
-            continue
-        top, base = hi[b], lo[a]
-        impulse = top - base
-        if impulse < p.impulse_atr * atr_b:
-            continue
-        pullback = lo[b + 1 : t]
-        low_p = min(pullback)
-        c = b + 1 + pullback.index(low_p)
-        if low_p <= base:
-            continue
-        retracement = (top - low_p) / impulse
-        if not p.min_retracement <= retracement <= p.max_retracement:
-            continue
-        trigger = hi[c]
-        broken_before = False
-        for j in range(c + 1, t):
-            if cl[j] > trigger:
-                broken_before = True
-                break
-            trigger = max(trigger, hi[j])
-        if broken_before or not cl[t] > trigger:
-            continue
-        entry = cl[t]
-        tp = low_p + p.projection * impulse
-        if entry >= tp:
-            continue
-        found.append(
-            JHookSetup(
-                bar=t,
-                origin_bar=a,
-                peak_bar=b,
-                pullback_bar=c,
-                impulse=impulse,
-                extreme=low_p,
-                retracement=retracement,
-                trigger=trigger,
-                entry=entry,
-                sl=low_p - p.stop_buffer_atr * tr[t],
-                tp=tp,
-                confidence=min(1.0, impulse / (2.0 * p.impulse_atr * atr_b)),
-            )
-        )
+        setup = setup_at(hi, lo, cl, tr, t, b, origin[b - m], p)
+        if setup is not None:
+            found.append(setup)
     return found
+
+
+def setup_at(
+    hi: list[float],
+    lo: list[float],
+    cl: list[float],
+    tr: list[float],
+    t: int,
+    b: int,
+    a: int,
+    p: JHookParams,
+    offset: int = 0,
+) -> JHookSetup | None:
+    """The buy rule on bar ``t`` given its impulse peak ``b`` (``b ≤ t − 2``) and origin ``a``:
+    steps 2–6, written once for both faces. Indices are into the sequences, which only need
+    to reach back to ``a`` (the streaming face passes its tail of bars); ``offset`` turns them
+    into bar numbers in the setup."""
+    atr_b = tr[b]
+    if a == b or not atr_b > 0:
+        return None
+    top, base = hi[b], lo[a]
+    impulse = top - base
+    if impulse < p.impulse_atr * atr_b:
+        return None
+    pullback = lo[b + 1 : t]
+    low_p = min(pullback)
+    if low_p <= base:
+        return None
+    c = b + 1 + pullback.index(low_p)
+    retracement = (top - low_p) / impulse
+    if not p.min_retracement <= retracement <= p.max_retracement:
+        return None
+    trigger = hi[c]
+    for j in range(c + 1, t):
+        if cl[j] > trigger:  # broken before: this extreme already gave its entry
+            return None
+        trigger = max(trigger, hi[j])
+    entry = cl[t]
+    if not entry > trigger:
+        return None
+    tp = low_p + p.projection * impulse
+    if entry >= tp:
+        return None
+    return JHookSetup(
+        bar=offset + t,
+        origin_bar=offset + a,
+        peak_bar=offset + b,
+        pullback_bar=offset + c,
+        impulse=impulse,
+        extreme=low_p,
+        retracement=retracement,
+        trigger=trigger,
+        entry=entry,
+        sl=low_p - p.stop_buffer_atr * tr[t],
+        tp=tp,
+        confidence=min(1.0, impulse / (2.0 * p.impulse_atr * atr_b)),
+        peak_atr=atr_b,
+    )
+
+
+def signal_row(side: int, setup: JHookSetup, p: JHookParams) -> SignalRow:
+    """The signal of a setup found in the buy (``side`` 1) or negated (−1) price space."""
+    s = setup
+    word, above, extreme, trigger = (
+        ("bullish", "above", "low", "high") if side == 1 else ("bearish", "below", "high", "low")
+    )
+    return SignalRow(
+        side=side,
+        entry=side * s.entry,
+        sl=side * s.sl,
+        tp=side * s.tp,
+        confidence=s.confidence,
+        reason=(
+            f"{word} J-hook: impulse {s.impulse:.5f} "
+            f"({s.impulse / s.peak_atr:.2f} ATR{p.atr_period}) over "
+            f"{s.peak_bar - s.origin_bar} bars, pullback {100 * s.retracement:.1f}% "
+            f"to {side * s.extreme:.5f} ({extreme}), close {above} the pullback's "
+            f"{trigger} {side * s.trigger:.5f}"
+        ),
+    )
 
 
 class JHookStrategy(Strategy):
@@ -185,28 +233,78 @@ class JHookStrategy(Strategy):
         if len(bars) < self.warmup_bars:
             return empty_signals(bars.index)
         high, low, close = high_low_close(bars)
-        atr = np.asarray(talib.ATR(high, low, close, timeperiod=p.atr_period), dtype=np.float64)
+        atr = series(Atr(p.atr_period).update, high, low, close)
         out = SignalColumns.empty(len(close))
         for side, h, lo, c in ((1, high, low, close), (-1, -low, -high, -close)):
-            word, above, extreme, trigger = (
-                ("bullish", "above", "low", "high")
-                if side == 1
-                else ("bearish", "below", "high", "low")
-            )
             for s in find_setups(h, lo, c, atr, p):
+                row = signal_row(side, s, p)
                 out.fire(
                     s.bar,
                     side,
-                    entry=side * s.entry,
-                    sl=side * s.sl,
-                    tp=side * s.tp,
-                    confidence=s.confidence,
-                    reason=(
-                        f"{word} J-hook: impulse {s.impulse:.5f} "
-                        f"({s.impulse / atr[s.peak_bar]:.2f} ATR{p.atr_period}) over "
-                        f"{s.peak_bar - s.origin_bar} bars, pullback {100 * s.retracement:.1f}% "
-                        f"to {side * s.extreme:.5f} ({extreme}), close {above} the pullback's "
-                        f"{trigger} {side * s.trigger:.5f}"
-                    ),
+                    entry=row.entry,
+                    sl=row.sl,
+                    tp=row.tp,
+                    confidence=row.confidence,
+                    reason=row.reason,
                 )
         return out.frame(bars.index)
+
+    def stream(self) -> SignalStream:
+        return _JHookStream(self.params)
+
+
+class _JHookStream(SignalStream):
+    """:meth:`JHookStrategy.signals` one bar at a time: the last ``max_pullback_bars +
+    impulse_bars + 2`` bars and ATRs (the furthest back the rule looks is the origin, ``n + m
+    + 1`` bars before *t*), the peak and origin found in them and :func:`setup_at` on bar *t*
+    — O(n + m) per bar, whatever the history."""
+
+    __slots__ = ("_atr", "_bars", "_close", "_high", "_low", "_p", "_start", "_tr")
+
+    def __init__(self, params: JHookParams) -> None:
+        self._p = params
+        span = params.max_pullback_bars + params.impulse_bars + 2
+        self._atr = Atr(params.atr_period)
+        self._high: deque[float] = deque(maxlen=span)
+        self._low: deque[float] = deque(maxlen=span)
+        self._close: deque[float] = deque(maxlen=span)
+        self._tr: deque[float] = deque(maxlen=span)
+        self._bars = 0
+        self._start = params.atr_period + params.max_pullback_bars + params.impulse_bars + 1
+
+    def update(self, bar: Bar) -> SignalRow | None:
+        self._tr.append(self._atr.update(bar.high, bar.low, bar.close))
+        self._high.append(bar.high)
+        self._low.append(bar.low)
+        self._close.append(bar.close)
+        self._bars += 1
+        if self._bars <= self._start:
+            return None
+        p = self._p
+        hi, lo, cl, tr = list(self._high), list(self._low), list(self._close), list(self._tr)
+        offset = self._bars - len(cl)
+        # The vectorised face writes sells after buys; the two never fire on one bar.
+        for side, h, lw, c in (
+            (-1, [-x for x in lo], [-x for x in hi], [-x for x in cl]),
+            (1, hi, lo, cl),
+        ):
+            setup = _setup_on_last(h, lw, c, tr, p, offset)
+            if setup is not None:
+                return signal_row(side, setup, p)
+        return None
+
+
+def _setup_on_last(
+    hi: list[float], lo: list[float], cl: list[float], tr: list[float], p: JHookParams, offset: int
+) -> JHookSetup | None:
+    """The buy rule on the last of a tail of exactly ``n + m + 2`` bars (first-found peak and
+    origin, as ``argmax``/``argmin`` pick them)."""
+    t = len(cl) - 1
+    n, m = p.max_pullback_bars, p.impulse_bars
+    window = hi[t - 1 - n : t]
+    b = t - 1 - n + window.index(max(window))
+    if b > t - 2:
+        return None
+    before = lo[b - m : b + 1]
+    a = b - m + before.index(min(before))
+    return setup_at(hi, lo, cl, tr, t, b, a, p, offset)
