@@ -1,6 +1,7 @@
 """Break and retest: a close through a swing level, then a retest of it that holds.
 
-Rules, on closed bid bars (ATR from TA-Lib; everything causal), with ``k = swing_strength``,
+Rules, on closed bid bars (ATR as TA-Lib defines it, computed by
+:class:`~forexbot.indicators.incremental.Atr`; everything causal), with ``k = swing_strength``,
 ``atr = ATR(high, low, close, atr_period)``:
 
 * **Levels.** Bar *i* is a swing high when ``high[i] = max(high[i-k .. i+k])`` (ties allowed),
@@ -34,6 +35,9 @@ Rules, on closed bid bars (ATR from TA-Lib; everything causal), with ``k = swing
   ``(close − low) / (high − low)`` for a buy, ``(high − close) / (high − low)`` for a sell
   (0 for a bar with no range).
 
+Both faces drive one state machine, :class:`_Retests`, bar by bar: the vectorised face finds
+the confirmed swings with rolling windows, the streaming face in its last ``2k + 1`` bars.
+
 Parameters (defaults suit M15–H1 forex): ``swing_strength`` 5, ``atr_period`` 14,
 ``break_buffer_atr`` 0.1, ``retest_tolerance_atr`` 0.2, ``max_retest_bars`` 10,
 ``stop_buffer_atr`` 0.2, ``reward_risk`` 2; ``retest_tolerance_atr`` may not exceed
@@ -42,15 +46,20 @@ Parameters (defaults suit M15–H1 forex): ``swing_strength`` 5, ``atr_period`` 
 
 from __future__ import annotations
 
+from collections import deque
+from math import inf, isnan, nan
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import talib
 from pydantic import Field, model_validator
 
+from forexbot.domain.market import Bar
+from forexbot.indicators.incremental import Atr, series
 from forexbot.strategies.base_strategy import (
     SignalColumns,
+    SignalRow,
+    SignalStream,
     Strategy,
     StrategyParams,
     empty_signals,
@@ -100,7 +109,7 @@ class BreakAndRetestStrategy(Strategy):
         if n < 2 * k + 2:
             return empty_signals(bars.index)
         high_a, low_a, close_a = high_low_close(bars)
-        atr_a = talib.ATR(high_a, low_a, close_a, timeperiod=p.atr_period)
+        atr = series(Atr(p.atr_period).update, high_a, low_a, close_a).tolist()
 
         # Swing confirmed at bar j = i + k: high[i] is the max of the 2k+1 bars ending at j.
         span = 2 * k + 1
@@ -108,101 +117,170 @@ class BreakAndRetestStrategy(Strategy):
         roll_min = pd.Series(low_a).rolling(span).min().to_numpy()
         lag_high = np.concatenate((np.full(k, np.nan), high_a[:-k]))
         lag_low = np.concatenate((np.full(k, np.nan), low_a[:-k]))
-        conf_high = (roll_max == lag_high).tolist()
-        conf_low = (roll_min == lag_low).tolist()
-
-        close = close_a.tolist()
-        high = high_a.tolist()
-        low = low_a.tolist()
-        atr = atr_a.tolist()
-        lag_h = lag_high.tolist()
-        lag_l = lag_low.tolist()
-        tol_k = p.retest_tolerance_atr
-        buf_k = p.break_buffer_atr
-        stop_k = p.stop_buffer_atr
-        max_bars = p.max_retest_bars
-        rr = p.reward_risk
+        # The level each bar confirms (nan: none).
+        new_resistance = np.where(roll_max == lag_high, lag_high, np.nan).tolist()
+        new_support = np.where(roll_min == lag_low, lag_low, np.nan).tolist()
 
         out = SignalColumns.empty(n)
+        rule = _Retests(p)
+        bars_in = zip(
+            high_a.tolist(), low_a.tolist(), close_a.tolist(), atr, new_resistance, new_support,
+            strict=True,
+        )  # fmt: skip
+        for t, bar_in in enumerate(bars_in):
+            row = rule.step(t, *bar_in)
+            if row is not None:
+                out.fire(
+                    t,
+                    row.side,
+                    entry=row.entry,
+                    sl=row.sl,
+                    tp=row.tp,
+                    confidence=row.confidence,
+                    reason=row.reason,
+                )
+        return out.frame(bars.index)
 
-        resistance = np.nan  # active levels (nan: none)
-        support = np.nan
-        bull_level = np.nan  # pending bullish setup: level, breakout bar, lowest low since
-        bull_bar = -1
-        bull_low = np.inf
-        bear_level = np.nan
-        bear_bar = -1
-        bear_high = -np.inf
-        inf = float("inf")
+    def stream(self) -> SignalStream:
+        return _BreakAndRetestStream(self.params)
+
+
+class _Retests:
+    """The rule's state over the bars so far — active levels, pending setups — and its step
+    on the next bar: written once, driven by both faces."""
+
+    __slots__ = (
+        "_p",
+        "bear_bar",
+        "bear_high",
+        "bear_level",
+        "bull_bar",
+        "bull_level",
+        "bull_low",
+        "resistance",
+        "support",
+    )
+
+    def __init__(self, params: BreakAndRetestParams) -> None:
+        self._p = params
+        self.resistance = nan  # active levels (nan: none)
+        self.support = nan
+        self.bull_level = nan  # pending bullish setup: level, breakout bar, lowest low since
+        self.bull_bar = -1
+        self.bull_low = inf
+        self.bear_level = nan
+        self.bear_bar = -1
+        self.bear_high = -inf
+
+    def step(
+        self,
+        t: int,
+        hi: float,
+        lo: float,
+        c: float,
+        a: float,
+        new_resistance: float,
+        new_support: float,
+    ) -> SignalRow | None:
+        """Bar ``t`` (``a`` its ATR; the swing levels it confirms, nan for none): steps 1–3,
+        and the signal they give."""
+        p = self._p
+        if not isnan(new_resistance):
+            self.resistance = new_resistance
+        if not isnan(new_support):
+            self.support = new_support
+        if not a > 0:  # nan or zero ATR: nothing is evaluated on this bar
+            return None
+        buy = sell = False
         buy_stop = sell_stop = buy_level = sell_level = 0.0  # set when a retest touches
         buy_bar = sell_bar = -1
 
-        for t in range(n):
-            if conf_high[t]:
-                resistance = lag_h[t]
-            if conf_low[t]:
-                support = lag_l[t]
-            a = atr[t]
-            if not a > 0:  # nan or zero ATR: nothing is evaluated on this bar
-                continue
-            c = close[t]
-            lo = low[t]
-            hi = high[t]
-            buy = sell = False
+        if self.bull_bar >= 0:
+            if t - self.bull_bar > p.max_retest_bars:
+                self.bull_bar = -1
+            else:
+                self.bull_low = min(self.bull_low, lo)
+                if lo <= self.bull_level + p.retest_tolerance_atr * a:
+                    buy_stop = self.bull_low - p.stop_buffer_atr * a
+                    buy = c > self.bull_level and c - buy_stop > 0
+                    buy_level, buy_bar = self.bull_level, self.bull_bar
+                    self.bull_bar = -1
+        if self.bear_bar >= 0:
+            if t - self.bear_bar > p.max_retest_bars:
+                self.bear_bar = -1
+            else:
+                self.bear_high = max(self.bear_high, hi)
+                if hi >= self.bear_level - p.retest_tolerance_atr * a:
+                    sell_stop = self.bear_high + p.stop_buffer_atr * a
+                    sell = c < self.bear_level and sell_stop - c > 0
+                    sell_level, sell_bar = self.bear_level, self.bear_bar
+                    self.bear_bar = -1
 
-            if bull_bar >= 0:
-                if t - bull_bar > max_bars:
-                    bull_bar = -1
-                else:
-                    bull_low = min(bull_low, lo)
-                    if lo <= bull_level + tol_k * a:
-                        buy_stop = bull_low - stop_k * a
-                        buy = c > bull_level and c - buy_stop > 0
-                        buy_level, buy_bar = bull_level, bull_bar
-                        bull_bar = -1
-            if bear_bar >= 0:
-                if t - bear_bar > max_bars:
-                    bear_bar = -1
-                else:
-                    bear_high = max(bear_high, hi)
-                    if hi >= bear_level - tol_k * a:
-                        sell_stop = bear_high + stop_k * a
-                        sell = c < bear_level and sell_stop - c > 0
-                        sell_level, sell_bar = bear_level, bear_bar
-                        bear_bar = -1
+        row = None
+        if buy and not sell:
+            row = SignalRow(
+                side=1,
+                entry=c,
+                sl=buy_stop,
+                tp=c + p.reward_risk * (c - buy_stop),
+                confidence=(c - lo) / (hi - lo) if hi > lo else 0.0,
+                reason=(
+                    f"close {c:.5f} broke resistance {buy_level:.5f} {t - buy_bar} bar(s) "
+                    f"ago; retest low {lo:.5f} held, closed back above"
+                ),
+            )
+        elif sell and not buy:
+            row = SignalRow(
+                side=-1,
+                entry=c,
+                sl=sell_stop,
+                tp=c - p.reward_risk * (sell_stop - c),
+                confidence=(hi - c) / (hi - lo) if hi > lo else 0.0,
+                reason=(
+                    f"close {c:.5f} broke support {sell_level:.5f} {t - sell_bar} bar(s) ago; "
+                    f"retest high {hi:.5f} held, closed back below"
+                ),
+            )
 
-            if buy and not sell:
-                out.fire(
-                    t,
-                    1,
-                    entry=c,
-                    sl=buy_stop,
-                    tp=c + rr * (c - buy_stop),
-                    confidence=(c - lo) / (hi - lo) if hi > lo else 0.0,
-                    reason=(
-                        f"close {c:.5f} broke resistance {buy_level:.5f} {t - buy_bar} bar(s) "
-                        f"ago; retest low {lo:.5f} held, closed back above"
-                    ),
-                )
-            elif sell and not buy:
-                out.fire(
-                    t,
-                    -1,
-                    entry=c,
-                    sl=sell_stop,
-                    tp=c - rr * (sell_stop - c),
-                    confidence=(hi - c) / (hi - lo) if hi > lo else 0.0,
-                    reason=(
-                        f"close {c:.5f} broke support {sell_level:.5f} {t - sell_bar} bar(s) ago; "
-                        f"retest high {hi:.5f} held, closed back below"
-                    ),
-                )
+        resistance, support = self.resistance, self.support
+        if c > resistance and c >= resistance + p.break_buffer_atr * a:
+            self.bull_level, self.bull_bar, self.bull_low = resistance, t, inf
+            self.resistance = nan
+        if c < support and c <= support - p.break_buffer_atr * a:
+            self.bear_level, self.bear_bar, self.bear_high = support, t, -inf
+            self.support = nan
+        return row
 
-            if c > resistance and c >= resistance + buf_k * a:
-                bull_level, bull_bar, bull_low = resistance, t, inf
-                resistance = np.nan
-            if c < support and c <= support - buf_k * a:
-                bear_level, bear_bar, bear_high = support, t, -inf
-                support = np.nan
 
-        return out.frame(bars.index)
+class _BreakAndRetestStream(SignalStream):
+    """:meth:`BreakAndRetestStrategy.signals` one bar at a time: the ATR, the last ``2k + 1``
+    highs and lows (a swing is confirmed when the bar ``k`` back is their extreme) and the
+    rule's :class:`_Retests` — O(k) per bar, whatever the history."""
+
+    __slots__ = ("_atr", "_bars", "_highs", "_k", "_lows", "_rule")
+
+    def __init__(self, params: BreakAndRetestParams) -> None:
+        span = 2 * params.swing_strength + 1
+        self._k = params.swing_strength
+        self._atr = Atr(params.atr_period)
+        self._highs: deque[float] = deque(maxlen=span)
+        self._lows: deque[float] = deque(maxlen=span)
+        self._rule = _Retests(params)
+        self._bars = 0
+
+    def update(self, bar: Bar) -> SignalRow | None:
+        a = self._atr.update(bar.high, bar.low, bar.close)
+        highs, lows = self._highs, self._lows
+        highs.append(bar.high)
+        lows.append(bar.low)
+        t = self._bars
+        self._bars += 1
+        new_resistance = new_support = nan
+        if len(highs) == highs.maxlen:
+            # The window's middle bar (k back) is its extreme: that swing is confirmed now.
+            swing_high, swing_low = highs[self._k], lows[self._k]
+            if max(highs) == swing_high:
+                new_resistance = swing_high
+            if min(lows) == swing_low:
+                new_support = swing_low
+        return self._rule.step(t, bar.high, bar.low, bar.close, a, new_resistance, new_support)
