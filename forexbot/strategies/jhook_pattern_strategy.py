@@ -281,30 +281,28 @@ class _JHookStream(SignalStream):
         if self._bars <= self._start:
             return None
         p = self._p
+        n, m = p.max_pullback_bars, p.impulse_bars
         hi, lo, cl, tr = list(self._high), list(self._low), list(self._close), list(self._tr)
+        t = len(cl) - 1  # = n + m + 1
         offset = self._bars - len(cl)
-        # The vectorised face writes sells after buys; the two never fire on one bar.
-        for side, h, lw, c in (
-            (-1, [-x for x in lo], [-x for x in hi], [-x for x in cl]),
-            (1, hi, lo, cl),
-        ):
-            setup = _setup_on_last(h, lw, c, tr, p, offset)
+        # Peaks and origins are the first extremes, as argmax/argmin pick them; a sell's are
+        # those of the negated prices: the first lowest low, the first highest high. The
+        # vectorised face writes sells after buys; the two never fire on one bar.
+        lows = lo[t - 1 - n : t]
+        b = t - 1 - n + lows.index(min(lows))
+        if b <= t - 2:
+            highs = hi[b - m : b + 1]
+            a = b - m + highs.index(max(highs))
+            neg_hi, neg_lo, neg_cl = [-x for x in lo], [-x for x in hi], [-x for x in cl]
+            setup = setup_at(neg_hi, neg_lo, neg_cl, tr, t, b, a, p, offset)
             if setup is not None:
-                return signal_row(side, setup, p)
+                return signal_row(-1, setup, p)
+        highs = hi[t - 1 - n : t]
+        b = t - 1 - n + highs.index(max(highs))
+        if b <= t - 2:
+            lows = lo[b - m : b + 1]
+            a = b - m + lows.index(min(lows))
+            setup = setup_at(hi, lo, cl, tr, t, b, a, p, offset)
+            if setup is not None:
+                return signal_row(1, setup, p)
         return None
-
-
-def _setup_on_last(
-    hi: list[float], lo: list[float], cl: list[float], tr: list[float], p: JHookParams, offset: int
-) -> JHookSetup | None:
-    """The buy rule on the last of a tail of exactly ``n + m + 2`` bars (first-found peak and
-    origin, as ``argmax``/``argmin`` pick them)."""
-    t = len(cl) - 1
-    n, m = p.max_pullback_bars, p.impulse_bars
-    window = hi[t - 1 - n : t]
-    b = t - 1 - n + window.index(max(window))
-    if b > t - 2:
-        return None
-    before = lo[b - m : b + 1]
-    a = b - m + before.index(min(before))
-    return setup_at(hi, lo, cl, tr, t, b, a, p, offset)
