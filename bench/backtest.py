@@ -1,4 +1,4 @@
-"""Backtest speed: bars per second, and the same SMA cross beside backtesting.py.
+"""Backtest speed: bars per second, and the same SMA cross beside backtesting.py and Nautilus.
 
 1. **MA+RSI on 1,000,000 M1 bars** of the simulator's EURUSD (about 2.7 years), default
    parameters, 1 % risk per trade and no account limits (the default 20 % drawdown kill
@@ -7,11 +7,18 @@
    risk, execution and position managers and the simulated terminal. Beside it,
    backtesting.py running the same rules (bracket orders, one position at a time) over the
    same bars handed to it as a DataFrame: a timing comparison, not trade for trade.
-2. **SMA cross (10/20, stop and reverse, 0.1 lot) on 100,000 M1 bars**, ours and
-   backtesting.py's on the same bars (the simulator's, handed to backtesting.py as a
-   DataFrame), no spread, no swap, no commission, backtesting.py filling at the next bar's
-   open. backtesting.py's time excludes building its DataFrame; ours includes generating the
-   market. Every trade here goes through the whole live order path, which is what costs.
+2. **SMA cross (10/20, stop and reverse, 0.1 lot) on 100,000 M1 bars**, three engines on
+   the same bars (the simulator's, handed to backtesting.py as a DataFrame and to
+   NautilusTrader as its Bar objects), no spread, no swap, no commission, backtesting.py
+   filling at the next bar's open, NautilusTrader at the signal bar's close (the same
+   instant). backtesting.py's time excludes building its DataFrame, NautilusTrader's making
+   its bars (shown apart); ours includes generating the market. Every trade of ours goes
+   through the whole live order path, which is what costs. The table gives each engine's
+   seconds, trades, µs per bar, ms per trade and time as a multiple of backtesting.py's, then
+   how many entries each pair of engines makes in the same minute. NautilusTrader is not a
+   dependency: ``pip install "forexbot[bench]"`` (or ``nautilus_trader==1.221.0``, its last
+   release for Python 3.11; it pins pandas < 3), else its row says how to install it; its
+   side is bench/nautilus_sma.py.
 
 3. **SMA cross (10/20) on the 5,000 real EURUSD H1 bars** that the ``backtesting`` package
    ships, written as an MT5 CSV export (server time) and replayed from it: a small backtest,
@@ -33,11 +40,13 @@ import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import talib
 from backtesting import Backtest, Strategy
+from numpy.typing import NDArray
 
 from forexbot.backtest.prices import PriceSeries
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, load_prices, run_backtest
@@ -47,6 +56,9 @@ from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_array
 from forexbot.domain.market import Timeframe
 from forexbot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from nautilus_sma import NautilusRun
 
 START = datetime(2022, 1, 3, tzinfo=UTC).timestamp()
 M1_BARS_PER_DAY = 1_440 * 5 / 7  # about: forex trades five days a week
@@ -93,7 +105,7 @@ def ma_rsi(bars: int) -> BacktestResult:
     )
     print(f"  net profit {result.statistics.net_profit:,.2f}   peak RSS {peak_rss_mb():,.0f} MB")
     frame = _frame(load_prices(spec, 0))
-    their_time, their_trades, _ = backtesting_py(frame, MaRsi)
+    their_time, their_trades, _, _ = backtesting_py(frame, MaRsi)
     ours = result.timings["signals"] + result.timings["engine"]
     print(
         f"  backtesting.py, the same rules as bracket orders on the same bars: "
@@ -125,24 +137,64 @@ def sma_cross(bars: int) -> BacktestResult:
     started = time.perf_counter()
     ours = run_backtest(spec)
     our_time = time.perf_counter() - started
-    their_time, their_trades, their_net = backtesting_py(frame, SmaCross)
+    their_time, their_trades, their_net, their_entries = backtesting_py(frame, SmaCross)
+    nautilus = nautilus_sma(frame)
+    # forexbot enters at the first tick after the signal bar: in the minute the others stamp.
+    our_entries = np.array([t.open_time // 60 * 60 for t in ours.trades], dtype=np.int64)
     print(f"SMA cross 10/20 on {ours.bars:,} M1 bars, side by side")
     print(
-        f"  forexbot        {our_time:6.2f} s   {ours.bars / our_time:>9,.0f} bars/s   "
-        f"{len(ours.trades):,} trades   net {ours.statistics.net_profit:,.2f}"
+        f"  {'engine':<16}{'seconds':>8}{'trades':>8}{'µs/bar':>9}{'ms/trade':>10}"
+        f"{'× bt.py':>9}{'net':>10}"
     )
-    print(
-        f"  backtesting.py  {their_time:6.2f} s   {len(frame) / their_time:>9,.0f} bars/s   "
-        f"{their_trades:,} trades   net {their_net:,.2f}"
-    )
-    print(f"  ratio           forexbot takes {our_time / their_time:.2f}x backtesting.py's time")
+    rows: list[tuple[str, float, int, int, float]] = [
+        ("forexbot", our_time, len(ours.trades), ours.bars, ours.statistics.net_profit),
+        ("backtesting.py", their_time, their_trades, len(frame), their_net),
+    ]
+    if not isinstance(nautilus, str):
+        rows.append(("NautilusTrader", nautilus.run_seconds, nautilus.trades, nautilus.bars,
+                     nautilus.net))  # fmt: skip
+    for name, seconds, trades, bar_count, net in rows:
+        print(
+            f"  {name:<16}{seconds:>8.2f}{trades:>8,}{seconds / bar_count * 1e6:>9.1f}"
+            f"{seconds / max(1, trades) * 1e3:>10.2f}{seconds / their_time:>9.2f}{net:>10,.2f}"
+        )
+    if isinstance(nautilus, str):
+        print(f"  {'NautilusTrader':<16}{nautilus}")
     phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ours.timings.items())
-    print(f"  forexbot's time: {phases}")
+    print(f"  forexbot's time (generating the market included): {phases}")
     print(
         f"  per trade (engine only): {ours.timings['engine'] / max(1, len(ours.trades)) * 1e3:.2f}"
         " ms through risk, execution, the terminal, settlement and reconciliation"
     )
+    print("  backtesting.py's time excludes building its DataFrame")
+    entries = {"forexbot": our_entries, "backtesting.py": their_entries}
+    if not isinstance(nautilus, str):
+        print(
+            f"  NautilusTrader's time excludes making and loading its {nautilus.bars:,} Bar "
+            f"objects: {nautilus.convert_seconds:.2f} s"
+        )
+        entries["NautilusTrader"] = nautilus.entries
+    print("  entries at the same minute:")
+    names = list(entries)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            common = len(np.intersect1d(entries[first], entries[second]))
+            print(
+                f"    {first} and {second}: {common:,} "
+                f"(of {len(entries[first]):,} and {len(entries[second]):,})"
+            )
     return ours
+
+
+def nautilus_sma(frame: pd.DataFrame) -> NautilusRun | str:
+    """NautilusTrader's run of the SMA cross (bench/nautilus_sma.py), or why there is none."""
+    try:
+        from nautilus_sma import run_sma_cross  # noqa: PLC0415
+    except ModuleNotFoundError as error:
+        if error.name is None or not error.name.startswith("nautilus_trader"):
+            raise
+        return "nautilus_trader not installed: pip install nautilus_trader==1.221.0"
+    return run_sma_cross(frame)
 
 
 def eurusd_h1() -> BacktestResult:
@@ -177,7 +229,7 @@ def eurusd_h1() -> BacktestResult:
         started = time.perf_counter()
         ours = run_backtest(spec)
         our_time = time.perf_counter() - started
-    their_time, their_trades, their_net = backtesting_py(EURUSD, SmaCross)
+    their_time, their_trades, their_net, _ = backtesting_py(EURUSD, SmaCross)
     print(f"SMA cross 10/20 on the {ours.bars:,} EURUSD H1 bars of backtesting.py, from a CSV")
     print(
         f"  forexbot        {our_time:6.2f} s   {ours.bars / our_time:>9,.0f} bars/s   "
@@ -259,15 +311,25 @@ class MaRsi(Strategy):  # type: ignore[misc]
             self.sell(size=10_000, sl=close + stop, tp=close - 2 * stop)
 
 
-def backtesting_py(frame: pd.DataFrame, strategy: type[Strategy]) -> tuple[float, int, float]:
-    """backtesting.py's run time (its data given), trades and net result."""
+def backtesting_py(
+    frame: pd.DataFrame, strategy: type[Strategy]
+) -> tuple[float, int, float, NDArray[np.int64]]:
+    """backtesting.py's run time (its data given), trades, net result and entry times (epoch
+    seconds: the open time of the bar after the signal, where it fills)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         backtest = Backtest(frame, strategy, cash=100_000, finalize_trades=True)
         started = time.perf_counter()
         stats = backtest.run()
         elapsed = time.perf_counter() - started
-    return elapsed, int(stats["# Trades"]), float(stats["Equity Final [$]"]) - 100_000
+    entries = epoch_seconds(pd.DatetimeIndex(stats["_trades"]["EntryTime"]))
+    net = float(stats["Equity Final [$]"]) - 100_000
+    return elapsed, int(stats["# Trades"]), net, entries
+
+
+def epoch_seconds(index: pd.DatetimeIndex) -> NDArray[np.int64]:
+    """Seconds since the epoch of a naive UTC index, whatever unit pandas stores it in."""
+    return np.asarray((index - pd.Timestamp(0)) // pd.Timedelta(seconds=1), dtype=np.int64)
 
 
 def main() -> None:
