@@ -14,6 +14,10 @@ and returns a :class:`MarketCondition`:
 Everything is causal: only the bars given (≤ the closed bar) are used. At least
 :attr:`DetectorParams.min_bars` bars are needed (``ValueError`` otherwise).
 
+:class:`~forexbot.market_condition.stream.ConditionStream` is the streaming face (one bar at a
+time, O(1) in the history): it gives exactly what :func:`detect` gives over every bar it was
+fed, because both run each analyser's same arithmetic and end in :func:`condition_of`.
+
 **Favourable rule** — the condition is favourable when all of:
 
 1. the market is open (forex: outside ``[Fri 17:00, Sun 17:00)`` New York; synthetic indices
@@ -38,12 +42,23 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from forexbot.domain.market import Timeframe
-from forexbot.market_condition.liquidity import LiquidityLevel, LiquidityParams, analyse_liquidity
+from forexbot.market_condition.liquidity import (
+    LiquidityLevel,
+    LiquidityParams,
+    LiquidityReading,
+    analyse_liquidity,
+)
 from forexbot.market_condition.sessions import analyse_sessions
-from forexbot.market_condition.trend import TrendDirection, TrendParams, analyse_trend
+from forexbot.market_condition.trend import (
+    TrendDirection,
+    TrendParams,
+    TrendReading,
+    analyse_trend,
+)
 from forexbot.market_condition.volatility import (
     VolatilityBand,
     VolatilityParams,
+    VolatilityReading,
     analyse_volatility,
 )
 
@@ -127,10 +142,30 @@ def detect(
     p = params or DetectorParams()
     if len(bars) < p.min_bars:
         raise ValueError(f"market condition needs at least {p.min_bars} bars, got {len(bars)}")
-    trend = analyse_trend(bars, p.trend)
-    vol = analyse_volatility(bars, p.volatility)
-    liq = analyse_liquidity(bars, p.liquidity, current_spread=current_spread)
-    bar_time = pd.Timestamp(bars["time"].iloc[-1]).to_pydatetime().astimezone(UTC)
+    return condition_of(
+        symbol,
+        timeframe,
+        pd.Timestamp(bars["time"].iloc[-1]).to_pydatetime().astimezone(UTC),
+        analyse_trend(bars, p.trend),
+        analyse_volatility(bars, p.volatility),
+        analyse_liquidity(bars, p.liquidity, current_spread=current_spread),
+        synthetic=synthetic,
+    )
+
+
+def condition_of(
+    symbol: str,
+    timeframe: Timeframe,
+    bar_time: datetime,
+    trend: TrendReading,
+    vol: VolatilityReading,
+    liq: LiquidityReading,
+    *,
+    synthetic: bool,
+) -> MarketCondition:
+    """The condition from the analysers' readings on the bar opened at ``bar_time`` (UTC): the
+    sessions at its close and the favourable rule. Shared by :func:`detect` and
+    :class:`~forexbot.market_condition.stream.ConditionStream`."""
     evaluated_at = bar_time + timedelta(seconds=timeframe.seconds)
     state = analyse_sessions(evaluated_at, synthetic=synthetic)
 

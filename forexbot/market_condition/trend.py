@@ -1,9 +1,11 @@
 """Trend analyser: ADX with the directional indicators and a moving-average slope.
 
-Rules, on closed bars (TA-Lib, causal: the reading at bar *t* uses bars ≤ *t* only):
+Rules, on closed bars (causal: the reading at bar *t* uses bars ≤ *t* only):
 
 * ``adx = ADX(adx_period)``, ``plus_di = PLUS_DI(adx_period)``,
-  ``minus_di = MINUS_DI(adx_period)``, ``atr = ATR(atr_period)``, ``ma = SMA(close, ma_period)``.
+  ``minus_di = MINUS_DI(adx_period)``, ``atr = ATR(atr_period)``, ``ma = SMA(close, ma_period)``
+  — TA-Lib's definitions, computed by :mod:`forexbot.indicators.incremental` (TA-Lib's own
+  Wilder averages are fast-math builds whose last bits vary by CPU).
 * ``slope[t] = (ma[t] − ma[t − slope_bars]) / (slope_bars × atr[t])``: the average's change per
   bar measured in ATRs (so it is comparable across symbols).
 * **Bullish** when ``adx ≥ adx_threshold``, ``plus_di > minus_di`` and ``slope > min_slope``;
@@ -14,18 +16,25 @@ Rules, on closed bars (TA-Lib, causal: the reading at bar *t* uses bars ≤ *t* 
 
 Parameters (:class:`TrendParams`): ``adx_period`` 14, ``atr_period`` 14, ``ma_period`` 50,
 ``slope_bars`` 5, ``adx_threshold`` 20, ``min_slope`` 0.0 ATR/bar, ``full_strength_adx`` 50.
+
+Two faces with the same arithmetic: :func:`trend_series` over whole arrays and
+:class:`TrendStream` one bar at a time in O(1), equal bit for bit (a zero ATR divides the way
+numpy does: ±∞, or NaN for 0/0).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from math import copysign, inf, isnan, nan
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import talib
 from pydantic import BaseModel, Field
+
+from forexbot.indicators.incremental import Atr, DirectionalIndex, Sma, series
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -82,17 +91,48 @@ def trend_series(
 ) -> TrendSeries:
     """ADX, +DI, −DI and the ATR-normalised MA slope per bar."""
     p = params
-    adx = np.asarray(talib.ADX(high, low, close, timeperiod=p.adx_period), dtype=np.float64)
-    plus = np.asarray(talib.PLUS_DI(high, low, close, timeperiod=p.adx_period), dtype=np.float64)
-    minus = np.asarray(talib.MINUS_DI(high, low, close, timeperiod=p.adx_period), dtype=np.float64)
-    atr = np.asarray(talib.ATR(high, low, close, timeperiod=p.atr_period), dtype=np.float64)
-    ma = np.asarray(talib.SMA(close, timeperiod=p.ma_period), dtype=np.float64)
+    adx, plus, minus = series(DirectionalIndex(p.adx_period).update, high, low, close).T
+    atr = series(Atr(p.atr_period).update, high, low, close)
+    ma = series(Sma(p.ma_period).update, close)
     slope = np.full(len(close), np.nan)
     k = p.slope_bars
     if len(close) > k:
         with np.errstate(invalid="ignore", divide="ignore"):
             slope[k:] = (ma[k:] - ma[:-k]) / (k * atr[k:])
     return TrendSeries(adx=adx, plus_di=plus, minus_di=minus, slope=slope)
+
+
+class TrendStream:
+    """:func:`trend_series` one bar at a time: ``update`` gives ``(adx, plus_di, minus_di,
+    slope)`` on the bar, as the vectorised face gives them on the last of every bar fed."""
+
+    __slots__ = ("_atr", "_dmi", "_k", "_ma", "_mas")
+
+    def __init__(self, params: TrendParams) -> None:
+        self._dmi = DirectionalIndex(params.adx_period)
+        self._atr = Atr(params.atr_period)
+        self._ma = Sma(params.ma_period)
+        self._k = params.slope_bars
+        self._mas: deque[float] = deque(maxlen=params.slope_bars + 1)  # ma[t-k .. t]
+
+    def update(self, high: float, low: float, close: float) -> tuple[float, float, float, float]:
+        """Add the next bar; its ADX, +DI, −DI and slope (NaN where not yet defined)."""
+        adx, plus, minus = self._dmi.update(high, low, close)
+        atr = self._atr.update(high, low, close)
+        self._mas.append(self._ma.update(close))
+        slope = nan
+        if len(self._mas) > self._k:
+            slope = _divide(self._mas[-1] - self._mas[0], self._k * atr)
+        return adx, plus, minus, slope
+
+
+def _divide(a: float, b: float) -> float:
+    """``a / b`` as numpy divides floats: x/0 is ±∞, 0/0 and NaN/0 are NaN."""
+    if b == 0.0:
+        if a == 0.0 or isnan(a):
+            return nan
+        return copysign(inf, a) * copysign(1.0, b)
+    return a / b
 
 
 def classify(
@@ -116,18 +156,26 @@ def classify(
     )
 
 
+def reading_of(
+    adx: float, plus_di: float, minus_di: float, slope: float, params: TrendParams, bars: int
+) -> TrendReading:
+    """:func:`classify`, or ``ValueError`` while an indicator is undefined (``bars``, the bars
+    seen, only names the shortfall)."""
+    if isnan(adx) or isnan(plus_di) or isnan(minus_di) or isnan(slope):
+        raise ValueError(f"trend needs at least {params.min_bars} bars, got {bars}")
+    return classify(adx, plus_di, minus_di, slope, params)
+
+
 def analyse_trend(bars: pd.DataFrame, params: TrendParams | None = None) -> TrendReading:
     """The reading on the last bar of ``bars`` (``ValueError`` if too few bars)."""
     p = params or TrendParams()
+    if len(bars) == 0:
+        raise ValueError(f"trend needs at least {p.min_bars} bars, got 0")
     s = trend_series(
         bars["high"].to_numpy(dtype="float64"),
         bars["low"].to_numpy(dtype="float64"),
         bars["close"].to_numpy(dtype="float64"),
         p,
     )
-    if len(bars) == 0:
-        raise ValueError(f"trend needs at least {p.min_bars} bars, got 0")
     values = (float(s.adx[-1]), float(s.plus_di[-1]), float(s.minus_di[-1]), float(s.slope[-1]))
-    if any(np.isnan(v) for v in values):
-        raise ValueError(f"trend needs at least {p.min_bars} bars, got {len(bars)}")
-    return classify(*values, p)
+    return reading_of(*values, p, len(bars))

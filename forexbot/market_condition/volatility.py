@@ -1,8 +1,9 @@
 """Volatility analyser: ATR and its percentile rank over a lookback → low / normal / high.
 
-Rules, on closed bars (TA-Lib, causal: the reading at bar *t* uses bars ≤ *t* only):
+Rules, on closed bars (causal: the reading at bar *t* uses bars ≤ *t* only):
 
-* ``atr = ATR(high, low, close, atr_period)`` (Wilder's average true range).
+* ``atr = ATR(high, low, close, atr_period)`` (Wilder's average true range, TA-Lib's definition
+  computed by :class:`~forexbot.indicators.incremental.Atr`).
 * ``percentile[t]`` is the share, in percent, of the previous ``lookback`` ATR values
   ``atr[t-lookback .. t-1]`` that are strictly below ``atr[t]`` (0 = the quietest of the
   lookback, 100 = the most volatile). It is NaN until ``lookback`` earlier ATR values exist,
@@ -12,19 +13,27 @@ Rules, on closed bars (TA-Lib, causal: the reading at bar *t* uses bars ≤ *t* 
 
 Parameters (:class:`VolatilityParams`): ``atr_period`` 14, ``lookback`` 100,
 ``low_percentile`` 25, ``high_percentile`` 75 (``low_percentile < high_percentile``).
+
+Two faces with the same arithmetic: :func:`atr_percentile` over whole arrays, and
+:class:`VolatilityStream` one bar at a time in O(``lookback``) (the count of earlier ATRs below
+the current one is a bisection in a sorted copy of the window), equal bit for bit.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from math import isnan, nan
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, Field, model_validator
+
+from forexbot.indicators.incremental import Atr, series
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -73,9 +82,7 @@ def atr_percentile(
     high: FloatArray, low: FloatArray, close: FloatArray, params: VolatilityParams
 ) -> tuple[FloatArray, FloatArray]:
     """Per bar: the ATR and its percentile rank (NaN where not yet defined)."""
-    atr: FloatArray = np.asarray(
-        talib.ATR(high, low, close, timeperiod=params.atr_period), dtype=np.float64
-    )
+    atr = series(Atr(params.atr_period).update, high, low, close)
     pct = np.full(len(atr), np.nan)
     n = params.lookback
     if len(atr) > n:
@@ -84,6 +91,41 @@ def atr_percentile(
         below = (rows[:, :-1] < rows[:, -1:]).sum(axis=1)
         pct[n:] = np.where(valid, 100.0 * below / n, np.nan)
     return atr, pct
+
+
+class VolatilityStream:
+    """:func:`atr_percentile` one bar at a time: ``update`` gives the ATR and the percentile on
+    the bar, as the vectorised face gives them on the last of every bar fed so far."""
+
+    __slots__ = ("_atr", "_lookback", "_nans", "_sorted", "_window")
+
+    def __init__(self, params: VolatilityParams) -> None:
+        self._atr = Atr(params.atr_period)
+        self._lookback = params.lookback
+        self._window: deque[float] = deque()  # the last ``lookback`` ATRs, oldest first
+        self._sorted: list[float] = []  # the window's non-NaN ATRs, ascending
+        self._nans = 0  # the window's NaN ATRs (the first ``atr_period`` bars')
+
+    def update(self, high: float, low: float, close: float) -> tuple[float, float]:
+        """Add the next bar; its ATR and percentile (NaN until ``lookback`` ATRs precede it)."""
+        atr = self._atr.update(high, low, close)
+        n = self._lookback
+        pct = nan
+        if len(self._window) == n and not self._nans and not isnan(atr):
+            pct = 100.0 * bisect_left(self._sorted, atr) / n  # earlier ATRs strictly below
+        self._window.append(atr)
+        self._add(atr, 1)
+        if len(self._window) > n:
+            self._add(self._window.popleft(), -1)
+        return atr, pct
+
+    def _add(self, atr: float, sign: int) -> None:
+        if isnan(atr):
+            self._nans += sign
+        elif sign > 0:
+            insort(self._sorted, atr)
+        else:
+            del self._sorted[bisect_left(self._sorted, atr)]
 
 
 def band_of(percentile: float, params: VolatilityParams) -> VolatilityBand:
@@ -95,18 +137,27 @@ def band_of(percentile: float, params: VolatilityParams) -> VolatilityBand:
     return VolatilityBand.NORMAL
 
 
+def reading_of(
+    atr: float, percentile: float, params: VolatilityParams, bars: int
+) -> VolatilityReading:
+    """The reading for one bar's ATR and percentile; ``ValueError`` while the percentile is
+    undefined (``bars``, the bars seen, only names the shortfall)."""
+    if isnan(percentile):
+        raise ValueError(f"volatility needs at least {params.min_bars} bars, got {bars}")
+    return VolatilityReading(atr=atr, percentile=percentile, band=band_of(percentile, params))
+
+
 def analyse_volatility(
     bars: pd.DataFrame, params: VolatilityParams | None = None
 ) -> VolatilityReading:
     """The reading on the last bar of ``bars`` (``ValueError`` if too few bars)."""
     p = params or VolatilityParams()
+    if len(bars) == 0:
+        raise ValueError(f"volatility needs at least {p.min_bars} bars, got 0")
     atr, pct = atr_percentile(
         bars["high"].to_numpy(dtype="float64"),
         bars["low"].to_numpy(dtype="float64"),
         bars["close"].to_numpy(dtype="float64"),
         p,
     )
-    if len(pct) == 0 or np.isnan(pct[-1]):
-        raise ValueError(f"volatility needs at least {p.min_bars} bars, got {len(bars)}")
-    last = float(pct[-1])
-    return VolatilityReading(atr=float(atr[-1]), percentile=last, band=band_of(last, p))
+    return reading_of(float(atr[-1]), float(pct[-1]), p, len(bars))
