@@ -1,6 +1,7 @@
 """MA + RSI: trade pullbacks in the direction of a moving-average trend.
 
-Rules, on closed bid bars (all indicators from TA-Lib, all causal):
+Rules, on closed bid bars (indicators as TA-Lib defines them, all causal; the RSI and ATR
+are computed by :mod:`forexbot.indicators.incremental`, whose arithmetic both faces share):
 
 * ``fast = SMA(close, fast_period)``, ``slow = SMA(close, slow_period)``,
   ``rsi = RSI(close, rsi_period)``, ``atr = ATR(high, low, close, atr_period)``.
@@ -18,6 +19,7 @@ Defaults suit M15–H1 forex: 20/50 SMA, RSI 14 with 40/60 levels, ATR 14 × 1.5
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -25,9 +27,13 @@ import pandas as pd
 import talib
 from pydantic import Field
 
+from forexbot.domain.market import Bar
+from forexbot.indicators.incremental import Atr, Rsi, Sma, series
 from forexbot.strategies.base_strategy import (
     AtrExitParams,
     SignalColumns,
+    SignalRow,
+    SignalStream,
     Strategy,
     StrategyParams,
     TwoAverageParams,
@@ -66,11 +72,11 @@ class MaRsiStrategy(Strategy):
         high, low, close = high_low_close(bars)
         fast = talib.SMA(close, timeperiod=p.fast_period)
         slow = talib.SMA(close, timeperiod=p.slow_period)
-        rsi = talib.RSI(close, timeperiod=p.rsi_period)
-        atr = talib.ATR(high, low, close, timeperiod=p.atr_period)
+        rsi = series(Rsi(p.rsi_period).update, close)
+        atr = series(Atr(p.atr_period).update, high, low, close)
         prev_rsi = previous(rsi)
 
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # no signal where atr is 0
             valid = ~(np.isnan(fast) | np.isnan(slow) | np.isnan(prev_rsi) | np.isnan(atr))
             valid &= atr > 0
             up = (fast > slow) & (close > slow)
@@ -84,14 +90,66 @@ class MaRsiStrategy(Strategy):
             buy, sell, close, p.atr_multiplier * atr, confidence, reward_risk=p.reward_risk
         )
         for i in np.flatnonzero(buy):
-            out.reason[i] = (
-                f"uptrend SMA{p.fast_period}>SMA{p.slow_period}; "
-                f"RSI{p.rsi_period} {prev_rsi[i]:.1f}→{rsi[i]:.1f} crossed up {p.rsi_buy_level:g}"
-            )
+            out.reason[i] = _reason(p, 1, prev_rsi[i], rsi[i])
         for i in np.flatnonzero(sell):
-            out.reason[i] = (
-                f"downtrend SMA{p.fast_period}<SMA{p.slow_period}; "
-                f"RSI{p.rsi_period} {prev_rsi[i]:.1f}→{rsi[i]:.1f} crossed down "
-                f"{p.rsi_sell_level:g}"
-            )
+            out.reason[i] = _reason(p, -1, prev_rsi[i], rsi[i])
         return out.frame(bars.index)
+
+    def stream(self) -> SignalStream:
+        return _MaRsiStream(self.params)
+
+
+def _reason(p: MaRsiParams, side: int, prev_rsi: float, rsi: float) -> str:
+    """Why a buy (``side`` 1) or a sell (−1) fired: one wording for both faces."""
+    if side == 1:
+        return (
+            f"uptrend SMA{p.fast_period}>SMA{p.slow_period}; "
+            f"RSI{p.rsi_period} {prev_rsi:.1f}→{rsi:.1f} crossed up {p.rsi_buy_level:g}"
+        )
+    return (
+        f"downtrend SMA{p.fast_period}<SMA{p.slow_period}; "
+        f"RSI{p.rsi_period} {prev_rsi:.1f}→{rsi:.1f} crossed down {p.rsi_sell_level:g}"
+    )
+
+
+class _MaRsiStream(SignalStream):
+    """:meth:`MaRsiStrategy.signals` one bar at a time (same operations, same order): two
+    :class:`Sma`, an :class:`Rsi` and an :class:`Atr`, and the RSI of the bar before."""
+
+    __slots__ = ("_atr", "_fast", "_p", "_prev_rsi", "_rsi", "_slow")
+
+    def __init__(self, params: MaRsiParams) -> None:
+        self._p = params
+        self._fast = Sma(params.fast_period)
+        self._slow = Sma(params.slow_period)
+        self._rsi = Rsi(params.rsi_period)
+        self._atr = Atr(params.atr_period)
+        self._prev_rsi = math.nan
+
+    def update(self, bar: Bar) -> SignalRow | None:
+        p = self._p
+        close = bar.close
+        fast = self._fast.update(close)
+        slow = self._slow.update(close)
+        rsi = self._rsi.update(close)
+        atr = self._atr.update(bar.high, bar.low, close)
+        prev_rsi, self._prev_rsi = self._prev_rsi, rsi
+        # NaN compares false, as in the vectorised face (a defined previous RSI implies this
+        # bar's).
+        if math.isnan(fast) or math.isnan(slow) or math.isnan(prev_rsi) or not atr > 0:
+            return None
+        if fast > slow and close > slow and prev_rsi < p.rsi_buy_level <= rsi:
+            side = 1
+        elif fast < slow and close < slow and prev_rsi > p.rsi_sell_level >= rsi:
+            side = -1
+        else:
+            return None
+        stop = p.atr_multiplier * atr
+        return SignalRow(
+            side=side,
+            entry=close,
+            sl=close - side * stop,
+            tp=close + side * p.reward_risk * stop,
+            confidence=min(max(abs(fast - slow) / atr, 0.0), 1.0),
+            reason=_reason(p, side, prev_rsi, rsi),
+        )
