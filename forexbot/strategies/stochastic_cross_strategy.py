@@ -1,6 +1,8 @@
 """Stochastic cross: %K/%D crossing back out of the oversold / overbought zone.
 
-Rules, on closed bid bars (all indicators from TA-Lib, all causal):
+Rules, on closed bid bars (indicators as TA-Lib defines them, all causal; the stochastic and
+the ATR are computed by :mod:`forexbot.indicators.incremental`, whose arithmetic both faces
+share):
 
 * ``k, d = STOCH(high, low, close, fastk_period, slowk_period, SMA, slowd_period, SMA)``
   (the "slow" stochastic: %K is the SMA of the raw %K, %D the SMA of %K),
@@ -27,17 +29,21 @@ Parameters (defaults suit M15–H1 forex): ``fastk_period`` 14, ``slowk_period``
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import talib
 from pydantic import Field, model_validator
-from talib._ta_lib import MA_Type
 
+from forexbot.domain.market import Bar
+from forexbot.indicators.incremental import Atr, Sma, Stoch, series
 from forexbot.strategies.base_strategy import (
     AtrExitParams,
     SignalColumns,
+    SignalRow,
+    SignalStream,
     Strategy,
     StrategyParams,
     empty_signals,
@@ -88,17 +94,9 @@ class StochasticCrossStrategy(Strategy):
         if len(bars) < 2:
             return empty_signals(bars.index)
         high, low, close = high_low_close(bars)
-        k, d = talib.STOCH(
-            high,
-            low,
-            close,
-            fastk_period=p.fastk_period,
-            slowk_period=p.slowk_period,
-            slowk_matype=MA_Type.SMA,
-            slowd_period=p.slowd_period,
-            slowd_matype=MA_Type.SMA,
-        )
-        atr = talib.ATR(high, low, close, timeperiod=p.atr_period)
+        stoch = Stoch(p.fastk_period, p.slowk_period, p.slowd_period)
+        k, d = series(stoch.update, high, low, close).T
+        atr = series(Atr(p.atr_period).update, high, low, close)
         prev_k = previous(k)
         prev_d = previous(d)
 
@@ -121,16 +119,71 @@ class StochasticCrossStrategy(Strategy):
         out.fire_where(
             buy, sell, close, p.atr_multiplier * atr, confidence, reward_risk=p.reward_risk
         )
-        stoch = f"STOCH({p.fastk_period},{p.slowk_period},{p.slowd_period})"
-        trend_note = f"; close vs SMA{p.trend_filter_period}" if p.trend_filter_period else ""
         for i in np.flatnonzero(buy):
-            out.reason[i] = (
-                f"{stoch} %K crossed above %D ({prev_k[i]:.1f}/{prev_d[i]:.1f}→"
-                f"{k[i]:.1f}/{d[i]:.1f}) out of oversold <{p.oversold:g}{trend_note}"
-            )
+            out.reason[i] = _reason(p, 1, prev_k[i], prev_d[i], k[i], d[i])
         for i in np.flatnonzero(sell):
-            out.reason[i] = (
-                f"{stoch} %K crossed below %D ({prev_k[i]:.1f}/{prev_d[i]:.1f}→"
-                f"{k[i]:.1f}/{d[i]:.1f}) out of overbought >{p.overbought:g}{trend_note}"
-            )
+            out.reason[i] = _reason(p, -1, prev_k[i], prev_d[i], k[i], d[i])
         return out.frame(bars.index)
+
+    def stream(self) -> SignalStream:
+        return _StochasticCrossStream(self.params)
+
+
+def _reason(
+    p: StochasticCrossParams, side: int, prev_k: float, prev_d: float, k: float, d: float
+) -> str:
+    """Why a buy (``side`` 1) or a sell (−1) fired: one wording for both faces."""
+    stoch = f"STOCH({p.fastk_period},{p.slowk_period},{p.slowd_period})"
+    trend_note = f"; close vs SMA{p.trend_filter_period}" if p.trend_filter_period else ""
+    cross = f"({prev_k:.1f}/{prev_d:.1f}→{k:.1f}/{d:.1f})"
+    if side == 1:
+        return f"{stoch} %K crossed above %D {cross} out of oversold <{p.oversold:g}{trend_note}"
+    return f"{stoch} %K crossed below %D {cross} out of overbought >{p.overbought:g}{trend_note}"
+
+
+class _StochasticCrossStream(SignalStream):
+    """:meth:`StochasticCrossStrategy.signals` one bar at a time (same operations, same
+    order): a :class:`Stoch`, an :class:`Atr`, the trend :class:`Sma` when the filter is on,
+    and %K and %D of the bar before."""
+
+    __slots__ = ("_atr", "_p", "_prev_d", "_prev_k", "_stoch", "_trend")
+
+    def __init__(self, params: StochasticCrossParams) -> None:
+        self._p = params
+        self._stoch = Stoch(params.fastk_period, params.slowk_period, params.slowd_period)
+        self._atr = Atr(params.atr_period)
+        self._trend = Sma(params.trend_filter_period) if params.trend_filter_period else None
+        self._prev_k = self._prev_d = math.nan
+
+    def update(self, bar: Bar) -> SignalRow | None:
+        p = self._p
+        close = bar.close
+        k, d = self._stoch.update(bar.high, bar.low, close)
+        atr = self._atr.update(bar.high, bar.low, close)
+        trend = math.nan if self._trend is None else self._trend.update(close)
+        prev_k, prev_d = self._prev_k, self._prev_d
+        self._prev_k, self._prev_d = k, d
+        # NaN compares false, as in the vectorised face.
+        if math.isnan(k) or math.isnan(d) or math.isnan(prev_k) or math.isnan(prev_d):
+            return None
+        if not atr > 0:
+            return None
+        if prev_k <= prev_d and k > d and min(prev_k, prev_d) < p.oversold:
+            side = 1
+            confidence = (p.oversold - min(prev_k, prev_d)) / p.oversold
+        elif prev_k >= prev_d and k < d and max(prev_k, prev_d) > p.overbought:
+            side = -1
+            confidence = (max(prev_k, prev_d) - p.overbought) / (100.0 - p.overbought)
+        else:
+            return None
+        if self._trend is not None and not (close > trend if side == 1 else close < trend):
+            return None
+        stop = p.atr_multiplier * atr
+        return SignalRow(
+            side=side,
+            entry=close,
+            sl=close - side * stop,
+            tp=close + side * p.reward_risk * stop,
+            confidence=min(max(confidence, 0.0), 1.0),
+            reason=_reason(p, side, prev_k, prev_d, k, d),
+        )
