@@ -70,6 +70,11 @@ class SignalStream(ABC):
         """Take the next closed bar (each bar once, oldest first); the signal on it, if any:
         what :meth:`Strategy.signals` over every bar fed so far says on its last row."""
 
+    def warm(self, bar: Bar) -> None:
+        """Take a bar of history: the state moves on as :meth:`update` moves it, and no signal
+        is wanted (a face may skip evaluating its rule)."""
+        self.update(bar)
+
 
 class WindowStream(SignalStream):
     """The streaming face of a strategy that has none of its own: the vectorised face over a
@@ -81,6 +86,9 @@ class WindowStream(SignalStream):
     def __init__(self, strategy: Strategy) -> None:
         self._strategy = strategy
         self._window: deque[Bar] = deque(maxlen=strategy.window_bars)
+
+    def warm(self, bar: Bar) -> None:
+        self._window.append(bar)
 
     def update(self, bar: Bar) -> SignalRow | None:
         self._window.append(bar)
@@ -162,7 +170,7 @@ class Strategy(ABC):
         self._window.extend(older + live)
         self._stream = self.stream()
         for bar in self._window:
-            self._stream.update(bar)
+            self._stream.warm(bar)
 
     def on_bar(self, bar: Bar) -> Signal | None:
         """Add a closed bar to the streaming face; the signal on it if any. A bar not newer

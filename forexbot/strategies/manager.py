@@ -5,9 +5,12 @@ Rules:
 * Each instance is warmed up from the terminal's history before its first live bar, so the
   first live signal already sees a full indicator window.
 * Closed bars are delivered to the instances of their symbol and timeframe, in order.
-* On every closed bar the market condition of that symbol and timeframe is detected once
-  (:func:`~forexbot.market_condition.detector.detect`) and published as a
-  :class:`~forexbot.events.types.MarketConditionEvent`.
+* On every closed bar the market condition of that symbol and timeframe is detected once, by
+  the stream's :class:`~forexbot.market_condition.stream.ConditionStream` (O(1) per bar,
+  equal to :func:`~forexbot.market_condition.detector.detect` over the stream's bars since
+  its warm-up), and published as a :class:`~forexbot.events.types.MarketConditionEvent`.
+  The strategies' streaming faces are O(1) per bar too: no frame of bars is built on the
+  live path.
 * **Every watched symbol is analysed**, traded or not: each symbol of the ``watchlist`` gets a
   stream (warm-up, bars, condition) on every timeframe a strategy runs on (the connector
   builds those bars for every watched symbol anyway), so the market endpoints answer for
@@ -40,7 +43,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import pandas as pd
 import structlog
 
 from forexbot.config.models import TradeManagement
@@ -48,8 +50,9 @@ from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
-from forexbot.market_condition.detector import DetectorParams, MarketCondition, detect
-from forexbot.strategies.base_strategy import Strategy, bars_to_frame
+from forexbot.market_condition.detector import DetectorParams, MarketCondition
+from forexbot.market_condition.stream import ConditionStream
+from forexbot.strategies.base_strategy import Strategy
 from forexbot.strategies.regime import is_synthetic_index
 
 _log = structlog.get_logger("forexbot.strategies")
@@ -85,9 +88,10 @@ class StrategyInstance:
 
 @dataclass(slots=True)
 class _Stream:
-    """The bars of one (symbol, timeframe) and its latest condition."""
+    """The bars of one (symbol, timeframe), its condition detector and latest condition."""
 
     bars: deque[Bar]
+    detector: ConditionStream
     condition: MarketCondition | None = None
 
 
@@ -125,7 +129,11 @@ class StrategyManager:
             for timeframe in timeframes:
                 self._by_stream.setdefault((symbol, timeframe), [])
         window = max([self._detector.min_bars, *(i.strategy.window_bars for i in instances)])
-        self._streams = {key: _Stream(deque(maxlen=window)) for key in self._by_stream}
+        self._window = window
+        self._streams = {
+            key: _Stream(deque(maxlen=window), self._condition_stream(*key))
+            for key in self._by_stream
+        }
         self.errors: Counter[str] = Counter()
         self._subscription: SubscriberStats | None = None
         self._stopped = False
@@ -151,8 +159,20 @@ class StrategyManager:
             live = list(stream.bars)  # bars that closed while history was loading
             stream.bars.clear()
             stream.bars.extend([b for b in bars if not live or b.time < live[0].time] + live)
+            stream.detector = self._condition_stream(symbol, timeframe)
+            for bar in stream.bars:
+                try:
+                    stream.condition = stream.detector.update(bar)
+                except ValueError:
+                    stream.condition = None  # undefined on that bar (a flat market)
             for instance in self._by_stream[(symbol, timeframe)]:
-                instance.strategy.warm_up(bars)
+                try:
+                    instance.strategy.warm_up(bars)
+                except Exception:
+                    instance.errors += 1
+                    self.errors[instance.key] += 1
+                    _log.exception("strategy failed on its history", instance=instance.key)
+                    continue
                 _log.info("strategy warmed up", instance=instance.key, bars=len(bars))
 
     def condition(self, symbol: str, timeframe: Timeframe) -> MarketCondition | None:
@@ -190,10 +210,7 @@ class StrategyManager:
         # between instances (a signal goes before the next instance computes).
         if not await self._made_way():
             return
-        # One frame of the stream's bars per closed bar, shared by the detector and every
-        # instance (each uses its own window's tail of it).
-        frame = bars_to_frame(list(stream.bars))
-        stream.condition = self._detect(stream, bar, frame)
+        stream.condition = self._detect(stream, bar)
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
         for n, instance in enumerate(self._by_stream[key]):
@@ -216,17 +233,14 @@ class StrategyManager:
         while self._defer_to() and loop.time() < deadline:  # noqa: ASYNC110 - bus state
             await asyncio.sleep(0.0005)
 
-    def _detect(self, stream: _Stream, bar: Bar, frame: pd.DataFrame) -> MarketCondition | None:
-        if len(stream.bars) < self._detector.min_bars:
-            return None
+    def _condition_stream(self, symbol: str, timeframe: Timeframe) -> ConditionStream:
+        return ConditionStream(
+            symbol, timeframe, self._detector, synthetic=self._around_the_clock(symbol)
+        )
+
+    def _detect(self, stream: _Stream, bar: Bar) -> MarketCondition | None:
         try:
-            return detect(
-                frame,
-                bar.symbol,
-                bar.timeframe,
-                self._detector,
-                synthetic=self._around_the_clock(bar.symbol),
-            )
+            return stream.detector.update(bar)
         except Exception:
             self.errors["market_condition"] += 1
             _log.exception("market condition detection failed", symbol=bar.symbol)

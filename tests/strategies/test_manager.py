@@ -13,8 +13,11 @@ from bars_kit import TUESDAY_LONDON, trending_bars
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
+from forexbot.market_condition.detector import detect
 from forexbot.market_condition.trend import TrendDirection
 from forexbot.strategies.base_strategy import (
+    SignalRow,
+    SignalStream,
     Strategy,
     StrategyParams,
     bars_to_frame,
@@ -113,6 +116,52 @@ async def test_each_closed_bar_gets_a_market_condition_event(bus: EventBus) -> N
     assert condition.to_dict() == last
 
 
+async def test_the_condition_on_a_live_bar_is_detect_over_the_streams_bars_since_warm_up(
+    bus: EventBus,
+) -> None:
+    bars = trending_bars(340)
+    recorder = Recorder(bus)
+    manager = StrategyManager([StrategyInstance(AlwaysBuy(), "EURUSD", TF)], History(bars[:320]),
+                              bus)  # fmt: skip
+    await manager.warm_up()
+    first = 320 - len(manager.bars("EURUSD", TF))  # the first bar the detector was fed
+    for bar in bars[320:]:
+        await manager.on_bar(BarEvent(bar))
+    await asyncio.sleep(0.05)
+    expected = [
+        detect(bars_to_frame(bars[first : t + 1]), "EURUSD", TF).to_dict()
+        for t in range(320, len(bars))
+    ]
+    assert [event.condition for event in recorder.conditions] == expected
+
+
+async def test_a_strategy_failing_on_its_history_is_counted_and_the_others_warm_up(
+    bus: EventBus,
+) -> None:
+    class BrokenHistory(AlwaysBuy):
+        name: ClassVar[str] = "broken_history"
+
+        def stream(self) -> SignalStream:
+            raise_on_warm = super().stream()
+
+            class Failing(SignalStream):
+                def update(self, bar: Bar) -> SignalRow | None:
+                    return raise_on_warm.update(bar)
+
+                def warm(self, bar: Bar) -> None:
+                    raise RuntimeError("bug in a strategy's history")
+
+            return Failing()
+
+    bars = trending_bars(305)
+    broken = StrategyInstance(BrokenHistory(), "EURUSD", TF)
+    working = StrategyInstance(AlwaysBuy(), "EURUSD", TF)
+    manager = StrategyManager([broken, working], History(bars[:300]), bus)
+    await run(manager, bus, bars[300:])
+    assert manager.errors[broken.key] == 1
+    assert working.signals == 5
+
+
 async def test_a_signal_carries_the_condition_snapshot_and_risk_multiplier(bus: EventBus) -> None:
     bars = trending_bars(310)
     recorder = Recorder(bus)
@@ -184,17 +233,3 @@ async def test_a_bar_that_closes_while_history_loads_stays_after_the_history(
     stream = [b.time for b in manager.bars("EURUSD", TF)]
     assert stream == sorted(stream)
     assert stream[-1] == bars[301].time
-
-
-def test_a_stream_frame_whose_tail_is_not_the_window_is_ignored() -> None:
-    bars = trending_bars(5)
-    own, shared = AlwaysBuy(), AlwaysBuy()
-    for bar in bars[:-1]:
-        own.on_bar(bar)
-        shared.on_bar(bar)
-    doctored = bars_to_frame(bars)
-    doctored.loc[len(doctored) - 1, "close"] += 0.5  # same times, another last price
-    expected = own.on_bar(bars[-1])
-    assert expected is not None
-    assert shared.on_bar(bars[-1], doctored) == expected
-    assert expected.entry == bars[-1].close

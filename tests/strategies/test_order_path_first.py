@@ -83,7 +83,8 @@ class OrderPath:
 
     def __init__(self, bus: EventBus, computations: Computations, manager: StrategyManager) -> None:
         self.taken: list[tuple[str, int, int]] = []  # (symbol, bar time, computations so far)
-        self.other_conditions: list[bool] = []  # another stream's condition already computed?
+        #: Was the other stream's condition on this bar's time already computed?
+        self.other_conditions: list[bool] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self._computations = computations
@@ -94,7 +95,10 @@ class OrderPath:
         s = event.signal
         self.taken.append((s.symbol, s.bar_time, len(self._computations.done)))
         other = "GBPUSD" if s.symbol == "EURUSD" else "EURUSD"
-        self.other_conditions.append(self._manager.condition(other, TF) is not None)
+        condition = self._manager.condition(other, TF)
+        self.other_conditions.append(
+            condition is not None and condition.bar_time.timestamp() == s.bar_time
+        )
         await self.gate.wait()
 
 
@@ -147,8 +151,8 @@ async def test_a_signal_reaches_risk_before_the_next_bar_of_the_burst_is_analyse
     bus, _, _, order_path, bars = await wired(["EURUSD", "GBPUSD"], per_symbol=1)
     await burst(bus, [bars["EURUSD"][HISTORY], bars["GBPUSD"][HISTORY]])
     assert [(symbol, n) for symbol, _, n in order_path.taken] == [("EURUSD", 1), ("GBPUSD", 2)]
-    # GBPUSD's market condition (its bar's analysis) had not run when EURUSD's signal
-    # reached risk.
+    # GBPUSD's market condition on the burst's bar (its bar's analysis) had not run when
+    # EURUSD's signal reached risk.
     assert order_path.other_conditions == [False, True]
     await bus.close()
 
