@@ -9,7 +9,8 @@ and handing it to the store, which only knows how to keep it:
 alike in both:
 
 * **Idempotent intent.** An intent whose client order id exists returns the existing trade's
-  id and writes nothing; reusing the id for a *different* order (another strategy, symbol, side
+  id and writes nothing (:meth:`~TradeStoreBase.submit_intent` then only marks that trade
+  submitted); reusing the id for a *different* order (another strategy, symbol, side
   or volume) is :class:`~forexbot.database.trade_changes.ClientOrderIdConflict`.
 * **Checked moves.** Each move is checked against the lifecycle
   (:mod:`forexbot.domain.lifecycle`) and, for some, a narrower set of origins; an illegal one is
@@ -58,6 +59,18 @@ class TradeStoreBase(ABC):
         """Insert an ``intent`` trade unless its client order id exists: ``(new id, None)``,
         or the existing trade's ``(id, order key)`` with nothing written."""
 
+    async def _insert_submitted(
+        self, values: dict[str, Any], history: Mapping[str, Any]
+    ) -> tuple[TradeRecord | None, int, changes.OrderKey | None]:
+        """Insert the trade as an intent and move it to ``submitted`` in one transaction (both
+        moves in the history): ``(record, id, None)``; or, when the client order id exists,
+        ``(None, existing id, its order key)`` with nothing written. A store that can do it in
+        one round trip overrides this; by default it is the two writes."""
+        trade_id, theirs = await self._insert_intent(values, history)
+        if theirs is not None:
+            return None, trade_id, theirs
+        return await self.mark_submitted(trade_id), trade_id, None
+
     @abstractmethod
     async def _insert_adopted(
         self, values: dict[str, Any], history: Mapping[str, Any]
@@ -84,6 +97,22 @@ class TradeStoreBase(ABC):
             ours = changes.order_key(values)
             changes.require_same_order(trade.client_order_id, trade_id, theirs, ours)
         return trade_id
+
+    async def submit_intent(self, trade: NewTrade) -> TradeRecord:
+        """Record an order intent already marked ``submitted`` (it is about to be handed to the
+        terminal): what :meth:`create_intent` then :meth:`mark_submitted` write — the same row,
+        the same two history entries — committed at once, so the order path waits for one
+        durable write instead of two. Idempotent like :meth:`create_intent`: an existing
+        intent with this client order id (the same order) is only marked submitted."""
+        values = changes.intent_values(trade)
+        history = {"volume": str(values["volume"])}
+        record, trade_id, theirs = await self._insert_submitted(values, history)
+        if record is not None:
+            return record
+        assert theirs is not None
+        ours = changes.order_key(values)
+        changes.require_same_order(trade.client_order_id, trade_id, theirs, ours)
+        return await self.mark_submitted(trade_id)
 
     async def adopt_position(self, position: AdoptedPosition) -> TradeRecord:
         """Record a position the terminal has and the store did not (reconciliation): a

@@ -21,7 +21,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -139,6 +150,63 @@ class TradeRepository(TradeStoreBase):
                 existing = (await conn.execute(existing_of)).mappings().one()
         key = (existing["strategy"], existing["symbol"], existing["side"], existing["volume"])
         return int(existing["id"]), key
+
+    async def _insert_submitted(
+        self, values: dict[str, Any], history: Mapping[str, Any]
+    ) -> tuple[TradeRecord | None, int, changes.OrderKey | None]:
+        """One statement, one round trip, one commit: the trade inserted ``submitted`` and
+        its two history rows (created as ``intent``, then ``submitted``) written by
+        data-modifying CTEs; nothing at all when the client order id exists."""
+        row = {**values, "side": values["side"].label, "status": TradeStatus.SUBMITTED.value}
+        created = (
+            pg_insert(trades)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=[trades.c.client_order_id])
+            .returning(*trades.c)
+            .cte("created")
+        )
+        intent, submitted = TradeStatus.INTENT.value, TradeStatus.SUBMITTED.value
+        moves = union_all(
+            select(
+                created.c.id,
+                literal(None, Text),
+                literal(intent, Text),
+                literal(dict(history), JSONB),
+            ),
+            select(
+                created.c.id, literal(intent, Text), literal(submitted, Text), literal({}, JSONB)
+            ),
+        )
+        logged = (
+            insert(trade_transitions)
+            .from_select(["trade_id", "from_status", "to_status", "details"], moves)
+            .cte("logged")
+        )
+        client_order_id = values["client_order_id"]
+        with database_errors(f"writing the order intent {client_order_id!r}"):
+            async with self._engine.begin() as conn:
+                created_row = (
+                    (await conn.execute(select(created).add_cte(logged))).mappings().one_or_none()
+                )
+                if created_row is not None:
+                    return trade_from_row(created_row), int(created_row["id"]), None
+                existing = (
+                    (
+                        await conn.execute(
+                            select(
+                                trades.c.id,
+                                trades.c.strategy,
+                                trades.c.symbol,
+                                trades.c.side,
+                                trades.c.volume,
+                            ).where(trades.c.client_order_id == client_order_id)
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+        key = (existing["strategy"], existing["symbol"], existing["side"], existing["volume"])
+        return None, int(existing["id"]), key
 
     async def _insert_adopted(
         self, values: dict[str, Any], history: Mapping[str, Any]

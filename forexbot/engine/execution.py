@@ -157,36 +157,43 @@ class ExecutionManager:
         with self._orders.sending(intent.client_order_id):
             return await self._execute(intent)
 
+    async def _never_sent(self, trade_id: int, intent: OrderIntent, halt: str) -> int:
+        """An intent approved before the kill switch tripped: recorded, cancelled, never sent."""
+        self._orders.written(intent.client_order_id)
+        self._publish(await self._trades.mark_cancelled(trade_id, reason=halt))
+        _log.warning("intent cancelled: trading is halted", trade_id=trade_id, reason=halt)
+        return trade_id
+
     async def _execute(self, intent: OrderIntent) -> int:
         signal = intent.signal
         spec = self._gateway.spec(signal.symbol)
         tick = self._gateway.last_tick(signal.symbol)
         requested = entry_price(signal.side, tick) if tick is not None else None
-        trade_id = await self._trades.create_intent(
-            NewTrade(
-                client_order_id=intent.client_order_id,
-                strategy=signal.strategy,
-                symbol=signal.symbol,
-                timeframe=signal.timeframe or None,
-                side=signal.side.label,
-                volume=intent.volume,
-                requested_price=None if requested is None else spec.round_price(requested),
-                sl=spec.round_price(signal.sl),
-                tp=spec.round_price(signal.tp) if signal.tp else None,
-                signal_time=_utc(signal.bar_time),
-                confidence=signal.confidence,
-                reason=signal.reason,
-                market_condition=dict(signal.market_condition),
-            )
+        trade = NewTrade(
+            client_order_id=intent.client_order_id,
+            strategy=signal.strategy,
+            symbol=signal.symbol,
+            timeframe=signal.timeframe or None,
+            side=signal.side.label,
+            volume=intent.volume,
+            requested_price=None if requested is None else spec.round_price(requested),
+            sl=spec.round_price(signal.sl),
+            tp=spec.round_price(signal.tp) if signal.tp else None,
+            signal_time=_utc(signal.bar_time),
+            confidence=signal.confidence,
+            reason=signal.reason,
+            market_condition=dict(signal.market_condition),
         )
-        self._orders.written(intent.client_order_id)
         halt = self._halted()
         if halt is not None:
-            # Approved before the kill switch tripped: recorded, never sent.
-            self._publish(await self._trades.mark_cancelled(trade_id, reason=halt))
-            _log.warning("intent cancelled: trading is halted", trade_id=trade_id, reason=halt)
-            return trade_id
-        self._publish(await self._trades.mark_submitted(trade_id))
+            return await self._never_sent(await self._trades.create_intent(trade), intent, halt)
+        record = await self._trades.submit_intent(trade)  # one durable write before the send
+        self._orders.written(intent.client_order_id)
+        halt = self._halted()  # the kill switch may have tripped during the write
+        if halt is not None:
+            return await self._never_sent(record.id, intent, halt)
+        trade_id = record.id
+        self._publish(record)
         first_price: list[float] = []
         moved: dict[str, bool] = {}
 

@@ -334,6 +334,68 @@ async def test_mark_submitted_returns_the_stored_record(store: TradeStore) -> No
     assert record == await store.get(trade_id)
 
 
+async def test_submit_intent_writes_what_create_intent_then_mark_submitted_write(
+    subject: Subject,
+) -> None:
+    two_steps = await subject.store.mark_submitted(
+        await subject.store.create_intent(intent(client_order_id="fx-two"))
+    )
+    one_step = await subject.store.submit_intent(intent(client_order_id="fx-one"))
+
+    assert one_step.status is TradeStatus.SUBMITTED
+    assert one_step == await subject.store.get(one_step.id)
+    differ = {"id", "client_order_id", "created_at", "updated_at"}
+    assert {k: v for k, v in one_step.to_api().items() if k not in differ} == {
+        k: v for k, v in two_steps.to_api().items() if k not in differ
+    }
+    moves = [
+        (t.from_status, t.to_status, t.details)
+        for t in await subject.store.transitions(one_step.id)
+    ]
+    assert moves == [
+        (None, TradeStatus.INTENT, {"volume": "0.1"}),
+        (TradeStatus.INTENT, TradeStatus.SUBMITTED, {}),
+    ]
+    assert moves == [
+        (t.from_status, t.to_status, t.details)
+        for t in await subject.store.transitions(two_steps.id)
+    ]
+
+
+async def test_submit_intent_of_an_existing_intent_marks_that_trade_submitted(
+    subject: Subject,
+) -> None:
+    first = await subject.store.create_intent(intent())
+
+    record = await subject.store.submit_intent(intent())
+
+    assert (record.id, record.status) == (first, TradeStatus.SUBMITTED)
+    assert [r.id for r in await subject.trades()] == [first]
+
+
+async def test_submit_intent_of_an_already_submitted_order_is_an_illegal_move(
+    subject: Subject,
+) -> None:
+    first = await subject.store.submit_intent(intent())
+
+    with pytest.raises(IllegalTransition):
+        await subject.store.submit_intent(intent())
+
+    assert await subject.trades() == [first]
+
+
+async def test_submit_intent_reusing_a_client_order_id_for_another_order_is_refused(
+    subject: Subject,
+) -> None:
+    first = await subject.store.create_intent(intent())
+    before = await subject.trades()
+
+    with pytest.raises(ClientOrderIdConflict, match=f"'fx-0001' already belongs to trade {first}"):
+        await subject.store.submit_intent(intent(volume=0.2))
+
+    assert await subject.trades() == before
+
+
 async def test_mark_open_returns_the_record_with_the_fill(store: TradeStore) -> None:
     trade_id = await store.create_intent(intent())
 

@@ -11,6 +11,7 @@ from trading_rig import MAGIC, OPEN_LIMITS, TradingRig, trading_rig
 
 from forexbot.clock import ManualClock
 from forexbot.connectors import mt5_constants as mt5c
+from forexbot.domain.trades import NewTrade, TradeRecord
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine import kill_switch as kill_switch_module
 from forexbot.errors import DatabaseError
@@ -109,6 +110,28 @@ async def test_an_intent_approved_before_the_kill_switch_is_cancelled_not_sent(
         assert record.status is TradeStatus.CANCELLED
         assert "kill switch" in (record.close_reason or "")
         assert rig.our_positions() == []
+
+
+async def test_a_kill_switch_tripped_while_the_intent_is_written_cancels_it_unsent(
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        submit = rig.trades.submit_intent
+
+        async def submit_then_trip(trade: NewTrade) -> TradeRecord:
+            record = await submit(trade)
+            await rig.risk.trip_kill_switch("news", actor="me")  # during the write's await
+            return record
+
+        monkeypatch.setattr(rig.trades, "submit_intent", submit_then_trip)
+        intent = await rig.risk.evaluate(rig.signal(Side.BUY, 3000, 3000))
+        trade_id = await rig.execution.execute(intent)
+
+        record = await rig.trade(trade_id)
+        assert record.status is TradeStatus.CANCELLED
+        assert "kill switch" in (record.close_reason or "")
+        assert rig.our_positions() == []
+        assert rig.execution.sent == 0
 
 
 async def test_daily_loss_stops_opening_for_the_day_and_keeps_the_positions(
