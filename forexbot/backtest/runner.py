@@ -20,7 +20,9 @@ The loop, and why it is fast:
   There the clock is set to the bar's close (when the daemon's connector closes the bar),
   the connector takes the terminal's quote, the position manager reconciles (the terminal
   replays stops, take-profits, stop-outs and swaps up to that moment), the market condition
-  is detected on the same window of bars the daemon keeps, the signal is screened by the
+  on the bar is read from a :class:`~forexbot.market_condition.series.ConditionSeries`
+  computed once over all the bars (``detect`` over every bar from the first, as a live
+  condition stream fed from that bar gives it), the signal is screened by the
   strategy's regime (:func:`~forexbot.strategies.manager.admit`) and published on the bus:
   risk, execution and positions take it from there.
 * While a position is open, every ``sync_every`` seconds of market time the terminal is looked
@@ -70,7 +72,8 @@ from forexbot.engine.assembly import TradingEngine, build_engine
 from forexbot.errors import InvalidInputError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import AccountEvent, RiskRejectedEvent, SignalEvent, TickEvent
-from forexbot.market_condition.detector import DetectorParams, detect
+from forexbot.market_condition.detector import DetectorParams
+from forexbot.market_condition.series import ConditionSeries
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import signal_on
 from forexbot.strategies.manager import StrategyInstance, admit
@@ -292,6 +295,13 @@ class Backtest:
         decisions = [int(i) for i in np.flatnonzero(side) if i >= prices.first]
         rows = dict(zip(decisions, signals.iloc[decisions].to_dict("records"), strict=True))
         timings["signals"] = time.perf_counter() - started - timings["data"]
+        conditions = ConditionSeries(
+            frame,
+            spec.symbol,
+            spec.timeframe,
+            spec.detector,
+            synthetic=is_synthetic_index(spec.symbol),
+        )
         connector = MT5Connector(
             terminal,
             InlineWorker(default_timeout=10.0),
@@ -322,10 +332,9 @@ class Backtest:
         await engine.positions.stop()  # ...and reconciles at its own simulated times
         try:
             total = len(prices) - prices.first
-            synthetic = is_synthetic_index(spec.symbol)
             self._progress(0, total)
             for n, i in enumerate(decisions):
-                await self._decide(engine, connector, prices, i, rows[i], frame, synthetic)
+                await self._decide(engine, connector, prices, i, rows[i], conditions)
                 if n % 16 == 0:
                     self._progress(i - prices.first, total)
             last = float(self._closes[-1]) - LAST_MOMENT
@@ -375,8 +384,7 @@ class Backtest:
         prices: PriceSeries,
         i: int,
         row: Mapping[Any, Any],
-        frame: Any,
-        synthetic: bool,
+        conditions: ConditionSeries,
     ) -> None:
         decided_at = float(self._closes[i])
         if i == len(prices) - 1:
@@ -390,14 +398,9 @@ class Backtest:
         signal = signal_on(self._strategy.name, bar, row)
         if signal is None:
             return
-        condition = None
-        if i + 1 >= self._min_bars:
-            # A positional slice (a view, its index not reset): the detector reads the
-            # columns' values and the last bar's time, never the index labels.
-            window = frame.iloc[max(0, i + 1 - self._window) : i + 1]
-            condition = detect(
-                window, bar.symbol, bar.timeframe, self.spec.detector, synthetic=synthetic
-            )
+        # detect() over every bar from the series' first up to i, as a live ConditionStream
+        # fed from that bar gives it (None before the detector's min_bars)
+        condition = conditions.at(i)
         admitted = admit(self._instance, signal, condition)
         if admitted is not None:
             self._bus.publish(SignalEvent(admitted))
