@@ -12,11 +12,11 @@ connector (``time.perf_counter()`` after the terminal call returned) to the firs
 ``order_send`` call. It covers bar building, the bus, market condition detection, all the
 strategies of the symbol's stream (and of the streams queued before it: every M1 bar of the
 30 symbols closes in the same poll), the risk checks (account and margin from the terminal)
-and the two database writes of the intent. Figures are wall-clock on this machine.
+and the database write of the intent. Figures are wall-clock on this machine.
 
 The breakdown per stage (:class:`StageClock`) stamps each order at every hand-over: bar
 closed, its stream's analysis started, signal published, risk took it, risk decided,
-execution took it, intent committed, ``submitted`` committed, ``order_send`` called; and
+execution took it, the intent (written as ``submitted``) committed, ``order_send`` called; and
 bar closed → signal per strategy. Each stage's p50/p99 is over the same orders.
 
 Database: ``FOREXBOT_BENCH_DATABASE_URL`` (a scratch database is created on that server and
@@ -206,9 +206,8 @@ STAGES = (
     ("risk started", "signal → risk takes it (queue)"),
     ("risk decided", "risk checks (account and margin from the terminal)"),
     ("execution started", "decision → execution takes it (queue)"),
-    ("intent committed", "intent INSERT committed"),
-    ("submitted committed", "intent → submitted UPDATE committed"),
-    ("order_send", "submitted → order_send called"),
+    ("intent committed", "intent (submitted) committed"),
+    ("order_send", "intent committed → order_send called"),
 )
 
 
@@ -231,7 +230,6 @@ class StageClock:
         self._bars: dict[tuple[str, int], dict[str, float]] = {}
         self._signals: dict[tuple[str, str, int], dict[str, float]] = {}
         self._orders: dict[str, dict[str, float]] = {}
-        self._trade_ids: dict[int, str] = {}
         publish = bus.publish
 
         def stamping_publish(event: Event) -> None:
@@ -274,28 +272,20 @@ class StageClock:
                 stamps["execution started"] = time.perf_counter()
             await on_intent(event)
 
-        create_intent, mark_submitted = trades.create_intent, trades.mark_submitted
+        submit_intent = trades.submit_intent
 
-        async def timed_create_intent(trade: NewTrade) -> int:
-            trade_id = await create_intent(trade)
-            self._trade_ids[trade_id] = trade.client_order_id
+        async def timed_submit_intent(trade: NewTrade) -> TradeRecord:
+            record = await submit_intent(trade)
             self._orders.setdefault(trade.client_order_id, {})["intent committed"] = (
                 time.perf_counter()
             )
-            return trade_id
-
-        async def timed_mark_submitted(trade_id: int) -> TradeRecord:
-            record = await mark_submitted(trade_id)
-            stamps = self._orders.setdefault(self._trade_ids.get(trade_id, ""), {})
-            stamps["submitted committed"] = time.perf_counter()
             return record
 
         bus.publish = stamping_publish  # type: ignore[method-assign]
         strategies.on_bar = timed_on_bar  # type: ignore[method-assign]
         engine.risk.on_signal = timed_on_signal  # type: ignore[method-assign]
         engine.execution.on_intent = timed_on_intent  # type: ignore[method-assign]
-        trades.create_intent = timed_create_intent  # type: ignore[method-assign]
-        trades.mark_submitted = timed_mark_submitted  # type: ignore[method-assign]
+        trades.submit_intent = timed_submit_intent  # type: ignore[method-assign]
 
     def report(self, records: Sequence[TradeRecord]) -> None:
         """Print p50/p99 of every stage and of bar closed → signal per strategy, over the

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Select,
     Text,
     bindparam,
@@ -121,6 +122,40 @@ async def _log_transition(
     )
 
 
+#: The statement of :meth:`TradeRepository._insert_submitted` per set of columns written
+#: (built once: composing it costs more than running it).
+_submitted_statements: dict[tuple[str, ...], Executable] = {}
+
+
+def _submitted_statement(row: Mapping[str, Any]) -> Executable:
+    """INSERT the trade (``row``'s columns, as bind parameters of the same names) unless its
+    client order id exists, and its two history rows, in one statement: data-modifying CTEs.
+    ``intent_details`` is the history of its creation."""
+    created = (
+        pg_insert(trades)
+        .values({name: bindparam(name, type_=trades.c[name].type) for name in row})
+        .on_conflict_do_nothing(index_elements=[trades.c.client_order_id])
+        .returning(*trades.c)
+        .cte("created")
+    )
+    intent, submitted = TradeStatus.INTENT.value, TradeStatus.SUBMITTED.value
+    moves = union_all(
+        select(
+            created.c.id,
+            literal(None, Text),
+            literal(intent, Text),
+            bindparam("intent_details", type_=JSONB),
+        ),
+        select(created.c.id, literal(intent, Text), literal(submitted, Text), literal({}, JSONB)),
+    )
+    logged = (
+        insert(trade_transitions)
+        .from_select(["trade_id", "from_status", "to_status", "details"], moves)
+        .cte("logged")
+    )
+    return select(created).add_cte(logged)
+
+
 class TradeRepository(TradeStoreBase):
     """Reads and writes ``trades``. Safe to share: every call uses its own pooled connection."""
 
@@ -158,36 +193,16 @@ class TradeRepository(TradeStoreBase):
         its two history rows (created as ``intent``, then ``submitted``) written by
         data-modifying CTEs; nothing at all when the client order id exists."""
         row = {**values, "side": values["side"].label, "status": TradeStatus.SUBMITTED.value}
-        created = (
-            pg_insert(trades)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=[trades.c.client_order_id])
-            .returning(*trades.c)
-            .cte("created")
-        )
-        intent, submitted = TradeStatus.INTENT.value, TradeStatus.SUBMITTED.value
-        moves = union_all(
-            select(
-                created.c.id,
-                literal(None, Text),
-                literal(intent, Text),
-                literal(dict(history), JSONB),
-            ),
-            select(
-                created.c.id, literal(intent, Text), literal(submitted, Text), literal({}, JSONB)
-            ),
-        )
-        logged = (
-            insert(trade_transitions)
-            .from_select(["trade_id", "from_status", "to_status", "details"], moves)
-            .cte("logged")
-        )
+        statement = _submitted_statements.get(tuple(row))
+        if statement is None:
+            statement = _submitted_statements.setdefault(tuple(row), _submitted_statement(row))
+        params = {**row, "intent_details": dict(history)}
         client_order_id = values["client_order_id"]
         with database_errors(f"writing the order intent {client_order_id!r}"):
-            async with self._engine.begin() as conn:
-                created_row = (
-                    (await conn.execute(select(created).add_cte(logged))).mappings().one_or_none()
-                )
+            # One statement is its own transaction: no BEGIN and COMMIT round trips.
+            async with self._engine.connect() as pooled:
+                conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+                created_row = (await conn.execute(statement, params)).mappings().one_or_none()
                 if created_row is not None:
                     return trade_from_row(created_row), int(created_row["id"]), None
                 existing = (
