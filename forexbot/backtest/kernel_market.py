@@ -1,0 +1,156 @@
+"""What the backtest kernel reads from the simulated terminal, as arrays, before it runs.
+
+The kernel (:mod:`forexbot.backtest.kernel`) never asks the terminal anything while it runs:
+everything the fill and risk rules look at is read here, once, from the same simulated
+terminal the event-driven backtest builds (same data, same fixed spread, same generated or
+replayed ticks):
+
+* the strategy's bars (:func:`~forexbot.backtest.prices.read_prices`, as the runner reads them);
+* the **M1 bars** of the tested period in server time, as the terminal's bar fill model walks
+  them (:meth:`PricePath.from_bars <forexbot.connectors.mt5sim.pricepath.PricePath.from_bars>`:
+  bid open/low/high from the bar, ask = bid + the bar's spread on the price grid);
+* the **quote at each decision time** (the last tick at or before it, what
+  ``symbol_info_tick`` gives at that moment: with generated ticks it is the previous
+  minute's last tick unless a tick falls on the very millisecond) and its time, and whether
+  the terminal's market is open then (``order_send`` refuses with 10018 when it is not);
+* the **ticks of the period's last minute** and the quote a millisecond before its end, where
+  the runner closes what is still open (the matcher replays that partial minute on ticks).
+
+Reading the quotes is reading the market, not running the rules: it is counted in the
+kernel's ``data`` time, like generating the market is in the runner's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from forexbot.connectors.conversions import symbol_spec_of
+from forexbot.connectors.mt5sim.pricepath import PricePath
+from forexbot.connectors.mt5sim.series import MarketData
+from forexbot.connectors.mt5sim.symbols import SymbolSpec as TerminalSpec
+from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
+from forexbot.connectors.mt5sim.timeutil import DAY, to_server_msc
+from forexbot.domain.market import SymbolSpec
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+B = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Quotes:
+    """Quotes at given server times (msc): bid, ask, the tick's own time, and whether the
+    terminal's market is open at that time (NaN bid when there is no tick at all)."""
+
+    at_msc: I64
+    bid: F64
+    ask: F64
+    tick_msc: I64
+    market_open: B
+
+
+@dataclass(frozen=True, slots=True)
+class M1Path:
+    """The M1 bars of the tested period as the bar fill model walks them (server time)."""
+
+    start: I64  # bar open, server seconds
+    stamp: I64  # the bar's events happen at its last millisecond (server msc)
+    bid_open: F64
+    bid_low: F64
+    bid_high: F64
+    ask_open: F64
+    ask_low: F64
+    ask_high: F64
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfTest:
+    """The period's last minute, replayed on ticks, and the quote the runner closes at."""
+
+    at_msc: int  # a millisecond before the last bar's close (server msc)
+    minute_msc: int  # the start of the minute it falls in: bars before it, ticks from it
+    tick_msc: I64
+    tick_bid: F64
+    tick_ask: F64
+    quote: Quotes
+
+
+class KernelMarket:
+    """The terminal's data for one backtest, read once (see the module docstring)."""
+
+    def __init__(self, terminal: SimulatedTerminal, symbol: str) -> None:
+        self._terminal = terminal
+        self.symbol = symbol
+        # The simulated terminal's own catalogue entry and market: the kernel reads the data
+        # the terminal's matcher and trade desk read, not a copy of their rules.
+        self._market: MarketData = terminal._market
+        found = terminal._catalogue.get(symbol)
+        if found is None:
+            raise KeyError(symbol)
+        self.terminal_spec: TerminalSpec = found
+        info = terminal.symbol_info(symbol)
+        self.spec: SymbolSpec = symbol_spec_of(info)
+        self.stop_out: float = float(terminal._state.stop_out)
+
+    def is_open(self, server_seconds: float) -> bool:
+        """The terminal's market-open rule (``order_send`` refuses 10018 when closed)."""
+        return self._terminal.feed.is_open(self.symbol, server_seconds)
+
+    def m1(self, server_start: int, server_stop: int, now_msc: int) -> M1Path:
+        """M1 bars opening in ``[server_start, server_stop)`` (seconds), as of ``now``."""
+        bars = self._market.m1_between(self.symbol, server_start, server_stop, now_msc)
+        spec = self.terminal_spec
+        path = PricePath.from_bars(bars, spec.point, spec.digits)
+        return M1Path(
+            start=bars["time"].astype(np.int64),
+            stamp=(path.t + 59_999).astype(np.int64),
+            bid_open=path.bid_open.astype(np.float64),
+            bid_low=path.bid_low.astype(np.float64),
+            bid_high=path.bid_high.astype(np.float64),
+            ask_open=path.ask_open.astype(np.float64),
+            ask_low=path.ask_low.astype(np.float64),
+            ask_high=path.ask_high.astype(np.float64),
+        )
+
+    def quotes(self, at_msc: I64) -> Quotes:
+        """The last tick at or before each time (what the terminal quotes then)."""
+        n = len(at_msc)
+        bid, ask = np.full(n, np.nan), np.full(n, np.nan)
+        tick_msc = np.zeros(n, dtype=np.int64)
+        market_open = np.zeros(n, dtype=np.bool_)
+        for k, when in enumerate(at_msc.tolist()):
+            tick = self._market.last_tick(self.symbol, when)
+            if tick is not None:
+                bid[k], ask[k] = float(tick["bid"][0]), float(tick["ask"][0])
+                tick_msc[k] = int(tick["time_msc"][0])
+            market_open[k] = self.is_open(when / 1000)
+        return Quotes(at_msc.astype(np.int64), bid, ask, tick_msc, market_open)
+
+    def end_of_test(self, last_utc: float) -> EndOfTest:
+        """The last minute's ticks up to ``last_utc`` and the quote then (see the runner)."""
+        now = to_server_msc(last_utc)
+        minute = (now // 60_000) * 60_000
+        ticks = self._market.ticks_between(self.symbol, minute, now, now)
+        return EndOfTest(
+            at_msc=now,
+            minute_msc=minute,
+            tick_msc=ticks["time_msc"].astype(np.int64),
+            tick_bid=ticks["bid"].astype(np.float64),
+            tick_ask=ticks["ask"].astype(np.float64),
+            quote=self.quotes(np.array([now], dtype=np.int64)),
+        )
+
+    def traded_on(self, midnight_msc: int) -> bool:
+        """Whether the day ending at this server midnight traded (its swap is charged)."""
+        return self.is_open(midnight_msc / 1000 - 1)
+
+
+def midnights(first_msc: int, last_msc: int) -> I64:
+    """Server midnights (msc) in ``[first, last]``."""
+    day_ms = DAY * 1000
+    lo = -(-first_msc // day_ms)
+    hi = last_msc // day_ms
+    return np.arange(lo, hi + 1, dtype=np.int64) * day_ms
