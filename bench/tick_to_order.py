@@ -34,6 +34,7 @@ import os
 import resource
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -115,7 +116,7 @@ async def database() -> AsyncIterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def run(url: str, minutes: float) -> None:
+async def run(url: str, minutes: float, max_defer: float) -> None:
     clock = ManualClock(START)
     terminal = SimulatedTerminal(seed=3, clock=clock, balance=10_000_000.0, leverage=500)
     terminal.initialize()
@@ -129,7 +130,9 @@ async def run(url: str, minutes: float) -> None:
         for name in STRATEGIES
         for symbol in symbols
     ]
-    strategies = StrategyManager(instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH))
+    strategies = StrategyManager(
+        instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH), max_defer=max_defer
+    )
     db = create_engine(url, pool_size=5)
     trades = TradeRepository(db)
     engine = build_engine(
@@ -336,9 +339,23 @@ def _line(label: str, values: Sequence[float]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=240.0, help="simulated minutes")
+    parser.add_argument(
+        "--max-defer",
+        type=float,
+        default=0.25,
+        help="seconds the strategy manager waits at most for a busy order path (the daemon's: 0.25)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval seconds (the GIL hand-over to the terminal's worker thread)",
+    )
     args = parser.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     async with database() as url:
-        await run(url, args.minutes)
+        await run(url, args.minutes, args.max_defer)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ class Ledger:
         # ticket -> valuation of the open position, and the quote reads being recorded.
         self._valuations: dict[int, _Valuation] = {}
         self._reads: list[tuple[str, Quote]] | None = None
+        # (now_msc, the open positions, their totals): the last totals, while neither moved.
+        self._totals: tuple[int, tuple[TradePosition, ...], tuple[float, float]] | None = None
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.catalogue.get(symbol)
@@ -155,7 +157,25 @@ class Ledger:
         return self.money.margin(position.type, spec, position.volume, position.price_open) or 0.0
 
     def totals(self) -> tuple[float, float]:
-        """(floating profit, used margin) of all open positions, in account currency."""
+        """(floating profit, used margin) of all open positions, in account currency.
+
+        A quote is a function of the time (see :meth:`quote`), and a position changed is a
+        new ``TradePosition``: at the same ``now_msc`` with the same position objects the
+        totals are the last ones (the risk checks ask right after the poll that moved time)."""
+        now, positions = self.now_msc, tuple(self.state.positions.values())
+        last = self._totals
+        if (
+            last is not None
+            and last[0] == now
+            and len(last[1]) == len(positions)
+            and all(a is b for a, b in zip(last[1], positions, strict=True))
+        ):
+            return last[2]
+        totals = self._value_all()
+        self._totals = (now, positions, totals)
+        return totals
+
+    def _value_all(self) -> tuple[float, float]:
         cached, kept = self._valuations, {}
         profit = margin = 0.0
         for ticket, position in self.state.positions.items():
