@@ -105,6 +105,9 @@ class GeneratedFeed:
         # LRU smaller than that cycle would recompute every cross on every poll (~4 MB each).
         crosses = sum(1 for spec in catalogue.all() if cross_legs(spec, catalogue) is not None)
         self._cross_ticks: LRU[tuple[str, int], NDArray[np.void]] = LRU(max(16, 2 * crosses))
+        # Their times as a contiguous array: searching the strided ``time_msc`` field of a
+        # day's ticks copied it first (~100 µs per search).
+        self._cross_msc: LRU[tuple[str, int], NDArray[np.int64]] = LRU(max(16, 2 * crosses))
 
     def model(self, symbol: str) -> PriceModel:
         model = self._models.get(symbol)
@@ -182,12 +185,20 @@ class GeneratedFeed:
             self._cross_bars.put((symbol, day), bars)
         return ticks, bars
 
+    def _cross_times(self, symbol: str, day: int, ticks: NDArray[np.void]) -> NDArray[np.int64]:
+        """The day's tick times, contiguous (kept beside the ticks)."""
+        msc = self._cross_msc.get((symbol, day))
+        if msc is None or len(msc) != len(ticks):
+            msc = np.array(ticks["time_msc"], dtype=np.int64)
+            self._cross_msc.put((symbol, day), msc)
+        return msc
+
     def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
         parts: list[NDArray[np.void]] = []
         if self._cross(symbol) is not None:
             for day in range(first // MINUTES_PER_DAY, (stop - 1) // MINUTES_PER_DAY + 1):
                 ticks = self._cross_day(symbol, day)[0]
-                msc = ticks["time_msc"]
+                msc = self._cross_times(symbol, day, ticks)
                 lo, hi = np.searchsorted(msc, first * 60_000), np.searchsorted(msc, stop * 60_000)
                 if hi > lo:
                     parts.append(ticks[lo:hi])
