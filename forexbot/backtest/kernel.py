@@ -161,6 +161,8 @@ class KernelResult:
     suppressed: dict[str, int]
     rejected: dict[str, int]
     orders_rejected: int
+    #: Exits decided by the intrabar rule (a bar reached both the SL and the TP).
+    both_levels: int
     elapsed_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -183,7 +185,7 @@ class _Position:
 def forex_open(utc_seconds: I64) -> NDArray[np.bool_]:
     """:func:`~forexbot.market_condition.sessions.forex_open` at many UTC times at once."""
     local = pd.DatetimeIndex(pd.to_datetime(utc_seconds, unit="s", utc=True)).tz_convert(NEW_YORK)
-    day = np.asarray(local.weekday)
+    day = np.asarray(local.day_of_week)
     minutes = np.asarray(local.hour) * 60 + np.asarray(local.minute)
     seconds = minutes * 60 + np.asarray(local.second)
     boundary = WEEKEND_BOUNDARY.hour * 3600 + WEEKEND_BOUNDARY.minute * 60
@@ -288,6 +290,7 @@ class _Kernel:
         self.trades: list[ClosedTrade] = []
         self.rejected: Counter[str] = Counter()
         self.orders_rejected = 0
+        self.both_levels = 0  # exits from a bar that reached both the SL and the TP
         self.slip = spec.slippage_points * self.symbol.point
         swap_points = (self.symbol.swap_long, self.symbol.swap_short)
         self.swaps = (
@@ -394,7 +397,8 @@ class _Kernel:
                 t_hit = bool(tp_hit[e]) if tp_hit is not None else False
                 o = float(opened[e])
                 kind = "sl" if s_hit else "tp"
-                if s_hit and t_hit:
+                if s_hit and t_hit:  # the level nearer the bar's open first
+                    self.both_levels += 1
                     kind = "sl" if abs(o - pos.sl) <= abs(o - pos.tp) else "tp"
                 level = pos.sl if kind == "sl" else pos.tp
                 sign = 1.0 if buy else -1.0
@@ -724,6 +728,7 @@ def run_kernel(spec: BacktestSpec) -> KernelResult:
         suppressed=dict(instance.suppressed_by),
         rejected=dict(kernel.rejected),
         orders_rejected=kernel.orders_rejected,
+        both_levels=kernel.both_levels,
         elapsed_seconds=time.perf_counter() - started,
         timings=timings,
     )
