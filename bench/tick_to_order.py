@@ -316,6 +316,27 @@ class StageClock:
             "tick → order_send (sum of the stages)",
             [(r["order_send"] - r["tick received"]) * 1000 for r in rows],
         )
+        # Every M1 bar closes in the same poll: the orders of one minute queue behind each
+        # other on the one order path (risk, the intent's commit, the terminal).
+        bursts: dict[float, list[dict[str, float]]] = {}
+        for r in rows:
+            bursts.setdefault(r["tick received"], []).append(r)
+        by_rank: dict[int, list[float]] = {}
+        for burst in bursts.values():
+            burst.sort(key=lambda r: r["order_send"])
+            for rank, r in enumerate(burst, start=1):
+                latency = (r["order_send"] - r["tick received"]) * 1000
+                by_rank.setdefault(min(rank, 4), []).append(latency)
+        sizes = np.array([len(b) for b in bursts.values()])
+        print(
+            f"  tick → order_send by the order's place in its minute's burst "
+            f"({len(bursts)} bursts with orders; orders per burst p50 "
+            f"{np.percentile(sizes, 50):.0f}, p90 {np.percentile(sizes, 90):.0f}, "
+            f"max {sizes.max()}):"
+        )
+        names = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th and later"}
+        for rank in sorted(by_rank):
+            _line(names[rank], by_rank[rank])
         print("  bar closed → signal, per strategy:")
         for name in sorted(set(strategy_of)):
             _line(
@@ -343,7 +364,7 @@ async def main() -> None:
         "--max-defer",
         type=float,
         default=0.25,
-        help="seconds the strategy manager waits at most for a busy order path (the daemon's: 0.25)",
+        help="the strategy manager's longest wait for a busy order path (the daemon's: 0.25 s)",
     )
     parser.add_argument(
         "--switch-interval",
