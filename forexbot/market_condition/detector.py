@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -48,7 +49,7 @@ from forexbot.market_condition.liquidity import (
     LiquidityReading,
     analyse_liquidity,
 )
-from forexbot.market_condition.sessions import analyse_sessions
+from forexbot.market_condition.sessions import SessionState, analyse_sessions
 from forexbot.market_condition.trend import (
     TrendDirection,
     TrendParams,
@@ -164,11 +165,33 @@ def condition_of(
     synthetic: bool,
 ) -> MarketCondition:
     """The condition from the analysers' readings on the bar opened at ``bar_time`` (UTC): the
-    sessions at its close and the favourable rule. Shared by :func:`detect` and
-    :class:`~forexbot.market_condition.stream.ConditionStream`."""
-    evaluated_at = bar_time + timedelta(seconds=timeframe.seconds)
-    state = analyse_sessions(evaluated_at, synthetic=synthetic)
+    sessions at its close and the favourable rule. Shared by :func:`detect`,
+    :class:`~forexbot.market_condition.series.ConditionSeries` and (through
+    :func:`condition_at`) :class:`~forexbot.market_condition.stream.ConditionStream`."""
+    return condition_at(
+        symbol, timeframe.name, moment_of(bar_time, timeframe.seconds, synthetic), trend, vol, liq
+    )
 
+
+@dataclass(frozen=True, slots=True)
+class BarMoment:
+    """What a condition takes from its bar's time alone: the bar's open and close instants,
+    the sessions at the close, and the reasons the market and session checks give.
+
+    The same for every symbol whose bar closes at that instant, so a stream takes it from
+    :func:`moment_at` (computed once per close for all the streams of a burst)."""
+
+    bar_time: datetime
+    evaluated_at: datetime
+    sessions: SessionState
+    passed: tuple[str, ...]  # the checks passed, in the order of the favourable rule
+    failed: tuple[str, ...]  # the checks failed
+
+
+def moment_of(bar_time: datetime, seconds: int, synthetic: bool) -> BarMoment:
+    """The :class:`BarMoment` of the bar opened at ``bar_time`` (UTC), ``seconds`` long."""
+    evaluated_at = bar_time + timedelta(seconds=seconds)
+    state = analyse_sessions(evaluated_at, synthetic=synthetic)
     failed: list[str] = []
     passed: list[str] = []
     if state.is_open:
@@ -180,22 +203,50 @@ def condition_of(
             passed.append("sessions: " + ", ".join(state.active))
         else:
             failed.append("no session active")
-    liq_text = (
-        f"liquidity {liq.level.value} (spread {liq.spread_ratio:.2f}× typical, "
-        f"volume {liq.volume_ratio:.2f}× typical)"
-    )
-    (failed if liq.level is LiquidityLevel.THIN else passed).append(liq_text)
-    vol_text = f"volatility {vol.band.value} (ATR percentile {vol.percentile:.0f})"
-    (failed if vol.band is VolatilityBand.LOW else passed).append(vol_text)
-    favourable = not failed
-    if favourable:
-        passed.append(f"trend {trend.direction.value} (ADX {trend.adx:.1f})")
+    return BarMoment(bar_time, evaluated_at, state, tuple(passed), tuple(failed))
 
+
+@lru_cache(maxsize=512)
+def moment_at(time: int, seconds: int, synthetic: bool) -> BarMoment:
+    """:func:`moment_of` the bar opened at epoch second ``time``, remembered for the last few
+    hundred (time, length, kind): the streams of a burst of closes share one."""
+    return moment_of(datetime.fromtimestamp(time, UTC), seconds, synthetic)
+
+
+def condition_at(
+    symbol: str,
+    timeframe: str,
+    moment: BarMoment,
+    trend: TrendReading,
+    vol: VolatilityReading,
+    liq: LiquidityReading,
+) -> MarketCondition:
+    """:func:`condition_of` with the bar's moment already known (``timeframe``: its name).
+
+    The reasons are the failed checks when the condition is unfavourable, else the passed ones
+    and the trend: only the texts that end up in them are formatted."""
+    thin = liq.level is LiquidityLevel.THIN
+    low = vol.band is VolatilityBand.LOW
+    favourable = not (moment.failed or thin or low)
+    if favourable:
+        reasons = (
+            *moment.passed,
+            _liquidity_text(liq),
+            _volatility_text(vol),
+            f"trend {trend.direction!s} (ADX {trend.adx:.1f})",
+        )
+    else:
+        reasons = moment.failed
+        if thin:
+            reasons += (_liquidity_text(liq),)
+        if low:
+            reasons += (_volatility_text(vol),)
+    state = moment.sessions
     return MarketCondition(
         symbol=symbol,
-        timeframe=timeframe.name,
-        bar_time=bar_time,
-        evaluated_at=evaluated_at,
+        timeframe=timeframe,
+        bar_time=moment.bar_time,
+        evaluated_at=moment.evaluated_at,
         trend=trend.direction,
         strength=trend.strength,
         adx=trend.adx,
@@ -209,5 +260,16 @@ def condition_of(
         overlaps=state.overlaps,
         market_open=state.is_open,
         favourable=favourable,
-        reasons=tuple(passed if favourable else failed),
+        reasons=reasons,
     )
+
+
+def _liquidity_text(liq: LiquidityReading) -> str:
+    return (
+        f"liquidity {liq.level!s} (spread {liq.spread_ratio:.2f}× typical, "
+        f"volume {liq.volume_ratio:.2f}× typical)"
+    )
+
+
+def _volatility_text(vol: VolatilityReading) -> str:
+    return f"volatility {vol.band!s} (ATR percentile {vol.percentile:.0f})"

@@ -19,11 +19,14 @@ this stream was fed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.market_condition import liquidity, trend, volatility
-from forexbot.market_condition.detector import DetectorParams, MarketCondition, condition_of
+from forexbot.market_condition.detector import (
+    DetectorParams,
+    MarketCondition,
+    condition_at,
+    moment_at,
+)
 
 
 class ConditionStream:
@@ -33,7 +36,9 @@ class ConditionStream:
         "_bars",
         "_liquidity",
         "_min_bars",
+        "_name",
         "_params",
+        "_seconds",
         "_symbol",
         "_synthetic",
         "_timeframe",
@@ -46,6 +51,8 @@ class ConditionStream:
     ) -> None:
         self._symbol = symbol
         self._timeframe = timeframe
+        self._name = timeframe.name
+        self._seconds = timeframe.seconds
         self._params = params
         self._synthetic = synthetic
         self._min_bars = params.min_bars
@@ -76,12 +83,12 @@ class ConditionStream:
         if self._bars < self._min_bars or liq is None:
             return None
         p = self._params
-        return condition_of(
+        trend_reading = trend.reading_of(adx, plus, minus, slope, p.trend, self._bars)
+        return condition_at(
             self._symbol,
-            self._timeframe,
-            datetime.fromtimestamp(bar.time, UTC),
-            trend.reading_of(adx, plus, minus, slope, p.trend, self._bars),
+            self._name,
+            moment_at(bar.time, self._seconds, self._synthetic),
+            trend_reading,
             volatility.reading_of(atr, pct, p.volatility, self._bars),
             liq,
-            synthetic=self._synthetic,
         )

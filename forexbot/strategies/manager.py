@@ -22,9 +22,11 @@ Rules:
   A signal that passes carries the condition snapshot (stored with the trade as
   ``market_condition``) and its instance's ``risk_multiplier``.
 * **Orders before analysis.** A signal is published as soon as its instance emits it, and
-  before each bar's analysis (its frame and market condition) and between instances the
+  before each bar's analysis (its market condition) and after an instance's signal the
   manager yields to the event loop, so the risk manager takes a published signal before
-  any more analysis runs; while ``defer_to()`` says the order path is busy (a signal being
+  any more analysis runs (between instances that published nothing there is nothing to
+  hand over, and without a yield the order path's state cannot have changed, so the
+  instances run back to back); while ``defer_to()`` says the order path is busy (a signal being
   risk-checked, an order being written or sent) it waits, up to ``max_defer`` seconds each
   time: when every symbol's bar closes at once, the first signals' orders go out while the
   rest of the burst waits, instead of competing with them for the one CPU the loop has.
@@ -206,17 +208,18 @@ class StrategyManager:
             return  # already seen (history overlap on reconnect)
         stream.bars.append(bar)
         # Way is made before the bar's analysis (a signal of the previous bar, or of another
-        # stream, goes to risk before this bar's frame and condition are computed) and
-        # between instances (a signal goes before the next instance computes).
+        # stream, goes to risk before this bar's condition is computed) and after a signal
+        # (it goes before the next instance computes).
         if not await self._made_way():
             return
         stream.condition = self._detect(stream, bar)
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
-        for n, instance in enumerate(self._by_stream[key]):
-            if n and not await self._made_way():
+        signalled = False
+        for instance in self._by_stream[key]:
+            if signalled and not await self._made_way():
                 return
-            self._run(instance, bar, stream.condition, event.received_at)
+            signalled = self._run(instance, bar, stream.condition, event.received_at)
 
     async def _made_way(self) -> bool:
         """Make way for the order path; whether to go on (not stopped meanwhile)."""
@@ -252,7 +255,8 @@ class StrategyManager:
         bar: Bar,
         condition: MarketCondition | None,
         received_at: float = 0.0,
-    ) -> None:
+    ) -> bool:
+        """Feed ``bar`` to ``instance``; whether it published a signal."""
         instance.bars_seen += 1
         try:
             signal = instance.strategy.on_bar(bar)
@@ -260,12 +264,14 @@ class StrategyManager:
             instance.errors += 1
             self.errors[instance.key] += 1
             _log.exception("strategy failed on a bar", instance=instance.key, bar_time=bar.time)
-            return
+            return False
         if signal is None or not instance.enabled:
-            return
+            return False
         admitted = admit(instance, signal, condition, received_at)
-        if admitted is not None:
-            self._bus.publish(SignalEvent(admitted))
+        if admitted is None:
+            return False
+        self._bus.publish(SignalEvent(admitted))
+        return True
 
     def management(self, key: str) -> TradeManagement | None:
         """The trade management settings of the instance ``key``

@@ -251,3 +251,17 @@ def test_equal_atrs_are_not_counted_below_like_detect() -> None:
     ties = sum(c.atr == d.atr for c, d in pairwise(conditions))
     assert ties >= 50, "the quiet stretches gave no repeated ATR: the test would mean nothing"
     assert_varied(conditions)
+
+
+def test_streams_closing_at_one_instant_share_its_times_and_sessions() -> None:
+    # The bar's open and close instants and the sessions at the close depend on the time
+    # alone: a burst's streams take them once.
+    bars = random_walk(5, 200)
+    other = [dataclasses.replace(b, symbol="GBPUSD", close=b.close * 1.2) for b in bars]
+    a = replay(bars, SMALL)
+    b = replay(other, SMALL, symbol="GBPUSD")
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        assert x.bar_time is y.bar_time
+        assert x.evaluated_at is y.evaluated_at
+        assert x.sessions is y.sessions

@@ -187,3 +187,54 @@ async def test_the_signals_of_a_symbol_reach_risk_in_bar_order() -> None:
         assert times == sorted(times)
         assert len(times) == 10
     await bus.close()
+
+
+class LoopTurns:
+    """Counts the event loop's turns: a task that adds one and yields, forever."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def run(self) -> None:
+        while True:
+            self.count += 1
+            await asyncio.sleep(0)
+
+
+class QuietCounter(Strategy):
+    """Never signals; notes the loop turn at each live computation."""
+
+    name: ClassVar[str] = "quiet_counter"
+    params_model: ClassVar[type[StrategyParams]] = StrategyParams
+    regime: ClassVar[Regime] = Regime(trends=ANY_TREND, require_favourable=False)
+    turns: LoopTurns
+    seen: list[int]
+
+    @property
+    def warmup_bars(self) -> int:
+        return 2
+
+    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+        self.seen.append(self.turns.count)
+        return empty_signals(bars.index)
+
+
+async def test_instances_that_signal_nothing_run_back_to_back() -> None:
+    # Nothing was handed to the order path, so there is nothing to make way for: the bar's
+    # instances all compute within one turn of the loop.
+    turns, seen = LoopTurns(), []
+    bars = trending_bars(HISTORY + 1, "EURUSD")
+    instances = []
+    for _ in range(3):
+        strategy = QuietCounter()
+        strategy.turns, strategy.seen = turns, seen
+        instances.append(StrategyInstance(strategy, "EURUSD", TF))
+    manager = StrategyManager(instances, History({"EURUSD": bars[:HISTORY]}), EventBus())
+    await manager.warm_up()
+    ticking = asyncio.get_running_loop().create_task(turns.run())
+    seen.clear()
+    await manager.on_bar(BarEvent(bars[HISTORY]))
+    ticking.cancel()
+    assert len(seen) == 3
+    assert seen[0] > 0  # way was made before the bar's analysis
+    assert seen == [seen[0]] * 3
