@@ -19,7 +19,7 @@ import functools
 import logging
 import pathlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -37,7 +37,7 @@ from .errors import (
     SimulatorError,
 )
 from .faults import FaultInjector, Faults
-from .feed import GeneratedFeed, PriceFeed
+from .feed import GeneratedFeed, PriceFeed, VariantFeed
 from .ledger import Ledger
 from .matching import Matcher
 from .persistence import load_state, save_state
@@ -116,8 +116,9 @@ class TerminalCore:
         swap_free: bool = False,
         fill_model: str = "ticks",
         cache_days: int = 256,
+        symbol_variants: Sequence[str] = (),
     ) -> None:
-        self._catalogue = Catalogue()
+        self._catalogue = Catalogue(variants=symbol_variants)
         if currency not in self._catalogue.currencies():
             raise SimulatorError(f"unsupported account currency {currency!r}")
         if leverage < 1 or balance < 0:
@@ -158,6 +159,14 @@ class TerminalCore:
             if balance:
                 state.deposit(balance, now, "Initial deposit")
         self._state = state
+        held = {p.symbol for p in state.positions.values()} | {
+            o.symbol for o in state.orders.values()
+        }
+        if unknown := sorted(name for name in held if name not in self._catalogue):
+            raise SimulatorError(
+                f"the paper account holds positions or orders on {', '.join(unknown)}, which "
+                "this terminal does not list (pass the account's symbol_variants)"
+            )
         self._feed: PriceFeed = GeneratedFeed(state.seed, self._catalogue, day_cache=cache_days)
         self._replay: ReplayFeed | None = None
         if replay:
@@ -169,6 +178,8 @@ class TerminalCore:
                 cache_days=cache_days,
             )
             self._feed = self._replay
+        if self._catalogue.has_variants:
+            self._feed = VariantFeed(self._feed, self._catalogue)
         if fixed_spread:
             self._feed = FixedSpreadFeed(self._feed, self._catalogue, fixed_spread, cache_days)
         self._market = MarketData(self._feed, self._catalogue)

@@ -11,6 +11,11 @@ EURUSD x USDJPY); :class:`~.replay.ReplayFeed` replays MT5 CSV exports over it. 
 generated days (bars plus the :class:`DayPlan` that regenerates any minute) and generated
 minutes in bounded LRU caches, so polling the last minutes of thirty symbols costs almost
 nothing and memory stays bounded however long a backtest runs.
+
+:class:`VariantFeed` lays a catalogue's symbol variants (``EURUSD.pro``, see :mod:`symbols`)
+over any feed: it asks the feed below for the variant's market (``EURUSD``), so a variant
+quotes exactly its market's ticks and bars (generated, or replayed) from the same caches.
+Feeds laid over it (a fixed spread) still see the variant's own name.
 """
 
 from __future__ import annotations
@@ -103,7 +108,11 @@ class GeneratedFeed:
         self._cross_bars: LRU[tuple[str, int], NDArray[np.void]] = LRU(day_cache)
         # Today's and yesterday's ticks of every cross: a poll visits them all in turn, and an
         # LRU smaller than that cycle would recompute every cross on every poll (~4 MB each).
-        crosses = sum(1 for spec in catalogue.all() if cross_legs(spec, catalogue) is not None)
+        crosses = sum(
+            1
+            for spec in catalogue.all()
+            if not spec.market and cross_legs(spec, catalogue) is not None
+        )
         self._cross_ticks: LRU[tuple[str, int], NDArray[np.void]] = LRU(max(16, 2 * crosses))
         # Their times as a contiguous array: searching the strided ``time_msc`` field of a
         # day's ticks copied it first (~100 µs per search).
@@ -239,6 +248,24 @@ class GeneratedFeed:
             parts.append(generated)
             minute = run_end
         return parts
+
+
+class VariantFeed:
+    """``inner`` answering for each symbol variant with its market's data (see the module
+    docstring); base symbols pass through unchanged."""
+
+    def __init__(self, inner: PriceFeed, catalogue: Catalogue) -> None:
+        self._inner = inner
+        self._market = {spec.name: spec.market for spec in catalogue.all() if spec.market}
+
+    def day_bars(self, symbol: str, day: int) -> NDArray[np.void]:
+        return self._inner.day_bars(self._market.get(symbol, symbol), day)
+
+    def minute_ticks(self, symbol: str, first: int, stop: int) -> NDArray[np.void]:
+        return self._inner.minute_ticks(self._market.get(symbol, symbol), first, stop)
+
+    def is_open(self, symbol: str, server_seconds: float) -> bool:
+        return self._inner.is_open(self._market.get(symbol, symbol), server_seconds)
 
 
 def _joined(parts: list[NDArray[np.void]]) -> NDArray[np.void]:

@@ -23,6 +23,8 @@ them (same kind, and for bars the same timeframe; they must not overlap). Rules:
   Within the data, the market is closed in every hole of at least 15 minutes and one bar
   (weekends, holidays, session breaks, a missing H1 bar): from the end of the last bar before
   it to the first bar after it. Shorter holes (quiet minutes in M1 data) stay open.
+* **Symbol variants** (``EURUSD.pro``, :mod:`symbols`) quote their market's replayed data;
+  a variant itself cannot be replayed.
 * **Other symbols** keep the statistical feed (``fallback``), so currency conversions and the
   rest of the catalogue keep working; with ``fallback=None`` they are absent (no quotes).
 """
@@ -228,6 +230,11 @@ class ReplayFeed:
             spec = catalogue.get(symbol)
             if spec is None:
                 raise ReplayDataError(f"cannot replay {symbol!r}: not a symbol of the simulator")
+            if spec.market:
+                raise ReplayDataError(
+                    f"cannot replay {symbol!r}: it quotes {spec.market}'s prices, replay "
+                    f"{spec.market} instead"
+                )
             if isinstance(source, ReplayBars):
                 series[symbol] = _bar_series(symbol, source, spec, seed, cache_days)
                 continue

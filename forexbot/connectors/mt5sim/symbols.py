@@ -10,12 +10,23 @@ real ``symbol_info()`` capture when one is available.
 Besides MetaTrader's fields a spec carries what the price model needs: the price level on
 2024-01-01 (``ref_price``; crosses follow their USD legs instead), the annualised volatility
 and the typical spread. Swaps are indicative retail figures in points per lot.
+
+**Symbol variants.** Real brokers list one instrument several times, under suffixed names for
+account types or execution modes (``EURUSD.pro``, ``EURUSDm``, ``EURUSD.ecn``).
+``Catalogue(variants=(".pro", "m"))`` adds, after the 39 symbols, every symbol again under
+each suffix, in suffix order: the same contract spec, outside the default Market Watch, with
+``market`` naming the symbol whose prices it quotes. The feeds resolve ``market``
+(:class:`~.feed.VariantFeed`), so a variant quotes exactly its market's ticks and bars, and
+300 symbols cost about what 39 cost to generate. Currency conversions and crosses
+(:meth:`Catalogue.pair`) use the base symbols only. A suffix must be non-empty, without
+whitespace, commas or ``group`` wildcards (``*?[]!``), unique, and give no name already listed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 from fnmatch import fnmatchcase
 
@@ -27,6 +38,8 @@ from forexbot.connectors.mt5_constants import (
     SYMBOL_TRADE_EXECUTION_MARKET,
     SYMBOL_TRADE_MODE_FULL,
 )
+
+from .errors import SimulatorError
 
 #: ``filling_mode`` bits (MetaTrader's SYMBOL_FILLING_FOK/IOC, deliberately not exported).
 FILLING_FOK_BIT = 1
@@ -84,6 +97,7 @@ class SymbolSpec:
     expiration_mode: int = 15  # GTC | DAY | SPECIFIED | SPECIFIED_DAY
     order_mode: int = 127  # market, limit, stop, stop-limit, SL, TP, close-by
     in_market_watch: bool = False  # in the default Market Watch
+    market: str = ""  # a variant's base symbol, whose prices it quotes; "" for a base symbol
 
     @property
     def point(self) -> float:
@@ -349,16 +363,66 @@ _CATALOGUE: tuple[SymbolSpec, ...] = (
 )
 
 
-class Catalogue:
-    """The symbols a terminal offers, in catalogue order, with currency lookups."""
+#: Characters a variant suffix may not hold: ``group`` filter syntax (see :func:`match_group`).
+_FORBIDDEN_IN_SUFFIX = frozenset(",*?[]!")
 
-    def __init__(self, specs: tuple[SymbolSpec, ...] = _CATALOGUE) -> None:
-        self._specs: dict[str, SymbolSpec] = {spec.name: spec for spec in specs}
+
+def variant_of(spec: SymbolSpec, suffix: str) -> SymbolSpec:
+    """``spec`` listed again as ``name + suffix``: same contract, quoting ``spec``'s market."""
+    name = spec.name + suffix
+    folder, _, _ = spec.path.rpartition("\\")
+    return replace(
+        spec,
+        name=name,
+        path=f"{folder}\\{name}" if folder else name,
+        in_market_watch=False,
+        market=spec.market or spec.name,
+    )
+
+
+def _check_suffixes(variants: Sequence[str]) -> None:
+    if isinstance(variants, str):
+        raise SimulatorError(
+            f"symbol_variants must be a sequence of suffixes, not the string {variants!r}"
+        )
+    seen: set[str] = set()
+    for suffix in variants:
+        if not isinstance(suffix, str) or not suffix:
+            raise SimulatorError(f"a symbol variant suffix must be a non-empty string: {suffix!r}")
+        bad = sorted({c for c in suffix if c.isspace() or c in _FORBIDDEN_IN_SUFFIX})
+        if bad:
+            raise SimulatorError(
+                f"symbol variant suffix {suffix!r} holds {bad!r}: no whitespace, commas or "
+                "group wildcards (*?[]!)"
+            )
+        if suffix in seen:
+            raise SimulatorError(f"symbol variant suffix {suffix!r} is given twice")
+        seen.add(suffix)
+
+
+class Catalogue:
+    """The symbols a terminal offers, in catalogue order, with currency lookups.
+
+    ``variants``: suffixes listing every symbol again as a broker's variant (see the module
+    docstring); :class:`SimulatorError` for a bad suffix.
+    """
+
+    def __init__(
+        self, specs: tuple[SymbolSpec, ...] = _CATALOGUE, *, variants: Sequence[str] = ()
+    ) -> None:
+        _check_suffixes(variants)
+        listed = specs + tuple(variant_of(spec, suffix) for suffix in variants for spec in specs)
+        self._specs: dict[str, SymbolSpec] = {}
+        for spec in listed:
+            if spec.name in self._specs:
+                raise SimulatorError(f"symbol variants list {spec.name!r} twice")
+            self._specs[spec.name] = spec
         self._pairs: dict[tuple[str, str], SymbolSpec] = {
             (spec.currency_base, spec.currency_profit): spec
             for spec in specs
-            if spec.kind is SymbolKind.FOREX
+            if spec.kind is SymbolKind.FOREX and not spec.market
         }
+        self.has_variants = any(spec.market for spec in listed)
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs
@@ -371,6 +435,11 @@ class Catalogue:
 
     def all(self) -> tuple[SymbolSpec, ...]:
         return tuple(self._specs.values())
+
+    def market(self, name: str) -> str:
+        """The symbol whose prices ``name`` quotes: its base symbol for a variant, else itself."""
+        spec = self._specs.get(name)
+        return spec.market if spec is not None and spec.market else name
 
     def currencies(self) -> frozenset[str]:
         return frozenset(c for pair in self._pairs for c in pair)

@@ -45,5 +45,9 @@ class SimulatedTerminal(MarketDataAPI, TradingAPI):
     ``swap_free`` (no rollover is charged, like an Islamic account) and ``fill_model``
     (``"ticks"``, or ``"bars"`` for backtests: stops replayed on M1 bars, see :mod:`.matching`);
     ``cache_days`` bounds the days of generated or replayed bars kept in memory (a backtest
-    keeps its whole period: about 80 KB a day and symbol).
+    keeps its whole period: about 80 KB a day and symbol); ``symbol_variants`` (suffixes such
+    as ``(".pro", "m")``, none by default) lists every symbol again under each suffix, like a
+    broker's account-type variants: ``EURUSD.pro`` has EURUSD's contract spec and quotes
+    EURUSD's market, tick for tick (see :mod:`.symbols`). A paper account holding positions
+    on variants must be reopened with the same suffixes.
     """
