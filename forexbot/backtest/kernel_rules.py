@@ -24,6 +24,7 @@ from forexbot.backtest.statistics import ClosedTrade
 from forexbot.connectors.mt5_constants import (
     ORDER_TYPE_BUY,
     ORDER_TYPE_SELL,
+    SYMBOL_CALC_MODE_FOREX,
     SYMBOL_SWAP_MODE_POINTS,
 )
 from forexbot.connectors.mt5sim.desk import EPSILON
@@ -134,6 +135,15 @@ class Rules:
         tolerance = sym.point * 1e-3
         self._tolerance = tolerance
         self._spread_limit = self.risk.max_spread_points.get(self.dspec.name)
+        self._margin_in_account = sym.currency_margin == spec.currency
+        long_leg, _ = legs(self.dspec)  # the short leg is the profit (account) currency
+        self._exposed = long_leg != spec.currency
+        # A fixed volume's own checks do not change from one signal to the next.
+        self._fixed: tuple[RejectCode | None, float] | None = None
+        if spec.volume is not None:
+            problem = checks.manual_volume(spec.volume, self.dspec)
+            rounded = self.dspec.round_volume(spec.volume) if problem is None else 0.0
+            self._fixed = (None if problem is None else problem.code, rounded)
 
     @staticmethod
     def _no_quote(_symbol: str) -> tuple[float, float] | None:
@@ -146,12 +156,24 @@ class Rules:
         return -round(self.per_lot * volume, 2) if self.per_lot else 0.0
 
     def _margin(self, side: int, volume: float, price: float) -> float:
-        order_type = ORDER_TYPE_BUY if side > 0 else ORDER_TYPE_SELL
-        return self.money.margin(order_type, self.symbol, volume, price) or 0.0
+        """:meth:`Money.margin`; a forex symbol's (lots / leverage × rate, converted at the
+        price when margined in its base) with the same operations, inline."""
+        sym = self.symbol
+        if sym.calc_mode != SYMBOL_CALC_MODE_FOREX:
+            order_type = ORDER_TYPE_BUY if side > 0 else ORDER_TYPE_SELL
+            return self.money.margin(order_type, sym, volume, price) or 0.0
+        amount = volume * sym.contract_size / self.spec.leverage * sym.margin_rate
+        rate = 1.0 if self._margin_in_account else price
+        return round(amount * rate, 2)
+
+    def _profit(self, side: int, volume: float, opened: float, closed: float) -> float:
+        """:meth:`Money.profit` of a symbol whose profit currency is the account's (rate 1)."""
+        sign = 1.0 if side > 0 else -1.0
+        amount = sign * (closed - opened) * self.symbol.contract_size * volume
+        return round(amount * 1.0, 2)
 
     def _close(self, pos: Position, price: float, at_msc: int, reason: str) -> None:
-        order_type = ORDER_TYPE_BUY if pos.side > 0 else ORDER_TYPE_SELL
-        profit = self.money.profit(order_type, self.symbol, pos.volume, pos.price, price) or 0.0
+        profit = self._profit(pos.side, pos.volume, pos.price, price)
         commission = -round(self.per_lot * pos.volume, 2) if self.per_lot else 0.0
         self.balance = round(self.balance + profit + pos.swap + commission, 2)
         self.trades.append(
@@ -396,10 +418,14 @@ class Rules:
                 return sizing.refusal.code, 0.0
             volume = sizing.volume
         else:
-            problem = checks.manual_volume(volume, spec)
-            if problem is not None:
-                return problem.code, 0.0
-            volume = spec.round_volume(volume)
+            if self._fixed is not None and volume == self.spec.volume:
+                problem_code, volume = self._fixed
+            else:
+                problem = checks.manual_volume(volume, spec)
+                problem_code = None if problem is None else problem.code
+                volume = spec.round_volume(volume) if problem is None else 0.0
+            if problem_code is not None:
+                return problem_code, 0.0
             risk_amount = volume * loss_per_lot(entry, sl, spec)
             max_risk = equity * s.risk_per_trade_percent / 100.0 * risk_multiplier
             if risk_amount > max_risk + 1e-9:
@@ -416,16 +442,11 @@ class Rules:
     def _exposure_breached(self, side: int, volume: float, entry: float, equity: float) -> bool:
         """The exposure rule with nothing else held: each leg's notional against the limit."""
         spec = self.dspec
-        if spec.tick_size <= 0:
+        if spec.tick_size <= 0 or not self._exposed:
             return False
-        amount = volume * entry * spec.tick_value / spec.tick_size * side
-        long_leg, short_leg = legs(spec)
-        exposure: dict[str, float] = {long_leg: amount}
-        if short_leg is not None:
-            exposure[short_leg] = exposure.get(short_leg, 0.0) - amount
-        exposure.pop(self.spec.currency, None)
+        amount = abs(volume * entry * spec.tick_value / spec.tick_size * side)
         limit = equity * self.risk.max_exposure_per_currency_percent / 100
-        return any(abs(v) > limit and abs(v) > 0.0 + 1e-9 for v in exposure.values())
+        return amount > limit and amount > 0.0 + 1e-9
 
     def _stops(
         self, side: int, sl: float, tp: float, bid: float, ask: float
