@@ -5,8 +5,8 @@ times that burst with the daemon's shape: **30 symbols × 4 strategies** (ma_rsi
 stochastic_cross, break_and_retest, jhook) on M1, each stream warmed up from generated history,
 then fed ``--minutes`` closes; every close, the 30 bars are handled one after the other by
 awaiting ``on_bar`` (as the bus's ``strategies`` subscriber does), nothing deferring (the order
-path is idle). A ``MarketConditionEvent`` and ``SignalEvent`` subscriber takes what is
-published, so the bus's queues are exercised as in the daemon.
+path is idle). A ``SignalEvent`` subscriber stands for the risk manager; nothing subscribes
+to ``MarketConditionEvent``, as in the daemon (its dict is still built on every bar).
 
 Prints µs per stream (the burst's time / 30) p50 and p99 over the closes, the same with the
 stages timed apart (condition update, its ``to_dict``, the 4 strategies' ``on_bar``), and a
@@ -33,7 +33,7 @@ import structlog
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
-from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
+from forexbot.events.types import BarEvent, SignalEvent
 from forexbot.strategies import create
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 
@@ -91,7 +91,6 @@ async def build(minutes: int) -> tuple[StrategyManager, EventBus, list[list[Bar]
     async def sink(event: object) -> None:
         return None
 
-    bus.subscribe(MarketConditionEvent, sink, name="conditions")
     bus.subscribe(SignalEvent, sink, name="risk")
     bus.start()
     closes = [[feeds[s][window + m] for s in symbols] for m in range(minutes)]

@@ -103,31 +103,38 @@ class MarketCondition:
     reasons: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: enums as strings, times as ISO 8601, tuples as lists, ∞ as ``None``."""
+        """JSON-ready: enums as strings, times as ISO 8601, tuples as lists, ∞ as ``None``.
 
-        def num(x: float) -> float | None:
-            return x if math.isfinite(x) else None
-
+        Built on every closed bar of every stream, so the times' texts come from a small cache
+        (the streams of a burst share their bar's times) and the rest is inline."""
+        finite = math.isfinite
         return {
             "symbol": self.symbol,
             "timeframe": self.timeframe,
-            "bar_time": self.bar_time.isoformat(),
-            "evaluated_at": self.evaluated_at.isoformat(),
-            "trend": self.trend.value,
-            "strength": num(self.strength),
-            "adx": num(self.adx),
-            "volatility": self.volatility.value,
-            "atr": num(self.atr),
-            "atr_percentile": num(self.atr_percentile),
-            "liquidity": self.liquidity.value,
-            "spread_ratio": num(self.spread_ratio),
-            "volume_ratio": num(self.volume_ratio),
+            "bar_time": _isoformat(self.bar_time, self.bar_time.utcoffset()),
+            "evaluated_at": _isoformat(self.evaluated_at, self.evaluated_at.utcoffset()),
+            "trend": str(self.trend),
+            "strength": self.strength if finite(self.strength) else None,
+            "adx": self.adx if finite(self.adx) else None,
+            "volatility": str(self.volatility),
+            "atr": self.atr if finite(self.atr) else None,
+            "atr_percentile": self.atr_percentile if finite(self.atr_percentile) else None,
+            "liquidity": str(self.liquidity),
+            "spread_ratio": self.spread_ratio if finite(self.spread_ratio) else None,
+            "volume_ratio": self.volume_ratio if finite(self.volume_ratio) else None,
             "sessions": list(self.sessions),
             "overlaps": list(self.overlaps),
             "market_open": self.market_open,
             "favourable": self.favourable,
             "reasons": list(self.reasons),
         }
+
+
+@lru_cache(maxsize=256)
+def _isoformat(at: datetime, offset: timedelta | None) -> str:
+    """``at.isoformat()``. ``offset`` (``at``'s UTC offset) is part of the key: the same
+    instant in another zone is an equal datetime with another text."""
+    return at.isoformat()
 
 
 def detect(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,20 @@ def test_to_dict_turns_an_infinite_ratio_into_null() -> None:
 
     assert data["spread_ratio"] is None
     json.dumps(data, allow_nan=False)
+
+
+def test_to_dict_writes_each_time_in_its_own_zone() -> None:
+    # The same instant in two zones: equal datetimes, two texts (to_dict remembers the texts
+    # of recent times, so the zone is part of what it remembers them by).
+    cond = detect(bars_closing_at(WEDNESDAY_OVERLAP), "EURUSD", Timeframe.M15)
+    paris = ZoneInfo("Europe/Paris")
+    moved = dataclasses.replace(
+        cond, bar_time=cond.bar_time.astimezone(paris), evaluated_at=cond.evaluated_at
+    )
+
+    assert cond.to_dict()["bar_time"] == "2026-03-18T13:45:00+00:00"
+    assert moved.to_dict()["bar_time"] == "2026-03-18T14:45:00+01:00"
+    assert cond.to_dict()["bar_time"] == "2026-03-18T13:45:00+00:00"
 
 
 def test_too_few_bars_are_refused_naming_the_minimum() -> None:
