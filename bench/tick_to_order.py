@@ -22,7 +22,7 @@ bar closed → signal per strategy. Each stage's p50/p99 is over the same orders
 Database: ``FOREXBOT_BENCH_DATABASE_URL`` (a scratch database is created on that server and
 dropped), else an embedded PostgreSQL in a temporary directory.
 
-Run: ``.venv/bin/python bench/tick_to_order.py [--minutes N]``.
+Run: ``.venv/bin/python bench/tick_to_order.py [--minutes N] [--symbols N]``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from sqlalchemy.pool import NullPool
 from forexbot.clock import ManualClock
 from forexbot.config.models import ExecutionSettings, RiskSettings
 from forexbot.connectors.connector import MT5Connector
+from forexbot.connectors.mt5sim.symbols import Catalogue
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.database.embedded import EmbeddedPostgres
@@ -70,6 +71,8 @@ from forexbot.strategies.manager import StrategyInstance, StrategyManager
 START = datetime(2026, 3, 11, 13, 0, tzinfo=UTC).timestamp()
 STRATEGIES = ("ma_rsi", "stochastic_cross", "break_and_retest", "jhook")
 N_SYMBOLS = 30
+# Broker-style variants (EURUSD.pro...) listing the 39 catalogue symbols again for --symbols > 39.
+VARIANT_SUFFIXES = (".pro", "m", ".ecn", ".raw", ".std", "c", ".a", "i")
 STEP = 5.0  # simulated seconds between polls
 LIMITS = RiskSettings(
     risk_per_trade_percent=0.05,
@@ -116,11 +119,20 @@ async def database() -> AsyncIterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def run(url: str, minutes: float, max_defer: float) -> None:
+async def run(url: str, minutes: float, max_defer: float, n_symbols: int = N_SYMBOLS) -> None:
     clock = ManualClock(START)
-    terminal = SimulatedTerminal(seed=3, clock=clock, balance=10_000_000.0, leverage=500)
+    listings = -(-n_symbols // len(Catalogue()))  # the catalogue, then as many variants as needed
+    if not (n_symbols >= 1 and listings <= 1 + len(VARIANT_SUFFIXES)):
+        raise SystemExit(f"--symbols must be 1..{len(Catalogue()) * (1 + len(VARIANT_SUFFIXES))}")
+    terminal = SimulatedTerminal(
+        seed=3,
+        clock=clock,
+        balance=10_000_000.0,
+        leverage=500,
+        symbol_variants=VARIANT_SUFFIXES[: listings - 1],
+    )
     terminal.initialize()
-    symbols = [s.name for s in terminal.symbols_get()][:N_SYMBOLS]
+    symbols = [s.name for s in terminal.symbols_get()][:n_symbols]
     bus = EventBus(default_maxsize=1_000_000)
     worker = TerminalWorker(default_timeout=30.0)
     worker.start()
@@ -372,11 +384,17 @@ async def main() -> None:
         default=None,
         help="sys.setswitchinterval seconds (the GIL hand-over to the terminal's worker thread)",
     )
+    parser.add_argument(
+        "--symbols",
+        type=int,
+        default=N_SYMBOLS,
+        help="symbols traded, in catalogue order; past its 39, broker variants (EURUSD.pro...)",
+    )
     args = parser.parse_args()
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     async with database() as url:
-        await run(url, args.minutes, args.max_defer)
+        await run(url, args.minutes, args.max_defer, args.symbols)
 
 
 if __name__ == "__main__":
