@@ -12,7 +12,11 @@ returns exactly — every field equal, floats to the last bit — what
 current_spread=…)`` returns, and ``None`` while fewer than ``params.min_bars`` bars were fed.
 Both faces run the same arithmetic: the indicators of :mod:`forexbot.indicators.incremental`
 (the vectorised analysers apply the same ``update`` over arrays), the same percentile count,
-``np.median``'s rule for the typical spread and volume, and the same :func:`condition_of`.
+``np.median``'s rule for the typical spread and volume, and the same
+:func:`~forexbot.market_condition.detector.condition_at` (the body of
+:func:`~forexbot.market_condition.detector.condition_of`), with
+the bar's times and sessions from :func:`~forexbot.market_condition.detector.moment_at`: the
+streams whose bars close together (every symbol of a timeframe) compute them once.
 Wilder's averages depend on where the series starts, so "the same" means from the first bar
 this stream was fed.
 """
