@@ -56,7 +56,9 @@ class TradingEngine:
         self.risk.mark_ready()
 
     async def stop(self) -> None:
+        """Stop the position sync and wait (bounded) for the orders being settled."""
         await self.positions.stop()
+        await self.execution.stop()
 
 
 def build_engine(

@@ -24,11 +24,26 @@ Rules:
   points, retcodes of every attempt, latency of ``order_send``, and the latency from the tick
   that closed the signal's bar to the first ``order_send``) and published as a
   :class:`~forexbot.events.types.TradeEvent`.
+* **The next order does not wait for the previous one's settlement.** On the bus path
+  (:meth:`ExecutionManager.on_intent`) the settlement — reading the fill's deal and recording
+  the trade open or rejected — runs in its own task once ``order_send`` has answered, so the
+  next intent of a burst is written and sent at once. Sends stay sequential, in the order of
+  the intents. Until its settlement ends the order stays *being sent* in the orders in flight
+  (reconciliation leaves it alone) and reserved (risk counts it). The bus counts a settlement
+  as work not done (:meth:`~forexbot.events.bus.EventBus.track`), so a drain — a backtest's
+  step, a test, closing the bus — waits for it while strategies need not give way to it.
+  :meth:`ExecutionManager.stop` waits (bounded) for pending settlements; one that fails is
+  logged and counted (:attr:`ExecutionManager.settle_failures`), and reconciliation settles
+  its row. :meth:`ExecutionManager.execute` (manual trades, the API) returns after the
+  settlement, so its caller reads the final record.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -36,6 +51,7 @@ import structlog
 
 from forexbot.clock import Clock
 from forexbot.config.models import ExecutionSettings
+from forexbot.daemon.tasks import stop_task
 from forexbot.domain.market import SymbolSpec, Tick
 from forexbot.domain.trades import Fill, NewTrade, TradeRecord
 from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position
@@ -56,6 +72,8 @@ _log = structlog.get_logger("forexbot.execution")
 RISK_TOLERANCE_ON_RESEND = 1.10
 #: How far around now the deal history is searched for an order whose answer was lost.
 LOOKUP_WINDOW = 3600.0
+#: How long :meth:`ExecutionManager.stop` waits for pending settlements before cancelling them.
+SETTLE_TIMEOUT = 5.0
 
 
 class ExecutionGateway(OrderTerminal, Protocol):
@@ -110,6 +128,17 @@ async def find_order(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """An order ``order_send`` has answered (or failed to): what its settlement needs."""
+
+    trade_id: int
+    intent: OrderIntent
+    report: SendReport
+    details: dict[str, Any]
+    spec: SymbolSpec
+
+
 class ExecutionManager:
     """Sends approved intents and records what happened."""
 
@@ -141,21 +170,77 @@ class ExecutionManager:
         self.rejected = 0
         self.unknown = 0
         self.retries = 0
+        #: Settlements run in the background that raised (their rows wait for reconciliation).
+        self.settle_failures = 0
         self.tick_to_order = LatencyWindow()
         self.order_latency = LatencyWindow()
+        self._settling: set[asyncio.Task[None]] = set()
 
     def subscribe(self) -> None:
         self._bus.subscribe(OrderIntentEvent, self.on_intent, name="execution")
 
     async def on_intent(self, event: OrderIntentEvent) -> None:
-        await self.execute(event.intent)
+        await self.execute(event.intent, settle_in_background=True)
 
-    async def execute(self, intent: OrderIntent) -> int:
+    async def execute(self, intent: OrderIntent, *, settle_in_background: bool = False) -> int:
         """Write the intent, send it, record the outcome; returns the trade id. The order is
-        in the orders in flight as being sent meanwhile; failing before its row is written
-        takes it out (nothing would ever settle it)."""
-        with self._orders.sending(intent.client_order_id):
-            return await self._execute(intent)
+        in the orders in flight as being sent until its outcome is recorded; failing before
+        its row is written takes it out (nothing would ever settle it).
+
+        With ``settle_in_background`` (the bus path) this returns once ``order_send`` has
+        answered and the outcome is recorded by a task of its own (module docstring)."""
+        with ExitStack() as stack:
+            stack.enter_context(self._orders.sending(intent.client_order_id))
+            sent = await self._send(intent)
+            if isinstance(sent, int):
+                return sent  # recorded and cancelled: trading is halted
+            if not settle_in_background:
+                await self._settle(sent)
+                return sent.trade_id
+            self._settle_later(sent, stack.pop_all())
+            return sent.trade_id
+
+    def settling(self) -> int:
+        """Settlements running in the background."""
+        return len(self._settling)
+
+    async def stop(self, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Wait up to ``timeout`` seconds for the settlements in the background, so a fill is
+        recorded before the process exits; cancel those still running (their rows stay
+        ``submitted`` and the next start's reconciliation settles them)."""
+        pending = set(self._settling)
+        if not pending:
+            return
+        _done, late = await asyncio.wait(pending, timeout=timeout)
+        if late:
+            _log.error("settlements still running at stop: cancelled", count=len(late))
+            await asyncio.gather(*(stop_task(task, timeout=1.0) for task in late))
+
+    def _settle_later(self, sent: _Sent, sending: ExitStack) -> None:
+        """Settle ``sent`` in a task; the order leaves *being sent* when the task ends (closed
+        from the task's done callback: a task cancelled before it starts never runs its body)."""
+
+        async def settle() -> None:
+            try:
+                await self._settle(sent)
+            except Exception:
+                self.settle_failures += 1
+                _log.exception(
+                    "settlement failed; reconciliation will settle the trade",
+                    trade_id=sent.trade_id,
+                    client_order_id=sent.intent.client_order_id,
+                )
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._settling.discard(task)
+            sending.close()
+
+        task = asyncio.get_running_loop().create_task(
+            settle(), name=f"settle:{sent.intent.client_order_id}"
+        )
+        self._settling.add(task)
+        task.add_done_callback(done)
+        self._bus.track(task, "execution")
 
     async def _never_sent(self, trade_id: int, intent: OrderIntent, halt: str) -> int:
         """An intent approved before the kill switch tripped: recorded, cancelled, never sent."""
@@ -164,7 +249,9 @@ class ExecutionManager:
         _log.warning("intent cancelled: trading is halted", trade_id=trade_id, reason=halt)
         return trade_id
 
-    async def _execute(self, intent: OrderIntent) -> int:
+    async def _send(self, intent: OrderIntent) -> _Sent | int:
+        """Write the intent and send it: what its settlement needs, or the trade id of an
+        intent cancelled unsent."""
         signal = intent.signal
         spec = self._gateway.spec(signal.symbol)
         tick = self._gateway.last_tick(signal.symbol)
@@ -245,12 +332,18 @@ class ExecutionManager:
             details["tick_to_order_ms"] = round(tick_to_order * 1000, 3)
         if report.attempts:
             self.order_latency.add(report.latency_ms / 1000)
+        return _Sent(trade_id, intent, report, details, spec)
+
+    async def _settle(self, sent: _Sent) -> None:
+        """Record the outcome of a sent order: open, rejected, or (answer lost and the
+        terminal unreachable) left ``submitted`` for reconciliation."""
+        trade_id, intent, report, details = sent.trade_id, sent.intent, sent.report, sent.details
         log = _log.bind(
-            trade_id=trade_id, client_order_id=intent.client_order_id, symbol=signal.symbol
+            trade_id=trade_id, client_order_id=intent.client_order_id, symbol=intent.signal.symbol
         )
         if report.done:
             assert report.result is not None
-            await self._open(trade_id, intent, report, details, spec)
+            await self._open(trade_id, intent, report, details, sent.spec)
         elif report.unknown:
             self.unknown += 1
             log.error(
@@ -260,7 +353,6 @@ class ExecutionManager:
             )
         else:
             await self._reject(trade_id, report, details, log)
-        return trade_id
 
     async def _open(
         self,

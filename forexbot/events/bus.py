@@ -19,6 +19,10 @@ Rules it enforces (each has a test in ``tests/events/``):
 * **Clean shutdown.** :meth:`EventBus.close` stops accepting events, lets every subscriber drain
   its queue within a deadline, then cancels what is left and reports per subscriber how many
   events were still pending.
+* **Work a handler leaves running counts.** A task a handler started to finish an event's work
+  after returning (execution settling an order it sent) is given to :meth:`EventBus.track`:
+  until it ends the bus is not :meth:`~EventBus.idle` (a drain, :meth:`~EventBus.close`, waits
+  for it), yet the subscriber is not :meth:`~EventBus.busy` — it takes its next event.
 """
 
 from __future__ import annotations
@@ -189,6 +193,8 @@ class EventBus:
         self._all: list[_Subscription[Any]] = []
         self._started = False
         self._closed = False
+        # Tasks handlers left running, by the subscriber that started them (see track).
+        self._tracked: dict[asyncio.Task[Any], str] = {}
         self.published = 0
         self.rejected_after_close = 0
 
@@ -254,9 +260,21 @@ class EventBus:
         """Counters of every subscription."""
         return [sub.stats for sub in self._all]
 
+    def track(self, task: asyncio.Task[Any], name: str) -> None:
+        """Count ``task``, started by subscriber ``name``'s handler, as that event's work not
+        done yet: the bus is not idle until it ends (the subscriber is not busy for it)."""
+        if task.done():
+            return
+        self._tracked[task] = name
+        task.add_done_callback(self._untrack)
+
+    def _untrack(self, task: asyncio.Task[Any]) -> None:
+        self._tracked.pop(task, None)
+
     def idle(self) -> bool:
-        """Whether no subscriber has an event queued or in its handler right now."""
-        return all(sub.is_idle() for sub in self._all)
+        """Whether no subscriber has an event queued or in its handler right now, and no
+        tracked task is running."""
+        return not self._tracked and all(sub.is_idle() for sub in self._all)
 
     def busy(self, *names: str) -> bool:
         """Whether any of the named subscribers has an event queued or in its handler."""
@@ -278,6 +296,8 @@ class EventBus:
             await asyncio.sleep(0.005)
         self._closed = True
         leftover = {s.name: s.undelivered() for s in self._all if s.undelivered()}
+        for name in self._tracked.values():  # their owner stops them (execution: its stop)
+            leftover[name] = leftover.get(name, 0) + 1
         tasks = [s.task for s in self._all if s.task is not None]
         for task in tasks:
             task.cancel()
