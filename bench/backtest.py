@@ -18,7 +18,10 @@
    how many entries each pair of engines makes in the same minute. NautilusTrader is not a
    dependency: ``pip install "forexbot[bench]"`` (or ``nautilus_trader==1.221.0``, its last
    release for Python 3.11; it pins pandas < 3), else its row says how to install it; its
-   side is bench/nautilus_sma.py.
+   side is bench/nautilus_sma.py. The ``forexbot (kernel)`` row is the same backtest through
+   the backtest kernel (forexbot/backtest/kernel.py: the fill and risk rules in one loop,
+   proven trade for trade against the event path); the line under the table gives its
+   phases and checks that its trades and statistics are the event path's.
 
 3. **SMA cross (10/20) on the 5,000 real EURUSD H1 bars** that the ``backtesting`` package
    ships, written as an MT5 CSV export (server time) and replayed from it: a small backtest,
@@ -48,6 +51,7 @@ import talib
 from backtesting import Backtest, Strategy
 from numpy.typing import NDArray
 
+from forexbot.backtest.kernel import run_kernel
 from forexbot.backtest.prices import PriceSeries
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, load_prices, run_backtest
 from forexbot.config.models import RiskSettings
@@ -137,17 +141,21 @@ def sma_cross(bars: int) -> BacktestResult:
     started = time.perf_counter()
     ours = run_backtest(spec)
     our_time = time.perf_counter() - started
+    started = time.perf_counter()
+    fast = run_kernel(spec)
+    fast_time = time.perf_counter() - started
     their_time, their_trades, their_net, their_entries = backtesting_py(frame, SmaCross)
     nautilus = nautilus_sma(frame)
     # forexbot enters at the first tick after the signal bar: in the minute the others stamp.
     our_entries = np.array([t.open_time // 60 * 60 for t in ours.trades], dtype=np.int64)
     print(f"SMA cross 10/20 on {ours.bars:,} M1 bars, side by side")
     print(
-        f"  {'engine':<16}{'seconds':>8}{'trades':>8}{'µs/bar':>9}{'ms/trade':>10}"
+        f"  {'engine':<18}{'seconds':>8}{'trades':>8}{'µs/bar':>9}{'ms/trade':>10}"
         f"{'× bt.py':>9}{'net':>10}"
     )
     rows: list[tuple[str, float, int, int, float]] = [
         ("forexbot", our_time, len(ours.trades), ours.bars, ours.statistics.net_profit),
+        ("forexbot (kernel)", fast_time, len(fast.trades), fast.bars, fast.statistics.net_profit),
         ("backtesting.py", their_time, their_trades, len(frame), their_net),
     ]
     if not isinstance(nautilus, str):
@@ -155,16 +163,25 @@ def sma_cross(bars: int) -> BacktestResult:
                      nautilus.net))  # fmt: skip
     for name, seconds, trades, bar_count, net in rows:
         print(
-            f"  {name:<16}{seconds:>8.2f}{trades:>8,}{seconds / bar_count * 1e6:>9.1f}"
+            f"  {name:<18}{seconds:>8.2f}{trades:>8,}{seconds / bar_count * 1e6:>9.1f}"
             f"{seconds / max(1, trades) * 1e3:>10.2f}{seconds / their_time:>9.2f}{net:>10,.2f}"
         )
     if isinstance(nautilus, str):
-        print(f"  {'NautilusTrader':<16}{nautilus}")
+        print(f"  {'NautilusTrader':<18}{nautilus}")
     phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ours.timings.items())
     print(f"  forexbot's time (generating the market included): {phases}")
     print(
         f"  per trade (engine only): {ours.timings['engine'] / max(1, len(ours.trades)) * 1e3:.2f}"
         " ms through risk, execution, the terminal, settlement and reconciliation"
+    )
+    kernel_phases = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in fast.timings.items())
+    inner = sum(fast.timings[name] for name in ("signals", "engine", "statistics"))
+    same = fast.trades == ours.trades and fast.statistics == ours.statistics
+    print(
+        f"  forexbot (kernel), the same run through backtest/kernel.py: {kernel_phases}; "
+        f"signals + kernel + statistics {inner:.3f} s, {their_time / inner:.1f}x faster than "
+        f"backtesting.py; the same trades and statistics as the event path: "
+        f"{'yes' if same else 'NO'} ({len(fast.trades):,} of {len(ours.trades):,})"
     )
     print("  backtesting.py's time excludes building its DataFrame")
     entries = {"forexbot": our_entries, "backtesting.py": their_entries}

@@ -144,6 +144,11 @@ class KernelResult:
     elapsed_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def bars(self) -> int:
+        """Bars of the tested period (the warm-up not counted)."""
+        return len(self.prices) - self.prices.first
+
 
 def run_kernel(spec: BacktestSpec) -> KernelResult:
     """The backtest of ``spec`` through the kernel; :class:`KernelUnsupported` when it is
@@ -198,14 +203,26 @@ def run_kernel(spec: BacktestSpec) -> KernelResult:
         bids, asks = quotes.bid.tolist(), quotes.ask.tolist()
         ages_list, opens = ages.tolist(), quotes.market_open.tolist()
         volume, multiplier = instance.volume, instance.risk_multiplier
+        bars = np.searchsorted(m1.start, at_msc // 1000).tolist()
+        utc = decided_at.tolist()
         for k, when in enumerate(at_msc.tolist()):
-            rules.advance(when)
+            rules.advance(when, bars[k])
             if not admitted[k]:
                 continue
             bid = bids[k]
             quote = None if math.isnan(bid) else (bid, asks[k], ages_list[k])  # no tick
             rules.decide(
-                when, sides[k], sls[k], tps[k], volume, multiplier, refused[k], quote, opens[k]
+                when,
+                utc[k],
+                bars[k],
+                sides[k],
+                sls[k],
+                tps[k],
+                volume,
+                multiplier,
+                refused[k],
+                quote,
+                opens[k],
             )
         rules.finish(end)
         timings["engine"] = time.perf_counter() - mark

@@ -62,6 +62,7 @@ class Position:
     sl: float
     tp: float
     open_msc: int
+    open_utc: float
     commission: float
     next_bar: int  # the first M1 bar not checked yet
     swept_msc: int  # midnights before this are charged
@@ -117,15 +118,6 @@ class Rules:
             and bool(sym.swap_long or sym.swap_short)
         )
         self._start = m1.start
-        self._lists = (
-            m1.stamp.tolist(),
-            m1.bid_open.tolist(),
-            m1.bid_low.tolist(),
-            m1.bid_high.tolist(),
-            m1.ask_open.tolist(),
-            m1.ask_low.tolist(),
-            m1.ask_high.tolist(),
-        )
         # The widest move any position can see, for the stop-out screen of each position.
         has_bars = len(m1.start) > 0
         self._range = float(m1.ask_high.max() - m1.bid_low.min()) if has_bars else 0.0
@@ -172,7 +164,10 @@ class Rules:
         amount = sign * (closed - opened) * self.symbol.contract_size * volume
         return round(amount * 1.0, 2)
 
-    def _close(self, pos: Position, price: float, at_msc: int, reason: str) -> None:
+    def _close(
+        self, pos: Position, price: float, at_msc: int, reason: str, at_utc: float | None = None
+    ) -> None:
+        """Close ``pos`` at ``price`` (``at_utc``: the time in UTC when the caller knows it)."""
         profit = self._profit(pos.side, pos.volume, pos.price, price)
         commission = -round(self.per_lot * pos.volume, 2) if self.per_lot else 0.0
         self.balance = round(self.balance + profit + pos.swap + commission, 2)
@@ -183,8 +178,8 @@ class Rules:
                 self.spec.symbol,
                 "buy" if pos.side > 0 else "sell",
                 pos.volume,
-                utc_of(pos.open_msc),
-                utc_of(at_msc),
+                pos.open_utc,
+                utc_of(at_msc) if at_utc is None else at_utc,
                 pos.price,
                 round(price * pos.volume / pos.volume, 8),
                 round(profit, 2),
@@ -224,13 +219,14 @@ class Rules:
         equity = self.balance + lowest * sym.contract_size * pos.volume - self._swap_bound - 1.0
         return equity * 100.0 <= self.market.stop_out * margin * 1.01
 
-    def advance(self, until_msc: int) -> None:
-        """Replay the M1 bars opening before ``until`` (a whole minute) for the position."""
+    def advance(self, until_msc: int, bar: int | None = None) -> None:
+        """Replay the M1 bars opening before ``until`` (a whole minute) for the position;
+        ``bar`` is the first bar opening at or after ``until`` when the caller knows it."""
         pos = self.pos
         if pos is None:
             return
         lo = pos.next_bar
-        hi = int(self._start.searchsorted(until_msc // 1000))
+        hi = int(self._start.searchsorted(until_msc // 1000)) if bar is None else bar
         if hi > lo:
             found = self._scan(pos, lo, hi) if hi - lo <= SHORT_SCAN else self._scan_np(pos, lo, hi)
             if found is not None:
@@ -243,11 +239,14 @@ class Rules:
 
     def _scan(self, pos: Position, lo: int, hi: int) -> tuple[int, float, str] | None:
         """The first SL/TP of bars ``lo .. hi-1`` (matching's ``position_event``), in Python."""
-        stamp, b_open, b_low, b_high, a_open, a_low, a_high = self._lists
+        m1 = self.m1
         buy = pos.side > 0
         sl, tp = pos.sl, pos.tp
-        opened, low, high = (b_open, b_low, b_high) if buy else (a_open, a_low, a_high)
-        for j in range(lo, hi):
+        if buy:
+            low, high = m1.bid_low[lo:hi].tolist(), m1.bid_high[lo:hi].tolist()
+        else:
+            low, high = m1.ask_low[lo:hi].tolist(), m1.ask_high[lo:hi].tolist()
+        for j in range(hi - lo):
             if buy:
                 s_hit = bool(sl) and low[j] <= sl
                 t_hit = bool(tp) and high[j] >= tp
@@ -255,10 +254,11 @@ class Rules:
                 s_hit = bool(sl) and high[j] >= sl
                 t_hit = bool(tp) and low[j] <= tp
             if s_hit or t_hit:
-                if self._stop_out_reached(pos, (low if buy else high)[lo:j]):
+                if self._stop_out_reached(pos, (low if buy else high)[:j]):
                     raise KernelUnsupported("the margin level may reach the stop-out")
-                return self._exit(pos, stamp[j], opened[j], s_hit, t_hit)
-        if self._stop_out_reached(pos, (low if buy else high)[lo:hi]):
+                opened = m1.bid_open[lo + j] if buy else m1.ask_open[lo + j]
+                return self._exit(pos, int(m1.stamp[lo + j]), float(opened), s_hit, t_hit)
+        if self._stop_out_reached(pos, low if buy else high):
             raise KernelUnsupported("the margin level may reach the stop-out")
         return None
 
@@ -329,6 +329,8 @@ class Rules:
     def decide(
         self,
         at_msc: int,
+        at_utc: float,
+        bar: int,
         side: int,
         sl: float,
         tp: float,
@@ -338,7 +340,8 @@ class Rules:
         quote: tuple[float, float, float] | None,
         market_open: bool,
     ) -> None:
-        """One admitted signal at ``at_msc``; ``quote`` is (bid, ask, its age in seconds)."""
+        """One admitted signal at ``at_msc`` (``at_utc`` in UTC; ``bar``: the first M1 bar
+        opening then or later); ``quote`` is (bid, ask, its age in seconds)."""
         if refused is None:
             if quote is None:
                 refused = RejectCode.NO_QUOTE
@@ -352,7 +355,8 @@ class Rules:
         pos = self.pos
         if self.reverse and pos is not None:
             if pos.side != side and market_open:
-                self._close(pos, self._exit_fill(pos.side, bid, ask), at_msc, "reversal")
+                price = self._exit_fill(pos.side, bid, ask)
+                self._close(pos, price, at_msc, "reversal", at_utc)
             elif pos.side == side:
                 self.rejected[RejectCode.POSITION_HELD.value] += 1
                 return
@@ -362,7 +366,7 @@ class Rules:
             return
         trade_id = self.next_id
         self.next_id += 1
-        self._order(trade_id, at_msc, side, sl, tp, lots, bid, ask, market_open)
+        self._order(trade_id, at_msc, at_utc, bar, side, sl, tp, lots, bid, ask, market_open)
 
     def _exit_fill(self, side: int, bid: float, ask: float) -> float:
         """A market close of a ``side`` position: a buy sells at the bid, a sell buys at the
@@ -469,6 +473,8 @@ class Rules:
         self,
         trade_id: int,
         at_msc: int,
+        at_utc: float,
+        bar: int,
         side: int,
         sl: float,
         tp: float,
@@ -506,8 +512,9 @@ class Rules:
             sl=sl_r,
             tp=tp_r,
             open_msc=at_msc,
+            open_utc=at_utc,
             commission=commission,
-            next_bar=int(self._start.searchsorted(at_msc // 1000)),
+            next_bar=bar,
             swept_msc=at_msc,
             stop_out_safe=worst * 100.0 > self.market.stop_out * margin * 1.01,
         )
