@@ -27,6 +27,7 @@ from forexbot.backtest.kernel import (
     run_kernel,
     supports,
 )
+from forexbot.backtest.kernel_jit import round_exact
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
 from forexbot.config.models import RiskSettings, TradeManagement
 from forexbot.connectors.mt5sim import ReplayBars
@@ -206,27 +207,38 @@ def _cases() -> list[Case]:
 CASES = {case.name: case for case in _cases()}
 
 
+Runs = dict[str, tuple[BacktestResult, KernelResult, KernelResult]]
+LOOPS = ["python", "compiled"]
+
+
 @pytest.fixture(scope="module")
-def runs() -> dict[str, tuple[BacktestResult, KernelResult]]:
-    """Each case through both paths, once for the module."""
-    return {name: (run_backtest(c.spec), run_kernel(c.spec)) for name, c in CASES.items()}
+def runs() -> Runs:
+    """Each case through the event path and the kernel's two loops (the compiled one where
+    it applies: a fixed volume), once for the module."""
+    return {
+        name: (run_backtest(c.spec), run_kernel(c.spec, compiled=False), run_kernel(c.spec))
+        for name, c in CASES.items()
+    }
 
 
+def _kernel(runs: Runs, name: str, loop: str) -> tuple[BacktestResult, KernelResult]:
+    event, python, auto = runs[name]
+    return event, python if loop == "python" else auto
+
+
+@pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_the_kernel_makes_the_event_paths_trades(
-    runs: dict[str, tuple[BacktestResult, KernelResult]], name: str
-) -> None:
-    event, kernel = runs[name]
+def test_the_kernel_makes_the_event_paths_trades(runs: Runs, name: str, loop: str) -> None:
+    event, kernel = _kernel(runs, name, loop)
     assert supports(CASES[name].spec) is None
     assert [t.to_dict() for t in kernel.trades] == [t.to_dict() for t in event.trades]
     assert kernel.trades == event.trades
 
 
+@pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_the_kernel_gives_the_same_statistics_and_counts(
-    runs: dict[str, tuple[BacktestResult, KernelResult]], name: str
-) -> None:
-    event, kernel = runs[name]
+def test_the_kernel_gives_the_same_statistics_and_counts(runs: Runs, name: str, loop: str) -> None:
+    event, kernel = _kernel(runs, name, loop)
     assert kernel.statistics == event.statistics
     assert np.array_equal(kernel.equity.equity, event.equity.equity)
     assert (kernel.signals, kernel.admitted, kernel.suppressed) == (
@@ -239,18 +251,42 @@ def test_the_kernel_gives_the_same_statistics_and_counts(
     assert kernel.orders_rejected == refused_orders
 
 
-def test_the_cases_cover_the_rules(runs: dict[str, tuple[BacktestResult, KernelResult]]) -> None:
-    trades = [t for event, _ in runs.values() for t in event.trades]
+def test_the_compiled_loop_runs_the_fixed_volume_cases(runs: Runs) -> None:
+    compiled = {name for name, (_, _, auto) in runs.items() if auto.compiled}
+    fixed = {name for name, case in CASES.items() if case.spec.volume is not None}
+    assert compiled == fixed
+    assert not any(python.compiled for _, python, _ in runs.values())
+
+
+def test_the_cases_cover_the_rules(runs: Runs) -> None:
+    trades = [t for event, _, _ in runs.values() for t in event.trades]
     reasons = {t.close_reason for t in trades}
     assert {"reversal", "stop_loss", "take_profit", "end_of_test"} <= reasons
-    rejected = {code for event, _ in runs.values() for code in event.rejected}
+    rejected = {code for event, _, _ in runs.values() for code in event.rejected}
     assert runs["weekend-signal-refused"][0].rejected.get("market_closed") == 1
     assert "position_held" in rejected
     assert {"insufficient_margin", "margin_limit"} <= rejected
     assert any(t.swap != 0 for t in trades)
     assert any(t.commission != 0 for t in trades)
-    assert any(sum(e.suppressed.values()) for e, _ in runs.values())
+    assert any(sum(e.suppressed.values()) for e, _, _ in runs.values())
     assert runs["both-levels-in-one-bar"][1].both_levels > 0
+    assert (
+        runs["both-levels-in-one-bar"][2].both_levels
+        == runs["both-levels-in-one-bar"][1].both_levels
+    )
+
+
+def test_round_exact_is_pythons_round() -> None:
+    """The compiled loop's rounding: CPython's, on random values and on halves."""
+    rng = random.Random(3)
+    values = [rng.uniform(-1e4, 1e4) for _ in range(20_000)]
+    values += [
+        rng.randint(-(10**7), 10**7) / 1000 + rng.choice([0, 5e-4, -5e-4]) for _ in range(20_000)
+    ]
+    values += [0.125, 0.375, 2.675, 1.005, -0.125, -2.5, 0.5, 1.5, -0.001, 1.295, 0.285]
+    for digits in (0, 2, 5, 8):
+        for x in values:
+            assert repr(round_exact(x, digits)) == repr(round(x, digits)), (x, digits)
 
 
 def test_forex_open_over_arrays_is_the_sessions_rule() -> None:
