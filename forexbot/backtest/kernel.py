@@ -14,9 +14,10 @@ event path is what proves it: ``tests/backtest/test_kernel_parity.py``.
 **Scope** (:func:`supports` says why a spec is outside it; the runner then runs the event
 path): the ``bars`` fill model, a hedging account, no trade management, at most one position
 per symbol, an inert account guard (no cooldown, daily loss and drawdown limits at 100 %),
-sync intervals of whole minutes, and a symbol whose profit currency is the account's (its
-margin currency the account's or its own base). A stop-out inside the run is not reproduced:
-the kernel raises :class:`KernelUnsupported` when the margin level would reach it.
+sync intervals of whole minutes, and a symbol quoted in the account currency (EURUSD on a USD
+account) or based on it (USDJPY: profit and swaps converted at 1 / price, as the terminal
+does), margined in the account currency or its own base. A stop-out inside the run is not
+reproduced: the kernel raises :class:`KernelUnsupported` when the margin level would reach it.
 
 **The rules reproduced**, in the order the event path applies them:
 
@@ -127,8 +128,8 @@ def supports(spec: BacktestSpec) -> str | None:
     symbol = Catalogue().get(spec.symbol)
     if symbol is None:
         return f"unknown symbol {spec.symbol!r}"
-    if symbol.currency_profit != spec.currency:
-        return "only symbols whose profit currency is the account's"
+    if spec.currency not in (symbol.currency_profit, symbol.currency_base):
+        return "only symbols quoted in or based on the account currency"
     own_base = (symbol.currency_base, symbol.currency_profit) == (
         symbol.currency_margin,
         spec.currency,
@@ -167,9 +168,14 @@ class KernelResult:
 
 
 def compiles(spec: BacktestSpec, market: KernelMarket) -> bool:
-    """Whether the compiled loop covers the run: a fixed volume on a forex-margined symbol
-    (else the Python loop runs)."""
-    return spec.volume is not None and market.terminal_spec.calc_mode == SYMBOL_CALC_MODE_FOREX
+    """Whether the compiled loop covers the run: a fixed volume on a forex symbol quoted in
+    the account currency (else the Python loop runs)."""
+    sym = market.terminal_spec
+    return (
+        spec.volume is not None
+        and sym.calc_mode == SYMBOL_CALC_MODE_FOREX
+        and sym.currency_profit == spec.currency
+    )
 
 
 def run_kernel(spec: BacktestSpec, *, compiled: bool | None = None) -> KernelResult:
@@ -386,7 +392,9 @@ def _compiled(
     if kernel_jit is None:
         raise KernelUnsupported("numba is not installed: the compiled loop cannot run")
     if not compiles(spec, market):
-        raise KernelUnsupported("the compiled loop takes a fixed volume on a forex symbol")
+        raise KernelUnsupported(
+            "the compiled loop takes a fixed volume, a symbol quoted in the account currency"
+        )
     assert spec.volume is not None
     sym, dspec, risk = market.terminal_spec, market.spec, spec.risk
     problem = checks.manual_volume(spec.volume, dspec)

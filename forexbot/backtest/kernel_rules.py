@@ -128,8 +128,13 @@ class Rules:
         self._tolerance = tolerance
         self._spread_limit = self.risk.max_spread_points.get(self.dspec.name)
         self._margin_in_account = sym.currency_margin == spec.currency
-        long_leg, _ = legs(self.dspec)  # the short leg is the profit (account) currency
-        self._exposed = long_leg != spec.currency
+        long_leg, short_leg = legs(self.dspec)
+        self._exposed = long_leg != spec.currency or short_leg not in (None, spec.currency)
+        self._profit_in_account = sym.currency_profit == spec.currency
+        # An account-currency amount is at most this many profit-currency units (stop-out
+        # screen): 1, or 1 / the lowest price for a symbol based on the account currency.
+        low = float(m1.bid_low.min()) if has_bars else 0.0
+        self._max_rate = 1.0 if self._profit_in_account or low <= 0 else 1.0 / low
         # A fixed volume's own checks do not change from one signal to the next.
         self._fixed: tuple[RejectCode | None, float] | None = None
         if spec.volume is not None:
@@ -159,10 +164,12 @@ class Rules:
         return round(amount * rate, 2)
 
     def _profit(self, side: int, volume: float, opened: float, closed: float) -> float:
-        """:meth:`Money.profit` of a symbol whose profit currency is the account's (rate 1)."""
+        """:meth:`Money.profit`: in the account currency at rate 1, or converted at the close
+        price when the symbol is based on the account currency (USDJPY on USD: 1 / price)."""
         sign = 1.0 if side > 0 else -1.0
         amount = sign * (closed - opened) * self.symbol.contract_size * volume
-        return round(amount * 1.0, 2)
+        rate = 1.0 if self._profit_in_account else 1.0 / closed
+        return round(amount * rate, 2)
 
     def _close(
         self, pos: Position, price: float, at_msc: int, reason: str, at_utc: float | None = None
@@ -205,8 +212,17 @@ class Rules:
                 days = 3 if (weekday(day) + 1) % 7 == sym.swap_rollover3days else 1
                 points = sym.swap_long if pos.side > 0 else sym.swap_short
                 amount = points * sym.point * sym.contract_size * pos.volume * days
-                pos.swap = round(pos.swap + amount * 1.0, 2)
+                rate = 1.0 if self._profit_in_account else self._midnight_rate(midnight)
+                pos.swap = round(pos.swap + amount * rate, 2)
         pos.swept_msc = until_msc
+
+    def _midnight_rate(self, midnight_msc: int) -> float:
+        """The rollover's conversion (swaps.charge): 1 / the bid quoted at that moment."""
+        quote = self.market.quotes(np.array([midnight_msc], dtype=np.int64))
+        bid = float(quote.bid[0])
+        if math.isnan(bid) or bid <= 0:
+            raise KernelUnsupported("a rollover without a quote to convert it")
+        return 1.0 / bid
 
     def _stop_out_reached(self, pos: Position, worst: F64 | list[float]) -> bool:
         """Whether the margin level may reach the stop-out at one of the ``worst`` prices
@@ -216,7 +232,8 @@ class Rules:
         sym = self.symbol
         lowest = min((w - pos.price) * pos.side for w in worst)
         margin = self._margin(pos.side, pos.volume, pos.price)
-        equity = self.balance + lowest * sym.contract_size * pos.volume - self._swap_bound - 1.0
+        loss = lowest * sym.contract_size * pos.volume * self._max_rate
+        equity = self.balance + loss - self._swap_bound * self._max_rate - 1.0
         return equity * 100.0 <= self.market.stop_out * margin * 1.01
 
     def advance(self, until_msc: int, bar: int | None = None) -> None:
@@ -503,7 +520,8 @@ class Rules:
         commission = -round(self.per_lot * volume, 2) if self.per_lot else 0.0
         self.balance = round(self.balance + 0.0 + 0.0 + commission, 2)
         sym = self.symbol
-        worst = self.balance - volume * sym.contract_size * self._range - self._swap_bound - 1.0
+        reach = volume * sym.contract_size * self._range + self._swap_bound
+        worst = self.balance - reach * self._max_rate - 1.0
         self.pos = Position(
             id=trade_id,
             side=side,
