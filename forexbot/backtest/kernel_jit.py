@@ -191,8 +191,9 @@ def run(
         swap_short,
         stop_out,
         price_range,
-        swap_bound,
+        swap_day,
         epsilon,
+        test_days,
     ) = (
         fp[0],
         fp[1],
@@ -217,6 +218,7 @@ def run(
         fp[20],
         fp[21],
         fp[22],
+        fp[23],
     )
     digits, stops_level, reverse, max_open, margin_in_account, exposed, volume_code, swaps = (
         ip[0],
@@ -281,7 +283,9 @@ def run(
                     lowest, seen = moved, True
             if not p_safe and seen:
                 margin = round_exact(margin_amount * (1.0 if margin_in_account else p_price), 2)
-                equity = balance + lowest * contract * volume - swap_bound - 1.0
+                days = (start[until_bar - 1] - start[p_next]) // 86400 + 1
+                allow = abs(p_swap) + swap_day * volume * (days + 1)
+                equity = balance + lowest * contract * volume - allow - 1.0
                 if equity * 100.0 <= stop_out * margin * 1.01:
                     return STOP_OUT, n_trades, next_id, orders_refused, both
             if exit_at < 0:
@@ -303,7 +307,8 @@ def run(
                         margin = round_exact(
                             margin_amount * (1.0 if margin_in_account else p_price), 2
                         )
-                        equity = balance + moved * contract * volume - swap_bound - 1.0
+                        allow = abs(p_swap) + swap_day * volume * 2
+                        equity = balance + moved * contract * volume - allow - 1.0
                         if equity * 100.0 <= stop_out * margin * 1.01:
                             return STOP_OUT, n_trades, next_id, orders_refused, both
             # swaps at midnights in [swept, exit or now)
@@ -484,7 +489,7 @@ def run(
             continue
         commission = -round_exact(per_lot * volume, 2) if per_lot else 0.0
         balance = round_exact(balance + 0.0 + 0.0 + commission, 2)
-        worst = balance - volume * contract * price_range - swap_bound - 1.0
+        worst = balance - volume * (contract * price_range + swap_day * test_days) - 1.0
         p_side, p_id, p_price, p_sl, p_tp = side, trade_id, price, sl_r, tp_r
         p_open_msc, p_open_utc, p_commission, p_swap = at_msc[k], at_utc[k], commission, 0.0
         p_next, p_swept = bars[k], at_msc[k]
@@ -501,6 +506,6 @@ def warm() -> None:
         i64, i64, f64, f64, f64, f64, f64, f64,
         i64, b, i64,
         0, 0, 0, i64, f64, f64, False, 0.0, 0.0, False,
-        np.ones(23, np.float64), np.zeros(8, np.int64),
+        np.ones(24, np.float64), np.zeros(8, np.int64),
         np.zeros((1, 7), np.float64), np.zeros((1, 5), np.int64), np.zeros(len(CODES), np.int64),
     )  # fmt: skip

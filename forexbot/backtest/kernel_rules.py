@@ -122,8 +122,10 @@ class Rules:
         has_bars = len(m1.start) > 0
         self._range = float(m1.ask_high.max() - m1.bid_low.min()) if has_bars else 0.0
         days = len(np.unique(m1.start // DAY)) + 3
-        worst_swap = max(abs(sym.swap_long), abs(sym.swap_short)) * 3 * days
-        self._swap_bound = worst_swap * sym.point * sym.contract_size if self.swaps else 0.0
+        worst_swap = max(abs(sym.swap_long), abs(sym.swap_short)) * 3
+        # The most a lot can be charged in a day (a triple rollover), and the test's days.
+        self._swap_day = worst_swap * sym.point * sym.contract_size if self.swaps else 0.0
+        self._test_days = days
         tolerance = sym.point * 1e-3
         self._tolerance = tolerance
         self._spread_limit = self.risk.max_spread_points.get(self.dspec.name)
@@ -224,7 +226,9 @@ class Rules:
             raise KernelUnsupported("a rollover without a quote to convert it")
         return 1.0 / bid
 
-    def _stop_out_reached(self, pos: Position, worst: F64 | list[float]) -> bool:
+    def _stop_out_reached(
+        self, pos: Position, worst: F64 | list[float], lo: int = 0, hi: int = 0
+    ) -> bool:
         """Whether the margin level may reach the stop-out at one of the ``worst`` prices
         (allowing for swaps): the kernel does not reproduce a stop-out."""
         if pos.stop_out_safe or not len(worst):
@@ -233,7 +237,10 @@ class Rules:
         lowest = min((w - pos.price) * pos.side for w in worst)
         margin = self._margin(pos.side, pos.volume, pos.price)
         loss = lowest * sym.contract_size * pos.volume * self._max_rate
-        equity = self.balance + loss - self._swap_bound * self._max_rate - 1.0
+        start = self._start
+        days = int(start[hi - 1] - start[lo]) // DAY + 1 if hi > lo else 1
+        allow = abs(pos.swap) + self._swap_day * pos.volume * (days + 1) * self._max_rate
+        equity = self.balance + loss - allow - 1.0
         return equity * 100.0 <= self.market.stop_out * margin * 1.01
 
     def advance(self, until_msc: int, bar: int | None = None) -> None:
@@ -271,11 +278,11 @@ class Rules:
                 s_hit = bool(sl) and high[j] >= sl
                 t_hit = bool(tp) and low[j] <= tp
             if s_hit or t_hit:
-                if self._stop_out_reached(pos, (low if buy else high)[:j]):
+                if self._stop_out_reached(pos, (low if buy else high)[:j], lo, hi):
                     raise KernelUnsupported("the margin level may reach the stop-out")
                 opened = m1.bid_open[lo + j] if buy else m1.ask_open[lo + j]
                 return self._exit(pos, int(m1.stamp[lo + j]), float(opened), s_hit, t_hit)
-        if self._stop_out_reached(pos, low if buy else high):
+        if self._stop_out_reached(pos, low if buy else high, lo, hi):
             raise KernelUnsupported("the margin level may reach the stop-out")
         return None
 
@@ -295,7 +302,7 @@ class Rules:
         e = int(np.argmax(hit)) if hit.size else 0
         found = bool(hit.size) and bool(hit[e])
         worst = low if buy else high
-        if self._stop_out_reached(pos, worst[:e] if found else worst):
+        if self._stop_out_reached(pos, worst[:e] if found else worst, lo, hi):
             raise KernelUnsupported("the margin level may reach the stop-out")
         if not found:
             return None
@@ -520,7 +527,7 @@ class Rules:
         commission = -round(self.per_lot * volume, 2) if self.per_lot else 0.0
         self.balance = round(self.balance + 0.0 + 0.0 + commission, 2)
         sym = self.symbol
-        reach = volume * sym.contract_size * self._range + self._swap_bound
+        reach = volume * (sym.contract_size * self._range + self._swap_day * self._test_days)
         worst = self.balance - reach * self._max_rate - 1.0
         self.pos = Position(
             id=trade_id,
