@@ -179,11 +179,12 @@ def sma_cross(bars: int) -> BacktestResult:
         " ms through risk, execution, the terminal, settlement and reconciliation"
     )
     kernel_phases = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in fast.timings.items())
-    inner = sum(fast.timings[name] for name in ("signals", "engine", "statistics"))
+    inner = sum(fast.timings[name] for name in ("signals", "conditions", "engine", "statistics"))
     same = fast.trades == ours.trades and fast.statistics == ours.statistics
     print(
         f"  forexbot (kernel), the same run through backtest/kernel.py: {kernel_phases}; "
-        f"signals + kernel + statistics {inner:.3f} s, {their_time / inner:.1f}x faster than "
+        f"signals + screening + kernel + statistics {inner:.3f} s, "
+        f"{their_time / inner:.1f}x faster than "
         f"backtesting.py; the same trades and statistics as the event path: "
         f"{'yes' if same else 'NO'} ({len(fast.trades):,} of {len(ours.trades):,}); "
         f"{'compiled' if fast.compiled else 'Python'} loop (numba's code loaded once beforehand: "

@@ -80,6 +80,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from forexbot.backtest.kernel_loops import (
     Run,
@@ -88,7 +89,7 @@ from forexbot.backtest.kernel_loops import (
     compiles,
     python_loop,
 )
-from forexbot.backtest.kernel_market import KernelMarket
+from forexbot.backtest.kernel_market import KernelMarket, Quotes
 from forexbot.backtest.kernel_rules import KernelUnsupported
 from forexbot.backtest.kernel_screen import Screen, forex_open
 from forexbot.backtest.prices import PriceSeries, read_prices
@@ -203,12 +204,16 @@ def run_kernel(spec: BacktestSpec, *, compiled: bool | None = None) -> KernelRes
         end = market.end_of_test(float(closes[-1]) - LAST_MOMENT)
         first_msc = int(at_msc[0]) if len(at_msc) else end.minute_msc
         m1 = market.m1(first_msc // 1000, end.minute_msc // 1000, end.at_msc)
-        quotes = market.quotes(at_msc)
+        timings["data"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        admitted, refused = Screen(instance, prices, frame, signals, spec).run(decisions)
+        timings["conditions"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        quotes = _quotes_where(market, at_msc, admitted)  # a suppressed signal needs none
         # The quote's age as the risk manager computes it: now - the tick's UTC time.
         ages = decided_at - (quotes.tick_msc / 1000.0 - offsets)
         timings["data"] += time.perf_counter() - mark
         mark = time.perf_counter()
-        admitted, refused = Screen(instance, prices, frame, signals, spec).run(decisions)
         run = Run(
             at_msc=at_msc,
             at_utc=decided_at,
@@ -250,6 +255,21 @@ def run_kernel(spec: BacktestSpec, *, compiled: bool | None = None) -> KernelRes
         elapsed_seconds=time.perf_counter() - started,
         timings=timings,
     )
+
+
+def _quotes_where(
+    market: KernelMarket, at_msc: NDArray[np.int64], wanted: NDArray[np.bool_]
+) -> Quotes:
+    """The quotes at the ``wanted`` times (NaN, closed, elsewhere)."""
+    picked = np.flatnonzero(wanted)
+    some = market.quotes(at_msc[picked])
+    n = len(at_msc)
+    bid, ask = np.full(n, np.nan), np.full(n, np.nan)
+    tick_msc = np.zeros(n, dtype=np.int64)
+    market_open = np.zeros(n, dtype=np.bool_)
+    bid[picked], ask[picked] = some.bid, some.ask
+    tick_msc[picked], market_open[picked] = some.tick_msc, some.market_open
+    return Quotes(at_msc, bid, ask, tick_msc, market_open)
 
 
 def equity_curve(
