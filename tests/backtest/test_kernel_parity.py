@@ -144,6 +144,24 @@ def _named_cases() -> list[Case]:
             ),
         ),
         Case(
+            "session-and-volatility-filters",  # the risk manager's condition filter
+            BacktestSpec(
+                strategy="sma_cross",
+                symbol="EURUSD",
+                timeframe=Timeframe.M5,
+                start=START,
+                end=START + 8 * DAY,
+                params={"fast_period": 4, "slow_period": 15, "stop_atr_multiplier": 2},
+                volume=0.1,
+                risk=RiskSettings(
+                    **INERT,
+                    max_spread_stop_percent=100,
+                    allowed_sessions=("London", "New York"),
+                    blocked_volatility=("low",),
+                ),
+            ),
+        ),
+        Case(
             "both-levels-in-one-bar",  # stops a fraction of an ATR away, the target 1R
             BacktestSpec(
                 strategy="stochastic_cross",
@@ -284,6 +302,7 @@ def test_the_cases_cover_the_rules(runs: Runs) -> None:
     assert runs["weekend-signal-refused"][0].rejected.get("market_closed") == 1
     assert "position_held" in rejected
     assert {"insufficient_margin", "margin_limit"} <= rejected
+    assert {"session_not_allowed", "volatility_blocked"} <= rejected
     assert any(t.swap != 0 for t in trades)
     assert any(t.swap != 0 for t in runs["usdjpy-profit-and-swaps-converted"][0].trades)
     assert any(t.commission != 0 for t in trades)
