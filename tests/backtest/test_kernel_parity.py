@@ -1,12 +1,14 @@
 """The backtest kernel gives the event-driven backtest's trades, trade for trade.
 
-Every case runs twice — through :class:`~forexbot.backtest.runner.Backtest` (bus, risk,
-execution, positions, simulated terminal) and through :func:`~forexbot.backtest.kernel.run_kernel`
-— and every field of every trade (id, side, volume, open/close times and prices, profit,
-swap, commission, close reason), the statistics, the signal counts and the rejection counts
-must be equal. The cases are drawn from a seeded generator (strategies and parameters, costs,
-volumes, data seeds, start days, so weekends) plus named ones for the rules that random
-draws may miss: a bar reaching both the SL and the TP, margin refusals, replayed real H1 data.
+Every case runs through :class:`~forexbot.backtest.runner.Backtest` (bus, risk, execution,
+positions, simulated terminal) and through :func:`~forexbot.backtest.kernel.run_kernel`'s two
+loops (Python, and compiled with numba where it applies), and every field of every trade (id,
+side, volume, open/close times and prices, profit, swap, commission, close reason), the
+statistics, the equity curve, the signal counts and the rejection counts must be equal. The
+cases are drawn from a seeded generator (strategies and parameters, costs, volumes or risk
+sizing, data seeds, start days, so weekends) plus named ones for the rules that random draws
+may miss: a weekend signal, a bar reaching both the SL and the TP, margin refusals, the
+session and volatility filters, USDJPY's converted money, replayed real H1 data.
 A coverage test checks the cases do exercise those rules.
 """
 
