@@ -159,6 +159,7 @@ async def main() -> None:
     manager, bus, closes = await build(warm + args.minutes)
     await bursts(manager, bus, closes[:warm])
     per_stream = await bursts(manager, bus, closes[warm:])
+    await bus.close()
     print(f"{N_SYMBOLS} streams x {len(STRATEGIES)} strategies, M1, {args.minutes} closes")
     line("on_bar burst, per stream", per_stream)
 
@@ -166,6 +167,7 @@ async def main() -> None:
     await stages(manager, closes[:warm])
     for name, values in (await stages(manager, closes[warm:])).items():
         line(f"stage {name}", values)
+    await bus.close()
 
     if args.profile:
         manager, bus, closes = await build(warm + args.minutes)
@@ -174,6 +176,7 @@ async def main() -> None:
         profiler.enable()
         await bursts(manager, bus, closes[warm:])
         profiler.disable()
+        await bus.close()
         print(f"\ncProfile of the bursts (top {args.profile} by own time):")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
 
