@@ -21,6 +21,17 @@ minimised for ``max_drawdown_pct``. Rules:
 Trials run where the :class:`Executor` sends them: a local process pool (one per core by
 default), or an existing Dask or Ray cluster (``address``; without one a local cluster is
 started), so scaling out needs no scheduler of ours.
+
+**One market for all trials.** When the kernel runs the base spec and its symbol is quoted
+in the account currency (:func:`~forexbot.backtest.shared_market.shareable`), the market is
+read once in this process (:mod:`~forexbot.backtest.shared_market`: arrays, no terminal) and
+handed to the executor once (:meth:`Executor.share`), never with each task: the pool's
+workers receive it through their initializer when they start (``spawn``: the parent may hold
+threads, an event loop or Ray, which ``fork`` would copy half-way), Ray and Dask put it once
+in the cluster and pass the reference. Each trial then runs only its signals, the screen and
+the kernel's loop (:func:`~forexbot.backtest.shared_market.run_shared`), with the trades and
+statistics of ``run_backtest``. Any other trial (an unsupported spec, a walk-forward test
+window, a run the kernel refuses) runs ``run_backtest`` as before.
 """
 
 from __future__ import annotations
@@ -39,10 +50,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from forexbot.backtest import shared_market
+from forexbot.backtest.kernel_rules import KernelUnsupported
 from forexbot.backtest.runner import BacktestSpec, run_backtest
+from forexbot.backtest.shared_market import SharedMarket, run_shared, shareable, warmup_of
 from forexbot.errors import ConfigError, ForexbotError, InvalidInputError
 from forexbot.logs import configure_logging
 from forexbot.strategies import create
+
+try:  # the compiled loop is optional (the kernel's Python loop runs without numba)
+    from forexbot.backtest import kernel_jit
+except ImportError:  # pragma: no cover - numba not installed
+    kernel_jit = None  # type: ignore[assignment]
 
 #: Statistics that can be optimised, and whether more is better.
 OBJECTIVES: dict[str, bool] = {
@@ -227,12 +246,78 @@ def evaluate(spec: BacktestSpec) -> tuple[dict[str, Any] | None, int, str | None
     return result.statistics.to_dict(), result.statistics.trades, None
 
 
+Outcome = tuple[dict[str, Any] | None, int, str | None]
+
+
+@dataclass(slots=True)
+class _Worker:
+    """This process's shared market (a pool worker's, installed once by its initializer),
+    how many it installed and how many trials ran on one (tests look)."""
+
+    market: SharedMarket | None = None
+    installs: int = 0
+    shared_trials: int = 0
+
+
+_worker = _Worker()
+
+
+def install(market: SharedMarket | None) -> None:
+    """A worker's initializer: keep ``market`` for every trial this process runs, and load
+    the compiled loop now (once, not in the first trial)."""
+    _worker.market = market
+    _worker.installs += 1
+    if market is not None and multiprocessing.parent_process() is not None:
+        _quiet_worker()
+    if market is not None:
+        _warm()
+
+
+@functools.cache
+def _warm() -> None:
+    if kernel_jit is not None:
+        kernel_jit.warm()
+
+
+def worker_state() -> tuple[int, int, int]:
+    """(pid, markets installed, trials run on one) of the process that runs this."""
+    return os.getpid(), _worker.installs, _worker.shared_trials
+
+
+def evaluate_on(market: SharedMarket | None, spec: BacktestSpec) -> Outcome:
+    """One trial on ``market`` when it is ``spec``'s (see the module docstring), else
+    :func:`evaluate`."""
+    if market is None or not market.accepts(spec):
+        return evaluate(spec)
+    if multiprocessing.parent_process() is not None:
+        _quiet_worker()
+    _warm()
+    try:
+        result = run_shared(market, spec)
+    except KernelUnsupported:  # e.g. a possible stop-out: the event path decides
+        return evaluate(spec)
+    except ForexbotError as exc:
+        return None, 0, str(exc)
+    except Exception as exc:
+        return None, 0, f"{type(exc).__name__}: {exc}"
+    _worker.shared_trials += 1
+    return result.statistics.to_dict(), result.statistics.trades, None
+
+
+def evaluate_installed(spec: BacktestSpec) -> Outcome:
+    """One trial on this process's installed market (:func:`install`)."""
+    return evaluate_on(_worker.market, spec)
+
+
 class Executor(Protocol):
-    """Runs trials somewhere; yields ``(index, outcome)`` as they finish."""
+    """Runs trials somewhere; yields ``(index, outcome)`` as they finish. ``share`` hands it
+    the market the next trials may run on (``None``: none), once for all of them."""
 
     def run(
         self, specs: Sequence[BacktestSpec]
     ) -> Iterator[tuple[int, tuple[dict[str, Any] | None, int, str | None]]]: ...
+
+    def share(self, market: SharedMarket | None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -243,19 +328,34 @@ class ProcessPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._market: SharedMarket | None = None
+
+    def share(self, market: SharedMarket | None) -> None:
+        """The workers get ``market`` when they start: a running pool is replaced."""
+        if market is self._market:
+            return
+        self._market = market
+        if self.workers == 1:
+            install(market)
+        elif self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def run(
         self, specs: Sequence[BacktestSpec]
     ) -> Iterator[tuple[int, tuple[dict[str, Any] | None, int, str | None]]]:
         if self.workers == 1:  # no pool: in this process, easier to debug and profile
             for i, spec in enumerate(specs):
-                yield i, evaluate(spec)
+                yield i, evaluate_on(self._market, spec)
             return
         if self._pool is None:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=install,
+                initargs=(self._market,),  # pickled once per worker, not per task
             )
-        futures = {self._pool.submit(evaluate, spec): i for i, spec in enumerate(specs)}
+        futures = {self._pool.submit(evaluate_installed, s): i for i, s in enumerate(specs)}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
 
@@ -263,6 +363,9 @@ class ProcessPool:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self.workers == 1 and self._market is not None:
+            install(None)
+        self._market = None
 
 
 class DaskCluster:
@@ -282,11 +385,18 @@ class DaskCluster:
                 dashboard_address=None,
             )
             self._client = distributed.Client(self._cluster)
+        self._market: Any = None
+
+    def share(self, market: SharedMarket | None) -> None:
+        """Scattered once to every worker; the tasks carry its future."""
+        self._market = None if market is None else self._client.scatter(market, broadcast=True)
 
     def run(
         self, specs: Sequence[BacktestSpec]
     ) -> Iterator[tuple[int, tuple[dict[str, Any] | None, int, str | None]]]:
-        futures = self._client.map(evaluate, list(specs), pure=False)
+        futures = self._client.map(
+            evaluate_on, [self._market] * len(specs), list(specs), pure=False
+        )
         index = {future.key: i for i, future in enumerate(futures)}
         for future in self._as_completed(futures):
             yield index[future.key], future.result()
@@ -306,12 +416,18 @@ class RayCluster:
         self._ray = ray
         if not ray.is_initialized():
             ray.init(address=address, num_cpus=None if address else workers, log_to_driver=False)
-        self._remote = ray.remote(evaluate)
+        self._remote = ray.remote(evaluate_on)
+        self._market: Any = None
+
+    def share(self, market: SharedMarket | None) -> None:
+        """Put once in the object store; each task gets the reference, and its worker reads
+        the arrays from shared memory without copying them."""
+        self._market = None if market is None else self._ray.put(market)
 
     def run(
         self, specs: Sequence[BacktestSpec]
     ) -> Iterator[tuple[int, tuple[dict[str, Any] | None, int, str | None]]]:
-        pending = {self._remote.remote(spec): i for i, spec in enumerate(specs)}
+        pending = {self._remote.remote(self._market, s): i for i, s in enumerate(specs)}
         while pending:
             done, _ = self._ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -358,13 +474,27 @@ def _checked(base: BacktestSpec, candidates: Sequence[Params]) -> list[Trial | B
     return out
 
 
+def read_market(base: BacktestSpec, specs: Sequence[BacktestSpec]) -> SharedMarket | None:
+    """The market ``specs`` (``base`` with other parameters) can share, read once with the
+    largest warm-up among them; ``None`` when they cannot (the trials read their own)."""
+    if len(specs) < 2 or shareable(base) is not None:
+        return None
+    try:
+        return shared_market.read_shared_market(base, max(warmup_of(s) for s in specs))
+    except ForexbotError:  # each trial then reports it, as without sharing
+        return None
+
+
 def run_trials(
     base: BacktestSpec,
     candidates: Sequence[Params],
     executor: Executor,
     progress: Progress | None = None,
+    *,
+    share: bool = True,
 ) -> list[Trial]:
-    """Every candidate's trial, in candidate order."""
+    """Every candidate's trial, in candidate order. ``share``: on one market read
+    (see the module docstring) when the spec allows it."""
     checked = _checked(base, candidates)
     runnable = [(i, c) for i, c in enumerate(checked) if isinstance(c, BacktestSpec)]
     trials: list[Trial | None] = [c if isinstance(c, Trial) else None for c in checked]
@@ -372,6 +502,8 @@ def run_trials(
     if progress:
         progress(done, total)
     specs = [spec for _, spec in runnable]
+    market = read_market(base, specs) if share else None
+    executor.share(market)
     for k, (statistics, trades, error) in executor.run(specs):
         i = runnable[k][0]
         trials[i] = Trial(candidates[i], statistics, trades, error)
