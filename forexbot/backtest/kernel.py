@@ -93,7 +93,7 @@ from forexbot.backtest.kernel_market import KernelMarket, Quotes
 from forexbot.backtest.kernel_rules import KernelUnsupported
 from forexbot.backtest.kernel_screen import Screen, forex_open
 from forexbot.backtest.prices import PriceSeries, read_prices
-from forexbot.backtest.runner import LAST_MOMENT, BacktestSpec, _terminal
+from forexbot.backtest.runner import BACKTEST_EXECUTION, LAST_MOMENT, BacktestSpec, _terminal
 from forexbot.backtest.statistics import ClosedTrade, EquityCurve, Statistics, compute_statistics
 from forexbot.clock import ManualClock
 from forexbot.connectors.mt5sim.symbols import Catalogue
@@ -117,6 +117,7 @@ def supports(spec: BacktestSpec) -> str | None:
         (risk.max_daily_loss_percent < 100, "no daily loss limit (max_daily_loss_percent 100)"),
         (risk.max_drawdown_percent < 100, "no drawdown kill switch (max_drawdown_percent 100)"),
         (spec.sync_every_seconds % 60 != 0, "sync_every_seconds in whole minutes"),
+        (spec.execution != BACKTEST_EXECUTION, "the backtest's execution settings"),
     ]
     for failed, reason in reasons:
         if failed:

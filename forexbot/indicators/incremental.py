@@ -34,7 +34,7 @@ FLAT = 1e-14
 class Sma:
     """``talib.SMA(values, period)``."""
 
-    __slots__ = ("_period", "_total", "_values")
+    __slots__ = ("_period", "_started", "_total", "_values")
 
     def __init__(self, period: int) -> None:
         if period < 1:
@@ -42,9 +42,16 @@ class Sma:
         self._period = period
         self._total = 0.0
         self._values: deque[float] = deque()
+        self._started = False
 
     def update(self, value: float) -> float:
-        """Add the next value; the SMA on it (``nan`` for the first ``period - 1``)."""
+        """Add the next value; the SMA on it (``nan`` for the first ``period - 1``). Leading
+        ``nan`` values are skipped, as ``talib.SMA`` skips them (its series starts at the
+        first number); a ``nan`` after that makes every later average ``nan``, as there."""
+        if not self._started:
+            if isnan(value):
+                return NAN
+            self._started = True
         self._values.append(value)
         self._total += value
         if len(self._values) < self._period:

@@ -45,7 +45,6 @@ class ConditionStream:
         "_seconds",
         "_symbol",
         "_synthetic",
-        "_timeframe",
         "_trend",
         "_volatility",
     )
@@ -54,7 +53,6 @@ class ConditionStream:
         self, symbol: str, timeframe: Timeframe, params: DetectorParams, *, synthetic: bool
     ) -> None:
         self._symbol = symbol
-        self._timeframe = timeframe
         self._name = timeframe.name
         self._seconds = timeframe.seconds
         self._params = params

@@ -131,7 +131,6 @@ class StrategyManager:
             for timeframe in timeframes:
                 self._by_stream.setdefault((symbol, timeframe), [])
         window = max([self._detector.min_bars, *(i.strategy.window_bars for i in instances)])
-        self._window = window
         self._streams = {
             key: _Stream(deque(maxlen=window), self._condition_stream(*key))
             for key in self._by_stream

@@ -31,7 +31,7 @@ from forexbot.backtest.kernel import (
 )
 from forexbot.backtest.kernel_jit import round_exact
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
-from forexbot.config.models import RiskSettings, TradeManagement
+from forexbot.config.models import ExecutionSettings, RiskSettings, TradeManagement
 from forexbot.connectors.mt5sim import ReplayBars
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import to_server_array
@@ -346,6 +346,10 @@ def test_forex_open_over_arrays_is_the_sessions_rule() -> None:
         ({"risk": RiskSettings()}, "no losing-streak cooldown"),
         ({"symbol": "EURGBP"}, "only symbols quoted in or based on the account currency"),
         ({"sync_every_seconds": 90.0}, "sync_every_seconds in whole minutes"),
+        (
+            {"execution": ExecutionSettings(retry_delay_ms=250)},
+            "the backtest's execution settings",
+        ),
     ],
 )
 def test_supports_names_what_it_does_not_reproduce(change: dict[str, Any], reason: str) -> None:

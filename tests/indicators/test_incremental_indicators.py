@@ -103,6 +103,18 @@ def test_sma_is_talib_sma_bit_for_bit(bars: tuple[Array, Array, Array], period: 
     )
 
 
+@pytest.mark.parametrize("period", [1, 2, 5])
+def test_sma_skips_leading_nans_and_keeps_a_later_nan_as_talib_sma_does(period: int) -> None:
+    nan = float("nan")
+    values = np.array([nan, nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, nan, 8.0, 9.0])
+
+    ours = series(Sma(period).update, values)
+
+    np.testing.assert_array_equal(ours, talib.SMA(values, period))
+    assert not np.isnan(ours[2 + period - 1])  # the first average after the leading nans
+    assert np.isnan(ours[-1])  # the nan inside the series stays in the running sum
+
+
 @pytest.mark.parametrize("period", [1, 2, 14, 50, 200])
 def test_sma_is_talib_sma_bit_for_bit_on_eurusd(period: int) -> None:
     close = EURUSD_HLC[2]

@@ -94,11 +94,17 @@ async def bus() -> EventBus:
     return bus
 
 
+async def drained(bus: EventBus) -> None:
+    """Until every subscriber has taken what was published (no wall-clock guess)."""
+    while not bus.idle():  # noqa: ASYNC110 - the bus's tasks do the work
+        await asyncio.sleep(0.001)
+
+
 async def run(manager: StrategyManager, bus: EventBus, live: list[Bar]) -> None:
     await manager.warm_up()
     for bar in live:
         await manager.on_bar(BarEvent(bar))
-    await asyncio.sleep(0.05)
+    await drained(bus)
 
 
 async def test_each_closed_bar_gets_a_market_condition_event(bus: EventBus) -> None:
@@ -127,7 +133,7 @@ async def test_the_condition_on_a_live_bar_is_detect_over_the_streams_bars_since
     first = 320 - len(manager.bars("EURUSD", TF))  # the first bar the detector was fed
     for bar in bars[320:]:
         await manager.on_bar(BarEvent(bar))
-    await asyncio.sleep(0.05)
+    await drained(bus)
     expected = [
         detect(bars_to_frame(bars[first : t + 1]), "EURUSD", TF).to_dict()
         for t in range(320, len(bars))
