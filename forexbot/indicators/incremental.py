@@ -2,9 +2,11 @@
 
 A strategy's streaming face must give exactly what its vectorised face gives on every bar,
 to the last bit. Each indicator here is one small state machine whose ``update`` takes the
-next closed bar in O(1); :func:`series` runs that same ``update`` over whole arrays, and the
-strategies' vectorised faces use it, so the two faces perform the same floating-point
-operations in the same order and agree by construction.
+next closed bar in O(1); :func:`series` runs that same ``update`` over whole arrays, so the
+two faces perform the same floating-point operations in the same order and agree by
+construction. The vectorised faces call :mod:`forexbot.indicators.compiled` instead: the same
+operations written out over arrays and compiled with numba, held to :func:`series` bit for
+bit by the tests, some hundred times faster.
 
 The definitions are TA-Lib's (same look-back, same seeding: Wilder's averages start from the
 plain average of their first ``period`` inputs; ``nan`` exactly where TA-Lib's output is NaN),

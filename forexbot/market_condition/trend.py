@@ -5,7 +5,8 @@ Rules, on closed bars (causal: the reading at bar *t* uses bars ≤ *t* only):
 * ``adx = ADX(adx_period)``, ``plus_di = PLUS_DI(adx_period)``,
   ``minus_di = MINUS_DI(adx_period)``, ``atr = ATR(atr_period)``, ``ma = SMA(close, ma_period)``
   — TA-Lib's definitions, computed by :mod:`forexbot.indicators.incremental` (TA-Lib's own
-  Wilder averages are fast-math builds whose last bits vary by CPU).
+  Wilder averages are fast-math builds whose last bits vary by CPU), and over whole series by
+  its compiled twin :mod:`forexbot.indicators.compiled`, bit for bit the same.
 * ``slope[t] = (ma[t] − ma[t − slope_bars]) / (slope_bars × atr[t])``: the average's change per
   bar measured in ATRs (so it is comparable across symbols).
 * **Bullish** when ``adx ≥ adx_threshold``, ``plus_di > minus_di`` and ``slope > min_slope``;
@@ -34,7 +35,8 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from forexbot.indicators.incremental import Atr, DirectionalIndex, Sma, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr, DirectionalIndex, Sma
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -91,9 +93,9 @@ def trend_series(
 ) -> TrendSeries:
     """ADX, +DI, −DI and the ATR-normalised MA slope per bar."""
     p = params
-    adx, plus, minus = series(DirectionalIndex(p.adx_period).update, high, low, close).T
-    atr = series(Atr(p.atr_period).update, high, low, close)
-    ma = series(Sma(p.ma_period).update, close)
+    adx, plus, minus = compiled.directional_index(high, low, close, p.adx_period)
+    atr = compiled.atr(high, low, close, p.atr_period)
+    ma = compiled.sma(close, p.ma_period)
     slope = np.full(len(close), np.nan)
     k = p.slope_bars
     if len(close) > k:

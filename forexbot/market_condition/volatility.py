@@ -33,7 +33,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, Field, model_validator
 
-from forexbot.indicators.incremental import Atr, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -82,7 +83,7 @@ def atr_percentile(
     high: FloatArray, low: FloatArray, close: FloatArray, params: VolatilityParams
 ) -> tuple[FloatArray, FloatArray]:
     """Per bar: the ATR and its percentile rank (NaN where not yet defined)."""
-    atr = series(Atr(params.atr_period).update, high, low, close)
+    atr = compiled.atr(high, low, close, params.atr_period)
     pct = np.full(len(atr), np.nan)
     n = params.lookback
     if len(atr) > n:

@@ -55,7 +55,8 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from forexbot.domain.market import Bar
-from forexbot.indicators.incremental import Atr, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr
 from forexbot.strategies.base_strategy import (
     SignalColumns,
     SignalRow,
@@ -109,7 +110,7 @@ class BreakAndRetestStrategy(Strategy):
         if n < 2 * k + 2:
             return empty_signals(bars.index)
         high_a, low_a, close_a = high_low_close(bars)
-        atr = series(Atr(p.atr_period).update, high_a, low_a, close_a).tolist()
+        atr = compiled.atr(high_a, low_a, close_a, p.atr_period).tolist()
 
         # Swing confirmed at bar j = i + k: high[i] is the max of the 2k+1 bars ending at j.
         span = 2 * k + 1

@@ -52,7 +52,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, model_validator
 
 from forexbot.domain.market import Bar
-from forexbot.indicators.incremental import Atr, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr
 from forexbot.strategies.base_strategy import (
     FloatArray,
     SignalColumns,
@@ -233,7 +234,7 @@ class JHookStrategy(Strategy):
         if len(bars) < self.warmup_bars:
             return empty_signals(bars.index)
         high, low, close = high_low_close(bars)
-        atr = series(Atr(p.atr_period).update, high, low, close)
+        atr = compiled.atr(high, low, close, p.atr_period)
         out = SignalColumns.empty(len(close))
         for side, h, lo, c in ((1, high, low, close), (-1, -low, -high, -close)):
             for s in find_setups(h, lo, c, atr, p):

@@ -1,7 +1,8 @@
 """MA + RSI: trade pullbacks in the direction of a moving-average trend.
 
 Rules, on closed bid bars (indicators as TA-Lib defines them, all causal; the RSI and ATR
-are computed by :mod:`forexbot.indicators.incremental`, whose arithmetic both faces share):
+are :mod:`forexbot.indicators.incremental`'s, whose arithmetic both faces share; the
+vectorised face runs it compiled, :mod:`forexbot.indicators.compiled`, bit for bit the same):
 
 * ``fast = SMA(close, fast_period)``, ``slow = SMA(close, slow_period)``,
   ``rsi = RSI(close, rsi_period)``, ``atr = ATR(high, low, close, atr_period)``.
@@ -28,7 +29,8 @@ import talib
 from pydantic import Field
 
 from forexbot.domain.market import Bar
-from forexbot.indicators.incremental import Atr, Rsi, Sma, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr, Rsi, Sma
 from forexbot.strategies.base_strategy import (
     AtrExitParams,
     SignalColumns,
@@ -72,8 +74,8 @@ class MaRsiStrategy(Strategy):
         high, low, close = high_low_close(bars)
         fast = talib.SMA(close, timeperiod=p.fast_period)
         slow = talib.SMA(close, timeperiod=p.slow_period)
-        rsi = series(Rsi(p.rsi_period).update, close)
-        atr = series(Atr(p.atr_period).update, high, low, close)
+        rsi = compiled.rsi(close, p.rsi_period)
+        atr = compiled.atr(high, low, close, p.atr_period)
         prev_rsi = previous(rsi)
 
         with np.errstate(invalid="ignore", divide="ignore"):  # no signal where atr is 0

@@ -31,7 +31,8 @@ import talib
 from pydantic import Field
 
 from forexbot.domain.market import Bar
-from forexbot.indicators.incremental import Atr, Sma, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr, Sma
 from forexbot.market_condition.trend import TrendDirection
 from forexbot.market_condition.volatility import VolatilityBand
 from forexbot.strategies.base_strategy import (
@@ -82,7 +83,7 @@ class SmaCrossStrategy(Strategy):
         high, low, close = high_low_close(bars)
         fast = talib.SMA(close, timeperiod=p.fast_period)
         slow = talib.SMA(close, timeperiod=p.slow_period)
-        atr = series(Atr(p.atr_period).update, high, low, close)
+        atr = compiled.atr(high, low, close, p.atr_period)
         prev_fast = previous(fast)
         prev_slow = previous(slow)
         with np.errstate(invalid="ignore"):

@@ -1,8 +1,8 @@
 """Stochastic cross: %K/%D crossing back out of the oversold / overbought zone.
 
 Rules, on closed bid bars (indicators as TA-Lib defines them, all causal; the stochastic and
-the ATR are computed by :mod:`forexbot.indicators.incremental`, whose arithmetic both faces
-share):
+the ATR are :mod:`forexbot.indicators.incremental`'s, whose arithmetic both faces share; the
+vectorised face runs it compiled, :mod:`forexbot.indicators.compiled`, bit for bit the same):
 
 * ``k, d = STOCH(high, low, close, fastk_period, slowk_period, SMA, slowd_period, SMA)``
   (the "slow" stochastic: %K is the SMA of the raw %K, %D the SMA of %K),
@@ -38,7 +38,8 @@ import talib
 from pydantic import Field, model_validator
 
 from forexbot.domain.market import Bar
-from forexbot.indicators.incremental import Atr, Sma, Stoch, series
+from forexbot.indicators import compiled
+from forexbot.indicators.incremental import Atr, Sma, Stoch
 from forexbot.strategies.base_strategy import (
     AtrExitParams,
     SignalColumns,
@@ -94,9 +95,8 @@ class StochasticCrossStrategy(Strategy):
         if len(bars) < 2:
             return empty_signals(bars.index)
         high, low, close = high_low_close(bars)
-        stoch = Stoch(p.fastk_period, p.slowk_period, p.slowd_period)
-        k, d = series(stoch.update, high, low, close).T
-        atr = series(Atr(p.atr_period).update, high, low, close)
+        k, d = compiled.stoch(high, low, close, p.fastk_period, p.slowk_period, p.slowd_period)
+        atr = compiled.atr(high, low, close, p.atr_period)
         prev_k = previous(k)
         prev_d = previous(d)
 
