@@ -98,7 +98,7 @@ def ma_rsi(bars: int) -> BacktestResult:
         risk=OPEN_LIMITS.model_copy(update={"risk_per_trade_percent": 1.0}),
     )
     started = time.perf_counter()
-    result = run_backtest(spec)
+    result = run_backtest(spec, engine="event")
     elapsed = time.perf_counter() - started
     print(f"MA+RSI on {result.bars:,} M1 bars (EURUSD, simulator, fill model 'bars')")
     print(f"  time {elapsed:.1f} s   {result.bars / elapsed:,.0f} bars/s")
@@ -140,7 +140,7 @@ def sma_cross(bars: int) -> BacktestResult:
     )
     frame = _frame(load_prices(spec, 0))
     started = time.perf_counter()
-    ours = run_backtest(spec)
+    ours = run_backtest(spec, engine="event")
     our_time = time.perf_counter() - started
     started = time.perf_counter()
     kernel_jit.warm()  # numba's machine code, compiled or loaded from its cache: once a process
@@ -251,7 +251,7 @@ def eurusd_h1() -> BacktestResult:
             sync_every_seconds=43_200,
         )
         started = time.perf_counter()
-        ours = run_backtest(spec)
+        ours = run_backtest(spec, engine="event")
         our_time = time.perf_counter() - started
     their_time, their_trades, their_net, _ = backtesting_py(EURUSD, SmaCross)
     print(f"SMA cross 10/20 on the {ours.bars:,} EURUSD H1 bars of backtesting.py, from a CSV")

@@ -202,7 +202,8 @@ def check(base: BacktestSpec, specs: list[BacktestSpec], trials: list[Trial], co
         pool.close()
     for trial in ours:
         started = time.perf_counter()
-        event = run_backtest(dataclasses.replace(sliced, params={**sliced.params, **trial.params}))
+        changed = dataclasses.replace(sliced, params={**sliced.params, **trial.params})
+        event = run_backtest(changed, engine="event")
         same = (trial.trades, trial.statistics) == (  # every statistic, not only net profit
             len(event.trades),
             event.statistics.to_dict(),

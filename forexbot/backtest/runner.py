@@ -32,6 +32,30 @@ The loop, and why it is fast:
   with that bar's quote as the tick, and the engine always reconciles.
 * A millisecond before the close of the period's last bar whatever is still open is closed
   (reason ``end_of_test``) at that bar's last quote.
+
+**Two engines.** :func:`run_backtest` runs a spec the kernel supports
+(:func:`forexbot.backtest.kernel.supports` is ``None``) through the kernel, whose trades,
+statistics, curve and counts are proven equal to this loop's
+(``tests/backtest/test_kernel_parity.py``), and any other here; ``engine="event"`` forces this
+loop, ``engine="kernel"`` the kernel (an unsupported spec is then an error). A run the kernel
+refuses part-way (:class:`~forexbot.backtest.kernel.KernelUnsupported`: a possible stop-out)
+runs here instead, without a word. What the kernel's result holds that differs:
+
+* ``records``: one :class:`~forexbot.domain.trades.TradeRecord` per closed trade, built from
+  its :class:`~forexbot.backtest.statistics.ClosedTrade` (id, strategy, symbol, timeframe,
+  side, volume, entry and exit, money, times, close reason; the signal time is the bar before
+  the open). What only the engine knows is absent: the client order id, the requested price,
+  SL/TP, tickets, the signal's confidence and reason, the market condition, the execution
+  details (``None`` or empty); ``created_at`` / ``updated_at`` are the open and close times.
+  Orders the terminal refused have no record (their side is not kept) but are counted in
+  ``orders`` as ``rejected``, as the event path counts its records' statuses.
+* ``events`` (what the engine's journal would have counted): ``signal_rejected`` once per
+  risk rejection, and ``reconciliation_correction`` once per trade the terminal closed (stop
+  loss, take profit), as the position manager records each when it finds it gone. In the
+  kernel's scope nothing else is journalled (no guard, no stop-out).
+* ``progress`` is called with ``(0, 0)`` as the run starts and ``(bars, bars)`` when it ends.
+* ``timings`` has the kernel's parts (data, signals, conditions, engine, statistics), and
+  ``engine`` says which ran.
 """
 
 from __future__ import annotations
@@ -41,7 +65,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,7 +93,7 @@ from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import InlineWorker
 from forexbot.domain.market import Timeframe
 from forexbot.domain.trades import TradeRecord
-from forexbot.domain.trading import TradeStatus
+from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine.assembly import TradingEngine, build_engine
 from forexbot.errors import InvalidInputError
 from forexbot.events.bus import EventBus
@@ -78,6 +104,9 @@ from forexbot.strategies import create
 from forexbot.strategies.base_strategy import signal_on
 from forexbot.strategies.manager import StrategyInstance, admit
 from forexbot.strategies.regime import is_synthetic_index
+
+if TYPE_CHECKING:
+    from forexbot.backtest.kernel import KernelResult
 
 MAGIC = 880_001
 #: Order retries and lookups wait on the virtual clock's terms: not at all.
@@ -90,6 +119,9 @@ Progress = Callable[[int, int], None]
 #: How long before the end of the period open trades are closed: the last tick of the
 #: period (the last bar's close) is then the quote.
 LAST_MOMENT = 0.001
+#: Which path runs a backtest: the kernel when it supports the spec (``auto``), or one forced.
+Engine = Literal["auto", "event", "kernel"]
+ENGINES: tuple[Engine, ...] = ("auto", "event", "kernel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +222,10 @@ class BacktestResult:
     #: Seconds spent reading the market, computing the signals, running the engine, and
     #: computing the statistics and the curve.
     timings: dict[str, float] = field(default_factory=dict)
+    #: Orders by final status (``closed``, ``rejected``...): the records' on the event path.
+    orders: dict[str, int] = field(default_factory=dict)
+    #: Which path ran: ``event`` or ``kernel``.
+    engine: str = "event"
 
     @property
     def bars(self) -> int:
@@ -198,7 +234,6 @@ class BacktestResult:
 
     def summary(self) -> dict[str, Any]:
         """Statistics and counters, without the trade list and the curve."""
-        statuses = Counter(r.status.value for r in self.records)
         return {
             "spec": self.spec.describe(),
             "statistics": self.statistics.to_dict(),
@@ -207,8 +242,9 @@ class BacktestResult:
             "admitted": self.admitted,
             "suppressed": self.suppressed,
             "rejected": self.rejected,
-            "orders": dict(statuses),
+            "orders": self.orders,
             "events": self.events,
+            "engine": self.engine,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -363,6 +399,7 @@ class Backtest:
             suppressed=dict(self._instance.suppressed_by),
             rejected=dict(self._rejected),
             events=dict(self._journal.counts),
+            orders=dict(Counter(r.status.value for r in records)),
             elapsed_seconds=time.perf_counter() - started,
             timings={
                 **timings,
@@ -454,6 +491,102 @@ class Backtest:
         await self._drain()
 
 
-def run_backtest(spec: BacktestSpec, progress: Progress | None = None) -> BacktestResult:
-    """Run a backtest in a fresh event loop (a CLI command, a pool worker)."""
+def run_backtest(
+    spec: BacktestSpec, progress: Progress | None = None, *, engine: Engine = "auto"
+) -> BacktestResult:
+    """Run a backtest (a CLI command, a job, a pool worker): through the kernel when it
+    supports ``spec`` (``auto``, falling back to the event loop if it refuses the run
+    part-way), or the engine forced (see the module docstring). ``engine="kernel"`` on a spec
+    the kernel does not support raises :class:`~forexbot.errors.InvalidInputError`."""
+    from forexbot.backtest.kernel import (  # noqa: PLC0415 - the kernel imports this module
+        KernelUnsupported,
+        run_kernel,
+        supports,
+    )
+
+    if engine not in ENGINES:
+        raise InvalidInputError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if engine != "event":
+        reason = supports(spec)
+        if reason is None:
+            if progress is not None:
+                progress(0, 0)
+            try:
+                result = kernel_result(run_kernel(spec))
+            except KernelUnsupported as exc:
+                if engine == "kernel":
+                    raise InvalidInputError(f"the kernel cannot run this backtest: {exc}") from exc
+            else:
+                if progress is not None:
+                    progress(result.bars, result.bars)
+                return result
+        elif engine == "kernel":
+            raise InvalidInputError(f"the kernel does not run this backtest: {reason}")
     return asyncio.run(Backtest(spec, progress).run())
+
+
+def kernel_result(kernel: KernelResult) -> BacktestResult:
+    """The :class:`BacktestResult` of a kernel run (what it holds: the module docstring)."""
+    spec = kernel.spec
+    records = tuple(_record(t, spec) for t in kernel.trades)
+    stops = sum(1 for t in kernel.trades if t.close_reason in ("stop_loss", "take_profit"))
+    events = {"signal_rejected": sum(kernel.rejected.values()), "reconciliation_correction": stops}
+    orders = {"closed": len(kernel.trades), "rejected": kernel.orders_rejected}
+    return BacktestResult(
+        spec=spec,
+        statistics=kernel.statistics,
+        trades=kernel.trades,
+        records=records,
+        equity=kernel.equity,
+        prices=kernel.prices,
+        signals=kernel.signals,
+        admitted=kernel.admitted,
+        suppressed=kernel.suppressed,
+        rejected=kernel.rejected,
+        events={k: n for k, n in events.items() if n},
+        elapsed_seconds=kernel.elapsed_seconds,
+        timings=kernel.timings,
+        orders={k: n for k, n in orders.items() if n},
+        engine="kernel",
+    )
+
+
+def _record(trade: ClosedTrade, spec: BacktestSpec) -> TradeRecord:
+    """A closed trade's record from what the kernel knows of it."""
+    opened = datetime.fromtimestamp(trade.open_time, tz=UTC)
+    closed = datetime.fromtimestamp(trade.close_time, tz=UTC)
+    volume = Decimal(repr(trade.volume))
+    return TradeRecord(
+        id=trade.id,
+        client_order_id=f"kernel-{trade.id}",
+        strategy=trade.strategy,
+        symbol=trade.symbol,
+        timeframe=spec.timeframe.name,
+        side=Side.BUY if trade.side == "buy" else Side.SELL,
+        status=TradeStatus.CLOSED,
+        volume=volume,
+        closed_volume=volume,
+        requested_price=None,
+        entry_price=Decimal(repr(trade.entry_price)),
+        sl=None,
+        tp=None,
+        exit_price=Decimal(repr(trade.exit_price)),
+        profit=Decimal(repr(trade.profit)),
+        swap=Decimal(repr(trade.swap)),
+        commission=Decimal(repr(trade.commission)),
+        mt5_order=None,
+        mt5_position=None,
+        # Orders are sent as their signal bar closes: the bar opened a timeframe earlier.
+        signal_time=datetime.fromtimestamp(trade.open_time - spec.timeframe.seconds, tz=UTC),
+        open_time=opened,
+        close_time=closed,
+        close_reason=trade.close_reason,
+        confidence=None,
+        reason=None,
+        market_condition={},
+        execution_details={},
+        reject_code=None,
+        reject_message=None,
+        created_at=opened,
+        updated_at=closed,
+    )

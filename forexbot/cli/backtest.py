@@ -50,7 +50,7 @@ from forexbot.backtest.optimize import (
     windows,
 )
 from forexbot.backtest.report import statistic_rows, write_report
-from forexbot.backtest.runner import BacktestResult, BacktestSpec, run_backtest
+from forexbot.backtest.runner import ENGINES, BacktestResult, BacktestSpec, Engine, run_backtest
 from forexbot.backtest.stored import stored_bars
 from forexbot.cli.data import market_data, parse_timeframe, parse_when
 from forexbot.cli.runner import run_coroutine
@@ -69,6 +69,15 @@ def add_backtest_command(sub: Any, add_common: Callable[[argparse.ArgumentParser
     bt.add_argument("--report", type=Path, help="write a self-contained HTML report there")
     bt.add_argument("--json", action="store_true", help="print the full result as JSON")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    bt.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help=(
+            "auto (default): the fast kernel when it reproduces the spec, else the "
+            "event-driven engine; event or kernel to force one"
+        ),
+    )
 
 
 def add_optimize_command(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -215,7 +224,8 @@ def run_backtest_command(args: argparse.Namespace, settings: Settings, data_dir:
     spec = build_spec(args, settings, data_dir)
     err = Console(stderr=True)
     quiet = args.quiet or args.json
-    result = run_backtest(spec) if quiet else _with_progress(spec, err)
+    engine: Engine = args.engine
+    result = run_backtest(spec, engine=engine) if quiet else _with_progress(spec, err, engine)
     if args.report is not None:
         write_report(result, args.report)
         err.print(f"report written to {args.report}")
@@ -227,7 +237,7 @@ def run_backtest_command(args: argparse.Namespace, settings: Settings, data_dir:
     return 0
 
 
-def _with_progress(spec: BacktestSpec, console: Any) -> BacktestResult:
+def _with_progress(spec: BacktestSpec, console: Any, engine: Engine) -> BacktestResult:
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -241,7 +251,7 @@ def _with_progress(spec: BacktestSpec, console: Any) -> BacktestResult:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return run_backtest(spec, advance)
+        return run_backtest(spec, advance, engine=engine)
 
 
 def summary_table(result: BacktestResult) -> Any:

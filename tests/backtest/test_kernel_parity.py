@@ -250,7 +250,11 @@ def runs() -> Runs:
     """Each case through the event path and the kernel's two loops (the compiled one where
     it applies: a fixed volume), once for the module."""
     return {
-        name: (run_backtest(c.spec), run_kernel(c.spec, compiled=False), run_kernel(c.spec))
+        name: (
+            run_backtest(c.spec, engine="event"),
+            run_kernel(c.spec, compiled=False),
+            run_kernel(c.spec),
+        )
         for name, c in CASES.items()
     }
 

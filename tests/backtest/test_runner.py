@@ -196,6 +196,7 @@ def test_progress_runs_from_zero_to_every_bar() -> None:
     result = run_backtest(
         dataclasses.replace(SMA, end=START + 5 * DAY),
         lambda done, total: seen.append((done, total)),
+        engine="event",  # the kernel reports only its start and end (test_runner_kernel_path)
     )
     assert seen[0] == (0, result.bars)
     assert seen[-1] == (result.bars, result.bars)
