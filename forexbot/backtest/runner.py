@@ -39,7 +39,7 @@ statistics, curve and counts are proven equal to this loop's
 (``tests/backtest/test_kernel_parity.py``), and any other here; ``engine="event"`` forces this
 loop, ``engine="kernel"`` the kernel (an unsupported spec is then an error). A run the kernel
 refuses part-way (:class:`~forexbot.backtest.kernel.KernelUnsupported`: a possible stop-out)
-runs here instead, without a word. What the kernel's result holds that differs:
+runs here instead (logged at info). What the kernel's result holds that differs:
 
 * ``records``: one :class:`~forexbot.domain.trades.TradeRecord` per closed trade, built from
   its :class:`~forexbot.backtest.statistics.ClosedTrade` (id, strategy, symbol, timeframe,
@@ -70,6 +70,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import structlog
 from numpy.typing import NDArray
 
 from forexbot.backtest.equity import mark_to_market
@@ -107,6 +108,8 @@ from forexbot.strategies.regime import is_synthetic_index
 
 if TYPE_CHECKING:
     from forexbot.backtest.kernel import KernelResult
+
+_log = structlog.get_logger("forexbot.backtest")
 
 MAGIC = 880_001
 #: Order retries and lookups wait on the virtual clock's terms: not at all.
@@ -516,6 +519,7 @@ def run_backtest(
             except KernelUnsupported as exc:
                 if engine == "kernel":
                     raise InvalidInputError(f"the kernel cannot run this backtest: {exc}") from exc
+                _log.info("backtest runs on the event-driven engine", kernel_refused=str(exc))
             else:
                 if progress is not None:
                     progress(result.bars, result.bars)

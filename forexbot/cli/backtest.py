@@ -70,7 +70,7 @@ def add_backtest_command(sub: Any, add_common: Callable[[argparse.ArgumentParser
     bt.add_argument("--json", action="store_true", help="print the full result as JSON")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
     bt.add_argument(
-        "--engine",
+        "--backtest-engine",
         choices=ENGINES,
         default="auto",
         help=(
@@ -224,7 +224,7 @@ def run_backtest_command(args: argparse.Namespace, settings: Settings, data_dir:
     spec = build_spec(args, settings, data_dir)
     err = Console(stderr=True)
     quiet = args.quiet or args.json
-    engine: Engine = args.engine
+    engine: Engine = args.backtest_engine
     result = run_backtest(spec, engine=engine) if quiet else _with_progress(spec, err, engine)
     if args.report is not None:
         write_report(result, args.report)

@@ -202,7 +202,7 @@ def test_the_cli_runs_the_kernel_with_the_event_paths_result(
     for name, value in INERT_RISK.items():
         monkeypatch.setenv(name, value)
     auto = _cli_json(capsys)
-    event = _cli_json(capsys, "--engine", "event")
+    event = _cli_json(capsys, "--backtest-engine", "event")
     assert (auto["engine"], event["engine"]) == ("kernel", "event")
     assert auto["statistics"]["trades"] > 0
     assert _without_run_only(auto) == _without_run_only(event)
@@ -217,11 +217,11 @@ def test_the_cli_runs_the_event_path_under_the_daemons_default_limits(
 def test_the_cli_refuses_to_force_the_kernel_where_it_does_not_apply(
     cli_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*CLI, "--engine", "kernel"]) == 2
+    assert main([*CLI, "--backtest-engine", "kernel"]) == 2
     assert "kernel does not run this backtest" in capsys.readouterr().err
 
 
 def test_the_cli_help_documents_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["backtest", "--help"])
-    assert "--engine {auto,event,kernel}" in capsys.readouterr().out
+    assert "--backtest-engine {auto,event,kernel}" in capsys.readouterr().out
