@@ -2,9 +2,9 @@
 
 Specification: when the kernel runs the base spec, run_trials reads the market once in the
 parent and hands it to the executor once; every trial then has the trades count and the
-statistics of its own run_backtest. A spec the kernel does not run, or one the shared market
-is not (another period), runs run_backtest as before. The Ray test starts a local two-CPU
-cluster (~10 s).
+statistics of its own run_backtest on the event-driven path (engine="event"). A spec the
+kernel does not run, or one the shared market is not (another period), runs run_backtest as
+before. The Ray and Dask tests start local two-worker clusters (~10 s and ~5 s).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from forexbot.backtest import optimize, shared_market
 from forexbot.backtest.kernel import run_kernel
 from forexbot.backtest.kernel_rules import KernelUnsupported
-from forexbot.backtest.optimize import ProcessPool, RayCluster, Trial, run_trials
+from forexbot.backtest.optimize import DaskCluster, ProcessPool, RayCluster, Trial, run_trials
 from forexbot.backtest.runner import BacktestSpec, run_backtest
 from forexbot.backtest.shared_market import read_shared_market, run_shared, shareable, warmup_of
 from forexbot.config.models import RiskSettings
@@ -77,7 +77,7 @@ def independent() -> dict[int, tuple[dict[str, Any], int]]:
     """Each valid candidate's statistics and trades count from its own run_backtest."""
     out = {}
     for i in VALID:
-        result = run_backtest(spec_of(BASE, CANDIDATES[i]))
+        result = run_backtest(spec_of(BASE, CANDIDATES[i]), engine="event")
         out[i] = (result.statistics.to_dict(), len(result.trades))
     logging.disable(logging.NOTSET)
     return out
@@ -159,13 +159,26 @@ def test_a_local_ray_cluster_gives_the_shared_trials_of_one_process(
     assert shared is not None  # an object reference, put once
 
 
+def test_a_local_dask_cluster_gives_the_shared_trials_of_one_process(
+    serial: list[Trial],
+) -> None:
+    cluster = DaskCluster(workers=2)
+    try:
+        trials = run_trials(BASE, CANDIDATES, cluster)
+        shared = cluster._market
+    finally:
+        cluster.close()
+    assert trials == serial
+    assert shared is not None  # a future of the market, scattered once to every worker
+
+
 def test_a_spec_the_kernel_does_not_run_falls_back_to_run_backtest() -> None:
     base = dataclasses.replace(BASE, end=START + DAY, risk=RiskSettings())  # daily loss limit
     before = shared_market.reads()
     trials = run_trials(base, CANDIDATES[:1] + CANDIDATES[2:3], ProcessPool(1))
     assert shared_market.reads() == before
     for trial in trials:
-        result = run_backtest(spec_of(base, trial.params))
+        result = run_backtest(spec_of(base, trial.params), engine="event")
         assert (trial.statistics, trial.trades) == (
             result.statistics.to_dict(),
             len(result.trades),
@@ -176,7 +189,7 @@ def test_a_trial_of_another_period_runs_run_backtest_on_its_own() -> None:
     market = read_shared_market(BASE, warmup_of(spec_of(BASE, CANDIDATES[0])))
     other = dataclasses.replace(spec_of(BASE, CANDIDATES[0]), end=START + 2 * DAY)
     statistics, trades, error = optimize.evaluate_on(market, other)
-    result = run_backtest(other)
+    result = run_backtest(other, engine="event")
     assert (statistics, trades, error) == (result.statistics.to_dict(), len(result.trades), None)
 
 
