@@ -76,10 +76,11 @@ computes the statistics. Both loops are held to the event path by the same parit
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from forexbot.backtest.kernel_loops import (
@@ -89,7 +90,7 @@ from forexbot.backtest.kernel_loops import (
     compiles,
     python_loop,
 )
-from forexbot.backtest.kernel_market import KernelMarket, Quotes
+from forexbot.backtest.kernel_market import EndOfTest, KernelMarket, M1Path, Quotes
 from forexbot.backtest.kernel_rules import KernelUnsupported
 from forexbot.backtest.kernel_screen import Screen, forex_open
 from forexbot.backtest.prices import PriceSeries, read_prices
@@ -100,6 +101,7 @@ from forexbot.connectors.mt5sim.symbols import Catalogue
 from forexbot.connectors.mt5sim.timeutil import server_offset
 from forexbot.domain.market import SymbolSpec
 from forexbot.strategies import create
+from forexbot.strategies.base_strategy import Strategy
 from forexbot.strategies.manager import StrategyInstance
 
 __all__ = ["KernelResult", "KernelUnsupported", "compiles", "forex_open", "run_kernel", "supports"]
@@ -172,6 +174,40 @@ def run_kernel(spec: BacktestSpec, *, compiled: bool | None = None) -> KernelRes
     if reason is not None:
         raise KernelUnsupported(reason)
     started = time.perf_counter()
+    strategy, instance = strategy_instance(spec)
+    window = max(spec.detector.min_bars, strategy.window_bars)
+    terminal = _terminal(spec, ManualClock(spec.start))
+    terminal.initialize()
+    try:
+        prices = read_prices(terminal, spec.symbol, spec.timeframe, spec.start, spec.end, window)
+        market = KernelMarket(terminal, spec.symbol)
+        timings = {"data": time.perf_counter() - started}
+        trial = Trial.of(spec, strategy, instance, prices, timings)
+        mark = time.perf_counter()
+        decided_at = trial.decided_at
+        offsets = np.array([server_offset(t) for t in decided_at.tolist()], dtype=np.float64)
+        at_msc = ((decided_at + offsets) * 1000).astype(np.int64)
+        end = market.end_of_test(float(prices.close_time[-1]) - LAST_MOMENT)
+        first_msc = int(at_msc[0]) if len(at_msc) else end.minute_msc
+        m1 = market.m1(first_msc // 1000, end.minute_msc // 1000, end.at_msc)
+        timings["data"] += time.perf_counter() - mark
+        return run_prepared(
+            trial,
+            market,
+            m1,
+            end,
+            offsets,
+            at_msc,
+            lambda admitted: _quotes_where(market, at_msc, admitted),
+            started,
+            compiled,
+        )
+    finally:
+        terminal.shutdown()
+
+
+def strategy_instance(spec: BacktestSpec) -> tuple[Strategy, StrategyInstance]:
+    """The spec's strategy and the instance that screens its signals."""
     strategy = create(spec.strategy, **dict(spec.params))
     instance = StrategyInstance(
         strategy,
@@ -181,74 +217,108 @@ def run_kernel(spec: BacktestSpec, *, compiled: bool | None = None) -> KernelRes
         management=spec.management,
         volume=spec.volume,
     )
-    window = max(spec.detector.min_bars, strategy.window_bars)
-    terminal = _terminal(spec, ManualClock(spec.start))
-    terminal.initialize()
-    try:
-        prices = read_prices(terminal, spec.symbol, spec.timeframe, spec.start, spec.end, window)
-        market = KernelMarket(terminal, spec.symbol)
-        timings = {"data": time.perf_counter() - started}
+    return strategy, instance
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """A strategy's signals over the prices, and the decisions it makes from them: the bars
+    with a signal from the first tested one, but the last (the test ends as it closes)."""
+
+    spec: BacktestSpec
+    strategy: Strategy
+    instance: StrategyInstance
+    prices: PriceSeries
+    frame: pd.DataFrame
+    signals: pd.DataFrame
+    fired: NDArray[np.int64]
+    decisions: NDArray[np.int64]
+    timings: dict[str, float]
+
+    @classmethod
+    def of(
+        cls,
+        spec: BacktestSpec,
+        strategy: Strategy,
+        instance: StrategyInstance,
+        prices: PriceSeries,
+        timings: dict[str, float],
+    ) -> Trial:
+        """The signals of ``strategy`` over ``prices`` (their time goes to ``timings``)."""
         mark = time.perf_counter()
         frame = prices.frame()
         signals = strategy.signals(frame)
-        side = signals["signal"].to_numpy()
-        fired = np.flatnonzero(side)
+        fired = np.flatnonzero(signals["signal"].to_numpy())
         fired = fired[fired >= prices.first]
-        timings["signals"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        closes = prices.close_time
-        # The signal of the last bar is never acted on: the test ends as it closes.
         decisions = fired[fired < len(prices) - 1]
-        decided_at = closes[decisions].astype(np.float64)
-        offsets = np.array([server_offset(t) for t in decided_at.tolist()], dtype=np.float64)
-        at_msc = ((decided_at + offsets) * 1000).astype(np.int64)
-        end = market.end_of_test(float(closes[-1]) - LAST_MOMENT)
-        first_msc = int(at_msc[0]) if len(at_msc) else end.minute_msc
-        m1 = market.m1(first_msc // 1000, end.minute_msc // 1000, end.at_msc)
-        timings["data"] += time.perf_counter() - mark
-        mark = time.perf_counter()
-        admitted, refused = Screen(instance, prices, frame, signals, spec).run(decisions)
-        timings["conditions"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        quotes = _quotes_where(market, at_msc, admitted)  # a suppressed signal needs none
-        # The quote's age as the risk manager computes it: now - the tick's UTC time.
-        ages = decided_at - (quotes.tick_msc / 1000.0 - offsets)
-        timings["data"] += time.perf_counter() - mark
-        mark = time.perf_counter()
-        run = Run(
-            at_msc=at_msc,
-            at_utc=decided_at,
-            bars=np.searchsorted(m1.start, at_msc // 1000),
-            sides=side[decisions].astype(np.int64),
-            sls=signals["sl"].to_numpy(dtype=np.float64)[decisions],
-            tps=signals["tp"].to_numpy(dtype=np.float64)[decisions],
-            admitted=admitted,
-            refused=refused,
-            ages=ages,
-        )
-        if compiled is None:
-            compiled = compiled_available() and compiles(spec, market)
-        loop = compiled_loop if compiled else python_loop
-        outcome = loop(
-            spec, market, m1, quotes, end, run, strategy.name, strategy.closes_on_opposite
-        )
-        timings["engine"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        trades = outcome.trades
-        curve = equity_curve(prices, trades, market.spec, spec.balance, spec.start)
-        statistics = compute_statistics(trades, curve, spec.balance, spec.start, spec.end)
-        timings["statistics"] = time.perf_counter() - mark
-    finally:
-        terminal.shutdown()
+        timings["signals"] = time.perf_counter() - mark
+        return cls(spec, strategy, instance, prices, frame, signals, fired, decisions, timings)
+
+    @property
+    def decided_at(self) -> NDArray[np.float64]:
+        """The decisions' times: their bars' closes (UTC epochs)."""
+        return self.prices.close_time[self.decisions].astype(np.float64)
+
+
+def run_prepared(
+    trial: Trial,
+    market: KernelMarket,
+    m1: M1Path,
+    end: EndOfTest,
+    offsets: NDArray[np.float64],
+    at_msc: NDArray[np.int64],
+    quotes_of: Callable[[NDArray[np.bool_]], Quotes],
+    started: float,
+    compiled: bool | None,
+) -> KernelResult:
+    """Screen ``trial``'s decisions, run the loop over ``market`` and compute the statistics:
+    the kernel's result. ``offsets`` and ``at_msc`` are the decisions' server offsets and
+    server times; ``quotes_of(admitted)`` the quotes where a decision was admitted (a
+    suppressed signal needs none). Whoever read the market (:func:`run_kernel`, a shared
+    market of an optimisation) calls this with it."""
+    spec, strategy, timings = trial.spec, trial.strategy, trial.timings
+    decisions, signals = trial.decisions, trial.signals
+    mark = time.perf_counter()
+    screen = Screen(trial.instance, trial.prices, trial.frame, signals, spec)
+    admitted, refused = screen.run(decisions)
+    timings["conditions"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    quotes = quotes_of(admitted)
+    decided_at = trial.decided_at
+    # The quote's age as the risk manager computes it: now - the tick's UTC time.
+    ages = decided_at - (quotes.tick_msc / 1000.0 - offsets)
+    timings["data"] += time.perf_counter() - mark
+    mark = time.perf_counter()
+    run = Run(
+        at_msc=at_msc,
+        at_utc=decided_at,
+        bars=np.searchsorted(m1.start, at_msc // 1000),
+        sides=signals["signal"].to_numpy()[decisions].astype(np.int64),
+        sls=signals["sl"].to_numpy(dtype=np.float64)[decisions],
+        tps=signals["tp"].to_numpy(dtype=np.float64)[decisions],
+        admitted=admitted,
+        refused=refused,
+        ages=ages,
+    )
+    if compiled is None:
+        compiled = compiled_available() and compiles(spec, market)
+    loop = compiled_loop if compiled else python_loop
+    outcome = loop(spec, market, m1, quotes, end, run, strategy.name, strategy.closes_on_opposite)
+    timings["engine"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    trades = outcome.trades
+    curve = equity_curve(trial.prices, trades, market.spec, spec.balance, spec.start)
+    statistics = compute_statistics(trades, curve, spec.balance, spec.start, spec.end)
+    timings["statistics"] = time.perf_counter() - mark
     return KernelResult(
         spec=spec,
         statistics=statistics,
         trades=trades,
         equity=curve,
-        prices=prices,
-        signals=len(fired),
-        admitted=instance.signals,
-        suppressed=dict(instance.suppressed_by),
+        prices=trial.prices,
+        signals=len(trial.fired),
+        admitted=trial.instance.signals,
+        suppressed=dict(trial.instance.suppressed_by),
         rejected=outcome.rejected,
         orders_rejected=outcome.orders_rejected,
         both_levels=outcome.both_levels,

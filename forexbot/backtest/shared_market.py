@@ -36,27 +36,23 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from forexbot.backtest.kernel import KernelResult, equity_curve, supports
-from forexbot.backtest.kernel_loops import (
-    Run,
-    compiled_available,
-    compiled_loop,
-    compiles,
-    python_loop,
+from forexbot.backtest.kernel import (
+    KernelResult,
+    Trial,
+    run_prepared,
+    strategy_instance,
+    supports,
 )
 from forexbot.backtest.kernel_market import EndOfTest, KernelMarket, M1Path, Quotes, midnights
 from forexbot.backtest.kernel_rules import KernelUnsupported
-from forexbot.backtest.kernel_screen import Screen
 from forexbot.backtest.prices import PriceSeries, read_prices
 from forexbot.backtest.runner import LAST_MOMENT, BacktestSpec, _terminal
-from forexbot.backtest.statistics import compute_statistics
 from forexbot.clock import ManualClock
 from forexbot.connectors.mt5sim.symbols import Catalogue
 from forexbot.connectors.mt5sim.symbols import SymbolSpec as TerminalSpec
 from forexbot.connectors.mt5sim.timeutil import server_offset
 from forexbot.domain.market import SymbolSpec
 from forexbot.strategies import create
-from forexbot.strategies.manager import StrategyInstance
 
 __all__ = ["SharedMarket", "read_shared_market", "reads", "run_shared", "shareable"]
 
@@ -229,84 +225,29 @@ def run_shared(
     if not shared.accepts(spec):
         raise KernelUnsupported("the spec differs from the shared market's beyond its parameters")
     started = time.perf_counter()
-    strategy = create(spec.strategy, **dict(spec.params))
-    instance = StrategyInstance(
-        strategy,
-        spec.symbol,
-        spec.timeframe,
-        risk_multiplier=spec.risk_multiplier,
-        management=spec.management,
-        volume=spec.volume,
-    )
+    strategy, instance = strategy_instance(spec)
     window = max(spec.detector.min_bars, strategy.window_bars)
     if window > shared.warmup:
         raise KernelUnsupported(f"needs {window} warm-up bars; {shared.warmup} were read")
-    lo = max(0, shared.prices.first - window)
-    prices = _tail(shared.prices, lo)
-    timings = {"data": 0.0}
+    prices = _tail(shared.prices, max(0, shared.prices.first - window))
+    trial = Trial.of(spec, strategy, instance, prices, {"data": 0.0})
     mark = time.perf_counter()
-    frame = prices.frame()
-    signals = strategy.signals(frame)
-    side = signals["signal"].to_numpy()
-    fired = np.flatnonzero(side)
-    fired = fired[fired >= prices.first]
-    timings["signals"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    closes = prices.close_time
-    decisions = fired[fired < len(prices) - 1]  # the last bar's signal is never acted on
-    decided_at = closes[decisions].astype(np.float64)
-    tested = decisions - prices.first  # index into the per-close arrays
-    offsets = shared.offsets[tested]
+    tested = trial.decisions - prices.first  # index into the per-close arrays
     at_msc = shared.quotes.at_msc[tested]
     end = shared.end
     first_msc = int(at_msc[0]) if len(at_msc) else end.minute_msc
     m1 = _m1_from(shared.m1, first_msc // 1000)
-    market = _ReadMarket(shared, shared.nights)
-    timings["data"] += time.perf_counter() - mark
-    mark = time.perf_counter()
-    admitted, refused = Screen(instance, prices, frame, signals, spec).run(decisions)
-    timings["conditions"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    quotes = _quotes_where(shared.quotes, tested, admitted)
-    ages = decided_at - (quotes.tick_msc / 1000.0 - offsets)
-    timings["data"] += time.perf_counter() - mark
-    mark = time.perf_counter()
-    run = Run(
-        at_msc=at_msc,
-        at_utc=decided_at,
-        bars=np.searchsorted(m1.start, at_msc // 1000),
-        sides=side[decisions].astype(np.int64),
-        sls=signals["sl"].to_numpy(dtype=np.float64)[decisions],
-        tps=signals["tp"].to_numpy(dtype=np.float64)[decisions],
-        admitted=admitted,
-        refused=refused,
-        ages=ages,
-    )
-    if compiled is None:
-        compiled = compiled_available() and compiles(spec, market)
-    loop = compiled_loop if compiled else python_loop
-    outcome = loop(spec, market, m1, quotes, end, run, strategy.name, strategy.closes_on_opposite)
-    timings["engine"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    trades = outcome.trades
-    curve = equity_curve(prices, trades, market.spec, spec.balance, spec.start)
-    statistics = compute_statistics(trades, curve, spec.balance, spec.start, spec.end)
-    timings["statistics"] = time.perf_counter() - mark
-    return KernelResult(
-        spec=spec,
-        statistics=statistics,
-        trades=trades,
-        equity=curve,
-        prices=prices,
-        signals=len(fired),
-        admitted=instance.signals,
-        suppressed=dict(instance.suppressed_by),
-        rejected=outcome.rejected,
-        orders_rejected=outcome.orders_rejected,
-        both_levels=outcome.both_levels,
-        compiled=compiled,
-        elapsed_seconds=time.perf_counter() - started,
-        timings=timings,
+    trial.timings["data"] += time.perf_counter() - mark
+    return run_prepared(
+        trial,
+        _ReadMarket(shared, shared.nights),
+        m1,
+        end,
+        shared.offsets[tested],
+        at_msc,
+        lambda admitted: _quotes_where(shared.quotes, tested, admitted),
+        started,
+        compiled,
     )
 
 
