@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import pytest
+from condition_kit import DEFAULTS, EURUSD_H1, SMALL, bits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies.bars_kit import noisy_walk, random_walk
@@ -21,28 +21,11 @@ from forexbot.connectors.mt5sim.mt5csv import read_export
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.market_condition.detector import DetectorParams, MarketCondition, detect
-from forexbot.market_condition.liquidity import LiquidityParams
 from forexbot.market_condition.stream import ConditionStream
-from forexbot.market_condition.trend import TrendParams
 from forexbot.market_condition.volatility import VolatilityParams
 from forexbot.strategies.base_strategy import bars_to_frame
 
-EURUSD_H1 = (
-    Path(__file__).parents[1] / "connectors/mt5sim/data/EURUSD_H1_202403040000_202403052300.csv"
-)
-DEFAULTS = DetectorParams()
-#: Short look-backs, so that a 48-bar export gives conditions and short walks many regimes.
-SMALL = DetectorParams(
-    trend=TrendParams(adx_period=3, atr_period=3, ma_period=5, slope_bars=2),
-    volatility=VolatilityParams(atr_period=3, lookback=10),
-    liquidity=LiquidityParams(lookback=6),
-)
 MONDAY_2024_03_04 = int(datetime(2024, 3, 4, tzinfo=UTC).timestamp())
-
-
-def bits(condition: MarketCondition) -> tuple[object, ...]:
-    """Every field, floats as their exact hex (so NaN equals NaN and -0.0 differs from 0.0)."""
-    return tuple(v.hex() if isinstance(v, float) else v for v in dataclasses.astuple(condition))
 
 
 def replay(
