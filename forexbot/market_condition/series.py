@@ -11,11 +11,13 @@ equal, floats to the last bit — ``detect(bars.iloc[: i + 1], …, current_spre
 the condition at bar *i* judged on every bar from the frame's first up to *i*, and also what
 a :class:`~forexbot.market_condition.stream.ConditionStream` fed from the same first bar gives
 on bar *i*. It holds because the indicators are causal and computed by the same functions
-(:func:`~forexbot.market_condition.trend.trend_series`,
+(:func:`~forexbot.market_condition.trend.trend_series`, the ATR of
 :func:`~forexbot.market_condition.volatility.atr_percentile`; a prefix's values are the
-whole series' values up to it), the typical spread and volume are ``np.median`` over the same
-``lookback`` values (taken row by row from a sliding window, in bounded chunks), and the
-readings go through the same ``reading_of`` functions and :func:`condition_of`.
+whole series' values up to it), the ATR's percentile rank and the typical spread and volume
+(``np.median`` of the ``lookback`` values before each bar) come from sliding windows compiled
+in :mod:`~forexbot.market_condition.rolling`, bit for bit the numpy definitions (~0.3 s per
+million bars instead of ~1.4), and the readings go through the same ``reading_of`` functions
+and :func:`condition_of`.
 
 Before ``min_bars`` bars :meth:`ConditionSeries.at` gives ``None`` (where :func:`detect`
 raises); past it, it raises the ``ValueError`` :func:`detect` raises where an indicator is
@@ -29,31 +31,16 @@ from datetime import UTC
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
 from forexbot.domain.market import Timeframe
+from forexbot.indicators import compiled
 from forexbot.market_condition import liquidity, trend, volatility
 from forexbot.market_condition.detector import DetectorParams, MarketCondition, condition_of
+from forexbot.market_condition.rolling import percentile_ranks, previous_medians
+
+__all__ = ["ConditionSeries", "previous_medians"]
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Values per chunk of the rolling medians (bounds the copy ``np.median`` partitions).
-_MEDIAN_CHUNK = 1 << 20
-
-
-def previous_medians(values: FloatArray, lookback: int) -> FloatArray:
-    """Per index *t*: ``np.median(values[t - lookback : t])``, the median of the ``lookback``
-    values before *t* (NaN for ``t < lookback``). Row by row the same partition and mean as
-    ``np.median`` on the slice, so the same floats."""
-    out = np.full(len(values), np.nan)
-    if len(values) <= lookback:
-        return out
-    rows = sliding_window_view(values[:-1], lookback)  # row j: values[j .. j+lookback-1]
-    step = max(1, _MEDIAN_CHUNK // lookback)
-    for start in range(0, len(rows), step):
-        chunk = rows[start : start + step]
-        out[lookback + start : lookback + start + len(chunk)] = np.median(chunk, axis=1)
-    return out
 
 
 class ConditionSeries:
@@ -99,7 +86,9 @@ class ConditionSeries:
         close = bars["close"].to_numpy(dtype="float64")
         t = trend.trend_series(high, low, close, p.trend)
         self._adx, self._plus, self._minus, self._slope = t.adx, t.plus_di, t.minus_di, t.slope
-        self._atr, self._pct = volatility.atr_percentile(high, low, close, p.volatility)
+        # volatility.atr_percentile's ATR and rank, the rank by the compiled sliding window
+        self._atr = compiled.atr(high, low, close, p.volatility.atr_period)
+        self._pct = percentile_ranks(self._atr, p.volatility.lookback)
         self._spreads = bars["spread"].to_numpy(dtype="float64")
         self._volumes = bars["tick_volume"].to_numpy(dtype="float64")
         self._typical_spread = previous_medians(self._spreads, p.liquidity.lookback)

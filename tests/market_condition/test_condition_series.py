@@ -150,13 +150,3 @@ def test_previous_medians_are_np_median_of_the_values_before(lookback: int) -> N
     assert np.isnan(got[:lookback]).all()
     want = [float(np.median(values[t - lookback : t])) for t in range(lookback, len(values))]
     assert [v.hex() for v in got[lookback:].tolist()] == [v.hex() for v in want]
-
-
-def test_previous_medians_in_several_chunks_equal_one_chunk(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    values = np.random.default_rng(3).random(500)
-    whole = previous_medians(values, 10)
-    monkeypatch.setattr("forexbot.market_condition.series._MEDIAN_CHUNK", 70)  # 7 rows a chunk
-    chunked = previous_medians(values, 10)
-    assert np.array_equal(whole, chunked, equal_nan=True)
