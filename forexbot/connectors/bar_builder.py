@@ -132,6 +132,17 @@ class BarBuilder:
         """UTC open time of the ``timeframe`` bar containing ``utc``, aligned on server time."""
         return timeframe.open_time(utc + self.server_offset) - self.server_offset
 
+    def next_close(self) -> float | None:
+        """When (UTC) the first forming bar ends: the earliest moment a bar can close. None
+        while nothing is forming (the next tick opens a bar, it closes none)."""
+        ends = [bar.time + tf.seconds for tf, bar in self._forming.items()]
+        return min(ends) if ends else None
+
+    def period_end(self, utc: float) -> float:
+        """When (UTC) the first of the periods containing ``utc`` ends. Depends on the
+        timeframes and the server offset only."""
+        return min(self.open_time(tf, utc) + tf.seconds for tf in self._timeframes)
+
     def close_due(self, now: float) -> list[Bar]:
         """Close every forming bar whose period ended at or before ``now``."""
         closed = []

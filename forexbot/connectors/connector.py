@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import structlog
 
 from forexbot.clock import Clock
@@ -39,6 +40,7 @@ from forexbot.connectors.conversions import (
     terminal_error,
     tick_of,
 )
+from forexbot.connectors.poll_snapshot import REFERENCE_LOTS, PolledAccount, PolledMargins
 from forexbot.connectors.terminal_api import TerminalApi
 from forexbot.connectors.tick_cursor import TickCursor
 from forexbot.connectors.worker import TerminalWorker
@@ -84,6 +86,10 @@ class MT5Connector:
         self._builders: dict[str, BarBuilder] = {}
         self._cursors: dict[str, TickCursor] = {}
         self._last_tick: dict[str, Tick] = {}
+        # What bar-closing polls and order answers read besides (see poll_snapshot).
+        self._polled_account: PolledAccount | None = None
+        self._polled_margins: PolledMargins | None = None
+        self._trade_requests = 0
         self._server_offset = 0
         self._task: asyncio.Task[None] | None = None
         self.state = ConnectionState.STOPPED
@@ -234,15 +240,23 @@ class MT5Connector:
             raise TerminalError("the terminal is not connected to its trade server")
 
     async def poll_once(self) -> int:
-        """Fetch every new tick, publish ticks and closed bars; returns the number of ticks."""
+        """Fetch every new tick, publish ticks and closed bars; returns the number of ticks.
+
+        A poll that closes a bar also reads the account and the margins in the same worker
+        job (:mod:`~forexbot.connectors.poll_snapshot`): the risk manager decides the bar's
+        signals on them without asking the terminal again."""
         started_at = self._clock.time()
         now_msc = int((started_at + self._server_offset) * 1000)
         cursors = {
             s: cursor.last_msc if (cursor := self._cursors.get(s)) else now_msc
             for s in self.symbols
         }
+        due = {s: b.next_close() for s, b in self._builders.items()}
+        quotes = {s: (t.bid, t.ask) for s, t in self._last_tick.items()}
+        seen = {s: cursor.last_msc for s, cursor in self._cursors.items()}
+        generation = self._trade_requests
 
-        def fetch() -> dict[str, Any]:
+        def fetch() -> tuple[dict[str, Any], float, PolledAccount | None, PolledMargins | None]:
             out = {}
             for symbol, msc in cursors.items():
                 ticks = self._terminal.copy_ticks_from(
@@ -253,10 +267,16 @@ class MT5Connector:
                         f"copy_ticks_from({symbol!r}) failed", self._terminal.last_error()
                     )
                 out[symbol] = ticks
-            return out
+            received = time.perf_counter()
+            closing = self._closing(out, due, quotes, seen, started_at)
+            if not closing:
+                return out, received, None, None
+            account = self._read_account(generation, started_at)
+            return out, received, account, self._read_margins(closing, started_at)
 
-        batches = await self._worker.call(fetch)
-        received = time.perf_counter()
+        batches, received, account, margins = await self._worker.call(fetch)
+        if margins is not None:
+            self._polled_account, self._polled_margins = account, margins
         self._observe_server_time(batches, started_at)
         count = 0
         for symbol, ticks in batches.items():
@@ -265,6 +285,56 @@ class MT5Connector:
             for bar in builder.close_due(started_at):
                 self._publish_bar(bar, received)
         return count
+
+    def _closing(
+        self,
+        batches: Mapping[str, Any],
+        due: Mapping[str, float | None],
+        quotes: Mapping[str, tuple[float, float]],
+        seen: Mapping[str, int],
+        now: float,
+    ) -> dict[str, tuple[float, float]]:
+        """The symbols whose bar this poll may close (a tick or the clock past the end of
+        the forming bar, or of the first tick's bar when none was forming), with their latest
+        (bid, ask). Runs in the worker job; errs on the side of reading."""
+        closing = {}
+        for symbol, forming_end in due.items():
+            ticks, end = batches.get(symbol), forming_end
+            latest, quote = now, quotes.get(symbol)
+            if ticks is not None and len(ticks):
+                times = ticks["time_msc"]
+                latest = max(now, int(times[-1]) / 1000.0 - self._server_offset)
+                quote = (float(ticks["bid"][-1]), float(ticks["ask"][-1]))
+                fresh = int(np.searchsorted(times, seen.get(symbol, -1), side="right"))
+                if end is None and fresh < len(times):  # the first new tick opens a bar
+                    first = int(times[fresh]) / 1000.0 - self._server_offset
+                    end = self._builders[symbol].period_end(first)
+            if end is not None and latest >= end and quote is not None:
+                closing[symbol] = quote
+        return closing
+
+    def _read_account(self, generation: int, now: float) -> PolledAccount | None:
+        """``account_info()`` as a :class:`PolledAccount`; None when the terminal gives none.
+        Runs in a worker job."""
+        raw = self._terminal.account_info()
+        return None if raw is None else PolledAccount(generation, now, account_state_of(raw))
+
+    def _read_margins(
+        self, closing: Mapping[str, tuple[float, float]], now: float
+    ) -> PolledMargins:
+        """Per closing symbol and side, the margin of
+        :data:`~forexbot.connectors.poll_snapshot.REFERENCE_LOTS` at its quote. Runs in the
+        worker job; a figure the terminal does not give is left out (asked for later)."""
+        margins: dict[tuple[str, Side], tuple[float, float]] = {}
+        for symbol, (bid, ask) in closing.items():
+            for side, order_type, price in (
+                (Side.BUY, mt5c.ORDER_TYPE_BUY, ask),
+                (Side.SELL, mt5c.ORDER_TYPE_SELL, bid),
+            ):
+                margin = self._terminal.order_calc_margin(order_type, symbol, REFERENCE_LOTS, price)
+                if margin is not None:
+                    margins[(symbol, side)] = (price, float(margin))
+        return PolledMargins(now, margins)
 
     def _observe_server_time(self, batches: dict[str, Any], now: float) -> None:
         """Follow the broker's offset through daylight-saving changes: the freshest tick of a
@@ -307,6 +377,7 @@ class MT5Connector:
 
     async def _recover(self, exc: TerminalError) -> None:
         """Reconnect with exponential backoff and jitter until the terminal answers again."""
+        self._polled_account = self._polled_margins = None  # not the terminal we reconnect to
         self._set_state(ConnectionState.DISCONNECTED, str(exc))
         attempt = 0
         while True:
@@ -410,6 +481,22 @@ class MT5Connector:
     async def account(self) -> AccountState:
         return account_state_of(await self._call("account_info", self._terminal.account_info))
 
+    def polled_account(self) -> AccountState | None:
+        """The account read by the last bar-closing poll or order answer, while it holds (see
+        :mod:`~forexbot.connectors.poll_snapshot`); None: ask :meth:`account`."""
+        polled = self._polled_account
+        if polled is None or not polled.usable(self._trade_requests, self._clock.time()):
+            return None
+        return polled.account
+
+    def polled_margin(self, side: Side, symbol: str, volume: float, price: float) -> float | None:
+        """The margin of ``volume`` lots at ``price`` from the last bar-closing poll, while it
+        holds and was read at that price; None: ask :meth:`order_calc_margin`."""
+        margins = self._polled_margins
+        if margins is None:
+            return None
+        return margins.margin(side, symbol, volume, price, self._clock.time())
+
     async def positions(self, magic: int | None = None) -> list[Position]:
         """Open positions, optionally only those carrying ``magic``."""
         raw = await self._call("positions_get", self._terminal.positions_get)
@@ -486,7 +573,19 @@ class MT5Connector:
         """Send a trade request. Raises :class:`TerminalError` when the terminal refused the
         request itself (None + last_error), and :class:`TerminalTimeout` when the outcome is
         unknown; a trade-server answer, accepted or not, comes back as the result."""
-        result = await self._call("order_send", self._terminal.order_send, request, timeout=timeout)
+        self._trade_requests += 1  # an account read before this no longer holds
+        generation, now = self._trade_requests, self._clock.time()
+
+        def send() -> tuple[Any, PolledAccount | None]:
+            answer = self._terminal.order_send(request)
+            if answer is None:  # read the error at once, before another call replaces it
+                raise terminal_error("order_send failed", self._terminal.last_error())
+            return answer, self._read_account(generation, now)
+
+        send.__name__ = "order_send"  # named in a timeout's message
+        result, account = await self._worker.call(send, timeout=timeout)
+        if account is not None and account.generation == self._trade_requests:
+            self._polled_account = account
         return OrderResult(
             retcode=int(result.retcode),
             order=int(result.order),

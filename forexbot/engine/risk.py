@@ -372,10 +372,14 @@ class RiskManager:
         )
         if refused is not None:
             return refused
-        try:
-            account = await self._market.account()
-        except TerminalError as exc:
-            return Rejection(RejectCode.TERMINAL_UNAVAILABLE, f"the terminal did not answer: {exc}")
+        account = self._market.polled_account()
+        if account is None:
+            try:
+                account = await self._market.account()
+            except TerminalError as exc:
+                return Rejection(
+                    RejectCode.TERMINAL_UNAVAILABLE, f"the terminal did not answer: {exc}"
+                )
         refused = checks.position_counts(
             signal.symbol,
             self._positions.open_count() + self._orders.count(),
@@ -431,14 +435,16 @@ class RiskManager:
         self, signal: Signal, volume: float, entry: float, account: AccountState
     ) -> Rejection | float:
         """The margin the order needs, or why it does not fit."""
-        try:
-            required = await self._market.order_calc_margin(
-                signal.side, signal.symbol, volume, entry
-            )
-        except TerminalError as exc:
-            return Rejection(
-                RejectCode.MARGIN_UNKNOWN, f"the terminal could not compute the margin: {exc}"
-            )
+        required = self._market.polled_margin(signal.side, signal.symbol, volume, entry)
+        if required is None:
+            try:
+                required = await self._market.order_calc_margin(
+                    signal.side, signal.symbol, volume, entry
+                )
+            except TerminalError as exc:
+                return Rejection(
+                    RejectCode.MARGIN_UNKNOWN, f"the terminal could not compute the margin: {exc}"
+                )
         refused = checks.margin(
             required,
             volume,

@@ -15,11 +15,22 @@ from forexbot.engine.exposure import Holding
 
 
 class MarketAccess(Protocol):
-    """What the risk manager reads from the terminal (the connector provides it)."""
+    """What the risk manager reads from the terminal (the connector provides it).
+
+    ``polled_account`` and ``polled_margin`` are what the poll that closed the signal's bar
+    read in the same terminal job as its ticks, while it still holds (the connector's
+    :mod:`~forexbot.connectors.poll_snapshot` says when); None sends the risk manager to
+    ``account`` and ``order_calc_margin``, a round trip to the terminal each."""
 
     def spec(self, symbol: str) -> SymbolSpec: ...
 
     def last_tick(self, symbol: str) -> Tick | None: ...
+
+    def polled_account(self) -> AccountState | None: ...
+
+    def polled_margin(
+        self, side: Side, symbol: str, volume: float, price: float
+    ) -> float | None: ...
 
     async def account(self) -> AccountState: ...
 

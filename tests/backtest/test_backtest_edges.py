@@ -76,6 +76,12 @@ class _Market:
     def last_tick(self, symbol: str) -> Tick | None:
         return self.tick
 
+    def polled_account(self) -> AccountState | None:
+        return None  # no poll snapshot: the risk manager asks account()
+
+    def polled_margin(self, side: Side, symbol: str, volume: float, price: float) -> float | None:
+        return None
+
     async def account(self) -> AccountState:
         return AccountState("USD", 10_000.0, 10_000.0, 0.0, 10_000.0, 100, hedging=True)
 

@@ -42,6 +42,12 @@ class NoMarket:
     def last_tick(self, symbol: str) -> Tick | None:
         return None
 
+    def polled_account(self) -> AccountState | None:
+        return None  # no poll snapshot: the risk manager asks account()
+
+    def polled_margin(self, side: Side, symbol: str, volume: float, price: float) -> float | None:
+        return None
+
     async def account(self) -> AccountState:
         return AccountState("USD", 10_000.0, 10_000.0, 0.0, 10_000.0, 100)
 

@@ -70,6 +70,12 @@ class FakeMarket:
     def last_tick(self, symbol: str) -> Tick | None:
         return self.ticks.get(symbol)
 
+    def polled_account(self) -> AccountState | None:
+        return None  # no poll snapshot: the risk manager asks account()
+
+    def polled_margin(self, side: Side, symbol: str, volume: float, price: float) -> float | None:
+        return None
+
     async def account(self) -> AccountState:
         if self.account_error is not None:
             raise self.account_error
