@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
 from forexbot.database.engine import error_reason
@@ -19,10 +20,17 @@ from forexbot.errors import DatabaseError
 
 @contextlib.contextmanager
 def database_errors(operation: str) -> Iterator[None]:
-    """Re-raise SQLAlchemy/socket failures inside the block as ``DatabaseError``."""
+    """Re-raise SQLAlchemy, asyncpg (:mod:`forexbot.database.direct`) and socket failures
+    inside the block as ``DatabaseError``."""
     try:
         yield
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+        TimeoutError,
+    ) as exc:
         raise DatabaseError(f"{operation} failed: {error_reason(exc)}") from exc
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    ClauseElement,
     ColumnElement,
-    Executable,
     Select,
     Text,
     bindparam,
@@ -36,11 +37,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from forexbot.database import trade_changes as changes
 from forexbot.database._convert import as_utc, require_aware, utc
 from forexbot.database._errors import database_errors
+from forexbot.database.direct import DirectConnection
 from forexbot.database.tables import trade_transitions, trades
 from forexbot.database.trade_store_base import TradeStoreBase
 from forexbot.domain.lifecycle import LIVE_STATUSES
@@ -122,12 +126,30 @@ async def _log_transition(
     )
 
 
-#: The statement of :meth:`TradeRepository._insert_submitted` per set of columns written
-#: (built once: composing it costs more than running it).
-_submitted_statements: dict[tuple[str, ...], Executable] = {}
+#: The statement of :meth:`TradeRepository._insert_submitted` per set of columns written,
+#: compiled for asyncpg (built once: composing it costs more than running it).
+_submitted_statements: dict[tuple[str, ...], _Positional] = {}
 
 
-def _submitted_statement(row: Mapping[str, Any]) -> Executable:
+@dataclass(frozen=True, slots=True)
+class _Positional:
+    """A statement compiled once for asyncpg: its SQL text, the names of its positional
+    parameters in order, and the values of its literals."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> _Positional:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        return cls(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[n] if n in params else self.constants[n] for n in self.names]
+
+
+def _submitted_statement(row: Mapping[str, Any]) -> ClauseElement:
     """INSERT the trade (``row``'s columns, as bind parameters of the same names) unless its
     client order id exists, and its two history rows, in one statement: data-modifying CTEs.
     ``intent_details`` is the history of its creation."""
@@ -161,6 +183,7 @@ class TradeRepository(TradeStoreBase):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._direct = DirectConnection(engine)  # the intent's write (see _insert_submitted)
 
     async def _insert_intent(
         self, values: dict[str, Any], history: Mapping[str, Any]
@@ -195,16 +218,18 @@ class TradeRepository(TradeStoreBase):
         row = {**values, "side": values["side"].label, "status": TradeStatus.SUBMITTED.value}
         statement = _submitted_statements.get(tuple(row))
         if statement is None:
-            statement = _submitted_statements.setdefault(tuple(row), _submitted_statement(row))
+            statement = _submitted_statements.setdefault(
+                tuple(row), _Positional.of(_submitted_statement(row), self._engine.dialect)
+            )
         params = {**row, "intent_details": dict(history)}
         client_order_id = values["client_order_id"]
         with database_errors(f"writing the order intent {client_order_id!r}"):
-            # One statement is its own transaction: no BEGIN and COMMIT round trips.
-            async with self._engine.connect() as pooled:
-                conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-                created_row = (await conn.execute(statement, params)).mappings().one_or_none()
-                if created_row is not None:
-                    return trade_from_row(created_row), int(created_row["id"]), None
+            # On the order path: one prepared statement on a connection of its own (see
+            # database.direct), its own transaction. Idempotent, so a retry is safe.
+            created_row = await self._direct.fetchrow(statement.sql, *statement.args(params))
+            if created_row is not None:
+                return trade_from_row(created_row), int(created_row["id"]), None
+            async with self._engine.connect() as conn:
                 existing = (
                     (
                         await conn.execute(

@@ -1,0 +1,122 @@
+"""Specification of the order path's own connection (:mod:`forexbot.database.direct`), through
+the write it serves: ``TradeRepository.submit_intent`` on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from trade_records import intent
+
+from forexbot.database.engine import create_engine
+from forexbot.database.trades import TradeRepository
+from forexbot.domain.trading import TradeStatus
+from forexbot.errors import DatabaseError
+
+pytestmark = pytest.mark.db
+
+
+async def direct_pid(engine: AsyncEngine, repo: TradeRepository) -> int:
+    """The server process of the repository's direct connection (the only one that wrote an
+    intent: it is the backend whose last statement inserted into ``trades``)."""
+    async with engine.connect() as conn:
+        pid = (
+            await conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'WITH created AS%' AND pid <> pg_backend_pid()"
+                )
+            )
+        ).scalar_one()
+    return int(pid)
+
+
+async def test_the_intent_is_written_through_the_direct_connection(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+
+    record = await repo.submit_intent(intent(client_order_id="fxb-direct-1", volume=0.37))
+
+    assert record.status is TradeStatus.SUBMITTED
+    assert str(record.volume) == "0.37"
+    assert record.market_condition == intent().market_condition
+    stored = await repo.get_by_client_order_id("fxb-direct-1")
+    assert stored == record
+    moves = [(t.from_status, t.to_status) for t in await repo.transitions(record.id)]
+    assert moves == [(None, TradeStatus.INTENT), (TradeStatus.INTENT, TradeStatus.SUBMITTED)]
+
+
+async def test_a_connection_killed_by_the_server_is_replaced_and_the_intent_written_once(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+    await repo.submit_intent(intent(client_order_id="fxb-direct-first"))
+    pid = await direct_pid(db_engine, repo)
+    async with db_engine.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await conn.commit()
+    await asyncio.sleep(0.05)  # the server closes the socket after the signal
+
+    record = await repo.submit_intent(intent(client_order_id="fxb-direct-second"))
+
+    assert record.status is TradeStatus.SUBMITTED
+    assert await direct_pid(db_engine, repo) != pid
+    async with db_engine.connect() as conn:
+        count = (
+            await conn.execute(
+                text("SELECT count(*) FROM trades WHERE client_order_id = 'fxb-direct-second'")
+            )
+        ).scalar_one()
+    assert count == 1
+
+
+async def test_an_intent_written_before_is_marked_submitted_not_written_again(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+    first = await repo.create_intent(intent(client_order_id="fxb-direct-again"))
+
+    again = await repo.submit_intent(intent(client_order_id="fxb-direct-again"))
+
+    assert again.id == first
+    assert again.status is TradeStatus.SUBMITTED
+    assert len(await repo.transitions(first)) == 2
+
+
+async def test_disposing_the_engine_closes_the_direct_connection(
+    migrated_database_url: str,
+) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1)
+    repo = TradeRepository(engine)
+    await repo.submit_intent(intent(client_order_id="fxb-direct-dispose"))
+    pid = await direct_pid(engine, repo)
+
+    await engine.dispose()
+
+    watcher = create_engine(migrated_database_url, pool_size=1)
+    try:
+        async with watcher.connect() as conn:
+            alive = (
+                await conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+            ).scalar_one()
+    finally:
+        await watcher.dispose()
+    assert alive == 0
+
+
+async def test_an_unreachable_server_is_a_database_error_without_the_password() -> None:
+    engine = create_engine(
+        "postgresql://trader:s3cret-pass@127.0.0.1:1/forexbot", connect_timeout=2.0
+    )
+    repo = TradeRepository(engine)
+    try:
+        with pytest.raises(DatabaseError, match="writing the order intent") as raised:
+            await repo.submit_intent(intent(client_order_id="fxb-direct-nowhere"))
+    finally:
+        await engine.dispose()
+    assert "s3cret-pass" not in str(raised.value)
