@@ -18,6 +18,11 @@ and milliseconds, MetaTrader 4's ``VOLUME``-only bars. Leading ticks before the 
 bid or ask take the first known value; a missing ``<FLAGS>`` column is derived from which
 fields are present. Times are broker server time and are kept as they are.
 
+A bars export exactly as the terminal writes it (the bracketed header, tabs, ``YYYY.MM.DD``,
+``HH:MM:SS``, nothing else in a row) is parsed over whole columns at once (a million M1 bars
+in about half a second instead of half a minute), to the same bars: anything it would not
+read exactly as the row-by-row reader does goes row by row.
+
 It is strict about content: a bad number, a row with the wrong number of fields, a bar whose
 high is below its open, close or low, times out of order or repeated: each raises
 :class:`ReplayDataError` naming the file and the line.
@@ -270,9 +275,7 @@ _MARK_AT = np.array([4, 7, 10, 13, 16, 19])
 _MARKS = np.array([ord("."), ord("."), 9, ord(":"), ord(":"), 9], dtype=np.uint8)
 #: pandas before 3.1 parses floats with its own converter unless asked for Python's.
 _PRECISION: Literal["round_trip"] | None = (
-    "round_trip"
-    if tuple(int(p) for p in re.findall(r"\d+", pd.__version__)[:2]) < (3, 1)
-    else None
+    "round_trip" if tuple(int(p) for p in re.findall(r"\d+", pd.__version__)[:2]) < (3, 1) else None
 )
 
 
@@ -309,16 +312,21 @@ def _plain_bars(raw: bytes) -> NDArray[np.void] | None:
     ends = ends - (buf[np.maximum(ends - 1, 0)] == 13)
     if not len(starts) or np.any(ends - starts < 21):  # a blank line, a short row
         return None
-    tabs = np.flatnonzero(buf == 9)
-    if np.any(np.diff(np.searchsorted(tabs, np.r_[starts, ends[-1]])) != 8):
+    # Eight tabs a row: counted over the file and on the first row (which sets the columns
+    # pandas expects); a row with more then leaves one with fewer, which pandas refuses.
+    first_row = raw.count(b"\t", int(starts[0]), int(ends[0]))
+    if first_row != 8 or raw.count(b"\t") != 8 * (len(starts) + 1):
         return None
-    stamp = buf[starts[:, None] + np.arange(20)]
-    if np.any(stamp[:, _MARK_AT] != _MARKS):
-        return None
-    digits = stamp[:, _STAMP_DIGITS] - np.uint8(ord("0"))
-    if np.any(digits > 9):
-        return None
-    d = digits.astype(np.int32)
+    for at, mark in zip(_MARK_AT.tolist(), _MARKS.tolist(), strict=True):
+        if np.any(buf[starts + at] != mark):
+            return None
+    digits = np.empty((len(starts), len(_STAMP_DIGITS)), dtype=np.int32)
+    for k, at in enumerate(_STAMP_DIGITS.tolist()):
+        column = buf[starts + at] - np.uint8(ord("0"))
+        if np.any(column > 9):
+            return None
+        digits[:, k] = column
+    d = digits
     year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
     month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
     clock = (d[:, 8] * 10 + d[:, 9]) * 3600 + (d[:, 10] * 10 + d[:, 11]) * 60
