@@ -35,6 +35,9 @@ from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.mt5sim.timeutil import DAY, MINUTES_PER_DAY, to_server_msc
 from forexbot.domain.market import SymbolSpec
 
+#: A day's quotes are read one by one when it has fewer times than its minutes / this.
+_SPARSE = 8
+
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 B = NDArray[np.bool_]
@@ -118,10 +121,13 @@ class KernelMarket:
     def quotes(self, at_msc: I64) -> Quotes:
         """The last tick at or before each time (what the terminal quotes then).
 
-        The ticks are read a server day at a time, from the minute before the day's first
-        time to the minute of its last (one vectorised generation instead of one per time);
-        a time with no tick in that span takes the terminal's ``last_tick`` (the previous
-        trading day's last quote)."""
+        Where a day has many times (an optimisation's every bar close), its ticks are read
+        at once, from the minute before the day's first time to the minute of its last (one
+        vectorised generation instead of one per time); a time with no tick in that span takes
+        the terminal's ``last_tick`` (the previous trading day's last quote). Where it has few
+        (a strategy's signals), each time takes ``last_tick``, what ``symbol_info_tick`` gives:
+        a minute's ticks (or the bar's before it) instead of the whole day's, which for replayed
+        bars are synthesised minute by minute. Both are the last tick at or before the time."""
         n = len(at_msc)
         bid, ask = np.full(n, np.nan), np.full(n, np.nan)
         tick_msc = np.zeros(n, dtype=np.int64)
@@ -132,6 +138,13 @@ class KernelMarket:
         feed = self._terminal.feed
         for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             first, last = int(minutes[lo]) - 1, int(minutes[hi - 1])
+            if (hi - lo) * _SPARSE < last + 1 - first:
+                for k in range(lo, hi):
+                    tick = self._market.last_tick(self.symbol, int(at_msc[k]))
+                    if tick is not None:
+                        bid[k], ask[k] = float(tick["bid"][0]), float(tick["ask"][0])
+                        tick_msc[k] = int(tick["time_msc"][0])
+                continue
             ticks = feed.minute_ticks(self.symbol, first, last + 1)
             found = np.searchsorted(ticks["time_msc"], at_msc[lo:hi], side="right") - 1
             have = found >= 0

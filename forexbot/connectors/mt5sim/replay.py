@@ -32,6 +32,7 @@ them (same kind, and for bars the same timeframe; they must not overlap). Rules:
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -96,7 +97,8 @@ def covered(times: NDArray[np.int64], period: int, server_seconds: float) -> boo
     """Whether bars opening at ``times`` (each ``period`` long) say the market is open at
     ``server_seconds``: inside a bar, or in a hole between bars shorter than
     :data:`CLOSED_GAP` (a quiet minute is not a closed market; a session break is)."""
-    i = int(np.searchsorted(times, server_seconds, side="right")) - 1
+    # The same index as searching the float, without casting the whole array to floats.
+    i = int(np.searchsorted(times, math.floor(server_seconds), side="right")) - 1
     if i < 0:
         return False
     end = int(times[i]) + period
@@ -120,7 +122,8 @@ class BarSeries:
         self._period = period
         self._spec = spec
         self._key = key
-        self._bar_days = bars["time"] // DAY
+        self._times = np.ascontiguousarray(bars["time"])  # searched on every is_open
+        self._bar_days = self._times // DAY
         self.start = int(bars["time"][0])
         self.end = int(bars["time"][-1]) + period
         self._days: LRU[int, Array] = LRU(cache_days)
@@ -130,7 +133,7 @@ class BarSeries:
         return bool(np.searchsorted(self._bar_days, day, side="right") > self._first(day))
 
     def is_open(self, server_seconds: float) -> bool:
-        return covered(self._bars["time"], self._period, server_seconds)
+        return covered(self._times, self._period, server_seconds)
 
     def _first(self, day: int) -> int:
         return int(np.searchsorted(self._bar_days, day))
@@ -177,8 +180,10 @@ class TickSeries:
 
     def __init__(self, ticks: Array, spec: SymbolSpec) -> None:
         self._ticks = _frozen(ticks)
+        self._msc = np.ascontiguousarray(ticks["time_msc"])
         self._m1 = _frozen(m1_from_ticks(ticks, spec.point))
-        self._bar_days = self._m1["time"] // DAY
+        self._m1_times = np.ascontiguousarray(self._m1["time"])
+        self._bar_days = self._m1_times // DAY
         self.start = int(ticks["time"][0])
         self.end = int(ticks["time_msc"][-1]) // 1000 + 1
 
@@ -187,14 +192,14 @@ class TickSeries:
         return bool(np.searchsorted(self._bar_days, day, side="right") > lo)
 
     def is_open(self, server_seconds: float) -> bool:
-        return covered(self._m1["time"], 60, server_seconds)
+        return covered(self._m1_times, 60, server_seconds)
 
     def day_bars(self, day: int) -> Array:
         lo = int(np.searchsorted(self._bar_days, day))
         return self._m1[lo : int(np.searchsorted(self._bar_days, day, side="right"))]
 
     def minute_ticks(self, first: int, stop: int) -> Array:
-        msc = self._ticks["time_msc"]
+        msc = self._msc
         lo = int(np.searchsorted(msc, first * 60_000))
         return self._ticks[lo : int(np.searchsorted(msc, stop * 60_000))]
 
