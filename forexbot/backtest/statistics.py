@@ -209,6 +209,26 @@ def compute_statistics(
 
 
 def _longest_underwater(curve: EquityCurve, end: float) -> float:
+    """The longest time from a peak to the next point at or above it (or to ``end``).
+
+    Over whole arrays (a million-bar curve took ~0.15 s point by point): a point is a new peak
+    when it is at or above every point before it; a span between two peaks counts when a
+    point lies between them (the loop's ``under``). A curve with NaN goes point by point
+    (NaN is never a peak there, but would poison the running maximum)."""
+    equity = curve.equity
+    if np.isnan(equity).any():
+        return _longest_underwater_loop(curve, end)
+    before = np.maximum.accumulate(np.r_[-math.inf, equity[:-1]])
+    peaks = np.flatnonzero(equity >= before)
+    times = curve.time[peaks].astype(np.float64)
+    spans = np.diff(times)[np.diff(peaks) > 1]
+    longest = max(0.0, float(spans.max())) if len(spans) else 0.0
+    if peaks[-1] != len(equity) - 1:  # under water at the end
+        longest = max(longest, end - float(times[-1]))
+    return longest
+
+
+def _longest_underwater_loop(curve: EquityCurve, end: float) -> float:
     longest, peak, peak_time = 0.0, -math.inf, float(curve.time[0])
     under = False
     for when, value in zip(curve.time.tolist(), curve.equity.tolist(), strict=True):
