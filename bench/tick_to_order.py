@@ -5,8 +5,10 @@ strategy manager with the market condition detector, risk manager, execution man
 intent written to PostgreSQL before sending, position manager), on the simulated terminal,
 with **30 symbols × 4 strategies** (ma_rsi, stochastic_cross, break_and_retest, jhook) on M1.
 
-The market runs on a manual clock stepped by ``STEP`` seconds; after each step one poll
-fetches every new tick. The latency of an order is measured by the execution manager itself
+The market runs on a manual clock stepped by ``--poll-ms`` (default 100 ms, the daemon's
+``mt5.poll_interval_ms``); after each step one poll fetches every new tick. ``--poll-ms 5000``
+is the coarse stepping of the first measurements: every poll then carries 5 s of ticks, which
+the daemon's poller never does. The latency of an order is measured by the execution manager itself
 (``execution_details.tick_to_order_ms``): from the moment the poll's ticks reached the
 connector (``time.perf_counter()`` after the terminal call returned) to the first
 ``order_send`` call. It covers bar building, the bus, market condition detection, all the
@@ -61,7 +63,7 @@ from forexbot.database.system_logs import SystemLogRepository
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import Timeframe
 from forexbot.domain.trades import NewTrade, TradeRecord
-from forexbot.engine.assembly import ORDER_PATH, TradingEngine, build_engine
+from forexbot.engine.assembly import OrderPath, TradingEngine, build_engine
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, Event, OrderIntentEvent, SignalEvent
 from forexbot.strategies import create
@@ -73,7 +75,7 @@ STRATEGIES = ("ma_rsi", "stochastic_cross", "break_and_retest", "jhook")
 N_SYMBOLS = 30
 # Broker-style variants (EURUSD.pro...) listing the 39 catalogue symbols again for --symbols > 39.
 VARIANT_SUFFIXES = (".pro", "m", ".ecn", ".raw", ".std", "c", ".a", "i")
-STEP = 5.0  # simulated seconds between polls
+POLL_MS = 100  # the daemon's default poll interval
 LIMITS = RiskSettings(
     risk_per_trade_percent=0.05,
     max_open_positions=500,
@@ -119,7 +121,13 @@ async def database() -> AsyncIterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def run(url: str, minutes: float, max_defer: float, n_symbols: int = N_SYMBOLS) -> None:
+async def run(
+    url: str,
+    minutes: float,
+    max_defer: float,
+    n_symbols: int = N_SYMBOLS,
+    poll_ms: int = POLL_MS,
+) -> None:
     clock = ManualClock(START)
     listings = -(-n_symbols // len(Catalogue()))  # the catalogue, then as many variants as needed
     if not (n_symbols >= 1 and listings <= 1 + len(VARIANT_SUFFIXES)):
@@ -142,8 +150,9 @@ async def run(url: str, minutes: float, max_defer: float, n_symbols: int = N_SYM
         for name in STRATEGIES
         for symbol in symbols
     ]
+    order_path = OrderPath(bus)
     strategies = StrategyManager(
-        instances, connector, bus, defer_to=lambda: bus.busy(*ORDER_PATH), max_defer=max_defer
+        instances, connector, bus, defer_to=order_path.busy, max_defer=max_defer
     )
     db = create_engine(url, pool_size=5)
     trades = TradeRepository(db)
@@ -158,6 +167,7 @@ async def run(url: str, minutes: float, max_defer: float, n_symbols: int = N_SYM
         risk=LIMITS,
         execution=lambda: ExecutionSettings(sync_interval_seconds=3600),
         management=strategies.management,
+        order_path=order_path,
     )
     stages = StageClock(bus, strategies, engine, trades)
     strategies.subscribe()
@@ -167,16 +177,17 @@ async def run(url: str, minutes: float, max_defer: float, n_symbols: int = N_SYM
     print(f"warming up {len(instances)} strategy instances on {len(symbols)} symbols...")
     await strategies.warm_up()
     await engine.start()
-    steps = int(minutes * 60 / STEP)
+    step = poll_ms / 1000.0
+    steps = int(minutes * 60 / step)
     wall = time.perf_counter()
     for n in range(steps):
-        clock.advance(STEP)
+        clock.advance(step)
         await connector.poll_once()
         while not bus.idle():  # noqa: ASYNC110 - the order path runs on the bus tasks
             await asyncio.sleep(0.0005)
-        if n % int(600 / STEP) == 0:
+        if n % int(600 / step) == 0:
             print(
-                f"  {n * STEP / 60:5.0f} simulated min: {engine.execution.sent} orders sent, "
+                f"  {n * step / 60:5.0f} simulated min: {engine.execution.sent} orders sent, "
                 f"{connector.ticks_published} ticks, {connector.bars_published} bars",
                 flush=True,
             )
@@ -191,7 +202,10 @@ async def run(url: str, minutes: float, max_defer: float, n_symbols: int = N_SYM
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
-    print(f"tick → order_send, {len(symbols)} symbols × {len(STRATEGIES)} strategies (M1)")
+    print(
+        f"tick → order_send, {len(symbols)} symbols × {len(STRATEGIES)} strategies (M1), "
+        f"a poll every {poll_ms} ms"
+    )
     print(
         f"  simulated {minutes:g} min in {elapsed:.1f} s wall; {connector.ticks_published} ticks, "
         f"{connector.bars_published} bars, {strategies.instances[0].bars_seen} bars per instance"
@@ -390,11 +404,19 @@ async def main() -> None:
         default=N_SYMBOLS,
         help="symbols traded, in catalogue order; past its 39, broker variants (EURUSD.pro...)",
     )
+    parser.add_argument(
+        "--poll-ms",
+        type=int,
+        default=POLL_MS,
+        help="simulated milliseconds between polls (the daemon's default: 100)",
+    )
     args = parser.parse_args()
+    if args.poll_ms < 10:
+        parser.error("--poll-ms must be at least 10 (the daemon's minimum)")
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     async with database() as url:
-        await run(url, args.minutes, args.max_defer, args.symbols)
+        await run(url, args.minutes, args.max_defer, args.symbols, args.poll_ms)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import Timeframe
 from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import Side, Signal, TradeStatus
-from forexbot.engine.assembly import TradingEngine, build_engine
+from forexbot.engine.assembly import OrderPath, TradingEngine, build_engine
 from forexbot.events.bus import EventBus
 from forexbot.events.types import (
     Event,
@@ -72,6 +72,7 @@ class TradingRig:
     logs: SystemLogRepository
     store: SystemConfigRepository
     engine: TradingEngine
+    order_path: OrderPath
     events: list[TradeEvent] = field(default_factory=list)
     seen: list[Event] = field(default_factory=list)  # reconciliation, kill switch, limits
 
@@ -231,6 +232,7 @@ async def trading_rig(
         reconnect_max_delay=0.5,
     )
     trades = TradeRepository(db_engine)
+    order_path = OrderPath(bus)  # what the daemon's strategy manager gives way to
     logs = SystemLogRepository(db_engine)
     store = SystemConfigRepository(db_engine)
     engine = build_engine(
@@ -244,8 +246,9 @@ async def trading_rig(
         risk=risk,
         execution=lambda: execution,
         management=management,
+        order_path=order_path,
     )
-    rig = TradingRig(clock, terminal, bus, connector, trades, logs, store, engine)
+    rig = TradingRig(clock, terminal, bus, connector, trades, logs, store, engine, order_path)
 
     async def record(event: TradeEvent) -> None:
         rig.events.append(event)

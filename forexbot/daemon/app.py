@@ -82,7 +82,7 @@ from forexbot.database.trading_locks import (
 from forexbot.database.users import UserRepository
 from forexbot.database.writers import BarWriter
 from forexbot.domain.market import Timeframe
-from forexbot.engine.assembly import ORDER_PATH, build_engine
+from forexbot.engine.assembly import OrderPath, build_engine
 from forexbot.engine.control import TradingControl
 from forexbot.engine.kill_latch import LATCH_FILE, KillSwitchLatch
 from forexbot.errors import ConfigError
@@ -253,11 +253,12 @@ class Daemon:
             health_interval=s.terminal.health_interval_seconds,
             initialize_kwargs=opened.initialize_kwargs,
         )
+        order_path = OrderPath(bus)
         strategies = StrategyManager(
             instances,
             connector,
             bus,
-            defer_to=lambda: bus.busy(*ORDER_PATH),
+            defer_to=order_path.busy,
             watchlist=s.watchlist,  # every watched symbol is analysed, traded or not
         )
         strategy_control = StrategyControl(strategies, strategy_configs, bus=bus, clock=clock)
@@ -273,6 +274,7 @@ class Daemon:
             execution=lambda: system_settings.current.execution,
             management=strategies.management,
             latch=KillSwitchLatch(self._data_dir / LATCH_FILE),
+            order_path=order_path,
         )
         risk, execution, positions = trading.risk, trading.execution, trading.positions
         equity = EquityHistory.for_daemon(engine, bus, clock, positions, risk, connector)

@@ -22,6 +22,7 @@ from forexbot.engine.control import TradingControl
 from forexbot.engine.execution import ExecutionManager
 from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.kill_latch import KillSwitchLatch
+from forexbot.engine.order_path import ORDER_PATH, OrderPath
 from forexbot.engine.positions import PositionManager
 from forexbot.engine.risk import RiskManager, server_day
 from forexbot.engine.risk_ports import RiskStateStore
@@ -29,8 +30,7 @@ from forexbot.engine.risk_state import RiskLimits
 from forexbot.engine.trade_store import TradeStore
 from forexbot.events.bus import EventBus
 
-#: The bus subscribers of the order path, which strategies give way to (``defer_to``).
-ORDER_PATH = ("risk", "execution")
+__all__ = ["ORDER_PATH", "OrderPath", "TradingEngine", "build_engine"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +74,10 @@ def build_engine(
     execution: Callable[[], ExecutionSettings],
     management: Callable[[str], TradeManagement | None] = lambda _key: None,
     latch: KillSwitchLatch | None = None,
+    order_path: OrderPath | None = None,
 ) -> TradingEngine:
-    """Build the engine around a connector (see the module docstring)."""
+    """Build the engine around a connector (see the module docstring). ``order_path`` is
+    the state the strategy manager gives way to; the execution manager keeps it."""
     orders = OrdersInFlight()
     limits = RiskLimits(risk, store)  # read by the position manager, changed through risk
     positions = PositionManager(
@@ -114,6 +116,7 @@ def build_engine(
         orders=orders,
         halted=risk_manager.sending_blocked,
         on_open=positions.track,
+        order_path=order_path,
     )
     control = TradingControl(
         risk_manager,

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -58,6 +58,7 @@ from forexbot.domain.trading import Deal, OrderIntent, OrderResult, Position
 from forexbot.engine import retcodes
 from forexbot.engine.in_flight import OrdersInFlight
 from forexbot.engine.latency import LatencyWindow
+from forexbot.engine.order_path import OrderPath
 from forexbot.engine.orders import entry_price, market_order, normalise_stops
 from forexbot.engine.sender import OrderSender, OrderTerminal, SendReport
 from forexbot.engine.sizing import loss_per_lot
@@ -154,6 +155,7 @@ class ExecutionManager:
         orders: OrdersInFlight,
         halted: Callable[[], str | None] = lambda: None,
         on_open: Callable[[TradeRecord], None] = lambda _record: None,
+        order_path: OrderPath | None = None,
     ) -> None:
         self._gateway = gateway
         self._trades = trades
@@ -161,7 +163,11 @@ class ExecutionManager:
         self._clock = clock
         self._magic = magic
         self._deviation = deviation_points
-        self._sender = OrderSender(gateway, settings)
+        self._sender = OrderSender(
+            gateway,
+            settings,
+            at_terminal=order_path.at_terminal if order_path else nullcontext,
+        )
         self._orders = orders
         self._halted = halted
         self._on_open = on_open

@@ -18,8 +18,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,10 +117,12 @@ class OrderSender:
         terminal: OrderTerminal,
         settings: Callable[[], ExecutionSettings],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        at_terminal: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._terminal = terminal
         self._settings = settings
         self._sleep = sleep
+        self._at_terminal = at_terminal  # entered while an answer is awaited (OrderPath)
 
     async def send(self, symbol: str, build: RequestBuilder, lookup: Lookup) -> SendReport:
         """Send the request ``build`` makes, retrying as allowed; see the module docstring."""
@@ -136,7 +140,8 @@ class OrderSender:
             if report.attempts == 1:
                 report.first_sent_at = started
             try:
-                result = await self._terminal.order_send(built)
+                with self._at_terminal():
+                    result = await self._terminal.order_send(built)
             except TerminalError as exc:
                 report.latency_ms = (time.perf_counter() - started) * 1000
                 if not is_lost_answer(exc):

@@ -1,0 +1,126 @@
+"""Specification of :class:`~forexbot.engine.order_path.OrderPath`: what the strategy manager
+gives way to. The order path is busy while it has work on the event loop; an order waiting
+for the terminal's answer is not such work."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from trading_rig import trading_rig
+
+from forexbot.domain.trading import Side, TradeStatus
+from forexbot.engine.order_path import OrderPath
+from forexbot.events.bus import EventBus
+from forexbot.events.types import OrderIntentEvent, SignalEvent
+
+
+class Held:
+    """A bus handler that takes an event and holds it until released."""
+
+    def __init__(self) -> None:
+        self.taken = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, _event: Any) -> None:
+        self.taken.set()
+        await self.release.wait()
+
+
+@pytest.fixture
+async def bus() -> Any:
+    bus = EventBus()
+    yield bus
+    await bus.close(timeout=1.0)
+
+
+def test_an_idle_order_path_is_not_busy() -> None:
+    assert not OrderPath(EventBus()).busy()
+
+
+async def test_a_signal_in_risks_hands_makes_it_busy(bus: EventBus) -> None:
+    risk = Held()
+    bus.subscribe(SignalEvent, risk, name="risk")
+    bus.start()
+    path = OrderPath(bus)
+
+    bus.publish(SignalEvent(object()))  # type: ignore[arg-type]
+    await risk.taken.wait()
+
+    assert path.busy()
+    risk.release.set()
+
+
+async def test_an_intent_being_written_makes_it_busy(bus: EventBus) -> None:
+    execution = Held()
+    bus.subscribe(OrderIntentEvent, execution, name="execution")
+    bus.start()
+    path = OrderPath(bus)
+
+    bus.publish(OrderIntentEvent(object()))  # type: ignore[arg-type]
+    await execution.taken.wait()
+
+    assert path.busy()
+    execution.release.set()
+
+
+async def test_an_order_waiting_for_the_terminals_answer_does_not(bus: EventBus) -> None:
+    execution = Held()
+    bus.subscribe(OrderIntentEvent, execution, name="execution")
+    bus.start()
+    path = OrderPath(bus)
+    bus.publish(OrderIntentEvent(object()))  # type: ignore[arg-type]
+    await execution.taken.wait()
+
+    with path.at_terminal():
+        assert path.waiting_for_terminal()
+        assert not path.busy()
+    assert path.busy()
+    execution.release.set()
+
+
+async def test_a_signal_at_risk_is_busy_even_while_an_order_waits_for_its_answer(
+    bus: EventBus,
+) -> None:
+    risk = Held()
+    bus.subscribe(SignalEvent, risk, name="risk")
+    bus.start()
+    path = OrderPath(bus)
+    bus.publish(SignalEvent(object()))  # type: ignore[arg-type]
+    await risk.taken.wait()
+
+    with path.at_terminal():
+        assert path.busy()
+    risk.release.set()
+
+
+@pytest.mark.db
+async def test_the_engine_marks_its_order_send_as_waiting_for_the_terminal(
+    db_engine: AsyncEngine,
+) -> None:
+    """The daemon's wiring: while the terminal's ``order_send`` is held in the worker thread,
+    the order path waits for the terminal and is not busy; once answered, it waits no more."""
+    entered, release = threading.Event(), threading.Event()
+    seen: list[bool] = []
+    async with trading_rig(db_engine) as rig:
+        path = rig.order_path
+        real = rig.terminal.order_send
+
+        def held_send(request: dict[str, Any]) -> Any:
+            entered.set()
+            release.wait(timeout=10)
+            return real(request)
+
+        rig.terminal.order_send = held_send  # type: ignore[method-assign]
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
+        await asyncio.to_thread(entered.wait, 10)
+        seen.append(path.waiting_for_terminal())
+        seen.append(path.busy())
+        release.set()
+        await rig.wait_for(TradeStatus.OPEN)
+        seen.append(path.waiting_for_terminal())
+
+    assert seen == [True, False, False]
