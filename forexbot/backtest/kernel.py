@@ -75,8 +75,10 @@ computes the statistics. Both loops are held to the event path by the same parit
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,6 +175,28 @@ def run_kernel(spec: BacktestSpec, *, compiled: bool | None = None) -> KernelRes
     reason = supports(spec)
     if reason is not None:
         raise KernelUnsupported(reason)
+    with collector_paused():
+        return _run_kernel(spec, compiled)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a run (and back on after, if it was on).
+
+    A run allocates a few objects per decision, none in cycles; but each of the collector's
+    full passes walks every object array alive, the strategy's signal reasons among them (a
+    million strings on a million bars): ~0.3 s of such passes on MA+RSI over 1M M1 bars.
+    Reference counting still frees everything as before; results do not depend on it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_kernel(spec: BacktestSpec, compiled: bool | None) -> KernelResult:
     started = time.perf_counter()
     strategy, instance = strategy_instance(spec)
     window = max(spec.detector.min_bars, strategy.window_bars)
