@@ -56,6 +56,11 @@ _log = structlog.get_logger("forexbot.connector")
 _MAX_TICKS_PER_POLL = 100_000
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class MT5Connector:
     """Polls a terminal for ticks, builds bars, and exposes the terminal to the engine."""
 
@@ -88,7 +93,7 @@ class MT5Connector:
         self._last_tick: dict[str, Tick] = {}
         # What bar-closing polls and order answers read besides (see poll_snapshot).
         self._polled_account: PolledAccount | None = None
-        self._polled_margins: PolledMargins | None = None
+        self._polled_margins: asyncio.Task[PolledMargins] | None = None
         self._trade_requests = 0
         self._server_offset = 0
         self._task: asyncio.Task[None] | None = None
@@ -122,6 +127,9 @@ class MT5Connector:
     async def close(self) -> None:
         """Stop polling and shut the terminal connection down."""
         await self.stop_polling()
+        margins, self._polled_margins = self._polled_margins, None
+        if margins is not None:
+            await stop_task(margins, timeout=5.0)
         with contextlib.suppress(TerminalError):
             await self._worker.call(self._terminal.shutdown)
         self._set_state(ConnectionState.STOPPED, "stopped")
@@ -256,7 +264,7 @@ class MT5Connector:
         seen = {s: cursor.last_msc for s, cursor in self._cursors.items()}
         generation = self._trade_requests
 
-        def fetch() -> tuple[dict[str, Any], float, PolledAccount | None, PolledMargins | None]:
+        def fetch() -> tuple[dict[str, Any], float, dict[str, tuple[float, float]], Any]:
             out = {}
             for symbol, msc in cursors.items():
                 ticks = self._terminal.copy_ticks_from(
@@ -269,14 +277,19 @@ class MT5Connector:
                 out[symbol] = ticks
             received = time.perf_counter()
             closing = self._closing(out, due, quotes, seen, started_at)
-            if not closing:
-                return out, received, None, None
-            account = self._read_account(generation, started_at)
-            return out, received, account, self._read_margins(closing, started_at)
+            return (
+                out,
+                received,
+                closing,
+                self._read_account(generation, started_at) if closing else None,
+            )
 
-        batches, received, account, margins = await self._worker.call(fetch)
-        if margins is not None:
-            self._polled_account, self._polled_margins = account, margins
+        batches, received, closing, account = await self._worker.call(fetch)
+        if closing:
+            # The margins are read by the next job, while the loop builds and analyses the
+            # bars: the ticks are not held back for them (see poll_snapshot).
+            self._polled_account = account
+            self._polled_margins = self._read_margins_later(closing, started_at)
         self._observe_server_time(batches, started_at)
         count = 0
         for symbol, ticks in batches.items():
@@ -489,13 +502,29 @@ class MT5Connector:
             return None
         return polled.account
 
-    def polled_margin(self, side: Side, symbol: str, volume: float, price: float) -> float | None:
-        """The margin of ``volume`` lots at ``price`` from the last bar-closing poll, while it
-        holds and was read at that price; None: ask :meth:`order_calc_margin`."""
-        margins = self._polled_margins
-        if margins is None:
+    async def polled_margin(
+        self, side: Side, symbol: str, volume: float, price: float
+    ) -> float | None:
+        """The margin of ``volume`` lots at ``price`` as read for the last bar-closing poll
+        (waiting for that read if it is still running), while it holds and was read at that
+        price; None: ask :meth:`order_calc_margin`."""
+        task = self._polled_margins
+        if task is None or task.cancelled():
+            return None
+        try:
+            margins = await asyncio.shield(task)
+        except Exception:  # the read failed: asking the terminal says why
             return None
         return margins.margin(side, symbol, volume, price, self._clock.time())
+
+    def _read_margins_later(
+        self, closing: Mapping[str, tuple[float, float]], now: float
+    ) -> asyncio.Task[PolledMargins]:
+        task = asyncio.get_running_loop().create_task(
+            self._worker.call(self._read_margins, closing, now), name="poll-margins"
+        )
+        task.add_done_callback(_retrieve)  # a failed read is only a read to make later
+        return task
 
     async def positions(self, magic: int | None = None) -> list[Position]:
         """Open positions, optionally only those carrying ``magic``."""

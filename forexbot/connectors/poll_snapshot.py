@@ -8,9 +8,13 @@ analysing the burst). So the poll that closes a bar reads, in the same worker jo
 after the ticks:
 
 * ``account_info()``: the account at the moment of those ticks;
-* ``order_calc_margin()`` for :data:`REFERENCE_LOTS` on each side of every symbol whose bar
-  closes, at the price an order would be checked at (the ask for a buy, the bid for a sell of
-  the symbol's latest tick).
+
+and the next worker job, queued at once, reads ``order_calc_margin()`` for
+:data:`REFERENCE_LOTS` on each side of every symbol whose bar closes, at the price an order
+would be checked at (the ask for a buy, the bid for a sell of the symbol's latest tick). The
+ticks are not held back for those calls (two per symbol, a round trip each with a real
+terminal): the loop builds and analyses the bars meanwhile, and a signal's risk check awaits
+the job if it is still running.
 
 The rules that keep this as fresh as asking:
 

@@ -435,7 +435,7 @@ class RiskManager:
         self, signal: Signal, volume: float, entry: float, account: AccountState
     ) -> Rejection | float:
         """The margin the order needs, or why it does not fit."""
-        required = self._market.polled_margin(signal.side, signal.symbol, volume, entry)
+        required = await self._market.polled_margin(signal.side, signal.symbol, volume, entry)
         if required is None:
             try:
                 required = await self._market.order_calc_margin(

@@ -28,7 +28,7 @@ class MarketAccess(Protocol):
 
     def polled_account(self) -> AccountState | None: ...
 
-    def polled_margin(
+    async def polled_margin(
         self, side: Side, symbol: str, volume: float, price: float
     ) -> float | None: ...
 

@@ -79,7 +79,9 @@ class _Market:
     def polled_account(self) -> AccountState | None:
         return None  # no poll snapshot: the risk manager asks account()
 
-    def polled_margin(self, side: Side, symbol: str, volume: float, price: float) -> float | None:
+    async def polled_margin(
+        self, side: Side, symbol: str, volume: float, price: float
+    ) -> float | None:
         return None
 
     async def account(self) -> AccountState:

@@ -8,6 +8,8 @@ stepped by a manual clock.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -73,7 +75,7 @@ async def test_the_polled_margin_is_the_terminals_margin_for_any_volume(
         order_type = mt5c.ORDER_TYPE_BUY if side is Side.BUY else mt5c.ORDER_TYPE_SELL
 
         for volume in (0.01, 0.37, 1.0, 12.5):
-            polled = rig.connector.polled_margin(side, symbol, volume, price)
+            polled = await rig.connector.polled_margin(side, symbol, volume, price)
             asked = rig.terminal.order_calc_margin(order_type, symbol, volume, price)
             assert polled == pytest.approx(asked, abs=0.005 + 1e-9), volume
 
@@ -87,9 +89,9 @@ async def test_a_margin_is_only_answered_at_the_price_it_was_read_at(
         assert tick is not None
         point = rig.connector.spec("EURUSD").point
 
-        assert rig.connector.polled_margin(Side.BUY, "EURUSD", 1.0, tick.ask + point) is None
-        assert rig.connector.polled_margin(Side.SELL, "EURUSD", 1.0, tick.ask) is None
-        assert rig.connector.polled_margin(Side.BUY, "GBPUSD", 1.0, tick.ask) is None
+        assert await rig.connector.polled_margin(Side.BUY, "EURUSD", 1.0, tick.ask + point) is None
+        assert await rig.connector.polled_margin(Side.SELL, "EURUSD", 1.0, tick.ask) is None
+        assert await rig.connector.polled_margin(Side.BUY, "GBPUSD", 1.0, tick.ask) is None
 
 
 async def test_the_snapshot_expires_after_its_maximum_age(db_engine: AsyncEngine) -> None:
@@ -103,7 +105,7 @@ async def test_the_snapshot_expires_after_its_maximum_age(db_engine: AsyncEngine
         rig.clock.advance(MAX_AGE_SECONDS)
 
         assert rig.connector.polled_account() is None
-        assert rig.connector.polled_margin(Side.BUY, "EURUSD", 1.0, tick.ask) is None
+        assert await rig.connector.polled_margin(Side.BUY, "EURUSD", 1.0, tick.ask) is None
 
 
 async def test_an_order_sent_after_the_poll_brings_the_account_after_it(
@@ -174,3 +176,39 @@ async def test_risk_asks_the_terminal_once_the_snapshot_no_longer_holds(
 
         assert isinstance(decision, OrderIntent)
         assert calls == {"account_info": 1, "order_calc_margin": 1}
+
+
+async def test_the_margins_are_read_after_the_ticks_are_handed_over(
+    db_engine: AsyncEngine,
+) -> None:
+    """The poll returns with its bars while the margins are still being read; a risk check
+    meanwhile waits for that read instead of asking again."""
+    async with trading_rig(db_engine) as rig:
+        entered, release = threading.Event(), threading.Event()
+        real = rig.terminal.order_calc_margin
+
+        def held(*args: Any) -> Any:
+            entered.set()
+            release.wait(timeout=10)
+            return real(*args)
+
+        rig.terminal.order_calc_margin = held  # type: ignore[method-assign]
+        rig.clock.advance(60)
+        bars_before = rig.connector.bars_published
+
+        await rig.connector.poll_once()  # returns although the margin read is held
+
+        assert rig.connector.bars_published > bars_before
+        await asyncio.to_thread(entered.wait, 10)
+        tick = rig.connector.last_tick("EURUSD")
+        assert tick is not None
+        pending = asyncio.ensure_future(
+            rig.connector.polled_margin(Side.BUY, "EURUSD", 1.0, tick.ask)
+        )
+        await asyncio.sleep(0.01)
+        assert not pending.done()
+        release.set()
+        margin = await pending
+        rig.terminal.order_calc_margin = real  # type: ignore[method-assign]
+        asked = real(mt5c.ORDER_TYPE_BUY, "EURUSD", 1.0, tick.ask)
+        assert margin == pytest.approx(asked, abs=0.005 + 1e-9)
