@@ -67,7 +67,7 @@ from forexbot.engine.assembly import OrderPath, TradingEngine, build_engine
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, Event, OrderIntentEvent, SignalEvent
 from forexbot.strategies import create
-from forexbot.strategies.manager import StrategyInstance, StrategyManager
+from forexbot.strategies.manager import STRATEGIES_SUBSCRIBER, StrategyInstance, StrategyManager
 
 # A Wednesday at the London/New York overlap: the busiest forex hours.
 START = datetime(2026, 3, 11, 13, 0, tzinfo=UTC).timestamp()
@@ -168,6 +168,7 @@ async def run(
         execution=lambda: ExecutionSettings(sync_interval_seconds=3600),
         management=strategies.management,
         order_path=order_path,
+        settle_after=lambda: bus.busy(STRATEGIES_SUBSCRIBER),
     )
     stages = StageClock(bus, strategies, engine, trades)
     strategies.subscribe()

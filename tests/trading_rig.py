@@ -213,6 +213,7 @@ async def trading_rig(
     start_engine: bool = True,
     hedging: bool = True,
     poll_interval: float = 3600.0,
+    settle_after: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[TradingRig]:
     clock = clock or ManualClock(start)
     terminal = SimulatedTerminal(
@@ -247,6 +248,7 @@ async def trading_rig(
         execution=lambda: execution,
         management=management,
         order_path=order_path,
+        settle_after=settle_after,
     )
     rig = TradingRig(clock, terminal, bus, connector, trades, logs, store, engine, order_path)
 

@@ -99,7 +99,7 @@ from forexbot.notifications.store import PushStore
 from forexbot.notifications.vapid import load_or_create_vapid_key, vapid_subject
 from forexbot.strategies.control import StrategyControl
 from forexbot.strategies.instances import build_instances
-from forexbot.strategies.manager import StrategyManager
+from forexbot.strategies.manager import STRATEGIES_SUBSCRIBER, StrategyManager
 
 _log = structlog.get_logger("forexbot.daemon.app")
 
@@ -275,6 +275,7 @@ class Daemon:
             management=strategies.management,
             latch=KillSwitchLatch(self._data_dir / LATCH_FILE),
             order_path=order_path,
+            settle_after=lambda: bus.busy(STRATEGIES_SUBSCRIBER),
         )
         risk, execution, positions = trading.risk, trading.execution, trading.positions
         equity = EquityHistory.for_daemon(engine, bus, clock, positions, risk, connector)

@@ -75,9 +75,12 @@ def build_engine(
     management: Callable[[str], TradeManagement | None] = lambda _key: None,
     latch: KillSwitchLatch | None = None,
     order_path: OrderPath | None = None,
+    settle_after: Callable[[], bool] = lambda: False,
 ) -> TradingEngine:
     """Build the engine around a connector (see the module docstring). ``order_path`` is
-    the state the strategy manager gives way to; the execution manager keeps it."""
+    the state the strategy manager gives way to; the execution manager keeps it.
+    ``settle_after`` says when background settlements wait for the analysis (see
+    :mod:`~forexbot.engine.execution`)."""
     orders = OrdersInFlight()
     limits = RiskLimits(risk, store)  # read by the position manager, changed through risk
     positions = PositionManager(
@@ -117,6 +120,7 @@ def build_engine(
         halted=risk_manager.sending_blocked,
         on_open=positions.track,
         order_path=order_path,
+        settle_after=settle_after,
     )
     control = TradingControl(
         risk_manager,

@@ -36,6 +36,12 @@ Rules:
   logged and counted (:attr:`ExecutionManager.settle_failures`), and reconciliation settles
   its row. :meth:`ExecutionManager.execute` (manual trades, the API) returns after the
   settlement, so its caller reads the final record.
+* **A settlement comes after the burst's analysis.** Its terminal read and database
+  transaction take the event loop from the strategies still analysing the bars that closed
+  with the order's, and from the next signal's order; so a background settlement waits while
+  ``settle_after`` says the analysis is busy (the daemon: the strategy manager has bars to
+  analyse), for at most :data:`MAX_SETTLE_DEFER` seconds. The order stays reserved and being
+  sent meanwhile, so nothing is decided on a book that misses it.
 """
 
 from __future__ import annotations
@@ -75,6 +81,8 @@ RISK_TOLERANCE_ON_RESEND = 1.10
 LOOKUP_WINDOW = 3600.0
 #: How long :meth:`ExecutionManager.stop` waits for pending settlements before cancelling them.
 SETTLE_TIMEOUT = 5.0
+#: Longest wait (seconds) of a background settlement for the analysis to finish.
+MAX_SETTLE_DEFER = 0.25
 
 
 class ExecutionGateway(OrderTerminal, Protocol):
@@ -156,6 +164,7 @@ class ExecutionManager:
         halted: Callable[[], str | None] = lambda: None,
         on_open: Callable[[TradeRecord], None] = lambda _record: None,
         order_path: OrderPath | None = None,
+        settle_after: Callable[[], bool] = lambda: False,
     ) -> None:
         self._gateway = gateway
         self._trades = trades
@@ -169,6 +178,7 @@ class ExecutionManager:
             at_terminal=order_path.at_terminal if order_path else nullcontext,
         )
         self._orders = orders
+        self._settle_after = settle_after
         self._halted = halted
         self._on_open = on_open
         self.sent = 0
@@ -228,6 +238,7 @@ class ExecutionManager:
 
         async def settle() -> None:
             try:
+                await self._give_way()
                 await self._settle(sent)
             except Exception:
                 self.settle_failures += 1
@@ -247,6 +258,15 @@ class ExecutionManager:
         self._settling.add(task)
         task.add_done_callback(done)
         self._bus.track(task, "execution")
+
+    async def _give_way(self) -> None:
+        """Wait while the analysis is busy, at most :data:`MAX_SETTLE_DEFER` seconds."""
+        if not self._settle_after():
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_SETTLE_DEFER
+        while self._settle_after() and loop.time() < deadline:  # noqa: ASYNC110 - bus state
+            await asyncio.sleep(0.0005)
 
     async def _never_sent(self, trade_id: int, intent: OrderIntent, halt: str) -> int:
         """An intent approved before the kill switch tripped: recorded, cancelled, never sent."""

@@ -59,6 +59,9 @@ from forexbot.strategies.regime import is_synthetic_index
 
 _log = structlog.get_logger("forexbot.strategies")
 
+#: The manager's bus subscriber: busy while bars wait for their analysis.
+STRATEGIES_SUBSCRIBER = "strategies"
+
 
 class HistorySource(Protocol):
     """Where warm-up bars come from (the connector)."""
@@ -140,7 +143,7 @@ class StrategyManager:
         self._stopped = False
 
     def subscribe(self) -> None:
-        self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name="strategies")
+        self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name=STRATEGIES_SUBSCRIBER)
 
     def stop(self) -> int:
         """Stop taking bars (at shutdown: no new signals); returns the bars left unread."""

@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 import structlog
+from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import TradingRig, trading_rig
 
 from forexbot.domain.trades import Fill, TradeRecord
 from forexbot.domain.trading import OrderIntent, Side, TradeStatus
+from forexbot.engine.execution import MAX_SETTLE_DEFER
 from forexbot.events.types import SignalEvent
 
 pytestmark = pytest.mark.db
@@ -172,3 +174,31 @@ async def test_execute_returns_after_the_settlement(db_engine: AsyncEngine) -> N
 
         assert (await rig.trade(trade_id)).status is TradeStatus.OPEN
         assert rig.execution.settling() == 0
+
+
+async def test_a_settlement_waits_while_the_burst_is_still_analysed(
+    db_engine: AsyncEngine,
+) -> None:
+    analysing = [True]
+    async with trading_rig(db_engine, settle_after=lambda: analysing[0]) as rig:
+        sends = count_sends(rig)
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
+        await eventually(lambda: rig.execution.settling() == 1, timeout=5.0, what="a settlement")
+        await asyncio.sleep(0.05)  # the settlement task has had many turns of the loop
+
+        [pending] = await submitted_trades(rig)
+        assert pending.client_order_id == sends[0]
+        analysing[0] = False
+        opened = await rig.wait_for(TradeStatus.OPEN)
+        assert opened.trade.client_order_id == sends[0]
+
+
+async def test_a_settlement_waits_for_the_analysis_at_most_its_bound(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine, settle_after=lambda: True) as rig:
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
+
+        opened = await rig.wait_for(TradeStatus.OPEN, timeout=MAX_SETTLE_DEFER + 5.0)
+
+        assert opened.trade.status is TradeStatus.OPEN
