@@ -15,6 +15,7 @@ from forexbot.domain.market import Bar, Tick
 from forexbot.domain.rejection import RejectCode
 from forexbot.domain.trades import TradeRecord
 from forexbot.domain.trading import AccountState, OrderIntent, Signal, TradeStatus
+from forexbot.market_condition.detector import MarketCondition
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +55,11 @@ class SignalEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class MarketConditionEvent(Event):
-    """The market condition of a symbol and timeframe on a closed bar (JSON-ready dict)."""
+    """The market condition of a symbol and timeframe on a closed bar. Typed: published on
+    every bar of every stream, it is serialised (``to_dict``) only where it leaves the
+    process."""
 
-    condition: dict[str, Any]
+    condition: MarketCondition
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,7 +216,7 @@ class StrategyManager:
             return
         stream.condition = self._detect(stream, bar)
         if stream.condition is not None:
-            self._bus.publish(MarketConditionEvent(stream.condition.to_dict()))
+            self._bus.publish(MarketConditionEvent(stream.condition))
         signalled = False
         for instance in self._by_stream[key]:
             if signalled and not await self._made_way():

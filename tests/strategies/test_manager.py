@@ -115,11 +115,9 @@ async def test_each_closed_bar_gets_a_market_condition_event(bus: EventBus) -> N
     await run(manager, bus, bars[300:])
     assert len(recorder.conditions) == 30
     last = recorder.conditions[-1].condition
-    assert last["symbol"] == "EURUSD"
-    assert last["trend"] == TrendDirection.BULLISH.value
-    condition = manager.condition("EURUSD", TF)  # the last event's, kept for reading
-    assert condition is not None
-    assert condition.to_dict() == last
+    assert last.symbol == "EURUSD"
+    assert last.trend is TrendDirection.BULLISH
+    assert manager.condition("EURUSD", TF) == last  # the last event's, kept for reading
 
 
 async def test_the_condition_on_a_live_bar_is_detect_over_the_streams_bars_since_warm_up(
@@ -138,7 +136,7 @@ async def test_the_condition_on_a_live_bar_is_detect_over_the_streams_bars_since
         detect(bars_to_frame(bars[first : t + 1]), "EURUSD", TF).to_dict()
         for t in range(320, len(bars))
     ]
-    assert [event.condition for event in recorder.conditions] == expected
+    assert [event.condition.to_dict() for event in recorder.conditions] == expected
 
 
 async def test_a_strategy_failing_on_its_history_is_counted_and_the_others_warm_up(
