@@ -328,9 +328,14 @@ class MT5Connector:
 
     def _read_account(self, generation: int, now: float) -> PolledAccount | None:
         """``account_info()`` as a :class:`PolledAccount`; None when the terminal gives none.
-        Runs in a worker job."""
-        raw = self._terminal.account_info()
-        return None if raw is None else PolledAccount(generation, now, account_state_of(raw))
+        Runs in a worker job, after the ticks or an order's answer: it never raises, so a
+        failure here cannot turn a sent order or a poll into an error (the account is then
+        asked for when needed, and that call reports the failure)."""
+        try:
+            raw = self._terminal.account_info()
+            return None if raw is None else PolledAccount(generation, now, account_state_of(raw))
+        except Exception:
+            return None
 
     def _read_margins(
         self, closing: Mapping[str, tuple[float, float]], now: float

@@ -212,3 +212,31 @@ async def test_the_margins_are_read_after_the_ticks_are_handed_over(
         rig.terminal.order_calc_margin = real  # type: ignore[method-assign]
         asked = real(mt5c.ORDER_TYPE_BUY, "EURUSD", 1.0, tick.ask)
         assert margin == pytest.approx(asked, abs=0.005 + 1e-9)
+
+
+async def test_an_account_read_failing_after_a_send_does_not_fail_the_sent_order(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        await rig.advance(60)
+        tick = rig.connector.last_tick("EURUSD")
+        assert tick is not None
+
+        def broken() -> Any:
+            raise ConnectionError("the terminal went away after answering")
+
+        rig.terminal.account_info = broken  # type: ignore[method-assign]
+        result = await rig.connector.order_send(
+            {
+                "action": mt5c.TRADE_ACTION_DEAL,
+                "symbol": "EURUSD",
+                "volume": 0.1,
+                "type": mt5c.ORDER_TYPE_BUY,
+                "price": tick.ask,
+                "deviation": 20,
+                "type_filling": mt5c.ORDER_FILLING_FOK,
+            }
+        )
+
+        assert result.retcode == mt5c.TRADE_RETCODE_DONE
+        assert rig.connector.polled_account() is None
