@@ -503,6 +503,7 @@ def run_backtest(
     the kernel does not support raises :class:`~forexbot.errors.InvalidInputError`."""
     from forexbot.backtest.kernel import (  # noqa: PLC0415 - the kernel imports this module
         KernelUnsupported,
+        collector_paused,
         run_kernel,
         supports,
     )
@@ -515,7 +516,8 @@ def run_backtest(
             if progress is not None:
                 progress(0, 0)
             try:
-                result = kernel_result(run_kernel(spec))
+                with collector_paused():  # the trades' records too: ~40k objects on 1.5k trades
+                    result = kernel_result(run_kernel(spec))
             except KernelUnsupported as exc:
                 if engine == "kernel":
                     raise InvalidInputError(f"the kernel cannot run this backtest: {exc}") from exc
