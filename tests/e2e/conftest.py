@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_kit import Seeds, scratch_dir
 
 
 @pytest.fixture
@@ -18,8 +18,16 @@ def workdir() -> Iterator[Path]:
     another session starts, which would lock the server out of its own files.
 
     ``FOREXBOT_KEEP_E2E=1`` keeps it (the daemon's log and data) for a post-mortem."""
-    path = Path(tempfile.mkdtemp(prefix="forexbot-e2e-"))
-    path.chmod(0o755)
+    path = scratch_dir()
     yield path
     if not os.environ.get("FOREXBOT_KEEP_E2E"):
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seeds() -> Iterator[Seeds]:
+    """Data directories with users in them, made once and copied for each daemon
+    (:class:`daemon_kit.Seeds`)."""
+    path = scratch_dir()
+    yield Seeds(path)
+    shutil.rmtree(path, ignore_errors=True)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +27,16 @@ START_TIMEOUT = 90.0
 #: eleven minutes of real time; the longest-lived daemon (the API contract module's) runs
 #: under two. A daemon meant to live longer must start later in the week or run slower.
 SIM_START = "2026-11-23T08:00:00Z"
+#: The usual cast of a daemon under test: an admin, a trader and a viewer (:class:`Seeds`).
+ACCOUNTS = (("ada", "admin"), ("tom", "trader"), ("vic", "viewer"))
+
+
+def scratch_dir() -> Path:
+    """A directory of our own under the system's temporary directory, which the embedded
+    PostgreSQL (the ``pgserver`` user, as root) can traverse (see ``conftest.workdir``)."""
+    path = Path(tempfile.mkdtemp(prefix="forexbot-e2e-"))
+    path.chmod(0o755)
+    return path
 
 
 def free_port() -> int:
@@ -136,23 +149,11 @@ class Daemon:
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
-async def create_user(
-    data_dir: Path, env: dict[str, str], role: str = "admin", username: str = "trader1"
-) -> list[str]:
-    """Create ``username``; an admin's recovery codes come back (it signs in with them)."""
+async def user_create(data_dir: Path, env: dict[str, str], username: str, role: str) -> str:
+    """``forexbot user create`` as an operator runs it; what it prints."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "forexbot",
-        "user",
-        "create",
-        "--username",
-        username,
-        "--role",
-        role,
-        "--password-stdin",
-        "--data-dir",
-        str(data_dir),
+        *(sys.executable, "-m", "forexbot", "user", "create", "--username", username),
+        *("--role", role, "--password-stdin", "--data-dir", str(data_dir)),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -161,7 +162,66 @@ async def create_user(
     out, _ = await asyncio.wait_for(proc.communicate(PASSWORD.encode() + b"\n"), 120)
     assert proc.returncode == 0, out.decode()
     assert "created" in out.decode()
-    return re.findall(r"^  ([a-z2-9]{5}-[a-z2-9]{5})$", out.decode(), re.M)
+    return out.decode()
+
+
+def recovery_codes(printed: str) -> list[str]:
+    """The recovery codes ``forexbot user create`` printed for an admin."""
+    return re.findall(r"^  ([a-z2-9]{5}-[a-z2-9]{5})$", printed, re.M)
+
+
+async def create_user(
+    data_dir: Path, env: dict[str, str], role: str = "admin", username: str = "trader1"
+) -> list[str]:
+    """Create ``username``; an admin's recovery codes come back (it signs in with them)."""
+    return recovery_codes(await user_create(data_dir, env, username, role))
+
+
+class Seeds:
+    """Data directories with users already in them, made once a session (by ``forexbot user
+    create``, as an operator does) and copied for each daemon that starts with those users.
+
+    Why: creating a user starts the embedded PostgreSQL (``initdb`` the first time), migrates
+    and stops it, three to four seconds each; a copy of the stopped server's directory (about
+    50 MB) takes about a second and holds the same accounts, so each daemon still has a
+    database of its own. With ``DATABASE_URL`` in the environment the users live in that
+    server, not in the directory, so they are created for each daemon as before.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._made: dict[tuple[tuple[str, str], ...], tuple[Path, list[str]]] = {}
+
+    async def plant(
+        self, data_dir: Path, env: dict[str, str], users: Sequence[tuple[str, str]]
+    ) -> list[str]:
+        """Give ``data_dir`` (not yet there) the ``users`` (username, role) and what
+        ``forexbot user create`` printed for each, in order."""
+        if "DATABASE_URL" in env:
+            return [await user_create(data_dir, env, name, role) for name, role in users]
+        key = tuple(users)
+        if key not in self._made:
+            seed = self._root / secrets.token_hex(4) / "data"
+            seed_env = daemon_env(seed)
+            printed = [await user_create(seed, seed_env, name, role) for name, role in users]
+            self._made[key] = (seed, printed)
+        seed, printed = self._made[key]
+        copy_tree(seed, data_dir)
+        return list(printed)
+
+    async def admin(
+        self, data_dir: Path, env: dict[str, str], username: str = "trader1"
+    ) -> list[str]:
+        """Like :func:`create_user` for an admin: its recovery codes, each copy's own."""
+        (printed,) = await self.plant(data_dir, env, [(username, "admin")])
+        return recovery_codes(printed)
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """``cp -a``: as root, the embedded PostgreSQL's files belong to the ``pgserver`` user, and
+    the copy must keep their owner and modes (``shutil.copytree`` keeps only the modes)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True)
 
 
 async def login(

@@ -47,7 +47,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import pytest
 import pytest_asyncio
-from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from daemon_kit import ACCOUNTS, Daemon, Seeds, daemon_env, free_port, login, recovery_codes
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -156,13 +156,12 @@ def _scratch_dir() -> Path:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def running() -> AsyncIterator[Running]:
+async def running(seeds: Seeds) -> AsyncIterator[Running]:
     workdir = _scratch_dir()
     data_dir = workdir / "data"
     env = daemon_env(data_dir, **UNLIMITED)
-    codes = await create_user(data_dir, env, "admin", "ada")
-    await create_user(data_dir, env, "trader", "tom")
-    await create_user(data_dir, env, "viewer", "vera")
+    printed, _, _ = await seeds.plant(data_dir, env, ACCOUNTS)
+    codes = recovery_codes(printed)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
         await daemon.start()
@@ -170,7 +169,7 @@ async def running() -> AsyncIterator[Running]:
             tokens = {
                 "admin": await login(http, daemon.base, codes, "ada"),
                 "trader": await login(http, daemon.base, None, "tom"),
-                "viewer": await login(http, daemon.base, None, "vera"),
+                "viewer": await login(http, daemon.base, None, "vic"),
             }
             ids = await _known_ids(http, daemon.base, tokens["admin"])
         yield Running(daemon.base, tokens, ids, workdir)

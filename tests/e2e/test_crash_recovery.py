@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from daemon_kit import Daemon, Seeds, daemon_env, free_port, login
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +68,7 @@ async def snapshot(
 
 
 async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_terminal(
-    workdir: Path,
+    workdir: Path, seeds: Seeds
 ) -> None:
     data_dir = workdir / "data"
     strategies = workdir / "strategies.yaml"
@@ -87,7 +87,7 @@ async def test_sigkill_with_orders_in_flight_then_restart_agrees_with_the_termin
         return env
 
     env = environment(**slow)
-    codes = await create_user(data_dir, env)
+    codes = await seeds.admin(data_dir, env)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env, args=("--sim-speed", "1"))
     try:
         await daemon.start()

@@ -1,6 +1,7 @@
 """End to end: the daemon as a user runs it, driven over HTTP and WebSocket like a client.
 
-One scenario, in the order a trader lives it: create a user, start ``forexbot run`` in paper
+One scenario, in the order a trader lives it: a user created (``forexbot user create``, run
+once a session and copied: :class:`daemon_kit.Seeds`), start ``forexbot run`` in paper
 mode on an accelerated simulated market, watch quotes stream, see the bot trade, stop it with
 SIGTERM (exit 0, systemd told STOPPING), start it again and find the same trades.
 """
@@ -15,7 +16,7 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from daemon_kit import Daemon, Seeds, daemon_env, free_port, login
 from polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -66,14 +67,14 @@ async def _listen(sock: socket.socket, messages: list[str]) -> None:
         messages.append(data.decode())
 
 
-async def test_paper_trading_end_to_end(workdir: Path) -> None:
+async def test_paper_trading_end_to_end(workdir: Path, seeds: Seeds) -> None:
     data_dir = workdir / "data"
     notify_path = workdir / "notify.sock"
     notify = _bind_notify_socket(notify_path)
     sent: list[str] = []
     listener = asyncio.create_task(_listen(notify, sent))
     env = daemon_env(data_dir, notify_path)
-    codes = await create_user(data_dir, env)
+    codes = await seeds.admin(data_dir, env)
 
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:

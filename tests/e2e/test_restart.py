@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from daemon_kit import Daemon, create_user, daemon_env, free_port, login
+from daemon_kit import Daemon, Seeds, daemon_env, free_port, login
 from polling import eventually
 
 from forexbot.daemon.restart import EXIT_RESTART
@@ -39,7 +39,7 @@ async def _restart(http: aiohttp.ClientSession, base: str, headers: dict[str, st
 
 
 async def test_under_systemd_a_restart_exits_with_the_status_the_unit_restarts_on(
-    workdir: Path,
+    workdir: Path, seeds: Seeds
 ) -> None:
     unit = _systemd_unit()
     assert f"RestartForceExitStatus={EXIT_RESTART}" in unit
@@ -47,7 +47,7 @@ async def test_under_systemd_a_restart_exits_with_the_status_the_unit_restarts_o
 
     data_dir = workdir / "data"
     env = daemon_env(data_dir, INVOCATION_ID="0123456789abcdef0123456789abcdef")
-    codes = await create_user(data_dir, env, role="admin")
+    codes = await seeds.admin(data_dir, env)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
         await daemon.start()
@@ -67,11 +67,13 @@ async def test_under_systemd_a_restart_exits_with_the_status_the_unit_restarts_o
         daemon.kill()
 
 
-async def test_outside_systemd_the_daemon_comes_back_on_the_same_port(workdir: Path) -> None:
+async def test_outside_systemd_the_daemon_comes_back_on_the_same_port(
+    workdir: Path, seeds: Seeds
+) -> None:
     data_dir = workdir / "data"
     env = daemon_env(data_dir)
     env.pop("INVOCATION_ID", None)
-    codes = await create_user(data_dir, env, role="admin")
+    codes = await seeds.admin(data_dir, env)
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
         await daemon.start()

@@ -8,11 +8,9 @@ downloaded.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 import pyotp
-from daemon_kit import PASSWORD, Daemon, daemon_env, free_port
+from daemon_kit import ACCOUNTS, PASSWORD, Daemon, Seeds, daemon_env, free_port
 from PIL import Image
 from playwright.async_api import Page, async_playwright
 
@@ -46,21 +44,6 @@ QUICK = {
 MONEY = re.compile(r"^[+-]?\d{1,3}(,\d{3})*\.\d{2} USD$")
 SECRET_LINE = re.compile(r"^  secret: (\S+)$", re.M)
 WAIT_MS = 20_000
-
-
-async def create_account(data_dir: Path, env: dict[str, str], username: str, role: str) -> str:
-    """``forexbot user create`` as an operator runs it; what it prints."""
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "forexbot", "user", "create", "--username", username),
-        *("--role", role, "--password-stdin", "--data-dir", str(data_dir)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(PASSWORD.encode() + b"\n"), 120)
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
 
 
 def wrong_code(totp: pyotp.TOTP) -> str:
@@ -102,20 +85,21 @@ class Screens:
 
 
 @asynccontextmanager
-async def app_daemon(workdir: Path, **settings: str) -> AsyncIterator[tuple[Daemon, str]]:
+async def app_daemon(
+    workdir: Path, seeds: Seeds, **settings: str
+) -> AsyncIterator[tuple[Daemon, str]]:
     """A daemon on the simulated market with a trader (``tom``), a viewer (``vic``) and an
     admin (``ada``); the admin's one-time code secret comes with it. ``settings`` are more
-    ``FOREXBOT_*`` environment variables."""
+    ``FOREXBOT_*`` environment variables. The accounts are made once a session and each daemon
+    starts on a copy of them (:class:`daemon_kit.Seeds`): its own database, nothing shared."""
     data_dir = workdir / "data"
     strategies = workdir / "strategies.yaml"
     strategies.write_text(STRATEGIES)
     env = daemon_env(data_dir, FOREXBOT_STRATEGY__FILE=str(strategies), **QUICK, **settings)
     del env["FOREXBOT_STRATEGY__TIMEFRAME"]  # the strategies file says its own
-    printed = await create_account(data_dir, env, "ada", "admin")
+    printed, _, _ = await seeds.plant(data_dir, env, ACCOUNTS)
     found = SECRET_LINE.search(printed)
     assert found is not None, printed
-    await create_account(data_dir, env, "tom", "trader")
-    await create_account(data_dir, env, "vic", "viewer")
     running = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
     try:
         await running.start()

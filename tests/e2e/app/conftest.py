@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from app_kit import CHROMIUM, NO_CHROMIUM, app_daemon, phone_page
-from daemon_kit import Daemon
+from daemon_kit import Daemon, Seeds
 from playwright.async_api import Page
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[tuple[Daemon, str]]:
+async def daemon(workdir: Path, seeds: Seeds) -> AsyncIterator[tuple[Daemon, str]]:
     """The daemon on the simulated market, and the admin's one-time code secret."""
-    async with app_daemon(workdir) as running:
+    async with app_daemon(workdir, seeds) as running:
         yield running
 
 

@@ -31,7 +31,7 @@ from app_kit import (
     check_screenshots,
     sign_in,
 )
-from daemon_kit import PASSWORD, Daemon
+from daemon_kit import PASSWORD, Daemon, Seeds
 from notifications.push_service import Browser, PushService, Received, running_push_service
 from playwright.async_api import Page, expect
 from polling import eventually
@@ -43,10 +43,10 @@ if CHROMIUM is None:
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
+async def daemon(workdir: Path, seeds: Seeds) -> AsyncIterator[Daemon]:
     # The test's push service listens on 127.0.0.1 over http, which the daemon refuses unless told.
     loopback = {"FOREXBOT_NOTIFICATIONS__ALLOW_LOOPBACK_PUSH": "true"}
-    async with app_daemon(workdir, **loopback) as (running, _):
+    async with app_daemon(workdir, seeds, **loopback) as (running, _):
         yield running
 
 
