@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from app_kit import CHROMIUM, NO_CHROMIUM, PHONE
-from daemon_kit import Daemon, daemon_env, free_port
+from daemon_kit import Daemon, daemon_env, free_port, scratch_dir
 from PIL import Image
 from playwright.async_api import BrowserContext, CDPSession, Page, async_playwright
 
@@ -35,8 +36,11 @@ if CHROMIUM is None:
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 
-@pytest_asyncio.fixture(loop_scope="function")
-async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def daemon() -> AsyncIterator[Daemon]:
+    """One daemon for the module: its tests only read what it serves (each browser has a
+    profile of its own, so a service worker one test installs is not there for the next)."""
+    workdir = scratch_dir()
     data_dir = workdir / "data"
     running = Daemon(data_dir, free_port(), workdir / "daemon.log", daemon_env(data_dir))
     try:
@@ -44,6 +48,8 @@ async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
         yield running
     finally:
         running.kill()
+        if not os.environ.get("FOREXBOT_KEEP_E2E"):
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
