@@ -63,6 +63,7 @@ from forexbot.backtest.kernel import run_kernel
 from forexbot.backtest.prices import PriceSeries
 from forexbot.backtest.runner import BacktestResult, BacktestSpec, load_prices, run_backtest
 from forexbot.config.models import RiskSettings
+from forexbot.connectors.mt5sim import mt5csv_jit
 from forexbot.connectors.mt5sim.mt5csv import format_bars, read_export
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE
 from forexbot.connectors.mt5sim.timeutil import from_server_array, to_server_array
@@ -123,6 +124,7 @@ def ma_rsi(bars: int) -> BacktestResult:
         kernel_jit.warm()  # numba's machine code, compiled or loaded from its cache: once a
         compiled.warm()  # process, as for the SMA cross below
         rolling.warm()
+        mt5csv_jit.warm()  # the CSV reader's one-pass parser
         warm_time = time.perf_counter() - started
         started = time.perf_counter()
         result = run_backtest(spec)

@@ -89,6 +89,20 @@ class PriceSeries:
         )
 
 
+def utc_of_ordered(server: I64) -> I64:
+    """:func:`~forexbot.connectors.mt5sim.timeutil.from_server_array` of times in order: the
+    shift looked up once per server hour from where the hour changes, not through
+    ``np.unique`` (a sort of the whole array: ~0.1 s on a million M1 bars)."""
+    if not len(server):
+        return from_server_array(server)
+    hours = server // 3600
+    starts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
+    firsts = hours[starts] * 3600
+    shifts = firsts - from_server_array(firsts)
+    out: I64 = server - np.repeat(shifts, np.diff(np.r_[starts, len(server)]))
+    return out
+
+
 def read_prices(
     terminal: SimulatedTerminal,
     symbol: str,
@@ -113,7 +127,7 @@ def read_prices(
         raise BacktestDataError(
             f"cannot read {symbol} {timeframe.name} bars: {terminal.last_error()}"
         )
-    bars = bars[bars["time"] + period <= server_end]
+    bars = bars[: int(np.searchsorted(bars["time"], server_end - period, side="right"))]
     first = int(np.searchsorted(bars["time"], server_start))
     if first == len(bars):
         raise BacktestDataError(
@@ -123,7 +137,7 @@ def read_prices(
     return PriceSeries(
         symbol=symbol,
         timeframe=timeframe,
-        time=from_server_array(bars["time"].astype(np.int64)),
+        time=utc_of_ordered(bars["time"].astype(np.int64)),
         open=bars["open"].astype(np.float64),
         high=bars["high"].astype(np.float64),
         low=bars["low"].astype(np.float64),

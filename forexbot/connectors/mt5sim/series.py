@@ -56,6 +56,14 @@ def aggregate(bars: Bars, starts_of: NDArray[np.int64]) -> Bars:
     return out
 
 
+def _between(merged: Bars, start: int, stop: int) -> Bars:
+    """The bars of ``merged`` (in time order, a fresh array) opening in ``[start, stop)``: a
+    slice, not a masked copy of the whole period (60 MB on a million M1 bars)."""
+    times = merged["time"]
+    lo = int(np.searchsorted(times, start))
+    return merged[lo : lo + int(np.searchsorted(times[lo:], stop))]
+
+
 def _period_start(timeframe: int, day: int) -> int:
     return week_start(day) if timeframe == TIMEFRAME_W1 else month_start(day)
 
@@ -172,8 +180,7 @@ class MarketData:
         chunks = [self.day_bars(symbol, timeframe, day, now_msc) for day in days]
         if not chunks:
             return np.zeros(0, dtype=RATES_DTYPE)
-        merged = np.concatenate(chunks)
-        return merged[(merged["time"] >= start) & (merged["time"] <= end)]
+        return _between(np.concatenate(chunks), start, end + 1)
 
     def _calendar_bar(self, symbol: str, timeframe: int, start: int, now_msc: int) -> Bars | None:
         stop = min(_period_end(timeframe, start), now_msc // _DAY_MS + 1)
@@ -192,7 +199,7 @@ class MarketData:
         else:
             chunks = [self.day_bars(symbol, TIMEFRAME_M1, day, now_msc) for day in days]
         merged = np.concatenate(chunks) if chunks else np.zeros(0, dtype=RATES_DTYPE)
-        return merged[(merged["time"] >= start) & (merged["time"] < stop)]
+        return _between(merged, start, stop)
 
     # --- ticks ------------------------------------------------------------------------
     def ticks_from(self, symbol: str, start_msc: int, count: int, now_msc: int) -> Ticks:
