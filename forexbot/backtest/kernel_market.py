@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from forexbot.connectors.conversions import symbol_spec_of
 from forexbot.connectors.mt5sim.pricepath import PricePath
+from forexbot.connectors.mt5sim.replay import ReplayFeed
 from forexbot.connectors.mt5sim.series import MarketData
 from forexbot.connectors.mt5sim.symbols import SymbolSpec as TerminalSpec
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
@@ -97,6 +98,9 @@ class KernelMarket:
         info = terminal.symbol_info(symbol)
         self.spec: SymbolSpec = symbol_spec_of(info)
         self.stop_out: float = float(terminal._state.stop_out)
+        # Replayed data read directly only when nothing is laid over it (a fixed spread, variants).
+        feed = terminal.feed
+        self._replay = feed if isinstance(feed, ReplayFeed) else None
 
     def is_open(self, server_seconds: float) -> bool:
         """The terminal's market-open rule (``order_send`` refuses 10018 when closed)."""
@@ -140,7 +144,7 @@ class KernelMarket:
             first, last = int(minutes[lo]) - 1, int(minutes[hi - 1])
             if (hi - lo) * _SPARSE < last + 1 - first:
                 for k in range(lo, hi):
-                    tick = self._market.last_tick(self.symbol, int(at_msc[k]))
+                    tick = self._last_tick(int(at_msc[k]))
                     if tick is not None:
                         bid[k], ask[k] = float(tick["bid"][0]), float(tick["ask"][0])
                         tick_msc[k] = int(tick["time_msc"][0])
@@ -160,6 +164,16 @@ class KernelMarket:
         for k, when in enumerate(at_msc.tolist()):
             market_open[k] = self.is_open(when / 1000)
         return Quotes(at_msc.astype(np.int64), bid, ask, tick_msc, market_open)
+
+    def _last_tick(self, at_msc: int) -> NDArray[np.void] | None:
+        """The terminal's ``last_tick`` at ``at_msc``; at a minute's start of replayed bars
+        (where every decision on M1 bars falls) the minute's opening tick, which is that
+        tick, read without synthesising the minute's other ticks (~0.1 ms each)."""
+        if self._replay is not None and at_msc % 60_000 == 0:
+            tick = self._replay.opening_tick(self.symbol, at_msc // 60_000)
+            if tick is not None:
+                return tick
+        return self._market.last_tick(self.symbol, at_msc)
 
     def end_of_test(self, last_utc: float) -> EndOfTest:
         """The last minute's ticks up to ``last_utc`` and the quote then (see the runner)."""

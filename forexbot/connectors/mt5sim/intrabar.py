@@ -18,7 +18,8 @@ it. The rules:
 * **Ticks inside an M1 bar**: ``tick_volume`` ticks (at least as many as the path has anchors:
   a bar with one tick but different open and close gets two), evenly spaced in the minute,
   bid on the path, ask = bid + the bar's spread. Flags mark what changed (BID 2, ASK 4); the
-  first tick and a repeat carry both.
+  first tick and a repeat carry both. The first tick is at the minute's start, on the bar's
+  open (:func:`first_tick` gives it without the rest).
 
 Everything is a pure function of (key, bar time), so replays are reproducible.
 """
@@ -118,4 +119,17 @@ def ticks(bar: NDArray[np.void], key: int, digits: int, point: float) -> NDArray
         changed = (bid[1:] != bid[:-1]) * TICK_FLAG_BID + (ask[1:] != ask[:-1]) * TICK_FLAG_ASK
         flags[1:] = np.where(changed == 0, _BOTH, changed)
     out["flags"] = flags
+    return out
+
+
+def first_tick(bar: NDArray[np.void], digits: int, point: float) -> NDArray[np.void]:
+    """``ticks(bar, ...)[:1]`` without the path: the first tick is at the minute's start on
+    the first anchor, the bar's open, which :func:`path` hits exactly whatever the key."""
+    bid = np.full(1, float(bar["open"]))
+    out = np.zeros(1, dtype=TICKS_DTYPE)
+    out["time_msc"] = int(bar["time"]) * 1000
+    out["time"] = int(bar["time"])
+    out["bid"] = bid
+    out["ask"] = np.round(bid + int(bar["spread"]) * point, digits)
+    out["flags"] = _BOTH
     return out

@@ -166,6 +166,14 @@ class BarSeries:
             return np.zeros(0, dtype=TICKS_DTYPE)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def opening_tick(self, minute: int) -> Array | None:
+        """The first tick of ``minute`` (at its start), or ``None`` when it has no bar."""
+        bars = self.day_bars(minute // 1440)
+        i = int(np.searchsorted(bars["time"], minute * 60))
+        if i == len(bars) or int(bars["time"][i]) != minute * 60:
+            return None
+        return intrabar.first_tick(bars[i], self._spec.digits, self._spec.point)
+
     def _ticks(self, minute: int, bar: Array) -> Array:
         cached = self._minutes.get(minute)
         if cached is None:
@@ -276,6 +284,14 @@ class ReplayFeed:
             return s.minute_ticks(first, stop)
         return self._fallback.minute_ticks(symbol, first, stop) if self._fallback else _EMPTY_TICKS
 
+    def opening_tick(self, symbol: str, minute: int) -> Array | None:
+        """The tick at the start of ``minute`` (server epoch // 60) of a symbol replayed from
+        bars, so the last tick at that instant: ``minute_ticks(symbol, minute, minute + 1)[:1]``
+        without synthesising the minute's other ticks. ``None`` when the minute has no bar or
+        the symbol is not replayed from bars (ask the ticks then)."""
+        s = self._series.get(symbol)
+        return s.opening_tick(minute) if isinstance(s, BarSeries) else None
+
     def is_open(self, symbol: str, server_seconds: float) -> bool:
         s = self._series.get(symbol)
         if s is None:
@@ -304,7 +320,7 @@ def _series(
         first = after.data["time_msc" if after.kind == "ticks" else "time"][0]
         if first <= last:
             raise ReplayDataError(f"{after.path} overlaps {before.path}")
-    data = np.concatenate([e.data for e in exports])
+    data = exports[0].data if len(exports) == 1 else np.concatenate([e.data for e in exports])
     if exports[0].kind == "ticks":
         return TickSeries(data, spec)
     periods = {_period(e, timeframe) for e in exports}
