@@ -14,6 +14,10 @@ them to bit for bit:
 * the percentile rank is ``100.0 * below / n`` with ``below`` the count of the ``n`` previous
   values strictly below the current one, NaN when any of the ``n + 1`` is NaN.
 
+:func:`median_before` and :func:`rank_at` give one index's value of each: a backtest asks
+for the condition at a few thousand of a million bars, where sorting those windows alone
+(~1 µs each) beats sliding over every bar (~0.2 s).
+
 One difference is left: a window holding both ``0.0`` and ``-0.0`` may give a zero median of
 the other sign than ``np.median`` (they compare equal, so their order in the window is not
 theirs). Spreads and tick volumes are never negative.
@@ -151,6 +155,54 @@ def _percentile_ranks(values: FloatArray, lookback: int) -> FloatArray:
     return out
 
 
+@njit(cache=True)
+def _median_before(values: FloatArray, lookback: int, t: int) -> float:
+    if t < lookback:
+        return math.nan
+    window = np.sort(values[t - lookback : t])
+    for value in window:
+        if math.isnan(value):
+            return math.nan
+    half = lookback // 2
+    if lookback % 2:
+        return float(window[half])
+    return float((window[half - 1] + window[half]) / 2.0)
+
+
+@njit(cache=True)
+def _rank_at(values: FloatArray, lookback: int, t: int) -> float:
+    if t < lookback:
+        return math.nan
+    value = values[t]
+    if math.isnan(value):
+        return math.nan
+    below = 0
+    for k in range(t - lookback, t):
+        if math.isnan(values[k]):
+            return math.nan
+        below += values[k] < value
+    return 100.0 * below / lookback
+
+
+def median_before(values: FloatArray, lookback: int, t: int) -> float:
+    """:func:`previous_medians` ``(values, lookback)[t]`` alone (a sorted copy of the window):
+    for a few bars of a long series, where sliding over every bar would cost more."""
+    if lookback < 1:
+        raise ValueError(f"lookback must be at least 1, got {lookback}")
+    if not 0 <= t < len(values):
+        raise IndexError(f"index {t} out of range for {len(values)} values")
+    return float(_median_before(np.ascontiguousarray(values, dtype=np.float64), lookback, t))
+
+
+def rank_at(values: FloatArray, lookback: int, t: int) -> float:
+    """:func:`percentile_ranks` ``(values, lookback)[t]`` alone (see :func:`median_before`)."""
+    if lookback < 1:
+        raise ValueError(f"lookback must be at least 1, got {lookback}")
+    if not 0 <= t < len(values):
+        raise IndexError(f"index {t} out of range for {len(values)} values")
+    return float(_rank_at(np.ascontiguousarray(values, dtype=np.float64), lookback, t))
+
+
 def previous_medians(values: FloatArray, lookback: int) -> FloatArray:
     """Per index *t*: ``np.median(values[t - lookback : t])`` (NaN for ``t < lookback``)."""
     if lookback < 1:
@@ -169,6 +221,8 @@ def percentile_ranks(values: FloatArray, lookback: int) -> FloatArray:
 
 
 def warm() -> None:
-    """Compile (or load from numba's cache) both functions."""
+    """Compile (or load from numba's cache) the functions."""
     previous_medians(np.zeros(3), 2)
     percentile_ranks(np.zeros(3), 2)
+    median_before(np.zeros(3), 2, 2)
+    rank_at(np.zeros(3), 2, 2)

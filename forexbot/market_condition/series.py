@@ -14,10 +14,12 @@ on bar *i*. It holds because the indicators are causal and computed by the same 
 (:func:`~forexbot.market_condition.trend.trend_series`, the ATR of
 :func:`~forexbot.market_condition.volatility.atr_percentile`; a prefix's values are the
 whole series' values up to it), the ATR's percentile rank and the typical spread and volume
-(``np.median`` of the ``lookback`` values before each bar) come from sliding windows compiled
-in :mod:`~forexbot.market_condition.rolling`, bit for bit the numpy definitions (~0.3 s per
-million bars instead of ~1.4), and the readings go through the same ``reading_of`` functions
-and :func:`condition_of`.
+(``np.median`` of the ``lookback`` values before each bar) are computed for the bar asked
+(:func:`~forexbot.market_condition.rolling.rank_at` and
+:func:`~forexbot.market_condition.rolling.median_before`, compiled, bit for bit the numpy
+definitions: a backtest asks for a few thousand bars of a million, where sliding windows over
+every bar cost ~0.2 s), and the readings go through the same ``reading_of`` functions and
+:func:`condition_of`.
 
 Before ``min_bars`` bars :meth:`ConditionSeries.at` gives ``None`` (where :func:`detect`
 raises); past it, it raises the ``ValueError`` :func:`detect` raises where an indicator is
@@ -36,7 +38,7 @@ from forexbot.domain.market import Timeframe
 from forexbot.indicators import compiled
 from forexbot.market_condition import liquidity, trend, volatility
 from forexbot.market_condition.detector import DetectorParams, MarketCondition, condition_of
-from forexbot.market_condition.rolling import percentile_ranks, previous_medians
+from forexbot.market_condition.rolling import median_before, previous_medians, rank_at
 
 __all__ = ["ConditionSeries", "previous_medians"]
 
@@ -51,7 +53,6 @@ class ConditionSeries:
         "_atr",
         "_minus",
         "_params",
-        "_pct",
         "_plus",
         "_slope",
         "_spreads",
@@ -59,8 +60,6 @@ class ConditionSeries:
         "_synthetic",
         "_timeframe",
         "_times",
-        "_typical_spread",
-        "_typical_volume",
         "_volumes",
     )
 
@@ -86,13 +85,11 @@ class ConditionSeries:
         close = bars["close"].to_numpy(dtype="float64")
         t = trend.trend_series(high, low, close, p.trend)
         self._adx, self._plus, self._minus, self._slope = t.adx, t.plus_di, t.minus_di, t.slope
-        # volatility.atr_percentile's ATR and rank, the rank by the compiled sliding window
+        # volatility.atr_percentile's ATR; its rank and the typical spread and volume are
+        # computed for the bars asked (rolling.rank_at, rolling.median_before)
         self._atr = compiled.atr(high, low, close, p.volatility.atr_period)
-        self._pct = percentile_ranks(self._atr, p.volatility.lookback)
         self._spreads = bars["spread"].to_numpy(dtype="float64")
         self._volumes = bars["tick_volume"].to_numpy(dtype="float64")
-        self._typical_spread = previous_medians(self._spreads, p.liquidity.lookback)
-        self._typical_volume = previous_medians(self._volumes, p.liquidity.lookback)
 
     def __len__(self) -> int:
         return len(self._spreads)
@@ -117,19 +114,19 @@ class ConditionSeries:
             bars,
         )
         vol_reading = volatility.reading_of(
-            float(self._atr[i]), float(self._pct[i]), p.volatility, bars
+            float(self._atr[i]), rank_at(self._atr, p.volatility.lookback, i), p.volatility, bars
         )
         liq_reading = liquidity.reading_of(
             float(self._spreads[i]) if current_spread is None else float(current_spread),
-            float(self._typical_spread[i]),
+            median_before(self._spreads, p.liquidity.lookback, i),
             float(self._volumes[i]),
-            float(self._typical_volume[i]),
+            median_before(self._volumes, p.liquidity.lookback, i),
             p.liquidity,
         )
         return condition_of(
             self._symbol,
             self._timeframe,
-            pd.Timestamp(self._times.iloc[i]).to_pydatetime().astimezone(UTC),
+            pd.Timestamp(self._times.array[i]).to_pydatetime().astimezone(UTC),
             trend_reading,
             vol_reading,
             liq_reading,

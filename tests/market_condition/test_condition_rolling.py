@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forexbot.market_condition.rolling import percentile_ranks, previous_medians
+from forexbot.market_condition.rolling import (
+    median_before,
+    percentile_ranks,
+    previous_medians,
+    rank_at,
+)
 from forexbot.market_condition.volatility import VolatilityParams, atr_percentile
 
 
@@ -90,3 +95,30 @@ def test_a_lookback_below_one_is_refused() -> None:
         previous_medians(np.zeros(3), 0)
     with pytest.raises(ValueError, match="lookback must be at least 1"):
         percentile_ranks(np.zeros(3), 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lookback", [1, 2, 3, 6, 7, 50, 51])
+def test_one_index_median_is_the_sliding_median_bit_for_bit(kind: str, lookback: int) -> None:
+    rng = np.random.default_rng(lookback * 10 + KINDS.index(kind) + 1)
+    for n in (1, lookback, lookback + 1, 300):
+        values = _values(kind, n, rng)
+        got = np.array([median_before(values, lookback, t) for t in range(n)])
+        assert got.tobytes() == previous_medians(values, lookback).tobytes()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lookback", [1, 2, 3, 10, 100])
+def test_one_index_rank_is_the_sliding_rank_bit_for_bit(kind: str, lookback: int) -> None:
+    rng = np.random.default_rng(lookback * 10 + KINDS.index(kind) + 1)
+    for n in (1, lookback, lookback + 1, 400):
+        values = _values(kind, n, rng)
+        got = np.array([rank_at(values, lookback, t) for t in range(n)])
+        assert got.tobytes() == percentile_ranks(values, lookback).tobytes()
+
+
+def test_one_index_outside_the_values_is_refused() -> None:
+    with pytest.raises(IndexError):
+        median_before(np.zeros(3), 2, 3)
+    with pytest.raises(IndexError):
+        rank_at(np.zeros(3), 2, -1)
