@@ -60,7 +60,9 @@ class PriceSeries:
         return out
 
     def frame(self) -> pd.DataFrame:
-        """The DataFrame :meth:`~forexbot.strategies.base_strategy.Strategy.signals` takes."""
+        """The DataFrame :meth:`~forexbot.strategies.base_strategy.Strategy.signals` takes:
+        copies of the arrays (pandas does not track numpy arrays it is given without copying,
+        so a strategy writing into the frame would write into the series)."""
         return pd.DataFrame(
             {
                 "time": pd.to_datetime(self.time, unit="s", utc=True),
