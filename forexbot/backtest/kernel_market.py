@@ -107,8 +107,13 @@ class KernelMarket:
         return self._terminal.feed.is_open(self.symbol, server_seconds)
 
     def m1(self, server_start: int, server_stop: int, now_msc: int) -> M1Path:
-        """M1 bars opening in ``[server_start, server_stop)`` (seconds), as of ``now``."""
-        bars = self._market.m1_between(self.symbol, server_start, server_stop, now_msc)
+        """M1 bars opening in ``[server_start, server_stop)`` (seconds), as of ``now``: of M1
+        bars replayed, a view of the complete ones (the terminal's would be a copy of them)."""
+        bars = None
+        if self._replay is not None and server_stop * 1000 <= now_msc - now_msc % 60_000:
+            bars = self._replay.m1_span(self.symbol, server_start, server_stop)
+        if bars is None:
+            bars = self._market.m1_between(self.symbol, server_start, server_stop, now_msc)
         spec = self.terminal_spec
         path = PricePath.from_bars(bars, spec.point, spec.digits)
         return M1Path(

@@ -166,6 +166,14 @@ class BarSeries:
             return np.zeros(0, dtype=TICKS_DTYPE)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def m1_span(self, start: int, stop: int) -> Array | None:
+        """The M1 bars opening in ``[start, stop)`` (server seconds) when the bars are M1: a
+        read-only view of them, which is what joining their :meth:`day_bars` gives."""
+        if self._period != 60:
+            return None
+        times = self._times
+        return self._bars[int(np.searchsorted(times, start)) : int(np.searchsorted(times, stop))]
+
     def opening_tick(self, minute: int) -> Array | None:
         """The first tick of ``minute`` (at its start), or ``None`` when it has no bar."""
         bars = self.day_bars(minute // 1440)
@@ -283,6 +291,13 @@ class ReplayFeed:
         if s is not None:
             return s.minute_ticks(first, stop)
         return self._fallback.minute_ticks(symbol, first, stop) if self._fallback else _EMPTY_TICKS
+
+    def m1_span(self, symbol: str, start: int, stop: int) -> Array | None:
+        """The complete M1 bars opening in ``[start, stop)`` (server seconds) of a symbol
+        replayed from M1 bars, as a read-only view (not a copy of a million bars): what
+        joining its ``day_bars`` over the span gives. ``None`` for other data."""
+        s = self._series.get(symbol)
+        return s.m1_span(start, stop) if isinstance(s, BarSeries) else None
 
     def opening_tick(self, symbol: str, minute: int) -> Array | None:
         """The tick at the start of ``minute`` (server epoch // 60) of a symbol replayed from

@@ -1,6 +1,7 @@
-"""The tick at a minute's start of replayed bars, read without synthesising the minute: the
-same tick the terminal's ``last_tick`` gives at that instant, and nothing where the minute
-has no bar or the data is not bars."""
+"""What the backtest kernel reads from replayed bars directly: the tick at a minute's start,
+without synthesising the minute (the terminal's ``last_tick`` at that instant), and a span of
+M1 bars as a view (the terminal's ``m1_between`` of complete minutes); nothing where the data
+is not M1 bars or the minute has no bar."""
 
 from __future__ import annotations
 
@@ -78,3 +79,31 @@ def test_ticks_exports_and_other_symbols_have_no_opening_tick() -> None:
     assert feed.opening_tick("GBPUSD", minute) is None
     assert feed.opening_tick("EURUSD", minute) is None
     terminal.shutdown()
+
+
+def test_an_m1_span_is_the_terminals_m1_bars_of_complete_minutes() -> None:
+    bars = _random_bars(2_000, 3)
+    terminal = _terminal(ReplayBars(bars, 60))
+    feed = terminal.feed
+    assert isinstance(feed, ReplayFeed)
+    rng = np.random.default_rng(4)
+    now = LATER_UTC * 1000
+    spans = np.sort(rng.integers(MONDAY, MONDAY + 6 * 86_400, (40, 2)), axis=1).tolist()
+    for start, stop in [(MONDAY - 600, MONDAY + 9 * 86_400), *spans]:
+        span = feed.m1_span("EURUSD", start, stop)
+        assert span is not None
+        assert not span.flags.writeable
+        expected = terminal._market.m1_between("EURUSD", start, stop, now)
+        assert span.tobytes() == expected.tobytes()
+    whole = feed.m1_span("EURUSD", MONDAY - 600, MONDAY + 9 * 86_400)
+    assert whole is not None
+    assert whole.tobytes() == bars.tobytes()
+    terminal.shutdown()
+
+
+def test_no_m1_span_of_longer_bars_ticks_or_other_symbols() -> None:
+    h1 = _terminal(H1_FILE)
+    assert isinstance(h1.feed, ReplayFeed)
+    assert h1.feed.m1_span("EURUSD", MONDAY, MONDAY + 86_400) is None
+    assert h1.feed.m1_span("GBPUSD", MONDAY, MONDAY + 86_400) is None
+    h1.shutdown()
