@@ -138,10 +138,13 @@ class BarBuilder:
         ends = [bar.time + tf.seconds for tf, bar in self._forming.items()]
         return min(ends) if ends else None
 
-    def period_end(self, utc: float) -> float:
-        """When (UTC) the first of the periods containing ``utc`` ends. Depends on the
-        timeframes and the server offset only."""
-        return min(self.open_time(tf, utc) + tf.seconds for tf in self._timeframes)
+    def period_end(self, utc: float, server_offset: int) -> float:
+        """When (UTC) the first of the periods containing ``utc`` ends, periods aligned on
+        ``server_offset``. Reads only the (fixed) timeframes: safe from another thread."""
+        return min(
+            tf.open_time(utc + server_offset) - server_offset + tf.seconds
+            for tf in self._timeframes
+        )
 
     def close_due(self, now: float) -> list[Bar]:
         """Close every forming bar whose period ended at or before ``now``."""

@@ -47,7 +47,7 @@ from forexbot.connectors.worker import TerminalWorker
 from forexbot.daemon.tasks import stop_task
 from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Deal, OrderResult, Position, Side
-from forexbot.errors import TerminalError
+from forexbot.errors import TerminalError, TerminalTimeout
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, ConnectionState, ConnectionStateEvent, TickEvent
 
@@ -250,9 +250,9 @@ class MT5Connector:
     async def poll_once(self) -> int:
         """Fetch every new tick, publish ticks and closed bars; returns the number of ticks.
 
-        A poll that closes a bar also reads the account and the margins in the same worker
-        job (:mod:`~forexbot.connectors.poll_snapshot`): the risk manager decides the bar's
-        signals on them without asking the terminal again."""
+        A poll that closes a bar also reads the account in the same worker job, and the
+        margins in the next (:mod:`~forexbot.connectors.poll_snapshot`): the risk manager
+        decides the bar's signals on them without asking the terminal again."""
         started_at = self._clock.time()
         now_msc = int((started_at + self._server_offset) * 1000)
         cursors = {
@@ -262,6 +262,7 @@ class MT5Connector:
         due = {s: b.next_close() for s, b in self._builders.items()}
         quotes = {s: (t.bid, t.ask) for s, t in self._last_tick.items()}
         seen = {s: cursor.last_msc for s, cursor in self._cursors.items()}
+        offset = self._server_offset  # the job reads this, not the attribute the loop changes
         generation = self._trade_requests
 
         def fetch() -> tuple[dict[str, Any], float, dict[str, tuple[float, float]], Any]:
@@ -276,7 +277,7 @@ class MT5Connector:
                     )
                 out[symbol] = ticks
             received = time.perf_counter()
-            closing = self._closing(out, due, quotes, seen, started_at)
+            closing = self._closing(out, due, quotes, seen, started_at, offset)
             return (
                 out,
                 received,
@@ -306,6 +307,7 @@ class MT5Connector:
         quotes: Mapping[str, tuple[float, float]],
         seen: Mapping[str, int],
         now: float,
+        offset: int,
     ) -> dict[str, tuple[float, float]]:
         """The symbols whose bar this poll may close (a tick or the clock past the end of
         the forming bar, or of the first tick's bar when none was forming), with their latest
@@ -316,12 +318,12 @@ class MT5Connector:
             latest, quote = now, quotes.get(symbol)
             if ticks is not None and len(ticks):
                 times = ticks["time_msc"]
-                latest = max(now, int(times[-1]) / 1000.0 - self._server_offset)
+                latest = max(now, int(times[-1]) / 1000.0 - offset)
                 quote = (float(ticks["bid"][-1]), float(ticks["ask"][-1]))
                 fresh = int(np.searchsorted(times, seen.get(symbol, -1), side="right"))
                 if end is None and fresh < len(times):  # the first new tick opens a bar
-                    first = int(times[fresh]) / 1000.0 - self._server_offset
-                    end = self._builders[symbol].period_end(first)
+                    first = int(times[fresh]) / 1000.0 - offset
+                    end = self._builders[symbol].period_end(first, offset)
             if end is not None and latest >= end and quote is not None:
                 closing[symbol] = quote
         return closing
@@ -512,12 +514,20 @@ class MT5Connector:
     ) -> float | None:
         """The margin of ``volume`` lots at ``price`` as read for the last bar-closing poll
         (waiting for that read if it is still running), while it holds and was read at that
-        price; None: ask :meth:`order_calc_margin`."""
+        price; None: ask :meth:`order_calc_margin`. Raises :class:`TerminalTimeout` when
+        that read timed out (the terminal is stuck)."""
         task = self._polled_margins
         if task is None or task.cancelled():
             return None
         try:
             margins = await asyncio.shield(task)
+        except TerminalTimeout:
+            raise  # the terminal is stuck: asking again would wait as long
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are cancelled, not the read (closed with the connector)
+            return None
         except Exception:  # the read failed: asking the terminal says why
             return None
         return margins.margin(side, symbol, volume, price, self._clock.time())

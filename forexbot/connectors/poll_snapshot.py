@@ -1,4 +1,4 @@
-"""The account and the margins read in the same terminal job as a poll's ticks.
+"""The account and the margins read beside a bar-closing poll's ticks.
 
 A signal comes from a bar that a poll closed, and the risk manager must size it on the
 account as it is *now* and check the margin it needs at the quote it will trade. Asking the
@@ -9,7 +9,8 @@ after the ticks:
 
 * ``account_info()``: the account at the moment of those ticks;
 
-and the next worker job, queued at once, reads ``order_calc_margin()`` for
+and the next worker job (dispatched by a task the poll creates before it publishes the
+bars) reads ``order_calc_margin()`` for
 :data:`REFERENCE_LOTS` on each side of every symbol whose bar closes, at the price an order
 would be checked at (the ask for a buy, the bid for a sell of the symbol's latest tick). The
 ticks are not held back for those calls (two per symbol, a round trip each with a real

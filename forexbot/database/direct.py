@@ -11,10 +11,12 @@ Rules it enforces:
 * **One statement at a time.** An asyncpg connection runs one query at a time; callers wait
   their turn (orders are written one by one anyway: a single execution path).
 * **Prepared once.** asyncpg's statement cache prepares each SQL text once per connection.
-* **A lost connection is replaced once per call.** A server restart kills it; the next call
+* **A lost connection is replaced once per call.** A server restart kills it; the call
   reconnects and runs the statement again, which is only safe for statements that are
   idempotent (the caller's promise: the intent insert does nothing when its client order id
-  exists). A second failure is raised.
+  exists, and the caller takes an existing row that is its own as written). A second
+  failure, a connection that cannot be opened, and a statement that does not answer within
+  the command timeout (10 s; its outcome is unknown) are raised.
 * **Same codecs and limits as the engine**: ``json``/``jsonb`` through
   :func:`~forexbot.database._convert.json_dumps`/``json_loads``, the engine's connection
   arguments (host, socket, TLS) and a bounded connect timeout.
@@ -48,21 +50,34 @@ _DIALECT_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func"
 class DirectConnection:
     """A lazily opened asyncpg connection to the engine's database (see the module docstring)."""
 
-    def __init__(self, engine: AsyncEngine, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, connect_timeout: float = 10.0, command_timeout: float = 10.0
+    ) -> None:
         self._engine = engine
         self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         event.listen(engine.sync_engine, "engine_disposed", self._on_dispose)
 
-    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        """Run ``sql`` (an idempotent statement) and return its first row."""
+    async def fetchrow(self, sql: str, *args: Any) -> tuple[asyncpg.Record | None, bool]:
+        """Run ``sql`` (an idempotent statement): its first row, and whether it was run again.
+
+        A connection that cannot be opened fails at once; one lost during the statement is
+        replaced and the statement run again — its first run may have committed, which the
+        caller learns from the second value and must recognise its own write. A statement
+        that does not answer within the command timeout fails with ``TimeoutError`` (its
+        outcome is unknown: it is not run again)."""
         async with self._lock:
+            conn = await self._connection()
             try:
-                return await (await self._connection()).fetchrow(sql, *args)
+                return await conn.fetchrow(sql, *args, timeout=self._command_timeout), False
+            except TimeoutError:
+                raise
             except _CONNECTION_LOST:
                 self._forget()
-            return await (await self._connection()).fetchrow(sql, *args)
+            conn = await self._connection()
+            return await conn.fetchrow(sql, *args, timeout=self._command_timeout), True
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -226,26 +226,27 @@ class TradeRepository(TradeStoreBase):
         with database_errors(f"writing the order intent {client_order_id!r}"):
             # On the order path: one prepared statement on a connection of its own (see
             # database.direct), its own transaction. Idempotent, so a retry is safe.
-            created_row = await self._direct.fetchrow(statement.sql, *statement.args(params))
+            created_row, rerun = await self._direct.fetchrow(statement.sql, *statement.args(params))
             if created_row is not None:
                 return trade_from_row(created_row), int(created_row["id"]), None
             async with self._engine.connect() as conn:
                 existing = (
                     (
                         await conn.execute(
-                            select(
-                                trades.c.id,
-                                trades.c.strategy,
-                                trades.c.symbol,
-                                trades.c.side,
-                                trades.c.volume,
-                            ).where(trades.c.client_order_id == client_order_id)
+                            select(trades).where(trades.c.client_order_id == client_order_id)
                         )
                     )
                     .mappings()
                     .one()
                 )
         key = (existing["strategy"], existing["symbol"], existing["side"], existing["volume"])
+        if rerun and existing["status"] == TradeStatus.SUBMITTED.value:
+            # The first run committed and its answer was lost: this write, not another
+            # order's (a duplicate intent is still refused when nothing was run again).
+            changes.require_same_order(
+                client_order_id, int(existing["id"]), key, changes.order_key(values)
+            )
+            return trade_from_row(existing), int(existing["id"]), None
         return None, int(existing["id"]), key
 
     async def _insert_adopted(

@@ -172,11 +172,10 @@ class ExecutionManager:
         self._clock = clock
         self._magic = magic
         self._deviation = deviation_points
-        self._sender = OrderSender(
-            gateway,
-            settings,
-            at_terminal=order_path.at_terminal if order_path else nullcontext,
-        )
+        self._sender = OrderSender(gateway, settings)
+        # Only the bus path's sends: a manual order waiting for the broker must not make the
+        # order path look idle while a signal's intent is written.
+        self._at_terminal = order_path.at_terminal if order_path else nullcontext
         self._orders = orders
         self._settle_after = settle_after
         self._halted = halted
@@ -207,7 +206,7 @@ class ExecutionManager:
         answered and the outcome is recorded by a task of its own (module docstring)."""
         with ExitStack() as stack:
             stack.enter_context(self._orders.sending(intent.client_order_id))
-            sent = await self._send(intent)
+            sent = await self._send(intent, on_bus=settle_in_background)
             if isinstance(sent, int):
                 return sent  # recorded and cancelled: trading is halted
             if not settle_in_background:
@@ -275,7 +274,7 @@ class ExecutionManager:
         _log.warning("intent cancelled: trading is halted", trade_id=trade_id, reason=halt)
         return trade_id
 
-    async def _send(self, intent: OrderIntent) -> _Sent | int:
+    async def _send(self, intent: OrderIntent, *, on_bus: bool = False) -> _Sent | int:
         """Write the intent and send it: what its settlement needs, or the trade id of an
         intent cancelled unsent."""
         signal = intent.signal
@@ -348,7 +347,8 @@ class ExecutionManager:
                 self._gateway, self._magic, intent.client_order_id, self._clock.time()
             )
 
-        report = await self._sender.send(signal.symbol, build, lookup)
+        at_terminal = self._at_terminal if on_bus else nullcontext
+        report = await self._sender.send(signal.symbol, build, lookup, at_terminal)
         details = report.details()
         details["requested_price"] = first_price[0] if first_price else None
         details.update({k: v for k, v in moved.items() if v})

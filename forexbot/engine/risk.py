@@ -435,16 +435,16 @@ class RiskManager:
         self, signal: Signal, volume: float, entry: float, account: AccountState
     ) -> Rejection | float:
         """The margin the order needs, or why it does not fit."""
-        required = await self._market.polled_margin(signal.side, signal.symbol, volume, entry)
-        if required is None:
-            try:
+        try:
+            required = await self._market.polled_margin(signal.side, signal.symbol, volume, entry)
+            if required is None:
                 required = await self._market.order_calc_margin(
                     signal.side, signal.symbol, volume, entry
                 )
-            except TerminalError as exc:
-                return Rejection(
-                    RejectCode.MARGIN_UNKNOWN, f"the terminal could not compute the margin: {exc}"
-                )
+        except TerminalError as exc:
+            return Rejection(
+                RejectCode.MARGIN_UNKNOWN, f"the terminal could not compute the margin: {exc}"
+            )
         refused = checks.margin(
             required,
             volume,

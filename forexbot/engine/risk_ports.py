@@ -18,9 +18,10 @@ class MarketAccess(Protocol):
     """What the risk manager reads from the terminal (the connector provides it).
 
     ``polled_account`` and ``polled_margin`` are what the poll that closed the signal's bar
-    read in the same terminal job as its ticks, while it still holds (the connector's
-    :mod:`~forexbot.connectors.poll_snapshot` says when); None sends the risk manager to
-    ``account`` and ``order_calc_margin``, a round trip to the terminal each."""
+    read beside its ticks (the account in the same terminal job, the margins in the next),
+    while it still holds (the connector's :mod:`~forexbot.connectors.poll_snapshot` says
+    when); None sends the risk manager to ``account`` and ``order_calc_margin``, a round
+    trip to the terminal each."""
 
     def spec(self, symbol: str) -> SymbolSpec: ...
 

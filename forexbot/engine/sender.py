@@ -117,15 +117,20 @@ class OrderSender:
         terminal: OrderTerminal,
         settings: Callable[[], ExecutionSettings],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        at_terminal: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._terminal = terminal
         self._settings = settings
         self._sleep = sleep
-        self._at_terminal = at_terminal  # entered while an answer is awaited (OrderPath)
 
-    async def send(self, symbol: str, build: RequestBuilder, lookup: Lookup) -> SendReport:
-        """Send the request ``build`` makes, retrying as allowed; see the module docstring."""
+    async def send(
+        self,
+        symbol: str,
+        build: RequestBuilder,
+        lookup: Lookup,
+        at_terminal: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> SendReport:
+        """Send the request ``build`` makes, retrying as allowed; see the module docstring.
+        ``at_terminal`` is entered while an answer is awaited (the order path's state)."""
         settings = self._settings()
         report = SendReport()
         tick: Tick | None = None
@@ -140,7 +145,7 @@ class OrderSender:
             if report.attempts == 1:
                 report.first_sent_at = started
             try:
-                with self._at_terminal():
+                with at_terminal():
                     result = await self._terminal.order_send(built)
             except TerminalError as exc:
                 report.latency_ms = (time.perf_counter() - started) * 1000

@@ -4,7 +4,9 @@ the write it serves: ``TradeRepository.submit_intent`` on the real PostgreSQL.""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +14,7 @@ from trade_records import intent
 
 from forexbot.database.engine import create_engine
 from forexbot.database.trades import TradeRepository
+from forexbot.domain.lifecycle import IllegalTransition
 from forexbot.domain.trading import TradeStatus
 from forexbot.errors import DatabaseError
 
@@ -120,3 +123,59 @@ async def test_an_unreachable_server_is_a_database_error_without_the_password() 
     finally:
         await engine.dispose()
     assert "s3cret-pass" not in str(raised.value)
+
+
+class AnswerLostOnce:
+    """An asyncpg connection whose first statement commits and then loses its answer, as a
+    connection killed between the server's commit and the reply would."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.lost = 0
+
+    async def fetchrow(self, sql: str, *args: Any, timeout: float | None = None) -> Any:
+        row = await self._real.fetchrow(sql, *args, timeout=timeout)
+        if self.lost == 0:
+            self.lost += 1
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
+        return row
+
+    def terminate(self) -> None:  # the lost connection is dropped; the real one stays usable
+        return None
+
+    def is_closed(self) -> bool:
+        return self._real.is_closed()
+
+
+async def test_an_answer_lost_after_the_commit_is_the_intent_written_once(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+    await repo.submit_intent(intent(client_order_id="fxb-direct-warm"))  # opens the connection
+    direct = repo._direct
+    lossy = AnswerLostOnce(direct._conn)
+    direct._conn = lossy  # type: ignore[assignment]
+    opened = direct._connection
+
+    async def same_connection() -> Any:
+        return lossy if direct._conn is None else await opened()
+
+    direct._connection = same_connection  # type: ignore[method-assign]
+
+    record = await repo.submit_intent(intent(client_order_id="fxb-direct-lost"))
+
+    assert lossy.lost == 1
+    assert record.status is TradeStatus.SUBMITTED
+    assert record.client_order_id == "fxb-direct-lost"
+    moves = [(t.from_status, t.to_status) for t in await repo.transitions(record.id)]
+    assert moves == [(None, TradeStatus.INTENT), (TradeStatus.INTENT, TradeStatus.SUBMITTED)]
+
+
+async def test_a_duplicate_intent_is_still_refused_when_nothing_was_lost(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+    await repo.submit_intent(intent(client_order_id="fxb-direct-twice"))
+
+    with pytest.raises(IllegalTransition):
+        await repo.submit_intent(intent(client_order_id="fxb-direct-twice"))

@@ -20,7 +20,7 @@ from trading_rig import TradingRig, trading_rig
 
 from forexbot.domain.trades import Fill, TradeRecord
 from forexbot.domain.trading import OrderIntent, Side, TradeStatus
-from forexbot.engine.execution import MAX_SETTLE_DEFER
+from forexbot.engine import execution as execution_module
 from forexbot.events.types import SignalEvent
 
 pytestmark = pytest.mark.db
@@ -177,8 +177,9 @@ async def test_execute_returns_after_the_settlement(db_engine: AsyncEngine) -> N
 
 
 async def test_a_settlement_waits_while_the_burst_is_still_analysed(
-    db_engine: AsyncEngine,
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(execution_module, "MAX_SETTLE_DEFER", 60.0)  # only the analysis ends it
     analysing = [True]
     async with trading_rig(db_engine, settle_after=lambda: analysing[0]) as rig:
         sends = count_sends(rig)
@@ -193,12 +194,17 @@ async def test_a_settlement_waits_while_the_burst_is_still_analysed(
         assert opened.trade.client_order_id == sends[0]
 
 
-async def test_a_settlement_waits_for_the_analysis_at_most_its_bound(
-    db_engine: AsyncEngine,
+async def test_a_settlement_waits_for_the_analysis_no_longer_than_its_bound(
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with trading_rig(db_engine, settle_after=lambda: True) as rig:
+    bound = 0.2
+    monkeypatch.setattr(execution_module, "MAX_SETTLE_DEFER", bound)
+    async with trading_rig(db_engine, settle_after=lambda: True) as rig:  # never ends
+        loop = asyncio.get_running_loop()
+        published = loop.time()
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
 
-        opened = await rig.wait_for(TradeStatus.OPEN, timeout=MAX_SETTLE_DEFER + 5.0)
+        opened = await rig.wait_for(TradeStatus.OPEN, timeout=bound + 10.0)
 
         assert opened.trade.status is TradeStatus.OPEN
+        assert loop.time() - published >= bound

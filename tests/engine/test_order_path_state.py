@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import trading_rig
 
-from forexbot.domain.trading import Side, TradeStatus
+from forexbot.domain.trading import OrderIntent, Side, TradeStatus
 from forexbot.engine.order_path import OrderPath
 from forexbot.events.bus import EventBus
 from forexbot.events.types import OrderIntentEvent, SignalEvent
@@ -31,7 +32,7 @@ class Held:
 
 
 @pytest.fixture
-async def bus() -> Any:
+async def bus() -> AsyncIterator[EventBus]:
     bus = EventBus()
     yield bus
     await bus.close(timeout=1.0)
@@ -124,3 +125,31 @@ async def test_the_engine_marks_its_order_send_as_waiting_for_the_terminal(
         seen.append(path.waiting_for_terminal())
 
     assert seen == [True, False, False]
+
+
+@pytest.mark.db
+async def test_a_manual_order_waiting_for_the_broker_leaves_the_order_path_as_it_is(
+    db_engine: AsyncEngine,
+) -> None:
+    """A manual order (the API's, outside the bus) waiting for its answer does not make the
+    order path look idle while a signal's intent would be written."""
+    entered, release = threading.Event(), threading.Event()
+    async with trading_rig(db_engine) as rig:
+        real = rig.terminal.order_send
+
+        def held_send(request: dict[str, Any]) -> Any:
+            entered.set()
+            release.wait(timeout=10)
+            return real(request)
+
+        rig.terminal.order_send = held_send  # type: ignore[method-assign]
+        intent = await rig.risk.evaluate(rig.signal(Side.BUY, 300, 600), manual=True)
+        assert isinstance(intent, OrderIntent)
+        manual = asyncio.ensure_future(rig.execution.execute(intent))
+        await asyncio.to_thread(entered.wait, 10)
+
+        waiting = rig.order_path.waiting_for_terminal()
+        release.set()
+        await manual
+
+    assert waiting is False

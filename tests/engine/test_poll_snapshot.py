@@ -19,7 +19,9 @@ from trading_rig import TradingRig, trading_rig
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.conversions import account_state_of
 from forexbot.connectors.poll_snapshot import MAX_AGE_SECONDS
+from forexbot.domain.rejection import RejectCode, Rejection
 from forexbot.domain.trading import OrderIntent, Side, TradeStatus
+from forexbot.errors import TerminalTimeout
 from forexbot.events.types import SignalEvent
 
 pytestmark = pytest.mark.db
@@ -125,7 +127,7 @@ async def test_an_order_sent_after_the_poll_brings_the_account_after_it(
         assert after.margin > before.margin
 
 
-async def test_an_order_sent_outside_the_connector_job_leaves_no_stale_account(
+async def test_an_order_whose_answer_is_lost_still_retires_the_polled_account(
     db_engine: AsyncEngine,
 ) -> None:
     """A request whose answer is lost (the terminal's order_send raised) still counts: the
@@ -240,3 +242,57 @@ async def test_an_account_read_failing_after_a_send_does_not_fail_the_sent_order
 
         assert result.retcode == mt5c.TRADE_RETCODE_DONE
         assert rig.connector.polled_account() is None
+
+
+async def test_a_margin_read_that_timed_out_refuses_at_once_without_asking_again(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        rig.clock.advance(60)
+        real = rig.terminal.order_calc_margin
+        calls = {"n": 0}
+
+        def stuck(*_args: Any) -> Any:
+            calls["n"] += 1
+            raise TerminalTimeout("terminal call order_calc_margin did not return")
+
+        rig.terminal.order_calc_margin = stuck  # type: ignore[method-assign]
+        await rig.connector.poll_once()
+        task = rig.connector._polled_margins
+        assert task is not None
+        await asyncio.wait({task})
+        polled_calls = calls["n"]
+        assert polled_calls == 1  # the poll's read, which timed out
+
+        decision = await rig.risk.evaluate(rig.signal(Side.BUY, 300, 600))
+
+        rig.terminal.order_calc_margin = real  # type: ignore[method-assign]
+        assert isinstance(decision, Rejection)
+        assert decision.code is RejectCode.MARGIN_UNKNOWN
+        assert calls["n"] == polled_calls  # no second ask
+
+
+async def test_closing_the_connector_with_a_margin_read_pending_stops_it(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine) as rig:
+        entered, release = threading.Event(), threading.Event()
+        real = rig.terminal.order_calc_margin
+
+        def held(*args: Any) -> Any:
+            entered.set()
+            release.wait(timeout=10)
+            return real(*args)
+
+        rig.terminal.order_calc_margin = held  # type: ignore[method-assign]
+        rig.clock.advance(60)
+        await rig.connector.poll_once()
+        await asyncio.to_thread(entered.wait, 10)
+        task = rig.connector._polled_margins
+        assert task is not None
+        release.set()
+
+        await rig.connector.close()
+
+        assert task.done()
+        assert rig.connector._polled_margins is None
