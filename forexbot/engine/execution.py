@@ -349,6 +349,8 @@ class ExecutionManager:
 
         at_terminal = self._at_terminal if on_bus else nullcontext
         report = await self._sender.send(signal.symbol, build, lookup, at_terminal)
+        if report.result is not None:
+            self._orders.answered(intent.client_order_id)  # its margin is the account's now
         details = report.details()
         details["requested_price"] = first_price[0] if first_price else None
         details.update({k: v for k, v in moved.items() if v})

@@ -18,6 +18,11 @@ Rules:
   (:meth:`OrdersInFlight.written`) only its settlement can release it. An order handed to
   execution without an approval (a tool, a test) is tracked only while it is being sent and
   reserves nothing.
+* **Its margin is the account's once answered** (:meth:`OrdersInFlight.answered`): every
+  account read after the terminal's answer to its ``order_send`` (the one that answer brings,
+  or any asked later: the terminal answers in order) already holds the fill's margin, so
+  from then the order stops reserving margin; it still counts as a position and a holding
+  until it settles (the position manager learns of it then).
 * **Leaves when its trade settles** (:meth:`OrdersInFlight.settle`): opened (filled),
   rejected, cancelled or closed, as the trade's event says. A lost answer (timeout) is looked
   for at the terminal first: found, it is a fill; not found, a rejection. When the terminal
@@ -47,6 +52,7 @@ class _Order:
     margin: float = 0.0
     sending: bool = False
     written: bool = False
+    answered: bool = False
 
 
 class OrdersInFlight:
@@ -84,6 +90,12 @@ class OrdersInFlight:
         if order is not None:
             order.written = True
 
+    def answered(self, client_order_id: str) -> None:
+        """The terminal answered the order's ``order_send``: its margin is in the account."""
+        order = self._orders.get(client_order_id)
+        if order is not None:
+            order.answered = True
+
     def settle(self, client_order_id: str) -> None:
         """The order's trade settled (open, rejected, cancelled, closed): it leaves. An order
         not in the book (settled already, or from before a restart) is ignored."""
@@ -104,8 +116,9 @@ class OrdersInFlight:
         return [order.holding for order in self._orders.values() if order.holding is not None]
 
     def reserved_margin(self) -> float:
-        """The margin the approved orders will use once filled."""
-        return sum(order.margin for order in self._orders.values())
+        """The margin the approved orders will use once filled, and the account does not show
+        yet (not answered)."""
+        return sum(order.margin for order in self._orders.values() if not order.answered)
 
     def being_sent(self) -> frozenset[str]:
         """Client order ids execution is sending right now (reconciliation leaves them be)."""

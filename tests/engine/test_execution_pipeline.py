@@ -98,7 +98,8 @@ async def test_a_settling_order_is_being_sent_and_reserved_and_reconciliation_le
         assert rig.execution.settling() == 1
         assert coid in rig.orders.being_sent()
         assert rig.orders.count("EURUSD") == 1
-        assert rig.orders.reserved_margin() > 0
+        assert rig.orders.reserved_margin() == 0  # answered: its margin is the account's
+        assert rig.terminal.account_info().margin > 0
         assert not rig.bus.idle()  # a drain waits for the settlement
         assert not rig.bus.busy("execution")  # the next intent is taken at once
         await rig.positions.sync()  # its position is at the terminal, its row is submitted

@@ -55,6 +55,18 @@ def test_a_settled_order_leaves_with_its_margin() -> None:
     assert (book.count(), book.holdings(), book.reserved_margin()) == (1, [GBPUSD_SELL], 130.0)
 
 
+def test_an_answered_order_reserves_no_margin_but_still_counts_until_it_settles() -> None:
+    book = book_with(("a", EURUSD_BUY, 44.0), ("b", GBPUSD_SELL, 26.0))
+
+    book.answered("a")
+
+    assert book.reserved_margin() == 26.0  # a's margin is in the account from now on
+    assert book.count() == 2
+    assert book.holdings() == [EURUSD_BUY, GBPUSD_SELL]
+    book.settle("a")
+    assert (book.count(), book.reserved_margin()) == (1, 26.0)
+
+
 def test_settling_an_order_not_in_the_book_changes_nothing() -> None:
     book = book_with(("a", EURUSD_BUY, 220.0))
 
