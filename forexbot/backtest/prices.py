@@ -92,15 +92,26 @@ class PriceSeries:
 
 
 def utc_of_ordered(server: I64) -> I64:
-    """:func:`~forexbot.connectors.mt5sim.timeutil.from_server_array` of times in order: the
-    shift looked up once per server hour from where the hour changes, not through
-    ``np.unique`` (a sort of the whole array: ~0.1 s on a million M1 bars)."""
+    """:func:`~forexbot.connectors.mt5sim.timeutil.from_server_array` of times in order.
+
+    The shift (server minus UTC) is a function of the server hour that changes only at the
+    two DST switches of a year, so it is looked up at the first and last hour of each server
+    day; a day where they differ (a switch) has each of its hours looked up. ~1,000 lookups
+    on a million M1 bars instead of ~23,000, and no ``np.unique`` (a sort of the array)."""
     if not len(server):
         return from_server_array(server)
     hours = server // 3600
     starts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
-    firsts = hours[starts] * 3600
-    shifts = firsts - from_server_array(firsts)
+    firsts = hours[starts] * 3600  # each run of one hour's times, by its start
+    days = firsts // 86_400
+    day_starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    day_ends = np.r_[day_starts[1:], len(firsts)] - 1
+    opening = firsts[day_starts] - from_server_array(firsts[day_starts])
+    closing = firsts[day_ends] - from_server_array(firsts[day_ends])
+    shifts = np.repeat(opening, day_ends - day_starts + 1)
+    for d in np.flatnonzero(opening != closing).tolist():
+        hour_runs = slice(int(day_starts[d]), int(day_ends[d]) + 1)
+        shifts[hour_runs] = firsts[hour_runs] - from_server_array(firsts[hour_runs])
     out: I64 = server - np.repeat(shifts, np.diff(np.r_[starts, len(server)]))
     return out
 

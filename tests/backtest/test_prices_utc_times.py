@@ -24,6 +24,11 @@ def test_minutes_across_both_dst_switches_convert_as_from_server_array() -> None
         assert utc_of_ordered(server).tolist() == from_server_array(server).tolist()
 
 
+def test_every_minute_of_three_years_converts_as_from_server_array() -> None:
+    server = _server_minutes(datetime(2021, 1, 1, tzinfo=UTC), 3 * 365)
+    assert utc_of_ordered(server).tolist() == from_server_array(server).tolist()
+
+
 def test_sparse_ordered_times_over_years_convert_as_from_server_array() -> None:
     rng = np.random.default_rng(2)
     server = np.unique(rng.integers(1_500_000_000, 1_800_000_000, 20_000)).astype(np.int64)
