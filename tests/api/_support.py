@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,14 @@ class FakeStrategies:
             raise NotFoundError(f"no strategy {strategy_id}") from None
 
 
+@cache
+def password_hash(password: str) -> str:
+    """The Argon2id hash of ``password``, made once per password for the whole run: hashing
+    costs a tenth of a second of CPU on purpose, and the tests that make users need a valid
+    hash of their password, not a fresh salt each (``test_passwords`` covers hashing)."""
+    return hash_password(password)
+
+
 @dataclass
 class Api:
     """A running API server and what a test needs to talk to it."""
@@ -229,7 +238,7 @@ class Api:
     async def create_user(
         self, username: str, password: str, role: str = "trader", *, active: bool = True
     ) -> UserRecord:
-        user = await self.users.create(username, hash_password(password), role)
+        user = await self.users.create(username, password_hash(password), role)
         if not active:
             async with self.engine.begin() as conn:
                 await conn.execute(
