@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from forexbot.connectors.conversions import symbol_spec_of
+from forexbot.connectors.mt5sim.feed import ticks_of_minutes
 from forexbot.connectors.mt5sim.pricepath import PricePath
 from forexbot.connectors.mt5sim.replay import ReplayFeed
 from forexbot.connectors.mt5sim.series import MarketData
@@ -134,9 +135,12 @@ class KernelMarket:
         at once, from the minute before the day's first time to the minute of its last (one
         vectorised generation instead of one per time); a time with no tick in that span takes
         the terminal's ``last_tick`` (the previous trading day's last quote). Where it has few
-        (a strategy's signals), each time takes ``last_tick``, what ``symbol_info_tick`` gives:
-        a minute's ticks (or the bar's before it) instead of the whole day's, which for replayed
-        bars are synthesised minute by minute. Both are the last tick at or before the time."""
+        (a strategy's signals), only each time's minute and the one before are read, the day's
+        all at once (:func:`~forexbot.connectors.mt5sim.feed.ticks_of_minutes`: generated ticks
+        in one vectorised call, not ~0.3 ms a minute); a time with no tick in those two minutes
+        takes ``last_tick``, what ``symbol_info_tick`` gives. Replayed bars, whose ticks are
+        synthesised minute by minute, take ``last_tick`` at each time (at a minute's start the
+        minute's opening tick). All are the last tick at or before the time."""
         n = len(at_msc)
         bid, ask = np.full(n, np.nan), np.full(n, np.nan)
         tick_msc = np.zeros(n, dtype=np.int64)
@@ -147,16 +151,26 @@ class KernelMarket:
         feed = self._terminal.feed
         for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             first, last = int(minutes[lo]) - 1, int(minutes[hi - 1])
-            if (hi - lo) * _SPARSE < last + 1 - first:
+            sparse = (hi - lo) * _SPARSE < last + 1 - first
+            if sparse and self._replay is not None:
                 for k in range(lo, hi):
                     tick = self._last_tick(int(at_msc[k]))
                     if tick is not None:
                         bid[k], ask[k] = float(tick["bid"][0]), float(tick["ask"][0])
                         tick_msc[k] = int(tick["time_msc"][0])
                 continue
-            ticks = feed.minute_ticks(self.symbol, first, last + 1)
+            if sparse:  # each time's minute and the one before, all read at once
+                own = minutes[lo:hi]
+                ticks = ticks_of_minutes(feed, self.symbol, np.union1d(own - 1, own))
+                since = (own - 1) * 60_000
+            else:
+                ticks = feed.minute_ticks(self.symbol, first, last + 1)
+                since = np.full(hi - lo, first * 60_000)
             found = np.searchsorted(ticks["time_msc"], at_msc[lo:hi], side="right") - 1
             have = found >= 0
+            # A tick from before the minute preceding the time's is not the last one there
+            # when the minutes between were not read: the terminal answers for it.
+            have[have] = ticks["time_msc"][found[have]] >= since[have]
             rows = found[have]
             bid[lo:hi][have] = ticks["bid"][rows]
             ask[lo:hi][have] = ticks["ask"][rows]

@@ -21,7 +21,7 @@ Feeds laid over it (a fixed spread) still see the variant's own name.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -249,6 +249,25 @@ class GeneratedFeed:
             minute = run_end
         return parts
 
+    def ticks_of_minutes(self, symbol: str, minutes: NDArray[np.int64]) -> NDArray[np.void]:
+        """Every tick of ``minutes`` (increasing server minutes, not necessarily consecutive),
+        in order: what joining their :meth:`minute_ticks` gives. A day's minutes are generated
+        in one vectorised call (:meth:`PriceModel.rows_grid`) however far apart they are, and
+        not cached: a backtest's quotes at its decisions need two minutes each, read once,
+        which one call per minute generated at ~0.3 ms apiece."""
+        if self._cross(symbol) is not None or not len(minutes):
+            return _runs_of_minutes(self, symbol, minutes)
+        parts: list[NDArray[np.void]] = []
+        days = minutes // MINUTES_PER_DAY
+        bounds = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            day = int(days[lo])
+            cached = self._day(symbol, day)
+            if cached is not None:
+                rows = minutes[lo:hi] - day * MINUTES_PER_DAY
+                parts.append(self.model(symbol).rows_grid(cached[0], rows).ticks())
+        return _joined(parts)
+
 
 class VariantFeed:
     """``inner`` answering for each symbol variant with its market's data (see the module
@@ -266,6 +285,36 @@ class VariantFeed:
 
     def is_open(self, symbol: str, server_seconds: float) -> bool:
         return self._inner.is_open(self._market.get(symbol, symbol), server_seconds)
+
+    def ticks_of_minutes(self, symbol: str, minutes: NDArray[np.int64]) -> NDArray[np.void]:
+        return ticks_of_minutes(self._inner, self._market.get(symbol, symbol), minutes)
+
+
+class MinuteSetFeed(Protocol):
+    """A feed that reads the ticks of scattered minutes at once (see :func:`ticks_of_minutes`)."""
+
+    def ticks_of_minutes(self, symbol: str, minutes: NDArray[np.int64]) -> NDArray[np.void]: ...
+
+
+def ticks_of_minutes(feed: PriceFeed, symbol: str, minutes: NDArray[np.int64]) -> NDArray[np.void]:
+    """Every tick of ``minutes`` (increasing server minutes) from ``feed``, in order: the
+    feed's own :meth:`~GeneratedFeed.ticks_of_minutes` where it has one, else
+    :meth:`~PriceFeed.minute_ticks` of each run of consecutive minutes."""
+    reader = getattr(feed, "ticks_of_minutes", None)
+    if reader is not None:
+        return cast("MinuteSetFeed", feed).ticks_of_minutes(symbol, minutes)
+    return _runs_of_minutes(feed, symbol, minutes)
+
+
+def _runs_of_minutes(feed: PriceFeed, symbol: str, minutes: NDArray[np.int64]) -> NDArray[np.void]:
+    if not len(minutes):
+        return _EMPTY_TICKS
+    breaks = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1] + 1, True])
+    parts = [
+        feed.minute_ticks(symbol, int(minutes[lo]), int(minutes[hi - 1]) + 1)
+        for lo, hi in zip(breaks[:-1].tolist(), breaks[1:].tolist(), strict=True)
+    ]
+    return _joined([part for part in parts if len(part)])
 
 
 def _joined(parts: list[NDArray[np.void]]) -> NDArray[np.void]:

@@ -97,7 +97,12 @@ class PriceModel(ABC):
 
     def grid(self, plan: DayPlan, first_row: int, count: int) -> MinuteGrid:
         """Regenerate ``count`` consecutive minutes of the planned day, from ``first_row``."""
-        rows = np.arange(first_row, first_row + count)
+        return self.rows_grid(plan, np.arange(first_row, first_row + count))
+
+    def rows_grid(self, plan: DayPlan, rows: IntArray) -> MinuteGrid:
+        """Regenerate the planned day's minutes ``rows`` (increasing, not necessarily
+        consecutive) in one vectorised call: every step is elementwise or along a row, so
+        each row comes out as it does in the whole day."""
         pairs = self._uniforms(plan.day, rows)
         local = np.cumsum(self._increments(rows, pairs), axis=1)
         return self._finish(plan, rows, local, pairs)
@@ -356,8 +361,7 @@ class StepModel(_SyntheticModel):
         plan = DayPlan(day, float(a0), x_start, 0.0, ups)
         return plan, self.grid(plan, 0, MINUTES_PER_DAY)
 
-    def grid(self, plan: DayPlan, first_row: int, count: int) -> MinuteGrid:
-        rows = np.arange(first_row, first_row + count)
+    def rows_grid(self, plan: DayPlan, rows: IntArray) -> MinuteGrid:
         pairs = self._uniforms(plan.day, rows)
         return self._finish(plan, rows, self._increments(rows, pairs, plan), pairs)
 
