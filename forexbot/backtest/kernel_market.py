@@ -139,12 +139,42 @@ class KernelMarket:
         all at once (:func:`~forexbot.connectors.mt5sim.feed.ticks_of_minutes`: generated ticks
         in one vectorised call, not ~0.3 ms a minute); a time with no tick in those two minutes
         takes ``last_tick``, what ``symbol_info_tick`` gives. Replayed bars, whose ticks are
-        synthesised minute by minute, take ``last_tick`` at each time (at a minute's start the
-        minute's opening tick). All are the last tick at or before the time."""
+        synthesised minute by minute, give at a minute's start (every decision on M1 bars) the
+        minute's opening tick, on the bar's open, all such times at once
+        (:meth:`~forexbot.connectors.mt5sim.replay.ReplayFeed.opening_ticks`), and take
+        ``last_tick`` at their other times. All are the last tick at or before the time."""
         n = len(at_msc)
         bid, ask = np.full(n, np.nan), np.full(n, np.nan)
         tick_msc = np.zeros(n, dtype=np.int64)
-        market_open = np.zeros(n, dtype=np.bool_)
+        rest = np.arange(n)
+        opening = None
+        if self._replay is not None:
+            # At a minute's start of replayed bars (every decision on M1 bars) the minute's
+            # opening tick, all at once; the other times as below.
+            starts = np.flatnonzero(at_msc % 60_000 == 0)
+            opening = self._replay.opening_ticks(self.symbol, at_msc[starts] // 60_000)
+        if opening is not None:
+            have, ticks = opening
+            rows = starts[have]
+            bid[rows], ask[rows] = ticks["bid"][have], ticks["ask"][have]
+            tick_msc[rows] = ticks["time_msc"][have]
+            rest = np.setdiff1d(rest, rows, assume_unique=True)
+        if len(rest):
+            rest_bid, rest_ask, rest_msc = self._read(at_msc[rest])
+            bid[rest], ask[rest], tick_msc[rest] = rest_bid, rest_ask, rest_msc
+        if self._replay is not None:
+            market_open = self._replay.are_open(self.symbol, at_msc / 1000)
+        else:
+            market_open = np.zeros(n, dtype=np.bool_)
+            for k, when in enumerate(at_msc.tolist()):
+                market_open[k] = self.is_open(when / 1000)
+        return Quotes(at_msc.astype(np.int64), bid, ask, tick_msc, market_open)
+
+    def _read(self, at_msc: I64) -> tuple[F64, F64, I64]:
+        """(bid, ask, tick time) of the last tick at or before each time (see :meth:`quotes`)."""
+        n = len(at_msc)
+        bid, ask = np.full(n, np.nan), np.full(n, np.nan)
+        tick_msc = np.zeros(n, dtype=np.int64)
         minutes = at_msc // 60_000
         days = minutes // MINUTES_PER_DAY
         bounds = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
@@ -180,9 +210,7 @@ class KernelMarket:
                 if tick is not None:
                     bid[k], ask[k] = float(tick["bid"][0]), float(tick["ask"][0])
                     tick_msc[k] = int(tick["time_msc"][0])
-        for k, when in enumerate(at_msc.tolist()):
-            market_open[k] = self.is_open(when / 1000)
-        return Quotes(at_msc.astype(np.int64), bid, ask, tick_msc, market_open)
+        return bid, ask, tick_msc
 
     def _last_tick(self, at_msc: int) -> NDArray[np.void] | None:
         """The terminal's ``last_tick`` at ``at_msc``; at a minute's start of replayed bars

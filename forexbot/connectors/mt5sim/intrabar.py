@@ -37,6 +37,7 @@ from .structures import RATES_DTYPE, TICKS_DTYPE
 F64 = NDArray[np.float64]
 MAX_TICKS_PER_MINUTE = 60_000  # one per millisecond
 _BOTH = TICK_FLAG_BID | TICK_FLAG_ASK
+BOTH_FLAGS = _BOTH  # a minute's first tick says both changed
 
 
 def anchors(o: float, h: float, lo: float, c: float) -> list[float]:

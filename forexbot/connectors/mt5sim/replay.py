@@ -88,6 +88,8 @@ class ReplaySeries(Protocol):
 
     def is_open(self, server_seconds: float) -> bool: ...
 
+    def are_open(self, server_seconds: NDArray[np.float64]) -> NDArray[np.bool_]: ...
+
 
 #: A hole in replayed data at least this long (and at least one bar) is a closed market.
 CLOSED_GAP = 15 * 60
@@ -105,6 +107,20 @@ def covered(times: NDArray[np.int64], period: int, server_seconds: float) -> boo
     if server_seconds < end:
         return True
     return i + 1 < len(times) and int(times[i + 1]) - end < CLOSED_GAP
+
+
+def covered_all(
+    times: NDArray[np.int64], period: int, server_seconds: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """:func:`covered` at each of ``server_seconds`` at once, with the same arithmetic."""
+    i = np.searchsorted(times, np.floor(server_seconds).astype(np.int64), side="right") - 1
+    known = i >= 0
+    safe = np.maximum(i, 0)
+    end = times[safe] + period
+    following = np.minimum(safe + 1, len(times) - 1)
+    quiet = (safe + 1 < len(times)) & (times[following] - end < CLOSED_GAP)
+    result: NDArray[np.bool_] = known & ((server_seconds < end) | quiet)
+    return result
 
 
 def _frozen(array: Array) -> Array:
@@ -134,6 +150,9 @@ class BarSeries:
 
     def is_open(self, server_seconds: float) -> bool:
         return covered(self._times, self._period, server_seconds)
+
+    def are_open(self, server_seconds: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return covered_all(self._times, self._period, server_seconds)
 
     def _first(self, day: int) -> int:
         return int(np.searchsorted(self._bar_days, day))
@@ -182,6 +201,36 @@ class BarSeries:
             return None
         return intrabar.first_tick(bars[i], self._spec.digits, self._spec.point)
 
+    def opening_ticks(self, minutes: NDArray[np.int64]) -> tuple[NDArray[np.bool_], Array]:
+        """:meth:`opening_tick` of each of ``minutes`` (increasing) at once: whether the
+        minute has a bar, and the tick (zeros where it has none)."""
+        out = np.zeros(len(minutes), dtype=TICKS_DTYPE)
+        have = np.zeros(len(minutes), dtype=np.bool_)
+        if not len(minutes):
+            return have, out
+        days = minutes // 1440
+        bounds = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
+        spec = self._spec
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            bars = self.day_bars(int(days[lo]))
+            if not len(bars):
+                continue
+            starts = minutes[lo:hi] * 60
+            i = np.minimum(np.searchsorted(bars["time"], starts), len(bars) - 1)
+            found = bars["time"][i] == starts
+            have[lo:hi] = found
+            rows = bars[i[found]]
+            # intrabar.first_tick, bar by bar: the open, ask = open + the bar's spread
+            bid = rows["open"].astype(np.float64)
+            ask = np.round(bid + rows["spread"].astype(np.int64) * spec.point, spec.digits)
+            ticks = out[lo:hi]
+            ticks["time_msc"][found] = starts[found] * 1000
+            ticks["time"][found] = starts[found]
+            ticks["bid"][found] = bid
+            ticks["ask"][found] = ask
+            ticks["flags"][found] = intrabar.BOTH_FLAGS
+        return have, out
+
     def _ticks(self, minute: int, bar: Array) -> Array:
         cached = self._minutes.get(minute)
         if cached is None:
@@ -209,6 +258,9 @@ class TickSeries:
 
     def is_open(self, server_seconds: float) -> bool:
         return covered(self._m1_times, 60, server_seconds)
+
+    def are_open(self, server_seconds: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return covered_all(self._m1_times, 60, server_seconds)
 
     def day_bars(self, day: int) -> Array:
         lo = int(np.searchsorted(self._bar_days, day))
@@ -306,6 +358,25 @@ class ReplayFeed:
         the symbol is not replayed from bars (ask the ticks then)."""
         s = self._series.get(symbol)
         return s.opening_tick(minute) if isinstance(s, BarSeries) else None
+
+    def opening_ticks(
+        self, symbol: str, minutes: NDArray[np.int64]
+    ) -> tuple[NDArray[np.bool_], Array] | None:
+        """:meth:`opening_tick` at each of ``minutes`` (increasing) in one pass: (whether
+        the minute has a bar, the ticks, zeros where it has none); ``None`` when the symbol is
+        not replayed from bars."""
+        s = self._series.get(symbol)
+        return s.opening_ticks(minutes) if isinstance(s, BarSeries) else None
+
+    def are_open(self, symbol: str, server_seconds: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """:meth:`is_open` at each of ``server_seconds`` (increasing) at once."""
+        s = self._series.get(symbol)
+        if s is None:
+            opened = [self.is_open(symbol, float(t)) for t in server_seconds.tolist()]
+            return np.array(opened, dtype=np.bool_)
+        inside = (s.start <= server_seconds) & (server_seconds < s.end)
+        result: NDArray[np.bool_] = inside & s.are_open(server_seconds)
+        return result
 
     def is_open(self, symbol: str, server_seconds: float) -> bool:
         s = self._series.get(symbol)

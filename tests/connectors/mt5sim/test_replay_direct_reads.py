@@ -68,6 +68,47 @@ def test_at_every_minute_start_the_opening_tick_is_the_terminals_last_tick() -> 
         terminal.shutdown()
 
 
+def test_opening_ticks_at_once_are_each_minutes_opening_tick() -> None:
+    bars = _random_bars(2_000, 5)
+    for source in (ReplayBars(bars, 60), H1_FILE):
+        terminal = _terminal(source)
+        feed = terminal.feed
+        assert isinstance(feed, ReplayFeed)
+        minutes = np.arange(MONDAY // 60 - 5, MONDAY // 60 + 2 * 1_440, dtype=np.int64)
+        answer = feed.opening_ticks("EURUSD", minutes)
+        assert answer is not None
+        have, ticks = answer
+        assert have.any()
+        for k, minute in enumerate(minutes.tolist()):
+            tick = feed.opening_tick("EURUSD", minute)
+            assert have[k] == (tick is not None)
+            if tick is not None:
+                assert ticks[k : k + 1].tobytes() == tick.tobytes()
+        assert feed.opening_ticks("GBPUSD", minutes) is None
+        terminal.shutdown()
+
+
+def test_open_at_once_is_open_at_each_time() -> None:
+    rng = np.random.default_rng(6)
+    # Times around the bars, in their quiet minutes and session holes, before and after.
+    times = np.sort(MONDAY - 3_600 + rng.random(20_000) * 7 * 86_400)
+    times = np.concatenate((times, np.floor(times[::10])))
+    times.sort()
+    for source in (ReplayBars(_random_bars(2_000, 7), 60), H1_FILE, TICKS_FILE):
+        symbol = "GBPUSD" if source == TICKS_FILE else "EURUSD"
+        terminal = SimulatedTerminal(seed=3, clock=ManualClock(LATER_UTC), replay={symbol: source})
+        assert terminal.initialize()
+        feed = terminal.feed
+        assert isinstance(feed, ReplayFeed)
+        for name in (symbol, "USDJPY"):  # not replayed: the fallback feed's answer
+            got = feed.are_open(name, times)
+            assert got.tolist() == [feed.is_open(name, float(t)) for t in times.tolist()]
+            if name == symbol:
+                assert got.any()
+                assert not got.all()
+        terminal.shutdown()
+
+
 def test_ticks_exports_and_other_symbols_have_no_opening_tick() -> None:
     terminal = SimulatedTerminal(
         seed=3, clock=ManualClock(LATER_UTC), replay={"GBPUSD": TICKS_FILE}
