@@ -350,7 +350,7 @@ def eurusd_h1() -> BacktestResult:
             replay={"EURUSD": [path]},
             balance=100_000,
             volume=0.1,
-            spread_points=0,
+            spread_points=None,  # the export's bars carry spread 0: no spread
             swap_free=True,
             risk=OPEN_LIMITS.model_copy(update={"max_quote_age_seconds": 86_400}),
             sync_every_seconds=43_200,

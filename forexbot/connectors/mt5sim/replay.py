@@ -164,11 +164,10 @@ class BarSeries:
         cached = self._days.get(day)
         if cached is None:
             minutes = self._period // 60
-            parts = [
-                intrabar.expand(self._bars[i], minutes, self._key, self._spec.digits)
-                for i in range(lo, hi)
-            ]
-            cached = _frozen(np.concatenate(parts))
+            expanded = intrabar.expand_many(
+                self._bars[lo:hi], minutes, self._key, self._spec.digits
+            )
+            cached = _frozen(expanded)
             self._days.put(day, cached)
         return cached
 
