@@ -60,6 +60,10 @@ class LRU(Generic[K, V]):
         self._capacity = capacity
         self._data: OrderedDict[K, V] = OrderedDict()
 
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
     def get(self, key: K) -> V | None:
         value = self._data.get(key)
         if value is not None:

@@ -109,7 +109,7 @@ def expand_many(bars: NDArray[np.void], minutes: int, key: int, digits: int) -> 
     lo, c = bars["low"].astype(np.float64), bars["close"].astype(np.float64)
     volume = bars["tick_volume"].astype(np.int64)
     real = bars["real_volume"].astype(np.int64)
-    k = np.minimum(minutes, np.maximum(volume, 1))
+    k = m1_counts(bars, minutes)
     rising = c >= o
     # anchors(): open, then low and high in the bar's direction, close; repeats removed
     order = np.where(
@@ -154,6 +154,14 @@ def expand_many(bars: NDArray[np.void], minutes: int, key: int, digits: int) -> 
         )
         out["spread"][at] = bars["spread"][rows][:, None]
     return out
+
+
+def m1_counts(bars: NDArray[np.void], minutes: int) -> NDArray[np.int64]:
+    """How many M1 bars :func:`expand` makes of each bar: one a tick, up to ``minutes``."""
+    counts: NDArray[np.int64] = np.minimum(
+        minutes, np.maximum(bars["tick_volume"].astype(np.int64), 1)
+    )
+    return counts
 
 
 def _paths(

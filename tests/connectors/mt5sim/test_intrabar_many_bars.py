@@ -1,7 +1,8 @@
 """The M1 bars inside many longer bars computed at once: bit for bit each bar's own
 expansion joined in order, whatever the bars' shapes (flat bars, one tick, fewer ticks than
-turning points, more ticks than minutes), periods and digits; and the interpolation it uses
-row by row is numpy's."""
+turning points, more ticks than minutes), periods and digits; the interpolation it uses row
+by row is numpy's; and a replayed day read in any order, expanded with the days after it,
+is its own bars' expansion."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 import pytest
 
 from forexbot.connectors.mt5sim import intrabar
+from forexbot.connectors.mt5sim.replay import BarSeries
 from forexbot.connectors.mt5sim.structures import RATES_DTYPE
+from forexbot.connectors.mt5sim.symbols import Catalogue
 
 HOUR_2024 = 1_704_067_200 // 3_600 * 3_600
 
@@ -53,3 +56,28 @@ def test_rows_interpolate_as_numpy_does() -> None:
         got = intrabar._interp_rows(steps, positions, values)
         for row, expected in zip(got, values, strict=True):
             assert row.tobytes() == np.interp(steps, positions, expected).tobytes()
+
+
+@pytest.mark.parametrize("cache_days", [1, 4, 256])
+@pytest.mark.parametrize("period", [3_600, 14_400])
+def test_replayed_days_read_in_any_order_are_their_bars_expanded(
+    cache_days: int, period: int
+) -> None:
+    # Longer bars are expanded several days at a time into a bounded cache: whatever the
+    # order days are read in, a day is its own bars' expansion.
+    bars = _bars(1_500, period, period)
+    keep = np.random.default_rng(period).random(len(bars)) < 0.8  # holes in the days
+    bars = bars[keep]
+    spec = Catalogue().get("EURUSD")
+    assert spec is not None
+    series = BarSeries(bars, period, spec, 17, cache_days)
+    days = bars["time"] // 86_400
+    order = np.random.default_rng(cache_days).permutation(np.arange(days[0] - 1, days[-1] + 2))
+    for day in [*order.tolist(), *order.tolist()]:
+        own = bars[days == day]
+        got = series.day_bars(day)
+        if not len(own):
+            assert len(got) == 0
+            continue
+        expected = np.concatenate([intrabar.expand(b, period // 60, 17, spec.digits) for b in own])
+        assert got.tobytes() == expected.tobytes()
