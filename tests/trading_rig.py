@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -196,6 +197,21 @@ class TradingRig:
 
     def our_positions(self) -> list[Any]:
         return [p for p in self.terminal.positions_get() or () if p.magic == MAGIC]
+
+
+def hold_terminal_call(rig: TradingRig, name: str) -> tuple[threading.Event, threading.Event]:
+    """Make the terminal's ``name`` wait, in the worker thread, for the returned ``release``;
+    ``entered`` is set when a call starts waiting (the call then runs as usual)."""
+    entered, release = threading.Event(), threading.Event()
+    real = getattr(rig.terminal, name)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(timeout=10)
+        return real(*args, **kwargs)
+
+    setattr(rig.terminal, name, held)
+    return entered, release
 
 
 @contextlib.asynccontextmanager

@@ -5,13 +5,12 @@ for the terminal's answer is not such work."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from trading_rig import trading_rig
+from trading_rig import hold_terminal_call, trading_rig
 
 from forexbot.domain.trading import OrderIntent, Side, TradeStatus
 from forexbot.engine.order_path import OrderPath
@@ -38,43 +37,42 @@ async def bus() -> AsyncIterator[EventBus]:
     await bus.close(timeout=1.0)
 
 
+async def in_hand(bus: EventBus, name: str) -> Held:
+    """A subscriber ``name`` (risk: signals, execution: intents) holding one event."""
+    held = Held()
+    kind = SignalEvent if name == "risk" else OrderIntentEvent
+    bus.subscribe(kind, held, name=name)
+    bus.start()
+    bus.publish(kind(object()))  # type: ignore[arg-type]
+    await held.taken.wait()
+    return held
+
+
 def test_an_idle_order_path_is_not_busy() -> None:
     assert not OrderPath(EventBus()).busy()
 
 
 async def test_a_signal_in_risks_hands_makes_it_busy(bus: EventBus) -> None:
-    risk = Held()
-    bus.subscribe(SignalEvent, risk, name="risk")
-    bus.start()
     path = OrderPath(bus)
 
-    bus.publish(SignalEvent(object()))  # type: ignore[arg-type]
-    await risk.taken.wait()
+    risk = await in_hand(bus, "risk")
 
     assert path.busy()
     risk.release.set()
 
 
 async def test_an_intent_being_written_makes_it_busy(bus: EventBus) -> None:
-    execution = Held()
-    bus.subscribe(OrderIntentEvent, execution, name="execution")
-    bus.start()
     path = OrderPath(bus)
 
-    bus.publish(OrderIntentEvent(object()))  # type: ignore[arg-type]
-    await execution.taken.wait()
+    execution = await in_hand(bus, "execution")
 
     assert path.busy()
     execution.release.set()
 
 
 async def test_an_order_waiting_for_the_terminals_answer_does_not(bus: EventBus) -> None:
-    execution = Held()
-    bus.subscribe(OrderIntentEvent, execution, name="execution")
-    bus.start()
     path = OrderPath(bus)
-    bus.publish(OrderIntentEvent(object()))  # type: ignore[arg-type]
-    await execution.taken.wait()
+    execution = await in_hand(bus, "execution")
 
     with path.at_terminal():
         assert path.waiting_for_terminal()
@@ -86,12 +84,8 @@ async def test_an_order_waiting_for_the_terminals_answer_does_not(bus: EventBus)
 async def test_a_signal_at_risk_is_busy_even_while_an_order_waits_for_its_answer(
     bus: EventBus,
 ) -> None:
-    risk = Held()
-    bus.subscribe(SignalEvent, risk, name="risk")
-    bus.start()
     path = OrderPath(bus)
-    bus.publish(SignalEvent(object()))  # type: ignore[arg-type]
-    await risk.taken.wait()
+    risk = await in_hand(bus, "risk")
 
     with path.at_terminal():
         assert path.busy()
@@ -104,18 +98,10 @@ async def test_the_engine_marks_its_order_send_as_waiting_for_the_terminal(
 ) -> None:
     """The daemon's wiring: while the terminal's ``order_send`` is held in the worker thread,
     the order path waits for the terminal and is not busy; once answered, it waits no more."""
-    entered, release = threading.Event(), threading.Event()
     seen: list[bool] = []
     async with trading_rig(db_engine) as rig:
         path = rig.order_path
-        real = rig.terminal.order_send
-
-        def held_send(request: dict[str, Any]) -> Any:
-            entered.set()
-            release.wait(timeout=10)
-            return real(request)
-
-        rig.terminal.order_send = held_send  # type: ignore[method-assign]
+        entered, release = hold_terminal_call(rig, "order_send")
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
         await asyncio.to_thread(entered.wait, 10)
         seen.append(path.waiting_for_terminal())
@@ -133,16 +119,8 @@ async def test_a_manual_order_waiting_for_the_broker_leaves_the_order_path_as_it
 ) -> None:
     """A manual order (the API's, outside the bus) waiting for its answer does not make the
     order path look idle while a signal's intent would be written."""
-    entered, release = threading.Event(), threading.Event()
     async with trading_rig(db_engine) as rig:
-        real = rig.terminal.order_send
-
-        def held_send(request: dict[str, Any]) -> Any:
-            entered.set()
-            release.wait(timeout=10)
-            return real(request)
-
-        rig.terminal.order_send = held_send  # type: ignore[method-assign]
+        entered, release = hold_terminal_call(rig, "order_send")
         intent = await rig.risk.evaluate(rig.signal(Side.BUY, 300, 600), manual=True)
         assert isinstance(intent, OrderIntent)
         manual = asyncio.ensure_future(rig.execution.execute(intent))

@@ -9,12 +9,11 @@ stepped by a manual clock.
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from trading_rig import TradingRig, trading_rig
+from trading_rig import TradingRig, hold_terminal_call, trading_rig
 
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.conversions import account_state_of
@@ -186,15 +185,8 @@ async def test_the_margins_are_read_after_the_ticks_are_handed_over(
     """The poll returns with its bars while the margins are still being read; a risk check
     meanwhile waits for that read instead of asking again."""
     async with trading_rig(db_engine) as rig:
-        entered, release = threading.Event(), threading.Event()
         real = rig.terminal.order_calc_margin
-
-        def held(*args: Any) -> Any:
-            entered.set()
-            release.wait(timeout=10)
-            return real(*args)
-
-        rig.terminal.order_calc_margin = held  # type: ignore[method-assign]
+        entered, release = hold_terminal_call(rig, "order_calc_margin")
         rig.clock.advance(60)
         bars_before = rig.connector.bars_published
 
@@ -276,15 +268,7 @@ async def test_closing_the_connector_with_a_margin_read_pending_stops_it(
     db_engine: AsyncEngine,
 ) -> None:
     async with trading_rig(db_engine) as rig:
-        entered, release = threading.Event(), threading.Event()
-        real = rig.terminal.order_calc_margin
-
-        def held(*args: Any) -> Any:
-            entered.set()
-            release.wait(timeout=10)
-            return real(*args)
-
-        rig.terminal.order_calc_margin = held  # type: ignore[method-assign]
+        entered, release = hold_terminal_call(rig, "order_calc_margin")
         rig.clock.advance(60)
         await rig.connector.poll_once()
         await asyncio.to_thread(entered.wait, 10)
