@@ -40,7 +40,12 @@ from forexbot.connectors.conversions import (
     terminal_error,
     tick_of,
 )
-from forexbot.connectors.poll_snapshot import REFERENCE_LOTS, PolledAccount, PolledMargins
+from forexbot.connectors.poll_snapshot import (
+    MARGIN_READ_AHEAD_SYMBOLS,
+    REFERENCE_LOTS,
+    PolledAccount,
+    PolledMargins,
+)
 from forexbot.connectors.terminal_api import TerminalApi
 from forexbot.connectors.tick_cursor import TickCursor
 from forexbot.connectors.worker import TerminalWorker
@@ -288,9 +293,14 @@ class MT5Connector:
         batches, received, closing, account = await self._worker.call(fetch)
         if closing:
             # The margins are read by the next job, while the loop builds and analyses the
-            # bars: the ticks are not held back for them (see poll_snapshot).
+            # bars: the ticks are not held back for them; not for a wide burst (see
+            # poll_snapshot).
             self._polled_account = account
-            self._polled_margins = self._read_margins_later(closing, started_at)
+            self._polled_margins = (
+                self._read_margins_later(closing, started_at)
+                if len(closing) <= MARGIN_READ_AHEAD_SYMBOLS
+                else None
+            )
         self._observe_server_time(batches, started_at)
         count = 0
         for symbol, ticks in batches.items():

@@ -15,7 +15,11 @@ bars) reads ``order_calc_margin()`` for
 would be checked at (the ask for a buy, the bid for a sell of the symbol's latest tick). The
 ticks are not held back for those calls (two per symbol, a round trip each with a real
 terminal): the loop builds and analyses the bars meanwhile, and a signal's risk check awaits
-the job if it is still running.
+the job if it is still running. Only for a burst of at most
+:data:`MARGIN_READ_AHEAD_SYMBOLS` symbols: the job holds the terminal's one worker for two
+calls a symbol, and an ``order_send`` queues behind it; with hundreds of symbols closing at
+once (600 calls for 300) that costs the burst's first orders more than the one call each of
+their own it saves, so a wide burst's signals ask for their margin.
 
 The rules that keep this as fresh as asking:
 
@@ -48,6 +52,8 @@ from forexbot.domain.trading import AccountState, Side
 
 #: Lots the poll asks ``order_calc_margin`` for (per-lot figures are scaled from it).
 REFERENCE_LOTS = 100.0
+#: The widest burst (symbols whose bar a poll closes) whose margins are read ahead.
+MARGIN_READ_AHEAD_SYMBOLS = 40
 #: How long after its poll (clock seconds) a snapshot's account may size an order.
 MAX_AGE_SECONDS = 1.0
 

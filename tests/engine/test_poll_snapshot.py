@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from trading_rig import TradingRig, hold_terminal_call, trading_rig
 
+from forexbot.connectors import connector as connector_module
 from forexbot.connectors import mt5_constants as mt5c
 from forexbot.connectors.conversions import account_state_of
 from forexbot.connectors.poll_snapshot import MAX_AGE_SECONDS
@@ -280,3 +281,20 @@ async def test_closing_the_connector_with_a_margin_read_pending_stops_it(
 
         assert task.done()
         assert rig.connector._polled_margins is None
+
+
+async def test_a_burst_wider_than_the_read_ahead_reads_the_account_but_no_margin(
+    db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connector_module, "MARGIN_READ_AHEAD_SYMBOLS", 1)
+    async with trading_rig(db_engine, symbols=("EURUSD", "GBPUSD")) as rig:
+        rig.clock.advance(60)
+        calls = count_terminal_calls(rig, "account_info", "order_calc_margin")
+
+        await rig.connector.poll_once()  # both symbols' bars close: wider than 1
+        tick = rig.connector.last_tick("EURUSD")
+        assert tick is not None
+
+        assert calls == {"account_info": 1, "order_calc_margin": 0}
+        assert rig.connector.polled_account() is not None
+        assert await rig.connector.polled_margin(Side.BUY, "EURUSD", 1.0, tick.ask) is None
