@@ -58,7 +58,7 @@ mobile-check: system-deps $(MOBILE_TOOLS)
 	cd mobile && node_modules/.bin/eslint .
 
 test: install-dev system-deps lint typecheck mobile-check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 # The suite on other days of the week (Debian's faketime): it must pass whatever the day.
 test-days: install-dev system-deps
