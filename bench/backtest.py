@@ -117,22 +117,8 @@ def ma_rsi(bars: int) -> BacktestResult:
         risk=OPEN_LIMITS.model_copy(update={"risk_per_trade_percent": 1.0}),
     )
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "EURUSD_M1.csv"
-        started = time.perf_counter()
-        server = write_export(load_prices(sim, 0), path)
-        written = time.perf_counter() - started
-        spec = dataclasses.replace(
-            sim,
-            start=float(from_server_array(server[:1])[0]),
-            end=float(from_server_array(server[-1:] + 60)[0]),
-            replay={"EURUSD": [path]},
-        )
-        started = time.perf_counter()
-        kernel_jit.warm()  # numba's machine code, compiled or loaded from its cache: once a
-        compiled.warm()  # process, as for the SMA cross below
-        rolling.warm()
-        mt5csv_jit.warm()  # the CSV reader's one-pass parser
-        warm_time = time.perf_counter() - started
+        path, spec, written = exported(sim, Path(folder))
+        warm_time = warm_compiled()
         started = time.perf_counter()
         result = run_backtest(spec)
         ours = time.perf_counter() - started
@@ -175,6 +161,33 @@ def ma_rsi(bars: int) -> BacktestResult:
         f"file; peak RSS {peak_rss_mb():,.0f} MB"
     )
     return result
+
+
+def exported(sim: BacktestSpec, folder: Path) -> tuple[Path, BacktestSpec, float]:
+    """``sim``'s bars written to an MT5 CSV export in ``folder`` (untimed by the cases), the
+    spec replaying that file over the same period, and the seconds the writing took."""
+    path = folder / f"{sim.symbol}_M1.csv"
+    started = time.perf_counter()
+    server = write_export(load_prices(sim, 0), path)
+    written = time.perf_counter() - started
+    spec = dataclasses.replace(
+        sim,
+        start=float(from_server_array(server[:1])[0]),
+        end=float(from_server_array(server[-1:] + 60)[0]),
+        replay={sim.symbol: [path]},
+    )
+    return path, spec, written
+
+
+def warm_compiled() -> float:
+    """Load numba's machine code (compiled or from its cache) once a process, before the
+    timed runs; the seconds it took."""
+    started = time.perf_counter()
+    kernel_jit.warm()
+    compiled.warm()
+    rolling.warm()
+    mt5csv_jit.warm()  # the CSV reader's one-pass parser
+    return time.perf_counter() - started
 
 
 def write_export(prices: PriceSeries, path: Path) -> NDArray[np.int64]:
@@ -221,27 +234,13 @@ def sma_cross(bars: int) -> BacktestResult:
         sync_every_seconds=43_200,
     )
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "EURUSD_M1.csv"
-        started = time.perf_counter()
         # The bars of the fixed spread 0 carry spread 0: the replay quotes ask = bid itself.
-        server = write_export(load_prices(sim, 0), path)
-        written = time.perf_counter() - started
-        spec = dataclasses.replace(
-            sim,
-            start=float(from_server_array(server[:1])[0]),
-            end=float(from_server_array(server[-1:] + 60)[0]),
-            replay={"EURUSD": [path]},
-            spread_points=None,
-        )
+        path, spec, written = exported(sim, Path(folder))
+        spec = dataclasses.replace(spec, spread_points=None)
         started = time.perf_counter()
         ours = run_backtest(spec, engine="event")
         our_time = time.perf_counter() - started
-        started = time.perf_counter()
-        kernel_jit.warm()  # numba's machine code, compiled or loaded from its cache: once a
-        compiled.warm()  # process, as for MA+RSI
-        rolling.warm()
-        mt5csv_jit.warm()
-        warm_time = time.perf_counter() - started
+        warm_time = warm_compiled()
         started = time.perf_counter()
         fast = run_backtest(spec, engine="kernel")
         fast_time = time.perf_counter() - started
