@@ -71,6 +71,7 @@ from forexbot.engine.sizing import loss_per_lot
 from forexbot.engine.trade_store import TradeStore
 from forexbot.errors import TerminalError
 from forexbot.events.bus import EventBus
+from forexbot.events.give_way import wait_while
 from forexbot.events.types import OrderIntentEvent, TradeEvent
 
 _log = structlog.get_logger("forexbot.execution")
@@ -240,7 +241,7 @@ class ExecutionManager:
 
         async def settle() -> None:
             try:
-                await self._give_way()
+                await wait_while(self._settle_after, MAX_SETTLE_DEFER)
                 await self._settle(sent)
             except Exception:
                 self.settle_failures += 1
@@ -260,15 +261,6 @@ class ExecutionManager:
         self._settling.add(task)
         task.add_done_callback(done)
         self._bus.track(task, "execution")
-
-    async def _give_way(self) -> None:
-        """Wait while the analysis is busy, at most :data:`MAX_SETTLE_DEFER` seconds."""
-        if not self._settle_after():
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + MAX_SETTLE_DEFER
-        while self._settle_after() and loop.time() < deadline:  # noqa: ASYNC110 - bus state
-            await asyncio.sleep(0.0005)
 
     async def _never_sent(self, trade_id: int, intent: OrderIntent, halt: str) -> int:
         """An intent approved before the kill switch tripped: recorded, cancelled, never sent."""

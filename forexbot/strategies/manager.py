@@ -51,6 +51,7 @@ from forexbot.config.models import TradeManagement
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
+from forexbot.events.give_way import wait_while
 from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
 from forexbot.market_condition.detector import DetectorParams, MarketCondition
 from forexbot.market_condition.stream import ConditionStream
@@ -231,12 +232,7 @@ class StrategyManager:
     async def _make_way(self) -> None:
         """Let the order path run first (see the module docstring)."""
         await asyncio.sleep(0)
-        if not self._defer_to():
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._max_defer
-        while self._defer_to() and loop.time() < deadline:  # noqa: ASYNC110 - bus state
-            await asyncio.sleep(0.0005)
+        await wait_while(self._defer_to, self._max_defer)
 
     def _condition_stream(self, symbol: str, timeframe: Timeframe) -> ConditionStream:
         return ConditionStream(
