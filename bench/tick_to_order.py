@@ -127,6 +127,7 @@ async def run(
     max_defer: float,
     n_symbols: int = N_SYMBOLS,
     poll_ms: int = POLL_MS,
+    ahead: bool = True,
 ) -> None:
     clock = ManualClock(START)
     listings = -(-n_symbols // len(Catalogue()))  # the catalogue, then as many variants as needed
@@ -144,7 +145,16 @@ async def run(
     bus = EventBus(default_maxsize=1_000_000)
     worker = TerminalWorker(default_timeout=30.0)
     worker.start()
-    connector = MT5Connector(terminal, worker, bus, clock, symbols, [Timeframe.M1], 3600.0)
+    connector = MT5Connector(
+        terminal,
+        worker,
+        bus,
+        clock,
+        symbols,
+        [Timeframe.M1],
+        3600.0,
+        forming_horizon=max(2.0, 2 * poll_ms / 1000) if ahead else 0.0,
+    )
     instances = [
         StrategyInstance(create(name), symbol, Timeframe.M1)
         for name in STRATEGIES
@@ -225,6 +235,10 @@ async def run(
         stages.report(records)
     else:
         print("  no order was sent: run longer (--minutes)")
+    print(
+        f"  bars analysed ahead of their close and adopted: {strategies.adopted} of "
+        f"{connector.bars_published} ({strategies.speculated} speculations)"
+    )
     print(f"  peak RSS {rss_mb:.0f} MB")
 
 
@@ -411,13 +425,18 @@ async def main() -> None:
         default=POLL_MS,
         help="simulated milliseconds between polls (the daemon's default: 100)",
     )
+    parser.add_argument(
+        "--no-ahead",
+        action="store_true",
+        help="no analysis of the forming bars ahead of their close (the daemon does it)",
+    )
     args = parser.parse_args()
     if args.poll_ms < 10:
         parser.error("--poll-ms must be at least 10 (the daemon's minimum)")
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     async with database() as url:
-        await run(url, args.minutes, args.max_defer, args.symbols, args.poll_ms)
+        await run(url, args.minutes, args.max_defer, args.symbols, args.poll_ms, not args.no_ahead)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,15 @@ class BarBuilder:
         ends = [bar.time + tf.seconds for tf, bar in self._forming.items()]
         return min(ends) if ends else None
 
+    def forming_until(self, deadline: float) -> list[Bar]:
+        """The forming bars whose period ends (UTC) at or before ``deadline``, as they stand:
+        what each would be if no other tick came before its end."""
+        return [
+            bar.freeze(self.symbol, tf)
+            for tf, bar in self._forming.items()
+            if bar.time + tf.seconds <= deadline
+        ]
+
     def period_end(self, utc: float, server_offset: int) -> float:
         """When (UTC) the first of the periods containing ``utc`` ends, periods aligned on
         ``server_offset``. Reads only the (fixed) timeframes: safe from another thread."""

@@ -8,7 +8,9 @@ values and events:
   between two polls (``symbol_info_tick`` alone would skip them), and deduplicated by their
   millisecond time;
 * bars are built from those ticks (:mod:`~forexbot.connectors.bar_builder`) and published when
-  they close;
+  they close; the bars about to close (within ``forming_horizon`` seconds of their end) are
+  published as they stand after each poll that changed them
+  (:class:`~forexbot.events.types.FormingBarsEvent`), so the strategies can analyse them ahead;
 * broker server time is converted to UTC with an offset learned from fresh ticks: nothing past
   the connector sees server time;
 * when the terminal fails, the connector reports ``DISCONNECTED``, reconnects with exponential
@@ -54,7 +56,13 @@ from forexbot.domain.market import Bar, SymbolSpec, Tick, Timeframe
 from forexbot.domain.trading import AccountState, Deal, OrderResult, Position, Side
 from forexbot.errors import TerminalError, TerminalTimeout
 from forexbot.events.bus import EventBus
-from forexbot.events.types import BarEvent, ConnectionState, ConnectionStateEvent, TickEvent
+from forexbot.events.types import (
+    BarEvent,
+    ConnectionState,
+    ConnectionStateEvent,
+    FormingBarsEvent,
+    TickEvent,
+)
 
 _log = structlog.get_logger("forexbot.connector")
 
@@ -81,7 +89,10 @@ class MT5Connector:
         reconnect_max_delay: float = 30.0,
         health_interval: float = 5.0,
         initialize_kwargs: Mapping[str, Any] | None = None,
+        forming_horizon: float = 0.0,
     ) -> None:
+        """``forming_horizon``: how long (seconds) before its end a forming bar is published
+        for speculative analysis (0: never)."""
         self._terminal = terminal
         self._worker = worker
         self._bus = bus
@@ -92,6 +103,8 @@ class MT5Connector:
         self._reconnect_max_delay = reconnect_max_delay
         self._health_interval = health_interval
         self._initialize_kwargs = dict(initialize_kwargs or {})
+        self._forming_horizon = forming_horizon
+        self._forming_published: tuple[Bar, ...] = ()
         self._specs: dict[str, SymbolSpec] = {}
         self._builders: dict[str, BarBuilder] = {}
         self._cursors: dict[str, TickCursor] = {}
@@ -308,7 +321,20 @@ class MT5Connector:
         for builder in self._builders.values():
             for bar in builder.close_due(started_at):
                 self._publish_bar(bar, received)
+        if self._forming_horizon > 0:
+            self._publish_forming(started_at)
         return count
+
+    def _publish_forming(self, now: float) -> None:
+        """Publish the bars closing within the horizon when they differ from the last ones
+        published (a tick changed one, one entered the horizon); nothing when none is near."""
+        deadline = now + self._forming_horizon
+        forming = tuple(
+            bar for builder in self._builders.values() for bar in builder.forming_until(deadline)
+        )
+        if forming and forming != self._forming_published:
+            self._bus.publish(FormingBarsEvent(forming))
+        self._forming_published = forming
 
     def _closing(
         self,

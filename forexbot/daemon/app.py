@@ -252,6 +252,9 @@ class Daemon:
             poll_interval=s.terminal.poll_interval_ms / 1000,
             health_interval=s.terminal.health_interval_seconds,
             initialize_kwargs=opened.initialize_kwargs,
+            # The strategies analyse a bar ahead from this long before its end: two polls at
+            # least, so the last poll before the end finds it analysed.
+            forming_horizon=max(2.0, 2 * s.terminal.poll_interval_ms / 1000),
         )
         order_path = OrderPath(bus)
         strategies = StrategyManager(

@@ -75,6 +75,14 @@ class Bar:
     spread: int = 0
     real_volume: int = 0
 
+    def __copy__(self) -> Bar:
+        return self  # immutable: a copy would be equal and interchangeable
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Bar:
+        # Strategy states hold hundreds of bars; forking a state (a speculative analysis)
+        # shares them instead of copying each.
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class SymbolSpec:

@@ -47,6 +47,20 @@ class BarEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class FormingBarsEvent(Event):
+    """The bars still forming that close within the connector's horizon, as of the last poll.
+
+    Not final: the strategy manager analyses them ahead, as if closed (a speculation it uses
+    only when the bar closes equal to one of these), so a closing burst costs a lookup per
+    stream instead of its analysis. Published after a poll that changed one of them or
+    brought one into the horizon; each event lists all of them, so the latest replaces the
+    earlier ones.
+    """
+
+    bars: tuple[Bar, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SignalEvent(Event):
     """A strategy produced an entry signal."""
 

@@ -32,6 +32,12 @@ Rules:
   rest of the burst waits, instead of competing with them for the one CPU the loop has.
   Bars are still analysed one at a time in their order, so the signals of a symbol keep
   their order.
+* **Analysis ahead of the close.** The bars about to close
+  (:class:`~forexbot.events.types.FormingBarsEvent`) are analysed during the polls before
+  their end, on forks of the stream's state, by a second subscriber that works only while no
+  closed bar waits and the order path is idle; a bar that closes equal to its speculation
+  adopts it (:mod:`~forexbot.strategies.speculation`: the outcome is the one the close would
+  compute), so a closing burst costs a lookup per stream, not its analysis.
 * A strategy that raises is isolated: the exception is logged and counted, the bar is skipped
   for that instance only, and the other instances go on.
 """
@@ -52,16 +58,19 @@ from forexbot.domain.market import Bar, Timeframe
 from forexbot.domain.trading import Signal
 from forexbot.events.bus import EventBus, SubscriberStats
 from forexbot.events.give_way import wait_while
-from forexbot.events.types import BarEvent, MarketConditionEvent, SignalEvent
+from forexbot.events.types import BarEvent, FormingBarsEvent, MarketConditionEvent, SignalEvent
 from forexbot.market_condition.detector import DetectorParams, MarketCondition
 from forexbot.market_condition.stream import ConditionStream
 from forexbot.strategies.base_strategy import Strategy
 from forexbot.strategies.regime import is_synthetic_index
+from forexbot.strategies.speculation import Outcome, Speculation, speculate
 
 _log = structlog.get_logger("forexbot.strategies")
 
 #: The manager's bus subscriber: busy while bars wait for their analysis.
 STRATEGIES_SUBSCRIBER = "strategies"
+#: Its subscriber of the bars about to close (analysis ahead; see the module docstring).
+SPECULATION_SUBSCRIBER = "strategies-ahead"
 
 
 class HistorySource(Protocol):
@@ -99,6 +108,8 @@ class _Stream:
     bars: deque[Bar]
     detector: ConditionStream
     condition: MarketCondition | None = None
+    #: Bars analysed (and warm-ups): a speculation forked at another count is stale.
+    version: int = 0
 
 
 class StrategyManager:
@@ -140,15 +151,32 @@ class StrategyManager:
             for key in self._by_stream
         }
         self.errors: Counter[str] = Counter()
+        self._speculations: dict[tuple[str, Timeframe], Speculation] = {}
+        #: Bars whose analysis was adopted from a speculation, and speculations made.
+        self.adopted = 0
+        self.speculated = 0
         self._subscription: SubscriberStats | None = None
+        self._ahead: SubscriberStats | None = None
         self._stopped = False
 
     def subscribe(self) -> None:
         self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name=STRATEGIES_SUBSCRIBER)
+        # Only the latest forming bars matter: each event lists all of them.
+        self._ahead = self._bus.subscribe(
+            FormingBarsEvent,
+            self.on_forming,
+            name=SPECULATION_SUBSCRIBER,
+            maxsize=1,
+            coalesce_by=lambda _event: None,
+        )
 
     def stop(self) -> int:
         """Stop taking bars (at shutdown: no new signals); returns the bars left unread."""
         self._stopped = True  # also for a bar being handled right now
+        if self._ahead is not None:
+            self._bus.unsubscribe(self._ahead)
+            self._ahead = None
+        self._speculations.clear()
         if self._subscription is None:
             return 0
         left = self._bus.unsubscribe(self._subscription)
@@ -165,6 +193,7 @@ class StrategyManager:
             stream.bars.clear()
             stream.bars.extend([b for b in bars if not live or b.time < live[0].time] + live)
             stream.detector = self._condition_stream(symbol, timeframe)
+            stream.version += 1
             for bar in stream.bars:
                 try:
                     stream.condition = stream.detector.update(bar)
@@ -210,19 +239,53 @@ class StrategyManager:
         if stream.bars and bar.time <= stream.bars[-1].time:
             return  # already seen (history overlap on reconnect)
         stream.bars.append(bar)
+        stream.version += 1
+        ahead = self._speculations.pop(key, None)
+        if ahead is not None and (ahead.bar != bar or ahead.version + 1 != stream.version):
+            ahead = None  # the bar changed after it, or the state moved on
         # Way is made before the bar's analysis (a signal of the previous bar, or of another
         # stream, goes to risk before this bar's condition is computed) and after a signal
         # (it goes before the next instance computes).
         if not await self._made_way():
             return
-        stream.condition = self._detect(stream, bar)
+        if ahead is not None and ahead.detector_original is stream.detector:
+            stream.detector, stream.condition = ahead.detector, ahead.condition
+            self.adopted += 1
+        else:
+            stream.condition = self._detect(stream, bar)
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition))
         signalled = False
         for instance in self._by_stream[key]:
             if signalled and not await self._made_way():
                 return
-            signalled = self._run(instance, bar, stream.condition, event.received_at)
+            outcome = None if ahead is None else ahead.outcome_for(instance.strategy)
+            signalled = self._run(instance, bar, stream.condition, event.received_at, outcome)
+
+    async def on_forming(self, event: FormingBarsEvent) -> None:
+        """Analyse the bars about to close ahead, on forks (see the module docstring).
+
+        Works only while no closed bar waits for its analysis and the order path is idle,
+        giving way between streams; a stream whose speculation already holds for the bar is
+        skipped."""
+        for bar in event.bars:
+            key = (bar.symbol, bar.timeframe)
+            stream = self._streams.get(key)
+            if stream is None or (stream.bars and bar.time <= stream.bars[-1].time):
+                continue
+            held = self._speculations.get(key)
+            if held is not None and held.version == stream.version and held.bar == bar:
+                continue
+            if self._stopped or self._bus.busy(STRATEGIES_SUBSCRIBER) or self._defer_to():
+                return  # real work first; the next poll's event brings the bars again
+            strategies = [instance.strategy for instance in self._by_stream[key]]
+            speculation = speculate(bar, stream.version, stream.detector, strategies)
+            self.speculated += 1
+            if speculation is None:
+                self._speculations.pop(key, None)
+            else:
+                self._speculations[key] = speculation
+            await asyncio.sleep(0)
 
     async def _made_way(self) -> bool:
         """Make way for the order path; whether to go on (not stopped meanwhile)."""
@@ -253,16 +316,15 @@ class StrategyManager:
         bar: Bar,
         condition: MarketCondition | None,
         received_at: float = 0.0,
+        ahead: Outcome | None = None,
     ) -> bool:
-        """Feed ``bar`` to ``instance``; whether it published a signal."""
+        """Feed ``bar`` to ``instance`` — or adopt ``ahead``, the speculation of its live
+        strategy on this bar; whether it published a signal."""
         instance.bars_seen += 1
-        try:
-            signal = instance.strategy.on_bar(bar)
-        except Exception:
-            instance.errors += 1
-            self.errors[instance.key] += 1
-            _log.exception("strategy failed on a bar", instance=instance.key, bar_time=bar.time)
-            return False
+        if ahead is not None and ahead.original is instance.strategy:
+            instance.strategy, signal = ahead.fork, ahead.signal
+        else:
+            signal = self._feed(instance, bar)
         if signal is None or not instance.enabled:
             return False
         admitted = admit(instance, signal, condition, received_at)
@@ -270,6 +332,16 @@ class StrategyManager:
             return False
         self._bus.publish(SignalEvent(admitted))
         return True
+
+    def _feed(self, instance: StrategyInstance, bar: Bar) -> Signal | None:
+        """``instance``'s strategy on ``bar``; None (counted and logged) when it raises."""
+        try:
+            return instance.strategy.on_bar(bar)
+        except Exception:
+            instance.errors += 1
+            self.errors[instance.key] += 1
+            _log.exception("strategy failed on a bar", instance=instance.key, bar_time=bar.time)
+            return None
 
     def management(self, key: str) -> TradeManagement | None:
         """The trade management settings of the instance ``key``
