@@ -122,15 +122,28 @@ async def _json(http: aiohttp.ClientSession, url: str, token: str) -> Any:
         return await resp.json()
 
 
+async def _open_position(http: aiohttp.ClientSession, base: str, token: str) -> None:
+    """A manual buy of EURUSD, so a position and a trade are there to offer at once (waiting
+    for a strategy's signal on the simulated market took up to half a minute)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.get(f"{base}/api/market/quote/EURUSD", headers=headers) as resp:
+        assert resp.status == 200, await resp.text()
+        bid = (await resp.json())["bid"]
+    trade = {"symbol": "EURUSD", "side": "buy", "sl": round(bid - 0.02, 5)}
+    async with http.post(f"{base}/api/trades", json=trade, headers=headers) as resp:
+        assert resp.status == 201, await resp.text()
+
+
 async def _known_ids(http: aiohttp.ClientSession, base: str, token: str) -> dict[str, list[Any]]:
-    """Real ids to offer: wait (at most a minute) for the strategies to open a position."""
+    """Real ids to offer: a position opened by hand (seen within a minute at most)."""
+    await _open_position(http, base, token)
     deadline = time.monotonic() + 60
     positions: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         positions = (await _json(http, f"{base}/api/positions", token))["items"]
         if positions:
             break
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.1)
     trades = (await _json(http, f"{base}/api/trades?limit=20", token))["items"]
     strategies = (await _json(http, f"{base}/api/strategies", token))["items"]
     async with http.post(
