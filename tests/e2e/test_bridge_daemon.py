@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from daemon_kit import PASSWORD, free_port
+from daemon_kit import Seeds, free_port, login
 from polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -94,7 +93,7 @@ async def _quotes(http: aiohttp.ClientSession, base: str, token: str, n: int) ->
 
 
 async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
-    workdir: Path,
+    workdir: Path, seeds: Seeds
 ) -> None:
     bridge_port, api_port = free_port(), free_port()
     bridge_log, daemon_log = workdir / "bridge.log", workdir / "daemon.log"
@@ -109,15 +108,7 @@ async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
         FOREXBOT_STRATEGY__TIMEFRAME="M1",
     )
     bridge = await _start_bridge(bridge_port, state, bridge_log)
-    user = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "forexbot", "user", "create", "--username", "ops",
-        "--role", "admin", "--password-stdin", "--data-dir", str(data_dir),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, env=daemon_env, cwd=workdir,
-    )  # fmt: skip
-    created, _ = await asyncio.wait_for(user.communicate(PASSWORD.encode() + b"\n"), 120)
-    assert user.returncode == 0
-    recovery = re.findall(r"^  ([a-z2-9]{5}-[a-z2-9]{5})$", created.decode(), re.M)
+    recovery = await seeds.admin(data_dir, daemon_env)  # the session's copy: no initdb
     with daemon_log.open("ab") as out:
         daemon = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "forexbot", "run", "--api-port", str(api_port),
@@ -128,9 +119,7 @@ async def test_daemon_trades_through_the_bridge_and_survives_its_restart(
     try:
         async with aiohttp.ClientSession() as http:
             await _wait_health(http, base, 200, 90, daemon_log)
-            credentials = {"username": "ops", "password": PASSWORD, "recovery_code": recovery[0]}
-            async with http.post(f"{base}/api/auth/login", json=credentials) as resp:
-                token = (await resp.json())["access_token"]
+            token = await login(http, base, recovery)
             quotes = await _quotes(http, base, token, 3)
             assert {q["data"]["symbol"] for q in quotes} <= {"EURUSD", "Volatility 75 Index"}
 
