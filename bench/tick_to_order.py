@@ -129,7 +129,10 @@ async def run(
     poll_ms: int = POLL_MS,
     ahead: bool = True,
 ) -> None:
-    clock = ManualClock(START)
+    # Polls half an interval off the minute, as a daemon's polls fall anywhere in it: the last
+    # poll before a bar's end is on average half an interval before it (a poll exactly on the
+    # boundary would see every tick of the bar before it closes).
+    clock = ManualClock(START + poll_ms / 2000)
     listings = -(-n_symbols // len(Catalogue()))  # the catalogue, then as many variants as needed
     if not (n_symbols >= 1 and listings <= 1 + len(VARIANT_SUFFIXES)):
         raise SystemExit(f"--symbols must be 1..{len(Catalogue()) * (1 + len(VARIANT_SUFFIXES))}")

@@ -180,6 +180,7 @@ class ExecutionManager:
         # Only the bus path's sends: a manual order waiting for the broker must not make the
         # order path look idle while a signal's intent is written.
         self._at_terminal = order_path.at_terminal if order_path else nullcontext
+        self._at_database = order_path.at_database if order_path else nullcontext
         self._orders = orders
         self._settle_after = settle_after
         self._halted = halted
@@ -294,7 +295,8 @@ class ExecutionManager:
         halt = self._halted()
         if halt is not None:
             return await self._never_sent(await self._trades.create_intent(trade), intent, halt)
-        record = await self._trades.submit_intent(trade)  # one durable write before the send
+        with (self._at_database if on_bus else nullcontext)():
+            record = await self._trades.submit_intent(trade)  # one durable write before the send
         self._orders.written(intent.client_order_id)
         halt = self._halted()  # the kill switch may have tripped during the write
         if halt is not None:

@@ -1,6 +1,6 @@
 """Specification of :class:`~forexbot.engine.order_path.OrderPath`: what the strategy manager
 gives way to. The order path is busy while it has work on the event loop; an order waiting
-for the terminal's answer is not such work."""
+for the terminal's answer, or an intent waiting for the database's commit, is not such work."""
 
 from __future__ import annotations
 
@@ -81,6 +81,28 @@ async def test_an_order_waiting_for_the_terminals_answer_does_not(bus: EventBus)
     execution.release.set()
 
 
+async def test_an_intent_waiting_for_its_commit_does_not(bus: EventBus) -> None:
+    path = OrderPath(bus)
+    execution = await in_hand(bus, "execution")
+
+    with path.at_database():
+        assert path.waiting_for_database()
+        assert not path.busy()
+    assert path.busy()
+    execution.release.set()
+
+
+async def test_a_signal_at_risk_is_busy_even_while_an_intent_is_committed(
+    bus: EventBus,
+) -> None:
+    path = OrderPath(bus)
+    risk = await in_hand(bus, "risk")
+
+    with path.at_database():
+        assert path.busy()
+    risk.release.set()
+
+
 async def test_a_signal_at_risk_is_busy_even_while_an_order_waits_for_its_answer(
     bus: EventBus,
 ) -> None:
@@ -131,3 +153,32 @@ async def test_a_manual_order_waiting_for_the_broker_leaves_the_order_path_as_it
         await manual
 
     assert waiting is False
+
+
+@pytest.mark.db
+async def test_the_engine_marks_its_intent_write_as_waiting_for_the_database(
+    db_engine: AsyncEngine,
+) -> None:
+    """While the intent's write waits for the server, the order path is not busy; once it is
+    written (and the order sent), it waits for the database no more."""
+    seen: list[bool] = []
+    async with trading_rig(db_engine) as rig:
+        path = rig.order_path
+        writing, release = asyncio.Event(), asyncio.Event()
+        submit = rig.trades.submit_intent
+
+        async def held_submit(trade: Any) -> Any:
+            writing.set()
+            await release.wait()
+            return await submit(trade)
+
+        rig.trades.submit_intent = held_submit  # type: ignore[method-assign]
+        rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
+        await asyncio.wait_for(writing.wait(), 10)
+        seen.append(path.waiting_for_database())
+        seen.append(path.busy())
+        release.set()
+        await rig.wait_for(TradeStatus.OPEN)
+        seen.append(path.waiting_for_database())
+
+    assert seen == [True, False, False]

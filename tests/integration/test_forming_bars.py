@@ -23,7 +23,7 @@ STEP = 0.1  # the daemon's default poll interval
 
 async def run_connector(minutes: float, horizon: float = HORIZON) -> list[tuple[float, Event]]:
     """Every bar and forming-bars event, with the clock's time of the poll that published it."""
-    clock = ManualClock(START)
+    clock = ManualClock(START + STEP / 2)  # polls off the minute, as a daemon's fall
     terminal = SimulatedTerminal(seed=5, clock=clock)
     bus = EventBus(default_maxsize=1_000_000)
     worker = TerminalWorker(default_timeout=30.0)
