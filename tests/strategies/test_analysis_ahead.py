@@ -21,6 +21,8 @@ from bars_kit import noisy_walk
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, FormingBarsEvent, MarketConditionEvent, SignalEvent
+from forexbot.market_condition.detector import DetectorParams
+from forexbot.market_condition.stream import ConditionStream
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
@@ -234,3 +236,27 @@ def test_a_fork_shares_the_bars_and_parameters_but_not_the_state() -> None:
     assert copy._window[-1] == bars[-1]
     assert strategy._window[-1] == bars[HISTORY - 1]
     assert strategy.on_bar(bars[-1]) == said  # the original, fed the bar, says the same
+
+
+def test_a_fork_of_a_strategy_with_the_window_face_feeds_its_own_window() -> None:
+    """The default streaming face points back at its strategy: the fork's face must point at
+    the fork, or the fork's bars would land in the original's window."""
+    strategy = FailsOnLiveBars()
+    bars = noisy_walk(12, HISTORY)
+    strategy.warm_up(bars[:100])
+    copy = fork(strategy, strategy.params)
+    assert copy._stream._strategy is copy
+    assert copy._stream._window is not strategy._stream._window
+    copy._stream.warm(bars[100])
+    assert len(strategy._stream._window) == 100
+
+
+def test_a_fork_of_the_condition_stream_detects_what_the_original_detects() -> None:
+    bars = noisy_walk(13, HISTORY + 5)
+    stream = ConditionStream("EURUSD", Timeframe.M15, DetectorParams(), synthetic=False)
+    for bar in bars[:HISTORY]:
+        stream.update(bar)
+    copy = fork(stream)
+    forked = [copy.update(bar) for bar in bars[HISTORY:]]
+    assert forked == [stream.update(bar) for bar in bars[HISTORY:]]
+    assert forked[-1] is not None
