@@ -55,6 +55,7 @@ from forexbot.connectors.connector import MT5Connector
 from forexbot.connectors.mt5sim.symbols import Catalogue
 from forexbot.connectors.mt5sim.terminal import SimulatedTerminal
 from forexbot.connectors.worker import TerminalWorker
+from forexbot.daemon.heap import freeze_start_up_heap
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import create_engine, to_async_url
 from forexbot.database.migrate import upgrade
@@ -191,6 +192,7 @@ async def run(
     print(f"warming up {len(instances)} strategy instances on {len(symbols)} symbols...")
     await strategies.warm_up()
     await engine.start()
+    freeze_start_up_heap()  # as the daemon does once started
     step = poll_ms / 1000.0
     steps = int(minutes * 60 / step)
     wall = time.perf_counter()

@@ -22,6 +22,7 @@ start it again, or re-executes itself outside systemd (:mod:`forexbot.daemon.res
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -54,6 +55,7 @@ from forexbot.connectors.market_query import MarketQuery
 from forexbot.connectors.worker import TerminalWorker
 from forexbot.daemon.account_locks import lock_account, watch_locks
 from forexbot.daemon.greeting import count_users, greet
+from forexbot.daemon.heap import freeze_start_up_heap
 from forexbot.daemon.instance_lock import DataDirLock
 from forexbot.daemon.lifecycle import Lifecycle
 from forexbot.daemon.market_hours import MarketHoursWatch
@@ -389,6 +391,8 @@ class Daemon:
         lifecycle.on_stop("trading stopped", trading.stop)
         await trading.start()
         await api.start()
+        freeze_start_up_heap()  # full GC passes no longer scan the start-up heap
+        lifecycle.on_stop("start-up heap unfrozen", gc.unfreeze)
         # On a normal stop these run first, in the order that loses nothing (steps 2 to 5 of
         # the module docstring), each its own step; the stops registered above then find
         # their part done.

@@ -97,6 +97,7 @@ async def test_a_stop_winds_trading_down_step_by_step_then_closes_in_reverse(
         "last reconciliation",
         "market data writer closed",
         "api stopped",
+        "start-up heap unfrozen",
         "trading stopped",
         "strategies stopped",
         "terminal closed",
