@@ -34,8 +34,14 @@ PHONE: dict[str, Any] = {
     "has_touch": True,
     "locale": "en-GB",
 }
-# Only manual trades: the balance stays the paper account's start until the test trades.
-STRATEGIES = "instances:\n  - strategy: ma_rsi\n    timeframe: M1\n    enabled: false\n"
+# Only manual trades: the balance stays the paper account's start until the test trades. Once
+# a test switches ``ma_rsi`` on, every RSI crossing of 50 in a trend signals (not only a
+# rebound from 40 or 60): the first signal comes within seconds wherever the simulated
+# market is, instead of up to half a minute when the test's steps miss one.
+STRATEGIES = (
+    "instances:\n  - strategy: ma_rsi\n    timeframe: M1\n    enabled: false\n"
+    "    params: {rsi_buy_level: 50, rsi_sell_level: 50}\n"
+)
 QUICK = {
     "FOREXBOT_API__WS_PERFORMANCE_INTERVAL_SECONDS": "0.5",
     "FOREXBOT_API__WS_STATUS_INTERVAL_SECONDS": "0.5",
