@@ -22,6 +22,9 @@ from polling import eventually
 pytestmark = pytest.mark.e2e
 
 STRATEGY_ID = "ma_rsi:EURUSD:M1"
+# The built-in ma_rsi, signalling on every RSI crossing of 50 in a trend (not only on a rebound
+# from 40 or 60): its first approved trade comes in seconds, not 25 s into the run.
+QUICK_SIGNALS = "{rsi_buy_level: 50, rsi_sell_level: 50}"
 TRADE_TIMEOUT = 240.0
 
 
@@ -73,7 +76,7 @@ async def test_paper_trading_end_to_end(workdir: Path, seeds: Seeds) -> None:
     notify = _bind_notify_socket(notify_path)
     sent: list[str] = []
     listener = asyncio.create_task(_listen(notify, sent))
-    env = daemon_env(data_dir, notify_path)
+    env = daemon_env(data_dir, notify_path, FOREXBOT_STRATEGY__PARAMS=QUICK_SIGNALS)
     codes = await seeds.admin(data_dir, env)
 
     daemon = Daemon(data_dir, free_port(), workdir / "daemon.log", env)
