@@ -67,6 +67,7 @@ from forexbot.domain.trades import NewTrade, TradeRecord
 from forexbot.engine.assembly import OrderPath, TradingEngine, build_engine
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, Event, OrderIntentEvent, SignalEvent
+from forexbot.logs import configure_logging
 from forexbot.strategies import create
 from forexbot.strategies.manager import STRATEGIES_SUBSCRIBER, StrategyInstance, StrategyManager
 
@@ -440,6 +441,9 @@ async def main() -> None:
         parser.error("--poll-ms must be at least 10 (the daemon's minimum)")
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
+    # The daemon's log: JSON lines, one write each (here to a scratch file, not the console).
+    log_file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+    configure_logging("INFO", "json", stream=log_file)
     async with database() as url:
         await run(url, args.minutes, args.max_defer, args.symbols, args.poll_ms, not args.no_ahead)
 
