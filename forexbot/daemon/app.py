@@ -311,6 +311,7 @@ class Daemon:
                 audit=system_logs,
                 pushes=notifier,
                 account_samples=equity,
+                analysis=strategies,
             )
         )
         for component in (strategies, trading, bar_writer, equity):

@@ -123,6 +123,13 @@ class PositionCounters(Protocol):
     def corrections(self) -> int: ...
 
 
+class AnalysisCounters(Protocol):
+    """The strategy manager's analysis ahead of the close (``strategies/speculation.py``)."""
+
+    adopted: int
+    speculated: int
+
+
 class DaemonCollector(Collector):
     """Turns the components' counters into Prometheus metric families."""
 
@@ -139,8 +146,10 @@ class DaemonCollector(Collector):
         audit: AuditCounters | None = None,
         pushes: PushCounters | None = None,
         account_samples: AccountSampleCounters | None = None,
+        analysis: AnalysisCounters | None = None,
     ) -> None:
         self._logins = logins
+        self._analysis = analysis
         self._account_samples = account_samples
         self._audit = audit
         self._pushes = pushes
@@ -252,6 +261,17 @@ class DaemonCollector(Collector):
                 self._audit.failed_writes,
             )
 
+        if self._analysis is not None:
+            yield _counter(
+                "forexbot_bars_analysed_ahead",
+                "Closed bars whose analysis was adopted from the analysis made before their close.",
+                self._analysis.adopted,
+            )
+            yield _counter(
+                "forexbot_bar_speculations",
+                "Forming bars analysed ahead of their close (adopted or not).",
+                self._analysis.speculated,
+            )
         if self._pushes is not None:
             yield from _push_metrics(self._pushes)
         if self._account_samples is not None:

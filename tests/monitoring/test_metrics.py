@@ -194,3 +194,20 @@ def test_the_account_history_sampler_exports_no_money() -> None:
     text = _metrics(account_samples=AccountSamples()).render().decode()
     for word in ("balance", "equity", "profit", "margin"):
         assert word not in text
+
+
+@dataclass
+class Analysis:
+    adopted: int = 1682
+    speculated: int = 5687
+
+
+def test_the_analysis_ahead_of_the_close_is_counted() -> None:
+    samples = _samples(_metrics(analysis=Analysis()))
+    assert samples[("forexbot_bars_analysed_ahead_total", ())] == 1682
+    assert samples[("forexbot_bar_speculations_total", ())] == 5687
+
+
+def test_no_analysis_counters_without_a_strategy_manager() -> None:
+    names = {name for name, _labels in _samples(_metrics())}
+    assert "forexbot_bars_analysed_ahead_total" not in names
