@@ -156,13 +156,11 @@ class StrategyControl:
             management=managed.model_dump(),
         )
         if params:
-            # Built again now: a bar that closed during the save is in the current window.
-            strategy = instance.strategy.with_params(**params)
-        instance.strategy, instance.risk_multiplier, instance.enabled = (
-            strategy,
-            multiplier,
-            active,
-        )
+            # Built again now from the live strategy: a bar that closed during the save is in
+            # its window. Without new parameters the live strategy stays: it may not be the
+            # object read before the save (an analysis adopted at a close replaces it).
+            instance.strategy = instance.strategy.with_params(**params)
+        instance.risk_multiplier, instance.enabled = multiplier, active
         instance.management = managed
         if self._bus is not None and active != was_enabled:
             self._bus.publish(

@@ -248,6 +248,8 @@ class StrategyManager:
         # (it goes before the next instance computes).
         if not await self._made_way():
             return
+        if ahead is not None and ahead.version + 1 != stream.version:
+            ahead = None  # the stream moved on while we gave way (a warm-up)
         if ahead is not None and ahead.detector_original is stream.detector:
             stream.detector, stream.condition = ahead.detector, ahead.condition
             self.adopted += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -25,6 +25,7 @@ from forexbot.market_condition.detector import DetectorParams
 from forexbot.market_condition.stream import ConditionStream
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
+from forexbot.strategies.control import StrategyControl
 from forexbot.strategies.manager import StrategyInstance, StrategyManager
 from forexbot.strategies.regime import ANY_TREND, Regime
 from forexbot.strategies.speculation import fork
@@ -260,3 +261,81 @@ def test_a_fork_of_the_condition_stream_detects_what_the_original_detects() -> N
     forked = [copy.update(bar) for bar in bars[HISTORY:]]
     assert forked == [stream.update(bar) for bar in bars[HISTORY:]]
     assert forked[-1] is not None
+
+
+class SlowStore:
+    """A strategy settings store whose save waits until released."""
+
+    def __init__(self) -> None:
+        self.saving = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def save(self, **_settings: Any) -> None:
+        self.saving.set()
+        await self.release.wait()
+
+
+async def test_a_change_saved_while_a_bar_is_adopted_keeps_the_bar(bus: EventBus) -> None:
+    """A risk multiplier change whose save overlaps an adopted close must not put back the
+    strategy object from before that bar (the close replaced it with the fork)."""
+    bars = noisy_walk(6, HISTORY + 1)
+    manager = StrategyManager(instances(("ma_rsi",)), History(bars[:HISTORY]), bus)
+    await manager.warm_up()
+    instance = manager.instances[0]
+    store = SlowStore()
+    control = StrategyControl(manager, store)  # type: ignore[arg-type]
+    await manager.on_forming(FormingBarsEvent((bars[-1],)))
+    change = asyncio.create_task(
+        control.update_strategy(
+            instance.key, params=None, risk_multiplier=2.0, enabled=None, actor="alice"
+        )
+    )
+    await store.saving.wait()
+    await manager.on_bar(BarEvent(bars[-1]))
+    store.release.set()
+    await change
+    assert manager.adopted == 1
+    assert instance.risk_multiplier == 2.0
+    assert instance.strategy._window[-1] == bars[-1]
+
+
+class SlowHistory(History):
+    """History that arrives only when released."""
+
+    def __init__(self, bars: list[Bar]) -> None:
+        super().__init__(bars)
+        self.release = asyncio.Event()
+
+    async def history(self, symbol: str, timeframe: object, count: int) -> list[Bar]:
+        await self.release.wait()
+        return await super().history(symbol, timeframe, count)
+
+
+async def window_after_a_warm_up_during_the_close(bus: EventBus, *, ahead: bool) -> list[Bar]:
+    """The strategy's window when its history arrives while a closed bar waits for the
+    order path (start-up: polling runs before the warm-up is done)."""
+    bars = noisy_walk(6, HISTORY + 1)
+    busy = [False]
+    history = SlowHistory(bars[:HISTORY])
+    manager = StrategyManager(
+        instances(("ma_rsi",)), history, bus, defer_to=lambda: busy[0], max_defer=1.0
+    )
+    if ahead:
+        await manager.on_forming(FormingBarsEvent((bars[-1],)))
+    busy[0] = True
+    warm = asyncio.create_task(manager.warm_up())
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(manager.on_bar(BarEvent(bars[-1])))
+    await asyncio.sleep(0.01)
+    history.release.set()
+    await warm
+    busy[0] = False
+    await closing
+    return list(manager.instances[0].strategy._window)
+
+
+async def test_a_warm_up_while_the_bar_waits_voids_its_speculation(bus: EventBus) -> None:
+    plain = await window_after_a_warm_up_during_the_close(bus, ahead=False)
+    ahead = await window_after_a_warm_up_during_the_close(bus, ahead=True)
+    assert ahead == plain
+    assert len(ahead) > 1
