@@ -158,7 +158,7 @@ async def run(
         symbols,
         [Timeframe.M1],
         3600.0,
-        forming_horizon=max(2.0, 2 * poll_ms / 1000) if ahead else 0.0,
+        forming_horizon=3 * poll_ms / 1000 if ahead else 0.0,  # as the daemon sets it
     )
     instances = [
         StrategyInstance(create(name), symbol, Timeframe.M1)

@@ -254,9 +254,10 @@ class Daemon:
             poll_interval=s.terminal.poll_interval_ms / 1000,
             health_interval=s.terminal.health_interval_seconds,
             initialize_kwargs=opened.initialize_kwargs,
-            # The strategies analyse a bar ahead from this long before its end: two polls at
-            # least, so the last poll before the end finds it analysed.
-            forming_horizon=max(2.0, 2 * s.terminal.poll_interval_ms / 1000),
+            # The strategies analyse a bar ahead during its last three polls: the last poll
+            # before its end finds it analysed, and a bar is analysed about once, not on every
+            # tick of a longer window.
+            forming_horizon=3 * s.terminal.poll_interval_ms / 1000,
         )
         order_path = OrderPath(bus)
         strategies = StrategyManager(
@@ -388,12 +389,13 @@ class Daemon:
             locks.append(account)
         await strategies.warm_up()
         lifecycle.on_stop("strategies stopped", strategies.stop)
+        # Before trading starts: the collection pauses the loop (~0.1 s) while no order waits.
+        freeze_start_up_heap()  # full GC passes no longer scan the start-up heap
+        lifecycle.on_stop("start-up heap unfrozen", gc.unfreeze)
         # Registered first: a start that fails half-way may have started the position sync.
         lifecycle.on_stop("trading stopped", trading.stop)
         await trading.start()
         await api.start()
-        freeze_start_up_heap()  # full GC passes no longer scan the start-up heap
-        lifecycle.on_stop("start-up heap unfrozen", gc.unfreeze)
         # On a normal stop these run first, in the order that loses nothing (steps 2 to 5 of
         # the module docstring), each its own step; the stops registered above then find
         # their part done.

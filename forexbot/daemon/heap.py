@@ -11,12 +11,15 @@ documentation for long-running servers); with it, the same run had no full pass 
 
 Rules:
 
-* Called once start-up is done (strategies warmed up, the API started), after a collection,
-  so the start-up's own garbage is freed, not frozen.
+* Called once the strategies are warmed up and before trading starts (the collection that
+  precedes the freeze pauses the loop for about a tenth of a second: no order may wait on
+  it), so the start-up's own garbage is freed, not frozen.
 * A frozen object is never collected: one that later becomes part of unreachable cycles is
-  leaked. Start-up structures live as long as the process, so nothing is lost in practice;
-  the daemon unfreezes at stop (``gc.unfreeze``), so a daemon run inside another process (the
-  tests, an in-process restart) hands that process back a normal heap.
+  leaked. What is alive at start-up lives as long as the process, or is replaced without
+  cycles (an analysis adopted at a bar's close replaces a strategy's state by a fork made
+  after the freeze, which the collector then scans as usual), so nothing is lost in
+  practice. The daemon unfreezes at stop (``gc.unfreeze``), so a daemon run inside another
+  process (the tests) hands that process back a normal heap.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ Rules:
   any more analysis runs (between instances that published nothing there is nothing to
   hand over, and without a yield the order path's state cannot have changed, so the
   instances run back to back); while ``defer_to()`` says the order path is busy (a signal being
-  risk-checked, an order being written or sent) it waits, up to ``max_defer`` seconds each
+  risk-checked, an order's row or request being built; see
+  :mod:`~forexbot.engine.order_path`) it waits, up to ``max_defer`` seconds each
   time: when every symbol's bar closes at once, the first signals' orders go out while the
   rest of the burst waits, instead of competing with them for the one CPU the loop has.
   Bars are still analysed one at a time in their order, so the signals of a symbol keep
@@ -279,7 +280,7 @@ class StrategyManager:
             if held is not None and held.version == stream.version and held.bar == bar:
                 continue
             if self._stopped or self._bus.busy(STRATEGIES_SUBSCRIBER) or self._defer_to():
-                return  # real work first; the next poll's event brings the bars again
+                return  # real work first: a bar not analysed ahead is analysed at its close
             strategies = [instance.strategy for instance in self._by_stream[key]]
             speculation = speculate(bar, stream.version, stream.detector, strategies)
             self.speculated += 1

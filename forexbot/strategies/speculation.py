@@ -25,7 +25,6 @@ Rules:
 from __future__ import annotations
 
 import copy
-import functools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,8 +50,11 @@ def fork(state: T, *shared: object) -> T:
     ``copy.deepcopy`` would do, at three times the cost: it visits each of the hundreds of
     floats and bars a stream keeps. Here a deque or list of immutable values is copied in
     one step; frozen parameter models are shared; the project's own state objects (slots or
-    ``__dict__``) are rebuilt attribute by attribute; arrays are copied; anything else goes to
-    ``copy.deepcopy`` with the same memo (so shared objects and cycles are kept)."""
+    ``__dict__``) are rebuilt attribute by attribute; arrays of numbers are copied; anything
+    else goes to ``copy.deepcopy`` with the same memo, so shared objects and cycles are kept.
+    Like ``copy.deepcopy``, it shares functions (a closure over the state included) and weak
+    references: a state must not keep either (none of ours does; a test walks every
+    registered strategy's fork for objects it shares with the original)."""
     memo: dict[int, Any] = {id(obj): obj for obj in shared}
     return cast(T, _fork(state, memo))
 
@@ -61,33 +63,43 @@ def fork(state: T, *shared: object) -> T:
 _IMMUTABLE: frozenset[type] = frozenset(
     {int, float, bool, str, bytes, type(None), np.float64, np.int64, Bar}
 )
-
+#: Built-in containers: a project class deriving from one is copied by ``copy.deepcopy``.
+_CONTAINERS = (dict, list, tuple, set, frozenset, deque)
 
 _UNSET = object()
 
 
 def _fork(obj: Any, memo: dict[int, Any]) -> Any:
+    """The fork of one object (see :func:`fork`); ``memo`` maps ids already forked (or
+    shared) to their forks, registered before an object's contents so cycles close."""
     kind: type = type(obj)
     if kind in _IMMUTABLE or isinstance(obj, Enum):
         return obj
     if isinstance(obj, BaseModel) and obj.model_config.get("frozen"):
         return obj  # parameters: validated once, never changed
+    if kind is tuple and _IMMUTABLE.issuperset(map(type, obj)):
+        return obj  # a rolling window's (index, value) pair
     known = memo.get(id(obj))
     if known is not None:
         return known
     if kind is deque or kind is list:
         if _IMMUTABLE.issuperset(map(type, obj)):
-            copied = deque(obj, obj.maxlen) if kind is deque else list(obj)
-        else:
-            items = [_fork(item, memo) for item in obj]
-            copied = deque(items, obj.maxlen) if kind is deque else items
-    elif kind is dict:
-        return _remember(obj, {key: _fork(value, memo) for key, value in obj.items()}, memo)
-    elif kind is np.ndarray:
+            return _remember(obj, deque(obj, obj.maxlen) if kind is deque else list(obj), memo)
+        copied = _remember(obj, deque(maxlen=obj.maxlen) if kind is deque else [], memo)
+        copied.extend([_fork(item, memo) for item in obj])
+        return copied
+    if kind is dict:
+        copied = _remember(obj, {}, memo)
+        copied.update({key: _fork(value, memo) for key, value in obj.items()})
+        return copied
+    if kind is np.ndarray and obj.dtype != object:
         return _remember(obj, obj.copy(), memo)
-    elif kind.__module__.startswith("forexbot.") and not isinstance(obj, BaseModel):
-        copied = object.__new__(kind)
-        memo[id(obj)] = copied  # before the attributes: a back reference finds the copy
+    if (
+        kind.__module__.startswith("forexbot.")
+        and not isinstance(obj, BaseModel)
+        and not issubclass(kind, _CONTAINERS)
+    ):
+        copied = _remember(obj, object.__new__(kind), memo)
         for name in _slot_names(kind):
             value = getattr(obj, name, _UNSET)
             if value is not _UNSET:
@@ -96,24 +108,42 @@ def _fork(obj: Any, memo: dict[int, Any]) -> Any:
             for name, value in vars(obj).items():
                 object.__setattr__(copied, name, _fork(value, memo))
         return copied
-    else:
-        return copy.deepcopy(obj, memo)
-    return _remember(obj, copied, memo)
+    return copy.deepcopy(obj, memo)
 
 
 def _remember(original: Any, copied: Any, memo: dict[int, Any]) -> Any:
+    """Register ``copied`` as the fork of ``original``; returns it."""
     memo[id(original)] = copied
     return copied
 
 
-@functools.cache
+#: Per class, its slots as stored (computed once per class: the MRO walk costs microseconds).
+_SLOT_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _slot_names(kind: type) -> tuple[str, ...]:
-    return tuple(
-        name
-        for klass in kind.__mro__
-        for name in getattr(klass, "__slots__", ())
-        if name not in ("__dict__", "__weakref__")
-    )
+    """Every slot of ``kind`` and its bases, as stored (a private ``__x`` of class ``C`` is
+    the attribute ``_C__x``)."""
+    names = _SLOT_NAMES.get(kind)
+    if names is None:
+        names = _SLOT_NAMES[kind] = tuple(
+            _stored_name(klass, name)
+            for klass in kind.__mro__
+            for name in _slots_of(klass)
+            if name not in ("__dict__", "__weakref__")
+        )
+    return names
+
+
+def _slots_of(klass: type) -> tuple[str, ...]:
+    slots = klass.__dict__.get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
+
+
+def _stored_name(klass: type, name: str) -> str:
+    if name.startswith("__") and not name.endswith("__"):
+        return f"_{klass.__name__.lstrip('_')}{name}"
+    return name
 
 
 @dataclass(frozen=True, slots=True)

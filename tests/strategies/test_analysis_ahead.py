@@ -11,18 +11,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import types
+from collections import deque
+from enum import Enum
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import pytest
 import pytest_asyncio
 from bars_kit import noisy_walk
+from pydantic import BaseModel
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, FormingBarsEvent, MarketConditionEvent, SignalEvent
 from forexbot.market_condition.detector import DetectorParams
 from forexbot.market_condition.stream import ConditionStream
+from forexbot.strategies import STRATEGIES as STRATEGIES_BY_NAME
 from forexbot.strategies import create
 from forexbot.strategies.base_strategy import Strategy, StrategyParams, empty_signals
 from forexbot.strategies.control import StrategyControl
@@ -339,3 +345,59 @@ async def test_a_warm_up_while_the_bar_waits_voids_its_speculation(bus: EventBus
     ahead = await window_after_a_warm_up_during_the_close(bus, ahead=True)
     assert ahead == plain
     assert len(ahead) > 1
+
+
+def mutable_parts(obj: object, found: dict[int, str], path: str = "state") -> dict[int, str]:
+    """Every mutable object reachable from ``obj`` (id → where), values that cannot change
+    (numbers, strings, bars, enums, tuples of those, frozen parameter models, classes,
+    functions) left out."""
+    if isinstance(obj, IMMUTABLE_VALUES) or id(obj) in found:
+        return found
+    if isinstance(obj, BaseModel) and obj.model_config.get("frozen"):
+        return found
+    if isinstance(obj, tuple) and all(isinstance(item, IMMUTABLE_VALUES) for item in obj):
+        return found
+    found[id(obj)] = path
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            mutable_parts(value, found, f"{path}[{key!r}]")
+    elif isinstance(obj, list | tuple | set | frozenset | deque):
+        for i, value in enumerate(obj):
+            mutable_parts(value, found, f"{path}[{i}]")
+    elif not isinstance(obj, np.ndarray):
+        for klass in type(obj).__mro__:
+            for name in getattr(klass, "__slots__", ()):
+                if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                    mutable_parts(getattr(obj, name), found, f"{path}.{name}")
+        for name, value in getattr(obj, "__dict__", {}).items():
+            mutable_parts(value, found, f"{path}.{name}")
+    return found
+
+
+IMMUTABLE_VALUES = (int, float, str, bytes, type(None), np.generic, Enum, Bar, type,
+                    types.FunctionType, types.BuiltinFunctionType)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES_BY_NAME))
+def test_a_strategys_fork_shares_nothing_mutable_with_it(name: str) -> None:
+    """Every registered strategy, warmed up and fed live bars: no mutable object of its state
+    is reachable from its fork (a speculation would change the live strategy)."""
+    bars = noisy_walk(14, HISTORY + 10)
+    strategy = create(name)
+    strategy.warm_up(bars[:HISTORY])
+    for bar in bars[HISTORY:]:
+        strategy.on_bar(bar)
+    live = mutable_parts(strategy, {})
+    shared = {live[i] for i in mutable_parts(fork(strategy, strategy.params), {}) if i in live}
+    assert shared == set()
+    assert len(live) > 5  # the walk reached the state
+
+
+def test_the_condition_streams_fork_shares_nothing_mutable_with_it() -> None:
+    bars = noisy_walk(15, HISTORY)
+    stream = ConditionStream("EURUSD", Timeframe.M15, DetectorParams(), synthetic=False)
+    for bar in bars:
+        stream.update(bar)
+    live = mutable_parts(stream, {})
+    assert not [live[i] for i in mutable_parts(fork(stream), {}) if i in live]
+    assert len(live) > 5
