@@ -22,10 +22,11 @@ import pytest
 import pytest_asyncio
 from bars_kit import noisy_walk
 from pydantic import BaseModel
+from test_manager import History, Recorder, drained
 
 from forexbot.domain.market import Bar, Timeframe
 from forexbot.events.bus import EventBus
-from forexbot.events.types import BarEvent, FormingBarsEvent, MarketConditionEvent, SignalEvent
+from forexbot.events.types import BarEvent, FormingBarsEvent
 from forexbot.market_condition.detector import DetectorParams
 from forexbot.market_condition.stream import ConditionStream
 from forexbot.strategies import STRATEGIES as STRATEGIES_BY_NAME
@@ -40,38 +41,11 @@ STRATEGIES = ("ma_rsi", "stochastic_cross", "break_and_retest", "jhook", "sma_cr
 HISTORY = 320
 
 
-class History:
-    def __init__(self, bars: list[Bar]) -> None:
-        self._bars = bars
-
-    async def history(self, symbol: str, timeframe: object, count: int) -> list[Bar]:
-        return self._bars[-count:]
-
-
-class Recorder:
-    def __init__(self, bus: EventBus) -> None:
-        self.signals: list[SignalEvent] = []
-        self.conditions: list[MarketConditionEvent] = []
-        bus.subscribe(SignalEvent, self._signal, name="test-signals")
-        bus.subscribe(MarketConditionEvent, self._condition, name="test-conditions")
-
-    async def _signal(self, event: SignalEvent) -> None:
-        self.signals.append(event)
-
-    async def _condition(self, event: MarketConditionEvent) -> None:
-        self.conditions.append(event)
-
-
 @pytest_asyncio.fixture(loop_scope="function")
 async def bus() -> EventBus:
     bus = EventBus()
     bus.start()
     return bus
-
-
-async def drained(bus: EventBus) -> None:
-    while not bus.idle():  # noqa: ASYNC110 - the bus's tasks do the work
-        await asyncio.sleep(0.001)
 
 
 def nudged(bar: Bar) -> Bar:
