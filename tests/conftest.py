@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -39,6 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from structlog.testing import LogCapture
 
+from forexbot.api.passwords import hash_password
+from forexbot.api.routes import login as login_routes
 from forexbot.database.embedded import EmbeddedPostgres
 from forexbot.database.engine import create_engine, to_async_url
 from forexbot.database.migrate import upgrade
@@ -206,3 +209,17 @@ def logs() -> Iterator[LogCapture]:
     structlog.configure(processors=[capture])
     yield capture
     structlog.configure(**saved)
+
+
+@functools.cache
+def _session_dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+@pytest.fixture(autouse=True)
+def _one_dummy_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process API server of the session gets the same dummy hash (the Argon2id hash
+    of a random password that unknown users' logins are verified against, for equal timing),
+    made once: made at each server's start-up it cost ~0.1 s a test, ~80 s a run. The hash and
+    its verification are the product's; ``test_passwords`` covers hashing."""
+    monkeypatch.setattr(login_routes, "hash_password", lambda _password: _session_dummy_hash())
