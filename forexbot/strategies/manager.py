@@ -242,19 +242,17 @@ class StrategyManager:
         stream.bars.append(bar)
         stream.version += 1
         ahead = self._speculations.pop(key, None)
-        if ahead is not None and (ahead.bar != bar or ahead.version + 1 != stream.version):
-            ahead = None  # the bar changed after it, or the state moved on
         # Way is made before the bar's analysis (a signal of the previous bar, or of another
         # stream, goes to risk before this bar's condition is computed) and after a signal
         # (it goes before the next instance computes).
         if not await self._made_way():
             return
-        if ahead is not None and ahead.version + 1 != stream.version:
-            ahead = None  # the stream moved on while we gave way (a warm-up)
-        if ahead is not None and ahead.detector_original is stream.detector:
+        # Judged after giving way: a warm-up meanwhile moves the stream on.
+        if ahead is not None and ahead.holds_for(bar, stream.version - 1, stream.detector):
             stream.detector, stream.condition = ahead.detector, ahead.condition
             self.adopted += 1
         else:
+            ahead = None  # the bar changed after it, or the state moved on
             stream.condition = self._detect(stream, bar)
         if stream.condition is not None:
             self._bus.publish(MarketConditionEvent(stream.condition))
@@ -277,7 +275,7 @@ class StrategyManager:
             if stream is None or (stream.bars and bar.time <= stream.bars[-1].time):
                 continue
             held = self._speculations.get(key)
-            if held is not None and held.version == stream.version and held.bar == bar:
+            if held is not None and held.holds_for(bar, stream.version, stream.detector):
                 continue
             if self._stopped or self._bus.busy(STRATEGIES_SUBSCRIBER) or self._defer_to():
                 return  # real work first: a bar not analysed ahead is analysed at its close
@@ -322,9 +320,10 @@ class StrategyManager:
         ahead: Outcome | None = None,
     ) -> bool:
         """Feed ``bar`` to ``instance`` — or adopt ``ahead``, the speculation of its live
-        strategy on this bar; whether it published a signal."""
+        strategy on this bar (:meth:`Speculation.outcome_for` matched it); whether it
+        published a signal."""
         instance.bars_seen += 1
-        if ahead is not None and ahead.original is instance.strategy:
+        if ahead is not None:
             instance.strategy, signal = ahead.fork, ahead.signal
         else:
             signal = self._feed(instance, bar)

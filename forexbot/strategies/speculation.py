@@ -167,6 +167,12 @@ class Speculation:
     condition: MarketCondition | None
     outcomes: tuple[Outcome, ...]
 
+    def holds_for(self, bar: Bar, version: int, detector: ConditionStream) -> bool:
+        """Whether this is the analysis of ``bar`` on the stream's state as it is: the same
+        bar in every field, forked at ``version`` (the bars analysed before ``bar``) from
+        ``detector`` (the live one)."""
+        return self.bar == bar and self.version == version and self.detector_original is detector
+
     def outcome_for(self, strategy: Strategy) -> Outcome | None:
         """The outcome forked from ``strategy`` (None: that strategy was not the live one)."""
         for outcome in self.outcomes:
