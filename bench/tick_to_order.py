@@ -65,6 +65,7 @@ from forexbot.database.trades import TradeRepository
 from forexbot.domain.market import Timeframe
 from forexbot.domain.trades import NewTrade, TradeRecord
 from forexbot.engine.assembly import OrderPath, TradingEngine, build_engine
+from forexbot.errors import ForexbotError
 from forexbot.events.bus import EventBus
 from forexbot.events.types import BarEvent, Event, OrderIntentEvent, SignalEvent
 from forexbot.logs import configure_logging
@@ -298,10 +299,10 @@ class StageClock:
                 self._orders[event.intent.client_order_id] = stamps
             publish(event)
 
-        on_bar, on_signal, on_intent = (
+        on_bar, on_signal, on_intents = (
             strategies.on_bar,
             engine.risk.on_signal,
-            engine.execution.on_intent,
+            engine.execution.on_intents,
         )
 
         async def timed_on_bar(event: BarEvent) -> None:
@@ -316,26 +317,30 @@ class StageClock:
                 stamps["risk started"] = time.perf_counter()
             await on_signal(event)
 
-        async def timed_on_intent(event: OrderIntentEvent) -> None:
-            stamps = self._orders.get(event.intent.client_order_id)
-            if stamps is not None:
-                stamps["execution started"] = time.perf_counter()
-            await on_intent(event)
+        async def timed_on_intents(events: list[OrderIntentEvent]) -> None:
+            now = time.perf_counter()
+            for event in events:
+                stamps = self._orders.get(event.intent.client_order_id)
+                if stamps is not None:
+                    stamps["execution started"] = now
+            await on_intents(events)
 
-        submit_intent = trades.submit_intent
+        submit_intents = trades.submit_intents
 
-        async def timed_submit_intent(trade: NewTrade) -> TradeRecord:
-            record = await submit_intent(trade)
-            self._orders.setdefault(trade.client_order_id, {})["intent committed"] = (
-                time.perf_counter()
-            )
-            return record
+        async def timed_submit_intents(
+            new: list[NewTrade],
+        ) -> list[TradeRecord | ForexbotError]:
+            written = await submit_intents(new)
+            now = time.perf_counter()
+            for trade in new:
+                self._orders.setdefault(trade.client_order_id, {})["intent committed"] = now
+            return written
 
         bus.publish = stamping_publish  # type: ignore[method-assign]
         strategies.on_bar = timed_on_bar  # type: ignore[method-assign]
         engine.risk.on_signal = timed_on_signal  # type: ignore[method-assign]
-        engine.execution.on_intent = timed_on_intent  # type: ignore[method-assign]
-        trades.submit_intent = timed_submit_intent  # type: ignore[method-assign]
+        engine.execution.on_intents = timed_on_intents  # type: ignore[method-assign]
+        trades.submit_intents = timed_submit_intents  # type: ignore[method-assign]
 
     def report(self, records: Sequence[TradeRecord]) -> None:
         """Print p50/p99 of every stage and of bar closed → signal per strategy, over the

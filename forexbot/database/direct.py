@@ -9,7 +9,8 @@ statement itself on a prepared asyncpg connection. This module keeps that one co
 Rules it enforces:
 
 * **One statement at a time.** An asyncpg connection runs one query at a time; callers wait
-  their turn (orders are written one by one anyway: a single execution path).
+  their turn (orders are written by a single execution path: one intent, or the intents that
+  queued meanwhile in one transaction).
 * **Prepared once.** asyncpg's statement cache prepares each SQL text once per connection.
 * **A lost connection is replaced once per call.** A server restart kills it; the call
   reconnects and runs the statement again, which is only safe for statements that are
@@ -27,7 +28,8 @@ Rules it enforces:
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import event
@@ -35,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
 from forexbot.database._convert import json_dumps, json_loads
+
+_T = TypeVar("_T")
 
 #: Failures that mean the connection is gone, not that the statement is wrong.
 _CONNECTION_LOST = (
@@ -68,16 +72,31 @@ class DirectConnection:
         caller learns from the second value and must recognise its own write. A statement
         that does not answer within the command timeout fails with ``TimeoutError`` (its
         outcome is unknown: it is not run again)."""
+        return await self._run(
+            lambda conn: conn.fetchrow(sql, *args, timeout=self._command_timeout)
+        )
+
+    async def fetchmany(
+        self, sql: str, args: Sequence[Sequence[Any]]
+    ) -> tuple[list[asyncpg.Record], bool]:
+        """Run ``sql`` (an idempotent statement) once per argument sequence, all in one
+        transaction (one commit: asyncpg runs them atomically): every row they return, in
+        order, and whether they were run again — same rules as :meth:`fetchrow`."""
+        return await self._run(
+            lambda conn: conn.fetchmany(sql, args, timeout=self._command_timeout)
+        )
+
+    async def _run(self, call: Callable[[asyncpg.Connection], Awaitable[_T]]) -> tuple[_T, bool]:
         async with self._lock:
             conn = await self._connection()
             try:
-                return await conn.fetchrow(sql, *args, timeout=self._command_timeout), False
+                return await call(conn), False
             except TimeoutError:
                 raise
             except _CONNECTION_LOST:
                 self._forget()
             conn = await self._connection()
-            return await conn.fetchrow(sql, *args, timeout=self._command_timeout), True
+            return await call(conn), True
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

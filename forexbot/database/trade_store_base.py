@@ -26,7 +26,7 @@ alike in both:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ from forexbot.database import trade_changes as changes
 from forexbot.database._convert import require_aware, to_decimal
 from forexbot.domain.trades import AdoptedPosition, ExitTotals, Fill, NewTrade, Number, TradeRecord
 from forexbot.domain.trading import TradeStatus
-from forexbot.errors import NotFoundError
+from forexbot.errors import ForexbotError, InvalidInputError, NotFoundError
 
 
 def _money(totals: ExitTotals) -> dict[str, Any]:
@@ -59,17 +59,22 @@ class TradeStoreBase(ABC):
         """Insert an ``intent`` trade unless its client order id exists: ``(new id, None)``,
         or the existing trade's ``(id, order key)`` with nothing written."""
 
-    async def _insert_submitted(
-        self, values: dict[str, Any], history: Mapping[str, Any]
-    ) -> tuple[TradeRecord | None, int, changes.OrderKey | None]:
-        """Insert the trade as an intent and move it to ``submitted`` in one transaction (both
-        moves in the history): ``(record, id, None)``; or, when the client order id exists,
-        ``(None, existing id, its order key)`` with nothing written. A store that can do it in
-        one round trip overrides this; by default it is the two writes."""
-        trade_id, theirs = await self._insert_intent(values, history)
-        if theirs is not None:
-            return None, trade_id, theirs
-        return await self.mark_submitted(trade_id), trade_id, None
+    async def _insert_submitted_many(
+        self, items: Sequence[tuple[dict[str, Any], Mapping[str, Any]]]
+    ) -> list[tuple[TradeRecord | None, int, changes.OrderKey | None]]:
+        """Insert each trade (``(values, history)``) as an intent moved to ``submitted`` (both
+        moves in the history): ``(record, id, None)``; or, when its client order id exists,
+        ``(None, existing id, its order key)`` with nothing written for it. A store that can
+        write them all in one transaction and one round trip overrides this; by default each
+        is its two writes."""
+        inserted: list[tuple[TradeRecord | None, int, changes.OrderKey | None]] = []
+        for values, history in items:
+            trade_id, theirs = await self._insert_intent(values, history)
+            if theirs is not None:
+                inserted.append((None, trade_id, theirs))
+            else:
+                inserted.append((await self.mark_submitted(trade_id), trade_id, None))
+        return inserted
 
     @abstractmethod
     async def _insert_adopted(
@@ -104,15 +109,55 @@ class TradeStoreBase(ABC):
         the same two history entries — committed at once, so the order path waits for one
         durable write instead of two. Idempotent like :meth:`create_intent`: an existing
         intent with this client order id (the same order) is only marked submitted."""
-        values = changes.intent_values(trade)
-        history = {"volume": str(values["volume"])}
-        record, trade_id, theirs = await self._insert_submitted(values, history)
-        if record is not None:
-            return record
+        (outcome,) = await self.submit_intents([trade])
+        if isinstance(outcome, ForexbotError):
+            raise outcome
+        return outcome
+
+    async def submit_intents(self, trades: Sequence[NewTrade]) -> list[TradeRecord | ForexbotError]:
+        """:meth:`submit_intent` for several intents, written in one transaction (one commit:
+        the intents of a burst that queued while the previous one was written wait for one
+        durable write together, not one each). One outcome per intent, in order: its record,
+        or the error that refused it alone (a client order id reused for another order, an
+        existing intent that can no longer be submitted) — the others are written all the
+        same. A failure of the write itself (the database unreachable) refuses them all and
+        is raised."""
+        outcomes: list[TradeRecord | ForexbotError | None] = [None] * len(trades)
+        items: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
+        places: list[int] = []
+        for place, trade in enumerate(trades):
+            try:
+                values = changes.intent_values(trade)
+            except ValueError as invalid:
+                outcomes[place] = InvalidInputError(
+                    f"order intent {trade.client_order_id!r}: {invalid}"
+                )
+                continue
+            items.append((values, {"volume": str(values["volume"])}))
+            places.append(place)
+        inserted = await self._insert_submitted_many(items) if items else []
+        for place, (values, _), (record, trade_id, theirs) in zip(
+            places, items, inserted, strict=True
+        ):
+            outcomes[place] = (
+                record
+                if record is not None
+                else await self._submit_existing(values, trade_id, theirs)
+            )
+        return [outcome for outcome in outcomes if outcome is not None]  # all set by now
+
+    async def _submit_existing(
+        self, values: Mapping[str, Any], trade_id: int, theirs: changes.OrderKey | None
+    ) -> TradeRecord | ForexbotError:
+        """An intent whose client order id existed: that trade marked submitted if it is the
+        same order, else the error refusing it."""
         assert theirs is not None
-        ours = changes.order_key(values)
-        changes.require_same_order(trade.client_order_id, trade_id, theirs, ours)
-        return await self.mark_submitted(trade_id)
+        try:
+            ours = changes.order_key(values)
+            changes.require_same_order(values["client_order_id"], trade_id, theirs, ours)
+            return await self.mark_submitted(trade_id)
+        except ForexbotError as refused:
+            return refused
 
     async def adopt_position(self, position: AdoptedPosition) -> TradeRecord:
         """Record a position the terminal has and the store did not (reconciliation): a

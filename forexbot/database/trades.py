@@ -17,7 +17,7 @@ hold under concurrency too:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -126,7 +126,7 @@ async def _log_transition(
     )
 
 
-#: The statement of :meth:`TradeRepository._insert_submitted` per set of columns written,
+#: The statement of :meth:`TradeRepository._insert_submitted_many` per set of columns written,
 #: compiled for asyncpg (built once: composing it costs more than running it).
 _submitted_statements: dict[tuple[str, ...], _Positional] = {}
 
@@ -183,7 +183,7 @@ class TradeRepository(TradeStoreBase):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._direct = DirectConnection(engine)  # the intent's write (see _insert_submitted)
+        self._direct = DirectConnection(engine)  # the intent's write (see _insert_submitted_many)
 
     async def _insert_intent(
         self, values: dict[str, Any], history: Mapping[str, Any]
@@ -209,26 +209,50 @@ class TradeRepository(TradeStoreBase):
         key = (existing["strategy"], existing["symbol"], existing["side"], existing["volume"])
         return int(existing["id"]), key
 
-    async def _insert_submitted(
-        self, values: dict[str, Any], history: Mapping[str, Any]
-    ) -> tuple[TradeRecord | None, int, changes.OrderKey | None]:
-        """One statement, one round trip, one commit: the trade inserted ``submitted`` and
-        its two history rows (created as ``intent``, then ``submitted``) written by
-        data-modifying CTEs; nothing at all when the client order id exists."""
-        row = {**values, "side": values["side"].label, "status": TradeStatus.SUBMITTED.value}
-        statement = _submitted_statements.get(tuple(row))
+    async def _insert_submitted_many(
+        self, items: Sequence[tuple[dict[str, Any], Mapping[str, Any]]]
+    ) -> list[tuple[TradeRecord | None, int, changes.OrderKey | None]]:
+        """One statement per trade, one round trip, one commit for them all: each trade
+        inserted ``submitted`` with its two history rows (created as ``intent``, then
+        ``submitted``) written by data-modifying CTEs; nothing for a trade whose client order
+        id exists (it is read afterwards)."""
+        rows = [
+            {**values, "side": values["side"].label, "status": TradeStatus.SUBMITTED.value}
+            for values, _history in items
+        ]
+        columns = tuple(rows[0])  # intent_values: the same columns for every trade
+        statement = _submitted_statements.get(columns)
         if statement is None:
             statement = _submitted_statements.setdefault(
-                tuple(row), _Positional.of(_submitted_statement(row), self._engine.dialect)
+                columns, _Positional.of(_submitted_statement(rows[0]), self._engine.dialect)
             )
-        params = {**row, "intent_details": dict(history)}
-        client_order_id = values["client_order_id"]
-        with database_errors(f"writing the order intent {client_order_id!r}"):
+        args = [
+            statement.args({**row, "intent_details": dict(history)})
+            for row, (_values, history) in zip(rows, items, strict=True)
+        ]
+        ids = ", ".join(repr(values["client_order_id"]) for values, _ in items)
+        with database_errors(f"writing the order intents {ids}"):
             # On the order path: one prepared statement on a connection of its own (see
-            # database.direct), its own transaction. Idempotent, so a retry is safe.
-            created_row, rerun = await self._direct.fetchrow(statement.sql, *statement.args(params))
-            if created_row is not None:
-                return trade_from_row(created_row), int(created_row["id"]), None
+            # database.direct), one transaction. Idempotent, so a rerun is safe.
+            created_rows, rerun = await self._direct.fetchmany(statement.sql, args)
+        created = {row["client_order_id"]: row for row in created_rows}
+        return [
+            await self._created_or_existing(values, created.get(values["client_order_id"]), rerun)
+            for values, _history in items
+        ]
+
+    async def _created_or_existing(
+        self, values: Mapping[str, Any], created: Mapping[str, Any] | None, rerun: bool
+    ) -> tuple[TradeRecord | None, int, changes.OrderKey | None]:
+        """What :meth:`_insert_submitted_many` returns for one trade: its new row, or the
+        existing trade with this client order id — taken as this write's own when the
+        statement was run again and the trade is ``submitted`` with the same order (the first
+        run committed and its answer was lost; a duplicate intent is still refused when
+        nothing was run again)."""
+        if created is not None:
+            return trade_from_row(created), int(created["id"]), None
+        client_order_id = values["client_order_id"]
+        with database_errors(f"reading the order intent {client_order_id!r}"):
             async with self._engine.connect() as conn:
                 existing = (
                     (
@@ -241,8 +265,6 @@ class TradeRepository(TradeStoreBase):
                 )
         key = (existing["strategy"], existing["symbol"], existing["side"], existing["volume"])
         if rerun and existing["status"] == TradeStatus.SUBMITTED.value:
-            # The first run committed and its answer was lost: this write, not another
-            # order's (a duplicate intent is still refused when nothing was run again).
             changes.require_same_order(
                 client_order_id, int(existing["id"]), key, changes.order_key(values)
             )

@@ -8,6 +8,12 @@ Rules:
 * **Persist before sending.** The intent row (with its client order id) is written, and marked
   ``submitted``, before ``order_send``: a crash after sending leaves a row that reconciliation
   matches to the terminal's position (or deal) by the order comment.
+* **Intents that queue are written together.** On the bus path the intents approved while the
+  previous ones were being written and sent (a burst: every M1 bar closes at once) are
+  written in one transaction — one commit, one durable write for them all — then sent one by
+  one in their order. An intent refused alone (its client order id taken by another order)
+  or failing alone is logged and counted (:attr:`ExecutionManager.failures`); the others go
+  on. The kill switch is checked again before each send.
 * The request carries the bot's magic number and the client order id as comment; prices are
   rounded to the symbol's digits, SL/TP kept outside the stops level, the filling mode is one
   the symbol allows (:mod:`~forexbot.engine.orders`).
@@ -25,7 +31,7 @@ Rules:
   that closed the signal's bar to the first ``order_send``) and published as a
   :class:`~forexbot.events.types.TradeEvent`.
 * **The next order does not wait for the previous one's settlement.** On the bus path
-  (:meth:`ExecutionManager.on_intent`) the settlement — reading the fill's deal and recording
+  (:meth:`ExecutionManager.on_intents`) the settlement — reading the fill's deal and recording
   the trade open or rejected — runs in its own task once ``order_send`` has answered, so the
   next intent of a burst is written and sent at once. Sends stay sequential, in the order of
   the intents. Until its settlement ends the order stays *being sent* in the orders in flight
@@ -192,33 +198,75 @@ class ExecutionManager:
         self.retries = 0
         #: Settlements run in the background that raised (their rows wait for reconciliation).
         self.settle_failures = 0
+        #: Intents of the bus path that failed (logged; a written one waits for reconciliation).
+        self.failures = 0
         self.tick_to_order = LatencyWindow()
         self.order_latency = LatencyWindow()
         self._settling: set[asyncio.Task[None]] = set()
 
     def subscribe(self) -> None:
-        self._bus.subscribe(OrderIntentEvent, self.on_intent, name="execution")
+        self._bus.subscribe_batch(OrderIntentEvent, self.on_intents, name="execution")
 
-    async def on_intent(self, event: OrderIntentEvent) -> None:
-        await self.execute(event.intent, settle_in_background=True)
+    async def on_intents(self, events: list[OrderIntentEvent]) -> None:
+        """The intents queued since the last call: written in one transaction, then sent one
+        by one in their order, each settled in the background (module docstring). An intent
+        that fails alone is logged and counted; the others go on."""
+        intents = [event.intent for event in events]
+        outcomes = await self._execute(intents, on_bus=True)
+        for intent, outcome in zip(intents, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                self.failures += 1
+                _log.error(
+                    "order intent failed; a written one is settled by reconciliation",
+                    client_order_id=intent.client_order_id,
+                    symbol=intent.signal.symbol,
+                    exc_info=outcome,
+                )
 
-    async def execute(self, intent: OrderIntent, *, settle_in_background: bool = False) -> int:
-        """Write the intent, send it, record the outcome; returns the trade id. The order is
-        in the orders in flight as being sent until its outcome is recorded; failing before
-        its row is written takes it out (nothing would ever settle it).
+    async def execute(self, intent: OrderIntent) -> int:
+        """Write the intent, send it, record the outcome; returns the trade id (manual trades:
+        the caller reads the final record). Raises what refused it."""
+        (outcome,) = await self._execute([intent], on_bus=False)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-        With ``settle_in_background`` (the bus path) this returns once ``order_send`` has
-        answered and the outcome is recorded by a task of its own (module docstring)."""
-        with ExitStack() as stack:
-            stack.enter_context(self._orders.sending(intent.client_order_id))
-            sent = await self._send(intent, on_bus=settle_in_background)
-            if isinstance(sent, int):
-                return sent  # recorded and cancelled: trading is halted
-            if not settle_in_background:
-                await self._settle(sent)
-                return sent.trade_id
-            self._settle_later(sent, stack.pop_all())
-            return sent.trade_id
+    async def _execute(self, intents: list[OrderIntent], *, on_bus: bool) -> list[int | Exception]:
+        """Write ``intents`` (one transaction), then send each in order; per intent its trade
+        id or the exception that stopped it (the others go on). Each order is in the orders in
+        flight as being sent until its outcome is recorded; failing before its row is written
+        takes it out (nothing would ever settle it).
+
+        On the bus path (``on_bus``) an order's outcome is recorded by a task of its own once
+        ``order_send`` has answered, so the next intent is sent at once."""
+        outcomes: list[int | Exception] = []
+        with ExitStack() as every:
+            sending = []
+            for intent in intents:
+                stack = every.enter_context(ExitStack())
+                stack.enter_context(self._orders.sending(intent.client_order_id))
+                sending.append(stack)
+            for place, written in enumerate(await self._write(intents, on_bus)):
+                intent = intents[place]
+                try:
+                    with sending[place] as stack:  # an exception leaves through its block
+                        if isinstance(written, Exception):
+                            raise written
+                        if isinstance(written, int):
+                            outcomes.append(written)  # recorded and cancelled: trading is halted
+                            continue
+                        sent = await self._send(intent, written, on_bus=on_bus)
+                        if isinstance(sent, int):
+                            outcomes.append(sent)
+                        elif on_bus:
+                            self._settle_later(sent, stack.pop_all())
+                            outcomes.append(sent.trade_id)
+                        else:
+                            await self._settle(sent)
+                            outcomes.append(sent.trade_id)
+                except Exception as failed:
+                    outcomes.append(failed)
+        return outcomes
 
     def settling(self) -> int:
         """Settlements running in the background."""
@@ -270,14 +318,14 @@ class ExecutionManager:
         _log.warning("intent cancelled: trading is halted", trade_id=trade_id, reason=halt)
         return trade_id
 
-    async def _send(self, intent: OrderIntent, *, on_bus: bool = False) -> _Sent | int:
-        """Write the intent and send it: what its settlement needs, or the trade id of an
-        intent cancelled unsent."""
+    def _new_trade(self, intent: OrderIntent) -> NewTrade:
+        """The intent's row: its signal, the price it is expected at, rounded as the symbol
+        quotes."""
         signal = intent.signal
         spec = self._gateway.spec(signal.symbol)
         tick = self._gateway.last_tick(signal.symbol)
         requested = entry_price(signal.side, tick) if tick is not None else None
-        trade = NewTrade(
+        return NewTrade(
             client_order_id=intent.client_order_id,
             strategy=signal.strategy,
             symbol=signal.symbol,
@@ -292,13 +340,50 @@ class ExecutionManager:
             reason=signal.reason,
             market_condition=dict(signal.market_condition),
         )
+
+    async def _write(
+        self, intents: list[OrderIntent], on_bus: bool
+    ) -> list[TradeRecord | int | Exception]:
+        """Per intent: its row written ``submitted`` (all in one transaction, before any is
+        sent), the id of its row recorded and cancelled (trading is halted), or what refused
+        it. A write that fails as a whole fails every intent."""
+        rows: list[NewTrade | Exception] = []
+        for intent in intents:
+            try:
+                rows.append(self._new_trade(intent))
+            except Exception as failed:
+                rows.append(failed)
+        trades = [row for row in rows if isinstance(row, NewTrade)]
         halt = self._halted()
+        written: list[TradeRecord | int | Exception] = []
         if halt is not None:
-            return await self._never_sent(await self._trades.create_intent(trade), intent, halt)
-        with (self._at_database if on_bus else nullcontext)():
-            record = await self._trades.submit_intent(trade)  # one durable write before the send
-        self._orders.written(intent.client_order_id)
-        halt = self._halted()  # the kill switch may have tripped during the write
+            for intent, row in zip(intents, rows, strict=True):
+                try:
+                    if isinstance(row, Exception):
+                        raise row
+                    trade_id = await self._trades.create_intent(row)
+                    written.append(await self._never_sent(trade_id, intent, halt))
+                except Exception as failed:
+                    written.append(failed)
+            return written
+        try:
+            with (self._at_database if on_bus else nullcontext)():
+                stored = iter(await self._trades.submit_intents(trades))  # one durable write
+        except Exception as failed:
+            return [failed] * len(intents)
+        for intent, row in zip(intents, rows, strict=True):
+            outcome = row if isinstance(row, Exception) else next(stored)
+            if not isinstance(outcome, Exception):
+                self._orders.written(intent.client_order_id)
+            written.append(outcome)
+        return written
+
+    async def _send(self, intent: OrderIntent, record: TradeRecord, *, on_bus: bool) -> _Sent | int:
+        """Send the written intent ``record``: what its settlement needs, or the trade id of
+        an intent cancelled unsent (the kill switch tripped since it was approved)."""
+        signal = intent.signal
+        spec = self._gateway.spec(signal.symbol)
+        halt = self._halted()
         if halt is not None:
             return await self._never_sent(record.id, intent, halt)
         trade_id = record.id

@@ -25,6 +25,7 @@ from forexbot.domain.trades import (
     TradeRecord,
     TransitionRecord,
 )
+from forexbot.errors import ForexbotError
 
 
 class TradeStore(Protocol):
@@ -33,6 +34,10 @@ class TradeStore(Protocol):
     async def create_intent(self, trade: NewTrade) -> int: ...
 
     async def submit_intent(self, trade: NewTrade) -> TradeRecord: ...
+
+    async def submit_intents(
+        self, trades: builtins.list[NewTrade]
+    ) -> builtins.list[TradeRecord | ForexbotError]: ...
 
     async def adopt_position(self, position: AdoptedPosition) -> TradeRecord: ...
 

@@ -19,6 +19,9 @@ Rules it enforces (each has a test in ``tests/events/``):
 * **Clean shutdown.** :meth:`EventBus.close` stops accepting events, lets every subscriber drain
   its queue within a deadline, then cancels what is left and reports per subscriber how many
   events were still pending.
+* **Batches on request.** A subscription made with :meth:`EventBus.subscribe_batch` takes every
+  event queued when it is ready, in order, in one call (execution writes the intents that
+  queued while it was busy in one transaction); it is lossless and counts each event.
 * **Work a handler leaves running counts.** A task a handler started to finish an event's work
   after returning (execution settling an order it sent) is given to :meth:`EventBus.track`:
   until it ends the bus is not :meth:`~EventBus.idle` (a drain, :meth:`~EventBus.close`, waits
@@ -41,6 +44,7 @@ from forexbot.events.types import Event
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Awaitable[None]]
+BatchHandler = Callable[[list[E]], Awaitable[None]]
 
 _log = structlog.get_logger("forexbot.events")
 
@@ -67,13 +71,15 @@ class _Subscription(Generic[E]):
         self,
         name: str,
         event_type: type[E],
-        handler: Handler[E],
+        handler: Handler[E] | None,
         maxsize: int,
         coalesce_by: Callable[[E], Hashable] | None,
+        batch_handler: BatchHandler[E] | None = None,
     ) -> None:
         self.name = name
         self.event_type = event_type
         self.handler = handler
+        self.batch_handler = batch_handler
         self.maxsize = maxsize
         self.coalesce_by = coalesce_by
         self.stats = SubscriberStats(name=name)
@@ -137,10 +143,20 @@ class _Subscription(Generic[E]):
                 await self._ready.wait()
                 last_yield = time.perf_counter()
                 continue
-            self.stats.pending = self.pending()
+            taken = 1
             self._busy = True
             try:
-                await self.handler(event)
+                if self.batch_handler is not None:
+                    events = [event, *self._fifo]
+                    self._fifo.clear()
+                    self._lagging = False
+                    taken = len(events)
+                    self.stats.pending = 0
+                    await self.batch_handler(events)
+                else:
+                    self.stats.pending = self.pending()
+                    assert self.handler is not None
+                    await self.handler(event)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -161,7 +177,7 @@ class _Subscription(Generic[E]):
                     event_type=type(event).__name__,
                 )
             else:
-                self.stats.delivered += 1
+                self.stats.delivered += taken
             finally:
                 self._busy = False
             # A handler that never awaits (CPU work on a bar) would otherwise run its whole
@@ -208,17 +224,29 @@ class EventBus:
         coalesce_by: Callable[[E], Hashable] | None = None,
     ) -> SubscriberStats:
         """Deliver every published ``event_type`` to ``handler``; returns its live counters."""
-        if self._closed:
-            raise RuntimeError("the event bus is closed")
         size = maxsize if maxsize is not None else self._default_maxsize
         if size < 1:
             raise ValueError(f"maxsize must be ≥ 1, got {size}")
-        sub = _Subscription(name, event_type, handler, size, coalesce_by)
-        self._subscriptions.setdefault(event_type, []).append(sub)
+        return self._add(_Subscription(name, event_type, handler, size, coalesce_by))
+
+    def _add(self, sub: _Subscription[Any]) -> SubscriberStats:
+        if self._closed:
+            raise RuntimeError("the event bus is closed")
+        self._subscriptions.setdefault(sub.event_type, []).append(sub)
         self._all.append(sub)
         if self._started:
             self._start_task(sub)
         return sub.stats
+
+    def subscribe_batch(
+        self, event_type: type[E], handler: BatchHandler[E], *, name: str
+    ) -> SubscriberStats:
+        """Deliver every published ``event_type`` to ``handler``, as the list of all those
+        queued when it is ready (at least one, in publication order); lossless, unbounded
+        like a default subscription past its ``maxsize``. Returns its live counters."""
+        return self._add(
+            _Subscription(name, event_type, None, self._default_maxsize, None, handler)
+        )
 
     def unsubscribe(self, stats: SubscriberStats) -> int:
         """Remove the subscription whose counters are ``stats``; its pending events are

@@ -133,12 +133,12 @@ class AnswerLostOnce:
         self._real = real
         self.lost = 0
 
-    async def fetchrow(self, sql: str, *args: Any, timeout: float | None = None) -> Any:
-        row = await self._real.fetchrow(sql, *args, timeout=timeout)
+    async def fetchmany(self, sql: str, args: Any, timeout: float | None = None) -> Any:
+        rows = await self._real.fetchmany(sql, args, timeout=timeout)
         if self.lost == 0:
             self.lost += 1
             raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
-        return row
+        return rows
 
     def terminate(self) -> None:  # the lost connection is dropped; the real one stays usable
         return None
@@ -179,3 +179,53 @@ async def test_a_duplicate_intent_is_still_refused_when_nothing_was_lost(
 
     with pytest.raises(IllegalTransition):
         await repo.submit_intent(intent(client_order_id="fxb-direct-twice"))
+
+
+async def test_intents_submitted_together_are_committed_in_one_transaction(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+
+    written = await repo.submit_intents(
+        [intent(client_order_id=f"fxb-direct-batch-{n}") for n in range(3)]
+    )
+
+    async with db_engine.connect() as conn:
+        transactions = (
+            await conn.execute(
+                text(
+                    "SELECT count(DISTINCT x) FROM ("
+                    " SELECT t.xmin::text AS x FROM trades t"
+                    " WHERE t.client_order_id LIKE 'fxb-direct-batch-%'"
+                    " UNION ALL SELECT h.xmin::text FROM trade_transitions h"
+                    " JOIN trades t ON t.id = h.trade_id"
+                    " WHERE t.client_order_id LIKE 'fxb-direct-batch-%') AS rows"
+                )
+            )
+        ).scalar_one()
+    assert [getattr(r, "status", None) for r in written] == [TradeStatus.SUBMITTED] * 3
+    assert transactions == 1  # the trades and their history: one commit
+
+
+async def test_an_answer_lost_after_committing_a_batch_is_each_intent_written_once(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+    await repo.submit_intent(intent(client_order_id="fxb-direct-warm"))  # opens the connection
+    direct = repo._direct
+    lossy = AnswerLostOnce(direct._conn)
+    direct._conn = lossy  # type: ignore[assignment]
+
+    written = await repo.submit_intents(
+        [intent(client_order_id="fxb-direct-lost-a"), intent(client_order_id="fxb-direct-lost-b")]
+    )
+
+    assert lossy.lost == 1
+    assert [(r.client_order_id, r.status) for r in written if not isinstance(r, Exception)] == [
+        ("fxb-direct-lost-a", TradeStatus.SUBMITTED),
+        ("fxb-direct-lost-b", TradeStatus.SUBMITTED),
+    ]
+    for record in written:
+        assert not isinstance(record, Exception)
+        moves = [(t.from_status, t.to_status) for t in await repo.transitions(record.id)]
+        assert moves == [(None, TradeStatus.INTENT), (TradeStatus.INTENT, TradeStatus.SUBMITTED)]

@@ -165,14 +165,14 @@ async def test_the_engine_marks_its_intent_write_as_waiting_for_the_database(
     async with trading_rig(db_engine) as rig:
         path = rig.order_path
         writing, release = asyncio.Event(), asyncio.Event()
-        submit = rig.trades.submit_intent
+        submit = rig.trades.submit_intents
 
-        async def held_submit(trade: Any) -> Any:
+        async def held_submit(trades: Any) -> Any:
             writing.set()
             await release.wait()
-            return await submit(trade)
+            return await submit(trades)
 
-        rig.trades.submit_intent = held_submit  # type: ignore[method-assign]
+        rig.trades.submit_intents = held_submit  # type: ignore[method-assign]
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
         await asyncio.wait_for(writing.wait(), 10)
         seen.append(path.waiting_for_database())

@@ -29,7 +29,7 @@ from forexbot.domain.lifecycle import IllegalTransition
 from forexbot.domain.trades import ClientOrderIdConflict, ExitTotals, TradeRecord
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine.trade_store import TradeStore
-from forexbot.errors import NotFoundError
+from forexbot.errors import InvalidInputError, NotFoundError
 
 CLOSE_TIME = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -394,6 +394,66 @@ async def test_submit_intent_reusing_a_client_order_id_for_another_order_is_refu
         await subject.store.submit_intent(intent(volume=0.2))
 
     assert await subject.trades() == before
+
+
+async def test_submit_intents_writes_each_intent_as_submit_intent_does(
+    subject: Subject,
+) -> None:
+    alone = await subject.store.submit_intent(intent(client_order_id="fx-alone"))
+
+    batch = await subject.store.submit_intents(
+        [intent(client_order_id="fx-b1"), intent(client_order_id="fx-b2", volume=0.3)]
+    )
+
+    assert [r.client_order_id for r in batch if isinstance(r, TradeRecord)] == ["fx-b1", "fx-b2"]
+    assert [r.status for r in batch if isinstance(r, TradeRecord)] == [TradeStatus.SUBMITTED] * 2
+    assert [r.id for r in await subject.trades()] == [alone.id] + [
+        r.id for r in batch if isinstance(r, TradeRecord)
+    ]
+    for record in batch:
+        assert isinstance(record, TradeRecord)
+        assert record == await subject.store.get(record.id)
+        moves = [(t.from_status, t.to_status) for t in await subject.store.transitions(record.id)]
+        assert moves == [(None, TradeStatus.INTENT), (TradeStatus.INTENT, TradeStatus.SUBMITTED)]
+
+
+async def test_submit_intents_refuses_an_intent_alone_and_writes_the_others(
+    subject: Subject,
+) -> None:
+    taken = await subject.store.create_intent(intent(client_order_id="fx-taken"))
+    existing = await subject.store.create_intent(intent(client_order_id="fx-existing"))
+
+    outcomes = await subject.store.submit_intents(
+        [
+            intent(client_order_id="fx-new-1"),
+            intent(client_order_id="fx-taken", volume=0.7),  # another order, same id
+            intent(client_order_id="fx-existing"),  # this very intent, written before
+            intent(client_order_id="fx-bad", confidence=1.5),
+            intent(client_order_id="fx-new-2"),
+        ]
+    )
+
+    new_1, conflict, resubmitted, invalid, new_2 = outcomes
+    assert isinstance(conflict, ClientOrderIdConflict)
+    assert f"'fx-taken' already belongs to trade {taken}" in str(conflict)
+    assert isinstance(invalid, InvalidInputError)
+    assert "confidence must be within [0, 1]" in str(invalid)
+    assert isinstance(resubmitted, TradeRecord)
+    assert (resubmitted.id, resubmitted.status) == (existing, TradeStatus.SUBMITTED)
+    assert isinstance(new_1, TradeRecord)
+    assert isinstance(new_2, TradeRecord)
+    by_id = {r.client_order_id: r.status for r in await subject.trades()}
+    assert by_id == {
+        "fx-taken": TradeStatus.INTENT,
+        "fx-existing": TradeStatus.SUBMITTED,
+        "fx-new-1": TradeStatus.SUBMITTED,
+        "fx-new-2": TradeStatus.SUBMITTED,
+    }
+
+
+async def test_submit_intents_of_nothing_writes_nothing(subject: Subject) -> None:
+    assert await subject.store.submit_intents([]) == []
+    assert await subject.trades() == []
 
 
 async def test_mark_open_returns_the_record_with_the_fill(store: TradeStore) -> None:

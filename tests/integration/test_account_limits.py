@@ -14,7 +14,7 @@ from forexbot.connectors import mt5_constants as mt5c
 from forexbot.domain.trades import NewTrade, TradeRecord
 from forexbot.domain.trading import Side, TradeStatus
 from forexbot.engine import kill_switch as kill_switch_module
-from forexbot.errors import DatabaseError
+from forexbot.errors import DatabaseError, ForexbotError
 from forexbot.events.types import KillSwitchEvent, RiskLimitEvent, RiskRejectedEvent, SignalEvent
 
 pytestmark = pytest.mark.db
@@ -116,14 +116,14 @@ async def test_a_kill_switch_tripped_while_the_intent_is_written_cancels_it_unse
     db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with trading_rig(db_engine) as rig:
-        submit = rig.trades.submit_intent
+        submit = rig.trades.submit_intents
 
-        async def submit_then_trip(trade: NewTrade) -> TradeRecord:
-            record = await submit(trade)
+        async def submit_then_trip(trades: list[NewTrade]) -> list[TradeRecord | ForexbotError]:
+            written = await submit(trades)
             await rig.risk.trip_kill_switch("news", actor="me")  # during the write's await
-            return record
+            return written
 
-        monkeypatch.setattr(rig.trades, "submit_intent", submit_then_trip)
+        monkeypatch.setattr(rig.trades, "submit_intents", submit_then_trip)
         intent = await rig.risk.evaluate(rig.signal(Side.BUY, 3000, 3000))
         trade_id = await rig.execution.execute(intent)
 
