@@ -64,24 +64,18 @@ class DirectConnection:
         self._lock = asyncio.Lock()
         event.listen(engine.sync_engine, "engine_disposed", self._on_dispose)
 
-    async def fetchrow(self, sql: str, *args: Any) -> tuple[asyncpg.Record | None, bool]:
-        """Run ``sql`` (an idempotent statement): its first row, and whether it was run again.
-
-        A connection that cannot be opened fails at once; one lost during the statement is
-        replaced and the statement run again — its first run may have committed, which the
-        caller learns from the second value and must recognise its own write. A statement
-        that does not answer within the command timeout fails with ``TimeoutError`` (its
-        outcome is unknown: it is not run again)."""
-        return await self._run(
-            lambda conn: conn.fetchrow(sql, *args, timeout=self._command_timeout)
-        )
-
     async def fetchmany(
         self, sql: str, args: Sequence[Sequence[Any]]
     ) -> tuple[list[asyncpg.Record], bool]:
         """Run ``sql`` (an idempotent statement) once per argument sequence, all in one
         transaction (one commit: asyncpg runs them atomically): every row they return, in
-        order, and whether they were run again — same rules as :meth:`fetchrow`."""
+        order, and whether they were run again.
+
+        A connection that cannot be opened fails at once; one lost during the statements is
+        replaced and they are run again — the first run may have committed, which the caller
+        learns from the second value and must recognise its own writes. Statements that do
+        not answer within the command timeout fail with ``TimeoutError`` (their outcome is
+        unknown: they are not run again)."""
         return await self._run(
             lambda conn: conn.fetchmany(sql, args, timeout=self._command_timeout)
         )

@@ -125,6 +125,8 @@ class TradeStoreBase(ABC):
         outcomes: list[TradeRecord | ForexbotError | None] = [None] * len(trades)
         items: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
         places: list[int] = []
+        first_of: dict[str, int] = {}  # client order id → place of its first intent here
+        copies: list[tuple[int, int]] = []  # (place, place of the first with its id)
         for place, trade in enumerate(trades):
             try:
                 values = changes.intent_values(trade)
@@ -133,6 +135,10 @@ class TradeStoreBase(ABC):
                     f"order intent {trade.client_order_id!r}: {invalid}"
                 )
                 continue
+            if values["client_order_id"] in first_of:
+                copies.append((place, first_of[values["client_order_id"]]))
+                continue  # written by its first: a copy is what submitting it again is
+            first_of[values["client_order_id"]] = place
             items.append((values, {"volume": str(values["volume"])}))
             places.append(place)
         inserted = await self._insert_submitted_many(items) if items else []
@@ -144,7 +150,20 @@ class TradeStoreBase(ABC):
                 if record is not None
                 else await self._submit_existing(values, trade_id, theirs)
             )
-        return [outcome for outcome in outcomes if outcome is not None]  # all set by now
+        for place, first in copies:
+            written = outcomes[first]
+            outcomes[place] = (
+                await self._submit_existing(
+                    changes.intent_values(trades[place]),
+                    written.id,
+                    changes.order_key(changes.intent_values(trades[first])),
+                )
+                if isinstance(written, TradeRecord)
+                else written
+            )
+        settled = [outcome for outcome in outcomes if outcome is not None]
+        assert len(settled) == len(trades), "every intent has an outcome"
+        return settled
 
     async def _submit_existing(
         self, values: Mapping[str, Any], trade_id: int, theirs: changes.OrderKey | None

@@ -248,7 +248,8 @@ class TradeRepository(TradeStoreBase):
         existing trade with this client order id — taken as this write's own when the
         statement was run again and the trade is ``submitted`` with the same order (the first
         run committed and its answer was lost; a duplicate intent is still refused when
-        nothing was run again)."""
+        nothing was run again, and another order's id is refused by the caller, for this
+        intent alone)."""
         if created is not None:
             return trade_from_row(created), int(created["id"]), None
         client_order_id = values["client_order_id"]
@@ -264,12 +265,10 @@ class TradeRepository(TradeStoreBase):
                     .one()
                 )
         key = (existing["strategy"], existing["symbol"], existing["side"], existing["volume"])
-        if rerun and existing["status"] == TradeStatus.SUBMITTED.value:
-            changes.require_same_order(
-                client_order_id, int(existing["id"]), key, changes.order_key(values)
-            )
+        ours = rerun and existing["status"] == TradeStatus.SUBMITTED.value
+        if ours and key == changes.order_key(values):
             return trade_from_row(existing), int(existing["id"]), None
-        return None, int(existing["id"]), key
+        return None, int(existing["id"]), key  # another's: the caller refuses this intent
 
     async def _insert_adopted(
         self, values: dict[str, Any], history: Mapping[str, Any]

@@ -109,6 +109,12 @@ class ExecutionGateway(OrderTerminal, Protocol):
     async def deals_of_order(self, order_ticket: int) -> list[Deal]: ...
 
 
+def _being_stopped() -> bool:
+    """Whether the running task is being cancelled itself, not something it awaited."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
@@ -214,7 +220,7 @@ class ExecutionManager:
         intents = [event.intent for event in events]
         outcomes = await self._execute(intents, on_bus=True)
         for intent, outcome in zip(intents, outcomes, strict=True):
-            if isinstance(outcome, Exception):
+            if isinstance(outcome, BaseException):
                 self.failures += 1
                 _log.error(
                     "order intent failed; a written one is settled by reconciliation",
@@ -227,19 +233,25 @@ class ExecutionManager:
         """Write the intent, send it, record the outcome; returns the trade id (manual trades:
         the caller reads the final record). Raises what refused it."""
         (outcome,) = await self._execute([intent], on_bus=False)
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    async def _execute(self, intents: list[OrderIntent], *, on_bus: bool) -> list[int | Exception]:
+    async def _execute(
+        self, intents: list[OrderIntent], *, on_bus: bool
+    ) -> list[int | BaseException]:
         """Write ``intents`` (one transaction), then send each in order; per intent its trade
         id or the exception that stopped it (the others go on). Each order is in the orders in
         flight as being sent until its outcome is recorded; failing before its row is written
         takes it out (nothing would ever settle it).
 
         On the bus path (``on_bus``) an order's outcome is recorded by a task of its own once
-        ``order_send`` has answered, so the next intent is sent at once."""
-        outcomes: list[int | Exception] = []
+        ``order_send`` has answered, so the next intent is sent at once.
+
+        Something awaited that is cancelled (not this task) fails its intent only; this task
+        cancelled (the daemon stopping) stops the batch, and the intents written and not sent
+        are logged by id (reconciliation cancels them: never sent)."""
+        outcomes: list[int | BaseException] = []
         with ExitStack() as every:
             sending = []
             for intent in intents:
@@ -250,7 +262,7 @@ class ExecutionManager:
                 intent = intents[place]
                 try:
                     with sending[place] as stack:  # an exception leaves through its block
-                        if isinstance(written, Exception):
+                        if isinstance(written, BaseException):
                             raise written
                         if isinstance(written, int):
                             outcomes.append(written)  # recorded and cancelled: trading is halted
@@ -266,6 +278,12 @@ class ExecutionManager:
                             outcomes.append(sent.trade_id)
                 except Exception as failed:
                     outcomes.append(failed)
+                except asyncio.CancelledError as cancelled:
+                    if _being_stopped():
+                        unsent = [i.client_order_id for i in intents[place:]]
+                        _log.error("order intents not sent: execution stopped", unsent=unsent)
+                        raise
+                    outcomes.append(cancelled)
         return outcomes
 
     def settling(self) -> int:
@@ -343,7 +361,7 @@ class ExecutionManager:
 
     async def _write(
         self, intents: list[OrderIntent], on_bus: bool
-    ) -> list[TradeRecord | int | Exception]:
+    ) -> list[TradeRecord | int | BaseException]:
         """Per intent: its row written ``submitted`` (all in one transaction, before any is
         sent), the id of its row recorded and cancelled (trading is halted), or what refused
         it. A write that fails as a whole fails every intent."""
@@ -355,7 +373,7 @@ class ExecutionManager:
                 rows.append(failed)
         trades = [row for row in rows if isinstance(row, NewTrade)]
         halt = self._halted()
-        written: list[TradeRecord | int | Exception] = []
+        written: list[TradeRecord | int | BaseException] = []
         if halt is not None:
             for intent, row in zip(intents, rows, strict=True):
                 try:
@@ -371,6 +389,10 @@ class ExecutionManager:
                 stored = iter(await self._trades.submit_intents(trades))  # one durable write
         except Exception as failed:
             return [failed] * len(intents)
+        except asyncio.CancelledError as cancelled:
+            if _being_stopped():
+                raise
+            return [cancelled] * len(intents)
         for intent, row in zip(intents, rows, strict=True):
             outcome = row if isinstance(row, Exception) else next(stored)
             if not isinstance(outcome, Exception):

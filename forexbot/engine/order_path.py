@@ -8,8 +8,9 @@ the worker thread and the broker are doing it, and with a real broker that answe
 of milliseconds during which the burst's analysis would stand still for nothing. The next
 order cannot overtake it anyway: the terminal's calls run one at a time, in order. Nor is an
 intent waiting for the database to commit it (a round trip and a WAL flush, about a
-millisecond): the rest of the burst is analysed meanwhile, and the next signal is decided by
-risk while the first is being made durable; its own write follows the first's.
+millisecond): the rest of the burst is analysed meanwhile, and the next signals are decided by
+risk while the first is being made durable; their intents are written together, in one
+transaction, once the first is sent.
 
 Rules:
 

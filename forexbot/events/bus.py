@@ -90,6 +90,7 @@ class _Subscription(Generic[E]):
         self._ready = asyncio.Event()
         self._lagging = False
         self._busy = False
+        self._in_hand = 0  # events the handler holds (a batch: all of them)
         self.task: asyncio.Task[None] | None = None
 
     def pending(self) -> int:
@@ -143,14 +144,14 @@ class _Subscription(Generic[E]):
                 await self._ready.wait()
                 last_yield = time.perf_counter()
                 continue
-            taken = 1
             self._busy = True
+            self._in_hand = 1
             try:
                 if self.batch_handler is not None:
                     events = [event, *self._fifo]
                     self._fifo.clear()
                     self._lagging = False
-                    taken = len(events)
+                    self._in_hand = len(events)
                     self.stats.pending = 0
                     await self.batch_handler(events)
                 else:
@@ -163,23 +164,25 @@ class _Subscription(Generic[E]):
                     raise  # this subscriber is being stopped
                 # Something the handler awaited was cancelled: a failure of that event, not
                 # the end of the subscriber (which would silently stop, e.g., execution).
-                self.stats.failed += 1
+                self.stats.failed += self._in_hand
                 _log.error(
                     "event handler was cancelled from inside",
                     subscriber=self.name,
                     event_type=type(event).__name__,
                 )
             except Exception:
-                self.stats.failed += 1
+                self.stats.failed += self._in_hand
                 _log.exception(
                     "event handler failed",
                     subscriber=self.name,
                     event_type=type(event).__name__,
+                    events=self._in_hand,
                 )
             else:
-                self.stats.delivered += taken
+                self.stats.delivered += self._in_hand
             finally:
                 self._busy = False
+                self._in_hand = 0
             # A handler that never awaits (CPU work on a bar) would otherwise run its whole
             # backlog without letting the loop breathe: the API, the poller and shutdown wait.
             # Yielding once per millisecond of work bounds that, at no cost for quick events.
@@ -192,8 +195,8 @@ class _Subscription(Generic[E]):
         return not self._busy and self.pending() == 0
 
     def undelivered(self) -> int:
-        """Events queued plus the one being handled, if any."""
-        return self.pending() + (1 if self._busy else 0)
+        """Events queued plus those being handled, if any."""
+        return self.pending() + self._in_hand
 
 
 class EventBus:

@@ -65,6 +65,8 @@ class ExecutionCounters(Protocol):
     rejected: int
     unknown: int
     retries: int
+    failures: int
+    settle_failures: int
 
     @property
     def tick_to_order(self) -> LatencyView: ...
@@ -214,6 +216,17 @@ class DaemonCollector(Collector):
             e.unknown,
         )
         yield _counter("forexbot_order_retries", "Orders sent again (retryable codes).", e.retries)
+        yield _counter(
+            "forexbot_order_intent_failures",
+            "Approved orders that failed before or while being sent (refused by the database, "
+            "the write failed, an error); a written one is settled by reconciliation.",
+            e.failures,
+        )
+        yield _counter(
+            "forexbot_order_settle_failures",
+            "Sent orders whose outcome could not be recorded (settled by reconciliation).",
+            e.settle_failures,
+        )
         yield from _latency(
             "forexbot_tick_to_order_seconds",
             "From the tick that closed a signal's bar to order_send (recent orders).",

@@ -15,6 +15,7 @@ from trade_records import intent
 from forexbot.database.engine import create_engine
 from forexbot.database.trades import TradeRepository
 from forexbot.domain.lifecycle import IllegalTransition
+from forexbot.domain.trades import ClientOrderIdConflict, TradeRecord
 from forexbot.domain.trading import TradeStatus
 from forexbot.errors import DatabaseError
 
@@ -229,3 +230,25 @@ async def test_an_answer_lost_after_committing_a_batch_is_each_intent_written_on
         assert not isinstance(record, Exception)
         moves = [(t.from_status, t.to_status) for t in await repo.transitions(record.id)]
         assert moves == [(None, TradeStatus.INTENT), (TradeStatus.INTENT, TradeStatus.SUBMITTED)]
+
+
+async def test_after_a_lost_answer_another_orders_id_in_the_batch_is_refused_alone(
+    db_engine: AsyncEngine,
+) -> None:
+    repo = TradeRepository(db_engine)
+    taken = await repo.submit_intent(intent(client_order_id="fxb-direct-taken", volume=0.5))
+    lossy = AnswerLostOnce(repo._direct._conn)
+    repo._direct._conn = lossy  # type: ignore[assignment]
+
+    mine, theirs = await repo.submit_intents(
+        [
+            intent(client_order_id="fxb-direct-mine"),
+            intent(client_order_id="fxb-direct-taken", volume=0.1),
+        ]
+    )
+
+    assert lossy.lost == 1
+    assert isinstance(mine, TradeRecord)
+    assert (mine.client_order_id, mine.status) == ("fxb-direct-mine", TradeStatus.SUBMITTED)
+    assert isinstance(theirs, ClientOrderIdConflict)
+    assert f"already belongs to trade {taken.id}" in str(theirs)

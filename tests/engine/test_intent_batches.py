@@ -55,6 +55,14 @@ def record_sends(rig: TradingRig) -> list[str]:
     return comments
 
 
+async def approved(rig: TradingRig, symbols: tuple[str, ...]) -> list[OrderIntent]:
+    """An intent per symbol, approved by risk (reserved in the orders in flight)."""
+    return [
+        await rig.risk.approve_manual(rig.signal(Side.BUY, 300, 600, symbol=symbol), 0.1)
+        for symbol in symbols
+    ]
+
+
 async def test_intents_approved_while_one_is_written_are_written_together_and_sent_in_order(
     db_engine: AsyncEngine,
 ) -> None:
@@ -125,10 +133,8 @@ async def test_a_kill_switch_tripped_while_a_batch_is_written_cancels_all_of_it_
             return written
 
         rig.trades.submit_intents = submit_then_trip  # type: ignore[method-assign]
-        batch = [
-            OrderIntent(f"fxb-halted-{n}", rig.signal(Side.BUY, 300, 600, symbol=s), 0.1, 30.0)
-            for n, s in enumerate(SYMBOLS)
-        ]
+        batch = await approved(rig, SYMBOLS)
+        reserved = rig.orders.count()
 
         await rig.execution.on_intents([OrderIntentEvent(i) for i in batch])
         await rig.settle()
@@ -138,6 +144,33 @@ async def test_a_kill_switch_tripped_while_a_batch_is_written_cancels_all_of_it_
         assert all("kill switch" in (r.close_reason or "") for r in records if r)
         assert rig.execution.sent == 0
         assert rig.our_positions() == []
+        assert (reserved, rig.orders.count()) == (3, 0)
+
+
+async def test_a_kill_switch_tripped_between_two_sends_cancels_the_rest_of_the_batch(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine, symbols=SYMBOLS) as rig:
+        real = rig.connector.order_send
+        ours: list[str] = []
+
+        async def send_then_trip(request: dict[str, Any], timeout: float | None = None) -> Any:
+            result = await real(request, timeout)
+            if request["comment"].startswith("fxb-"):
+                ours.append(request["comment"])
+                await rig.risk.trip_kill_switch("news", actor="me")
+            return result
+
+        rig.connector.order_send = send_then_trip  # type: ignore[method-assign]
+        batch = await approved(rig, SYMBOLS)
+
+        await rig.execution.on_intents([OrderIntentEvent(i) for i in batch])
+        await rig.settle()
+
+        records = [await rig.trades.get_by_client_order_id(i.client_order_id) for i in batch]
+        assert ours == [batch[0].client_order_id]
+        assert [r.status if r else None for r in records[1:]] == [TradeStatus.CANCELLED] * 2
+        assert rig.execution.sent == 1
         assert rig.orders.count() == 0
 
 
@@ -150,14 +183,57 @@ async def test_a_failed_write_fails_every_intent_of_its_batch_and_sends_none(
             raise ConnectionRefusedError("the database is down")
 
         rig.trades.submit_intents = unreachable  # type: ignore[method-assign]
-        batch = [
-            OrderIntent(f"fxb-down-{n}", rig.signal(Side.BUY, 300, 600, symbol=s), 0.1, 30.0)
-            for n, s in enumerate(SYMBOLS)
-        ]
+        batch = await approved(rig, SYMBOLS)
+        reserved = rig.orders.count()
 
         await rig.execution.on_intents([OrderIntentEvent(i) for i in batch])
 
         assert rig.execution.failures == 3
         assert rig.execution.sent == 0
         assert rig.our_positions() == []
-        assert rig.orders.count() == 0  # not written: nothing holds their margin
+        assert (reserved, rig.orders.count()) == (3, 0)  # not written: nothing holds them
+
+
+async def test_a_send_cancelled_from_inside_fails_its_intent_only(
+    db_engine: AsyncEngine,
+) -> None:
+    async with trading_rig(db_engine, symbols=SYMBOLS) as rig:
+        real = rig.connector.order_send
+        calls = 0
+
+        async def first_cancelled(request: dict[str, Any], timeout: float | None = None) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise asyncio.CancelledError  # a terminal call cancelled under it
+            return await real(request, timeout)
+
+        rig.connector.order_send = first_cancelled  # type: ignore[method-assign]
+        batch = await approved(rig, SYMBOLS)
+        sends = record_sends(rig)
+
+        await rig.execution.on_intents([OrderIntentEvent(i) for i in batch])
+        await rig.settle()
+
+        assert sends == [i.client_order_id for i in batch[1:]]
+        assert rig.execution.failures == 1
+        first = await rig.trades.get_by_client_order_id(batch[0].client_order_id)
+        assert first is not None
+        assert first.status is TradeStatus.SUBMITTED  # written, fate unknown: reconciliation's
+        assert rig.execution.filled == 2
+
+
+async def test_an_order_listed_twice_in_a_batch_is_sent_once(db_engine: AsyncEngine) -> None:
+    async with trading_rig(db_engine, symbols=SYMBOLS) as rig:
+        [intent] = await approved(rig, SYMBOLS[:1])
+        sends = record_sends(rig)
+
+        with structlog.testing.capture_logs() as logs:
+            await rig.execution.on_intents([OrderIntentEvent(intent), OrderIntentEvent(intent)])
+            await rig.settle()
+
+        assert sends == [intent.client_order_id]
+        assert len(rig.our_positions()) == 1
+        assert rig.execution.failures == 1
+        [failed] = [e for e in logs if e["event"].startswith("order intent failed")]
+        assert "IllegalTransition" in repr(failed["exc_info"])

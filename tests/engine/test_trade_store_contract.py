@@ -451,6 +451,24 @@ async def test_submit_intents_refuses_an_intent_alone_and_writes_the_others(
     }
 
 
+async def test_submit_intents_refuses_a_copy_of_an_intent_in_the_same_batch(
+    subject: Subject,
+) -> None:
+    first, copy, other = await subject.store.submit_intents(
+        [
+            intent(client_order_id="fx-twice"),
+            intent(client_order_id="fx-twice"),
+            intent(client_order_id="fx-twice", volume=0.4),
+        ]
+    )
+
+    assert isinstance(first, TradeRecord)
+    assert first.status is TradeStatus.SUBMITTED
+    assert isinstance(copy, IllegalTransition)  # as if submitted again afterwards
+    assert isinstance(other, ClientOrderIdConflict)
+    assert [r.id for r in await subject.trades()] == [first.id]
+
+
 async def test_submit_intents_of_nothing_writes_nothing(subject: Subject) -> None:
     assert await subject.store.submit_intents([]) == []
     assert await subject.trades() == []

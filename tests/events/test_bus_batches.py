@@ -104,3 +104,36 @@ async def test_a_batch_subscription_after_close_is_refused(bus: EventBus) -> Non
 
     with pytest.raises(RuntimeError, match="the event bus is closed"):
         bus.subscribe_batch(Ping, handler, name="late")
+
+
+async def test_a_failing_batch_counts_each_of_its_events_as_failed(bus: EventBus) -> None:
+    handler = HeldBatches()
+
+    async def fails(events: list[Ping]) -> None:
+        await handler(events)
+        raise RuntimeError("broken batch")
+
+    stats = bus.subscribe_batch(Ping, fails, name="batches")
+    bus.start()
+    bus.publish(Ping(1))
+    await handler.first_taken.wait()
+    for n in (2, 3, 4):
+        bus.publish(Ping(n))
+    handler.release.set()
+
+    await eventually(lambda: stats.failed == 4, timeout=5.0, what="every ping failed")
+    assert (handler.calls, stats.delivered) == ([[1], [2, 3, 4]], 0)
+
+
+async def test_closing_reports_every_event_of_a_batch_in_hand_as_undelivered() -> None:
+    bus = EventBus()
+    handler = HeldBatches()  # never released
+    bus.subscribe_batch(Ping, handler, name="batches")
+    for n in (1, 2, 3):
+        bus.publish(Ping(n))
+    bus.start()
+    await handler.first_taken.wait()
+
+    left = await bus.close(timeout=0.05)
+
+    assert (handler.calls, left) == ([[1, 2, 3]], {"batches": 3})

@@ -55,6 +55,8 @@ class Execution:
     rejected: int = 1
     unknown: int = 1
     retries: int = 3
+    failures: int = 5
+    settle_failures: int = 7
     tick_to_order: LatencyWindow = field(default_factory=LatencyWindow)
     order_latency: LatencyWindow = field(default_factory=LatencyWindow)
 
@@ -138,6 +140,8 @@ def test_trading_engine_figures() -> None:
     assert s[("forexbot_risk_state_unsaved", ())] == 1
     assert s[("forexbot_orders_unknown_total", ())] == 1
     assert s[("forexbot_order_retries_total", ())] == 3
+    assert s[("forexbot_order_intent_failures_total", ())] == 5
+    assert s[("forexbot_order_settle_failures_total", ())] == 7
     assert s[("forexbot_reconciliation_corrections_total", ())] == 3
     assert s[("forexbot_position_syncs_total", ())] == 40
     assert s[("forexbot_position_sync_failures_total", ())] == 2
