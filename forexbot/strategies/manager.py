@@ -22,11 +22,12 @@ Rules:
   A signal that passes carries the condition snapshot (stored with the trade as
   ``market_condition``) and its instance's ``risk_multiplier``.
 * **Orders before analysis.** A signal is published as soon as its instance emits it, and
-  before each bar's analysis (its market condition) and after an instance's signal the
-  manager yields to the event loop, so the risk manager takes a published signal before
-  any more analysis runs (between instances that published nothing there is nothing to
-  hand over, and without a yield the order path's state cannot have changed, so the
-  instances run back to back); while ``defer_to()`` says the order path is busy (a signal being
+  after it the manager yields to the event loop before any more analysis (the next
+  instance, or the next bar's market condition), so the risk manager takes the signal first.
+  Where nothing was published since the last yield there is nothing to hand over, and
+  without a yield the order path's state cannot have changed: instances and the bars of a
+  burst that signal nothing run back to back (the bus still yields once per millisecond of
+  work, for the rest of the loop); while ``defer_to()`` says the order path is busy (a signal being
   risk-checked, an order's row or request being built; see
   :mod:`~forexbot.engine.order_path`) it waits, up to ``max_defer`` seconds each
   time: when every symbol's bar closes at once, the first signals' orders go out while the
@@ -159,6 +160,7 @@ class StrategyManager:
         self._subscription: SubscriberStats | None = None
         self._ahead: SubscriberStats | None = None
         self._stopped = False
+        self._way_owed = False  # a signal was published since way was last made
 
     def subscribe(self) -> None:
         self._subscription = self._bus.subscribe(BarEvent, self.on_bar, name=STRATEGIES_SUBSCRIBER)
@@ -242,9 +244,9 @@ class StrategyManager:
         stream.bars.append(bar)
         stream.version += 1
         ahead = self._speculations.pop(key, None)
-        # Way is made before the bar's analysis (a signal of the previous bar, or of another
-        # stream, goes to risk before this bar's condition is computed) and after a signal
-        # (it goes before the next instance computes).
+        # Way is made before the bar's analysis when a signal waits (of the previous bar, or
+        # of another stream: it goes to risk before this bar's condition is computed) and
+        # after a signal (it goes before the next instance computes).
         if not await self._made_way():
             return
         # Judged after giving way: a warm-up meanwhile moves the stream on.
@@ -289,8 +291,11 @@ class StrategyManager:
             await asyncio.sleep(0)
 
     async def _made_way(self) -> bool:
-        """Make way for the order path; whether to go on (not stopped meanwhile)."""
-        await self._make_way()
+        """Make way for the order path when it has something to take (a signal published
+        since way was last made) or is busy; whether to go on (not stopped meanwhile)."""
+        if self._way_owed or self._defer_to():
+            self._way_owed = False
+            await self._make_way()
         return not self._stopped
 
     async def _make_way(self) -> None:
@@ -333,6 +338,7 @@ class StrategyManager:
         if admitted is None:
             return False
         self._bus.publish(SignalEvent(admitted))
+        self._way_owed = True
         return True
 
     def _feed(self, instance: StrategyInstance, bar: Bar) -> Signal | None:

@@ -10,6 +10,7 @@ ordering of events, not a duration.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import ClassVar
 
 import pandas as pd
@@ -219,22 +220,68 @@ class QuietCounter(Strategy):
         return empty_signals(bars.index)
 
 
+async def quiet_manager(
+    symbols: list[str],
+    turns: LoopTurns,
+    seen: list[int],
+    defer_to: Callable[[], bool] = lambda: False,
+) -> tuple[StrategyManager, dict[str, list[Bar]]]:
+    """Three :class:`QuietCounter` instances per symbol, warmed up."""
+    bars = {symbol: trending_bars(HISTORY + 1, symbol) for symbol in symbols}
+    instances = []
+    for symbol in symbols:
+        for _ in range(3):
+            strategy = QuietCounter()
+            strategy.turns, strategy.seen = turns, seen
+            instances.append(StrategyInstance(strategy, symbol, TF))
+    history = History({s: b[:HISTORY] for s, b in bars.items()})
+    manager = StrategyManager(instances, history, EventBus(), defer_to=defer_to)
+    await manager.warm_up()
+    seen.clear()
+    return manager, bars
+
+
 async def test_instances_that_signal_nothing_run_back_to_back() -> None:
     # Nothing was handed to the order path, so there is nothing to make way for: the bar's
     # instances all compute within one turn of the loop.
     turns, seen = LoopTurns(), []
-    bars = trending_bars(HISTORY + 1, "EURUSD")
-    instances = []
-    for _ in range(3):
-        strategy = QuietCounter()
-        strategy.turns, strategy.seen = turns, seen
-        instances.append(StrategyInstance(strategy, "EURUSD", TF))
-    manager = StrategyManager(instances, History({"EURUSD": bars[:HISTORY]}), EventBus())
-    await manager.warm_up()
+    manager, bars = await quiet_manager(["EURUSD"], turns, seen)
     ticking = asyncio.get_running_loop().create_task(turns.run())
-    seen.clear()
-    await manager.on_bar(BarEvent(bars[HISTORY]))
+
+    await manager.on_bar(BarEvent(bars["EURUSD"][HISTORY]))
+
     ticking.cancel()
-    assert len(seen) == 3
-    assert seen[0] > 0  # way was made before the bar's analysis
+    assert seen == [0, 0, 0]
+
+
+async def test_the_bars_of_a_burst_that_signal_nothing_are_analysed_in_one_turn() -> None:
+    turns, seen = LoopTurns(), []
+    symbols = ["EURUSD", "GBPUSD", "USDJPY"]
+    manager, bars = await quiet_manager(symbols, turns, seen)
+    ticking = asyncio.get_running_loop().create_task(turns.run())
+
+    for symbol in symbols:
+        await manager.on_bar(BarEvent(bars[symbol][HISTORY]))
+
+    ticking.cancel()
+    assert seen == [0] * 9
+
+
+async def test_a_busy_order_path_is_given_way_before_a_bar_that_follows_no_signal() -> None:
+    turns, seen = LoopTurns(), []
+    busy = [True]
+    manager, bars = await quiet_manager(["EURUSD"], turns, seen, defer_to=lambda: busy[0])
+
+    async def order_path_done() -> None:
+        await asyncio.sleep(0)
+        busy[0] = False
+
+    ticking = asyncio.get_running_loop().create_task(turns.run())
+    asyncio.get_running_loop().create_task(order_path_done())
+
+    await manager.on_bar(BarEvent(bars["EURUSD"][HISTORY]))
+
+    ticking.cancel()
+    assert not busy[0]
+    assert seen[0] > 0  # the loop turned (the order path finished) before the analysis
     assert seen == [seen[0]] * 3
