@@ -49,6 +49,13 @@ from forexbot.database.tables import metadata
 
 TEST_DATABASE_URL_ENV = ("FOREXBOT_TEST_DATABASE_URL", "DATABASE_URL")
 
+# The suite's subprocesses (daemons, CLI commands, bridge servers, scripts: dozens a run) each
+# import forexbot's ~270 modules. With PYTHONDONTWRITEBYTECODE set, none kept the bytecode it
+# compiled, so every start compiled them all again (~0.5 s of CPU); they write and read the
+# usual __pycache__ directories (ignored by git) instead. Tests get the environment as it was
+# otherwise.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 T = TypeVar("T")
 
 
