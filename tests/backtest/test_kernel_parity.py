@@ -14,6 +14,7 @@ A coverage test checks the cases do exercise those rules.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -245,16 +246,20 @@ Runs = dict[str, tuple[BacktestResult, KernelResult, KernelResult]]
 LOOPS = ["python", "compiled"]
 
 
+@functools.cache
+def event_run(name: str) -> BacktestResult:
+    """A case through the event path, once a session: :mod:`test_runner_kernel_path` holds
+    ``run_backtest``'s kernel results to the same runs (a run is a function of its spec; the
+    result is frozen)."""
+    return run_backtest(CASES[name].spec, engine="event")
+
+
 @pytest.fixture(scope="module")
 def runs() -> Runs:
     """Each case through the event path and the kernel's two loops (the compiled one where
     it applies: a fixed volume), once for the module."""
     return {
-        name: (
-            run_backtest(c.spec, engine="event"),
-            run_kernel(c.spec, compiled=False),
-            run_kernel(c.spec),
-        )
+        name: (event_run(name), run_kernel(c.spec, compiled=False), run_kernel(c.spec))
         for name, c in CASES.items()
     }
 

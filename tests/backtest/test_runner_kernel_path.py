@@ -25,7 +25,7 @@ from forexbot.cli.main import main
 from forexbot.config.models import RiskSettings
 from forexbot.errors import InvalidInputError
 
-from .test_kernel_parity import CASES
+from .test_kernel_parity import CASES, event_run
 
 NAMES = [
     "weekend-signal-refused",
@@ -46,11 +46,9 @@ Runs = dict[str, tuple[BacktestResult, BacktestResult]]
 
 @pytest.fixture(scope="module")
 def runs() -> Runs:
-    """Each case by ``run_backtest`` (auto) and with the event path forced."""
-    return {
-        name: (run_backtest(CASES[name].spec), run_backtest(CASES[name].spec, engine="event"))
-        for name in NAMES
-    }
+    """Each case by ``run_backtest`` (auto) and with the event path forced (the event run
+    :mod:`test_kernel_parity` made of the case, if it ran)."""
+    return {name: (run_backtest(CASES[name].spec), event_run(name)) for name in NAMES}
 
 
 def _without_run_only(values: dict[str, Any]) -> dict[str, Any]:
