@@ -51,7 +51,7 @@ async def _wait_for_trades(
         return None
 
     return await eventually(
-        traded, timeout=TRADE_TIMEOUT, what="a trade", interval=1, detail=daemon.log
+        traded, timeout=TRADE_TIMEOUT, what="a trade", interval=0.2, detail=daemon.log
     )
 
 
@@ -123,7 +123,9 @@ async def test_paper_trading_end_to_end(workdir: Path, seeds: Seeds) -> None:
                 assert resp.status == 200
                 assert (await resp.json())["enabled"] is False
 
-        await asyncio.sleep(1.5)  # at least one watchdog period
+        await eventually(  # a watchdog period (1 s) has passed: usually long since
+            lambda: "WATCHDOG=1" in sent, timeout=10, what="a watchdog ping", detail=daemon.log
+        )
         code, took = await daemon.terminate()
         assert code == 0, daemon.log()
         assert took < 10.0
