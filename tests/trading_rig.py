@@ -289,3 +289,17 @@ async def trading_rig(
         await bus.close(timeout=2.0)
         await connector.close()
         await worker.stop()
+
+
+def recorded_sends(rig: TradingRig) -> list[str]:
+    """The comments (client order ids) of the terminal's ``order_send`` calls from now on,
+    in order."""
+    real = rig.terminal.order_send
+    comments: list[str] = []
+
+    def order_send(request: dict[str, Any]) -> Any:
+        comments.append(request["comment"])
+        return real(request)
+
+    rig.terminal.order_send = order_send  # type: ignore[method-assign]
+    return comments

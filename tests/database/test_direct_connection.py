@@ -208,14 +208,20 @@ async def test_intents_submitted_together_are_committed_in_one_transaction(
     assert transactions == 1  # the trades and their history: one commit
 
 
+async def losing_the_next_answer(repo: TradeRepository) -> AnswerLostOnce:
+    """Open the repository's direct connection (an intent written) and make its next
+    statements commit and lose their answer."""
+    await repo.submit_intent(intent(client_order_id="fxb-direct-warm"))
+    lossy = AnswerLostOnce(repo._direct._conn)
+    repo._direct._conn = lossy  # type: ignore[assignment]
+    return lossy
+
+
 async def test_an_answer_lost_after_committing_a_batch_is_each_intent_written_once(
     db_engine: AsyncEngine,
 ) -> None:
     repo = TradeRepository(db_engine)
-    await repo.submit_intent(intent(client_order_id="fxb-direct-warm"))  # opens the connection
-    direct = repo._direct
-    lossy = AnswerLostOnce(direct._conn)
-    direct._conn = lossy  # type: ignore[assignment]
+    lossy = await losing_the_next_answer(repo)
 
     written = await repo.submit_intents(
         [intent(client_order_id="fxb-direct-lost-a"), intent(client_order_id="fxb-direct-lost-b")]
@@ -237,8 +243,7 @@ async def test_after_a_lost_answer_another_orders_id_in_the_batch_is_refused_alo
 ) -> None:
     repo = TradeRepository(db_engine)
     taken = await repo.submit_intent(intent(client_order_id="fxb-direct-taken", volume=0.5))
-    lossy = AnswerLostOnce(repo._direct._conn)
-    repo._direct._conn = lossy  # type: ignore[assignment]
+    lossy = await losing_the_next_answer(repo)
 
     mine, theirs = await repo.submit_intents(
         [

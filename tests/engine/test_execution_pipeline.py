@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 import structlog
 from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
-from trading_rig import TradingRig, trading_rig
+from trading_rig import TradingRig, recorded_sends, trading_rig
 
 from forexbot.domain.trades import Fill, TradeRecord
 from forexbot.domain.trading import OrderIntent, Side, TradeStatus
@@ -24,19 +23,6 @@ from forexbot.engine import execution as execution_module
 from forexbot.events.types import SignalEvent
 
 pytestmark = pytest.mark.db
-
-
-def count_sends(rig: TradingRig) -> list[str]:
-    """The comments (client order ids) of the terminal's ``order_send`` calls, in order."""
-    real = rig.terminal.order_send
-    comments: list[str] = []
-
-    def order_send(request: dict[str, Any]) -> Any:
-        comments.append(request["comment"])
-        return real(request)
-
-    rig.terminal.order_send = order_send  # type: ignore[method-assign]
-    return comments
 
 
 def hold_first_mark_open(rig: TradingRig) -> tuple[asyncio.Event, asyncio.Event]:
@@ -66,7 +52,7 @@ async def test_the_next_intent_is_sent_before_the_previous_settlement_is_written
     db_engine: AsyncEngine,
 ) -> None:
     async with trading_rig(db_engine, symbols=("EURUSD", "GBPUSD")) as rig:
-        sends = count_sends(rig)
+        sends = recorded_sends(rig)
         entered, release = hold_first_mark_open(rig)
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600, symbol="EURUSD")))
         await entered.wait()  # the first order is filled and its settlement is writing
@@ -89,7 +75,7 @@ async def test_a_settling_order_is_being_sent_and_reserved_and_reconciliation_le
     db_engine: AsyncEngine,
 ) -> None:
     async with trading_rig(db_engine) as rig:
-        sends = count_sends(rig)
+        sends = recorded_sends(rig)
         entered, release = hold_first_mark_open(rig)
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
         await entered.wait()
@@ -183,7 +169,7 @@ async def test_a_settlement_waits_while_the_burst_is_still_analysed(
     monkeypatch.setattr(execution_module, "MAX_SETTLE_DEFER", 60.0)  # only the analysis ends it
     analysing = [True]
     async with trading_rig(db_engine, settle_after=lambda: analysing[0]) as rig:
-        sends = count_sends(rig)
+        sends = recorded_sends(rig)
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600)))
         await eventually(lambda: rig.execution.settling() == 1, timeout=5.0, what="a settlement")
         await asyncio.sleep(0.05)  # the settlement task has had many turns of the loop

@@ -13,7 +13,7 @@ import pytest
 import structlog
 from polling import eventually
 from sqlalchemy.ext.asyncio import AsyncEngine
-from trading_rig import TradingRig, trading_rig
+from trading_rig import TradingRig, recorded_sends, trading_rig
 
 from forexbot.domain.trades import NewTrade, TradeRecord
 from forexbot.domain.trading import OrderIntent, Side, TradeStatus
@@ -43,18 +43,6 @@ def record_writes(rig: TradingRig) -> tuple[list[list[str]], asyncio.Event, asyn
     return calls, writing, release
 
 
-def record_sends(rig: TradingRig) -> list[str]:
-    real = rig.terminal.order_send
-    comments: list[str] = []
-
-    def order_send(request: dict[str, Any]) -> Any:
-        comments.append(request["comment"])
-        return real(request)
-
-    rig.terminal.order_send = order_send  # type: ignore[method-assign]
-    return comments
-
-
 async def approved(rig: TradingRig, symbols: tuple[str, ...]) -> list[OrderIntent]:
     """An intent per symbol, approved by risk (reserved in the orders in flight)."""
     return [
@@ -68,7 +56,7 @@ async def test_intents_approved_while_one_is_written_are_written_together_and_se
 ) -> None:
     async with trading_rig(db_engine, symbols=SYMBOLS) as rig:
         writes, writing, release = record_writes(rig)
-        sends = record_sends(rig)
+        sends = recorded_sends(rig)
         rig.bus.publish(SignalEvent(rig.signal(Side.BUY, 300, 600, symbol="EURUSD")))
         await writing.wait()
         rig.bus.publish(SignalEvent(rig.signal(Side.SELL, 300, 600, symbol="GBPUSD")))
@@ -100,7 +88,7 @@ async def test_an_intent_refused_alone_is_logged_and_the_rest_of_its_batch_is_se
             OrderIntent("fxb-taken", rig.signal(Side.SELL, 300, 600), 0.2, 60.0),
             OrderIntent("fxb-batch-3", rig.signal(Side.SELL, 300, 600, symbol="USDJPY"), 0.1, 30.0),
         ]
-        sends = record_sends(rig)
+        sends = recorded_sends(rig)
 
         with structlog.testing.capture_logs() as logs:
             await rig.execution.on_intents([OrderIntentEvent(i) for i in batch])
@@ -210,7 +198,7 @@ async def test_a_send_cancelled_from_inside_fails_its_intent_only(
 
         rig.connector.order_send = first_cancelled  # type: ignore[method-assign]
         batch = await approved(rig, SYMBOLS)
-        sends = record_sends(rig)
+        sends = recorded_sends(rig)
 
         await rig.execution.on_intents([OrderIntentEvent(i) for i in batch])
         await rig.settle()
@@ -226,7 +214,7 @@ async def test_a_send_cancelled_from_inside_fails_its_intent_only(
 async def test_an_order_listed_twice_in_a_batch_is_sent_once(db_engine: AsyncEngine) -> None:
     async with trading_rig(db_engine, symbols=SYMBOLS) as rig:
         [intent] = await approved(rig, SYMBOLS[:1])
-        sends = record_sends(rig)
+        sends = recorded_sends(rig)
 
         with structlog.testing.capture_logs() as logs:
             await rig.execution.on_intents([OrderIntentEvent(intent), OrderIntentEvent(intent)])

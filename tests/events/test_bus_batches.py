@@ -43,16 +43,21 @@ class HeldBatches:
             await self.release.wait()
 
 
-async def test_events_queued_while_the_handler_works_come_in_one_call_in_order(
-    bus: EventBus,
-) -> None:
-    handler = HeldBatches()
-    stats = bus.subscribe_batch(Ping, handler, name="batches")
+async def queue_behind_the_first(bus: EventBus, handler: HeldBatches) -> None:
+    """Ping 1, taken alone and held by ``handler``; pings 2 to 4 published meanwhile."""
     bus.start()
     bus.publish(Ping(1))
     await handler.first_taken.wait()
     for n in (2, 3, 4):
         bus.publish(Ping(n))
+
+
+async def test_events_queued_while_the_handler_works_come_in_one_call_in_order(
+    bus: EventBus,
+) -> None:
+    handler = HeldBatches()
+    stats = bus.subscribe_batch(Ping, handler, name="batches")
+    await queue_behind_the_first(bus, handler)
 
     handler.release.set()
     await eventually(lambda: stats.delivered == 4, timeout=5.0, what="every ping")
@@ -114,11 +119,7 @@ async def test_a_failing_batch_counts_each_of_its_events_as_failed(bus: EventBus
         raise RuntimeError("broken batch")
 
     stats = bus.subscribe_batch(Ping, fails, name="batches")
-    bus.start()
-    bus.publish(Ping(1))
-    await handler.first_taken.wait()
-    for n in (2, 3, 4):
-        bus.publish(Ping(n))
+    await queue_behind_the_first(bus, handler)
     handler.release.set()
 
     await eventually(lambda: stats.failed == 4, timeout=5.0, what="every ping failed")
