@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from forexbot.backtest import shared_market
+from forexbot.backtest.choices import OBJECTIVES
 from forexbot.backtest.kernel_rules import KernelUnsupported
 from forexbot.backtest.runner import BacktestSpec, run_backtest
 from forexbot.backtest.shared_market import SharedMarket, run_shared, shareable, warmup_of
@@ -62,19 +63,6 @@ try:  # the compiled loop is optional (the kernel's Python loop runs without num
     from forexbot.backtest import kernel_jit
 except ImportError:  # pragma: no cover - numba not installed
     kernel_jit = None  # type: ignore[assignment]
-
-#: Statistics that can be optimised, and whether more is better.
-OBJECTIVES: dict[str, bool] = {
-    "sharpe": True,
-    "sortino": True,
-    "profit_factor": True,
-    "net_profit": True,
-    "return_pct": True,
-    "cagr_pct": True,
-    "expectancy": True,
-    "win_rate_pct": True,
-    "max_drawdown_pct": False,
-}
 
 Params = dict[str, Any]
 Progress = Callable[[int, int], None]

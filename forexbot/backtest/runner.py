@@ -67,12 +67,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
 from numpy.typing import NDArray
 
+from forexbot.backtest.choices import ENGINES, Engine
 from forexbot.backtest.equity import mark_to_market
 from forexbot.backtest.journal import Journal
 from forexbot.backtest.prices import PriceSeries, read_prices
@@ -123,8 +124,6 @@ Progress = Callable[[int, int], None]
 #: period (the last bar's close) is then the quote.
 LAST_MOMENT = 0.001
 #: Which path runs a backtest: the kernel when it supports the spec (``auto``), or one forced.
-Engine = Literal["auto", "event", "kernel"]
-ENGINES: tuple[Engine, ...] = ("auto", "event", "kernel")
 
 
 @dataclass(frozen=True, slots=True)

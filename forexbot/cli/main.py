@@ -28,12 +28,7 @@ from typing import Any
 import structlog
 
 from forexbot import __version__
-from forexbot.cli.backtest import (
-    add_backtest_command,
-    add_optimize_command,
-    run_backtest_command,
-    run_optimize_command,
-)
+from forexbot.cli.backtest_args import add_backtest_command, add_optimize_command
 from forexbot.cli.data import add_data_commands, run_data_command
 from forexbot.cli.runner import (
     EXIT_CONFIG,
@@ -220,8 +215,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return _migrate(data_dir)
     if args.command == "backtest":
+        from forexbot.cli.backtest import run_backtest_command  # noqa: PLC0415 - heavy, see backtest_args
+
         return run_backtest_command(args, settings, data_dir)
     if args.command == "optimize":
+        from forexbot.cli.backtest import run_optimize_command  # noqa: PLC0415
+
         return run_optimize_command(args, settings, data_dir)
     if args.command == "data":
         return run_data_command(args, data_dir)
