@@ -50,7 +50,7 @@ class Idle:
 
 
 class NoTrading:
-    approved = sent = filled = rejected = unknown = retries = 0
+    approved = sent = filled = rejected = unknown = retries = failures = settle_failures = 0
     kill_switch_trips = state_save_failures = 0
     closed_from_terminal = syncs = sync_failures = trailing_moves = corrections = 0
     rejections: Mapping[str, int] = MappingProxyType({})
