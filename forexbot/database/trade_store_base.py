@@ -125,8 +125,8 @@ class TradeStoreBase(ABC):
         outcomes: list[TradeRecord | ForexbotError | None] = [None] * len(trades)
         items: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
         places: list[int] = []
-        first_of: dict[str, int] = {}  # client order id → place of its first intent here
-        copies: list[tuple[int, int]] = []  # (place, place of the first with its id)
+        first_of: dict[str, tuple[int, dict[str, Any]]] = {}  # id → its first intent here
+        copies: list[tuple[int, dict[str, Any]]] = []  # later intents with an id seen here
         for place, trade in enumerate(trades):
             try:
                 values = changes.intent_values(trade)
@@ -136,9 +136,9 @@ class TradeStoreBase(ABC):
                 )
                 continue
             if values["client_order_id"] in first_of:
-                copies.append((place, first_of[values["client_order_id"]]))
-                continue  # written by its first: a copy is what submitting it again is
-            first_of[values["client_order_id"]] = place
+                copies.append((place, values))  # submitted again once its first is written
+                continue
+            first_of[values["client_order_id"]] = (place, values)
             items.append((values, {"volume": str(values["volume"])}))
             places.append(place)
         inserted = await self._insert_submitted_many(items) if items else []
@@ -150,14 +150,11 @@ class TradeStoreBase(ABC):
                 if record is not None
                 else await self._submit_existing(values, trade_id, theirs)
             )
-        for place, first in copies:
+        for place, values in copies:
+            first, first_values = first_of[values["client_order_id"]]
             written = outcomes[first]
             outcomes[place] = (
-                await self._submit_existing(
-                    changes.intent_values(trades[place]),
-                    written.id,
-                    changes.order_key(changes.intent_values(trades[first])),
-                )
+                await self._submit_existing(values, written.id, changes.order_key(first_values))
                 if isinstance(written, TradeRecord)
                 else written
             )
